@@ -1,0 +1,3 @@
+from arconsole.cli import main
+
+raise SystemExit(main())

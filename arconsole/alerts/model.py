@@ -1,0 +1,40 @@
+"""The alert model: the fields decisions need, plus the raw line to pass on unchanged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert, from an `alerts.json` line or an `alerts.log` record.
+
+    Everything here is attacker-controlled text. `raw` is the alert as a JSON object
+    (the original line bytes for alerts.json, without the newline; a JSON object built from
+    the record for alerts.log), so that a matching alert can be passed to a script without
+    re-encoding.
+    """
+
+    alert_id: str  # "<epoch>.<n>"
+    timestamp: str
+    rule_id: str  # always a string ("5712"), even when the line has a number
+    level: int
+    description: str
+    groups: tuple[str, ...]  # rule.groups as written (no compliance groups)
+    group_string: str  # rebuilt as spec 5.4: groups then compliance tokens, each followed by ","
+    agent_id: str | None  # None when the alert has no agent object
+    agent_name: str | None
+    srcip: str | None  # data.srcip, as written
+    dstuser: str | None  # data.dstuser, as written
+    location: str | None
+    raw: bytes
+    full_log: str | None = None
+
+    @property
+    def from_manager(self) -> bool:
+        """True for the manager's own events: agent 000, or no agent at all (spec 3.3)."""
+        return self.agent_id is None or self.agent_id == "000"
+
+
+class AlertError(ValueError):
+    """A line or record that cannot be read as an alert. The reader counts it and goes on."""

@@ -1,0 +1,177 @@
+"""`arconsole blocks list|reverse|extend|add`: act on a running engine, or on its state file."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from arconsole.engine.options import DEFAULT_HOME, socket_path_for
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "blocks", help="list, reverse, extend or add blocks",
+        description="Talks to the engine that owns the state file over its socket; with no "
+        "engine running, acts on the state file directly.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--state", type=Path, help="state file (default HOME/var/arconsole/state.db)")
+        sub.add_argument("--home", type=Path, help=f"Wazuh home (default {DEFAULT_HOME})")
+        sub.add_argument("--config", type=Path, help="ossec.conf (default HOME/etc/ossec.conf)")
+
+    listing = actions.add_parser("list", help="list blocks")
+    common(listing)
+    listing.add_argument("--format", choices=["text", "json"], default="text")
+    reverse = actions.add_parser("reverse", help="reverse blocks now")
+    common(reverse)
+    reverse.add_argument("keys", nargs="*", metavar="KEY")
+    reverse.add_argument("--all", action="store_true", help="reverse every block")
+    extend = actions.add_parser("extend", help="extend a block")
+    common(extend)
+    extend.add_argument("key", metavar="KEY")
+    extend.add_argument("seconds", type=int, metavar="SECONDS")
+    add = actions.add_parser("add", help="block an address by hand")
+    common(add)
+    add.add_argument("--command", required=True, dest="ar_command", metavar="NAME",
+                     help="a <command><name> of the config")
+    add.add_argument("--srcip", required=True, metavar="IP")
+    add.add_argument("--timeout", type=int, metavar="S", help="seconds (default 600)")
+    add.add_argument("--force", action="store_true", help="block even a white-listed address")
+    parser.set_defaults(handler=run)
+
+
+def _paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
+    state: Path | None = args.state
+    home: Path | None = args.home
+    if home is None and state is not None and state.absolute().parent.parent.name == "var":
+        home = state.absolute().parent.parent.parent
+    home = (home or DEFAULT_HOME).absolute()
+    state = (state or home / "var" / "arconsole" / "state.db").absolute()
+    config = (args.config or home / "etc" / "ossec.conf").absolute()
+    return home, state, config
+
+
+def run(args: argparse.Namespace) -> int:
+    from arconsole.engine.control import ControlError, engine_listening, request
+
+    home, state, config = _paths(args)
+    if args.action == "reverse" and not args.keys and not args.all:
+        print("arconsole blocks reverse: name at least one KEY, or --all", file=sys.stderr)
+        return 2
+    payload = _payload(args)
+    socket_path = socket_path_for(state)
+    if engine_listening(socket_path):
+        try:
+            answer = request(socket_path, payload)
+        except ControlError as error:
+            print(f"arconsole: {error}", file=sys.stderr)
+            return 1
+    else:
+        if not state.exists():
+            print(f"arconsole: no state file at {state} and no engine running", file=sys.stderr)
+            return 1
+        answer = asyncio.run(_offline(payload, home, state, config))
+    return _print(args, answer)
+
+
+def _payload(args: argparse.Namespace) -> dict[str, Any]:
+    command_line = shlex.join(["arconsole", *sys.argv[1:]])
+    if args.action == "list":
+        return {"op": "list"}
+    if args.action == "reverse":
+        return {"op": "reverse", "keys": args.keys, "all": args.all, "command_line": command_line}
+    if args.action == "extend":
+        return {"op": "extend", "key": args.key, "seconds": args.seconds,
+                "command_line": command_line}
+    return {"op": "add", "command": args.ar_command, "srcip": args.srcip,
+            "timeout": args.timeout, "force": args.force, "command_line": command_line}
+
+
+async def _offline(payload: dict[str, Any], home: Path, state: Path, config: Path) -> dict[str, Any]:
+    """No engine runs: load the state file, act on it with a private engine, and stop."""
+    from arconsole.engine.engine import Engine, EngineError
+    from arconsole.engine.options import EngineOptions
+    from arconsole.engine.operator import current_operator
+
+    if payload["op"] == "list":
+        from arconsole.engine.store import StateStore
+
+        store = StateStore.open(state, lock=False)
+        try:
+            blocks = sorted(store.load_blocks(), key=lambda b: b.expires_at)
+        finally:
+            store.close()
+        return {"ok": True, "blocks": [b.to_json() for b in blocks]}
+    options = EngineOptions(
+        config_path=config, home=home, alerts_path=home / "logs" / "alerts" / "alerts.json",
+        state_path=state, watch_config=False, control_socket=False,
+    )
+    engine = Engine(options)
+    try:
+        await engine.start(follow=False)
+    except EngineError as error:
+        return {"ok": False, "error": str(error)}
+    operator = current_operator() + f" (asked with: {payload.get('command_line', '')})"
+    try:
+        if payload["op"] == "reverse":
+            if payload.get("all"):
+                results = await engine.reverse_all(operator)
+            else:
+                results = await engine.reverse_blocks(payload["keys"], operator)
+        elif payload["op"] == "extend":
+            results = [await engine.extend_block(payload["key"], payload["seconds"], operator)]
+        else:
+            results = [await engine.add_block(payload["command"], payload["srcip"], operator,
+                                              timeout=payload["timeout"], force=payload["force"])]
+    finally:
+        await engine.stop(reverse=False)
+    return {"ok": all(r.ok for r in results), "results": [r.to_json() for r in results]}
+
+
+def _print(args: argparse.Namespace, answer: dict[str, Any]) -> int:
+    if "error" in answer:
+        print(f"arconsole: {answer['error']}", file=sys.stderr)
+        return 1
+    if args.action == "list":
+        blocks = answer["blocks"]
+        if args.format == "json":
+            print(json.dumps(blocks, indent=2))
+        else:
+            print(format_blocks(blocks))
+        return 0
+    for result in answer["results"]:
+        mark = "done" if result["ok"] else "FAILED"
+        print(f"{result['action']} {result['target']}: {mark}: {result['detail']}")
+    return 0 if answer["ok"] else 1
+
+
+def format_blocks(blocks: list[dict[str, Any]], now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    if not blocks:
+        return "no blocks"
+    rows = [("KEY", "NAME", "TARGET", "SRCIP/USER", "STATE", "OFF", "REMAINING")]
+    for block in blocks:
+        remaining = max(0, int(block["expires_at"] - now))
+        who = block["srcip"] or block["user"] or "-"
+        rows.append((
+            str(block["key"]), str(block["name"]), str(block["target"]), str(who),
+            str(block["state"]), str(block["offences"]), format_remaining(remaining),
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                     for row in rows)
+
+
+def format_remaining(seconds: int) -> str:
+    """`m:ss`, or `h:mm:ss` from an hour on."""
+    hours, rest = divmod(max(0, seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,67 @@
+"""`arconsole run`: the headless engine."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from typing import Any
+
+from arconsole.commands.engine_args import add_engine_options, options_from_args
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run", help="run the active-response engine headless",
+        description="Follow the alerts file, run responses, keep and reverse blocks. "
+        "SIGTERM/SIGINT stop cleanly (blocks stay unless --reverse-on-exit); SIGHUP reloads.",
+    )
+    add_engine_options(parser)
+    parser.add_argument("--quiet", action="store_true", help="log only warnings and errors")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    options = options_from_args(args)
+    return asyncio.run(_run(options, quiet=args.quiet))
+
+
+async def _run(options: Any, *, quiet: bool) -> int:
+    from arconsole.engine.engine import Engine, EngineError
+    from arconsole.engine.logging import EventLogger
+
+    engine = Engine(options)
+    logger = EventLogger(sys.stderr, quiet=quiet)
+    subscription = engine.bus.subscribe()
+    printer = asyncio.create_task(logger.follow(subscription))
+    try:
+        await engine.start()
+    except EngineError as error:
+        await asyncio.sleep(0)
+        logger.flush(subscription)
+        printer.cancel()
+        print(f"arconsole: {error}", file=sys.stderr)
+        return 1
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, engine.request_stop)
+    loop.add_signal_handler(signal.SIGINT, engine.request_stop)
+    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(engine.reload()))
+    logger.line(
+        f"engine started: mode {options.mode}, config {options.config_path} "
+        f"(generation {engine.generation}), alerts {options.alerts_path}, "
+        f"state {options.state_path}, {len(engine.blocks)} block(s) restored"
+    )
+    await engine.run_until_stopped()
+    logger.line("stopping")
+    await engine.stop()
+    await asyncio.sleep(0)
+    logger.flush(subscription)
+    printer.cancel()
+    logger.line(
+        f"stopped after {time.time() - engine.stats.started_at:.0f}s: "
+        f"{engine.stats.alerts} alerts, {engine.stats.fired} responses, "
+        f"{engine.stats.input_errors} unreadable lines, {len(engine.blocks)} block(s) kept"
+    )
+    return 0

@@ -1,0 +1,71 @@
+"""Fan-out of engine events to subscribers that must never slow the engine down.
+
+Publishing never blocks: each subscriber has a bounded buffer, and when it is full the oldest
+events are dropped and counted, so a console that falls behind shows "N alerts not shown"
+instead of holding the engine back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from arconsole.engine.events import AlertHandled, Event
+
+
+class Subscription:
+    def __init__(self, bus: EventBus, capacity: int) -> None:
+        self._bus = bus
+        self._events: deque[Event] = deque()
+        self._capacity = capacity
+        self._ready = asyncio.Event()
+        self.dropped_alerts = 0
+        self.dropped_other = 0
+
+    def _push(self, event: Event) -> None:
+        if len(self._events) >= self._capacity:
+            oldest = self._events.popleft()
+            if isinstance(oldest, AlertHandled):
+                self.dropped_alerts += 1
+            else:
+                self.dropped_other += 1
+        self._events.append(event)
+        self._ready.set()
+
+    async def next_batch(self, max_events: int = 1000) -> list[Event]:
+        """Wait for at least one event, then return up to `max_events` of them, oldest first."""
+        while not self._events:
+            self._ready.clear()
+            await self._ready.wait()
+        count = min(max_events, len(self._events))
+        return [self._events.popleft() for _ in range(count)]
+
+    def drain(self) -> list[Event]:
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self)
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscriptions: list[Subscription] = []
+
+    def subscribe(self, capacity: int = 20_000) -> Subscription:
+        subscription = Subscription(self, capacity)
+        self._subscriptions.append(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        if subscription in self._subscriptions:
+            self._subscriptions.remove(subscription)
+
+    def publish(self, event: Event) -> None:
+        for subscription in self._subscriptions:
+            subscription._push(event)
+
+    @property
+    def has_subscribers(self) -> bool:
+        return bool(self._subscriptions)

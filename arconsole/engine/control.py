@@ -1,0 +1,235 @@
+"""The control socket: how `arconsole blocks ...` and an attached console talk to an engine.
+
+One JSON object per line each way. The socket sits next to the state file with mode 0600,
+and the operator is identified by the kernel (SO_PEERCRED), not by what the client claims;
+the client only adds its SSH_CLIENT address and the command line it was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import pwd
+import socket
+import struct
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from arconsole.engine.events import Event
+
+if TYPE_CHECKING:
+    from arconsole.engine.engine import Engine
+
+MAX_REQUEST = 1 << 20
+
+
+class ControlError(Exception):
+    """No engine answers on the socket, or it answered with an error."""
+
+
+def _peer_user(writer: asyncio.StreamWriter) -> str:
+    sock = writer.get_extra_info("socket")
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _, uid, _ = struct.unpack("3i", creds)
+    except (OSError, AttributeError):
+        return "unknown"
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid:{uid}"
+
+
+class ControlServer:
+    def __init__(self, engine: Engine, path: Path) -> None:
+        self.engine = engine
+        self.path = path
+        self._server: asyncio.AbstractServer | None = None
+        self._streams: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        # We own the state file's lock, so any socket left here is stale.
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        old_umask = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._serve, path=str(self.path), limit=MAX_REQUEST
+            )
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, 0o600)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._streams):
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._streams.add(task)
+        try:
+            line = await reader.readline()
+            if not line:
+                return
+            try:
+                request = json.loads(line)
+                if not isinstance(request, dict):
+                    raise ValueError("request is not an object")
+            except ValueError as error:
+                await _send(writer, {"ok": False, "error": f"bad request: {error}"})
+                return
+            operator = _peer_user(writer)
+            claimed_ssh = request.get("ssh_client")
+            if isinstance(claimed_ssh, str) and claimed_ssh:
+                operator = f"{operator} from {claimed_ssh}"
+            if request.get("op") == "subscribe":
+                await self._stream_events(writer)
+                return
+            try:
+                response = await self._handle(request, operator)
+            except Exception as error:  # the engine reports, the socket survives
+                response = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+            await _send(writer, response)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            if task is not None:
+                self._streams.discard(task)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _handle(self, request: dict[str, Any], operator: str) -> dict[str, Any]:
+        engine = self.engine
+        op = request.get("op")
+        asked = request.get("command_line")
+        if isinstance(asked, str) and asked:
+            operator_note = f" (asked with: {asked})"
+        else:
+            operator_note = ""
+        if op == "status":
+            return {"ok": True, **status_of(engine)}
+        if op == "list":
+            return {"ok": True, "blocks": [b.to_json() for b in engine.list_blocks()]}
+        if op == "reverse":
+            if request.get("all"):
+                results = await engine.reverse_all(operator + operator_note)
+            else:
+                keys = [str(k) for k in request.get("keys", [])]
+                results = await engine.reverse_blocks(keys, operator + operator_note)
+            return {"ok": all(r.ok for r in results), "results": [r.to_json() for r in results]}
+        if op == "extend":
+            result = await engine.extend_block(
+                str(request["key"]), int(request["seconds"]), operator + operator_note
+            )
+            return {"ok": result.ok, "results": [result.to_json()]}
+        if op == "add":
+            timeout = request.get("timeout")
+            result = await engine.add_block(
+                str(request["command"]), str(request["srcip"]), operator + operator_note,
+                timeout=int(timeout) if timeout is not None else None,
+                force=bool(request.get("force")),
+            )
+            return {"ok": result.ok, "results": [result.to_json()]}
+        if op == "reload":
+            return {"ok": await engine.reload()}
+        return {"ok": False, "error": f"unknown op {op!r}"}
+
+    async def _stream_events(self, writer: asyncio.StreamWriter) -> None:
+        subscription = self.engine.bus.subscribe()
+        try:
+            await _send(writer, {"ok": True, **status_of(self.engine),
+                                 "blocks": [b.to_json() for b in self.engine.list_blocks()]})
+            while True:
+                batch = await subscription.next_batch()
+                payload = b"".join(
+                    json.dumps({"event": e.to_json()}, separators=(",", ":")).encode() + b"\n"
+                    for e in batch
+                )
+                writer.write(payload)
+                await writer.drain()
+        finally:
+            subscription.close()
+
+
+def status_of(engine: Engine) -> dict[str, Any]:
+    return {
+        "pid": os.getpid(),
+        "mode": str(engine.mode),
+        "read_only": engine.read_only,
+        "generation": engine.generation,
+        "config": str(engine.options.config_path),
+        "home": str(engine.options.home),
+        "blocks": len(engine.blocks),
+        "alerts": engine.stats.alerts,
+    }
+
+
+async def _send(writer: asyncio.StreamWriter, payload: dict[str, Any]) -> None:
+    writer.write(json.dumps(payload, separators=(",", ":")).encode() + b"\n")
+    await writer.drain()
+
+
+def request(path: Path, payload: dict[str, Any], *, timeout: float = 120.0) -> dict[str, Any]:
+    """Send one request to the engine owning `path` and return its answer (blocking)."""
+    payload = dict(payload)
+    ssh_client = os.environ.get("SSH_CLIENT")
+    if ssh_client:
+        payload["ssh_client"] = ssh_client.split()[0]
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        try:
+            sock.connect(str(path))
+        except OSError as error:
+            raise ControlError(f"no engine answers on {path}: {error.strerror}") from error
+        sock.sendall(json.dumps(payload, separators=(",", ":")).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+    if not data:
+        raise ControlError(f"the engine on {path} closed the connection without answering")
+    answer: dict[str, Any] = json.loads(data)
+    return answer
+
+
+def engine_listening(path: Path) -> bool:
+    """True when an engine answers on the control socket."""
+    if not path.exists():
+        return False
+    try:
+        return bool(request(path, {"op": "status"}, timeout=2.0).get("ok"))
+    except (ControlError, OSError, ValueError):
+        return False
+
+
+async def subscribe(path: Path) -> tuple[dict[str, Any], asyncio.StreamReader,
+                                         asyncio.StreamWriter]:
+    """Attach to a running engine: its status and blocks, then a stream of event lines."""
+    reader, writer = await asyncio.open_unix_connection(str(path), limit=MAX_REQUEST)
+    writer.write(b'{"op":"subscribe"}\n')
+    await writer.drain()
+    first = await reader.readline()
+    if not first:
+        raise ControlError(f"the engine on {path} closed the connection")
+    return json.loads(first), reader, writer
+
+
+def decode_event_line(line: bytes) -> Event:
+    from arconsole.engine.events import event_from_json
+
+    return event_from_json(json.loads(line)["event"])

@@ -1,0 +1,72 @@
+"""The messages a response script receives, built from the alert's raw bytes.
+
+JSON protocol (spec 6.3 A, 7.3 step 5, 8.4): analysisd's message as execd rewrites it, with
+`origin.module` "wazuh-execd", `parameters.program` appended last, and `command` one of add,
+continue, abort, delete. The alert is spliced in as the raw line bytes, never re-encoded.
+The top-level `command` sits in a fixed slot so the same message is reissued with another
+command without parsing it again.
+
+argv protocol (spec 9.1): the words `add|delete user ip alertid ruleid location... filename`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from arconsole.alerts.model import Alert
+
+PROGRAM_DIR = "active-response/bin"
+
+
+def _json_text(value: object) -> bytes:
+    # cJSON_PrintUnformatted: no spaces, UTF-8 kept raw.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class ExecdMessage:
+    head: bytes  # everything up to the command value's opening quote
+    tail: bytes  # everything after the command value's closing quote
+
+    @classmethod
+    def build(
+        cls, *, node_name: str, extra_args: tuple[str, ...] | list[str], alert_raw: bytes,
+        executable: str,
+    ) -> ExecdMessage:
+        head = (
+            b'{"version":1,"origin":{"name":' + _json_text(node_name)
+            + b',"module":"wazuh-execd"},"command":"'
+        )
+        tail = (
+            b'","parameters":{"extra_args":' + _json_text(list(extra_args))
+            + b',"alert":' + alert_raw
+            + b',"program":' + _json_text(f"{PROGRAM_DIR}/{executable}") + b"}}"
+        )
+        return cls(head, tail)
+
+    def with_command(self, command: str) -> bytes:
+        return self.head + command.encode() + self.tail
+
+    @staticmethod
+    def replace_command(message: bytes, command: str) -> bytes:
+        """Reissue a stored message (built by `build`) with another command."""
+        marker = b',"command":"'
+        start = message.index(marker) + len(marker)
+        end = message.index(b'"', start)
+        return message[:start] + command.encode() + message[end:]
+
+
+def argv_words(action: str, alert: Alert, srcip: str | None) -> list[str]:
+    """OSSEC's argv after the program: action, user, ip, alert id, rule id, location, filename.
+
+    The location is the raw `(agent) ip->path` form OSSEC sends, split on spaces as execd
+    splits the message (spec 9.1, scenario G2); at most 31 words in all.
+    """
+    user = alert.dstuser or "-"
+    ip = srcip or "-"
+    location = alert.location or "-"
+    if alert.agent_id not in (None, "000") and alert.agent_name:
+        location = f"({alert.agent_name}) any->{location}"
+    words = [action, user, ip, alert.alert_id, alert.rule_id, *location.split(" "), "-"]
+    return [w for w in words if w != ""][:31]

@@ -1,0 +1,24 @@
+"""Who is acting: recorded with every manual action in the audit log."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+
+def current_operator() -> str:
+    """The local user name, plus the SSH client address when the session came over SSH."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid:{os.getuid()}"
+    ssh_client = os.environ.get("SSH_CLIENT")
+    if ssh_client:
+        return f"{user} from {ssh_client.split()[0]}"
+    return user
+
+
+def ssh_client_address() -> str | None:
+    """The address the operator's own SSH session comes from (never block it by accident)."""
+    ssh_client = os.environ.get("SSH_CLIENT")
+    return ssh_client.split()[0] if ssh_client else None

@@ -1,0 +1,661 @@
+"""The engine's state file: blocks, offender counts, read positions, audit log, events.
+
+One SQLite database in WAL mode, owned by one engine at a time (an flock on `<path>.lock`).
+Every write is a transaction that has committed when the call returns, so the engine can
+store first and report second (spec 1.4 item 1, scenarios B1-B8).
+
+Durability: WAL with `synchronous=NORMAL`. A commit is in the WAL file (in the kernel's page
+cache) when it returns, so it survives `kill -9` of the engine at any moment; it is not
+fsync'd, so a power cut or kernel crash may lose the last commits but never corrupts the
+file. Commits then cost tens of microseconds instead of an fsync each. `durable=True`
+switches to `synchronous=FULL` (an fsync per commit) for those who need power-loss safety.
+
+Files are private: the directory is created 0700, the database and lock file 0600
+(created with O_EXCL before SQLite sees them; SQLite gives -wal/-shm the database's mode).
+Symlinks and non-regular files are refused (scenario D7). A corrupt or foreign file is
+moved aside to `<name>.corrupt-<UTC time>` and a fresh one created (B6): `recovered_from`
+says so and an event is recorded.
+
+Synchronous on purpose: the engine calls it from its event loop, one thread, and never
+awaits inside `transaction()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from arconsole.engine.model import AuditEntry, Block, BlockState, Protocol, ReadPosition
+
+SCHEMA_VERSION = 1
+EVENTS_KEPT = 10_000
+BUSY_TIMEOUT_S = 5.0
+
+# Statements that bring a state file from version N to N + 1. Empty while there is only one
+# version; a new Block field means a new entry here (ALTER TABLE ... ADD COLUMN ... DEFAULT).
+MIGRATIONS: dict[int, tuple[str, ...]] = {}
+
+_SCHEMA = (
+    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+    """CREATE TABLE blocks (
+        key TEXT PRIMARY KEY NOT NULL,
+        command TEXT NOT NULL,
+        name TEXT NOT NULL,
+        executable TEXT NOT NULL,
+        protocol TEXT NOT NULL CHECK (protocol IN ('json', 'argv')),
+        target TEXT NOT NULL,
+        srcip TEXT,
+        user TEXT,
+        started_at REAL NOT NULL,
+        timeout INTEGER NOT NULL,
+        offences INTEGER NOT NULL,
+        delete_message BLOB NOT NULL,
+        state TEXT NOT NULL
+            CHECK (state IN ('active', 'reversing', 'reversed', 'failed', 'untracked')),
+        alert_id TEXT,
+        rule_id TEXT,
+        restored INTEGER NOT NULL CHECK (restored IN (0, 1)),
+        manual INTEGER NOT NULL CHECK (manual IN (0, 1)),
+        last_error TEXT,
+        dry_run INTEGER NOT NULL CHECK (dry_run IN (0, 1))
+    )""",
+    """CREATE TABLE offenders (
+        key TEXT PRIMARY KEY NOT NULL,
+        count INTEGER NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+    """CREATE TABLE positions (
+        path TEXT PRIMARY KEY NOT NULL,
+        inode INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        first_line_hash TEXT NOT NULL
+    )""",
+    """CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        operator TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL
+    )""",
+    """CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL
+    )""",
+)
+
+# Same order as Block's fields, so a row becomes a Block positionally (fast restore).
+BLOCK_COLUMNS = (
+    "key", "command", "name", "executable", "protocol", "target", "srcip", "user",
+    "started_at", "timeout", "offences", "delete_message", "state", "alert_id", "rule_id",
+    "restored", "manual", "last_error", "dry_run",
+)
+_SELECT_BLOCKS = f"SELECT {', '.join(BLOCK_COLUMNS)} FROM blocks"
+_SAVE_BLOCK = (
+    f"INSERT OR REPLACE INTO blocks ({', '.join(BLOCK_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(BLOCK_COLUMNS))})"
+)
+_PROTOCOLS = {member.value: member for member in Protocol}
+_STATES = {member.value: member for member in BlockState}
+_CORRUPTION_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+class StateError(Exception):
+    """The state file cannot be used as asked."""
+
+
+class StateLocked(StateError):  # noqa: N818 (named after the condition, as the engine uses it)
+    """Another engine owns the state file."""
+
+    def __init__(self, path: Path, holder_pid: int | None) -> None:
+        self.path = path
+        self.holder_pid = holder_pid
+        owner = f"engine pid {holder_pid}" if holder_pid else "another engine"
+        super().__init__(f"state file {path} is owned by {owner}; only one engine may run on it")
+
+
+class StateCorrupt(StateError):
+    """The file is damaged and this store may not repair it (opened without the lock)."""
+
+
+class StateReadOnly(StateError):
+    """A write was attempted on a store opened without the lock."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A warning or notice the engine wanted kept across restarts."""
+
+    at: float
+    kind: str
+    message: str
+
+
+class _Unusable(Exception):
+    """The file is not a sound arconsole state file: move it aside and start afresh."""
+
+
+class StateStore:
+    """Open with `StateStore.open`; close with `close()` (or use it as a context manager)."""
+
+    def __init__(
+        self,
+        path: Path,
+        connection: sqlite3.Connection,
+        lock_fd: int | None,
+        clock: Callable[[], float],
+        offender_decay: float | None,
+    ) -> None:
+        self.path = path
+        self._conn = connection
+        self._lock_fd = lock_fd
+        self._clock = clock
+        self._decay = offender_decay
+        self._depth = 0
+        self.recovered_from: Path | None = None  # where a corrupt file was moved, if it was
+        self.warnings: list[str] = []  # non-fatal problems found while opening
+
+    # ------------------------------------------------------------------ opening and closing
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        offender_decay: float | None = None,
+        lock: bool = True,
+        durable: bool = False,
+    ) -> StateStore:
+        """Take ownership of the state file at `path`, creating or repairing it.
+
+        `lock=False` opens an existing file read-only without taking ownership, for tools
+        that only look while an engine runs: no creation, no repair, every write raises
+        StateReadOnly. Raises StateLocked when another engine owns the file.
+        """
+        if offender_decay is not None and not offender_decay > 0:
+            raise ValueError(f"offender decay must be a positive number of seconds: {offender_decay}")
+        path = Path(path).absolute()
+        if not lock:
+            return cls._open_read_only(path, clock, offender_decay)
+        _make_private_dirs(path.parent)
+        lock_fd = _take_lock(path)
+        try:
+            store = cls._open_owned(path, clock, offender_decay, lock_fd, durable)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        if _others_can_write(path.parent):
+            store.warnings.append(
+                f"state directory {path.parent} is writable by other users; "
+                "keep the state file in a directory only its owner can write"
+            )
+        return store
+
+    @classmethod
+    def _open_owned(
+        cls,
+        path: Path,
+        clock: Callable[[], float],
+        decay: float | None,
+        lock_fd: int,
+        durable: bool,
+    ) -> StateStore:
+        _ensure_private_file(path)
+        for sidecar in _sidecars(path):
+            _tighten_if_present(sidecar)
+        recovered_from: Path | None = None
+        try:
+            connection, journal = _connect_checked(path, durable)
+        except _Unusable as problem:
+            recovered_from = _move_aside(path, clock())
+            _ensure_private_file(path)
+            connection, journal = _connect_checked(path, durable)
+            reason = str(problem)
+        store = cls(path, connection, lock_fd, clock, decay)
+        if journal != "wal":
+            store.warnings.append(
+                f"state file {path}: WAL mode unavailable (journal mode {journal!r}); "
+                "using it with full fsync instead"
+            )
+        if recovered_from is not None:
+            store.recovered_from = recovered_from
+            store.add_event(
+                clock(), "state-recovered",
+                f"state file {path} was unusable ({reason}); moved to {recovered_from} "
+                "and recreated empty",
+            )
+        store.purge_offences()
+        return store
+
+    @classmethod
+    def _open_read_only(
+        cls, path: Path, clock: Callable[[], float], decay: float | None
+    ) -> StateStore:
+        _check_regular(path, must_exist=True)
+        uri = path.as_uri() + "?mode=ro"
+        connection = sqlite3.connect(
+            uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S
+        )
+        try:
+            version = _schema_version(connection)
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            if _is_corruption(error):
+                raise StateCorrupt(f"state file {path} is corrupt: {error}") from error
+            raise
+        except _Unusable as problem:
+            connection.close()
+            raise StateCorrupt(f"state file {path}: {problem}") from None
+        if version is None or version != SCHEMA_VERSION:
+            connection.close()
+            raise StateError(
+                f"state file {path} has schema version {version}; this arconsole reads "
+                f"{SCHEMA_VERSION} (open it once with the engine to migrate)"
+            )
+        return cls(path, connection, None, clock, decay)
+
+    @property
+    def read_only(self) -> bool:
+        return self._lock_fd is None
+
+    def close(self) -> None:
+        """Close the database, then release ownership. Safe to call twice."""
+        with contextlib.suppress(sqlite3.ProgrammingError):
+            self._conn.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = -1  # closed: still "owned" for read_only, but never closed twice
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ transactions
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes: all of them are committed when the outermost block exits, or none.
+
+        Nested blocks are savepoints: an exception that leaves a nested block undoes that
+        block's writes only (and everything, if it also leaves the outermost one).
+        """
+        if self.read_only:
+            raise StateReadOnly(f"state file {self.path} was opened read-only")
+        conn = self._conn
+        if self._depth == 0:
+            conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._depth = 0
+            return
+        savepoint = f"nested_{self._depth}"
+        conn.execute(f"SAVEPOINT {savepoint}")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {savepoint}")
+            conn.execute(f"RELEASE {savepoint}")
+            raise
+        else:
+            conn.execute(f"RELEASE {savepoint}")
+        finally:
+            self._depth -= 1
+
+    # ------------------------------------------------------------------ blocks
+
+    def save_block(self, block: Block) -> None:
+        """Insert or replace the block with this key."""
+        with self.transaction():
+            self._conn.execute(_SAVE_BLOCK, _block_row(block))
+
+    def delete_block(self, key: str) -> None:
+        with self.transaction():
+            self._conn.execute("DELETE FROM blocks WHERE key = ?", (key,))
+
+    def get_block(self, key: str) -> Block | None:
+        row = self._conn.execute(_SELECT_BLOCKS + " WHERE key = ?", (key,)).fetchone()
+        return None if row is None else _row_block(row, {})
+
+    def load_blocks(self) -> list[Block]:
+        """Every stored block, in no particular order."""
+        shared: dict[Any, Any] = {}  # one copy of repeated strings (command, name...) per load
+        rows = self._conn.execute(_SELECT_BLOCKS).fetchall()
+        return [_row_block(row, shared) for row in rows]
+
+    def count_blocks(self) -> int:
+        row = self._conn.execute("SELECT count(*) FROM blocks").fetchone()
+        return int(row[0])
+
+    # ------------------------------------------------------------------ repeated offenders
+
+    def get_offences(self, key: str) -> int | None:
+        """The repeated-offender count for `key`; None if never seen (or decayed)."""
+        row = self._conn.execute(
+            "SELECT count, updated_at FROM offenders WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        count, updated_at = row
+        if self._decayed(updated_at):
+            if not self.read_only:
+                with self.transaction():
+                    self._conn.execute(
+                        "DELETE FROM offenders WHERE key = ? AND updated_at = ?",
+                        (key, updated_at),
+                    )
+            return None
+        return int(count)
+
+    def set_offences(self, key: str, count: int) -> None:
+        """Store the count; its decay period (if any) restarts now."""
+        with self.transaction():
+            self._conn.execute(
+                "INSERT OR REPLACE INTO offenders (key, count, updated_at) VALUES (?, ?, ?)",
+                (key, count, self._clock()),
+            )
+
+    def load_offences(self) -> dict[str, int]:
+        """Every count that has not decayed."""
+        rows = self._conn.execute("SELECT key, count, updated_at FROM offenders").fetchall()
+        return {key: int(count) for key, count, updated_at in rows if not self._decayed(updated_at)}
+
+    def purge_offences(self) -> int:
+        """Forget decayed counts; returns how many. Done at open, and whenever asked."""
+        if self._decay is None or self.read_only:
+            return 0
+        with self.transaction():
+            cursor = self._conn.execute(
+                "DELETE FROM offenders WHERE ? - updated_at > ?", (self._clock(), self._decay)
+            )
+        return cursor.rowcount
+
+    def _decayed(self, updated_at: float) -> bool:
+        return self._decay is not None and self._clock() - updated_at > self._decay
+
+    # ------------------------------------------------------------------ read positions
+
+    def save_position(self, position: ReadPosition) -> None:
+        with self.transaction():
+            self._conn.execute(
+                "INSERT OR REPLACE INTO positions (path, inode, offset, first_line_hash) "
+                "VALUES (?, ?, ?, ?)",
+                (position.path, position.inode, position.offset, position.first_line_hash),
+            )
+
+    def load_position(self, path: str) -> ReadPosition | None:
+        row = self._conn.execute(
+            "SELECT path, inode, offset, first_line_hash FROM positions WHERE path = ?", (path,)
+        ).fetchone()
+        return None if row is None else ReadPosition(row[0], int(row[1]), int(row[2]), row[3])
+
+    # ------------------------------------------------------------------ audit and events
+
+    def add_audit(self, entry: AuditEntry) -> None:
+        with self.transaction():
+            self._conn.execute(
+                "INSERT INTO audit (at, operator, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+                (entry.at, entry.operator, entry.action, entry.target, entry.detail),
+            )
+
+    def list_audit(self, limit: int = 100) -> list[AuditEntry]:
+        """Newest first, by the order actions were recorded (immune to clock jumps)."""
+        rows = self._conn.execute(
+            "SELECT at, operator, action, target, detail FROM audit ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [AuditEntry(*row) for row in rows]
+
+    def add_event(self, at: float, kind: str, message: str) -> None:
+        """Keep a notice; only the newest EVENTS_KEPT are kept."""
+        with self.transaction():
+            cursor = self._conn.execute(
+                "INSERT INTO events (at, kind, message) VALUES (?, ?, ?)", (at, kind, message)
+            )
+            newest = cursor.lastrowid
+            if newest is not None and newest > EVENTS_KEPT:
+                self._conn.execute("DELETE FROM events WHERE id <= ?", (newest - EVENTS_KEPT,))
+
+    def list_events(self, limit: int = 100) -> list[StoredEvent]:
+        """Newest first."""
+        rows = self._conn.execute(
+            "SELECT at, kind, message FROM events ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [StoredEvent(*row) for row in rows]
+
+
+# ---------------------------------------------------------------------- rows
+
+
+def _block_row(block: Block) -> tuple[object, ...]:
+    return (
+        block.key, block.command, block.name, block.executable, block.protocol.value,
+        block.target, block.srcip, block.user, block.started_at, block.timeout,
+        block.offences, block.delete_message, block.state.value, block.alert_id,
+        block.rule_id, int(block.restored), int(block.manual), block.last_error,
+        int(block.dry_run),
+    )
+
+
+def _row_block(row: tuple[Any, ...], shared: dict[Any, Any]) -> Block:
+    (key, command, name, executable, protocol, target, srcip, user, started_at, timeout,
+     offences, delete_message, state, alert_id, rule_id, restored, manual, last_error,
+     dry_run) = row
+    share = shared.setdefault
+    return Block(
+        key, share(command, command), share(name, name), share(executable, executable),
+        _PROTOCOLS[protocol], share(target, target), srcip, user, started_at, timeout,
+        offences, delete_message, _STATES[state], alert_id, share(rule_id, rule_id),
+        restored == 1, manual == 1, last_error, dry_run == 1,
+    )
+
+
+# ---------------------------------------------------------------------- the database
+
+
+def _connect_checked(path: Path, durable: bool) -> tuple[sqlite3.Connection, str]:
+    """Open, check and bring the schema up to date. Raises _Unusable for a bad file."""
+    connection = sqlite3.connect(
+        str(path), isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=True
+    )
+    try:
+        journal = str(connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+        full = durable or journal != "wal"
+        connection.execute(f"PRAGMA synchronous = {'FULL' if full else 'NORMAL'}")
+        connection.execute("PRAGMA trusted_schema = OFF")
+        problems = [row[0] for row in connection.execute("PRAGMA integrity_check").fetchall()]
+        if problems != ["ok"]:
+            raise _Unusable("integrity check failed: " + "; ".join(problems[:3]))
+        _prepare_schema(path, connection)
+    except sqlite3.DatabaseError as error:
+        connection.close()
+        if _is_corruption(error):
+            raise _Unusable(str(error)) from error
+        raise
+    except BaseException:
+        connection.close()
+        raise
+    return connection, journal
+
+
+def _prepare_schema(path: Path, connection: sqlite3.Connection) -> None:
+    version = _schema_version(connection)
+    if version is None:
+        connection.execute("BEGIN IMMEDIATE")
+        for statement in _SCHEMA:
+            connection.execute(statement)
+        connection.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        connection.execute("COMMIT")
+        return
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"state file {path} has schema version {version}, newer than this arconsole "
+            f"understands ({SCHEMA_VERSION}); use a newer arconsole or another state file"
+        )
+    if version < SCHEMA_VERSION:
+        connection.execute("BEGIN IMMEDIATE")
+        for step in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[step]:
+                connection.execute(statement)
+        connection.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        connection.execute("COMMIT")
+
+
+def _schema_version(connection: sqlite3.Connection) -> int | None:
+    """The stored version; None for an empty database. _Unusable for someone else's."""
+    tables = {
+        row[0]
+        for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    }
+    if not tables:
+        return None
+    if "schema_version" not in tables:
+        raise _Unusable("not an arconsole state file (no schema_version table)")
+    row = connection.execute("SELECT version FROM schema_version").fetchone()
+    if row is None or not isinstance(row[0], int):
+        raise _Unusable("schema_version table holds no version")
+    return row[0]
+
+
+def _is_corruption(error: sqlite3.DatabaseError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _CORRUPTION_CODES
+
+
+# ---------------------------------------------------------------------- files and the lock
+
+
+def _sidecars(path: Path) -> tuple[Path, ...]:
+    return tuple(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))
+
+
+def _make_private_dirs(directory: Path) -> None:
+    """Create missing directories 0700 (only the ones created here; existing ones untouched)."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+
+
+def _others_can_write(directory: Path) -> bool:
+    mode = directory.stat().st_mode
+    return bool(mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise StateError(f"refusing {path}: it is a symbolic link") from error
+        raise
+
+
+def _check_regular(path: Path, *, must_exist: bool) -> bool:
+    """True if `path` is a regular file; False if absent (when allowed); else StateError."""
+    try:
+        fd = _open_nofollow(path, os.O_RDONLY)
+    except FileNotFoundError:
+        if must_exist:
+            raise
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StateError(f"refusing {path}: not a regular file")
+    finally:
+        os.close(fd)
+    return True
+
+
+def _ensure_private_file(path: Path) -> None:
+    """Create `path` 0600 atomically, or tighten an existing regular file to 0600."""
+    try:
+        fd = _open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        _tighten_if_present(path)
+    else:
+        os.fchmod(fd, 0o600)  # the umask may have removed bits, never added: be exact anyway
+        os.close(fd)
+
+
+def _tighten_if_present(path: Path) -> None:
+    try:
+        fd = _open_nofollow(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise StateError(f"refusing {path}: not a regular file")
+        if info.st_mode & 0o077:
+            os.fchmod(fd, stat.S_IMODE(info.st_mode) & 0o600)
+    finally:
+        os.close(fd)
+
+
+def _take_lock(path: Path) -> int:
+    """Own `<path>.lock` (flock, released by the kernel when the process dies) and write our pid."""
+    lock_path = path.with_name(path.name + ".lock")
+    fd = _open_nofollow(lock_path, os.O_RDWR | os.O_CREAT)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise StateError(f"refusing {lock_path}: not a regular file")
+        if info.st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StateLocked(path, _read_pid(fd)) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _read_pid(fd: int) -> int | None:
+    text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    return int(text) if text.isdigit() else None
+
+
+def _move_aside(path: Path, now: float) -> Path:
+    """Rename the database (and its -wal/-shm/-journal) to `<name>.corrupt-<UTC time>`."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    backup = path.with_name(f"{path.name}.corrupt-{stamp}")
+    serial = 1
+    while backup.exists() or any(side.exists() for side in _sidecars(backup)):
+        backup = path.with_name(f"{path.name}.corrupt-{stamp}-{serial}")
+        serial += 1
+    for source, target in zip((path, *_sidecars(path)), (backup, *_sidecars(backup)), strict=True):
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(source, target)
+    return backup

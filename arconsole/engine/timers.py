@@ -1,0 +1,62 @@
+"""The expiry schedule: which block keys are due, in time order.
+
+A heap with lazy invalidation: rescheduling a key pushes a new entry and the stale one is
+skipped when it surfaces, so a re-trigger or an extension costs O(log n) and 10,000
+simultaneous expiries cost one pass.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+
+class TimerTable:
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, str]] = []
+        self._due_at: dict[str, float] = {}
+        self._counter = 0  # tie-breaker keeps heap entries comparable and FIFO
+
+    def __len__(self) -> int:
+        return len(self._due_at)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._due_at
+
+    def schedule(self, key: str, due_at: float) -> None:
+        """(Re)schedule `key` to be due at `due_at`, replacing any earlier schedule."""
+        self._due_at[key] = due_at
+        self._counter += 1
+        heapq.heappush(self._heap, (due_at, self._counter, key))
+
+    def cancel(self, key: str) -> None:
+        self._due_at.pop(key, None)
+
+    def next_due(self) -> float | None:
+        self._drop_stale()
+        return self._heap[0][0] if self._heap else None
+
+    def pop_due(self, now: float) -> list[str]:
+        """Remove and return every key due at or before `now`, earliest first."""
+        due: list[str] = []
+        while self._heap and self._heap[0][0] <= now:
+            due_at, _, key = heapq.heappop(self._heap)
+            if self._due_at.get(key) == due_at:
+                del self._due_at[key]
+                due.append(key)
+        return due
+
+    def _drop_stale(self) -> None:
+        while self._heap:
+            due_at, _, key = self._heap[0]
+            if self._due_at.get(key) == due_at:
+                return
+            heapq.heappop(self._heap)
+
+
+def expiry_instant(started_at: float, timeout: int) -> float:
+    """The first whole second at which execd's strict test `now - start > timeout` holds.
+
+    execd compares whole seconds (`time(0)`), so a block added at t with timeout 5 is
+    reversed at int(t) + 6 (spec 7.4, scenario T1).
+    """
+    return float(int(started_at) + timeout + 1)
