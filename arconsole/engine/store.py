@@ -115,7 +115,7 @@ class StateError(Exception):
     """The state file cannot be used as asked."""
 
 
-class StateLocked(StateError):  # noqa: N818 (named after the condition, as the engine uses it)
+class StateLocked(StateError):
     """Another engine owns the state file."""
 
     def __init__(self, path: Path, holder_pid: int | None) -> None:
@@ -160,6 +160,7 @@ class StateStore:
         self.path = path
         self._conn = connection
         self._lock_fd = lock_fd
+        self._owned = lock_fd is not None
         self._clock = clock
         self._decay = offender_decay
         self._depth = 0
@@ -185,7 +186,7 @@ class StateStore:
         StateReadOnly. Raises StateLocked when another engine owns the file.
         """
         if offender_decay is not None and not offender_decay > 0:
-            raise ValueError(f"offender decay must be a positive number of seconds: {offender_decay}")
+            raise ValueError(f"offender decay must be positive seconds, not {offender_decay}")
         path = Path(path).absolute()
         if not lock:
             return cls._open_read_only(path, clock, offender_decay)
@@ -215,29 +216,38 @@ class StateStore:
         _ensure_private_file(path)
         for sidecar in _sidecars(path):
             _tighten_if_present(sidecar)
-        recovered_from: Path | None = None
+        recovered: tuple[Path, str] | None = None
         try:
             connection, journal = _connect_checked(path, durable)
         except _Unusable as problem:
-            recovered_from = _move_aside(path, clock())
+            recovered = (_move_aside(path, clock()), str(problem))
             _ensure_private_file(path)
-            connection, journal = _connect_checked(path, durable)
-            reason = str(problem)
+            try:
+                connection, journal = _connect_checked(path, durable)
+            except _Unusable as again:
+                raise StateError(f"cannot create a fresh state file at {path}: {again}") from None
         store = cls(path, connection, lock_fd, clock, decay)
+        try:
+            store._after_open(journal, recovered)
+        except BaseException:
+            connection.close()
+            raise
+        return store
+
+    def _after_open(self, journal: str, recovered: tuple[Path, str] | None) -> None:
         if journal != "wal":
-            store.warnings.append(
-                f"state file {path}: WAL mode unavailable (journal mode {journal!r}); "
+            self.warnings.append(
+                f"state file {self.path}: WAL mode unavailable (journal mode {journal!r}); "
                 "using it with full fsync instead"
             )
-        if recovered_from is not None:
-            store.recovered_from = recovered_from
-            store.add_event(
-                clock(), "state-recovered",
-                f"state file {path} was unusable ({reason}); moved to {recovered_from} "
-                "and recreated empty",
+        if recovered is not None:
+            self.recovered_from, reason = recovered
+            self.add_event(
+                self._clock(), "state-recovered",
+                f"state file {self.path} was unusable ({reason}); moved to "
+                f"{self.recovered_from} and recreated empty",
             )
-        store.purge_offences()
-        return store
+        self.purge_offences()
 
     @classmethod
     def _open_read_only(
@@ -268,15 +278,15 @@ class StateStore:
 
     @property
     def read_only(self) -> bool:
-        return self._lock_fd is None
+        return not self._owned
 
     def close(self) -> None:
         """Close the database, then release ownership. Safe to call twice."""
         with contextlib.suppress(sqlite3.ProgrammingError):
             self._conn.close()
         if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = -1  # closed: still "owned" for read_only, but never closed twice
+            os.close(self._lock_fd)  # after the database: the next owner finds it quiet
+            self._lock_fd = None
 
     def __enter__(self) -> StateStore:
         return self
@@ -323,15 +333,28 @@ class StateStore:
         finally:
             self._depth -= 1
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write of this store's own: its own transaction, or part of the caller's.
+
+        No savepoint inside a caller's transaction: each of these writes is one statement
+        (atomic by itself) or, for events, an insert whose trim may harmlessly fail.
+        """
+        if self._depth:
+            yield
+        else:
+            with self.transaction():
+                yield
+
     # ------------------------------------------------------------------ blocks
 
     def save_block(self, block: Block) -> None:
         """Insert or replace the block with this key."""
-        with self.transaction():
+        with self._writing():
             self._conn.execute(_SAVE_BLOCK, _block_row(block))
 
     def delete_block(self, key: str) -> None:
-        with self.transaction():
+        with self._writing():
             self._conn.execute("DELETE FROM blocks WHERE key = ?", (key,))
 
     def get_block(self, key: str) -> Block | None:
@@ -360,7 +383,7 @@ class StateStore:
         count, updated_at = row
         if self._decayed(updated_at):
             if not self.read_only:
-                with self.transaction():
+                with self._writing():
                     self._conn.execute(
                         "DELETE FROM offenders WHERE key = ? AND updated_at = ?",
                         (key, updated_at),
@@ -370,7 +393,7 @@ class StateStore:
 
     def set_offences(self, key: str, count: int) -> None:
         """Store the count; its decay period (if any) restarts now."""
-        with self.transaction():
+        with self._writing():
             self._conn.execute(
                 "INSERT OR REPLACE INTO offenders (key, count, updated_at) VALUES (?, ?, ?)",
                 (key, count, self._clock()),
@@ -385,7 +408,7 @@ class StateStore:
         """Forget decayed counts; returns how many. Done at open, and whenever asked."""
         if self._decay is None or self.read_only:
             return 0
-        with self.transaction():
+        with self._writing():
             cursor = self._conn.execute(
                 "DELETE FROM offenders WHERE ? - updated_at > ?", (self._clock(), self._decay)
             )
@@ -397,7 +420,7 @@ class StateStore:
     # ------------------------------------------------------------------ read positions
 
     def save_position(self, position: ReadPosition) -> None:
-        with self.transaction():
+        with self._writing():
             self._conn.execute(
                 "INSERT OR REPLACE INTO positions (path, inode, offset, first_line_hash) "
                 "VALUES (?, ?, ?, ?)",
@@ -413,7 +436,7 @@ class StateStore:
     # ------------------------------------------------------------------ audit and events
 
     def add_audit(self, entry: AuditEntry) -> None:
-        with self.transaction():
+        with self._writing():
             self._conn.execute(
                 "INSERT INTO audit (at, operator, action, target, detail) VALUES (?, ?, ?, ?, ?)",
                 (entry.at, entry.operator, entry.action, entry.target, entry.detail),
@@ -429,7 +452,7 @@ class StateStore:
 
     def add_event(self, at: float, kind: str, message: str) -> None:
         """Keep a notice; only the newest EVENTS_KEPT are kept."""
-        with self.transaction():
+        with self._writing():
             cursor = self._conn.execute(
                 "INSERT INTO events (at, kind, message) VALUES (?, ?, ?)", (at, kind, message)
             )
@@ -475,7 +498,12 @@ def _row_block(row: tuple[Any, ...], shared: dict[Any, Any]) -> Block:
 
 
 def _connect_checked(path: Path, durable: bool) -> tuple[sqlite3.Connection, str]:
-    """Open, check and bring the schema up to date. Raises _Unusable for a bad file."""
+    """Check the file, then open it for writing with the schema up to date.
+
+    Raises _Unusable for a file to move aside. The check runs on a read-only connection
+    because closing a writable one deletes the -wal file, which belongs in the backup.
+    """
+    _probe(path)
     connection = sqlite3.connect(
         str(path), isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=True
     )
@@ -484,10 +512,7 @@ def _connect_checked(path: Path, durable: bool) -> tuple[sqlite3.Connection, str
         full = durable or journal != "wal"
         connection.execute(f"PRAGMA synchronous = {'FULL' if full else 'NORMAL'}")
         connection.execute("PRAGMA trusted_schema = OFF")
-        problems = [row[0] for row in connection.execute("PRAGMA integrity_check").fetchall()]
-        if problems != ["ok"]:
-            raise _Unusable("integrity check failed: " + "; ".join(problems[:3]))
-        _prepare_schema(path, connection)
+        _prepare_schema(connection)
     except sqlite3.DatabaseError as error:
         connection.close()
         if _is_corruption(error):
@@ -499,7 +524,31 @@ def _connect_checked(path: Path, durable: bool) -> tuple[sqlite3.Connection, str
     return connection, journal
 
 
-def _prepare_schema(path: Path, connection: sqlite3.Connection) -> None:
+def _probe(path: Path) -> None:
+    """Integrity and ownership check that never writes to the file nor deletes its WAL."""
+    probe = sqlite3.connect(
+        path.as_uri() + "?mode=ro", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S
+    )
+    try:
+        problems = [row[0] for row in probe.execute("PRAGMA integrity_check").fetchall()]
+        if problems != ["ok"]:
+            raise _Unusable("integrity check failed: " + "; ".join(problems[:3]))
+        version = _schema_version(probe)
+        if version is not None and version > SCHEMA_VERSION:
+            raise StateError(
+                f"state file {path} has schema version {version}, newer than this arconsole "
+                f"understands ({SCHEMA_VERSION}); use a newer arconsole or another state file"
+            )
+    except sqlite3.DatabaseError as error:
+        if _is_corruption(error):
+            raise _Unusable(str(error)) from error
+        raise
+    finally:
+        probe.close()
+
+
+def _prepare_schema(connection: sqlite3.Connection) -> None:
+    """Create the tables in an empty file, or migrate an older one (the probe refused newer)."""
     version = _schema_version(connection)
     if version is None:
         connection.execute("BEGIN IMMEDIATE")
@@ -508,11 +557,6 @@ def _prepare_schema(path: Path, connection: sqlite3.Connection) -> None:
         connection.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
         connection.execute("COMMIT")
         return
-    if version > SCHEMA_VERSION:
-        raise StateError(
-            f"state file {path} has schema version {version}, newer than this arconsole "
-            f"understands ({SCHEMA_VERSION}); use a newer arconsole or another state file"
-        )
     if version < SCHEMA_VERSION:
         connection.execute("BEGIN IMMEDIATE")
         for step in range(version, SCHEMA_VERSION):
