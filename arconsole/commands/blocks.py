@@ -23,7 +23,8 @@ def register(subparsers: Any) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def common(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--state", type=Path, help="state file (default HOME/var/arconsole/state.db)")
+        sub.add_argument("--state", type=Path,
+                         help="state file (default HOME/var/arconsole/state.db)")
         sub.add_argument("--home", type=Path, help=f"Wazuh home (default {DEFAULT_HOME})")
         sub.add_argument("--config", type=Path, help="ossec.conf (default HOME/etc/ossec.conf)")
 
@@ -95,11 +96,13 @@ def _payload(args: argparse.Namespace) -> dict[str, Any]:
             "timeout": args.timeout, "force": args.force, "command_line": command_line}
 
 
-async def _offline(payload: dict[str, Any], home: Path, state: Path, config: Path) -> dict[str, Any]:
+async def _offline(
+    payload: dict[str, Any], home: Path, state: Path, config: Path
+) -> dict[str, Any]:
     """No engine runs: load the state file, act on it with a private engine, and stop."""
     from arconsole.engine.engine import Engine, EngineError
-    from arconsole.engine.options import EngineOptions
     from arconsole.engine.operator import current_operator
+    from arconsole.engine.options import EngineOptions
 
     if payload["op"] == "list":
         from arconsole.engine.store import StateStore

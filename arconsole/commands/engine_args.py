@@ -25,7 +25,8 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", nargs="?", type=Path, metavar="CONFIG",
                         help="ossec.conf (default HOME/etc/ossec.conf)")
     parser.add_argument("--home", type=Path, help="Wazuh home (default: from CONFIG, /var/ossec)")
-    parser.add_argument("--alerts", type=Path, help="alerts file (default HOME/logs/alerts/alerts.json)")
+    parser.add_argument("--alerts", type=Path,
+                        help="alerts file (default HOME/logs/alerts/alerts.json)")
     parser.add_argument("--state", type=Path,
                         help="state file (default HOME/var/arconsole/state.db)")
     parser.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.ENFORCE.value)

@@ -113,29 +113,27 @@ class ControlServer:
         op = request.get("op")
         asked = request.get("command_line")
         if isinstance(asked, str) and asked:
-            operator_note = f" (asked with: {asked})"
-        else:
-            operator_note = ""
+            operator = f"{operator} (asked with: {asked})"
         if op == "status":
             return {"ok": True, **status_of(engine)}
         if op == "list":
             return {"ok": True, "blocks": [b.to_json() for b in engine.list_blocks()]}
         if op == "reverse":
             if request.get("all"):
-                results = await engine.reverse_all(operator + operator_note)
+                results = await engine.reverse_all(operator)
             else:
                 keys = [str(k) for k in request.get("keys", [])]
-                results = await engine.reverse_blocks(keys, operator + operator_note)
+                results = await engine.reverse_blocks(keys, operator)
             return {"ok": all(r.ok for r in results), "results": [r.to_json() for r in results]}
         if op == "extend":
             result = await engine.extend_block(
-                str(request["key"]), int(request["seconds"]), operator + operator_note
+                str(request["key"]), int(request["seconds"]), operator
             )
             return {"ok": result.ok, "results": [result.to_json()]}
         if op == "add":
             timeout = request.get("timeout")
             result = await engine.add_block(
-                str(request["command"]), str(request["srcip"]), operator + operator_note,
+                str(request["command"]), str(request["srcip"]), operator,
                 timeout=int(timeout) if timeout is not None else None,
                 force=bool(request.get("force")),
             )

@@ -17,12 +17,13 @@ import time
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from arconsole.alerts.model import Alert, AlertError
 from arconsole.config.model import ActiveResponse, Config, Flavour
 from arconsole.engine.bus import EventBus
 from arconsole.engine.clock import Clock, SystemClock
+from arconsole.engine.decide import Decider
 from arconsole.engine.events import (
     AlertHandled,
     BlockChanged,
@@ -35,11 +36,17 @@ from arconsole.engine.events import (
     ScriptRan,
     Undelivered,
 )
+from arconsole.engine.executor import ExecutableError, Executor, ScriptResult
+from arconsole.engine.handshake import block_key, parse_check_keys
 from arconsole.engine.messages import PROGRAM_DIR, ExecdMessage, argv_words
 from arconsole.engine.model import AuditEntry, Block, BlockState, Protocol, ReadPosition
 from arconsole.engine.offenders import escalate
 from arconsole.engine.options import EngineOptions, Mode
+from arconsole.engine.store import StateError, StateStore
 from arconsole.engine.timers import TimerTable, expiry_instant
+
+if TYPE_CHECKING:
+    from arconsole.engine.control import ControlServer
 
 
 class EngineError(Exception):
@@ -102,9 +109,9 @@ class Engine:
         self.timers = TimerTable()
         self.config: Config | None = None
         self.generation = 0
-        self._decider: object | None = None
-        self._store: object | None = None
-        self._executor: object | None = None
+        self._decider: Decider | None = None
+        self._store: StateStore | None = None
+        self._executor: Executor | None = None
         self._offences: dict[str, int] = {}
         self._key_busy: dict[str, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[object]] = set()
@@ -117,8 +124,7 @@ class Engine:
         self._committed_seq = -1
         self._last_position: ReadPosition | None = None
         self._position_dirty = False
-        self._follower: object | None = None
-        self._control: object | None = None
+        self._control: ControlServer | None = None
         self._dispatch_slots = asyncio.Semaphore(max(1, options.max_concurrency * 64))
 
     # ------------------------------------------------------------------ lifecycle
@@ -132,23 +138,17 @@ class Engine:
         return self.options.read_only
 
     @property
-    def store(self):  # type: ignore[no-untyped-def]
-        from arconsole.engine.store import StateStore
-
-        assert isinstance(self._store, StateStore), "engine not started"
+    def store(self) -> StateStore:
+        assert self._store is not None, "engine not started"
         return self._store
 
     @property
-    def executor(self):  # type: ignore[no-untyped-def]
-        from arconsole.engine.executor import Executor
-
-        assert isinstance(self._executor, Executor), "engine not started"
+    def executor(self) -> Executor:
+        assert self._executor is not None, "engine not started"
         return self._executor
 
     async def start(self, *, follow: bool = True) -> None:
         """Load the config, take the state file, restore blocks, start following alerts."""
-        from arconsole.engine.executor import Executor
-        from arconsole.engine.store import StateLocked, StateStore
 
         config = self._load_config()
         if not config.ok:
@@ -163,7 +163,7 @@ class Engine:
                 self.options.state_path, clock=self.clock.now,
                 offender_decay=self.options.offender_decay,
             )
-        except StateLocked as error:
+        except StateError as error:
             raise EngineError(str(error)) from error
         store = self.store
         if store.recovered_from is not None:
@@ -202,7 +202,7 @@ class Engine:
                 await task
         self._background.clear()
         if self._control is not None:
-            await self._control.stop()  # type: ignore[attr-defined]
+            await self._control.stop()
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         if reverse if reverse is not None else self.options.reverse_on_exit:
@@ -247,8 +247,6 @@ class Engine:
             raise EngineError(f"cannot read {self.options.config_path}: {error}") from error
 
     def _install_config(self, config: Config, *, summary: str) -> None:
-        from arconsole.engine.decide import Decider
-
         agents = None
         if self.options.agents_file is not None:
             from arconsole.engine.agents import load_agents
@@ -307,23 +305,30 @@ class Engine:
     # ------------------------------------------------------------------ alerts
 
     async def _follow_loop(self) -> None:
-        from arconsole.alerts.follower import AlertFollower
+        from arconsole.alerts.follower import AlertFollower, Skipped
 
         position = self.store.load_position(str(self.options.alerts_path))
         follower = AlertFollower(
             self.options.alerts_path, position=position, from_start=self.options.from_start
         )
-        self._follower = follower
         last_progress = 0.0
-        async for line in follower.lines():
-            await self.handle_line(line.data, line.position)
+        async for item in follower.lines():
+            if isinstance(item, Skipped):
+                self._line_number += 1
+                self.stats.input_errors += 1
+                self.bus.publish(InputError(at=self.clock.now(), line=self._line_number,
+                                            error=f"{item.reason}: {item.detail}"))
+                self._mark_line(item.position, [])
+                continue
+            await self.handle_line(item.data, item.position)
             now = time.monotonic()
-            progress = getattr(follower, "progress", None)
-            if progress is not None and now - last_progress > 0.5:
+            if now - last_progress > 0.5:
                 last_progress = now
-                done, total = progress
-                if total and done < total:
-                    self.bus.publish(Progress(at=self.clock.now(), done=done, total=total))
+                progress = follower.progress
+                if progress.total and progress.done < progress.total:
+                    self.bus.publish(
+                        Progress(at=self.clock.now(), done=progress.done, total=progress.total)
+                    )
 
     async def handle_line(self, data: bytes, position: ReadPosition | None = None) -> None:
         """Decide one alerts.json line and dispatch what fires. Never raises on bad input."""
@@ -343,9 +348,7 @@ class Engine:
     async def handle_alert(
         self, alert: Alert, position: ReadPosition | None = None, line_number: int = 0
     ) -> None:
-        from arconsole.engine.decide import Decider
-
-        assert isinstance(self._decider, Decider)
+        assert self._decider is not None
         self.stats.alerts += 1
         received_at = self.clock.now()
         if self._too_old(alert, received_at):
@@ -483,8 +486,6 @@ class Engine:
         *, manual: bool = False,
     ) -> tuple[Block | None, str]:
         """Run one response the way execd does (spec 7.3), returning the block and an outcome."""
-        from arconsole.engine.handshake import block_key, parse_check_keys
-
         executable = response.executable
         assert executable is not None
         message = ExecdMessage.build(
@@ -505,7 +506,7 @@ class Engine:
             outcome["block"] = block
             return reply
 
-        if self.mode is Mode.DRY_RUN:
+        if self.mode == Mode.DRY_RUN:
             keys = [srcip] if srcip else ([alert.dstuser] if alert.dstuser else [])
             reply = await on_keys(keys)
             self._publish_script("add", executable, outcome.get("key"), reply, None, dry=True)
@@ -517,8 +518,6 @@ class Engine:
             reply = await on_keys(parse_check_keys(line))
             outcome["reply"] = reply
             return message.with_command(reply)
-
-        from arconsole.engine.executor import ExecutableError
 
         try:
             result = await self.executor.run_json(
@@ -564,11 +563,9 @@ class Engine:
             if reply == "abort":
                 self._publish_script("argv-add", executable, key, "abort", None)
                 return
-        if self.mode is Mode.DRY_RUN:
+        if self.mode == Mode.DRY_RUN:
             self._publish_script("argv-add", executable, key, None, None, dry=True)
             return
-        from arconsole.engine.executor import ExecutableError
-
         try:
             result = await self.executor.run_argv(executable, words)
         except ExecutableError as error:
@@ -621,7 +618,7 @@ class Engine:
                     srcip=srcip, user=alert.dstuser, started_at=received_at, timeout=timeout,
                     offences=new_count or 0, delete_message=delete_message,
                     alert_id=alert.alert_id, rule_id=alert.rule_id, manual=manual,
-                    dry_run=self.mode is Mode.DRY_RUN,
+                    dry_run=self.mode == Mode.DRY_RUN,
                 )
                 change, reply = "added", "continue"
             self.store.save_block(block)
@@ -629,7 +626,7 @@ class Engine:
             self._offences[key] = new_count
         self.blocks[key] = block
         self._schedule(block)
-        self.bus.publish(BlockChanged(at=self.clock.now(), change=change, block=block.to_json()))
+        self._publish_block(change, block)
         return block, reply
 
     def _record_untracked(
@@ -646,22 +643,22 @@ class Engine:
         )
         self.store.save_block(block)
         self.blocks[key] = block
-        self.bus.publish(BlockChanged(at=self.clock.now(), change="untracked", block=block.to_json()))
+        self._publish_block("untracked", block)
         return block
+
+    def _publish_block(self, change: str, block: Block) -> None:
+        self.bus.publish(BlockChanged(at=self.clock.now(), change=change, block=block.to_json()))
 
     def _mark_failed(self, key: str, error: str) -> Block:
         block = self.blocks[key].with_(state=BlockState.FAILED, last_error=error)
         self.store.save_block(block)
         self.blocks[key] = block
-        self.bus.publish(BlockChanged(at=self.clock.now(), change="failed", block=block.to_json()))
+        self._publish_block("failed", block)
         return block
 
     def _record_result(
-        self, action: str, result: object, key: object, reply: object
+        self, action: str, result: ScriptResult, key: object, reply: object
     ) -> None:
-        from arconsole.engine.executor import ScriptResult
-
-        assert isinstance(result, ScriptResult)
         if result.ok:
             self.stats.scripts_ok += 1
         else:
@@ -679,10 +676,7 @@ class Engine:
         if result.stderr or not result.ok:
             self._log_script(action, result)
 
-    def _log_script(self, action: str, result: object) -> None:
-        from arconsole.engine.executor import ScriptResult
-
-        assert isinstance(result, ScriptResult)
+    def _log_script(self, action: str, result: ScriptResult) -> None:
         if self._store is None:
             return
         detail = _describe_failure(result) if not result.ok else "ok"
@@ -751,17 +745,13 @@ class Engine:
             block = block.with_(state=BlockState.REVERSING)
             self.blocks[key] = block
             self.store.save_block(block)
-            self.bus.publish(
-                BlockChanged(at=self.clock.now(), change="reversing", block=block.to_json())
-            )
+            self._publish_block("reversing", block)
             ok, detail = await self._run_delete(block)
             if ok:
                 self.store.delete_block(key)
                 del self.blocks[key]
                 done = block.with_(state=BlockState.REVERSED)
-                self.bus.publish(
-                    BlockChanged(at=self.clock.now(), change="reversed", block=done.to_json())
-                )
+                self._publish_block("reversed", done)
                 return ActionResult(True, "reverse", key, f"{detail} ({reason})", done)
             failed = self._mark_failed(key, detail)
             return ActionResult(False, "reverse", key, detail, failed)
@@ -771,10 +761,8 @@ class Engine:
 
     async def _run_delete(self, block: Block) -> tuple[bool, str]:
         program = f"{PROGRAM_DIR}/{block.executable}"
-        if self.mode is Mode.DRY_RUN or block.dry_run:
+        if self.mode == Mode.DRY_RUN or block.dry_run:
             return True, f"dry-run: would run {program} delete"
-        from arconsole.engine.executor import ExecutableError
-
         try:
             if block.protocol is Protocol.ARGV:
                 words = json.loads(block.delete_message)
@@ -799,7 +787,7 @@ class Engine:
         now = self.clock.now()
         overdue: list[str] = []
         for block in self.store.load_blocks():
-            if block.dry_run and self.mode is not Mode.DRY_RUN:
+            if block.dry_run and self.mode != Mode.DRY_RUN:
                 # Blocks imagined by a dry run are never enforced for real.
                 self.store.delete_block(block.key)
                 continue
@@ -811,9 +799,7 @@ class Engine:
                 overdue.append(block.key)
             else:
                 self._schedule(restored)
-            self.bus.publish(
-                BlockChanged(at=now, change="restored", block=restored.to_json())
-            )
+            self._publish_block("restored", restored)
         for key in overdue:
             await self._reverse(key, "expired while arconsole was down")
 
@@ -866,9 +852,7 @@ class Engine:
         self.store.save_block(extended)
         self.blocks[key] = extended
         self._schedule(extended)
-        self.bus.publish(
-            BlockChanged(at=self.clock.now(), change="extended", block=extended.to_json())
-        )
+        self._publish_block("extended", extended)
         detail = (
             f"extended by {seconds}s: now expires at "
             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(extended.expires_at))}"
@@ -921,7 +905,7 @@ class Engine:
         now = self.clock.now()
         alert = _manual_alert(str(address), now)
         block, outcome = await self._dispatch_json(config, response, alert, now, manual=True)
-        ok = block is not None and block.state is BlockState.ACTIVE or (
+        ok = (block is not None and block.state is BlockState.ACTIVE) or (
             block is None and seconds == 0 and "exit 0" in outcome
         )
         detail = f"ran {PROGRAM_DIR}/{definition.executable} add for {address}: {outcome}"
@@ -942,15 +926,14 @@ def _strip_mapped(srcip: str | None) -> str | None:
     return srcip
 
 
-def _describe_failure(result: object) -> str:
-    from arconsole.engine.executor import ScriptResult
-
-    assert isinstance(result, ScriptResult)
+def _describe_failure(result: ScriptResult) -> str:
     if result.error:
         return result.error
+    lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+    said = f" ({lines[-1].encode('unicode_escape').decode('ascii')[:200]})" if lines else ""
     if result.timed_out:
-        return "timed out and was killed"
-    return f"exit {result.returncode}"
+        return "timed out and was killed" + said
+    return f"exit {result.returncode}{said}"
 
 
 def _manual_alert(srcip: str, now: float) -> Alert:

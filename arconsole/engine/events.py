@@ -70,7 +70,8 @@ class BlockChanged(Event):
     """A block was added, refreshed, extended, reversed or failed. `block` is Block.to_json()."""
 
     kind: ClassVar[str] = "block"
-    change: str  # added | refreshed | extended | reversing | reversed | failed | untracked | restored
+    # added | refreshed | extended | reversing | reversed | failed | untracked | restored
+    change: str
     block: dict[str, Any] = field(default_factory=dict)
 
 

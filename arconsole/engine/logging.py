@@ -53,7 +53,8 @@ def describe(event: Event) -> tuple[str, str]:
     if isinstance(event, Notice):
         return event.level, event.message
     if isinstance(event, Progress):
-        return "info", f"backlog {event.done * 100 // max(1, event.total)}% ({event.done}/{event.total} bytes)"
+        percent = event.done * 100 // max(1, event.total)
+        return "info", f"backlog {percent}% ({event.done}/{event.total} bytes)"
     if isinstance(event, OperatorAction):
         return ("info" if event.ok else "warning"), (
             f"operator {event.operator}: {event.action} {event.target}: {event.detail}")
