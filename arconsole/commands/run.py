@@ -36,6 +36,11 @@ async def _run(options: Any, *, quiet: bool) -> int:
     logger = EventLogger(sys.stderr, quiet=quiet)
     subscription = engine.bus.subscribe()
     printer = asyncio.create_task(logger.follow(subscription))
+    # Handlers go in before the control socket appears, so no signal finds the defaults.
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, engine.request_stop)
+    loop.add_signal_handler(signal.SIGINT, engine.request_stop)
+    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(engine.reload()))
     try:
         await engine.start()
     except EngineError as error:
@@ -44,10 +49,6 @@ async def _run(options: Any, *, quiet: bool) -> int:
         printer.cancel()
         print(f"arconsole: {error}", file=sys.stderr)
         return 1
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, engine.request_stop)
-    loop.add_signal_handler(signal.SIGINT, engine.request_stop)
-    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(engine.reload()))
     logger.line(
         f"engine started: mode {options.mode}, config {options.config_path} "
         f"(generation {engine.generation}), alerts {options.alerts_path}, "

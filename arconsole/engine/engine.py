@@ -113,6 +113,9 @@ class Engine:
         self._store: StateStore | None = None
         self._executor: Executor | None = None
         self._offences: dict[str, int] = {}
+        # (executable, alert id) of restored blocks: an alert re-read after a crash whose
+        # block was already recorded is not run again.
+        self._restored_triggers: set[tuple[str, str]] = set()
         self._key_busy: dict[str, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._background: list[asyncio.Task[None]] = []
@@ -125,6 +128,7 @@ class Engine:
         self._last_position: ReadPosition | None = None
         self._position_dirty = False
         self._control: ControlServer | None = None
+        self._start_position: ReadPosition | None = None
         self._dispatch_slots = asyncio.Semaphore(max(1, options.max_concurrency * 64))
 
     # ------------------------------------------------------------------ lifecycle
@@ -178,6 +182,7 @@ class Engine:
             max_concurrency=self.options.max_concurrency,
         )
         await self._restore_blocks()
+        self._start_position = self._initial_position()
         self._background.append(asyncio.create_task(self._timer_loop(), name="timers"))
         if follow:
             self._background.append(asyncio.create_task(self._follow_loop(), name="follow"))
@@ -292,7 +297,9 @@ class Engine:
             )
             return False
         old = self.config
-        summary = diff_configs(old, config).summary() if old is not None else "loaded"
+        if old is None:
+            return False  # not started yet: start() loads the config itself
+        summary = diff_configs(old, config).summary()
         self._install_config(config, summary=summary)
         return True
 
@@ -307,7 +314,7 @@ class Engine:
     async def _follow_loop(self) -> None:
         from arconsole.alerts.follower import AlertFollower, Skipped
 
-        position = self.store.load_position(str(self.options.alerts_path))
+        position = self._start_position
         follower = AlertFollower(
             self.options.alerts_path, position=position, from_start=self.options.from_start
         )
@@ -329,6 +336,26 @@ class Engine:
                     self.bus.publish(
                         Progress(at=self.clock.now(), done=progress.done, total=progress.total)
                     )
+
+    def _initial_position(self) -> ReadPosition | None:
+        """Where following starts, fixed before start() returns so no line falls in between.
+
+        The stored position when there is one; on the very first start, the current end of
+        the file (unless --from-start), recorded at once.
+        """
+        from arconsole.alerts.rotation import first_line_hash
+
+        path = self.options.alerts_path
+        stored = self.store.load_position(str(path))
+        if stored is not None or self.options.from_start:
+            return stored
+        try:
+            status = path.stat()
+        except OSError:
+            return None
+        position = ReadPosition(str(path), status.st_ino, status.st_size, first_line_hash(path))
+        self.store.save_position(position)
+        return position
 
     async def handle_line(self, data: bytes, position: ReadPosition | None = None) -> None:
         """Decide one alerts.json line and dispatch what fires. Never raises on bad input."""
@@ -475,6 +502,9 @@ class Engine:
         self, config: Config, response: ActiveResponse, alert: Alert, received_at: float
     ) -> None:
         if response.executable is None:
+            return
+        if (response.executable, alert.alert_id) in self._restored_triggers:
+            # Re-read after a crash, and its block was already recorded: applied once only.
             return
         if config.flavour is Flavour.OSSEC:
             await self._dispatch_argv(response, alert, received_at)
@@ -792,6 +822,8 @@ class Engine:
                 self.store.delete_block(block.key)
                 continue
             restored = block.with_(restored=True)
+            if block.alert_id:
+                self._restored_triggers.add((block.executable, block.alert_id))
             if block.state is BlockState.REVERSING:
                 restored = restored.with_(state=BlockState.ACTIVE)  # the delete never finished
             self.blocks[block.key] = restored
