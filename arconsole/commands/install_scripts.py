@@ -1,0 +1,39 @@
+"""`arconsole install-scripts HOME`: put the stock response scripts into a Wazuh-like home."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "install-scripts", help="install the stock response scripts into a home",
+        description="Writes firewall-drop, host-deny, route-null, firewalld-drop, "
+        "disable-account and restart-wazuh into HOME/active-response/bin, as launchers of "
+        "this arconsole's Python. They speak Wazuh's JSON protocol, so an ossec.conf written "
+        "for Wazuh works unchanged. Existing files are kept unless --force.",
+    )
+    parser.add_argument("home", type=Path, metavar="HOME", help="the home, e.g. /var/ossec")
+    parser.add_argument("--force", action="store_true", help="replace scripts that exist")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from arconsole.scripts.install import STOCK_SCRIPTS, install_scripts
+
+    home: Path = args.home
+    try:
+        written = install_scripts(home, overwrite=args.force)
+    except (OSError, ValueError) as error:
+        print(f"arconsole install-scripts: {error}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    bin_dir = home / "active-response" / "bin"
+    for name in STOCK_SCRIPTS:
+        if bin_dir / name not in written:
+            print(f"kept {bin_dir / name} (it exists; --force replaces it)", file=sys.stderr)
+    return 0

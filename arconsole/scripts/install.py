@@ -1,0 +1,81 @@
+"""Install the shipped scripts into a home as tiny launchers of this package's modules.
+
+A launcher is the Python that runs arconsole and four lines; it lives in
+`HOME/active-response/bin/<name>`, where execd (and arconsole's engine) looks for executables.
+Each file is written to a fresh temporary name in the same folder (O_EXCL, so no one can plant
+it beforehand) and renamed into place, so a running engine never sees half a launcher.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+# Wazuh's stock Linux responses (seed 004) with the module that implements each.
+STOCK_SCRIPTS: dict[str, str] = {
+    "firewall-drop": "firewall_drop",
+    "host-deny": "host_deny",
+    "route-null": "route_null",
+    "firewalld-drop": "firewalld_drop",
+    "disable-account": "disable_account",
+    "restart-wazuh": "restart_wazuh",
+}
+# The sample home also carries a custom response, to show one that is not Wazuh's.
+SAMPLE_SCRIPTS: dict[str, str] = {**STOCK_SCRIPTS, "notify-admin": "notify_admin"}
+SCRIPT_MODE = 0o750
+MAX_SHEBANG = 255  # Linux reads at most this much of the `#!` line (BINPRM_BUF_SIZE 256)
+
+
+def launcher_text(module: str, python: str) -> str:
+    """The launcher for `arconsole.scripts.<module>`, run by `python`."""
+    return (f"#!{python}\nfrom arconsole.scripts.{module} import main\nimport sys\n"
+            f"raise SystemExit(main(sys.argv))\n")
+
+
+def install_scripts(home: Path, *, python: str = sys.executable,
+                    overwrite: bool = False) -> list[Path]:
+    """Write the stock launchers into `HOME/active-response/bin`; the paths written.
+
+    An existing file is kept unless `overwrite`. Raises ValueError for a Python path that a
+    `#!` line cannot hold, OSError when the folder cannot be written.
+    """
+    if not python.startswith("/") or any(c.isspace() for c in python) or \
+            len(python) + 2 > MAX_SHEBANG:
+        raise ValueError(f"cannot start scripts with {python!r}: a #! line needs an absolute "
+                         f"path without spaces, at most {MAX_SHEBANG - 2} characters")
+    bin_dir = home / "active-response" / "bin"
+    bin_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
+    written = []
+    for name, module in STOCK_SCRIPTS.items():
+        target = bin_dir / name
+        if _write_launcher(target, launcher_text(module, python), overwrite):
+            written.append(target)
+    return written
+
+
+def _write_launcher(target: Path, text: str, overwrite: bool) -> bool:
+    if not overwrite and os.path.lexists(target):
+        return False
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 SCRIPT_MODE)
+    try:
+        try:
+            os.write(fd, text.encode())
+            os.fchmod(fd, SCRIPT_MODE)  # the umask may have taken bits off
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if overwrite:
+            os.replace(temporary, target)
+        else:
+            try:
+                os.link(temporary, target)  # fails if the file appeared meanwhile: keep it
+            except FileExistsError:
+                return False
+    finally:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+    return True
