@@ -559,7 +559,10 @@ class Engine:
             return None, f"not run: {error}"
         self._record_result("add", result, outcome.get("key"), outcome.get("reply"))
         block = outcome["block"]
-        if result.first_line is None and response.timeout != 0 and result.error is None:
+        if (
+            result.first_line is None and response.timeout != 0 and result.error is None
+            and not result.timed_out
+        ):
             # Wazuh never reverses such a run (7.3 step 8); we keep it visible (1.4 item 5).
             block = self._record_untracked(response, alert, srcip, received_at, message)
             self._notice(

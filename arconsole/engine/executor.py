@@ -1,0 +1,664 @@
+"""Run active-response executables the way wazuh-execd does, with a time limit.
+
+JSON protocol (spec 7.3 steps 6-12, 8.1): argv is only the relative program path, executed
+from the home as execd does, stdin and stdout are pipes, one line out, one reply in. Delete
+(7.4): the stored message on stdin, stdout to /dev/null, no handshake. argv protocol (spec 9):
+the absolute path and the words as arguments, nothing on stdin. Never a shell, and a fixed
+environment: nothing from an alert ever reaches argv (JSON) or the environment.
+
+Where arconsole differs from execd (spec 1.4 item 2): runs are concurrent (bounded), every
+stage has a time limit after which the script's whole process group gets SIGTERM and then
+SIGKILL, and stderr is kept instead of going to /dev/null. The executor never blocks the event
+loop: pipes are non-blocking and a process's exit is watched through a pidfd.
+
+Per-key ordering, dedupe and what a result means are the engine's business, not this module's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from arconsole.engine.messages import PROGRAM_DIR
+
+# Scripts get a fixed environment: nothing from the console's, nothing from an alert.
+# The engine's own interpreter directory comes first so that `#!/usr/bin/env python3`
+# launchers of the bundled scripts find the Python that has arconsole installed.
+SCRIPT_ENV = {
+    "PATH": os.pathsep.join(
+        dict.fromkeys([os.path.dirname(sys.executable), "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+    ),
+    "LANG": "C",
+}
+LINE_MAX = 8191  # execd reads the check_keys line with fgets(buffer, 8192)
+STDERR_CAP = 64 * 1024
+_READ_CHUNK = 65536
+_REAP_WAIT = 5.0  # after SIGKILL: how long a run waits for the kernel before reaping later
+
+_HAVE_PIDFD = hasattr(os, "pidfd_open")
+
+FirstLineHandler = Callable[[bytes | None], Awaitable[bytes | None]]
+
+
+class ExecutableError(Exception):
+    """The executable cannot be run; the engine reports it, it is not fatal."""
+
+
+class ExecutableRefused(ExecutableError):
+    """The name would leave `HOME/active-response/bin` (spec 1.4, scenario D5)."""
+
+
+class ExecutableMissing(ExecutableError):
+    """The file is absent or not executable (Wazuh: "command not present", scenario C3)."""
+
+
+def _check_name(executable: str) -> None:
+    if not executable:
+        raise ExecutableRefused("empty executable name")
+    if "/" in executable or "\\" in executable:
+        raise ExecutableRefused(
+            f"executable {executable!r} contains a path separator; "
+            f"only file names inside {PROGRAM_DIR} are run"
+        )
+    if ".." in executable or executable == ".":
+        # execd refuses any name containing "..", whatever surrounds it (spec 7.2).
+        raise ExecutableRefused(
+            f"active response command {executable!r} vulnerable to directory traversal attack"
+        )
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in executable):
+        # argv[0] goes into active-responses.log lines: a newline would forge one.
+        raise ExecutableRefused(f"executable {executable!r} contains control characters")
+
+
+def resolve_executable(home: Path, executable: str) -> Path:
+    """The real file `HOME/active-response/bin/<executable>` names, checked.
+
+    Raises ExecutableRefused for names with separators, `..`, control characters, or a
+    symlink that resolves outside the folder; ExecutableMissing for a file that is absent,
+    not a regular file or not executable.
+    """
+    return Path(os.path.realpath(_checked_file(os.path.join(home, PROGRAM_DIR), executable)))
+
+
+def _checked_file(bin_dir: str, executable: str) -> str:
+    """resolve_executable's checks, cheap enough for every run: a plain file costs two
+    system calls; only a symlink is resolved (and must stay inside the folder)."""
+    _check_name(executable)
+    program = f"{PROGRAM_DIR}/{executable}"
+    target = os.path.join(bin_dir, executable)
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError as error:
+        raise ExecutableMissing(f"active response command not present: {program}") from error
+    except OSError as error:
+        raise ExecutableMissing(f"{program}: {error.strerror}") from error
+    if stat.S_ISLNK(info.st_mode):
+        real_bin = os.path.realpath(bin_dir)
+        target = os.path.realpath(target)
+        if target == real_bin or os.path.commonpath([real_bin, target]) != real_bin:
+            raise ExecutableRefused(f"{program} resolves to {target}, outside {real_bin}")
+        try:
+            info = os.stat(target)
+        except FileNotFoundError as error:
+            raise ExecutableMissing(f"{program} is a symlink to a missing file") from error
+        except OSError as error:  # ELOOP and the like
+            raise ExecutableMissing(f"{program}: {error.strerror}") from error
+    if not stat.S_ISREG(info.st_mode):
+        raise ExecutableMissing(f"{program} is not a regular file")
+    if not os.access(target, os.X_OK):
+        raise ExecutableMissing(f"{program} is not executable")
+    return target
+
+
+def home_path(home: Path, executable: str) -> Path:
+    """`HOME/active-response/bin/<executable>` as an absolute path, symlinks not followed:
+    the argv[0] OSSEC gives scripts (spec 9.1)."""
+    return home.absolute() / PROGRAM_DIR / executable
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptResult:
+    """What one run did. Times come from the executor's clock (monotonic by default).
+
+    `killed` is True when the executor signalled the process group (time limit, shutdown or
+    cancellation); `timed_out` when the time limit was the reason. `error` says why a script
+    did not run (spawn failure) or did not finish on its own terms (executor closed).
+    `first_line` is the check_keys line as read (without its newline), None when the script
+    printed nothing or was not asked for a line.
+    """
+
+    program: str  # "active-response/bin/<executable>", as execd names it
+    argv: tuple[str, ...]
+    pid: int | None
+    returncode: int | None  # negative: killed by that signal; None: never ran
+    timed_out: bool
+    killed: bool
+    first_line: bytes | None
+    stderr: bytes  # capped at STDERR_CAP; Wazuh discards it, arconsole shows it
+    started_at: float
+    ended_at: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.timed_out and self.returncode == 0
+
+    @property
+    def duration(self) -> float:
+        return self.ended_at - self.started_at
+
+
+class _Child:
+    """One spawned script: its pipes and its exit, driven by event-loop callbacks."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, popen: subprocess.Popen[bytes],
+        stdin_fd: int | None, stdout_fd: int | None, stderr_fd: int | None,
+        *, want_line: bool,
+    ) -> None:
+        self.loop = loop
+        self.popen = popen
+        self.pid = popen.pid
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.first_line: asyncio.Future[bytes | None] = loop.create_future()
+        if not want_line:
+            self.first_line.set_result(None)
+        self.abort: asyncio.Future[None] = loop.create_future()
+        self.killed = False
+        self.reaped = False
+        self._stdin_fd = stdin_fd
+        self._stdout_fd = stdout_fd
+        self._stderr_fd = stderr_fd
+        self._pending = bytearray()
+        self._close_after_write = False
+        self._writing = False
+        self._line = bytearray()
+        self._stderr = bytearray()
+        self._pidfd: int | None = None
+        if stdout_fd is not None:
+            loop.add_reader(stdout_fd, self._on_stdout)
+        if stderr_fd is not None:
+            loop.add_reader(stderr_fd, self._on_stderr)
+        self._watch_exit()
+
+    # ---------------------------------------------------------------- exit
+
+    def _watch_exit(self) -> None:
+        if _HAVE_PIDFD:
+            try:
+                self._pidfd = os.pidfd_open(self.pid)
+            except OSError:
+                self._pidfd = None
+        if self._pidfd is not None:
+            self.loop.add_reader(self._pidfd, self._on_exit)
+            return
+        # No pidfd (old kernel): a thread waits without reaping (WNOWAIT), so the pid, and
+        # with it the process group id, stays reserved until the kill sequence is over.
+        threading.Thread(target=self._wait_exit_thread, daemon=True).start()
+
+    def _wait_exit_thread(self) -> None:
+        with contextlib.suppress(ChildProcessError):
+            os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+        with contextlib.suppress(RuntimeError):  # loop already closed
+            self.loop.call_soon_threadsafe(self._on_exit)
+
+    def _on_exit(self) -> None:
+        if self._pidfd is not None:
+            self.loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def reap(self) -> int | None:
+        """Collect the exit status of a process whose exit was seen (no blocking)."""
+        self.reaped = True
+        return self.popen.wait()
+
+    def signal_group(self, signum: int) -> None:
+        """Signal the script's process group, and the script itself if it left the group.
+
+        Only called before the script is reaped: until then its pid, which is also the
+        group id, cannot be reused, so the signal cannot reach a stranger.
+        """
+        self.killed = True
+        for send, target in ((os.killpg, self.pid), (os.kill, self.pid)):
+            with contextlib.suppress(OSError):
+                send(target, signum)
+
+    # ---------------------------------------------------------------- stdin
+
+    def write(self, data: bytes) -> None:
+        if self._stdin_fd is None:
+            return
+        self._pending += data
+        self._flush()
+
+    def close_stdin(self) -> None:
+        self._close_after_write = True
+        if not self._pending:
+            self._close_stdin()
+
+    def _flush(self) -> None:
+        fd = self._stdin_fd
+        while self._pending and fd is not None:
+            try:
+                written = os.write(fd, self._pending)
+            except BlockingIOError:
+                if not self._writing:
+                    self.loop.add_writer(fd, self._flush)
+                    self._writing = True
+                return
+            except OSError:  # EPIPE: the script stopped reading; execd's write fails too
+                self._pending.clear()
+                self._close_stdin()
+                return
+            del self._pending[:written]
+        if self._writing and fd is not None:
+            self.loop.remove_writer(fd)
+            self._writing = False
+        if self._close_after_write:
+            self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        fd, self._stdin_fd = self._stdin_fd, None
+        if fd is None:
+            return
+        if self._writing:
+            self.loop.remove_writer(fd)
+            self._writing = False
+        os.close(fd)
+
+    # ---------------------------------------------------------------- stdout, stderr
+
+    def _on_stdout(self) -> None:
+        fd = self._stdout_fd
+        assert fd is not None
+        try:
+            data = os.read(fd, _READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close_stdout()
+            self._take_line(eof=True)
+        elif not self.first_line.done():
+            self._line += data
+            self._take_line(eof=False)
+        # After the first line, stdout is read and dropped so a chatty script never blocks.
+
+    def _take_line(self, *, eof: bool) -> None:
+        """fgets: up to the first newline within LINE_MAX bytes, or LINE_MAX bytes, or what
+        is there at end of file (None if nothing)."""
+        if self.first_line.done():
+            return
+        end = self._line.find(b"\n", 0, LINE_MAX)
+        if end >= 0:
+            line: bytes | None = bytes(self._line[:end])
+        elif len(self._line) >= LINE_MAX:
+            line = bytes(self._line[:LINE_MAX])
+        elif eof:
+            line = bytes(self._line) if self._line else None
+        else:
+            return
+        self._line.clear()
+        self.first_line.set_result(line)
+
+    def _close_stdout(self) -> None:
+        fd, self._stdout_fd = self._stdout_fd, None
+        if fd is not None:
+            self.loop.remove_reader(fd)
+            os.close(fd)
+
+    def _on_stderr(self) -> None:
+        fd = self._stderr_fd
+        assert fd is not None
+        try:
+            data = os.read(fd, _READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close_stderr()
+            return
+        room = STDERR_CAP - len(self._stderr)
+        if room > 0:
+            self._stderr += data[:room]
+
+    def _close_stderr(self) -> None:
+        fd, self._stderr_fd = self._stderr_fd, None
+        if fd is not None:
+            self.loop.remove_reader(fd)
+            os.close(fd)
+
+    def settle_after_exit(self) -> None:
+        """The script has exited: take what its pipes already hold, then let go of them.
+
+        A background child may keep the pipes open for ever; what the script itself wrote is
+        already in them, so one last non-blocking read is all that is owed to it.
+        """
+        for _ in range(16):  # bounded: a grandchild could keep writing
+            if self._stdout_fd is None or self.first_line.done():
+                break
+            self._on_stdout()
+        self._take_line(eof=True)
+        for _ in range(16):
+            if self._stderr_fd is None or len(self._stderr) >= STDERR_CAP:
+                break
+            before = len(self._stderr)
+            self._on_stderr()
+            if len(self._stderr) == before:
+                break
+        self.close()
+
+    def close(self) -> None:
+        self._close_stdin()
+        self._close_stdout()
+        self._close_stderr()
+        if not self.first_line.done():
+            self.first_line.set_result(None)
+
+    @property
+    def stderr(self) -> bytes:
+        return bytes(self._stderr)
+
+
+class Executor:
+    """Runs scripts from `HOME/active-response/bin`, at most `max_concurrency` at a time.
+
+    `time_limit` bounds each script: from spawn to its first line, and from the reply to its
+    exit (the engine's own time deciding the reply is not counted against the script). When
+    it runs out the process group gets SIGTERM, then SIGKILL `kill_grace` seconds later.
+    `clock` stamps results (monotonic by default; the limit itself always uses real time).
+    """
+
+    def __init__(
+        self, home: Path, *, time_limit: float = 30.0, max_concurrency: int = 16,
+        kill_grace: float = 2.0, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.home = home
+        self._cwd = os.fspath(home)
+        self._bin_dir = os.path.join(self._cwd, PROGRAM_DIR)
+        self.time_limit = time_limit
+        self.kill_grace = kill_grace
+        self.clock = clock
+        self._slots = asyncio.Semaphore(max(1, max_concurrency))
+        self._closed = False
+        self._live: set[_Child] = set()
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._reapers: set[asyncio.Task[None]] = set()
+        self._devnull: int | None = None
+
+    # ---------------------------------------------------------------- public runs
+
+    async def run_json(
+        self, executable: str, add_message: bytes, on_first_line: FirstLineHandler
+    ) -> ScriptResult:
+        """execd's add (spec 7.3 steps 6-12): message in, one line out, reply in, wait.
+
+        The relative path is what is executed, from the home, as execd's execvp does: a `#!`
+        script then gets the same `$0` it gets under Wazuh.
+
+        `on_first_line` gets the line (None at end of file with no line) and returns the
+        reply to write (None: write nothing). It is not called when the script failed to
+        start or was killed before printing.
+        """
+        path = _checked_file(self._bin_dir, executable)
+        program = f"{PROGRAM_DIR}/{executable}"
+        return await self._run(
+            path, program, (program,), stdin=add_message + b"\n", capture_stdout=True,
+            on_first_line=on_first_line,
+        )
+
+    async def run_json_delete(self, executable: str, delete_message: bytes) -> ScriptResult:
+        """execd's reversal (spec 7.4): a fresh process, the message on stdin, no handshake."""
+        path = _checked_file(self._bin_dir, executable)
+        program = f"{PROGRAM_DIR}/{executable}"
+        return await self._run(
+            path, program, (program,), stdin=delete_message + b"\n", capture_stdout=False,
+        )
+
+    async def run_argv(self, executable: str, args: Sequence[str]) -> ScriptResult:
+        """OSSEC's protocol (spec 9.1): `[absolute path, *args]`, nothing on stdin.
+
+        OSSEC does not wait for the script; arconsole does, within the limit, so failures
+        are recorded.
+        """
+        path = _checked_file(self._bin_dir, executable)
+        program = f"{PROGRAM_DIR}/{executable}"
+        return await self._run(
+            path, program, (str(home_path(self.home, executable)), *args), stdin=None,
+            capture_stdout=False,
+        )
+
+    async def aclose(self) -> None:
+        """Kill whatever still runs (SIGTERM, then SIGKILL) and wait for it; refuse new runs."""
+        self._closed = True
+        for child in list(self._live):
+            if not child.abort.done():
+                child.abort.set_result(None)
+        await self._idle.wait()
+        if self._reapers:
+            await asyncio.wait(list(self._reapers), timeout=self.kill_grace + _REAP_WAIT)
+        if self._devnull is not None:
+            os.close(self._devnull)
+            self._devnull = None
+
+    @property
+    def running(self) -> int:
+        """Scripts alive right now (spawned and not yet reaped)."""
+        return len(self._live)
+
+    # ---------------------------------------------------------------- one run
+
+    async def _run(
+        self, path: str, program: str, argv: tuple[str, ...], *, stdin: bytes | None,
+        capture_stdout: bool, on_first_line: FirstLineHandler | None = None,
+    ) -> ScriptResult:
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            async with self._slots:
+                return await self._run_slot(
+                    path, program, argv, stdin, capture_stdout, on_first_line
+                )
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._idle.set()
+
+    async def _run_slot(
+        self, path: str, program: str, argv: tuple[str, ...], stdin: bytes | None,
+        capture_stdout: bool, on_first_line: FirstLineHandler | None,
+    ) -> ScriptResult:
+        started = self.clock()
+
+        def result(child: _Child | None, **fields: object) -> ScriptResult:
+            values: dict[str, object] = {
+                "program": program, "argv": argv, "pid": None, "returncode": None,
+                "timed_out": False, "killed": False, "first_line": None, "stderr": b"",
+                "started_at": started, "ended_at": self.clock(), "error": None,
+            }
+            if child is not None:
+                values.update(pid=child.pid, killed=child.killed, stderr=child.stderr)
+            values.update(fields)
+            return ScriptResult(**values)  # type: ignore[arg-type]
+
+        if self._closed:
+            return result(None, error="executor closed")
+        try:
+            child = self._spawn(argv, stdin is not None, capture_stdout)
+        except (OSError, ValueError, subprocess.SubprocessError) as error:
+            return result(None, error=f"could not launch {program}: {_describe(error, path)}")
+        self._live.add(child)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.time_limit
+        timed_out = False
+        line: bytes | None = None
+        try:
+            if stdin is not None:
+                child.write(stdin)
+            if on_first_line is None:
+                child.close_stdin()
+            else:
+                # Step 8: wait for the line, end of file, or the script's exit.
+                await _wait_any((child.first_line, child.exited, child.abort), deadline, loop)
+                if child.exited.done() and not child.first_line.done():
+                    child.settle_after_exit()
+                if child.first_line.done():
+                    line = child.first_line.result()
+                    asked = loop.time()
+                    reply = await on_first_line(line)
+                    deadline += loop.time() - asked  # the engine's time is not the script's
+                    if reply is not None and line is not None:
+                        child.write(reply + b"\n")
+                    child.close_stdin()
+                else:
+                    timed_out = not child.abort.done()
+            if not timed_out and not child.abort.done():
+                await _wait_any((child.exited, child.abort), deadline, loop)
+                timed_out = not child.exited.done() and not child.abort.done()
+            if not child.exited.done() and not await self._terminate(child, loop):
+                self._abandon(child)  # pragma: no cover - the kernel did not deliver SIGKILL
+                return result(
+                    child, timed_out=timed_out, first_line=line,
+                    error="still alive after SIGKILL; it will be reaped when it dies",
+                )
+            child.settle_after_exit()
+            returncode = child.reap()
+        except BaseException:
+            # Cancelled, or the engine's callback failed: the script must not outlive us.
+            self._abandon(child)
+            raise
+        finally:
+            if child.reaped:
+                self._live.discard(child)
+        closed = "killed: executor closed" if child.abort.done() and child.killed else None
+        return result(
+            child, returncode=returncode, timed_out=timed_out, first_line=line, error=closed
+        )
+
+    def _spawn(self, argv: tuple[str, ...], want_stdin: bool, capture_stdout: bool) -> _Child:
+        """Start `argv[0]` (relative paths are taken from the home, the working directory)."""
+        loop = asyncio.get_running_loop()
+        parent_fds: list[int] = []
+        child_fds: list[int] = []
+
+        def pipe(parent_reads: bool) -> tuple[int, int]:
+            read_end, write_end = os.pipe2(os.O_CLOEXEC)
+            parent, child = (read_end, write_end) if parent_reads else (write_end, read_end)
+            os.set_blocking(parent, False)
+            parent_fds.append(parent)
+            child_fds.append(child)
+            return parent, child
+
+        try:
+            stdin_parent = stdout_parent = None
+            if want_stdin:
+                stdin_parent, stdin_child = pipe(parent_reads=False)
+            else:
+                stdin_child = self._null()
+            if capture_stdout:
+                stdout_parent, stdout_child = pipe(parent_reads=True)
+            else:
+                stdout_child = self._null()
+            stderr_parent, stderr_child = pipe(parent_reads=True)
+            popen = subprocess.Popen(
+                list(argv), stdin=stdin_child, stdout=stdout_child,
+                stderr=stderr_child, cwd=self._cwd, env=SCRIPT_ENV, close_fds=True,
+                start_new_session=True,  # setsid, as wpopenv: the group can be killed whole
+            )
+        except BaseException:
+            for fd in parent_fds:
+                os.close(fd)
+            raise
+        finally:
+            for fd in child_fds:
+                os.close(fd)
+        return _Child(
+            loop, popen, stdin_parent, stdout_parent, stderr_parent,
+            want_line=capture_stdout,
+        )
+
+    def _null(self) -> int:
+        if self._devnull is None:
+            self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        return self._devnull
+
+    async def _terminate(self, child: _Child, loop: asyncio.AbstractEventLoop) -> bool:
+        """SIGTERM the group, give the script `kill_grace`, then SIGKILL the group.
+
+        SIGKILL goes out even when the script itself died of SIGTERM: children that ignore
+        SIGTERM, or were started by it, are still in the group (scenario C2). Returns whether
+        the script is dead (it can only linger in an uninterruptible kernel wait).
+        """
+        child.signal_group(signal.SIGTERM)
+        await _wait_any((child.exited,), loop.time() + self.kill_grace, loop)
+        child.signal_group(signal.SIGKILL)
+        await _wait_any((child.exited,), loop.time() + _REAP_WAIT, loop)
+        return child.exited.done()
+
+    def _abandon(self, child: _Child) -> None:
+        """Kill the group now and reap in the background (the run itself is going away)."""
+        if child.reaped:
+            return
+        if not child.exited.done():
+            child.signal_group(signal.SIGKILL)
+
+        async def reap_later() -> None:
+            try:
+                await child.exited
+                child.close()
+                child.reap()
+            finally:
+                self._live.discard(child)
+
+        task = asyncio.get_running_loop().create_task(reap_later())
+        self._reapers.add(task)
+        task.add_done_callback(self._reapers.discard)
+
+
+async def _wait_any(
+    futures: Sequence[asyncio.Future[Any]], deadline: float, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Until one future is done or the deadline (loop time) passes; no task is created."""
+    if any(future.done() for future in futures):
+        return
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    timer = loop.call_at(deadline, wake)
+    for future in futures:
+        future.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        for future in futures:
+            future.remove_done_callback(wake)
+
+
+def _describe(error: BaseException, path: str) -> str:
+    if isinstance(error, FileNotFoundError) and os.path.exists(path):
+        return "its interpreter (the #! line) was not found"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error)
