@@ -14,12 +14,14 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from arconsole.alerts.follower import AlertFollower, FollowItem, Skipped
 from arconsole.alerts.model import Alert, AlertError
+from arconsole.alerts.rotation import first_line_hash
 from arconsole.config.model import ActiveResponse, Config, Flavour
 from arconsole.engine.bus import EventBus
 from arconsole.engine.clock import Clock, SystemClock
@@ -129,6 +131,7 @@ class Engine:
         self._position_dirty = False
         self._control: ControlServer | None = None
         self._start_position: ReadPosition | None = None
+        self._config_digest: bytes | None = None
         self._dispatch_slots = asyncio.Semaphore(max(1, options.max_concurrency * 64))
 
     # ------------------------------------------------------------------ lifecycle
@@ -154,6 +157,11 @@ class Engine:
     async def start(self, *, follow: bool = True) -> None:
         """Load the config, take the state file, restore blocks, start following alerts."""
 
+        from arconsole.config.watch import content_digest
+
+        with contextlib.suppress(OSError):
+            # What was loaded, so an edit made before the watcher starts still reloads.
+            self._config_digest = content_digest(self.options.config_path.read_bytes())
         config = self._load_config()
         if not config.ok:
             first = config.errors[0]
@@ -306,20 +314,25 @@ class Engine:
     async def _config_loop(self) -> None:
         from arconsole.config.watch import watch_config
 
-        async for _ in watch_config(self.options.config_path):
-            await self.reload()
+        changes = watch_config(self.options.config_path, since=self._config_digest)
+        async with contextlib.aclosing(changes):
+            async for _ in changes:
+                await self.reload()
 
     # ------------------------------------------------------------------ alerts
 
     async def _follow_loop(self) -> None:
-        from arconsole.alerts.follower import AlertFollower, Skipped
-
         position = self._start_position
         follower = AlertFollower(
             self.options.alerts_path, position=position, from_start=self.options.from_start
         )
+        items = follower.lines()
+        async with contextlib.aclosing(items):
+            await self._consume(follower, items)
+
+    async def _consume(self, follower: AlertFollower, items: AsyncIterator[FollowItem]) -> None:
         last_progress = 0.0
-        async for item in follower.lines():
+        async for item in items:
             if isinstance(item, Skipped):
                 self._line_number += 1
                 self.stats.input_errors += 1
@@ -343,8 +356,6 @@ class Engine:
         The stored position when there is one; on the very first start, the current end of
         the file (unless --from-start), recorded at once.
         """
-        from arconsole.alerts.rotation import first_line_hash
-
         path = self.options.alerts_path
         stored = self.store.load_position(str(path))
         if stored is not None or self.options.from_start:

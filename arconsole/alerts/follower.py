@@ -1,0 +1,555 @@
+"""Follow `alerts.json` like `tail -F`, with exactly-once delivery across rotations and restarts.
+
+Each complete line is yielded once, as a `Line` carrying the `ReadPosition` just after it:
+the engine stores that position in the same transaction as the work the line caused, and a
+follower built from the stored position continues with the next line, never repeating one.
+
+Data the follower had to drop is reported in the same stream, as a `Skipped` item carrying the
+position after the drop (so storing it is correct too): a line over `max_line` bytes (Wazuh's
+OS_MAXSTR, 64 KiB), bytes lost to a truncation with no copy to read them from, the unread rest
+of a file rotated away while arconsole was stopped, and an unterminated last line left in a
+rotated file. Rotations that lose nothing are only logged.
+
+How changes are seen:
+- file events on the parent directory (watchfiles) wake the reader within milliseconds;
+- the file is also checked every `poll_interval` whatever happens, because events get lost
+  and some filesystems have none;
+- the path naming another inode than the open descriptor is a rotation (rename + create,
+  delete + re-create, Wazuh's hard-link switch): the old file is read to its end first, the
+  lines written there after the rename included, then the new file from its start. The switch
+  waits until the new file has data, the sign that the writer has moved to it;
+- a size below the read offset, or a first line that changed, is a truncation (copy-truncate,
+  truncation by hand): a copy next to the file with the same first line supplies the rest of
+  the old content; then the file is read from its start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import stat
+import time
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from arconsole.alerts.rotation import find_previous, first_line_hash
+from arconsole.engine.model import ReadPosition
+from arconsole.fswatch import DirWaker
+
+__all__ = [
+    "AlertFollower",
+    "FollowItem",
+    "Line",
+    "Progress",
+    "SkipReason",
+    "Skipped",
+    "first_line_hash",
+]
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1 << 20  # read size: big reads and bytes.split keep the per-line cost low
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    data: bytes  # without the newline
+    position: ReadPosition  # just after this line: storing it means "this line is handled"
+
+
+class SkipReason(StrEnum):
+    LONG_LINE = "long-line"  # a line over max_line bytes, skipped whole
+    TRUNCATED = "truncated"  # the file shrank under unread data and no copy was found
+    ROTATED_AWAY = "rotated-away"  # at start, the stored file could not be found again
+    PARTIAL_LINE = "partial-line"  # a rotated file ended without a final newline
+    NOT_A_RECORD = "not-a-record"  # alerts.log: text outside any `** Alert` record
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    reason: SkipReason
+    detail: str
+    position: ReadPosition  # where reading goes on; storing it is safe
+
+
+FollowItem = Line | Skipped
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Backlog found at start (bytes to read then) and how much of it has been read."""
+
+    done: int
+    total: int
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 if self.total <= 0 else min(1.0, self.done / self.total)
+
+    @property
+    def caught_up(self) -> bool:
+        return self.done >= self.total
+
+
+class _Source:
+    """One open file being read, and how far."""
+
+    def __init__(self, fd: int, st: os.stat_result, name: str) -> None:
+        self.fd = fd
+        self.ino = st.st_ino
+        self.dev = st.st_dev
+        self.name = name  # the name it was opened under, for log messages
+        self.offset = 0  # just after the last complete line handed out
+        self.read_at = 0  # next byte to read; offset + len(buf) unless discarding
+        self.buf = b""  # an unfinished line, starting at offset
+        self.discarding = False  # inside an over-long line: drop bytes up to its newline
+        self.first_line: bytes | None = None  # kept to notice a rewrite in place
+        self.hash = ""
+        self.seen_size = st.st_size
+        self.switching = False  # the path names a newer file: read this one to EOF, then move
+
+    def seek(self, offset: int) -> None:
+        self.offset = self.read_at = offset
+        self.buf = b""
+        self.discarding = False
+
+    def learn_first_line(self, max_line: int) -> None:
+        data = os.pread(self.fd, max_line + 2, 0)
+        end = data.find(b"\n")
+        if end >= 0:
+            self.first_line = data[: end + 1]
+            self.hash = hashlib.sha256(self.first_line).hexdigest()
+        else:
+            self.first_line = None
+            self.hash = first_line_hash(self.fd) if len(data) > max_line + 1 else ""
+
+    def rewritten(self) -> bool:
+        """The file's first line is not the one it had: it was truncated and written again."""
+        if self.first_line is not None:
+            return os.pread(self.fd, len(self.first_line), 0) != self.first_line
+        return bool(self.hash) and first_line_hash(self.fd) != self.hash
+
+    def position(self, path: str) -> ReadPosition:
+        return ReadPosition(path, self.ino, self.offset, self.hash)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+class AlertFollower:
+    """Yields each complete line of `path` once, across rotations, truncations and restarts.
+
+    `position`: where a previous run stopped (a `Line.position` it stored); None on the very
+    first start, which begins at the end of the file unless `from_start`. A file that does not
+    exist yet is read from its start when it appears.
+    Iterate once, with `lines()` or `batches()`; `stop()` ends the iteration. A consumer that
+    leaves the loop early should close the iterator (`contextlib.aclosing`) to free the file.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        position: ReadPosition | None,
+        from_start: bool = False,
+        poll_interval: float = 0.25,
+        max_line: int = 65536,
+        use_events: bool = True,
+        chunk_size: int = CHUNK,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._path = Path(path)
+        self._path_str = str(path)
+        self._resume_from = position
+        self._from_start = from_start
+        self._poll = max(0.01, poll_interval)
+        self._max_line = max_line
+        self._use_events = use_events
+        self._chunk = max(chunk_size, max_line + 1)
+        self._clock = clock
+        self._src: _Source | None = None
+        self._first_open = True
+        self._wake = asyncio.Event()
+        self._stopped = False
+        self._iterated = False
+        self._delivered: ReadPosition | None = None
+        self._read_mark: ReadPosition | None = None  # after the last item handed out
+        self._start: ReadPosition | None = None
+        self._open_problem: str | None = None
+        self._backlog: int | None = None
+        self._bytes_read = 0
+        self._last_growth = clock()
+
+    # -- public state -------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def progress(self) -> Progress:
+        """Backlog progress in bytes; total is what was waiting when the follower started."""
+        total = self._backlog or 0
+        return Progress(min(self._bytes_read, total), total)
+
+    @property
+    def position(self) -> ReadPosition | None:
+        """After the last item handed out; before any, where reading started (None: not yet).
+
+        Worth storing once at the very first start, so that a restart continues from here
+        instead of starting at the end again.
+        """
+        return self._delivered
+
+    @property
+    def start_position(self) -> ReadPosition | None:
+        """Where reading started (None while the file has not been opened)."""
+        return self._start
+
+    @property
+    def last_growth(self) -> float:
+        """Clock time at which data was last read."""
+        return self._last_growth
+
+    @property
+    def pending_partial(self) -> bool:
+        """An unfinished line is waiting for its newline."""
+        src = self._src
+        return src is not None and (bool(src.buf) or src.discarding)
+
+    def stop(self) -> None:
+        """End the iteration (the current batch is finished first)."""
+        self._stopped = True
+        self._wake.set()
+
+    # -- iteration ----------------------------------------------------------------------
+
+    async def lines(self) -> AsyncGenerator[FollowItem, None]:
+        """Each complete line once, in order, with `Skipped` items where data was dropped."""
+        async with contextlib.aclosing(self._run(idle_ticks=False)) as batches:
+            async for batch in batches:
+                for item in batch:
+                    self._delivered = item.position
+                    yield item
+
+    async def batches(self, *, idle_ticks: bool = False) -> AsyncGenerator[list[FollowItem], None]:
+        """The same items in lists of up to one read chunk (store the last one's position).
+
+        With `idle_ticks`, an empty list also comes each time the follower wakes and finds
+        nothing new (lets a caller act on quiet periods, as the alerts.log follower does).
+        """
+        async with contextlib.aclosing(self._run(idle_ticks=idle_ticks)) as batches:
+            async for batch in batches:
+                if batch:
+                    self._delivered = batch[-1].position
+                yield batch
+
+    async def _run(self, *, idle_ticks: bool) -> AsyncGenerator[list[FollowItem], None]:
+        if self._iterated:
+            raise RuntimeError("an AlertFollower is iterated once")
+        self._iterated = True
+        waker: DirWaker | None = None
+        if self._use_events:
+            name = self._path.name
+            waker = DirWaker(
+                self._path.parent,
+                lambda n: n.startswith(name),
+                self._wake,
+                file=self._path,
+                retry=self._poll * 4,
+            )
+            waker.start()
+        try:
+            while not self._stopped:
+                self._wake.clear()  # before the step: an event during it wakes the next wait
+                try:
+                    items, more = self._step()
+                except OSError as exc:
+                    logger.warning("reading %s: %s; opening it again", self._path, exc)
+                    self._drop_source()
+                    self._resume_from = self._read_mark  # continue after the last line handed out
+                    items, more = [], False
+                if items:
+                    self._read_mark = items[-1].position
+                if items or idle_ticks:
+                    yield items
+                if self._stopped:
+                    break
+                if more:
+                    await asyncio.sleep(0)  # a backlog must not starve the event loop
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._poll):
+                        await self._wake.wait()
+        finally:
+            if waker is not None:
+                await waker.close()
+            self._drop_source()
+
+    # -- one look at the file -----------------------------------------------------------
+
+    def _step(self) -> tuple[list[FollowItem], bool]:
+        """Read what is there (one chunk at most). Returns the items and whether to go on."""
+        items: list[FollowItem] = []
+        src = self._src
+        if src is None:
+            src = self._open(items)
+            if src is None:
+                return items, False
+        fst = os.fstat(src.fd)
+        if fst.st_size < src.read_at or (fst.st_size > src.read_at and src.rewritten()):
+            self._truncated(src, items)
+            return items, True
+        src.seen_size = max(src.seen_size, fst.st_size)
+        if self._read(src, items) == self._chunk:
+            return items, True
+        st = _stat(self._path)
+        if st is None or (st.st_ino, st.st_dev) == (src.ino, src.dev):
+            src.switching = False
+            return items, False
+        if src.switching:
+            # The new file had data before this last read reached EOF: the writer has moved,
+            # and everything it wrote to this file before moving has been read.
+            self._switch(src, items)
+            return items, True
+        if st.st_size > 0:
+            src.switching = True
+            return items, True
+        return items, False  # the new file is still empty: the writer may be on this one
+
+    def _read(self, src: _Source, items: list[FollowItem]) -> int:
+        data = os.pread(src.fd, self._chunk, src.read_at)
+        size = len(data)
+        if not size:
+            return 0
+        src.read_at += size
+        self._bytes_read += size
+        self._last_growth = self._clock()
+        if src.discarding:
+            end = data.find(b"\n")
+            if end < 0:
+                return size
+            src.discarding = False
+            src.offset = src.read_at - size + end + 1
+            data = data[end + 1 :]
+            items.append(self._long_line(src))
+        elif src.buf:
+            data = src.buf + data
+        last = data.rfind(b"\n")
+        if last < 0:
+            src.buf = data
+        else:
+            src.buf = data[last + 1 :]
+            if not src.hash:
+                src.learn_first_line(self._max_line)
+            path, ino, first, max_line = self._path_str, src.ino, src.hash, self._max_line
+            end = src.offset
+            for line in data[:last].split(b"\n"):
+                end += len(line) + 1
+                if len(line) > max_line:
+                    detail = f"a line of {len(line)} bytes (limit {max_line})"
+                    where = ReadPosition(path, ino, end, first)
+                    items.append(Skipped(SkipReason.LONG_LINE, detail, where))
+                else:
+                    items.append(Line(line, ReadPosition(path, ino, end, first)))
+            src.offset = end
+        if len(src.buf) > self._max_line:
+            src.buf = b""  # keep memory bounded: the line is dropped up to its newline
+            src.discarding = True
+        return size
+
+    def _long_line(self, src: _Source) -> Skipped:
+        if not src.hash:
+            src.learn_first_line(self._max_line)
+        detail = f"a line over {self._max_line} bytes"
+        return Skipped(SkipReason.LONG_LINE, detail, src.position(self._path_str))
+
+    # -- opening ------------------------------------------------------------------------
+
+    def _open(self, items: list[FollowItem]) -> _Source | None:
+        first = self._backlog is None
+        resume, self._resume_from = self._resume_from, None
+        if resume is not None and not _same_path(resume.path, self._path_str):
+            logger.warning("stored position is for %s, not %s: ignored", resume.path, self._path)
+            resume = None
+        if resume is not None:
+            self._first_open = False
+            src = self._resume(resume, items)
+        else:
+            at_end = self._first_open and not self._from_start
+            src = self._open_file(self._path)
+            if src is not None and at_end:
+                self._seek_end(src)
+            if src is not None or self._open_problem is None:
+                # Opened, or missing: a file that appears later is new, read from its start.
+                # (One that could not be read is still the file that was there at start.)
+                self._first_open = False
+        self._src = src
+        if first:
+            self._backlog = self._pending_bytes(src)
+            if src is not None:
+                self._start = self._delivered = self._read_mark = src.position(self._path_str)
+        return src
+
+    def _open_file(self, path: Path) -> _Source | None:
+        try:
+            fd = _open_regular(path)
+        except OSError as exc:
+            problem = f"cannot read {path}: {exc.strerror}"
+            if problem != self._open_problem:  # say it once, not at every poll
+                logger.warning("%s; trying again", problem)
+                self._open_problem = problem
+            return None
+        if fd is None:
+            return None
+        self._open_problem = None
+        src = _Source(fd, os.fstat(fd), str(path))
+        src.learn_first_line(self._max_line)
+        return src
+
+    def _seek_end(self, src: _Source) -> None:
+        """Start after the last complete line (a line being written will still be read)."""
+        size = src.seen_size
+        window = min(size, self._max_line + 1)
+        tail = os.pread(src.fd, window, size - window)
+        end = tail.rfind(b"\n")
+        if end >= 0:
+            src.seek(size - window + end + 1)
+        elif size <= self._max_line:
+            src.seek(0)
+        else:
+            src.seek(size)
+            src.discarding = True  # the end of an over-long line: skip up to its newline
+
+    def _resume(self, pos: ReadPosition, items: list[FollowItem]) -> _Source | None:
+        st = _stat(self._path)
+        if st is not None and st.st_ino == pos.inode:
+            src = self._open_file(self._path)
+            if src is None and self._open_problem is not None:
+                self._resume_from = pos  # unreadable for now: resume from here once it is
+                return None
+            if src is not None:
+                if (
+                    src.ino == pos.inode
+                    and (not pos.first_line_hash or src.hash == pos.first_line_hash)
+                    and src.seen_size >= pos.offset
+                ):
+                    src.seek(pos.offset)
+                    return src
+                src.close()
+        found = find_previous(
+            self._path,
+            inode=pos.inode,
+            first_hash=pos.first_line_hash,
+            min_size=pos.offset,
+            exclude_inode=st.st_ino if st is not None else None,
+        )
+        if found is not None:
+            old = self._open_file(found.path)
+            if (
+                old is not None
+                and (not pos.first_line_hash or old.hash == pos.first_line_hash)
+                and old.seen_size >= pos.offset
+            ):
+                logger.info("%s was rotated to %s: finishing it first", self._path, found.path)
+                old.seek(pos.offset)
+                return old
+            if old is not None:
+                old.close()
+        src = self._open_file(self._path)
+        if src is None and self._open_problem is not None:
+            self._resume_from = pos
+            return None
+        detail = (
+            f"the file read before (inode {pos.inode}, offset {pos.offset}) is gone; "
+            "its unread remainder, if any, is lost"
+        )
+        where = src.position(self._path_str) if src is not None else pos
+        items.append(Skipped(SkipReason.ROTATED_AWAY, detail, where))
+        return src
+
+    def _pending_bytes(self, src: _Source | None) -> int:
+        if src is None:
+            return 0
+        pending = max(0, src.seen_size - src.read_at)
+        st = _stat(self._path)
+        if st is not None and (st.st_ino, st.st_dev) != (src.ino, src.dev):
+            pending += st.st_size  # a rotated file is finished first, then this one
+        return pending
+
+    # -- rotation and truncation --------------------------------------------------------
+
+    def _switch(self, src: _Source, items: list[FollowItem]) -> None:
+        if src.buf or src.discarding:
+            detail = f"{src.name} ended with an unterminated line ({len(src.buf)} bytes kept)"
+            items.append(Skipped(SkipReason.PARTIAL_LINE, detail, src.position(self._path_str)))
+        logger.info("%s was rotated: reading the new file from its start", self._path)
+        src.close()
+        self._src = self._open_file(self._path)
+
+    def _truncated(self, src: _Source, items: list[FollowItem]) -> None:
+        if src.hash and src.offset > 0:
+            found = find_previous(
+                self._path,
+                inode=src.ino,
+                first_hash=src.hash,
+                min_size=src.offset,
+                exclude_inode=src.ino,
+            )
+            copy = self._open_file(found.path) if found is not None else None
+            if copy is not None and copy.hash == src.hash and copy.seen_size >= src.offset:
+                logger.info("%s was truncated: reading the rest from %s", src.name, copy.name)
+                copy.seek(src.offset)
+                src.close()
+                self._src = copy
+                return
+            if copy is not None:
+                copy.close()
+        unread = max(src.seen_size, src.read_at) - src.offset
+        logger.info("%s was truncated: reading it from its start", src.name)
+        src.seek(0)
+        src.first_line, src.hash, src.seen_size = None, "", 0
+        if unread > 0:
+            detail = f"{src.name} was truncated with {unread} bytes unread and no copy found"
+            items.append(Skipped(SkipReason.TRUNCATED, detail, src.position(self._path_str)))
+
+    def _drop_source(self) -> None:
+        if self._src is not None:
+            self._src.close()
+            self._src = None
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def _open_regular(path: Path) -> int | None:
+    """Open a regular file for reading; None when missing or not a regular file.
+
+    O_NONBLOCK so that a FIFO put in the file's place cannot hang the engine. Errors other
+    than a missing file (permissions) are raised.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def _same_path(stored: str, current: str) -> bool:
+    return os.path.abspath(stored) == os.path.abspath(current)
