@@ -1,0 +1,152 @@
+"""`<global><white_list>` entries (spec 4): IPv4 networks or OSMatch text patterns."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from arconsole.config.blocks import ReadContext
+from arconsole.config.findings import shown
+from arconsole.config.model import ConfigNode, Flavour, WhiteListEntry
+
+# Wazuh's POSIX ERE (global-config.c); `/` + 2 digits + digit + 3 dotted groups is a netmask.
+_IP_ENTRY = re.compile(
+    r"!?[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?:/[0-9]{1,2}(?:[0-9](?:\.[0-9]{1,3}){3})?)?")
+_IPV6_LIKE = re.compile(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
+
+
+def read_white_list(sections: list[ConfigNode], context: ReadContext) -> list[WhiteListEntry]:
+    entries: list[WhiteListEntry] = []
+    names = ("white_list", "allow_list")
+    for section in sections:
+        if section.tag != "global":
+            continue
+        for node in section.children:
+            if node.tag not in names:
+                continue
+            if node.tag == "allow_list" and context.flavour is Flavour.WAZUH:
+                context.findings.warning(
+                    "AR-WL-ALLOW-LIST", node,
+                    "Wazuh does not read <allow_list> (OSSEC's spelling): this entry is ignored",
+                    "write <white_list> for Wazuh")
+                continue
+            entry = read_entry(node, context)
+            if entry is not None:
+                entries.append(entry)
+    return entries
+
+
+def read_entry(node: ConfigNode, context: ReadContext) -> WhiteListEntry | None:
+    findings = context.findings
+    text = node.text or ""
+    if not text.strip():
+        findings.error("AR-WL-EMPTY", node, "empty <white_list> entry",
+                       "remove it, or give an IPv4 address, network or text pattern")
+        return None
+    if _IP_ENTRY.fullmatch(text):
+        return _ip_entry(text, node, context)
+    negated = text.startswith("!")
+    pattern = text[1:] if negated else text
+    entry = WhiteListEntry(text=text, line=node.line, column=node.column, pattern=pattern,
+                           negated=negated)
+    _judge_pattern(entry, node, context)
+    return entry
+
+
+def _ip_entry(text: str, node: ConfigNode, context: ReadContext) -> WhiteListEntry | None:
+    findings = context.findings
+    negated = text.startswith("!")
+    address, _, mask = (text[1:] if negated else text).partition("/")
+    network = _network(address, mask)
+    if network is None:
+        findings.error("1237", node, f"Invalid ip address: '{shown(text)}'.",
+                       "each of the four numbers must be 0-255 (no leading zeros), a /CIDR "
+                       "0-32, a netmask contiguous such as 255.255.255.0")
+        return None
+    entry = WhiteListEntry(text=text, line=node.line, column=node.column, network=network,
+                           negated=negated)
+    if negated:
+        if context.flavour is Flavour.WAZUH:
+            findings.warning(
+                "AR-WL-NEGATED", node,
+                f"Wazuh 4.x drops the '!': <white_list>{shown(text)}</white_list> white-lists "
+                f"{_net(network)}, the opposite of what it says",
+                "remove the entry to stop white-listing; Wazuh cannot exclude an address")
+        else:
+            findings.warning(
+                "AR-WL-NEGATED", node,
+                f"in OSSEC, from this entry on a match means 'not listed' and an address that "
+                f"matches nothing is listed: {shown(text)} white-lists every address except "
+                f"{_net(network)}", "remove the '!' entry unless that is really meant")
+    elif network.prefixlen == 0:
+        findings.warning("AR-WL-ALL", node,
+                         f"<white_list>{shown(text)}</white_list> white-lists every IPv4 "
+                         "address: no response ever fires for an alert with a srcip",
+                         "narrow the network")
+    return entry
+
+
+def _net(network: ipaddress.IPv4Network) -> str:
+    return str(network.network_address) if network.prefixlen == 32 else str(network)
+
+
+def _network(address: str, mask: str) -> ipaddress.IPv4Network | None:
+    """`OS_IsValidIP` for IPv4: inet_pton address, CIDR 0-32 or a contiguous netmask."""
+    try:
+        ip = ipaddress.IPv4Address(address)
+        if not mask:
+            prefix = 32
+        elif "." in mask:
+            bits = int(ipaddress.IPv4Address(mask))
+            inverted = ~bits & 0xFFFFFFFF
+            if inverted & (inverted + 1):  # ones must come first, then zeros only
+                return None
+            prefix = 32 - inverted.bit_length()
+        else:
+            prefix = int(mask)
+            if prefix > 32:
+                return None
+        return ipaddress.IPv4Network((ip, prefix), strict=False)
+    except ValueError:
+        return None
+
+
+def _judge_pattern(entry: WhiteListEntry, node: ConfigNode, context: ReadContext) -> None:
+    findings = context.findings
+    text, pattern = entry.text, entry.pattern or ""
+    wazuh = context.flavour is Flavour.WAZUH
+    if text != text.strip():
+        findings.warning(
+            "AR-WL-SPACE", node,
+            f"<white_list> '{shown(text)}' has spaces around it: Wazuh reads it as a text "
+            "pattern with those spaces, which never matches an IP",
+            f"write <white_list>{shown(text.strip())}</white_list>")
+        return
+    if entry.negated:
+        if wazuh:
+            findings.warning(
+                "AR-WL-NEGATED", node,
+                f"a '!' pattern white-lists every srcip that does not contain "
+                f"'{shown(pattern)}': active response is off for almost every alert",
+                "remove the entry; Wazuh cannot exclude addresses from the white list")
+        else:
+            findings.warning("AR-WL-NEGATED", node,
+                             f"OSSEC has no '!' for text entries: '{shown(text)}' is literal "
+                             "text and never matches an IP", "remove the entry")
+        return
+    if "" in pattern.split("|"):
+        findings.warning("AR-WL-ALL", node,
+                         f"<white_list>{shown(text)}</white_list> has an empty alternative, "
+                         "which matches every srcip: no response ever fires for an alert with "
+                         "a srcip", "remove the empty part around '|'")
+    elif _IPV6_LIKE.fullmatch(pattern) and wazuh:
+        findings.warning(
+            "AR-WL-IPV6", node,
+            f"IPv6 entries are text patterns: '{shown(pattern)}' white-lists every srcip that "
+            "contains it (e.g. '::1' also matches fe80::1a)",
+            f"anchor it to match one address: ^{shown(pattern.strip('^$'))}$")
+    elif not _IPV6_LIKE.fullmatch(pattern):
+        findings.info(
+            "AR-WL-HOSTNAME", node,
+            f"'{shown(pattern)}' is matched as text against the alert's srcip, never resolved: "
+            "it only applies when srcip holds that text")

@@ -1,0 +1,410 @@
+"""Turn the text of an `ossec.conf` into `ConfigNode` trees with exact source positions.
+
+Real files are not always well-formed XML (spec 11 item 14) and often hold several
+`<ossec_config>` roots, so the text is parsed by lxml in recover mode inside a synthetic root
+that shares line 1 with the file (no line shifts). Whatever the input, this module returns
+trees and diagnostics; it never raises on bad content.
+
+Two deliberate choices, both to read values the way Wazuh's own parser (os_xml) does:
+- Entities are not decoded: os_xml keeps `&amp;` as those five characters, so every `&` is
+  hidden from lxml behind a private-use character of the same length and restored in values.
+  The same goes for os_xml's escape backslash-`<` (a literal `<` in a value).
+- Values are kept raw (spaces and newlines included): os_xml does not trim, so `<level> 5`
+  is not a number for Wazuh either.
+
+lxml gives element lines but no columns, and its line is sometimes where the start tag ends;
+positions therefore come from a scan of the source text, matched to lxml's elements in order.
+"""
+
+from __future__ import annotations
+
+import bisect
+import codecs
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from arconsole.config.diagnostics import Diagnostic, Severity
+from arconsole.config.model import ConfigNode
+
+XML_CODE = "AR-XML"
+SYNTHETIC_ROOT = "arconsole-synthetic-root"
+_OPEN = f"<{SYNTHETIC_ROOT}>"
+_CLOSE = f"</{SYNTHETIC_ROOT}>"
+_AMP = "\ue000"  # stands for '&' while lxml parses (same length, keeps columns)
+_LT = "\ue001"  # stands for the '<' of os_xml's escape '\<' (a '<' inside a value)
+
+# Characters XML 1.0 forbids (lxml refuses them in a str); replaced by a space, same length.
+_INVALID_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_DECLARATION = re.compile(r"\A(\s*)<\?xml\b.*?(?:\?>|\Z)", re.S)
+_DOCTYPE = re.compile(r"<!DOCTYPE\b(?:[^\[>]|\[.*?(?:\]|\Z))*>?", re.S | re.I)
+_DECLARED_ENCODING = re.compile(rb"""\A\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)""")
+_NAME = r"[^\W\d][\w.\-:]*"
+_MARKUP = re.compile(
+    r"<!--.*?(?:-->|\Z)"
+    r"|<!\[CDATA\[.*?(?:\]\]>|\Z)"
+    r"|<\?.*?(?:\?>|\Z)"
+    r"|<!"
+    rf"|</(?P<end>{_NAME})\s*>"
+    rf"|<(?P<start>{_NAME})(?:[^<>\"']|\"[^\"<]*\"|'[^'<]*')*?(?P<empty>/?)>"
+    rf"|<(?P<broken>{_NAME})",
+    re.S,
+)
+_MISMATCH = re.compile(r"Opening and ending tag mismatch: (\S+) line (\d+) and (\S+)")
+_PREMATURE = re.compile(r"Premature end of data in tag (\S+) line (\d+)")
+_MAX_CHAR_REPORTS = 20
+
+# libxml2 errors that Wazuh's own parser does not see (it reads such files fine): warnings.
+_TOLERATED = {"ERR_HYPHEN_IN_COMMENT"}
+_HINTS = {
+    "ERR_HYPHEN_IN_COMMENT": "XML forbids '--' inside a comment; Wazuh's parser accepts it, "
+    "strict XML tools do not: write a single '-'",
+    "ERR_NAME_REQUIRED": "'<' starts an element; inside a value Wazuh needs it written as '\\<'",
+    "ERR_GT_REQUIRED": "a start tag must end with '>' and attribute values need quotes",
+    "ERR_ATTRIBUTE_NOT_STARTED": "quote attribute values: name=\"value\"",
+    "ERR_ATTRIBUTE_REDEFINED": "keep one of the two attributes",
+    "ERR_COMMENT_NOT_FINISHED": "close the comment with '-->'",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedXml:
+    """The roots found in the text (in file order) and the problems met reading it."""
+
+    text: str
+    roots: tuple[ConfigNode, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+@dataclass(slots=True)
+class _Tag:
+    name: str
+    start: int  # offset of '<'
+    end: int  # offset just past '>', or -1 when the tag is broken
+
+
+@dataclass(slots=True)
+class _Source:
+    """The text lxml sees, with what is needed to turn offsets into (line, column)."""
+
+    text: str
+    line_starts: list[int] = field(default_factory=list)
+    tags: list[_Tag] = field(default_factory=list)
+    problems: list[Diagnostic] = field(default_factory=list)
+    nesting_known: bool = False  # the scan saw every element open and close
+
+    def __post_init__(self) -> None:
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+
+    @property
+    def line_count(self) -> int:
+        return len(self.line_starts)
+
+    def position(self, offset: int) -> tuple[int, int]:
+        index = bisect.bisect_right(self.line_starts, offset) - 1
+        return index + 1, offset - self.line_starts[index] + 1
+
+    def line_text(self, line: int) -> str:
+        if not 1 <= line <= self.line_count:
+            return ""
+        start = self.line_starts[line - 1]
+        end = self.line_starts[line] - 1 if line < self.line_count else len(self.text)
+        return self.text[start:end]
+
+    def problem(self, severity: Severity, line: int, column: int, message: str,
+                hint: str | None = None) -> None:
+        self.problems.append(Diagnostic(severity, XML_CODE, message, line, column, hint))
+
+
+def decode(data: str | bytes) -> tuple[str, list[Diagnostic]]:
+    """Bytes to text: BOMs, then UTF-8, then the declared encoding, then Latin-1 (warned)."""
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff"), []
+    for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32"),
+                       (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+                       (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            text = data.decode(codec, errors="replace")
+            return text.removeprefix("\ufeff"), []
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as error:
+        bad_offset = error.start
+    declared = _DECLARED_ENCODING.match(data)
+    if declared:
+        try:
+            return data.decode(declared.group(1).decode("ascii")), []
+        except (LookupError, UnicodeDecodeError):
+            pass
+    text = data.decode("latin-1")
+    line = data.count(b"\n", 0, bad_offset) + 1
+    column = bad_offset - (data.rfind(b"\n", 0, bad_offset) + 1) + 1
+    return text, [Diagnostic(
+        Severity.WARNING, "AR-ENCODING",
+        "the file is not valid UTF-8; it was read as Latin-1", line, column,
+        "save the file as UTF-8 (Wazuh reads bytes; non-ASCII text may not mean what you see)",
+    )]
+
+
+def parse_text(data: str | bytes) -> ParsedXml:
+    """Parse `ossec.conf` content; never raises for bad content."""
+    text, decode_problems = decode(data)
+    # libxml2 counts a lone CR as a line break too; normalising keeps every line number equal.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    source = _Source(text)
+    source.problems.extend(decode_problems)
+    _prepare(source)
+    _scan(source)
+    parser = etree.XMLParser(
+        recover=True, resolve_entities=False, no_network=True, load_dtd=False,
+        huge_tree=False, remove_comments=False, remove_pis=False,
+    )
+    wrapped = _OPEN + source.text.replace("&", _AMP) + _CLOSE
+    try:
+        root = etree.fromstring(wrapped, parser)
+    except etree.XMLSyntaxError as error:  # recover mode gave up entirely
+        root = None
+        source.problem(Severity.ERROR, 1, 1, f"the file could not be read as XML: {error}")
+    for entry in parser.error_log:
+        _report_lxml_error(source, entry)
+    roots = tuple(_nodes(source, root)) if root is not None else ()
+    return ParsedXml(text, roots, tuple(_unique(source.problems)))
+
+
+def _prepare(source: _Source) -> None:
+    """Blank what cannot sit inside the synthetic root, keeping every offset."""
+    text = _INVALID_CHAR.sub(lambda m: _report_char(source, m), source.text)
+    text = text.replace("\\<", "\\" + _LT)
+    declaration = _DECLARATION.match(text)
+    if declaration:
+        # An XML declaration may only open a document; ours starts with the synthetic root.
+        text = _blank(text, declaration.start(0) + len(declaration.group(1)), declaration.end())
+    for doctype in _DOCTYPE.finditer(text):
+        line, column = source.position(doctype.start())
+        source.problem(Severity.WARNING, line, column,
+                       "DOCTYPE declaration ignored (Wazuh's parser does not read it)",
+                       "remove the <!DOCTYPE ...> declaration")
+        text = _blank(text, doctype.start(), doctype.end())
+    source.text = text
+
+
+def _report_char(source: _Source, match: re.Match[str]) -> str:
+    count = sum(1 for p in source.problems if p.message.startswith("invalid character"))
+    if count < _MAX_CHAR_REPORTS:
+        line, column = source.position(match.start())
+        source.problem(Severity.ERROR, line, column,
+                       f"invalid character U+{ord(match.group()):04X} (not allowed in XML)",
+                       "remove the control character")
+    return " "
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    """Replace text[start:end] by spaces, keeping its newlines (so positions do not move)."""
+    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+
+
+def _scan(source: _Source) -> None:
+    """Record every start tag; blank end tags that close nothing at the top level.
+
+    libxml2 would take a stray top-level `</x>` as the end of the synthetic root and drop
+    everything after it, so such tags are reported here and hidden from it. Text outside any
+    element is reported too (Wazuh ignores it, but it is almost always a mistake).
+    """
+    text = source.text
+    stack: list[_Tag] = []
+    certain = True  # False once a broken start tag makes the nesting unknowable
+    blanks: list[tuple[int, int]] = []
+    previous_end = 0
+    for match in _MARKUP.finditer(text):
+        if certain and not stack:
+            _check_top_text(source, text, previous_end, match.start())
+        previous_end = match.end()
+        if match.group("start"):
+            tag = _Tag(match.group("start"), match.start(), match.end())
+            source.tags.append(tag)
+            if not match.group("empty"):
+                stack.append(tag)
+        elif match.group("broken"):
+            source.tags.append(_Tag(match.group("broken"), match.start(), -1))
+            certain = False
+        elif match.group("end"):
+            name = match.group("end")
+            open_names = [tag.name for tag in stack]
+            if name in open_names:
+                del stack[len(stack) - 1 - open_names[::-1].index(name):]
+            elif certain and not stack:
+                line, column = source.position(match.start())
+                source.problem(Severity.ERROR, line, column,
+                               f"end tag </{name}> closes nothing (no <{name}> is open)",
+                               f"remove </{name}> or add the missing <{name}>")
+                blanks.append((match.start(), match.end()))
+    if certain and not stack:
+        _check_top_text(source, text, previous_end, len(text))
+    if certain:
+        # libxml2 names only the innermost unclosed element; the scan knows them all.
+        source.nesting_known = True
+        for tag in stack:
+            line, column = source.position(tag.start)
+            source.problem(Severity.ERROR, line, column, f"<{tag.name}> is never closed",
+                           f"add </{tag.name}>")
+    for start, end in reversed(blanks):
+        text = _blank(text, start, end)
+    source.text = text
+
+
+def _check_top_text(source: _Source, text: str, start: int, end: int) -> None:
+    segment = text[start:end]
+    stripped = segment.lstrip()
+    if stripped and not stripped.startswith("<"):  # broken markup: lxml reports it
+        offset = start + len(segment) - len(stripped)
+        line, column = source.position(offset)
+        shown = stripped.split("\n", 1)[0][:40]
+        source.problem(Severity.ERROR, line, column,
+                       f"text outside any element: '{shown}'",
+                       "options belong inside <ossec_config>...</ossec_config>")
+
+
+def _report_lxml_error(source: _Source, entry: etree._LogEntry) -> None:
+    message = entry.message.strip() if entry.message else "XML error"
+    line, column = entry.line, entry.column
+    if line == 1:
+        column -= len(_OPEN)
+    kind = entry.type_name
+    hint = _HINTS.get(kind)
+    if SYNTHETIC_ROOT in message:
+        rewritten = _about_file_end(source, message, line, column)
+        if rewritten is None:
+            return
+        message, line, column, hint = rewritten
+    elif kind == "ERR_TAG_NAME_MISMATCH":
+        match = _MISMATCH.match(message)
+        if match:
+            opened, closing = match.group(1), match.group(3)
+            column = _end_tag_column(source, line, closing, column)
+            message = (f"<{opened}> (line {match.group(2)}) is closed by </{closing}>")
+            hint = f"close <{opened}> with </{opened}>"
+    line = max(1, min(line, source.line_count))
+    column = max(1, min(column, len(source.line_text(line)) + 1))
+    severity = Severity.WARNING if kind in _TOLERATED else Severity.ERROR
+    if kind == "ERR_HYPHEN_IN_COMMENT":
+        message = ("not well-formed XML: '--' inside a comment; Wazuh reads the file, "
+                   "arconsole loaded it with XML recovery")
+    source.problem(severity, line, column, message, hint)
+
+
+def _about_file_end(
+    source: _Source, message: str, line: int, column: int
+) -> tuple[str, int, int, str | None] | None:
+    """Reword libxml2 messages that mention the synthetic root; None to drop the message."""
+    for pattern in (_MISMATCH, _PREMATURE):
+        match = pattern.match(message)
+        if match and match.group(1) != SYNTHETIC_ROOT:
+            if source.nesting_known:
+                return None  # the scan reported every unclosed element already
+            name, opened_at = match.group(1), int(match.group(2))
+            column = _start_tag_column(source, name, opened_at)
+            return (f"<{name}> is never closed", opened_at, column, f"add </{name}>")
+        if match and pattern is _MISMATCH and match.group(3) != SYNTHETIC_ROOT:
+            # A top-level end tag that the scan could not safely hide.
+            name = match.group(3)
+            column = _end_tag_column(source, line, name, column)
+            return (f"end tag </{name}> closes nothing; what follows it could not be read",
+                    line, column, f"remove </{name}> or add the missing <{name}>")
+    return None  # about the synthetic root alone: a consequence of an error reported already
+
+
+def _end_tag_column(source: _Source, line: int, name: str, fallback: int) -> int:
+    """Column of the `</name` that lxml complained about (it reports the end of the tag)."""
+    text = source.line_text(line)
+    limit = max(0, fallback - 1)
+    found = text.rfind(f"</{name}", 0, limit) if limit else -1
+    return found + 1 if found >= 0 else fallback
+
+
+def _start_tag_column(source: _Source, name: str, line: int) -> int:
+    text = source.line_text(line)
+    found = re.search(rf"<{re.escape(name)}(?![\w.\-:])", text)
+    return found.start() + 1 if found else 1
+
+
+def _nodes(source: _Source, root: etree._Element) -> Iterator[ConfigNode]:
+    matcher = _TagMatcher(source)
+    for child in root:
+        if isinstance(child.tag, str):
+            yield _node(child, matcher)
+
+
+def _node(element: etree._Element, matcher: _TagMatcher) -> ConfigNode:
+    line, column = matcher.position(element)
+    children = tuple(_node(child, matcher) for child in element if isinstance(child.tag, str))
+    return ConfigNode(
+        tag=_restore(str(element.tag)),
+        text=_value(element, bool(children)),
+        line=line,
+        column=column,
+        attributes=tuple((_restore(str(k)), _restore(str(v))) for k, v in element.attrib.items()),
+        children=children,
+    )
+
+
+def _value(element: etree._Element, has_children: bool) -> str | None:
+    """The element's own text as os_xml sees it: text and tails, comments left out."""
+    parts = [element.text or ""]
+    parts.extend(child.tail or "" for child in element)
+    text = _restore("".join(parts))
+    if has_children and not text.strip():
+        return None
+    return text
+
+
+def _restore(text: str) -> str:
+    return text.replace(_AMP, "&").replace(_LT, "<")
+
+
+class _TagMatcher:
+    """Give each lxml element the position of its own start tag in the source.
+
+    Elements come in document order and so do the scanned tags; an element takes the next
+    unused tag of the same name whose line range covers lxml's `sourceline`. Past line 65535
+    libxml2 only estimates `sourceline` (from a child's line), so there the name and the
+    order alone decide, within a bounded look-ahead.
+    """
+
+    BIG_LINES = 65535
+    LOOK_AHEAD = 1000
+
+    def __init__(self, source: _Source) -> None:
+        self.source = source
+        self.next = 0
+
+    def position(self, element: etree._Element) -> tuple[int, int]:
+        tags = self.source.tags
+        line = element.sourceline
+        sourceline = line if isinstance(line, int) and line > 0 else 1
+        reliable = sourceline < self.BIG_LINES
+        name = _restore(str(element.tag))
+        index = self.next
+        stop = len(tags) if reliable else min(len(tags), index + self.LOOK_AHEAD)
+        while index < stop:
+            tag = tags[index]
+            first, column = self.source.position(tag.start)
+            if reliable and first > sourceline:
+                break
+            if tag.name == name:
+                last = self.source.position(tag.end - 1)[0] if tag.end >= 0 else sourceline
+                if not reliable or first <= sourceline <= last:
+                    self.next = index + 1
+                    return first, column
+            index += 1
+        return sourceline, _start_tag_column(self.source, name, sourceline)
+
+
+def _unique(problems: list[Diagnostic]) -> Iterator[Diagnostic]:
+    seen: set[tuple[int, int, str]] = set()
+    for problem in problems:
+        key = (problem.line, problem.column, problem.message)
+        if key not in seen:
+            seen.add(key)
+            yield problem
