@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(msgspec.Struct, frozen=True, gc=False):
     """One alert, from an `alerts.json` line or an `alerts.log` record.
 
     Everything here is attacker-controlled text. `raw` is the alert as a JSON object
     (the original line bytes for alerts.json, without the newline; a JSON object built from
     the record for alerts.log), so that a matching alert can be passed to a script without
     re-encoding.
+
+    A msgspec Struct rather than a dataclass: built once per alert line on the hot path, where
+    a frozen dataclass of this size cost as much as the whole decision (bench/decide.py).
     """
 
     alert_id: str  # "<epoch>.<n>"
@@ -29,6 +31,9 @@ class Alert:
     location: str | None
     raw: bytes
     full_log: str | None = None
+    # The file a syscheck (FIM) alert is about (`syscheck.path`); only OSSEC's `expect`
+    # gate reads it (spec 6.1, 6.2).
+    filename: str | None = None
 
     @property
     def from_manager(self) -> bool:

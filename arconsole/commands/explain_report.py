@@ -1,0 +1,97 @@
+"""The two outputs of `arconsole explain`: JSON lines for programs, a report for people."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import TextIO
+
+from arconsole.config.model import Config
+from arconsole.engine.decide import AlertDecision, ResponseDecision, shown
+
+
+class JsonlReport:
+    """One JSON object per alert, in input order; ASCII-only so any terminal shows it safely."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def decision(self, line: int, decision: AlertDecision) -> None:
+        self._write(decision.to_json(line))
+
+    def error(self, line: int, message: str) -> None:
+        self._write({"line": line, "error": message})
+
+    def finish(self, notes: Sequence[str]) -> None:
+        self._out.flush()
+
+    def _write(self, obj: dict[str, object]) -> None:
+        self._out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+        self._out.flush()  # one alert at a time, so `tail -f alerts.json | explain` works
+
+
+class TextReport:
+    """A compact report: one header per alert, one line per response (reasons for firing
+    ones), and a summary. Every alert field is escaped before it reaches the terminal."""
+
+    def __init__(self, out: TextIO, config: Config) -> None:
+        self._out = out
+        self._config = config
+        self._alerts = 0
+        self._errors = 0
+        self._fired: Counter[str] = Counter()
+        self._write(
+            f"{shown(config.path)}: {len(config.responses)} <active-response> block(s), "
+            f"flavour {config.flavour}, {len(config.white_list)} white-list entr"
+            f"{'y' if len(config.white_list) == 1 else 'ies'}\n"
+        )
+
+    def decision(self, line: int, decision: AlertDecision) -> None:
+        self._alerts += 1
+        alert = decision.alert
+        parts = [f"rule {shown(alert.rule_id)} level {alert.level}"]
+        if alert.agent_id is not None:
+            parts.append(f"agent {shown(alert.agent_id)}"
+                         + (f" ({shown(alert.agent_name)})" if alert.agent_name else ""))
+        elif alert.agent_name is not None:
+            parts.append(f"agent '{shown(alert.agent_name)}' (id unknown)")
+        if alert.srcip is not None:
+            parts.append(f"srcip {shown(alert.srcip)}")
+        if alert.dstuser is not None:
+            parts.append(f"dstuser {shown(alert.dstuser)}")
+        lines = [f"\nline {line}: alert {shown(alert.alert_id) or '(no id)'}: " + ", ".join(parts)]
+        fired = decision.fired
+        if not decision.responses:
+            lines.append("  (the config has no <active-response>)")
+        for response in decision.responses:
+            lines.extend(self._response_lines(response))
+        self._fired.update(response.response.name for response in fired)
+        lines.append(f"  => {len(fired)} of {len(decision.responses)} fire")
+        self._write("\n".join(lines) + "\n")
+
+    def _response_lines(self, decision: ResponseDecision) -> list[str]:
+        response = decision.response
+        label = f"#{response.index} {response.name} (line {response.line})"
+        if not decision.fires:
+            return [f"  -  {label}: {decision.reasons[-1] if decision.reasons else 'no'}"]
+        kind = f"stateful {response.timeout} s" if response.stateful else "stateless"
+        where = ", ".join("manager" if t == "server" else t for t in decision.targets)
+        lines = [f"  +  {label} -> {where} [{kind}]"]
+        lines.extend(f"       {reason}" for reason in decision.reasons)
+        return lines
+
+    def error(self, line: int, message: str) -> None:
+        self._alerts += 1
+        self._errors += 1
+        self._write(f"\nline {line}: unreadable: {shown(message)}\n")
+
+    def finish(self, notes: Sequence[str]) -> None:
+        fired = ", ".join(f"{name} x{count}" for name, count in sorted(self._fired.items()))
+        summary = (f"\n{self._alerts} alert(s), {self._errors} unreadable; "
+                   f"fired: {fired or 'nothing'}\n")
+        self._write(summary + "".join(f"note: {note}\n" for note in notes))
+
+    def _write(self, text: str) -> None:
+        self._out.write(text)
+        self._out.flush()
