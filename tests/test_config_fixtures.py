@@ -180,3 +180,14 @@ def test_sample_home_has_every_executable() -> None:
     if missing:
         pytest.skip(f"demo scripts not written yet: {missing}")
     assert config.ok and not codes(config, Severity.WARNING), config.diagnostics
+
+
+def test_a_documentation_fragment_is_checked_as_if_wrapped() -> None:
+    """`arconsole check` on a pasted example: the missing root is an error, and the content
+    still gets the diagnostics a reviewer expects (seed 000: the agent-id typo, RO placement)."""
+    config = load_config_text((SEEDS_DATA / "000-active-response.xml").read_text(), "x.xml")
+    assert sorted(codes(config)) == ["1230", "1303", "AR-AND", "AR-NO-ROOT", "AR-RO-PLACE"]
+    typo = next(d for d in config.diagnostics if d.code == "1230")
+    assert typo.hint == "did you mean <agent_id>?"
+    not_a_section = load_config_text("<foo><bar/></foo>", "y.xml")
+    assert "AR-NO-ROOT" not in codes(not_a_section)

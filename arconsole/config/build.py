@@ -71,6 +71,14 @@ def _sections(roots: tuple[ConfigNode, ...], findings: Findings) -> list[ConfigN
     """The children of every `<ossec_config>` root, in file order (Wazuh reads them all)."""
     sections: list[ConfigNode] = []
     found = False
+    if roots and all(r.tag != ROOT and (r.tag in _OURS or r.tag in _OTHERS) for r in roots):
+        # A fragment, such as an example pasted from the documentation: say that Wazuh would
+        # not read it, and check its content as if it were inside <ossec_config>.
+        findings.error("AR-NO-ROOT", roots[0],
+                       f"no <{ROOT}> element: Wazuh would not read this file",
+                       f"wrap the sections in <{ROOT}>...</{ROOT}>; their content is checked "
+                       "below as if they were")
+        return list(roots)
     for root in roots:
         if root.tag != ROOT:
             guess = suggest(root.tag, (ROOT,))
