@@ -67,11 +67,15 @@ def _with_path(diagnostic: Diagnostic, path: str) -> Diagnostic:
                       diagnostic.column, diagnostic.hint, path)
 
 
+# Sections an active-response example pasted from the documentation is made of.
+_FRAGMENT_SECTIONS = frozenset({"command", "active-response", "global", "cluster"})
+
+
 def _sections(roots: tuple[ConfigNode, ...], findings: Findings) -> list[ConfigNode]:
     """The children of every `<ossec_config>` root, in file order (Wazuh reads them all)."""
     sections: list[ConfigNode] = []
     found = False
-    if roots and all(r.tag != ROOT and (r.tag in _OURS or r.tag in _OTHERS) for r in roots):
+    if roots and all(r.tag in _FRAGMENT_SECTIONS for r in roots):
         # A fragment, such as an example pasted from the documentation: say that Wazuh would
         # not read it, and check its content as if it were inside <ossec_config>.
         findings.error("AR-NO-ROOT", roots[0],
