@@ -7,9 +7,12 @@ everything it saw to HOME/record.jsonl so tests assert on what really crossed th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +169,12 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll until `predicate()` holds (real time: scripts and timers run for real)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from arconsole.config.model import Flavour
 from arconsole.engine.clock import ManualClock
 from arconsole.engine.engine import Engine
-from tests.engine_support import ARGV_RECORDER, alert_line, make_home, new_engine
+from tests.engine_support import ARGV_RECORDER, alert_line, make_home, new_engine, wait_for
 
 T0 = 1_700_000_000.0
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 def ossec_home(tmp_path: Path, expect: str = "srcip", timeout: int = 600) -> Path:

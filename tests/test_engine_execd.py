@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,18 +25,11 @@ from tests.engine_support import (
     recorder,
     records,
     response,
+    wait_for,
     write_script,
 )
 
 T0 = 1_700_000_000.0
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 def stateful_home(tmp_path: Path, timeout: int = 600, mode: str = "keys",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,18 +19,11 @@ from tests.engine_support import (
     recorder,
     records,
     response,
+    wait_for,
 )
 
 T0 = 1_700_000_000.0
 KEY = "rec-203.0.113.7"
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 def home_with(tmp_path: Path, timeout: int = 100) -> Path:
