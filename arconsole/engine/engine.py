@@ -13,14 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import stat
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from arconsole.alerts.follower import AlertFollower, FollowItem, Skipped
+from arconsole.alerts.detect import AlertFormat, detect_format
+from arconsole.alerts.follower import AlertFollower, Line, Skipped
 from arconsole.alerts.model import Alert, AlertError
+from arconsole.alerts.record_follower import AlertsLogFollower, Record
 from arconsole.alerts.rotation import first_line_hash
 from arconsole.config.model import ActiveResponse, Config, Flavour
 from arconsole.engine.bus import EventBus
@@ -83,6 +88,7 @@ class ActionResult:
 class EngineStats:
     alerts: int = 0
     input_errors: int = 0
+    too_old: int = 0  # alerts not acted on: older than --skip-backlog-older-than
     fired: int = 0
     scripts_ok: int = 0
     scripts_failed: int = 0
@@ -133,6 +139,8 @@ class Engine:
         self._start_position: ReadPosition | None = None
         self._config_digest: bytes | None = None
         self._dispatch_slots = asyncio.Semaphore(max(1, options.max_concurrency * 64))
+        self.alerts_format = AlertFormat.JSON  # decided by start()
+        self._handled_position: ReadPosition | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -169,7 +177,13 @@ class Engine:
                 f"{config.path}:{first.line}:{first.column}: error: {first.message} "
                 f"[{first.code}] ({len(config.errors)} error(s); run 'arconsole check')"
             )
-        self._install_config(config, summary="initial load")
+        from arconsole.engine.agents import AgentsFileError
+
+        try:
+            decider = self._decider_for(config)
+        except AgentsFileError as error:
+            raise EngineError(str(error)) from error
+        self._install_config(config, decider, summary="initial load")
         try:
             self._store = StateStore.open(
                 self.options.state_path, clock=self.clock.now,
@@ -190,6 +204,10 @@ class Engine:
             max_concurrency=self.options.max_concurrency,
         )
         await self._restore_blocks()
+        self.alerts_format = self._detect_alerts_format()
+        if self.alerts_format is AlertFormat.LOG:
+            self._notice("info", f"{self.options.alerts_path} is an OSSEC alerts.log: "
+                         "following its multi-line records")
         self._start_position = self._initial_position()
         self._background.append(asyncio.create_task(self._timer_loop(), name="timers"))
         if follow:
@@ -223,6 +241,9 @@ class Engine:
             self._notice("info", "Shutdown received. Deleting responses.")
             keys = [b.key for b in self.blocks.values() if b.state is BlockState.ACTIVE]
             await asyncio.gather(*(self._reverse(k, "shutdown") for k in keys))
+        if self.stats.too_old:
+            self._notice("info", f"{self.stats.too_old} alert(s) older than "
+                         f"{self.options.skip_backlog_older_than:g}s were not acted on")
         self._commit_position(force=True)
         if self._executor is not None:
             await self.executor.aclose()
@@ -259,13 +280,19 @@ class Engine:
         except ConfigReadError as error:
             raise EngineError(f"cannot read {self.options.config_path}: {error}") from error
 
-    def _install_config(self, config: Config, *, summary: str) -> None:
+    def _decider_for(self, config: Config) -> Decider:
+        """Everything a config needs before it can be swapped in (AgentsFileError if the
+        agents file went bad)."""
         agents = None
         if self.options.agents_file is not None:
             from arconsole.engine.agents import load_agents
 
             agents = load_agents(self.options.agents_file)
-        self._decider = Decider(config, agents)
+        return Decider(config, agents)
+
+    def _install_config(self, config: Config, decider: Decider, *, summary: str) -> None:
+        # No await from here to the publish: alerts see the old config or the new one whole.
+        self._decider = decider
         self.config = config
         self.generation += 1
         warnings = sum(1 for d in config.diagnostics if d.severity == "warning")
@@ -307,8 +334,17 @@ class Engine:
         old = self.config
         if old is None:
             return False  # not started yet: start() loads the config itself
-        summary = diff_configs(old, config).summary()
-        self._install_config(config, summary=summary)
+        try:
+            decider = self._decider_for(config)
+        except Exception as error:  # an agents file gone bad, or a bug: keep the old config
+            self.bus.publish(
+                ConfigRejected(
+                    at=self.clock.now(), path=config.path,
+                    first_error=f"{type(error).__name__}: {error}", errors=1,
+                )
+            )
+            return False
+        self._install_config(config, decider, summary=diff_configs(old, config).summary())
         return True
 
     async def _config_loop(self) -> None:
@@ -321,40 +357,89 @@ class Engine:
 
     # ------------------------------------------------------------------ alerts
 
-    async def _follow_loop(self) -> None:
-        position = self._start_position
-        follower = AlertFollower(
-            self.options.alerts_path, position=position, from_start=self.options.from_start
-        )
-        items = follower.lines()
-        async with contextlib.aclosing(items):
-            await self._consume(follower, items)
+    def _detect_alerts_format(self) -> AlertFormat:
+        """OSSEC's `alerts.log` by its name or its first record; `alerts.json` otherwise."""
+        path = self.options.alerts_path
+        if path.name == "alerts.log":
+            return AlertFormat.LOG
+        head = _read_head(path, 4096)
+        return detect_format(head) if head else AlertFormat.JSON
 
-    async def _consume(self, follower: AlertFollower, items: AsyncIterator[FollowItem]) -> None:
+    async def _follow_loop(self) -> None:
+        """Follow the alerts file for the engine's life; a crashed follower is started again
+        after the last item handled, so a bug costs a pause and a log line, not the stream."""
+        position = self._start_position
+        # No position: --from-start, or no file at start, whose content is all new when it
+        # appears (even if it appears before the follower first looks).
+        from_start = position is None
+        while True:
+            follower: AlertFollower | AlertsLogFollower
+            if self.alerts_format is AlertFormat.LOG:
+                follower = AlertsLogFollower(
+                    self.options.alerts_path, position=position, from_start=from_start
+                )
+                batches: AsyncGenerator[Sequence[Line | Record | Skipped], None] = _one_by_one(
+                    follower.records()
+                )
+            else:
+                follower = AlertFollower(
+                    self.options.alerts_path, position=position, from_start=from_start
+                )
+                batches = follower.batches()
+            try:
+                async with contextlib.aclosing(batches):
+                    await self._consume(follower, batches)
+                return
+            except Exception as error:  # a bug: reported, then following goes on
+                self._notice("error", f"following {self.options.alerts_path} failed: "
+                             f"{type(error).__name__}: {error}; starting again in 1s")
+                position = self._handled_position or position
+                from_start = position is None
+                await asyncio.sleep(1.0)
+
+    async def _consume(
+        self,
+        follower: AlertFollower | AlertsLogFollower,
+        batches: AsyncIterator[Sequence[Line | Record | Skipped]],
+    ) -> None:
+        """Handle each item in order; publish backlog progress at most twice a second."""
         last_progress = 0.0
-        async for item in items:
-            if isinstance(item, Skipped):
-                self._line_number += 1
-                self.stats.input_errors += 1
-                self.bus.publish(InputError(at=self.clock.now(), line=self._line_number,
-                                            error=f"{item.reason}: {item.detail}"))
-                self._mark_line(item.position, [])
+        catching_up = True
+        async for batch in batches:
+            for item in batch:
+                if isinstance(item, Skipped):
+                    self._line_number += 1
+                    self.stats.input_errors += 1
+                    self.bus.publish(InputError(at=self.clock.now(), line=self._line_number,
+                                                error=f"{item.reason}: {item.detail}"))
+                    self._mark_line(item.position, [])
+                elif isinstance(item, Record):
+                    await self.handle_record(item.data, item.position)
+                else:
+                    await self.handle_line(item.data, item.position)
+                self._handled_position = item.position
+            if not catching_up:
                 continue
-            await self.handle_line(item.data, item.position)
+            progress = follower.progress
             now = time.monotonic()
-            if now - last_progress > 0.5:
-                last_progress = now
-                progress = follower.progress
-                if progress.total and progress.done < progress.total:
+            if progress.caught_up:
+                catching_up = False
+                if last_progress:  # the console's bar and the log end at 100%
                     self.bus.publish(
-                        Progress(at=self.clock.now(), done=progress.done, total=progress.total)
+                        Progress(at=self.clock.now(), done=progress.total, total=progress.total)
                     )
+            elif now - last_progress > 0.5:
+                last_progress = now
+                self.bus.publish(
+                    Progress(at=self.clock.now(), done=progress.done, total=progress.total)
+                )
 
     def _initial_position(self) -> ReadPosition | None:
         """Where following starts, fixed before start() returns so no line falls in between.
 
-        The stored position when there is one; on the very first start, the current end of
-        the file (unless --from-start), recorded at once.
+        The stored position when there is one; on the very first start, the end of the last
+        complete line in the file (unless --from-start), recorded at once. A line being
+        written at that moment is read whole, as the follower itself would.
         """
         path = self.options.alerts_path
         stored = self.store.load_position(str(path))
@@ -364,9 +449,28 @@ class Engine:
             status = path.stat()
         except OSError:
             return None
-        position = ReadPosition(str(path), status.st_ino, status.st_size, first_line_hash(path))
+        if not stat.S_ISREG(status.st_mode):
+            return None
+        offset = _end_of_last_line(path, status.st_size)
+        position = ReadPosition(str(path), status.st_ino, offset, first_line_hash(path))
         self.store.save_position(position)
         return position
+
+    async def handle_record(self, data: bytes, position: ReadPosition | None = None) -> None:
+        """Decide one alerts.log record (its lines joined by newlines), as `handle_line`."""
+        from arconsole.alerts.logreader import decode_alert_record
+
+        self._line_number += 1
+        line_number = self._line_number
+        try:
+            alert = decode_alert_record(data)
+        except AlertError as error:
+            self.stats.input_errors += 1
+            self.bus.publish(InputError(at=self.clock.now(), line=line_number,
+                                        error=f"record skipped: {error}"))
+            self._mark_line(position, [])
+            return
+        await self.handle_alert(alert, position, line_number)
 
     async def handle_line(self, data: bytes, position: ReadPosition | None = None) -> None:
         """Decide one alerts.json line and dispatch what fires. Never raises on bad input."""
@@ -425,13 +529,20 @@ class Engine:
 
     def _too_old(self, alert: Alert, now: float) -> bool:
         limit = self.options.skip_backlog_older_than
-        if limit is None or not alert.timestamp:
+        if limit is None:
             return False
-        try:
-            stamp = datetime.strptime(alert.timestamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
-        except ValueError:
+        stamp = _alert_time(alert)
+        if stamp is None or now - stamp <= limit:
             return False
-        return now - stamp > limit
+        self.stats.too_old += 1
+        if self.stats.too_old == 1:
+            self._notice(
+                "warning",
+                f"alert {alert.alert_id!r} from {alert.timestamp or 'an unknown time'} is older "
+                f"than {limit:g}s: not acted on (--skip-backlog-older-than); further alerts "
+                "that old are counted, not logged",
+            )
+        return True
 
     # ------------------------------------------------------------------ read position
 
@@ -964,6 +1075,57 @@ class Engine:
         self.bus.publish(Notice(at=self.clock.now(), level=level, message=message))
         if self._store is not None:
             self.store.add_event(self.clock.now(), level, message)
+
+
+async def _one_by_one(
+    items: AsyncGenerator[Record | Skipped, None],
+) -> AsyncGenerator[Sequence[Line | Record | Skipped], None]:
+    async with contextlib.aclosing(items):
+        async for item in items:
+            yield [item]
+
+
+def _alert_time(alert: Alert) -> float | None:
+    """When the alert was raised: its timestamp, else the epoch that starts its id."""
+    if alert.timestamp:
+        try:
+            return datetime.strptime(alert.timestamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+        except ValueError:
+            with contextlib.suppress(ValueError):
+                return datetime.fromisoformat(alert.timestamp).timestamp()
+    epoch, dot, _ = alert.alert_id.partition(".")
+    if dot and epoch.isdigit() and len(epoch) <= 12:
+        return float(epoch)
+    return None
+
+
+def _read_head(path: Path, size: int) -> bytes:
+    """The first bytes of a regular file; b"" when missing or not one (a FIFO must not hang)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        return os.pread(fd, size, 0) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
+def _end_of_last_line(path: Path, size: int, max_line: int = 65536) -> int:
+    """The offset just after the file's last newline (0 when a short file has none)."""
+    window = min(size, max_line + 1)
+    try:
+        with path.open("rb") as handle:
+            handle.seek(size - window)
+            tail = handle.read(window)
+    except OSError:
+        return size
+    end = tail.rfind(b"\n")
+    if end >= 0:
+        return size - window + end + 1
+    return 0 if size <= max_line else size
 
 
 def _strip_mapped(srcip: str | None) -> str | None:
