@@ -19,21 +19,24 @@ def register(subparsers: Any) -> None:
         "SIGTERM/SIGINT stop cleanly (blocks stay unless --reverse-on-exit); SIGHUP reloads.",
     )
     add_engine_options(parser)
-    parser.add_argument("--quiet", action="store_true", help="log only warnings and errors")
+    parser.add_argument("--quiet", action="store_true",
+                        help="log only warnings, errors and backlog progress")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also log alerts that fire nothing")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
-    return asyncio.run(_run(options, quiet=args.quiet))
+    return asyncio.run(_run(options, quiet=args.quiet, verbose=args.verbose))
 
 
-async def _run(options: Any, *, quiet: bool) -> int:
+async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     from arconsole.engine.engine import Engine, EngineError
     from arconsole.engine.logging import EventLogger
 
     engine = Engine(options)
-    logger = EventLogger(sys.stderr, quiet=quiet)
+    logger = EventLogger(sys.stderr, quiet=quiet, verbose=verbose)
     subscription = engine.bus.subscribe()
     printer = asyncio.create_task(logger.follow(subscription))
     # Handlers go in before the control socket appears, so no signal finds the defaults.

@@ -25,7 +25,8 @@ def describe(event: Event) -> tuple[str, str]:
     """(level, text) for an event. Alert text is attacker-controlled: shown with repr-escapes."""
     if isinstance(event, AlertHandled):
         fired = ", ".join(event.fired) or "nothing"
-        return "info", (f"alert {event.alert_id} rule {event.rule_id} level {event.level} "
+        # Alerts that fire nothing are the bulk of a backlog: kept out of the default log.
+        return ("info" if event.fired else "debug"), (f"alert {event.alert_id} rule {event.rule_id} level {event.level} "
                         f"srcip {_safe(event.srcip)} -> {fired}")
     if isinstance(event, InputError):
         return "warning", f"line {event.line} skipped: {event.error}"
@@ -54,7 +55,7 @@ def describe(event: Event) -> tuple[str, str]:
         return event.level, event.message
     if isinstance(event, Progress):
         percent = event.done * 100 // max(1, event.total)
-        return "info", f"backlog {percent}% ({event.done}/{event.total} bytes)"
+        return "progress", f"backlog {percent}% ({event.done}/{event.total} bytes)"
     if isinstance(event, OperatorAction):
         return ("info" if event.ok else "warning"), (
             f"operator {event.operator}: {event.action} {event.target}: {event.detail}")
@@ -69,9 +70,10 @@ def _safe(text: str | None) -> str:
 
 
 class EventLogger:
-    def __init__(self, stream: TextIO, *, quiet: bool = False) -> None:
+    def __init__(self, stream: TextIO, *, quiet: bool = False, verbose: bool = False) -> None:
         self.stream = stream
         self.quiet = quiet
+        self.verbose = verbose
 
     def line(self, text: str, level: str = "info") -> None:
         stamp = time.strftime("%Y/%m/%d %H:%M:%S")
@@ -80,7 +82,7 @@ class EventLogger:
 
     def event(self, event: Event) -> None:
         level, text = describe(event)
-        if self.quiet and level == "info":
+        if (level == "debug" and not self.verbose) or (self.quiet and level == "info"):
             return
         self.line(text, level)
 
