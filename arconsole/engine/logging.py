@@ -26,8 +26,9 @@ def describe(event: Event) -> tuple[str, str]:
     if isinstance(event, AlertHandled):
         fired = ", ".join(event.fired) or "nothing"
         # Alerts that fire nothing are the bulk of a backlog: kept out of the default log.
-        return ("info" if event.fired else "debug"), (f"alert {event.alert_id} rule {event.rule_id} level {event.level} "
-                        f"srcip {_safe(event.srcip)} -> {fired}")
+        level = "info" if event.fired else "debug"
+        return level, (f"alert {_safe(event.alert_id)} rule {_safe(event.rule_id)} "
+                       f"level {event.level} srcip {_safe(event.srcip)} -> {fired}")
     if isinstance(event, InputError):
         return "warning", f"line {event.line} skipped: {event.error}"
     if isinstance(event, ScriptRan):
