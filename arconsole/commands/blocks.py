@@ -101,7 +101,7 @@ async def _offline(
 ) -> dict[str, Any]:
     """No engine runs: load the state file, act on it with a private engine, and stop."""
     from arconsole.engine.engine import Engine, EngineError
-    from arconsole.engine.operator import current_operator
+    from arconsole.engine.operator import current_operator, ssh_client_address
     from arconsole.engine.options import EngineOptions
 
     if payload["op"] == "list":
@@ -132,8 +132,10 @@ async def _offline(
         elif payload["op"] == "extend":
             results = [await engine.extend_block(payload["key"], payload["seconds"], operator)]
         else:
-            results = [await engine.add_block(payload["command"], payload["srcip"], operator,
-                                              timeout=payload["timeout"], force=payload["force"])]
+            results = [await engine.add_block(
+                payload["command"], payload["srcip"], operator, timeout=payload["timeout"],
+                force=payload["force"], requester_address=ssh_client_address(),
+            )]
     finally:
         await engine.stop(reverse=False)
     return {"ok": all(r.ok for r in results), "results": [r.to_json() for r in results]}
@@ -150,9 +152,11 @@ def _print(args: argparse.Namespace, answer: dict[str, Any]) -> int:
         else:
             print(format_blocks(blocks))
         return 0
+    from arconsole.safetext import shown
+
     for result in answer["results"]:
         mark = "done" if result["ok"] else "FAILED"
-        print(f"{result['action']} {result['target']}: {mark}: {result['detail']}")
+        print(shown(f"{result['action']} {result['target']}: {mark}: {result['detail']}"))
     return 0 if answer["ok"] else 1
 
 
@@ -160,14 +164,18 @@ def format_blocks(blocks: list[dict[str, Any]], now: float | None = None) -> str
     now = time.time() if now is None else now
     if not blocks:
         return "no blocks"
-    rows = [("KEY", "NAME", "TARGET", "SRCIP/USER", "STATE", "OFF", "REMAINING")]
+    from arconsole.safetext import shown
+
+    rows = [["KEY", "NAME", "TARGET", "SRCIP/USER", "STATE", "OFF", "REMAINING"]]
     for block in blocks:
         remaining = max(0, int(block["expires_at"] - now))
         who = block["srcip"] or block["user"] or "-"
-        rows.append((
-            str(block["key"]), str(block["name"]), str(block["target"]), str(who),
-            str(block["state"]), str(block["offences"]), format_remaining(remaining),
-        ))
+        rows.append([
+            shown(str(cell)) for cell in (
+                block["key"], block["name"], block["target"], who, block["state"],
+                block["offences"], format_remaining(remaining),
+            )
+        ])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
                      for row in rows)

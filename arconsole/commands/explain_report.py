@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from arconsole.config.model import Config
-from arconsole.engine.decide import AlertDecision, ResponseDecision, shown
+from arconsole.engine.decide import AlertDecision, ResponseDecision
+from arconsole.safetext import shown
 
 
 class JsonlReport:

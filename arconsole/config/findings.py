@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from arconsole.config.diagnostics import Diagnostic, Severity
 from arconsole.config.model import ConfigNode
+from arconsole.safetext import shown as printable
 
 Where = ConfigNode | tuple[int, int]
 
@@ -28,8 +29,8 @@ class Findings:
 
 
 def shown(text: str, limit: int = 60) -> str:
-    """A value as it can be quoted in one line of a message."""
-    flat = text.replace("\n", "\\n").replace("\t", "\\t")
+    """A value as it can be quoted in one line of a message, control characters escaped."""
+    flat = printable(text)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 

@@ -92,6 +92,7 @@ class ControlServer:
             claimed_ssh = request.get("ssh_client")
             if isinstance(claimed_ssh, str) and claimed_ssh:
                 operator = f"{operator} from {claimed_ssh}"
+                request["requester_address"] = claimed_ssh
             if request.get("op") == "subscribe":
                 await self._stream_events(writer)
                 return
@@ -136,6 +137,7 @@ class ControlServer:
                 str(request["command"]), str(request["srcip"]), operator,
                 timeout=int(timeout) if timeout is not None else None,
                 force=bool(request.get("force")),
+                requester_address=request.get("requester_address"),
             )
             return {"ok": result.ok, "results": [result.to_json()]}
         if op == "reload":

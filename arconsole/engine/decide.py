@@ -21,7 +21,6 @@ starts with `-` is rejected as crafted too (Wazuh's regexes let `-rf` through).
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from arconsole.alerts.model import Alert
@@ -29,6 +28,7 @@ from arconsole.config.model import ActiveResponse, Config, Flavour, LocationFlag
 from arconsole.engine.agents import MANAGER_ID, AgentDirectory
 from arconsole.engine.osregex import OSRegex, compile_osregex
 from arconsole.engine.whitelist import WhiteList, strip_mapped
+from arconsole.safetext import shown
 
 # Wazuh's POSIX EREs (analysisd.c): anything else is "a possible logging attack".
 _USER_OK = re.compile(r"[a-zA-Z._0-9@?-]*").fullmatch
@@ -94,20 +94,6 @@ class AlertDecision:
         }
 
 
-def shown(text: str) -> str:
-    """Attacker text made safe to print: control, format (bidi) and other invisible
-    characters become `\\xNN`/`\\uNNNN` escapes, so a terminal shows them literally."""
-    if text.isprintable() and text.isascii():
-        return text
-    out = []
-    for char in text:
-        if char.isprintable() and unicodedata.category(char) != "Cf":
-            out.append(char)
-        elif ord(char) < 0x100:
-            out.append(f"\\x{ord(char):02x}")
-        else:
-            out.append(f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
-    return "".join(out)
 
 
 def rule_number(rule_id: str) -> int | None:

@@ -51,6 +51,8 @@ from arconsole.engine.offenders import escalate
 from arconsole.engine.options import EngineOptions, Mode
 from arconsole.engine.store import StateError, StateStore
 from arconsole.engine.timers import TimerTable, expiry_instant
+from arconsole.engine.whitelist import WhiteList
+from arconsole.safetext import shown
 
 if TYPE_CHECKING:
     from arconsole.engine.control import ControlServer
@@ -345,6 +347,7 @@ class Engine:
             )
             return False
         self._install_config(config, decider, summary=diff_configs(old, config).summary())
+        self._spawn(self._lift_white_listed("white-listed by the reloaded config"))
         return True
 
     async def _config_loop(self) -> None:
@@ -701,48 +704,68 @@ class Engine:
         )
 
     async def _dispatch_argv(
-        self, response: ActiveResponse, alert: Alert, received_at: float
-    ) -> None:
-        """OSSEC's argv protocol (spec 9): dedupe on path + srcip, no handshake."""
+        self, response: ActiveResponse, alert: Alert, received_at: float,
+        *, manual: bool = False,
+    ) -> tuple[Block | None, str]:
+        """OSSEC's argv protocol (spec 9): dedupe on path + srcip, no handshake.
+
+        As OSSEC's OS_Exec, the user and the address are passed only when the command
+        expects them (`-` otherwise), so nothing unchecked reaches argv.
+        """
         executable = response.executable
         assert executable is not None
-        srcip = _strip_mapped(alert.srcip)
-        words = argv_words("add", alert, srcip)
+        config = self.config
+        definition = config.command(response.command or "") if config else None
+        expect = definition.expect if definition else ("srcip",)
+        srcip = _strip_mapped(alert.srcip) if "srcip" in expect or manual else None
+        user = alert.dstuser if {"user", "username"} & set(expect) else None
+        words = argv_words("add", alert, srcip, user)
         key = f"{self.options.home / PROGRAM_DIR / executable}{srcip or '-'}"
+        block: Block | None = None
         if response.timeout != 0:
             delete_words = ["delete", *words[1:]]
-            _, reply = await self._record_trigger(
+            block, reply = await self._record_trigger(
                 key, response, alert, srcip, received_at,
-                json.dumps(delete_words).encode(), Protocol.ARGV,
+                json.dumps(delete_words).encode(), Protocol.ARGV, manual=manual,
             )
             if reply == "abort":
                 self._publish_script("argv-add", executable, key, "abort", None)
-                return
+                return block, "already blocked: start time reset"
         if self.mode == Mode.DRY_RUN:
             self._publish_script("argv-add", executable, key, None, None, dry=True)
-            return
+            return block, "dry-run: not run"
         try:
             result = await self.executor.run_argv(executable, words)
         except ExecutableError as error:
             self._notice("error", f"{response.name}: {error}")
-            return
+            return block, f"not run: {error}"
         self._record_result("argv-add", result, key, None)
         if response.timeout != 0 and not result.ok and key in self.blocks:
-            self._mark_failed(key, _describe_failure(result))
+            block = self._mark_failed(key, _describe_failure(result))
+        return block, f"exit {result.returncode}" + (" (timed out)" if result.timed_out else "")
 
     async def _record_trigger(
         self, key: str, response: ActiveResponse, alert: Alert, srcip: str | None,
         received_at: float, message: ExecdMessage | bytes, protocol: Protocol,
         *, manual: bool = False,
-    ) -> tuple[Block, str]:
+    ) -> tuple[Block | None, str]:
         """execd's step 10: escalate, then refresh an active block (abort) or add one."""
-        await self._wait_key_idle(key)
+        try:
+            # A script waits on our answer while its key is being reversed; never forever.
+            await asyncio.wait_for(self._wait_key_idle(key), self.options.time_limit)
+        except TimeoutError:
+            self._notice("warning", f"{shown(key)}: still being reversed after "
+                         f"{self.options.time_limit:.0f}s; this trigger was aborted")
+            return self.blocks.get(key), "abort"
         config = self.config
         assert config is not None
         timeout = response.timeout
         existing = self.blocks.get(key)
         if existing is not None and existing.alert_id == alert.alert_id and not manual:
             # The same alert again (re-read after a crash): already applied, change nothing.
+            return existing, "abort"
+        if existing is not None and self.mode == Mode.DRY_RUN and not existing.dry_run:
+            # A dry run never touches a block that was enforced for real.
             return existing, "abort"
         count = self._offences[key] if key in self._offences else self.store.get_offences(key)
         # Legacy execd skips escalation for an absent srcip (spec 7.5, "Legacy").
@@ -916,12 +939,14 @@ class Engine:
 
     async def _run_delete(self, block: Block) -> tuple[bool, str]:
         program = f"{PROGRAM_DIR}/{block.executable}"
-        if self.mode == Mode.DRY_RUN or block.dry_run:
+        if block.dry_run:
             return True, f"dry-run: would run {program} delete"
+        if self.mode == Mode.DRY_RUN:
+            return False, f"dry-run: {program} delete not run; the real block is left in place"
         try:
             if block.protocol is Protocol.ARGV:
                 words = json.loads(block.delete_message)
-                result = await self.executor.run_argv(block.executable, words)
+                result = await self.executor.run_argv(block.executable, words, delete=True)
                 action = "argv-delete"
                 shown = f"{program} {' '.join(words)}"
             else:
@@ -952,13 +977,35 @@ class Engine:
             if block.state is BlockState.REVERSING:
                 restored = restored.with_(state=BlockState.ACTIVE)  # the delete never finished
             self.blocks[block.key] = restored
-            if restored.state is BlockState.ACTIVE and restored.expired(now):
+            if self.mode == Mode.DRY_RUN and not block.dry_run:
+                pass  # shown, never reversed by a dry run
+            elif restored.state is BlockState.ACTIVE and restored.expired(now):
                 overdue.append(block.key)
             else:
                 self._schedule(restored)
             self._publish_block("restored", restored)
-        for key in overdue:
-            await self._reverse(key, "expired while arconsole was down")
+        # Concurrently: one hanging delete must not hold up the others or the start.
+        await asyncio.gather(
+            *(self._reverse(key, "expired while arconsole was down") for key in overdue)
+        )
+        await self._lift_white_listed("white-listed while arconsole was down")
+
+    async def _lift_white_listed(self, reason: str) -> None:
+        """Lift blocks on addresses the white list now covers (Part E B4, E3).
+
+        An operator's forced block of a white-listed address stays: it was meant.
+        """
+        config = self.config
+        if config is None or not config.white_list:
+            return
+        white_list = WhiteList(config.white_list, config.flavour)
+        keys = [
+            b.key for b in self.blocks.values()
+            if b.state is BlockState.ACTIVE and b.srcip and not b.manual
+            and (b.dry_run or self.mode != Mode.DRY_RUN)
+            and white_list.match(b.srcip) is not None
+        ]
+        await asyncio.gather(*(self._reverse(key, reason) for key in keys))
 
     # ------------------------------------------------------------------ operator actions
 
@@ -1018,12 +1065,14 @@ class Engine:
 
     async def add_block(
         self, command: str, srcip: str, operator: str, *, timeout: int | None = None,
-        force: bool = False,
+        force: bool = False, requester_address: str | None = None,
     ) -> ActionResult:
-        """Block an address by hand, through the same handshake as an alert (spec 1.4 item 3)."""
-        import ipaddress
+        """Block an address by hand, through the same handshake as an alert (spec 1.4 item 3).
 
-        from arconsole.engine.operator import ssh_client_address
+        `requester_address` is where the operator's own session comes from (SSH_CLIENT); it is
+        never blocked without `force`.
+        """
+        import ipaddress
 
         self._check_writable()
         target = f"{command} {srcip}"
@@ -1038,6 +1087,9 @@ class Engine:
         if definition is None:
             return self._audit(operator, ActionResult(False, "add", target,
                                                       f"no <command> named {command!r}"))
+        if timeout is not None and timeout <= 0:
+            return self._audit(operator, ActionResult(False, "add", target,
+                                                      f"timeout must be positive, not {timeout}"))
         if not force:
             from arconsole.engine.whitelist import WhiteList
 
@@ -1047,7 +1099,7 @@ class Engine:
                     False, "add", target,
                     f"refused: {address} is white-listed by <white_list>{entry.text}"
                     f"</white_list> (line {entry.line}); use --force to block anyway"))
-            if str(address) == ssh_client_address():
+            if requester_address and str(address) == _strip_mapped(requester_address):
                 return self._audit(operator, ActionResult(
                     False, "add", target,
                     f"refused: {address} is your own SSH client; use --force to block anyway"))
@@ -1061,7 +1113,10 @@ class Engine:
         )
         now = self.clock.now()
         alert = _manual_alert(str(address), now)
-        block, outcome = await self._dispatch_json(config, response, alert, now, manual=True)
+        if config.flavour is Flavour.OSSEC:
+            block, outcome = await self._dispatch_argv(response, alert, now, manual=True)
+        else:
+            block, outcome = await self._dispatch_json(config, response, alert, now, manual=True)
         ok = (block is not None and block.state is BlockState.ACTIVE) or (
             block is None and seconds == 0 and "exit 0" in outcome
         )

@@ -396,6 +396,9 @@ class Executor:
         self.kill_grace = kill_grace
         self.clock = clock
         self._slots = asyncio.Semaphore(max(1, max_concurrency))
+        # Deletes never wait on engine state, but adds may wait for a key's delete to finish;
+        # separate slots for deletes mean a burst of adds can never starve the delete it awaits.
+        self._delete_slots = asyncio.Semaphore(max(1, max_concurrency))
         self._closed = False
         self._live: set[_Child] = set()
         self._inflight = 0
@@ -431,9 +434,12 @@ class Executor:
         program = f"{PROGRAM_DIR}/{executable}"
         return await self._run(
             path, program, (program,), stdin=delete_message + b"\n", capture_stdout=False,
+            slots=self._delete_slots,
         )
 
-    async def run_argv(self, executable: str, args: Sequence[str]) -> ScriptResult:
+    async def run_argv(
+        self, executable: str, args: Sequence[str], *, delete: bool = False
+    ) -> ScriptResult:
         """OSSEC's protocol (spec 9.1): `[absolute path, *args]`, nothing on stdin.
 
         OSSEC does not wait for the script; arconsole does, within the limit, so failures
@@ -443,7 +449,7 @@ class Executor:
         program = f"{PROGRAM_DIR}/{executable}"
         return await self._run(
             path, program, (str(home_path(self.home, executable)), *args), stdin=None,
-            capture_stdout=False,
+            capture_stdout=False, slots=self._delete_slots if delete else None,
         )
 
     async def aclose(self) -> None:
@@ -469,11 +475,12 @@ class Executor:
     async def _run(
         self, path: str, program: str, argv: tuple[str, ...], *, stdin: bytes | None,
         capture_stdout: bool, on_first_line: FirstLineHandler | None = None,
+        slots: asyncio.Semaphore | None = None,
     ) -> ScriptResult:
         self._inflight += 1
         self._idle.clear()
         try:
-            async with self._slots:
+            async with slots or self._slots:
                 return await self._run_slot(
                     path, program, argv, stdin, capture_stdout, on_first_line
                 )

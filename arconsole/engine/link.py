@@ -93,8 +93,11 @@ class LocalLink:
 
     async def add(self, command: str, srcip: str, operator: str, *, timeout: int | None,
                   force: bool) -> dict[str, Any]:
+        from arconsole.engine.operator import ssh_client_address
+
         result: ActionResult = await self.engine.add_block(
-            command, srcip, operator, timeout=timeout, force=force
+            command, srcip, operator, timeout=timeout, force=force,
+            requester_address=ssh_client_address(),
         )
         return result.to_json()
 

@@ -19,10 +19,17 @@ from arconsole.engine.events import (
     ScriptRan,
     Undelivered,
 )
+from arconsole.safetext import shown
 
 
 def describe(event: Event) -> tuple[str, str]:
-    """(level, text) for an event. Alert text is attacker-controlled: shown with repr-escapes."""
+    """(level, text) for an event, with every control or invisible character escaped:
+    alert fields (ids, agent, addresses, script output) are attacker-controlled."""
+    level, text = _describe(event)
+    return level, shown(text)
+
+
+def _describe(event: Event) -> tuple[str, str]:
     if isinstance(event, AlertHandled):
         fired = ", ".join(event.fired) or "nothing"
         # Alerts that fire nothing are the bulk of a backlog: kept out of the default log.

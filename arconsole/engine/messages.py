@@ -57,13 +57,13 @@ class ExecdMessage:
         return message[:start] + command.encode() + message[end:]
 
 
-def argv_words(action: str, alert: Alert, srcip: str | None) -> list[str]:
+def argv_words(action: str, alert: Alert, srcip: str | None, user: str | None) -> list[str]:
     """OSSEC's argv after the program: action, user, ip, alert id, rule id, location, filename.
 
     The location is the raw `(agent) ip->path` form OSSEC sends, split on spaces as execd
     splits the message (spec 9.1, scenario G2); at most 31 words in all.
     """
-    user = alert.dstuser or "-"
+    user = user or "-"
     ip = srcip or "-"
     location = alert.location or "-"
     if alert.agent_id not in (None, "000") and alert.agent_name:
