@@ -1,0 +1,130 @@
+"""`arconsole [CONFIG] [options of run]`: the console, with the engine embedded or attached.
+
+When an engine already owns the state file (its control socket answers), the console attaches
+to it instead of starting a second engine. Leaving the console (ctrl+q, or the SSH session
+dropping) never lifts blocks: they stay in the state file and the next start restores them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from arconsole.commands.engine_args import add_engine_options, options_from_args
+
+if TYPE_CHECKING:
+    from arconsole.console.app import ConsoleApp
+    from arconsole.engine.engine import Engine
+    from arconsole.engine.link import EngineLink
+    from arconsole.engine.options import EngineOptions
+
+HANGUP_GRACE = 10.0  # after a hang-up, exit for sure this many seconds later
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "The operator console. Starts the engine (same options as `arconsole run`), or "
+        "attaches to the engine that already owns the state file."
+    )
+    add_engine_options(parser)
+    add_console_options(parser)
+
+
+def add_console_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--read-only", action="store_true",
+                        help="change nothing: no reverse, extend, block or reload")
+    parser.add_argument("--theme", metavar="NAME",
+                        help="arconsole-dark, arconsole-light, arconsole-ansi, a Textual theme "
+                        "or one of ~/.config/arconsole/themes/*.toml")
+    parser.add_argument("--no-mouse", action="store_true",
+                        help="leave the mouse to the terminal (select and copy as usual)")
+
+
+def run(args: argparse.Namespace) -> int:
+    options = options_from_args(args, read_only=args.read_only)
+    return asyncio.run(_run(options, theme=args.theme, mouse=not args.no_mouse))
+
+
+async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int:
+    from arconsole.console.app import ConsoleApp
+    from arconsole.engine.control import ControlError, engine_listening
+    from arconsole.engine.engine import Engine, EngineError
+    from arconsole.engine.link import LocalLink, SocketLink
+
+    engine: Engine | None = None
+    link: EngineLink
+    if await asyncio.to_thread(engine_listening, options.socket_path):
+        try:
+            link = await SocketLink.connect(options.socket_path, read_only=options.read_only)
+        except (ControlError, OSError) as error:
+            print(f"arconsole: cannot attach to the engine on {options.socket_path}: {error}",
+                  file=sys.stderr)
+            return 1
+    else:
+        engine = Engine(options)
+        try:
+            await engine.start()
+        except EngineError as error:
+            print(f"arconsole: {error}", file=sys.stderr)
+            with contextlib.suppress(Exception):
+                await engine.stop()
+            return 1
+        link = LocalLink(engine)
+    app = ConsoleApp(link, theme=theme, flavour=options.flavour, role=options.role)
+    return await run_console(app, link, engine, mouse=mouse)
+
+
+async def run_console(app: ConsoleApp, link: EngineLink, engine: Engine | None, *,
+                      mouse: bool = True) -> int:
+    """Run `app` until the operator leaves or the terminal goes away; then stop cleanly.
+
+    SIGHUP (the SSH session dropped) and SIGTERM stop the engine *first*, so its state is
+    saved even if the dead terminal then makes the UI's own shutdown hang; a watchdog ends
+    the process if it does.
+    """
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []
+
+    async def shutdown() -> None:
+        if engine is not None:
+            await engine.stop()
+        app.exit(0)
+
+    def hang_up() -> None:
+        if stopping:
+            return
+        _start_watchdog(HANGUP_GRACE)
+        stopping.append(asyncio.ensure_future(shutdown()))
+
+    handled = (signal.SIGHUP, signal.SIGTERM)
+    for signum in handled:
+        loop.add_signal_handler(signum, hang_up)
+    try:
+        await app.run_async(mouse=mouse)
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+        for task in stopping:
+            with contextlib.suppress(Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await link.close()
+        if engine is not None:
+            await engine.stop()
+    return 0
+
+
+def _start_watchdog(seconds: float) -> None:
+    def expire() -> None:
+        # The engine has stopped (state saved); only the terminal's teardown is stuck.
+        os._exit(0)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()

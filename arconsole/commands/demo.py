@@ -1,0 +1,192 @@
+"""`arconsole demo`: the console on a private copy of the sample home, with live alerts.
+
+The copy lives in a new temporary directory (mode 0700) unless `--home` names one. The demo's
+response scripts are the real stock scripts in record mode (HOME/etc/arconsole-demo): they
+append what they would do to HOME/logs/demo-actions.log and touch nothing else. Timeouts are
+shortened in the private ossec.conf so that blocks appear, count down and expire within a
+minute. Nothing outside the demo home is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import shutil
+import stat
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import arconsole
+
+DEMO_MARKER = Path("etc") / "arconsole-demo"
+DEFAULT_MAX_TIMEOUT = 40
+
+
+class DemoError(Exception):
+    """The demo home cannot be prepared."""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="open the console on a private copy of the sample home, with live alerts",
+        description="Copies sample-conf/ into a private temporary home, appends realistic "
+        "alerts to its alerts.json, and opens the console with the engine embedded. The "
+        "response scripts only record what they would do (logs/demo-actions.log).",
+    )
+    parser.add_argument("--home", type=Path, metavar="DIR",
+                        help="use DIR as the demo home (created if missing, kept at exit; "
+                        "an earlier demo home is reused and its blocks restored)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary home at exit")
+    parser.add_argument("--rate", type=float, default=3.0, metavar="N",
+                        help="alerts per second from the generator (default 3)")
+    parser.add_argument("--seconds", type=float, default=None, metavar="N",
+                        help="stop generating alerts after N seconds (default: never)")
+    parser.add_argument("--max-timeout", type=int, default=DEFAULT_MAX_TIMEOUT, metavar="S",
+                        help=f"cap every <timeout> of the private ossec.conf (default "
+                        f"{DEFAULT_MAX_TIMEOUT}s)")
+    parser.add_argument("--seed", type=int, default=None, help="make the alert stream repeatable")
+    parser.add_argument("--theme", metavar="NAME", help="console theme")
+    parser.set_defaults(handler=run)
+
+
+def sample_conf_dir() -> Path:
+    """The sample home: inside the installed package (wheel), else beside it in the repo."""
+    package = Path(arconsole.__file__).resolve().parent
+    for candidate in (package / "sample-conf", package.parent / "sample-conf"):
+        if (candidate / "etc").is_dir():
+            return candidate
+    raise DemoError("the sample home (sample-conf/) is not installed with arconsole")
+
+
+def _rewrite_shebangs(bin_dir: Path) -> None:
+    """Launchers run with this Python, which can import arconsole (no venv guesswork)."""
+    if not bin_dir.is_dir():
+        return
+    for script in bin_dir.iterdir():
+        if not script.is_file():
+            continue
+        data = script.read_bytes()
+        if data.startswith(b"#!") and b"python" in data.split(b"\n", 1)[0]:
+            rest = data.split(b"\n", 1)[1] if b"\n" in data else b""
+            script.write_bytes(f"#!{sys.executable}\n".encode() + rest)
+        mode = script.stat().st_mode
+        script.chmod(mode | stat.S_IXUSR)
+
+
+_TIMEOUT = re.compile(r"(<timeout>\s*)(\d+)(\s*</timeout>)")
+_OFFENDERS = re.compile(r"(<repeated_offenders>)([^<]*)(</repeated_offenders>)")
+
+
+def shorten_timeouts(text: str, max_timeout: int) -> str:
+    """Cap every `<timeout>` at `max_timeout` seconds and every repeated-offender step (in
+    minutes) at as many whole minutes, one at least: demo blocks expire within about a minute."""
+    text = _TIMEOUT.sub(
+        lambda m: f"{m.group(1)}{min(int(m.group(2)), max_timeout)}{m.group(3)}", text)
+    minutes = max(1, max_timeout // 60)
+
+    def offenders(match: re.Match[str]) -> str:
+        steps = [s.strip() for s in match.group(2).split(",") if s.strip()]
+        capped = [str(min(int(s), minutes)) if s.isdigit() else s for s in steps]
+        return f"{match.group(1)}{','.join(capped)}{match.group(3)}"
+
+    return _OFFENDERS.sub(offenders, text)
+
+
+def prepare_home(home: Path, *, max_timeout: int = DEFAULT_MAX_TIMEOUT) -> Path:
+    """Copy the sample into `home` (or reuse an earlier demo home there); return it."""
+    home = home.absolute()
+    if home.exists() and any(home.iterdir()):
+        if not (home / DEMO_MARKER).is_file():
+            raise DemoError(f"{home} is not empty and is not a demo home: refusing to use it")
+        return home  # an earlier demo: keep its state so its blocks are restored
+    source = sample_conf_dir()
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)
+    shutil.copytree(source, home, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".gitkeep"))
+    home.chmod(0o700)  # copytree copied the sample's own mode onto it
+    if not (home / DEMO_MARKER).is_file():
+        raise DemoError(f"{source} has no {DEMO_MARKER}: its scripts would not be in record mode")
+    _rewrite_shebangs(home / "active-response" / "bin")
+    config = home / "etc" / "ossec.conf"
+    config.write_text(shorten_timeouts(config.read_text(encoding="utf-8"), max_timeout),
+                      encoding="utf-8")
+    (home / "logs" / "alerts").mkdir(parents=True, exist_ok=True)
+    (home / "logs" / "alerts" / "alerts.json").touch()
+    return home
+
+
+def run(args: argparse.Namespace) -> int:
+    keep = args.keep or args.home is not None
+    try:
+        if args.home is not None:
+            home = prepare_home(args.home, max_timeout=args.max_timeout)
+        else:
+            home = prepare_home(Path(tempfile.mkdtemp(prefix="arconsole-demo-")),
+                                max_timeout=args.max_timeout)
+    except (DemoError, OSError) as error:
+        print(f"arconsole demo: {error}", file=sys.stderr)
+        return 1
+    print(f"arconsole demo: home {home}", file=sys.stderr)
+    try:
+        return asyncio.run(_run(home, args))
+    finally:
+        if keep:
+            print(f"arconsole demo: kept {home}", file=sys.stderr)
+        else:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def white_listed_addresses(home: Path) -> list[str]:
+    """Single addresses of the sample's white list, for the generator to trip over."""
+    import ipaddress
+
+    from arconsole.config.loader import load_config
+
+    config = load_config(home / "etc" / "ossec.conf")
+    addresses = []
+    for entry in config.white_list:
+        if entry.network is not None and not entry.negated:
+            network = entry.network
+            host = network.network_address if network.num_addresses == 1 else next(
+                network.hosts(), network.network_address)
+            if isinstance(host, ipaddress.IPv4Address) and not host.is_loopback:
+                addresses.append(str(host))
+    return addresses
+
+
+async def _run(home: Path, args: argparse.Namespace) -> int:
+    from arconsole.commands.console import run_console
+    from arconsole.console.app import ConsoleApp
+    from arconsole.console.generator import AlertGenerator
+    from arconsole.engine.engine import Engine, EngineError
+    from arconsole.engine.link import LocalLink
+    from arconsole.engine.options import EngineOptions
+
+    options = EngineOptions(
+        config_path=home / "etc" / "ossec.conf", home=home,
+        alerts_path=home / "logs" / "alerts" / "alerts.json",
+        state_path=home / "var" / "arconsole" / "state.db", from_start=True,
+    )
+    (home / "var" / "arconsole").mkdir(parents=True, exist_ok=True)
+    engine = Engine(options)
+    try:
+        await engine.start()
+    except EngineError as error:
+        print(f"arconsole demo: {error}", file=sys.stderr)
+        return 1
+    link = LocalLink(engine)
+    generator = AlertGenerator(options.alerts_path, white_listed=white_listed_addresses(home),
+                               seed=args.seed)
+    task = asyncio.create_task(generator.run(args.rate, seconds=args.seconds))
+    app = ConsoleApp(link, theme=args.theme)
+    try:
+        return await run_console(app, link, engine)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,50 @@
+"""The alert detail's "why": every `<active-response>` against this alert, as `explain` says.
+
+The console decides again with the config it loaded itself (the same file the engine runs),
+so it works the same whether the engine is in this process or attached over its socket.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from arconsole.config.model import Config
+from arconsole.console.text import literal
+
+
+def explain_alert(config: Config | None, raw: str) -> Text:
+    from arconsole.alerts.jsonreader import decode_alert_line
+    from arconsole.alerts.model import AlertError
+    from arconsole.engine.decide import Decider
+
+    if config is None:
+        return Text("no config loaded yet: nothing to explain")
+    try:
+        alert = decode_alert_line(raw.encode("utf-8", "replace"))
+    except AlertError as error:
+        return literal(f"this alert cannot be decided: {error}")
+    decision = Decider(config).decide(alert)
+    if not decision.responses:
+        return Text("the config has no <active-response> block: nothing can fire")
+    text = Text(end="")
+    for number, response in enumerate(decision.responses):
+        data = response.to_json()
+        if number:
+            text.append("\n\n")
+        verdict = "FIRES" if data["fires"] else "does not fire"
+        text.append(f"{verdict:<14}", style="bold" if data["fires"] else "dim")
+        text.append_text(literal(
+            f"{data['name']}  (<active-response> #{data['index']}, line {data['line']}, "
+            f"command {data['command']}, "
+            + (f"timeout {data['timeout']}s" if data["stateful"] else "stateless") + ")"
+        ))
+        targets = data["targets"]
+        if isinstance(targets, list) and targets:
+            text.append("\n  targets: ")
+            text.append_text(literal(", ".join(str(t) for t in targets)))
+        reasons = data["reasons"]
+        if isinstance(reasons, list):
+            for reason in reasons:
+                text.append("\n  - ")
+                text.append_text(literal(str(reason), limit=400))
+    return text

@@ -1,0 +1,79 @@
+"""Follow the end of a text file (active-responses.log) across rotation and truncation.
+
+Polled by the console a few times a second: a poll is one `stat` and, when the file grew, one
+bounded read. A file replaced by another (rotation by move) or made shorter (truncation) is
+read again from its start; a missing file is waited for.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MAX_READ = 1 << 20  # per poll: a runaway writer cannot stall the console
+INITIAL_TAIL = 64 * 1024  # on first open, show only the end of a big file
+HEAD = 64
+
+
+class FileTail:
+    def __init__(self, path: Path, *, initial_tail: int = INITIAL_TAIL) -> None:
+        self.path = path
+        self._inode: int | None = None
+        self._offset = 0
+        self._partial = b""
+        self._initial_tail = initial_tail
+        self.skipped = 0  # bytes not shown (the start of a big file, or a flood)
+        self._cut_line = False
+        self._mtime = 0
+        self._head = b""  # the file's first bytes: a truncated and regrown file differs
+
+    def _read_head(self, size: int) -> bytes:
+        try:
+            with open(self.path, "rb") as handle:
+                return handle.read(size)
+        except OSError:
+            return b""
+
+    def poll(self) -> list[str]:
+        """The complete lines appended since the last poll."""
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return []
+        rewritten = (
+            self._inode == stat.st_ino and stat.st_mtime_ns != self._mtime and self._head
+            and self._read_head(len(self._head)) != self._head
+        )
+        self._mtime = stat.st_mtime_ns
+        if self._inode != stat.st_ino or stat.st_size < self._offset or rewritten:
+            first_open = self._inode is None
+            self._inode = stat.st_ino
+            self._partial = b""
+            self._offset = 0
+            self._head = b""
+            if first_open and stat.st_size > self._initial_tail:
+                self._offset = stat.st_size - self._initial_tail
+                self.skipped += self._offset
+                self._cut_line = True
+        if stat.st_size <= self._offset:
+            return []
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read(MAX_READ)
+        except OSError:
+            return []
+        if self._offset == 0:
+            self._head = data[:HEAD]
+        self._offset += len(data)
+        if self._offset < stat.st_size and len(data) == MAX_READ:
+            # Far behind: jump to the end rather than replay megabytes.
+            self.skipped += stat.st_size - self._offset
+            self._offset = stat.st_size
+        data = self._partial + data
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        if self._cut_line and lines:
+            lines.pop(0)  # started in the middle of a line: not worth showing half of it
+            self._cut_line = False
+        return [line.decode("utf-8", "replace").rstrip("\r") for line in lines]

@@ -1,0 +1,118 @@
+"""The config pane: the outline of `ossec.conf`, kept in place across reloads.
+
+A reload rebuilds the tree from the new outline, then expands the same semantic paths and puts
+the cursor back on the same path; items that are new or changed carry a mark.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from arconsole.config.diagnostics import Severity
+from arconsole.console.config_outline import OutlineItem, changed_paths, removed_items
+from arconsole.console.text import literal
+
+
+class ConfigTree(Tree[OutlineItem]):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "config-tree--changed",
+        "config-tree--error",
+        "config-tree--warning",
+        "config-tree--dim",
+        "config-tree--title",
+    }
+    DEFAULT_CSS = """
+    ConfigTree > .config-tree--changed { color: $config-changed; text-style: bold; }
+    ConfigTree > .config-tree--error { color: $error; text-style: bold; }
+    ConfigTree > .config-tree--warning { color: $warning; }
+    ConfigTree > .config-tree--dim { color: $text-muted; }
+    ConfigTree > .config-tree--title { text-style: bold; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("no config loaded", id=id)
+        self.outline: OutlineItem | None = None
+        self.changed: set[str] = set()
+        self.show_root = True
+        self.guide_depth = 2
+        self._by_path: dict[str, TreeNode[OutlineItem]] = {}
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"config-tree--{name}", partial=True)
+
+    def label_for(self, item: OutlineItem) -> Text:
+        label = Text(no_wrap=True, end="")
+        if item.path in self.changed:
+            label.append("● ", style=self._style("changed"))
+        label.append_text(literal(item.title, self._style("title") if item.children else ""))
+        if item.detail:
+            label.append("  ")
+            label.append_text(literal(item.detail, self._style("dim"), limit=200))
+        if item.line is not None:
+            label.append(f"  :{item.line}", style=self._style("dim"))
+        errors = [d for d in item.diagnostics if d.severity is Severity.ERROR]
+        warnings = [d for d in item.diagnostics if d.severity is Severity.WARNING]
+        if errors:
+            label.append(f"  ✖ {errors[0].line}: ", style=self._style("error"))
+            label.append_text(literal(errors[0].message, self._style("error"), limit=120))
+        elif warnings:
+            label.append(f"  ⚠ {warnings[0].line}: ", style=self._style("warning"))
+            label.append_text(literal(warnings[0].message, self._style("warning"), limit=120))
+        return label
+
+    def show(self, outline: OutlineItem, *, mark_changes: bool = True) -> None:
+        """Display `outline`, keeping expansion and cursor by path; mark what changed."""
+        previous = self.outline
+        first = previous is None
+        expanded = {path for path, node in self._by_path.items() if node.is_expanded}
+        cursor = self.cursor_node.data.path if self.cursor_node and self.cursor_node.data else None
+        self.changed = changed_paths(previous, outline) if mark_changes else set()
+        removed = removed_items(previous, outline) if mark_changes else []
+        self.outline = outline
+        self.clear()
+        self._by_path = {}
+        self.root.set_label(self.label_for(outline))
+        self.root.data = outline
+        self._by_path[outline.path] = self.root
+        if removed:
+            holder = self.root.add(
+                Text(f"Removed since the last load ({len(removed)})",
+                     style=self._style("changed")),
+                OutlineItem("removed", "removed"), expand=True,
+            )
+            for item in removed:
+                holder.add_leaf(Text("− ") + self.label_for(item), item)
+        for child in outline.children:
+            self._add(self.root, child)
+        for path, node in self._by_path.items():
+            if (first and node.data is not None and node.data.expand) or path in expanded:
+                node.expand()
+        self.root.expand()
+        target = self._by_path.get(cursor) if cursor is not None else None
+        if target is not None:
+            self.call_after_refresh(self.move_cursor, target, animate=False)
+
+    def _add(self, parent: TreeNode[OutlineItem], item: OutlineItem) -> None:
+        label = self.label_for(item)
+        if item.children:
+            node = parent.add(label, item, expand=False)
+            for child in item.children:
+                self._add(node, child)
+        else:
+            node = parent.add_leaf(label, item)
+        self._by_path[item.path] = node
+
+    def node_for(self, path: str) -> TreeNode[OutlineItem] | None:
+        return self._by_path.get(path)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        # Labels carry theme colours: rebuild them when the theme changes.
+        for node in self._by_path.values():
+            if node.data is not None and node.data.path != "removed":
+                node.set_label(self.label_for(node.data))

@@ -1,0 +1,190 @@
+"""Snapshots of the console's meaningful states, at 120x36 and 80x24.
+
+Deterministic by construction: a manual clock for the engine and the console, no console
+timers (`live=False`: the test ticks by hand), UTC, a fixed home path (it is shown on screen),
+and an engine that is idle before the picture is taken. Update with `--snapshot-update` only
+after looking at the report.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from console_support import T0, Console, alert_line, make_console_home, settle
+from engine_support import new_engine
+from textual.pilot import Pilot
+
+from arconsole.console.app import ConsoleApp
+from arconsole.engine.clock import ManualClock
+from arconsole.engine.link import LocalLink
+
+ROOT = Path("/tmp/arconsole-snapshots")  # fixed: the home path appears on screen
+WIDE = (120, 36)
+NARROW = (80, 24)
+
+Steps = Callable[[Console], Awaitable[None]]
+
+
+@pytest.fixture(autouse=True)
+def utc() -> Iterator[None]:
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+def scenario(name: str, steps: Steps | None = None) -> tuple[ConsoleApp, Callable[..., object]]:
+    """A console app and the `run_before` that starts its engine and plays `steps`."""
+    base = ROOT / name
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    home = make_console_home(base)
+    clock = ManualClock(T0)
+    app = ConsoleApp(clock=clock.now, live=False, theme="arconsole-dark", theme_dirs=[],
+                     operator="snapshot")
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        engine = new_engine(home, clock)
+        await engine.start(follow=False)
+        link = LocalLink(engine)
+
+        async def stop() -> None:
+            await link.close()
+            await engine.stop()
+
+        app.add_exit_hook(stop)
+        await app.attach(link)
+        c = Console(app, pilot, engine, link, home, clock)
+        await settle(c)
+        if steps is not None:
+            await steps(c)
+        await settle(c)
+        app.clear_notifications()
+        await pilot.pause()
+
+    return app, run_before
+
+
+def alerts(first: int, count: int) -> list[bytes]:
+    """A mix: brute force (fires firewall-drop), web scans (level 12: host-deny), noise."""
+    kinds = [("5712", 10), ("5710", 5), ("31151", 12), ("5501", 3)]
+    lines = []
+    for n in range(first, first + count):
+        rule, level = kinds[n % len(kinds)]
+        lines.append(alert_line(f"{int(T0)}.{n}", rule_id=rule, level=level,
+                                srcip=f"203.0.113.{n}" if rule != "5501" else None))
+    return lines
+
+
+async def feed_each(c: Console, lines: list[bytes]) -> None:
+    """One alert at a time: the screen sees every step (batching would vary between runs)."""
+    for line in lines:
+        await c.feed(line)
+
+
+async def busy(c: Console) -> None:
+    for index, line in enumerate(alerts(0, 14)):
+        await c.feed(line)
+        c.clock.advance(5)
+        if index % 2:
+            c.app.tick(elapsed=1.0)
+    await c.advance(3)
+
+
+async def paused(c: Console) -> None:
+    await feed_each(c, alerts(0, 4))
+    await c.pilot.press("space")
+    await feed_each(c, alerts(4, 6))
+    c.app.tick(elapsed=1.0)
+
+
+async def confirm(c: Console) -> None:
+    await busy(c)
+    await c.pilot.press("3", "down", "r")
+
+
+async def rejected(c: Console) -> None:
+    await feed_each(c, alerts(0, 3))
+    conf = c.home / "etc" / "ossec.conf"
+    conf.write_text(conf.read_text().replace("<timeout>600</timeout>",
+                                             "<timeout>ten minutes</timeout>"))
+    await c.link.reload()
+
+
+async def detail(c: Console) -> None:
+    await feed_each(c, alerts(0, 3))
+    await c.pilot.press("enter")
+
+
+async def help_screen(c: Console) -> None:
+    await c.pilot.press("question_mark")
+
+
+class TestWide:
+    def test_empty(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("empty-wide")
+        assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
+
+    def test_busy(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("busy-wide", busy)
+        assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
+
+    def test_paused(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("paused-wide", paused)
+        assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
+
+    def test_confirm_dialog(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("confirm-wide", confirm)
+        assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
+
+    def test_rejected_config_banner(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("rejected-wide", rejected)
+        assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
+
+    def test_alert_detail(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("detail-wide", detail)
+        assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
+
+    def test_help(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("help-wide", help_screen)
+        assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
+
+
+class TestNarrow:
+    def test_empty(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("empty-narrow")
+        assert snap_compare(app, run_before=run_before, terminal_size=NARROW)
+
+    def test_busy(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("busy-narrow", busy)
+        assert snap_compare(app, run_before=run_before, terminal_size=NARROW)
+
+    def test_confirm_dialog(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("confirm-narrow", confirm)
+        assert snap_compare(app, run_before=run_before, terminal_size=NARROW)
+
+    def test_paused(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("paused-narrow", paused)
+        assert snap_compare(app, run_before=run_before, terminal_size=NARROW)
+
+    def test_rejected_config_banner(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("rejected-narrow", rejected)
+        assert snap_compare(app, run_before=run_before, terminal_size=NARROW)
+
+    def test_alert_detail(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("detail-narrow", detail)
+        assert snap_compare(app, run_before=run_before, terminal_size=NARROW)
+
+    def test_help(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("help-narrow", help_screen)
+        assert snap_compare(app, run_before=run_before, terminal_size=NARROW)
