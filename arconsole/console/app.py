@@ -543,10 +543,10 @@ class ConsoleApp(App[int]):
         """
         focused = self.screen.focused
         if isinstance(focused, Input) and event.is_printable and event.is_forwarded:
+            # prevent_default: Textual would run App._on_key (the bindings) next.
+            event.prevent_default()
             event.stop()
             focused._forward_event(events.Key(event.key, event.character))
-            return
-        await super()._on_key(event)
 
     # ------------------------------------------------------------------ action gate
 
