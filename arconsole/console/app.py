@@ -150,7 +150,7 @@ class ConsoleApp(App[int]):
         self.config: Config | None = None
         self.read_only = False
         self.ready = asyncio.Event()
-        self.results: list[dict[str, Any]] = []  # every action outcome, newest last
+        self.results: deque[dict[str, Any]] = deque(maxlen=200)  # action outcomes, newest last
         self.last_result = ""
         self._flush_pending = False
         self._flooded = False
