@@ -154,6 +154,9 @@ class HeaderStrip(Widget):
             self._set("#h-tail", tail_key, tail)
 
     def show_rates(self, alerts: Sequence[float], blocks: Sequence[float]) -> None:
+        sparklines = self.query(Sparkline)
+        if len(sparklines) < 2:
+            return  # not composed yet (a tick can come first under a flood at start)
         self.query_one("#spark-alerts", Sparkline).data = list(alerts)
         self.query_one("#spark-blocks", Sparkline).data = list(blocks)
 
