@@ -94,6 +94,7 @@ class HeaderStrip(Widget):
         super().__init__(id=id)
         self.state = HeaderState()
         self._shown: dict[str, object] = {}
+        self._composed = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="header-top")
@@ -115,8 +116,14 @@ class HeaderStrip(Widget):
         self.query_one(selector, Static).update(build if build is not None else Text(str(key)),
                                                 layout=False)
 
+    def on_mount(self) -> None:
+        self._composed = True  # children are mounted before their parent's Mount
+        self.show(self.state)
+
     def show(self, state: HeaderState) -> None:
         self.state = state
+        if not self._composed:
+            return  # shown on mount
         mode = state.mode.upper() if state.mode else "STARTING"
         if state.attached:
             mode = f"ATTACHED · {mode}"
@@ -154,9 +161,8 @@ class HeaderStrip(Widget):
             self._set("#h-tail", tail_key, tail)
 
     def show_rates(self, alerts: Sequence[float], blocks: Sequence[float]) -> None:
-        sparklines = self.query(Sparkline)
-        if len(sparklines) < 2:
-            return  # not composed yet (a tick can come first under a flood at start)
+        if not self._composed:
+            return  # a tick can come first under a flood at start
         self.query_one("#spark-alerts", Sparkline).data = list(alerts)
         self.query_one("#spark-blocks", Sparkline).data = list(blocks)
 
@@ -168,5 +174,5 @@ class HeaderStrip(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._shown.clear()  # redraw with the new theme's colours
-        if self.is_mounted:
+        if self._composed:
             self.call_later(self.show, self.state)

@@ -1,0 +1,1 @@
+"""Widgets of the console: the panes and the header."""
