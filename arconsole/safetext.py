@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 
-def shown(text: str) -> str:
+def literal(text: str) -> str:
     """Attacker text made safe to print: control, format (bidi) and other invisible
     characters become `\\xNN`/`\\uNNNN` escapes, so a terminal shows them literally."""
     if text.isprintable() and text.isascii():

@@ -76,7 +76,7 @@ class Console:
         await self.pilot.pause()
 
     def shown_keys(self) -> list[str]:
-        return [entry.key for entry in self.app.blocks_view.shown]
+        return [entry.key for entry in self.app.blocks_view.visible_entries]
 
 
 async def wait_for(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 10.0,

@@ -133,7 +133,7 @@ async def test_bulk_reverse_needs_the_typed_count(tmp_path: Path) -> None:
         await c.press("3", "slash")
         c.app.query_one("#blocks-filter", FilterBar).input.value = "srcip:203.0.113.0/24"
         await c.press("enter")
-        assert len(c.app.blocks_view.shown) == 3
+        assert len(c.app.blocks_view.visible_entries) == 3
         await c.press("R")
         assert isinstance(c.app.screen, BulkReverseScreen)
         await c.press(*"2", "enter")  # wrong count: nothing happens

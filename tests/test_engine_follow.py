@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from arconsole.engine.model import ReadPosition
+from arconsole.alerts.position import ReadPosition
 from tests.engine_support import (
     alert_line,
     command,

@@ -10,8 +10,8 @@ from pathlib import Path
 from arconsole.config.model import Flavour
 from arconsole.engine.clock import ManualClock
 from arconsole.engine.engine import Engine
+from arconsole.engine.eventlog import describe
 from arconsole.engine.events import Undelivered
-from arconsole.engine.logging import describe
 from arconsole.engine.model import BlockState
 from arconsole.engine.options import Mode
 from tests.engine_support import (

@@ -26,7 +26,7 @@ from arconsole.alerts.follower import (
     SkipReason,
     first_line_hash,
 )
-from arconsole.engine.model import ReadPosition
+from arconsole.alerts.position import ReadPosition
 
 WRITER = Path(__file__).with_name("follow_writer.py")
 COUNT = 1600  # lines the writer appends in the rotation tests

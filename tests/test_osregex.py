@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from arconsole.engine.osregex import compile_osregex
+from arconsole.osregex import compile_osregex
 
 G5712 = "syslog,sshd,authentication_failures,pci_dss_11.4,pci_dss_10.2.4,gdpr_IV_35.7.d,"
 

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arconsole.engine.model import AuditEntry, Block, BlockState, Protocol, ReadPosition
+from arconsole.alerts.position import ReadPosition
+from arconsole.engine.model import AuditEntry, Block, BlockState, Protocol
 from arconsole.engine.store import (
     BLOCK_COLUMNS,
     EVENTS_KEPT,
@@ -364,7 +365,8 @@ def test_read_only_store_sees_what_the_owner_committed(store: StateStore, state_
 WRITER = """
     import sys
     from pathlib import Path
-    from arconsole.engine.model import Block, Protocol, ReadPosition
+    from arconsole.alerts.position import ReadPosition
+    from arconsole.engine.model import Block, Protocol
     from arconsole.engine.store import StateStore
     store = StateStore.open(Path(sys.argv[1]))
     for i in range(1_000_000):

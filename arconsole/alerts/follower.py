@@ -37,15 +37,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from arconsole.alerts.position import ReadPosition
 from arconsole.alerts.rotation import find_previous, first_line_hash
-from arconsole.engine.model import ReadPosition
 from arconsole.fswatch import DirWaker
 
 __all__ = [
     "AlertFollower",
     "FollowItem",
     "Line",
-    "Progress",
+    "ReadProgress",
     "SkipReason",
     "Skipped",
     "first_line_hash",
@@ -81,7 +81,7 @@ FollowItem = Line | Skipped
 
 
 @dataclass(frozen=True, slots=True)
-class Progress:
+class ReadProgress:
     """Backlog found at start (bytes to read then) and how much of it has been read."""
 
     done: int
@@ -193,10 +193,10 @@ class AlertFollower:
         return self._path
 
     @property
-    def progress(self) -> Progress:
+    def progress(self) -> ReadProgress:
         """Backlog progress in bytes; total is what was waiting when the follower started."""
         total = self._backlog or 0
-        return Progress(min(self._bytes_read, total), total)
+        return ReadProgress(min(self._bytes_read, total), total)
 
     @property
     def position(self) -> ReadPosition | None:

@@ -18,11 +18,11 @@ from arconsole.alerts.follower import (
     AlertFollower,
     FollowItem,
     Line,
-    Progress,
+    ReadProgress,
     Skipped,
     SkipReason,
 )
-from arconsole.engine.model import ReadPosition
+from arconsole.alerts.position import ReadPosition
 
 RECORD_START = b"** Alert "
 
@@ -69,7 +69,7 @@ class AlertsLogFollower:
         self._delivered: ReadPosition | None = None
 
     @property
-    def progress(self) -> Progress:
+    def progress(self) -> ReadProgress:
         return self._lines.progress
 
     @property

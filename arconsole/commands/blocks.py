@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from arconsole.durations import format_remaining
 from arconsole.engine.options import DEFAULT_HOME, socket_path_for
 
 
@@ -152,11 +153,11 @@ def _print(args: argparse.Namespace, answer: dict[str, Any]) -> int:
         else:
             print(format_blocks(blocks))
         return 0
-    from arconsole.safetext import shown
+    from arconsole.safetext import literal
 
     for result in answer["results"]:
         mark = "done" if result["ok"] else "FAILED"
-        print(shown(f"{result['action']} {result['target']}: {mark}: {result['detail']}"))
+        print(literal(f"{result['action']} {result['target']}: {mark}: {result['detail']}"))
     return 0 if answer["ok"] else 1
 
 
@@ -164,14 +165,14 @@ def format_blocks(blocks: list[dict[str, Any]], now: float | None = None) -> str
     now = time.time() if now is None else now
     if not blocks:
         return "no blocks"
-    from arconsole.safetext import shown
+    from arconsole.safetext import literal
 
     rows = [["KEY", "NAME", "TARGET", "SRCIP/USER", "STATE", "OFF", "REMAINING"]]
     for block in blocks:
         remaining = max(0, int(block["expires_at"] - now))
         who = block["srcip"] or block["user"] or "-"
         rows.append([
-            shown(str(cell)) for cell in (
+            literal(str(cell)) for cell in (
                 block["key"], block["name"], block["target"], who, block["state"],
                 block["offences"], format_remaining(remaining),
             )
@@ -179,10 +180,3 @@ def format_blocks(blocks: list[dict[str, Any]], now: float | None = None) -> str
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
                      for row in rows)
-
-
-def format_remaining(seconds: int) -> str:
-    """`m:ss`, or `h:mm:ss` from an hour on."""
-    hours, rest = divmod(max(0, seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from arconsole.config.model import Flavour, Role
+from arconsole.durations import parse_duration
 from arconsole.engine.options import EngineOptions, Mode, resolve_paths
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
-
-def parse_duration(text: str) -> float:
-    """`90`, `90s`, `15m`, `2h`, `1d`, `1w` -> seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90s, 15m, 2h, 1d)")
-    return float(match.group(1)) * _UNIT[match.group(2)]
+def duration_argument(text: str) -> float:
+    """`parse_duration` as an argparse type: a bad value is a usage error naming it."""
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
@@ -40,9 +37,9 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                         help="time limit for each script run (default 30)")
     parser.add_argument("--agents", type=Path, metavar="FILE",
                         help="JSON array of agents, for location all")
-    parser.add_argument("--offender-decay", type=parse_duration, metavar="DURATION",
+    parser.add_argument("--offender-decay", type=duration_argument, metavar="DURATION",
                         help="forget repeated-offender counts after this long (default never)")
-    parser.add_argument("--skip-backlog-older-than", type=parse_duration, metavar="DURATION",
+    parser.add_argument("--skip-backlog-older-than", type=duration_argument, metavar="DURATION",
                         help="do not act on alerts older than this (e.g. 1h)")
 
 

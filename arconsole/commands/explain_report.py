@@ -9,7 +9,7 @@ from typing import TextIO
 
 from arconsole.config.model import Config
 from arconsole.engine.decide import AlertDecision, ResponseDecision
-from arconsole.safetext import shown
+from arconsole.safetext import literal
 
 
 class JsonlReport:
@@ -43,7 +43,7 @@ class TextReport:
         self._errors = 0
         self._fired: Counter[str] = Counter()
         self._write(
-            f"{shown(config.path)}: {len(config.responses)} <active-response> block(s), "
+            f"{literal(config.path)}: {len(config.responses)} <active-response> block(s), "
             f"flavour {config.flavour}, {len(config.white_list)} white-list entr"
             f"{'y' if len(config.white_list) == 1 else 'ies'}\n"
         )
@@ -51,17 +51,18 @@ class TextReport:
     def decision(self, line: int, decision: AlertDecision) -> None:
         self._alerts += 1
         alert = decision.alert
-        parts = [f"rule {shown(alert.rule_id)} level {alert.level}"]
+        parts = [f"rule {literal(alert.rule_id)} level {alert.level}"]
         if alert.agent_id is not None:
-            parts.append(f"agent {shown(alert.agent_id)}"
-                         + (f" ({shown(alert.agent_name)})" if alert.agent_name else ""))
+            parts.append(f"agent {literal(alert.agent_id)}"
+                         + (f" ({literal(alert.agent_name)})" if alert.agent_name else ""))
         elif alert.agent_name is not None:
-            parts.append(f"agent '{shown(alert.agent_name)}' (id unknown)")
+            parts.append(f"agent '{literal(alert.agent_name)}' (id unknown)")
         if alert.srcip is not None:
-            parts.append(f"srcip {shown(alert.srcip)}")
+            parts.append(f"srcip {literal(alert.srcip)}")
         if alert.dstuser is not None:
-            parts.append(f"dstuser {shown(alert.dstuser)}")
-        lines = [f"\nline {line}: alert {shown(alert.alert_id) or '(no id)'}: " + ", ".join(parts)]
+            parts.append(f"dstuser {literal(alert.dstuser)}")
+        alert_id = literal(alert.alert_id) or "(no id)"
+        lines = [f"\nline {line}: alert {alert_id}: " + ", ".join(parts)]
         fired = decision.fired
         if not decision.responses:
             lines.append("  (the config has no <active-response>)")
@@ -85,7 +86,7 @@ class TextReport:
     def error(self, line: int, message: str) -> None:
         self._alerts += 1
         self._errors += 1
-        self._write(f"\nline {line}: unreadable: {shown(message)}\n")
+        self._write(f"\nline {line}: unreadable: {literal(message)}\n")
 
     def finish(self, notes: Sequence[str]) -> None:
         fired = ", ".join(f"{name} x{count}" for name, count in sorted(self._fired.items()))

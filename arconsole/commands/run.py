@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     from arconsole.engine.engine import Engine, EngineError
-    from arconsole.engine.logging import EventLogger
+    from arconsole.engine.eventlog import EventLogger
 
     engine = Engine(options)
     logger = EventLogger(sys.stderr, quiet=quiet, verbose=verbose)

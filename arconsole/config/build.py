@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from arconsole.config.blocks import BlockOptions, ReadContext
 from arconsole.config.commands import read_command
 from arconsole.config.diagnostics import Diagnostic
+from arconsole.config.element_options import BlockOptions, ReadContext
 from arconsole.config.findings import Findings
 from arconsole.config.hints import suggest
 from arconsole.config.model import ActiveResponse, Command, Config, ConfigNode, Flavour, Role

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from arconsole.config.blocks import ReadContext, read_options
-from arconsole.config.findings import shown, space_hint
+from arconsole.config.element_options import ReadContext, read_options
+from arconsole.config.findings import quoted, space_hint
 from arconsole.config.hints import suggest
 from arconsole.config.model import Command, ConfigNode, Flavour
 from arconsole.config.values import EXPECT_WORDS, expect_words
@@ -40,7 +40,7 @@ def read_command(block: ConfigNode, context: ReadContext) -> Command | None:
                          "give the command a name")
     if name is not None and name.startswith("!"):
         findings.error("1235", options.last["name"],
-                       f"Invalid value for element 'name': {shown(name)}.",
+                       f"Invalid value for element 'name': {quoted(name)}.",
                        "names starting with '!' are reserved for ad-hoc commands of the API")
     timeout_allowed = _yes_no(options.text("timeout_allowed"), "timeout_allowed", options.last,
                               context)
@@ -69,7 +69,7 @@ def _yes_no(text: str | None, name: str, nodes: dict[str, ConfigNode],
         return False  # the struct is zero-filled: no (spec 2)
     if text not in ("yes", "no"):
         context.findings.error("1235", nodes[name],
-                               f"Invalid value for element '{name}': {shown(text)}.",
+                               f"Invalid value for element '{name}': {quoted(text)}.",
                                space_hint(text) or "use yes or no")
     return text == "yes"
 
@@ -83,12 +83,12 @@ def _check_executable(executable: str, node: ConfigNode, context: ReadContext) -
     elif "/" in executable or "\\" in executable or ".." in executable:
         findings.error(
             "AR-EXEC-PATH", node,
-            f"<executable>{shown(executable)}</executable> is a path; only a file name in "
+            f"<executable>{quoted(executable)}</executable> is a path; only a file name in "
             "active-response/bin is allowed ('..' and '/' are refused, as execd does)",
             "put the script in active-response/bin and give its file name only")
     elif executable != executable.strip():
         findings.warning("AR-EXEC-PATH", node,
-                         f"<executable> '{shown(executable)}' has spaces around the file name",
+                         f"<executable> '{quoted(executable)}' has spaces around the file name",
                          space_hint(executable))
 
 
@@ -108,7 +108,7 @@ def _read_expect(text: str, node: ConfigNode, context: ReadContext) -> tuple[str
         guess = suggest(unknown[0], EXPECT_WORDS)
         findings.warning(
             "AR-EXPECT-VALUE", node,
-            f"<expect>{shown(text)}</expect> names no field OSSEC knows: the command expects "
+            f"<expect>{quoted(text)}</expect> names no field OSSEC knows: the command expects "
             "nothing, so the white list is not applied to it and no field is required",
             f"did you mean {guess}?" if guess else "use srcip, user or filename")
     return words

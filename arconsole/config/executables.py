@@ -8,6 +8,9 @@ from pathlib import Path
 from arconsole.config.diagnostics import Diagnostic, Severity
 from arconsole.config.model import Command, Config
 
+# Where every response executable lives, relative to the Wazuh home (execd's AR_BINDIR).
+PROGRAM_DIR = "active-response/bin"
+
 
 def check_executables(config: Config, bin_dir: Path) -> list[Diagnostic]:
     """A warning per command used by a response that can fire whose file is missing there.

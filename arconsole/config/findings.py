@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from arconsole.config.diagnostics import Diagnostic, Severity
 from arconsole.config.model import ConfigNode
-from arconsole.safetext import shown as printable
+from arconsole.safetext import literal as printable
 
 Where = ConfigNode | tuple[int, int]
 
@@ -28,7 +28,7 @@ class Findings:
         self.add(Severity.INFO, code, where, message, hint)
 
 
-def shown(text: str, limit: int = 60) -> str:
+def quoted(text: str, limit: int = 60) -> str:
     """A value as it can be quoted in one line of a message, control characters escaped."""
     flat = printable(text)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -37,5 +37,5 @@ def shown(text: str, limit: int = 60) -> str:
 def space_hint(text: str) -> str | None:
     """Wazuh keeps spaces around a value (os_xml does not trim): say so when there are some."""
     if text != text.strip():
-        return f"remove the spaces or line breaks around '{shown(text.strip())}': Wazuh keeps them"
+        return f"remove the spaces or line breaks around '{quoted(text.strip())}': Wazuh keeps them"
     return None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 
-from arconsole.config.blocks import BlockOptions, ReadContext
-from arconsole.config.findings import Findings, shown, space_hint
+from arconsole.config.element_options import BlockOptions, ReadContext
+from arconsole.config.findings import Findings, quoted, space_hint
 from arconsole.config.model import ConfigNode, Flavour, LocationFlag
 from arconsole.config.values import (
     LOCATION_WORDS,
@@ -29,7 +29,7 @@ def read_level(options: BlockOptions, context: ReadContext) -> int:
     node = options.last["level"]
     if not str_is_num(text) or c_atoi(text).value > MAX_LEVEL:
         context.findings.error(
-            "1235", node, f"Invalid value for element 'level': {shown(text)}.",
+            "1235", node, f"Invalid value for element 'level': {quoted(text)}.",
             space_hint(text) or "a rule level: a whole number from 1 to 16")
         return 0
     return c_atoi(text).value
@@ -63,7 +63,7 @@ def read_disabled(options: BlockOptions, context: ReadContext) -> bool:
         return False
     if text not in ("yes", "no"):
         context.findings.error("1235", options.last["disabled"],
-                               f"Invalid value for element 'disabled': {shown(text)}.",
+                               f"Invalid value for element 'disabled': {quoted(text)}.",
                                space_hint(text) or "use yes or no")
     return text == "yes"
 
@@ -80,7 +80,7 @@ def read_timeout(options: BlockOptions, findings: Findings | None) -> int:
     if not result.digits:
         findings.error(
             "AR-TIMEOUT", node,
-            f"<timeout>{shown(text)}</timeout> is not a number: Wazuh reads it as 0 and the "
+            f"<timeout>{quoted(text)}</timeout> is not a number: Wazuh reads it as 0 and the "
             "response is never reversed", "give the block duration in seconds, e.g. 600")
     elif result.value <= 0:
         findings.error(
@@ -90,7 +90,7 @@ def read_timeout(options: BlockOptions, findings: Findings | None) -> int:
     elif result.rest.strip():
         findings.warning(
             "AR-TIMEOUT-UNIT", node,
-            f"<timeout>{shown(text)}</timeout> is read as {result.value} seconds: Wazuh has no "
+            f"<timeout>{quoted(text)}</timeout> is read as {result.value} seconds: Wazuh has no "
             "unit suffixes", "write the duration in seconds, e.g. 600 for 10 minutes")
     return result.value
 
@@ -100,7 +100,7 @@ def judge_rules_id(text: str, ids: tuple[int, ...], ignored: tuple[str, ...],
     if not ignored:
         return
     read = ", ".join(str(i) for i in ids) if ids else "no rule id at all"
-    skipped = " and ".join(f"'{shown(piece.strip())}'" for piece in ignored)
+    skipped = " and ".join(f"'{quoted(piece.strip())}'" for piece in ignored)
     if any("\n" in piece for piece in ignored):
         hint = "write the ids on one line: Wazuh stops at a line break"
     elif any("-" in piece for piece in ignored):
@@ -108,13 +108,13 @@ def judge_rules_id(text: str, ids: tuple[int, ...], ignored: tuple[str, ...],
     else:
         hint = "separate rule ids with commas"
     findings.warning("AR-RULES-ID", node,
-                     f"<rules_id>{shown(text)}</rules_id> is read as {read}: Wazuh ignores "
+                     f"<rules_id>{quoted(text)}</rules_id> is read as {read}: Wazuh ignores "
                      f"{skipped}", hint)
 
 
 def group_problem(pattern: str) -> str | None:
     """Why a `rules_group` can never match, or None (OS_Regex rules, spec 5.4)."""
-    from arconsole.engine.osregex import compile_osregex
+    from arconsole.osregex import compile_osregex
 
     compiled = compile_osregex(pattern)
     if compiled.error is not None:
@@ -154,7 +154,7 @@ def judge_rules_group(text: str, node: ConfigNode, findings: Findings) -> bool:
     problem = group_problem(text)
     if problem is not None:
         findings.warning("AR-GROUP-REGEX", node,
-                         f"<rules_group>{shown(text)}</rules_group> never matches: {problem}",
+                         f"<rules_group>{quoted(text)}</rules_group> never matches: {problem}",
                          "groups are separated by '|', e.g. sshd,|authentication_failed,")
         return False
     for alternative in _alternatives(text):
@@ -164,8 +164,8 @@ def judge_rules_group(text: str, node: ConfigNode, findings: Findings) -> bool:
             first, _, second = inner.partition(",")
             findings.warning(
                 "AR-GROUP-COMMA", node,
-                f"<rules_group> '{shown(alternative)}' matches only a group string holding "
-                f"'{shown(body)}' in that order, not either group",
+                f"<rules_group> '{quoted(alternative)}' matches only a group string holding "
+                f"'{quoted(body)}' in that order, not either group",
                 f"to match either group write {first},|{second},")
             break
     return True
@@ -184,12 +184,12 @@ def judge_location(text: str, node: ConfigNode, findings: Findings) -> LocationF
             reads = describe_route(token_flags)
             findings.warning(
                 "AR-LOCATION-WORD", node,
-                f"location word '{shown(token)}' is not a location: Wazuh matches <location> "
+                f"location word '{quoted(token)}' is not a location: Wazuh matches <location> "
                 f"by substring, so it reads as {_flag_words(token_flags)}, which runs on {reads}",
                 "use local, server, defined-agent or all")
         else:
             findings.warning("AR-LOCATION-WORD", node,
-                             f"location word '{shown(token)}' means nothing to Wazuh: ignored",
+                             f"location word '{quoted(token)}' means nothing to Wazuh: ignored",
                              "use local, server, defined-agent or all")
     routes = [flag for flag in (LocationFlag.AS_ONLY, LocationFlag.REMOTE_AGENT,
                                 LocationFlag.SPECIFIC_AGENT, LocationFlag.ALL_AGENTS)
@@ -197,7 +197,7 @@ def judge_location(text: str, node: ConfigNode, findings: Findings) -> LocationF
     if len(routes) > 1:
         findings.warning(
             "AR-LOCATION-MIX", node,
-            f"<location>{shown(text)}</location> names several places, but Wazuh sends each "
+            f"<location>{quoted(text)}</location> names several places, but Wazuh sends each "
             f"response to one only: here {describe_route(flags)}",
             "write one <active-response> per place (for example one with server and one "
             "with all)")
@@ -232,7 +232,7 @@ def judge_repeated_offenders(node: ConfigNode, findings: Findings) -> None:
         findings.error(
             "AR-RO-COUNT", node,
             f"<repeated_offenders> has {len(values)} values; at most 5 are allowed (Wazuh "
-            f"reads the 5th piece '{shown(kept)}' as {c_atoi(kept).value} and drops the rest)",
+            f"reads the 5th piece '{quoted(kept)}' as {c_atoi(kept).value} and drops the rest)",
             "keep 5 values at most")
     numbers: list[int] = []
     for position, piece in enumerate(values):
@@ -241,7 +241,7 @@ def judge_repeated_offenders(node: ConfigNode, findings: Findings) -> None:
             consequence = (": Wazuh reads 0 there and switches repeat-offender escalation off "
                            "entirely" if position == 0 and not result.digits else "")
             findings.error("AR-RO-VALUE", node,
-                           f"<repeated_offenders> value '{shown(piece)}' is not a whole number "
+                           f"<repeated_offenders> value '{quoted(piece)}' is not a whole number "
                            f"of minutes{consequence}",
                            "write minutes as whole numbers, e.g. 30,60,120")
         elif result.value <= 0:

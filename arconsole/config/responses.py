@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from arconsole.config.blocks import BlockOptions, ReadContext, read_options
-from arconsole.config.findings import Findings, shown, space_hint
+from arconsole.config.element_options import BlockOptions, ReadContext, read_options
+from arconsole.config.findings import Findings, quoted, space_hint
 from arconsole.config.hints import suggest
 from arconsole.config.model import ActiveResponse, Command, ConfigNode, Flavour, LocationFlag, Role
 from arconsole.config.response_values import (
@@ -112,7 +112,7 @@ def _manager_block(read: ResponseRead, commands: Sequence[Command],
     flags = judge_location(location, options.last["location"], findings)
     if flags == LocationFlag.NONE:
         findings.error("1302", options.last["location"],
-                       f"Invalid active response location: '{shown(location)}'.",
+                       f"Invalid active response location: '{quoted(location)}'.",
                        "use local, server, defined-agent or all")
         return _drop(read, f"invalid location '{location}' (error 1302)")
     read = ResponseRead(replace(read.response, location_flags=flags), block, options)
@@ -177,15 +177,15 @@ def _check_agent(read: ResponseRead, flags: LocationFlag,
         if context.flavour is Flavour.WAZUH:
             findings.warning("1306", node,
                              "Invalid agent ID. Use location=server to run AR on the manager.",
-                             f"'{shown(agent_id)}' reads as agent 0: Wazuh drops this block")
+                             f"'{quoted(agent_id)}' reads as agent 0: Wazuh drops this block")
             return _drop(read, f"defined-agent with agent id '{agent_id}' = 0: Wazuh drops the "
                          "block (warning 1306)"), False
         findings.warning("AR-AGENT-ID", node,
-                         f"<agent_id> '{shown(agent_id)}' reads as agent 0 (the manager)",
+                         f"<agent_id> '{quoted(agent_id)}' reads as agent 0 (the manager)",
                          "use location server for the manager")
     elif number.rest.strip():
         findings.warning("AR-AGENT-ID", node,
-                         f"<agent_id>{shown(agent_id)}</agent_id> is read as agent "
+                         f"<agent_id>{quoted(agent_id)}</agent_id> is read as agent "
                          f"{number.value:03d} only: Wazuh takes the leading number",
                          "one agent per block; write one <active-response> per agent")
     return None, False
@@ -200,19 +200,19 @@ def _resolve(name: str, node: ConfigNode, block: ConfigNode, commands: Sequence[
             return command
     later = next((c for c in commands if c.name == name), None)
     if later is not None:
-        hint = (f"<command> '{shown(name)}' is defined at line {later.line}, after this block: "
+        hint = (f"<command> '{quoted(name)}' is defined at line {later.line}, after this block: "
                 "Wazuh reads the file in order; move the <command> before it")
     else:
         guess = suggest(name.strip(), [c.name for c in commands])
         hint = space_hint(name) or (f"did you mean '{guess}'?" if guess else
                                     "define a <command> with this <name> before this block")
-    findings.error("1303", node, f"Invalid command '{shown(name)}' in the active response.", hint)
+    findings.error("1303", node, f"Invalid command '{quoted(name)}' in the active response.", hint)
     return None
 
 
 def _timeout_not_allowed(command: Command, node: ConfigNode, context: ReadContext) -> bool:
     """Wazuh keeps the block with timeout 0 (info); OSSEC refuses the config. True if kept."""
-    message = f"Timeout not allowed for command: '{shown(command.name)}'."
+    message = f"Timeout not allowed for command: '{quoted(command.name)}'."
     if context.flavour is Flavour.OSSEC:
         context.findings.error("1305", node, message,
                                "OSSEC refuses it: set <timeout_allowed>yes</timeout_allowed> "
@@ -248,7 +248,7 @@ def _judge_filters(response: ActiveResponse, block: ConfigNode, options: BlockOp
         findings.info(
             "AR-AND", options.last["level"],
             f"<level> and <rules_group> together: Wazuh 4.x fires only for rules of level >= "
-            f"{response.level} that are also in '{shown(response.rules_group)}' (AND); OSSEC "
+            f"{response.level} that are also in '{quoted(response.rules_group)}' (AND); OSSEC "
             "fires for either (OR)")
     if response.rules_ids and (response.level or response.rules_group is not None):
         others = " and ".join(

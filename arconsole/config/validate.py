@@ -7,8 +7,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from arconsole.config.blocks import ReadContext
-from arconsole.config.findings import shown
+from arconsole.config.element_options import ReadContext
+from arconsole.config.findings import quoted
 from arconsole.config.model import ActiveResponse, Command, ConfigNode, LocationFlag, Role
 from arconsole.config.responses import AGENT_SIDE, ResponseRead
 from arconsole.config.values import describe_route, execd_repeated_offenders
@@ -192,7 +192,7 @@ def _duplicate_responses(reads: Sequence[ResponseRead], context: ReadContext) ->
         context.findings.warning(
             "AR-DUP-RESPONSE", read.block,
             f"same response as the block at line {earlier.line}: both fire on the same alerts "
-            f"and run {shown(response.command or '')} twice", "delete one of the two blocks")
+            f"and run {quoted(response.command or '')} twice", "delete one of the two blocks")
 
 
 def _duplicate_commands(commands: Sequence[Command], context: ReadContext) -> None:
@@ -208,11 +208,11 @@ def _duplicate_commands(commands: Sequence[Command], context: ReadContext) -> No
         where = (command.line, command.column)
         if same:
             context.findings.info("AR-DUP-COMMAND", where,
-                                  f"<command> '{shown(command.name)}' repeats the one at line "
+                                  f"<command> '{quoted(command.name)}' repeats the one at line "
                                   f"{earlier.line}")
         else:
             context.findings.warning(
                 "AR-DUP-COMMAND", where,
-                f"a <command> named '{shown(command.name)}' is already defined at line "
+                f"a <command> named '{quoted(command.name)}' is already defined at line "
                 f"{earlier.line}: Wazuh uses the first one, this one is never used",
                 "rename one of them, or delete this one")

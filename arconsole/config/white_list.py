@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from arconsole.config.blocks import ReadContext
-from arconsole.config.findings import shown
+from arconsole.config.element_options import ReadContext
+from arconsole.config.findings import quoted
 from arconsole.config.model import ConfigNode, Flavour, WhiteListEntry
 
 # Wazuh's POSIX ERE (global-config.c); `/` + 2 digits + digit + 3 dotted groups is a netmask.
@@ -59,7 +59,7 @@ def _ip_entry(text: str, node: ConfigNode, context: ReadContext) -> WhiteListEnt
     address, _, mask = (text[1:] if negated else text).partition("/")
     network = _network(address, mask)
     if network is None:
-        findings.error("1237", node, f"Invalid ip address: '{shown(text)}'.",
+        findings.error("1237", node, f"Invalid ip address: '{quoted(text)}'.",
                        "each of the four numbers must be 0-255 (no leading zeros), a /CIDR "
                        "0-32, a netmask contiguous such as 255.255.255.0")
         return None
@@ -69,18 +69,18 @@ def _ip_entry(text: str, node: ConfigNode, context: ReadContext) -> WhiteListEnt
         if context.flavour is Flavour.WAZUH:
             findings.warning(
                 "AR-WL-NEGATED", node,
-                f"Wazuh 4.x drops the '!': <white_list>{shown(text)}</white_list> white-lists "
+                f"Wazuh 4.x drops the '!': <white_list>{quoted(text)}</white_list> white-lists "
                 f"{_net(network)}, the opposite of what it says",
                 "remove the entry to stop white-listing; Wazuh cannot exclude an address")
         else:
             findings.warning(
                 "AR-WL-NEGATED", node,
                 f"in OSSEC, from this entry on a match means 'not listed' and an address that "
-                f"matches nothing is listed: {shown(text)} white-lists every address except "
+                f"matches nothing is listed: {quoted(text)} white-lists every address except "
                 f"{_net(network)}", "remove the '!' entry unless that is really meant")
     elif network.prefixlen == 0:
         findings.warning("AR-WL-ALL", node,
-                         f"<white_list>{shown(text)}</white_list> white-lists every IPv4 "
+                         f"<white_list>{quoted(text)}</white_list> white-lists every IPv4 "
                          "address: no response ever fires for an alert with a srcip",
                          "narrow the network")
     return entry
@@ -118,35 +118,35 @@ def _judge_pattern(entry: WhiteListEntry, node: ConfigNode, context: ReadContext
     if text != text.strip():
         findings.warning(
             "AR-WL-SPACE", node,
-            f"<white_list> '{shown(text)}' has spaces around it: Wazuh reads it as a text "
+            f"<white_list> '{quoted(text)}' has spaces around it: Wazuh reads it as a text "
             "pattern with those spaces, which never matches an IP",
-            f"write <white_list>{shown(text.strip())}</white_list>")
+            f"write <white_list>{quoted(text.strip())}</white_list>")
         return
     if entry.negated:
         if wazuh:
             findings.warning(
                 "AR-WL-NEGATED", node,
                 f"a '!' pattern white-lists every srcip that does not contain "
-                f"'{shown(pattern)}': active response is off for almost every alert",
+                f"'{quoted(pattern)}': active response is off for almost every alert",
                 "remove the entry; Wazuh cannot exclude addresses from the white list")
         else:
             findings.warning("AR-WL-NEGATED", node,
-                             f"OSSEC has no '!' for text entries: '{shown(text)}' is literal "
+                             f"OSSEC has no '!' for text entries: '{quoted(text)}' is literal "
                              "text and never matches an IP", "remove the entry")
         return
     if "" in pattern.split("|"):
         findings.warning("AR-WL-ALL", node,
-                         f"<white_list>{shown(text)}</white_list> has an empty alternative, "
+                         f"<white_list>{quoted(text)}</white_list> has an empty alternative, "
                          "which matches every srcip: no response ever fires for an alert with "
                          "a srcip", "remove the empty part around '|'")
     elif _IPV6_LIKE.fullmatch(pattern) and wazuh:
         findings.warning(
             "AR-WL-IPV6", node,
-            f"IPv6 entries are text patterns: '{shown(pattern)}' white-lists every srcip that "
+            f"IPv6 entries are text patterns: '{quoted(pattern)}' white-lists every srcip that "
             "contains it (e.g. '::1' also matches fe80::1a)",
-            f"anchor it to match one address: ^{shown(pattern.strip('^$'))}$")
+            f"anchor it to match one address: ^{quoted(pattern.strip('^$'))}$")
     elif not _IPV6_LIKE.fullmatch(pattern):
         findings.info(
             "AR-WL-HOSTNAME", node,
-            f"'{shown(pattern)}' is matched as text against the alert's srcip, never resolved: "
+            f"'{quoted(pattern)}' is matched as text against the alert's srcip, never resolved: "
             "it only applies when srcip holds that text")

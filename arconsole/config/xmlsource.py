@@ -260,9 +260,9 @@ def _check_top_text(source: _Source, text: str, start: int, end: int) -> None:
     if stripped and not stripped.startswith("<"):  # broken markup: lxml reports it
         offset = start + len(segment) - len(stripped)
         line, column = source.position(offset)
-        shown = stripped.split("\n", 1)[0][:40]
+        excerpt = stripped.split("\n", 1)[0][:40]
         source.problem(Severity.ERROR, line, column,
-                       f"text outside any element: '{shown}'",
+                       f"text outside any element: '{excerpt}'",
                        "options belong inside <ossec_config>...</ossec_config>")
 
 

@@ -27,7 +27,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
-from arconsole.commands.blocks import format_remaining
+from arconsole.config.executables import PROGRAM_DIR
 from arconsole.config.model import Config, Flavour, Role
 from arconsole.console.alert_ring import AlertRing, AlertRow
 from arconsole.console.bridge import EventBridge
@@ -66,6 +66,8 @@ from arconsole.console.widgets.config_tree import ConfigTree
 from arconsole.console.widgets.filter_bar import FilterBar
 from arconsole.console.widgets.header import HeaderState, HeaderStrip
 from arconsole.console.widgets.log_view import LogView
+from arconsole.durations import format_remaining
+from arconsole.engine.eventlog import describe
 from arconsole.engine.events import (
     AlertHandled,
     ConfigLoaded,
@@ -73,7 +75,6 @@ from arconsole.engine.events import (
     Event,
 )
 from arconsole.engine.link import EngineLink
-from arconsole.engine.logging import describe
 
 # Lists are redrawn at most five times a second, twice a second in a flood: drawing costs per
 # frame, not per alert, and nobody reads faster (htop and k9s refresh every 1.5-2 s). Keys do
@@ -82,7 +83,6 @@ FLUSH_INTERVAL = 0.2
 FLOOD_FLUSH_INTERVAL = 0.5
 FLOOD_RATE = 1_000  # alerts a second that make it a flood
 RATE_HISTORY = 300  # five minutes of one-second samples for the sparklines
-PROGRAM_DIR = "active-response/bin"
 
 # Actions that change engine state: greyed out when read-only (the engine refuses them anyway).
 WRITE_ACTIONS = frozenset(
@@ -514,8 +514,8 @@ class ConsoleApp(App[int]):
             alerts.append("PAUSED")
         self._title("alerts-pane", "border_subtitle", " · ".join(alerts))
         blocks_view = self.blocks_view
-        shown, total = blocks_view.row_count(), len(blocks_view.entries)
-        count = f"{shown}/{total}" if shown != total else str(total)
+        visible, total = blocks_view.row_count(), len(blocks_view.entries)
+        count = f"{visible}/{total}" if visible != total else str(total)
         self._title("blocks-pane", "border_title", f"3 Blocks ({count})")
         blocks = [f"sort {blocks_view.sort_title}"]
         blocks_filter = cast(FilterBar, self._panes["blocks-filter"]).text
@@ -836,7 +836,7 @@ class ConsoleApp(App[int]):
         self._show_results([result])
 
     def action_bulk_reverse(self) -> None:
-        keys = [entry.key for entry in self.blocks_view.shown
+        keys = [entry.key for entry in self.blocks_view.visible_entries
                 if str(entry.block.get("state")) in ("active", "failed")]
         if not keys:
             self.notify("no reversible block is shown", severity="warning", markup=False)
@@ -899,7 +899,7 @@ class ConsoleApp(App[int]):
                             self.action_manual_block)
         yield SystemCommand("Reverse every shown block", "Typed confirmation (R in blocks)",
                             self.action_bulk_reverse)
-        for entry in self.blocks_view.shown[:200]:
+        for entry in self.blocks_view.visible_entries[:200]:
             yield SystemCommand(
                 escape_text(f"Reverse {entry.key}", limit=80),
                 escape_text(f"{entry.who}, {format_remaining(int(entry.remaining))} left, "

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arconsole.engine.events import Event
+from arconsole.engine.operator import ssh_client_address
 
 if TYPE_CHECKING:
     from arconsole.engine.engine import Engine
@@ -182,9 +183,9 @@ async def _send(writer: asyncio.StreamWriter, payload: dict[str, Any]) -> None:
 def request(path: Path, payload: dict[str, Any], *, timeout: float = 120.0) -> dict[str, Any]:
     """Send one request to the engine owning `path` and return its answer (blocking)."""
     payload = dict(payload)
-    ssh_client = os.environ.get("SSH_CLIENT")
+    ssh_client = ssh_client_address()
     if ssh_client:
-        payload["ssh_client"] = ssh_client.split()[0]
+        payload["ssh_client"] = ssh_client
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:

@@ -23,12 +23,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from arconsole.addresses import strip_mapped
 from arconsole.alerts.model import Alert
 from arconsole.config.model import ActiveResponse, Config, Flavour, LocationFlag
 from arconsole.engine.agents import MANAGER_ID, AgentDirectory
-from arconsole.engine.osregex import OSRegex, compile_osregex
-from arconsole.engine.whitelist import WhiteList, strip_mapped
-from arconsole.safetext import shown
+from arconsole.engine.whitelist import WhiteList
+from arconsole.osregex import OSRegex, compile_osregex
+from arconsole.safetext import literal
 
 # Wazuh's POSIX EREs (analysisd.c): anything else is "a possible logging attack".
 _USER_OK = re.compile(r"[a-zA-Z._0-9@?-]*").fullmatch
@@ -325,12 +326,12 @@ class Decider:
                            "white list against srcip only)")
             return False
         entry = self.whitelist.match(srcip)
-        address = shown(strip_mapped(srcip))
+        address = literal(strip_mapped(srcip))
         mapped = " (after removing '::ffff:')" if strip_mapped(srcip) != srcip else ""
         if entry is None:
             reasons.append(f"srcip {address}{mapped} is not white-listed")
             return False
-        where = f"<white_list>{shown(entry.text)}</white_list> (line {entry.line})"
+        where = f"<white_list>{literal(entry.text)}</white_list> (line {entry.line})"
         if self.flavour is Flavour.OSSEC and entry.negated and entry.network is not None:
             detail = (f"the ossec white list treats entries from {where} on as exceptions, and "
                       f"{address} is not one of them, so it is white-listed")
@@ -358,7 +359,7 @@ class Decider:
         """(targets, routing reason, reason it cannot run or None), spec 3.3 in order."""
         response = plan.response
         flags = response.location_flags
-        location = f"location '{shown(response.location or '')}'"
+        location = f"location '{literal(response.location or '')}'"
         agent_id = alert.agent_id
         if flags & LocationFlag.AS_ONLY:
             if flags & LocationFlag.ALL_AGENTS:
@@ -377,10 +378,10 @@ class Decider:
         if flags & LocationFlag.SPECIFIC_AGENT:
             target = response.agent_target
             reason = (f"{location}: runs on agent {target} "
-                      f"(<agent_id>{shown(response.agent_id or '')}</agent_id>)")
+                      f"(<agent_id>{literal(response.agent_id or '')}</agent_id>)")
             return (target,), reason, None
         if agent_id is not None:
-            reason = f"{location}: runs on agent {shown(agent_id)}, where the event came from"
+            reason = f"{location}: runs on agent {literal(agent_id)}, where the event came from"
             return (agent_id,), reason, None
         return self._local_by_name(location, alert.agent_name or "")
 
@@ -401,7 +402,7 @@ class Decider:
         self, location: str, name: str
     ) -> tuple[tuple[str, ...], str, str | None]:
         """`local` on an alerts.log record: the record names the agent but gives no id."""
-        reason = f"{location}: runs on agent '{shown(name)}', where the event came from"
+        reason = f"{location}: runs on agent '{literal(name)}', where the event came from"
         agent_id = self.agents.id_of(name) if self.agents is not None else None
         if agent_id is None:
             return (), reason, ("not run: alerts.log names the agent but not its id; pass "
@@ -461,13 +462,13 @@ def _bind_one(
     group_hit = False
     regex = plan.regex
     if regex is not None:
-        pattern = f"<rules_group>{shown(regex.pattern)}</rules_group>"
+        pattern = f"<rules_group>{literal(regex.pattern)}</rules_group>"
         if not regex.valid:
             reasons.append(f"{pattern} is not a valid OS_Regex ({regex.error}): it never matches")
         else:
             group_hit = regex.search(group_string)
             verb = "matches" if group_hit else "does not match"
-            reasons.append(f"{pattern} {verb} the rule's groups \"{shown(group_string)}\"")
+            reasons.append(f"{pattern} {verb} the rule's groups \"{literal(group_string)}\"")
     if flavour is Flavour.WAZUH and response.level and regex is not None:
         hit = level_hit and group_hit
         if level_hit != group_hit:
@@ -477,13 +478,13 @@ def _bind_one(
         if flavour is Flavour.OSSEC and response.level and regex is not None and hit:
             reasons.append("ossec binds <level> OR <rules_group>: one is enough")
     if response.rules_id is not None:
-        ids_text = f"<rules_id>{shown(response.rules_id)}</rules_id>"
+        ids_text = f"<rules_id>{literal(response.rules_id)}</rules_id>"
         if number is not None and number in plan.ids:
             hit = True
             reasons.append(f"{ids_text} lists rule {rule_id}")
         else:
             read = ",".join(str(i) for i in response.rules_ids) or "no id"
-            reasons.append(f"rule {shown(rule_id)} is not in {ids_text} (read as {read})")
+            reasons.append(f"rule {literal(rule_id)} is not in {ids_text} (read as {read})")
     verdict = "bound" if hit else "not bound"
     return hit, (f"{verdict}: " + "; ".join(reasons),)
 
@@ -535,12 +536,12 @@ def _crafted_reason(field_name: str, value: str, wazuh: bool) -> str:
     if value.startswith("-") and (
         (_USER_OK if field_name == "dstuser" else _IP_OK)(value) is not None
     ):
-        return (f"skipped: {field_name} '{shown(value)}' starts with '-': arconsole rejects it "
+        return (f"skipped: {field_name} '{literal(value)}' starts with '-': arconsole rejects it "
                 "as crafted (stricter than Wazuh, scenarios D1/D2)")
     if field_name == "dstuser":
-        warning = f"Invalid username '{shown(value)}'. Possible logging attack. (1272)"
+        warning = f"Invalid username '{literal(value)}'. Possible logging attack. (1272)"
     else:
-        warning = f"Invalid IP Address '{shown(value)}'. Possible logging attack. (1271)"
+        warning = f"Invalid IP Address '{literal(value)}'. Possible logging attack. (1271)"
     scope = "every response of the alert" if wazuh else "this response"
     return f"skipped: {field_name} looks crafted; Wazuh warns \"{warning}\" and skips {scope}"
 

@@ -22,37 +22,40 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from arconsole.addresses import strip_mapped
 from arconsole.alerts.detect import AlertFormat, detect_format
 from arconsole.alerts.follower import AlertFollower, Line, Skipped
 from arconsole.alerts.model import Alert, AlertError
+from arconsole.alerts.position import ReadPosition
 from arconsole.alerts.record_follower import AlertsLogFollower, Record
 from arconsole.alerts.rotation import first_line_hash
+from arconsole.config.executables import PROGRAM_DIR
 from arconsole.config.model import ActiveResponse, Config, Flavour
 from arconsole.engine.bus import EventBus
 from arconsole.engine.clock import Clock, SystemClock
 from arconsole.engine.decide import Decider
 from arconsole.engine.events import (
     AlertHandled,
+    BacklogProgress,
     BlockChanged,
     ConfigLoaded,
     ConfigRejected,
     InputError,
     Notice,
     OperatorAction,
-    Progress,
     ScriptRan,
     Undelivered,
 )
 from arconsole.engine.executor import ExecutableError, Executor, ScriptResult
 from arconsole.engine.handshake import block_key, parse_check_keys
-from arconsole.engine.messages import PROGRAM_DIR, ExecdMessage, argv_words
-from arconsole.engine.model import AuditEntry, Block, BlockState, Protocol, ReadPosition
+from arconsole.engine.messages import ExecdMessage, argv_words
+from arconsole.engine.model import AuditEntry, Block, BlockState, Protocol
 from arconsole.engine.offenders import escalate
 from arconsole.engine.options import EngineOptions, Mode
 from arconsole.engine.store import StateError, StateStore
 from arconsole.engine.timers import TimerTable, expiry_instant
 from arconsole.engine.whitelist import WhiteList
-from arconsole.safetext import shown
+from arconsole.safetext import literal
 
 if TYPE_CHECKING:
     from arconsole.engine.control import ControlServer
@@ -428,13 +431,12 @@ class Engine:
             if progress.caught_up:
                 catching_up = False
                 if last_progress:  # the console's bar and the log end at 100%
-                    self.bus.publish(
-                        Progress(at=self.clock.now(), done=progress.total, total=progress.total)
-                    )
+                    total = progress.total
+                    self.bus.publish(BacklogProgress(at=self.clock.now(), done=total, total=total))
             elif now - last_progress > 0.5:
                 last_progress = now
                 self.bus.publish(
-                    Progress(at=self.clock.now(), done=progress.done, total=progress.total)
+                    BacklogProgress(at=self.clock.now(), done=progress.done, total=progress.total)
                 )
 
     def _initial_position(self) -> ReadPosition | None:
@@ -647,7 +649,7 @@ class Engine:
             node_name=config.node_name, extra_args=response.extra_args,
             alert_raw=alert.raw, executable=executable,
         )
-        srcip = _strip_mapped(alert.srcip)
+        srcip = (strip_mapped(alert.srcip) if alert.srcip else alert.srcip)
         outcome: dict[str, object] = {"block": None, "reply": None, "key": None}
 
         async def on_keys(keys: list[str] | None) -> str:
@@ -717,7 +719,8 @@ class Engine:
         config = self.config
         definition = config.command(response.command or "") if config else None
         expect = definition.expect if definition else ("srcip",)
-        srcip = _strip_mapped(alert.srcip) if "srcip" in expect or manual else None
+        wanted = "srcip" in expect or manual
+        srcip = strip_mapped(alert.srcip) if wanted and alert.srcip else None
         user = alert.dstuser if {"user", "username"} & set(expect) else None
         words = argv_words("add", alert, srcip, user)
         key = f"{self.options.home / PROGRAM_DIR / executable}{srcip or '-'}"
@@ -754,7 +757,7 @@ class Engine:
             # A script waits on our answer while its key is being reversed; never forever.
             await asyncio.wait_for(self._wait_key_idle(key), self.options.time_limit)
         except TimeoutError:
-            self._notice("warning", f"{shown(key)}: still being reversed after "
+            self._notice("warning", f"{literal(key)}: still being reversed after "
                          f"{self.options.time_limit:.0f}s; this trigger was aborted")
             return self.blocks.get(key), "abort"
         config = self.config
@@ -1099,7 +1102,7 @@ class Engine:
                     False, "add", target,
                     f"refused: {address} is white-listed by <white_list>{entry.text}"
                     f"</white_list> (line {entry.line}); use --force to block anyway"))
-            if requester_address and str(address) == _strip_mapped(requester_address):
+            if requester_address and str(address) == strip_mapped(requester_address):
                 return self._audit(operator, ActionResult(
                     False, "add", target,
                     f"refused: {address} is your own SSH client; use --force to block anyway"))
@@ -1181,12 +1184,6 @@ def _end_of_last_line(path: Path, size: int, max_line: int = 65536) -> int:
     if end >= 0:
         return size - window + end + 1
     return 0 if size <= max_line else size
-
-
-def _strip_mapped(srcip: str | None) -> str | None:
-    if srcip and srcip.lower().startswith("::ffff:"):
-        return srcip[7:]
-    return srcip
 
 
 def _describe_failure(result: ScriptResult) -> str:

@@ -116,7 +116,7 @@ class Notice(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class Progress(Event):
+class BacklogProgress(Event):
     """Backlog progress while catching up on the alerts file."""
 
     kind: ClassVar[str] = "progress"
@@ -147,7 +147,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ConfigLoaded,
         ConfigRejected,
         Notice,
-        Progress,
+        BacklogProgress,
         OperatorAction,
     )
 }

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from arconsole.engine.messages import PROGRAM_DIR
+from arconsole.config.executables import PROGRAM_DIR
 
 # Scripts get a fixed environment: nothing from the console's, nothing from an alert.
 # The engine's own interpreter directory comes first so that `#!/usr/bin/env python3`

@@ -15,8 +15,7 @@ import json
 from dataclasses import dataclass
 
 from arconsole.alerts.model import Alert
-
-PROGRAM_DIR = "active-response/bin"
+from arconsole.config.executables import PROGRAM_DIR
 
 
 def _json_text(value: object) -> bytes:

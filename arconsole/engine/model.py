@@ -86,16 +86,6 @@ class Block:
 
 
 @dataclass(frozen=True, slots=True)
-class ReadPosition:
-    """Where the alerts follower stopped: enough to resume, or to detect a rotation."""
-
-    path: str
-    inode: int
-    offset: int
-    first_line_hash: str  # sha256 hex of the file's first line (with its newline), "" if none
-
-
-@dataclass(frozen=True, slots=True)
 class AuditEntry:
     """An operator action: who did what, and exactly which command ran."""
 

@@ -12,13 +12,11 @@ def current_operator() -> str:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = f"uid:{os.getuid()}"
-    ssh_client = os.environ.get("SSH_CLIENT")
-    if ssh_client:
-        return f"{user} from {ssh_client.split()[0]}"
-    return user
+    ssh_client = ssh_client_address()
+    return f"{user} from {ssh_client}" if ssh_client else user
 
 
 def ssh_client_address() -> str | None:
     """The address the operator's own SSH session comes from (never block it by accident)."""
-    ssh_client = os.environ.get("SSH_CLIENT")
-    return ssh_client.split()[0] if ssh_client else None
+    words = os.environ.get("SSH_CLIENT", "").split()
+    return words[0] if words else None

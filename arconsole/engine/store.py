@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from arconsole.engine.model import AuditEntry, Block, BlockState, Protocol, ReadPosition
+from arconsole.alerts.position import ReadPosition
+from arconsole.engine.model import AuditEntry, Block, BlockState, Protocol
 
 SCHEMA_VERSION = 1
 EVENTS_KEPT = 10_000

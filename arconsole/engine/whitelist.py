@@ -22,9 +22,9 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from arconsole.addresses import strip_mapped
 from arconsole.config.model import Flavour, WhiteListEntry
 
-_MAPPED_PREFIX = "::ffff:"
 _CACHE_LIMIT = 4096  # distinct srcips remembered; cleared when full (cheap, bounded)
 
 
@@ -97,11 +97,6 @@ class OSMatch:
         return False
 
 
-def strip_mapped(srcip: str) -> str:
-    """`get_ip()`: a leading `::ffff:` (exact, case-sensitive strncmp) is removed."""
-    return srcip[len(_MAPPED_PREFIX) :] if srcip.startswith(_MAPPED_PREFIX) else srcip
-
-
 class WhiteList:
     """The white list of one config, for one flavour. `match` is cached per srcip."""
 
@@ -142,7 +137,7 @@ class WhiteList:
         cache = self._cache
         if srcip in cache:
             return cache[srcip]
-        ip = srcip[7:] if srcip.startswith(_MAPPED_PREFIX) else srcip
+        ip = strip_mapped(srcip)
         result = self._match_networks(ip) if self._networks else None
         if result is None and self._patterns and (
             self._negated or self._any_plain is None or self._any_plain.search(ip) is not None

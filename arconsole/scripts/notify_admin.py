@@ -21,9 +21,9 @@ def main(argv: list[str]) -> int:
 def notify(run: Run) -> int:
     alert = run.message.alert
     rule = alert.get_object("rule") if alert else None
-    shown = {name: _scalar(rule.get(name) if rule else None)
+    fields = {name: _scalar(rule.get(name) if rule else None)
              for name in ("id", "level", "description")}
-    run.log(f"Notify admin: rule {shown['id']} level {shown['level']}: {shown['description']}")
+    run.log(f"Notify admin: rule {fields['id']} level {fields['level']}: {fields['description']}")
     return run.end()
 
 

@@ -118,7 +118,7 @@ class ExtendScreen(ModalScreen[int | None]):
         self.query_one(Input).focus()
 
     def _seconds(self) -> int | None:
-        from arconsole.commands.engine_args import parse_duration
+        from arconsole.durations import parse_duration
 
         text = self.query_one(Input).value
         try:
@@ -195,7 +195,7 @@ class ManualBlockScreen(ModalScreen[ManualBlock | None]):
         self.query_one("#block-error", Label).update(Text(text))
 
     def _request(self) -> ManualBlock | None:
-        from arconsole.commands.engine_args import parse_duration
+        from arconsole.durations import parse_duration
 
         address = self.query_one("#block-address", Input).value.strip()
         try:

@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from arconsole.commands.blocks import format_remaining
 from arconsole.console.filters import Predicate
 from arconsole.console.widgets.line_table import Column, LineTable
+from arconsole.durations import format_remaining
 
 
 def state_label(block: dict[str, Any]) -> str:
@@ -203,7 +203,7 @@ class BlocksView(LineTable):
         self.data_changed()
 
     @property
-    def shown(self) -> list[BlockEntry]:
+    def visible_entries(self) -> list[BlockEntry]:
         return list(self._rows)
 
     @property

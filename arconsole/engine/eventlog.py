@@ -8,6 +8,7 @@ from typing import TextIO
 from arconsole.engine.bus import Subscription
 from arconsole.engine.events import (
     AlertHandled,
+    BacklogProgress,
     BlockChanged,
     ConfigLoaded,
     ConfigRejected,
@@ -15,18 +16,17 @@ from arconsole.engine.events import (
     InputError,
     Notice,
     OperatorAction,
-    Progress,
     ScriptRan,
     Undelivered,
 )
-from arconsole.safetext import shown
+from arconsole.safetext import literal
 
 
 def describe(event: Event) -> tuple[str, str]:
     """(level, text) for an event, with every control or invisible character escaped:
     alert fields (ids, agent, addresses, script output) are attacker-controlled."""
     level, text = _describe(event)
-    return level, shown(text)
+    return level, literal(text)
 
 
 def _describe(event: Event) -> tuple[str, str]:
@@ -61,7 +61,7 @@ def _describe(event: Event) -> tuple[str, str]:
                          f"good config: {event.first_error}")
     if isinstance(event, Notice):
         return event.level, event.message
-    if isinstance(event, Progress):
+    if isinstance(event, BacklogProgress):
         percent = event.done * 100 // max(1, event.total)
         return "progress", f"backlog {percent}% ({event.done}/{event.total} bytes)"
     if isinstance(event, OperatorAction):

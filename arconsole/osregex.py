@@ -97,8 +97,8 @@ def _split_alternatives(pattern: str) -> list[str]:
         if char == "\\":
             escaped = pattern[index + 1 : index + 2]
             if escaped not in _CLASSES and escaped not in _LITERALS:
-                shown = f"\\{escaped}" if escaped else "a trailing \\"
-                raise OSRegexError(f"unknown escape {shown}")
+                described = f"\\{escaped}" if escaped else "a trailing \\"
+                raise OSRegexError(f"unknown escape {described}")
             index += 2
             continue
         if char == "(":
