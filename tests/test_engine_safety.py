@@ -58,7 +58,7 @@ async def test_a6_burst_for_an_expiring_key_cannot_starve_its_delete(tmp_path: P
         await engine.handle_line(alert_line(f"burst.{n}"))
     clock.advance(6)  # the block expires while the burst's scripts are in their handshake
     began = time.monotonic()
-    await wait_for(lambda: not engine._tasks, timeout=15)
+    await wait_for(lambda: not engine.context.tasks, timeout=15)
     assert time.monotonic() - began < 10, "the delete waited for the adds that waited for it"
     assert "delete" in commands_seen(home)
     await engine.stop()
