@@ -21,7 +21,7 @@ from arconsole.engine.messages import ExecdMessage
 from arconsole.engine.model import ActionResult, Block, BlockState, Protocol
 from arconsole.engine.offenders import escalate
 from arconsole.engine.script_report import ScriptReporter, describe_failure
-from arconsole.engine.timers import TimerTable, expiry_instant
+from arconsole.engine.timers import TimerTable
 from arconsole.safetext import literal
 
 
@@ -42,10 +42,14 @@ class BlockBook:
 
     async def record_trigger(
         self, key: str, response: ActiveResponse, alert: Alert, srcip: str | None,
-        received_at: float, message: ExecdMessage | bytes, protocol: Protocol,
-        *, manual: bool = False,
+        message: ExecdMessage | bytes, protocol: Protocol, *, manual: bool = False,
     ) -> tuple[Block | None, str]:
-        """execd's step 10: escalate, then refresh an active block (abort) or add one."""
+        """execd's step 10: escalate, then refresh an active block (abort) or add one.
+
+        The block's time starts now, when the add takes effect (our `continue` is about to be
+        sent), not when the alert was read: a block lasts its whole timeout even when its
+        script waited for a slot (execd starts it at the alert, and is 0-2 s late besides).
+        """
         context = self._context
         try:
             # A script waits on our answer while its key is being reversed; never forever.
@@ -56,6 +60,7 @@ class BlockBook:
             return self.blocks.get(key), "abort"
         config = context.current_config
         store = context.store
+        took_effect = context.clock.now()
         timeout = response.timeout
         existing = self.blocks.get(key)
         if existing is not None and existing.alert_id == alert.alert_id and not manual:
@@ -78,7 +83,7 @@ class BlockBook:
                 store.set_offences(key, new_count)
             if live and existing is not None:
                 block = existing.with_(
-                    started_at=received_at, timeout=timeout,
+                    started_at=took_effect, timeout=timeout,
                     offences=new_count or 0, restored=False,
                 )
                 change, reply = "refreshed", "abort"
@@ -90,7 +95,7 @@ class BlockBook:
                 block = Block(
                     key=key, command=response.command or "", name=response.name,
                     executable=response.executable or "", protocol=protocol, target="server",
-                    srcip=srcip, user=alert.dstuser, started_at=received_at, timeout=timeout,
+                    srcip=srcip, user=alert.dstuser, started_at=took_effect, timeout=timeout,
                     offences=new_count or 0, delete_message=delete_message,
                     alert_id=alert.alert_id, rule_id=alert.rule_id, manual=manual,
                     dry_run=context.dry_run,
@@ -105,8 +110,7 @@ class BlockBook:
         return block, reply
 
     def record_untracked(
-        self, response: ActiveResponse, alert: Alert, srcip: str | None, received_at: float,
-        message: ExecdMessage,
+        self, response: ActiveResponse, alert: Alert, srcip: str | None, message: ExecdMessage,
     ) -> Block:
         """A stateful script that printed no check_keys line: Wazuh never reverses such a
         run (7.3 step 8); we keep it visible (1.4 item 5)."""
@@ -114,7 +118,8 @@ class BlockBook:
         block = Block(
             key=key, command=response.command or "", name=response.name,
             executable=response.executable or "", protocol=Protocol.JSON, target="server",
-            srcip=srcip, user=alert.dstuser, started_at=received_at, timeout=response.timeout,
+            srcip=srcip, user=alert.dstuser, started_at=self._context.clock.now(),
+            timeout=response.timeout,
             offences=0, delete_message=message.with_command("delete"),
             state=BlockState.UNTRACKED, alert_id=alert.alert_id, rule_id=alert.rule_id,
         )
@@ -161,7 +166,7 @@ class BlockBook:
 
     def schedule(self, block: Block) -> None:
         if block.state in (BlockState.ACTIVE, BlockState.FAILED) and block.timeout > 0:
-            self.timers.schedule(block.key, expiry_instant(block.started_at, block.timeout))
+            self.timers.schedule(block.key, block.expires_at)
             self._timers_changed.set()
 
     async def timer_loop(self) -> None:

@@ -213,7 +213,7 @@ class Intake:
             fired.append(response.name)
             for target in decision.targets:
                 if target == "server":
-                    work.append(self._dispatcher.dispatch(response, alert, received_at))
+                    work.append(self._dispatcher.dispatch(response, alert))
                     dispatched += 1
                 else:
                     delivering = self.delivery.deliver(response, target, alert, received_at)
