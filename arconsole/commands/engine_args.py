@@ -7,7 +7,7 @@ from pathlib import Path
 
 from arconsole.config.model import Flavour, Role
 from arconsole.durations import parse_duration
-from arconsole.engine.options import EngineOptions, Mode, resolve_paths
+from arconsole.engine.options import EngineOptions, Mode, parse_agent_transport, resolve_paths
 
 
 def duration_argument(text: str) -> float:
@@ -39,12 +39,19 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                         help="JSON array of agents, for location all")
     parser.add_argument("--offender-decay", type=duration_argument, metavar="DURATION",
                         help="forget repeated-offender counts after this long (default never)")
+    parser.add_argument("--agent-transport", default="none", metavar="none|wazuh-queue[=PATH]",
+                        help="how responses reach agents: none (recorded undelivered) or "
+                        "through the manager's own queue (default PATH HOME/queue/alerts/ar)")
     parser.add_argument("--skip-backlog-older-than", type=duration_argument, metavar="DURATION",
                         help="do not act on alerts older than this (e.g. 1h)")
 
 
 def options_from_args(args: argparse.Namespace, *, read_only: bool = False) -> EngineOptions:
     config, home, alerts, state = resolve_paths(args.config, args.home, args.alerts, args.state)
+    try:
+        agent_queue = parse_agent_transport(getattr(args, "agent_transport", "none"), home)
+    except ValueError as error:
+        raise SystemExit(f"arconsole: error: --agent-transport: {error}") from None
     return EngineOptions(
         config_path=config, home=home, alerts_path=alerts, state_path=state,
         mode=Mode(args.mode), flavour=Flavour(args.flavour),
@@ -52,5 +59,5 @@ def options_from_args(args: argparse.Namespace, *, read_only: bool = False) -> E
         reverse_on_exit=args.reverse_on_exit, read_only=read_only,
         time_limit=args.time_limit, agents_file=args.agents,
         offender_decay=args.offender_decay,
-        skip_backlog_older_than=args.skip_backlog_older_than,
+        skip_backlog_older_than=args.skip_backlog_older_than, agent_queue=agent_queue,
     )

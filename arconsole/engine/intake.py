@@ -44,6 +44,8 @@ class Intake:
         self._dispatcher = dispatcher
         self.delivery = delivery
         self.decider: Decider | None = None  # swapped whole by the façade on reload
+        # The fleet stage sees every alert first (agents' AR log lines); None when unused.
+        self.observe: Callable[[Alert, float], None] | None = None
         self.alerts_format = AlertFormat.JSON
         self._line_number = 0
         self._pending: dict[int, _PendingLine] = {}
@@ -202,6 +204,8 @@ class Intake:
         assert decider is not None
         context.stats.alerts += 1
         received_at = context.clock.now()
+        if self.observe is not None:
+            self.observe(alert, received_at)
         if self._too_old(alert, received_at):
             self._mark_line(position, [])
             return

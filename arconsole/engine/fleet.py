@@ -1,0 +1,69 @@
+"""The fleet stage: AR log alerts from the followed stream become fleet rows and confirmations.
+
+The intake hands every alert here before deciding it; an agent's AR log alert (fleet.md F2)
+updates the fleet table, confirms the deliveries it answers, and is then decided like any
+other alert (it fires a response only where one binds it explicitly, as in Wazuh).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+
+from arconsole.alerts.model import Alert
+from arconsole.engine.agent_delivery import WazuhQueueDelivery
+from arconsole.engine.context import EngineContext
+from arconsole.engine.decide import Decider
+from arconsole.engine.events import FleetChanged
+from arconsole.engine.fleet_store import FleetRow, FleetStore
+from arconsole.engine.fleet_table import (
+    FleetTable,
+    describe_end,
+    is_ar_log_alert,
+    read_ar_log_alert,
+    row_state,
+)
+
+
+class FleetStage:
+    def __init__(
+        self, context: EngineContext, decider: Callable[[], Decider | None],
+        delivery: WazuhQueueDelivery | None,
+    ) -> None:
+        self._context = context
+        self._decider = decider
+        self.delivery = delivery
+        self.table = FleetTable()
+        self.updates = 0
+
+    def attach(self, store: FleetStore) -> None:
+        """At start: the rows saved by the last run."""
+        self.table = FleetTable(store)
+
+    def observe(self, alert: Alert, received_at: float) -> None:
+        if not is_ar_log_alert(alert):
+            return
+        entry = read_ar_log_alert(alert, received_at)
+        if entry is None:
+            return
+        if entry.command == "add" and self.delivery is not None:
+            self.delivery.confirm(entry.agent, entry.program, entry.key)
+        decider = self._decider()
+        before = self.table.get(entry.agent, entry.program, entry.key)
+        was_active = before.active if before is not None else False
+        row = self.table.apply(entry, decider.bound_responses if decider else None)
+        if row is None:
+            return
+        self.updates += 1
+        if self._context.bus.has_subscribers:
+            change = "lifted" if not row.active else ("refreshed" if was_active else "added")
+            self._context.bus.publish(FleetChanged(
+                at=received_at, change=change, row=row_json(row, self._context.clock.now())))
+
+
+def row_json(row: FleetRow, now: float) -> dict[str, object]:
+    data: dict[str, object] = asdict(row)
+    data["row_key"] = row.row_key
+    data["state"] = row_state(row, now)
+    data["expected_end"] = describe_end(row)
+    return data
