@@ -60,6 +60,7 @@ class BlockBook:
             return self.blocks.get(key), "abort"
         config = context.current_config
         store = context.store
+        writes = context.writes
         took_effect = context.clock.now()
         timeout = response.timeout
         existing = self.blocks.get(key)
@@ -78,7 +79,7 @@ class BlockBook:
         if escalates:
             timeout, new_count = escalate(timeout, config.repeated_offenders, count)
         live = existing is not None and existing.state is BlockState.ACTIVE
-        with store.transaction():
+        with writes.writing():
             if new_count is not None and new_count != count:
                 store.set_offences(key, new_count)
             if live and existing is not None:
@@ -106,6 +107,13 @@ class BlockBook:
             self._offences[key] = new_count
         self.blocks[key] = block
         self.schedule(block)
+        try:
+            await writes.durable()  # never `continue` a block the state file does not hold
+        except Exception:
+            if change == "added":
+                self.timers.cancel(key)
+                del self.blocks[key]
+                return None, "abort"
         self.publish(change, block)
         return block, reply
 
@@ -123,14 +131,16 @@ class BlockBook:
             offences=0, delete_message=message.with_command("delete"),
             state=BlockState.UNTRACKED, alert_id=alert.alert_id, rule_id=alert.rule_id,
         )
-        self._context.store.save_block(block)
+        with self._context.writes.writing() as store:
+            store.save_block(block)
         self.blocks[key] = block
         self.publish("untracked", block)
         return block
 
     def mark_failed(self, key: str, error: str) -> Block:
         block = self.blocks[key].with_(state=BlockState.FAILED, last_error=error)
-        self._context.store.save_block(block)
+        with self._context.writes.writing() as store:
+            store.save_block(block)
         self.blocks[key] = block
         self.publish("failed", block)
         return block
@@ -138,7 +148,8 @@ class BlockBook:
     def extend(self, key: str, seconds: int) -> Block:
         """Push an active block's end `seconds` later (callers checked it is active)."""
         extended = self.blocks[key].with_(timeout=self.blocks[key].timeout + seconds)
-        self._context.store.save_block(extended)
+        with self._context.writes.writing() as store:
+            store.save_block(extended)
         self.blocks[key] = extended
         self.schedule(extended)
         self.publish("extended", extended)
@@ -152,7 +163,8 @@ class BlockBook:
 
     def forget_imagined(self, key: str) -> None:
         """Drop a dry run's block from the state file: never enforced, nothing to reverse."""
-        self._context.store.delete_block(key)
+        with self._context.writes.writing() as store:
+            store.delete_block(key)
 
     def publish(self, change: str, block: Block) -> None:
         context = self._context
@@ -206,16 +218,18 @@ class BlockBook:
             return ActionResult(False, "reverse", key, "no such block")
         busy = asyncio.Event()
         self._key_busy[key] = busy
-        store = self._context.store
+        writes = self._context.writes
         try:
             self.timers.cancel(key)
             block = block.with_(state=BlockState.REVERSING)
             self.blocks[key] = block
-            store.save_block(block)
+            with writes.writing() as store:
+                store.save_block(block)
             self.publish("reversing", block)
             ok, detail = await self._run_delete(block)
             if ok:
-                store.delete_block(key)
+                with writes.writing() as store:
+                    store.delete_block(key)
                 del self.blocks[key]
                 done = block.with_(state=BlockState.REVERSED)
                 self.publish("reversed", done)
