@@ -204,6 +204,7 @@ class Engine:
         if self.agent_delivery is not None:
             self.agent_delivery.close()
         self.intake.commit_position(force=True)
+        context.writes.flush()
         if context.executor_or_none is not None:
             await context.executor.aclose()
         if context.store_or_none is not None:
