@@ -35,8 +35,12 @@ if not SHARED.exists():
 REAL = SHARED / "fixtures" / "real"
 SAMPLE = REAL / "alerts-ar-sample.json"
 RULES = REAL / "wazuh-4.14.7-ruleset" / "0015-ossec_rules.xml"
-pytestmark = pytest.mark.skipif(not SAMPLE.exists() or not RULES.exists(),
-                                reason="../shared/fixtures/real is absent")
+
+
+@pytest.fixture(autouse=True)
+def _real_fixtures() -> None:
+    if not SAMPLE.exists() or not RULES.exists():
+        pytest.skip("../shared/fixtures/real is absent")
 
 
 def ruleset_rule(rule_id: str) -> dict[str, Any]:

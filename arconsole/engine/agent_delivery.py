@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import errno
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,7 @@ class WazuhQueueDelivery:
         self.sent = 0
         self.failed = 0
         self.last_error = ""
+        self._busy = False  # the last retry was for a full queue, not a missing receiver
 
     # ------------------------------------------------------------------ start
 
@@ -261,6 +263,7 @@ class WazuhQueueDelivery:
                 except OSError as error:
                     self.last_error = f"{self.path}: {error.strerror or error}"
                     if is_retryable(error):
+                        self._busy = error.errno in (errno.EAGAIN, errno.ENOBUFS)
                         retry_at = index
                         break
                     self._fail(record.id, self.last_error)
@@ -276,6 +279,9 @@ class WazuhQueueDelivery:
                 rest = batch[retry_at:]
                 store.mark_many([r.id for r in rest], "queued", now)
                 self._ready.extendleft(reversed(rest))
+                if sent or self._busy:
+                    # The receiver is reading, only slower than us: a short pause, no backoff.
+                    delay = self._retry_initial
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
                 continue
