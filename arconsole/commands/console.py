@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from typing import TYPE_CHECKING
 
 from arconsole.commands.engine_args import add_engine_options, options_from_args
+from arconsole.commands.errors import describe_start_failure, report
 
 if TYPE_CHECKING:
     from arconsole.console.app import ConsoleApp
@@ -56,6 +58,7 @@ async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int
     from arconsole.engine.control import ControlError, engine_listening
     from arconsole.engine.engine import Engine, EngineError
     from arconsole.engine.link import LocalLink, SocketLink
+    from arconsole.engine.store import StateError
 
     engine: Engine | None = None
     link: EngineLink
@@ -70,11 +73,14 @@ async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int
         engine = Engine(options)
         try:
             await engine.start()
-        except EngineError as error:
-            print(f"arconsole: {error}", file=sys.stderr)
+        except (EngineError, StateError, OSError, sqlite3.Error) as error:
             with contextlib.suppress(Exception):
-                await engine.stop()
-            return 1
+                await engine.stop(reverse=False)
+            message, status = describe_start_failure(
+                error, config=options.config_path, state=options.state_path,
+                alerts=options.alerts_path, socket=options.socket_path,
+            )
+            return report(message, status)
         link = LocalLink(engine)
     app = ConsoleApp(link, theme=theme, flavour=options.flavour, role=options.role)
     return await run_console(app, link, engine, mouse=mouse)

@@ -1,0 +1,69 @@
+"""What an operator types for `arconsole blocks`: checked as argparse types, before anything runs.
+
+An address given by hand passes the same crafted-input check as an alert's `srcip` (Wazuh's
+pattern, and no leading `-`), so `::1%-j ACCEPT` or a zone holding a newline never reaches a
+script. Seconds are whole, above 0 and at most ten years; names and keys are printable. Every
+refusal quotes the value escaped, so the error line itself cannot be forged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import unicodedata
+
+from arconsole.engine.decide import crafted_ip
+from arconsole.safetext import literal
+
+MAX_BLOCK_SECONDS = 10 * 365 * 86_400  # ten years: longer is a typo, and still fits anywhere
+MAX_NAME = 1024
+
+
+def block_seconds(text: str) -> int:
+    """SECONDS of `blocks extend` and `--timeout` of `blocks add`."""
+    stripped = text.strip()
+    digits = stripped[1:] if stripped[:1] in ("+", "-") else stripped
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: '{literal(text)}'")
+    if stripped.startswith("-"):
+        raise argparse.ArgumentTypeError(
+            f"{literal(text)}: negative seconds are refused; to end a block early, reverse it")
+    # Length first: int() of a 10,000-digit string is refused (or slow) by Python itself.
+    if len(digits.lstrip("0")) > len(str(MAX_BLOCK_SECONDS)) or int(digits) > MAX_BLOCK_SECONDS:
+        raise argparse.ArgumentTypeError(_too_long(text))
+    seconds = int(digits)
+    if seconds == 0:
+        raise argparse.ArgumentTypeError("0 seconds: give seconds above 0")
+    return seconds
+
+
+def _too_long(text: str) -> str:
+    shown = text if len(text) <= 24 else text[:20] + "..."
+    return (f"{literal(shown)} seconds is more than ten years "
+            f"(at most {MAX_BLOCK_SECONDS} seconds)")
+
+
+def address_argument(text: str) -> str:
+    """`--srcip`: an IPv4 or IPv6 address that an alert could carry without being crafted."""
+    if crafted_ip(text):
+        raise argparse.ArgumentTypeError(
+            f"'{literal(text)}' looks crafted (an address holds only letters, digits, '.', "
+            "':' and '-', and does not start with '-'; IPv6 zones such as %eth0 are refused)")
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: '{literal(text)}'") from None
+    return text
+
+
+def name_argument(text: str) -> str:
+    """`--command NAME` and KEY: printable text of a sane length."""
+    if not text or len(text) > MAX_NAME or not _printable(text):
+        raise argparse.ArgumentTypeError(
+            f"'{literal(text[:MAX_NAME])}' is not a name (printable text, 1 to {MAX_NAME} "
+            "characters)")
+    return text
+
+
+def _printable(text: str) -> bool:
+    return all(char.isprintable() and unicodedata.category(char) != "Cf" for char in text)
