@@ -5,7 +5,6 @@ Real scripts in a real home, a real SQLite state file; only the clock is injecte
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
@@ -13,23 +12,21 @@ from pathlib import Path
 import pytest
 
 from arconsole.engine.clock import ManualClock
-from arconsole.engine.engine import Engine
 from arconsole.engine.events import BlockChanged, Notice
 from arconsole.engine.model import BlockState
 from tests.engine_support import (
+    T0,
     alert_line,
     command,
     make_home,
-    new_engine,
     pid_alive,
     recorder,
     records,
     response,
+    started,
     wait_for,
     write_script,
 )
-
-T0 = 1_700_000_000.0
 
 
 def stateful_home(tmp_path: Path, timeout: int = 600, mode: str = "keys",
@@ -42,11 +39,6 @@ def stateful_home(tmp_path: Path, timeout: int = 600, mode: str = "keys",
         {"rec": recorder(mode, exit_code)},
     )
 
-
-async def started(home: Path, clock: ManualClock | None = None, **changes: object) -> Engine:
-    engine = new_engine(home, clock or ManualClock(T0), **changes)
-    await engine.start(follow=False)
-    return engine
 
 
 async def test_e6_e8_add_message_handshake_and_block(tmp_path: Path) -> None:
@@ -177,9 +169,11 @@ async def test_t1_t2_delete_runs_after_strictly_more_than_timeout(tmp_path: Path
     engine = await started(home, clock)
     await engine.handle_line(alert_line("1.1"))
     await engine.drain()
+    # execd: `now - t > 5` in whole seconds is first true at t+6, not at t+5.
+    assert engine.timers.next_due() == T0 + 6
     clock.advance(5)
-    await asyncio.sleep(0.3)
-    assert len(records(home)) == 1, "no delete at t+5 (execd: now - t > 5 is false)"
+    assert engine.timers.next_due() > clock.now()
+    assert len(records(home)) == 1
     clock.advance(1)
     await wait_for(lambda: len(records(home)) == 2)
     delete = records(home)[1]

@@ -1,21 +1,22 @@
 """What an operator types for `arconsole blocks`: checked as argparse types, before anything runs.
 
-An address given by hand passes the same crafted-input check as an alert's `srcip` (Wazuh's
-pattern, and no leading `-`), so `::1%-j ACCEPT` or a zone holding a newline never reaches a
-script. Seconds are whole, above 0 and at most ten years; names and keys are printable. Every
-refusal quotes the value escaped, so the error line itself cannot be forged.
+The rules are the engine's own (`engine.operations`, which the control socket applies too):
+an address passes the same crafted-input check as an alert's `srcip` and may not carry an IPv6
+zone, so `::1%-j ACCEPT` or a zone holding a newline never reaches a script; seconds are whole,
+above 0 and at most ten years. Names and keys are printable. Every refusal quotes the value
+escaped, so the error line itself cannot be forged; a usage error here means nothing ran.
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import unicodedata
 
-from arconsole.engine.decide import crafted_ip
+from arconsole.engine.operations import MAX_SECONDS, operator_address_problem
 from arconsole.safetext import literal
 
-MAX_BLOCK_SECONDS = 10 * 365 * 86_400  # ten years: longer is a typo, and still fits anywhere
+MAX_BLOCK_SECONDS = MAX_SECONDS  # ten years: longer is a typo (and would overflow the state)
+
 MAX_NAME = 1024
 
 
@@ -45,14 +46,9 @@ def _too_long(text: str) -> str:
 
 def address_argument(text: str) -> str:
     """`--srcip`: an IPv4 or IPv6 address that an alert could carry without being crafted."""
-    if crafted_ip(text):
-        raise argparse.ArgumentTypeError(
-            f"'{literal(text)}' looks crafted (an address holds only letters, digits, '.', "
-            "':' and '-', and does not start with '-'; IPv6 zones such as %eth0 are refused)")
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an IP address: '{literal(text)}'") from None
+    problem = operator_address_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 

@@ -94,3 +94,23 @@ class AuditEntry:
     action: str  # reverse, extend, add, reverse-all...
     target: str  # block key or address
     detail: str  # the exact command run and its outcome
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """The outcome of an operator action (or a reversal), exactly as printed and audited."""
+
+    ok: bool
+    action: str
+    target: str
+    detail: str
+    block: Block | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "action": self.action,
+            "target": self.target,
+            "detail": self.detail,
+            "block": self.block.to_json() if self.block else None,
+        }
