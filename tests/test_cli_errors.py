@@ -276,3 +276,37 @@ def test_bad_argument_is_a_usage_error(
     assert argument in errors[0] and reason in errors[0], errors[0]
     assert "\x1b" not in everything and "\x07" not in everything
 
+
+
+@pytest.fixture
+def recorder_home(tmp_path: Path) -> Path:
+    from tests.engine_support import command, make_home, recorder, response
+
+    home = make_home(tmp_path, [command("rec")], [response("rec", level=5, timeout=600)],
+                     {"rec": recorder()})
+    StateStore.open(home / "var" / "arconsole" / "state.db").close()
+    return home
+
+
+@pytest.mark.parametrize("srcip", ["::1%-j ACCEPT", "fe80::1%eth0\n\x1b[2J", "-1.2.3.4",
+                                   "10.0.0.1;id", "::1%25lo"])
+def test_crafted_srcip_never_reaches_a_script(recorder_home: Path, srcip: str) -> None:
+    """Offline `blocks add` (no engine running): refused as usage, the script never runs."""
+    from tests.engine_support import records
+
+    result = arconsole(["blocks", "add", "--command", "rec", f"--srcip={srcip}",
+                        "--home", str(recorder_home)])
+    assert result.returncode == 2 and "--srcip" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "\x1b" not in result.stderr
+    assert records(recorder_home) == []
+
+
+def test_a_sound_offline_add_still_runs(recorder_home: Path) -> None:
+    """The same path with a good address reaches the script: the refusals above are real."""
+    from tests.engine_support import records
+
+    result = arconsole(["blocks", "add", "--command", "rec", "--srcip", "198.51.100.5",
+                        "--timeout", "315360000", "--home", str(recorder_home)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    (seen,) = records(recorder_home)
+    assert "198.51.100.5" in seen["stdin"]
