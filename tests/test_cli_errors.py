@@ -310,3 +310,10 @@ def test_a_sound_offline_add_still_runs(recorder_home: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     (seen,) = records(recorder_home)
     assert "198.51.100.5" in seen["stdin"]
+
+
+def test_cli_and_engine_agree_on_the_longest_block() -> None:
+    from arconsole.commands.operator_args import MAX_BLOCK_SECONDS
+    from arconsole.engine.operations import MAX_SECONDS
+
+    assert MAX_BLOCK_SECONDS == MAX_SECONDS

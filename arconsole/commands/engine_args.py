@@ -55,9 +55,13 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                         help="alerts file (default HOME/logs/alerts/alerts.json)")
     parser.add_argument("--state", type=Path,
                         help="state file (default HOME/var/arconsole/state.db)")
-    parser.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.ENFORCE.value)
-    parser.add_argument("--flavour", choices=[f.value for f in Flavour], default="wazuh")
-    parser.add_argument("--role", choices=[r.value for r in Role], default=None)
+    parser.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.ENFORCE.value,
+                        help="enforce: run the responses (default); dry-run: decide, record "
+                        "and show what would run, but run nothing")
+    parser.add_argument("--flavour", choices=[f.value for f in Flavour], default="wazuh",
+                        help="decide as Wazuh 4.x (default) or as OSSEC 3.x")
+    parser.add_argument("--role", choices=[r.value for r in Role], default=None,
+                        help="default: agent when the config has a <client> section")
     parser.add_argument("--from-start", action="store_true",
                         help="on the very first start, read the alerts file from its beginning")
     parser.add_argument("--reverse-on-exit", action="store_true",

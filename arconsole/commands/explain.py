@@ -86,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"arconsole explain: cannot read {args.alerts}: {error.strerror or error}",
               file=sys.stderr)
         return 2
+    if stream is sys.stdin.buffer and sys.stdin.isatty():
+        # Otherwise a forgotten ALERTS looks like a hang.
+        print("arconsole explain: reading alerts from stdin (paste alerts.json lines, end "
+              "with ctrl+d; or name a file: arconsole explain CONFIG ALERTS)", file=sys.stderr)
     text = args.format == "text" or (args.format is None and sys.stdout.isatty())
     report: JsonlReport | TextReport = (
         TextReport(sys.stdout, config) if text else JsonlReport(sys.stdout)

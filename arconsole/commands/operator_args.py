@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import unicodedata
 
-from arconsole.engine.operations import MAX_SECONDS, operator_address_problem
 from arconsole.safetext import literal
 
-MAX_BLOCK_SECONDS = MAX_SECONDS  # ten years: longer is a typo (and would overflow the state)
+# engine.operations.MAX_SECONDS (a test holds them equal), here without importing the engine,
+# which would slow every sub-command's start: ten years; longer is a typo.
+MAX_BLOCK_SECONDS = 10 * 365 * 86_400
 
 MAX_NAME = 1024
 
@@ -46,6 +47,8 @@ def _too_long(text: str) -> str:
 
 def address_argument(text: str) -> str:
     """`--srcip`: an IPv4 or IPv6 address that an alert could carry without being crafted."""
+    from arconsole.engine.operations import operator_address_problem
+
     problem = operator_address_problem(text)
     if problem is not None:
         raise argparse.ArgumentTypeError(problem)

@@ -19,7 +19,9 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "run", help="run the active-response engine headless",
         description="Follow the alerts file, run responses, keep and reverse blocks. "
-        "SIGTERM/SIGINT stop cleanly (blocks stay unless --reverse-on-exit); SIGHUP reloads.",
+        "SIGTERM/SIGINT stop cleanly (blocks stay unless --reverse-on-exit); SIGHUP reloads. "
+        "While it runs, `arconsole blocks ... --home HOME` and the console (`arconsole CONFIG`, "
+        "same state file) attach to it over the control socket beside the state file.",
         epilog="Exit status: 0 stopped cleanly; 1 the engine could not start (the config has "
         "errors, or another engine owns the state file); 2 a path cannot be used (missing, "
         "not a directory, no permission) or an argument is wrong. Every such problem is one "
