@@ -196,9 +196,11 @@ def format_blocks(blocks: list[dict[str, Any]], now: float | None = None) -> str
     for block in blocks:
         remaining = max(0, int(block["expires_at"] - now))
         who = block["srcip"] or block["user"] or "-"
+        # A dry run's block was only imagined: say so, it holds nothing.
+        state = f"{block['state']} (dry-run)" if block.get("dry_run") else block["state"]
         rows.append([
             literal(str(cell)) for cell in (
-                block["key"], block["name"], block["target"], who, block["state"],
+                block["key"], block["name"], block["target"], who, state,
                 block["offences"], format_remaining(remaining),
             )
         ])
