@@ -202,6 +202,10 @@ def test_blocks_list_says_dry_run(home: Path) -> None:
         text = arconsole("blocks", "list", "--state", state).stdout
         row = text.splitlines()[1]
         assert f"{block['key']} " in row and "active (dry-run)" in row, text
+        added = arconsole("blocks", "add", "--command", "rec", "--srcip", "198.51.100.5",
+                          "--state", state)
+        assert added.stdout.startswith("add rec 198.51.100.5: dry-run: nothing ran"), added.stdout
+        assert "done" not in added.stdout
         assert records(home) == []  # nothing ran
     finally:
         running.stop(signal.SIGKILL)

@@ -169,8 +169,7 @@ async def _offline(
 
 def _print(args: argparse.Namespace, answer: dict[str, Any]) -> int:
     if "error" in answer:
-        print(f"arconsole: {answer['error']}", file=sys.stderr)
-        return 1
+        return report(str(answer["error"]), 1)
     if args.action == "list":
         blocks = answer["blocks"]
         if args.format == "json":
@@ -181,8 +180,14 @@ def _print(args: argparse.Namespace, answer: dict[str, Any]) -> int:
     from arconsole.safetext import literal
 
     for result in answer["results"]:
-        mark = "done" if result["ok"] else "FAILED"
-        print(literal(f"{result['action']} {result['target']}: {mark}: {result['detail']}"))
+        detail = str(result["detail"])
+        if not result["ok"]:
+            mark = "FAILED: "
+        elif detail.startswith("dry-run:"):
+            mark = ""  # "done" would claim what a dry run did not do; the detail says it
+        else:
+            mark = "done: "
+        print(literal(f"{result['action']} {result['target']}: {mark}{detail}"))
     return 0 if answer["ok"] else 1
 
 
