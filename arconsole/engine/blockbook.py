@@ -21,7 +21,7 @@ from arconsole.engine.messages import ExecdMessage
 from arconsole.engine.model import ActionResult, Block, BlockState, Protocol
 from arconsole.engine.offenders import escalate
 from arconsole.engine.script_report import ScriptReporter, describe_failure
-from arconsole.engine.timers import TimerTable, expiry_instant
+from arconsole.engine.timers import TimerTable
 from arconsole.safetext import literal
 
 
@@ -42,10 +42,14 @@ class BlockBook:
 
     async def record_trigger(
         self, key: str, response: ActiveResponse, alert: Alert, srcip: str | None,
-        received_at: float, message: ExecdMessage | bytes, protocol: Protocol,
-        *, manual: bool = False,
+        message: ExecdMessage | bytes, protocol: Protocol, *, manual: bool = False,
     ) -> tuple[Block | None, str]:
-        """execd's step 10: escalate, then refresh an active block (abort) or add one."""
+        """execd's step 10: escalate, then refresh an active block (abort) or add one.
+
+        The block's time starts now, when the add takes effect (our `continue` is about to be
+        sent), not when the alert was read: a block lasts its whole timeout even when its
+        script waited for a slot (execd starts it at the alert, and is 0-2 s late besides).
+        """
         context = self._context
         try:
             # A script waits on our answer while its key is being reversed; never forever.
@@ -56,6 +60,8 @@ class BlockBook:
             return self.blocks.get(key), "abort"
         config = context.current_config
         store = context.store
+        writes = context.writes
+        took_effect = context.clock.now()
         timeout = response.timeout
         existing = self.blocks.get(key)
         if existing is not None and existing.alert_id == alert.alert_id and not manual:
@@ -73,12 +79,12 @@ class BlockBook:
         if escalates:
             timeout, new_count = escalate(timeout, config.repeated_offenders, count)
         live = existing is not None and existing.state is BlockState.ACTIVE
-        with store.transaction():
+        with writes.writing():
             if new_count is not None and new_count != count:
                 store.set_offences(key, new_count)
             if live and existing is not None:
                 block = existing.with_(
-                    started_at=received_at, timeout=timeout,
+                    started_at=took_effect, timeout=timeout,
                     offences=new_count or 0, restored=False,
                 )
                 change, reply = "refreshed", "abort"
@@ -90,7 +96,7 @@ class BlockBook:
                 block = Block(
                     key=key, command=response.command or "", name=response.name,
                     executable=response.executable or "", protocol=protocol, target="server",
-                    srcip=srcip, user=alert.dstuser, started_at=received_at, timeout=timeout,
+                    srcip=srcip, user=alert.dstuser, started_at=took_effect, timeout=timeout,
                     offences=new_count or 0, delete_message=delete_message,
                     alert_id=alert.alert_id, rule_id=alert.rule_id, manual=manual,
                     dry_run=context.dry_run,
@@ -101,12 +107,18 @@ class BlockBook:
             self._offences[key] = new_count
         self.blocks[key] = block
         self.schedule(block)
+        try:
+            await writes.durable()  # never `continue` a block the state file does not hold
+        except Exception:
+            if change == "added":
+                self.timers.cancel(key)
+                del self.blocks[key]
+                return None, "abort"
         self.publish(change, block)
         return block, reply
 
     def record_untracked(
-        self, response: ActiveResponse, alert: Alert, srcip: str | None, received_at: float,
-        message: ExecdMessage,
+        self, response: ActiveResponse, alert: Alert, srcip: str | None, message: ExecdMessage,
     ) -> Block:
         """A stateful script that printed no check_keys line: Wazuh never reverses such a
         run (7.3 step 8); we keep it visible (1.4 item 5)."""
@@ -114,18 +126,21 @@ class BlockBook:
         block = Block(
             key=key, command=response.command or "", name=response.name,
             executable=response.executable or "", protocol=Protocol.JSON, target="server",
-            srcip=srcip, user=alert.dstuser, started_at=received_at, timeout=response.timeout,
+            srcip=srcip, user=alert.dstuser, started_at=self._context.clock.now(),
+            timeout=response.timeout,
             offences=0, delete_message=message.with_command("delete"),
             state=BlockState.UNTRACKED, alert_id=alert.alert_id, rule_id=alert.rule_id,
         )
-        self._context.store.save_block(block)
+        with self._context.writes.writing() as store:
+            store.save_block(block)
         self.blocks[key] = block
         self.publish("untracked", block)
         return block
 
     def mark_failed(self, key: str, error: str) -> Block:
         block = self.blocks[key].with_(state=BlockState.FAILED, last_error=error)
-        self._context.store.save_block(block)
+        with self._context.writes.writing() as store:
+            store.save_block(block)
         self.blocks[key] = block
         self.publish("failed", block)
         return block
@@ -133,7 +148,8 @@ class BlockBook:
     def extend(self, key: str, seconds: int) -> Block:
         """Push an active block's end `seconds` later (callers checked it is active)."""
         extended = self.blocks[key].with_(timeout=self.blocks[key].timeout + seconds)
-        self._context.store.save_block(extended)
+        with self._context.writes.writing() as store:
+            store.save_block(extended)
         self.blocks[key] = extended
         self.schedule(extended)
         self.publish("extended", extended)
@@ -147,7 +163,8 @@ class BlockBook:
 
     def forget_imagined(self, key: str) -> None:
         """Drop a dry run's block from the state file: never enforced, nothing to reverse."""
-        self._context.store.delete_block(key)
+        with self._context.writes.writing() as store:
+            store.delete_block(key)
 
     def publish(self, change: str, block: Block) -> None:
         context = self._context
@@ -161,7 +178,7 @@ class BlockBook:
 
     def schedule(self, block: Block) -> None:
         if block.state in (BlockState.ACTIVE, BlockState.FAILED) and block.timeout > 0:
-            self.timers.schedule(block.key, expiry_instant(block.started_at, block.timeout))
+            self.timers.schedule(block.key, block.expires_at)
             self._timers_changed.set()
 
     async def timer_loop(self) -> None:
@@ -201,16 +218,18 @@ class BlockBook:
             return ActionResult(False, "reverse", key, "no such block")
         busy = asyncio.Event()
         self._key_busy[key] = busy
-        store = self._context.store
+        writes = self._context.writes
         try:
             self.timers.cancel(key)
             block = block.with_(state=BlockState.REVERSING)
             self.blocks[key] = block
-            store.save_block(block)
+            with writes.writing() as store:
+                store.save_block(block)
             self.publish("reversing", block)
             ok, detail = await self._run_delete(block)
             if ok:
-                store.delete_block(key)
+                with writes.writing() as store:
+                    store.delete_block(key)
                 del self.blocks[key]
                 done = block.with_(state=BlockState.REVERSED)
                 self.publish("reversed", done)

@@ -49,24 +49,24 @@ class Dispatcher:
         self._book = book
         self._reporter = reporter
 
-    async def dispatch(self, response: ActiveResponse, alert: Alert, received_at: float) -> None:
+    async def dispatch(self, response: ActiveResponse, alert: Alert) -> None:
         """An alert's response for the server (the intake stage calls this)."""
         if response.executable is None:
             return
         if (response.executable, alert.alert_id) in self._book.restored_triggers:
             # Re-read after a crash, and its block was already recorded: applied once only.
             return
-        await self.run(response, alert, received_at)
+        await self.run(response, alert)
 
     async def run(
-        self, response: ActiveResponse, alert: Alert, received_at: float, *, manual: bool = False,
+        self, response: ActiveResponse, alert: Alert, *, manual: bool = False,
     ) -> Outcome:
         if self._context.current_config.flavour is Flavour.OSSEC:
-            return await self._run_argv(response, alert, received_at, manual=manual)
-        return await self._run_json(response, alert, received_at, manual=manual)
+            return await self._run_argv(response, alert, manual=manual)
+        return await self._run_json(response, alert, manual=manual)
 
     async def _run_json(
-        self, response: ActiveResponse, alert: Alert, received_at: float, *, manual: bool,
+        self, response: ActiveResponse, alert: Alert, *, manual: bool,
     ) -> Outcome:
         """Run one response the way execd does (spec 7.3)."""
         context = self._context
@@ -84,8 +84,7 @@ class Dispatcher:
             if response.timeout == 0:
                 return "continue"  # stateless: no list, no dedupe (7.3 step 11)
             handshake.block, reply = await self._book.record_trigger(
-                handshake.key, response, alert, srcip, received_at, message, Protocol.JSON,
-                manual=manual,
+                handshake.key, response, alert, srcip, message, Protocol.JSON, manual=manual,
             )
             return reply
 
@@ -112,7 +111,7 @@ class Dispatcher:
             result.first_line is None and response.timeout != 0 and result.error is None
             and not result.timed_out
         ):
-            block = self._book.record_untracked(response, alert, srcip, received_at, message)
+            block = self._book.record_untracked(response, alert, srcip, message)
             context.notice(
                 "warning",
                 f"{response.name}: stateful script {PROGRAM_DIR}/{executable} printed no "
@@ -145,7 +144,7 @@ class Dispatcher:
                        f"(dry-run): {reply}", ran=False)
 
     async def _run_argv(
-        self, response: ActiveResponse, alert: Alert, received_at: float, *, manual: bool,
+        self, response: ActiveResponse, alert: Alert, *, manual: bool,
     ) -> Outcome:
         """OSSEC's argv protocol (spec 9): dedupe on path + srcip, no handshake.
 
@@ -170,8 +169,8 @@ class Dispatcher:
         if response.timeout != 0:
             delete_words = ["delete", *words[1:]]
             block, reply = await self._book.record_trigger(
-                key, response, alert, srcip, received_at,
-                json.dumps(delete_words).encode(), Protocol.ARGV, manual=manual,
+                key, response, alert, srcip, json.dumps(delete_words).encode(), Protocol.ARGV,
+                manual=manual,
             )
             if reply == "abort":
                 self._reporter.not_run("argv-add", executable, key, "abort")

@@ -213,7 +213,7 @@ class Intake:
             fired.append(response.name)
             for target in decision.targets:
                 if target == "server":
-                    work.append(self._dispatcher.dispatch(response, alert, received_at))
+                    work.append(self._dispatcher.dispatch(response, alert))
                     dispatched += 1
                 else:
                     delivering = self.delivery.deliver(response, target, alert, received_at)
@@ -297,11 +297,11 @@ class Intake:
                 self.commit_position()
 
     def commit_position(self, *, force: bool = False) -> None:
-        store = self._context.store_or_none
-        if store is None or self._last_position is None:
+        if self._context.store_or_none is None or self._last_position is None:
             return
         if self._position_dirty or force:
-            store.save_position(self._last_position)
+            with self._context.writes.writing() as store:
+                store.save_position(self._last_position)
             self._position_dirty = False
 
     async def commit_loop(self) -> None:

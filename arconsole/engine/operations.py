@@ -156,9 +156,7 @@ class Operations:
             extra_args=tuple(definition.extra_args_list),
         )
         now = context.clock.now()
-        outcome = await self._dispatcher.run(
-            response, manual_alert(str(address), now), now, manual=True
-        )
+        outcome = await self._dispatcher.run(response, manual_alert(str(address), now), manual=True)
         program = f"{PROGRAM_DIR}/{definition.executable}"
         if context.dry_run:
             detail = f"dry-run: nothing ran; {outcome.text} for {address}"
