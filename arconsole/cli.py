@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -159,6 +160,11 @@ def _guarded(handler: Callable[[argparse.Namespace], int], args: argparse.Namesp
         return report(error.message, error.status)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`arconsole blocks list | head`): stop quietly, as other tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except Exception as error:
         message = _expected_failure(error, args)
         if message is None:

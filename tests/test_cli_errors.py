@@ -317,3 +317,29 @@ def test_cli_and_engine_agree_on_the_longest_block() -> None:
     from arconsole.engine.operations import MAX_SECONDS
 
     assert MAX_BLOCK_SECONDS == MAX_SECONDS
+
+
+def test_a_reader_that_goes_away_is_not_an_error_message(tmp_path: Path) -> None:
+    """`arconsole blocks list | head -1`: no traceback, no complaint about the pipe."""
+    from tests.test_store import make_block
+
+    state = tmp_path / "var" / "arconsole" / "state.db"
+    store = StateStore.open(state)
+    try:
+        for n in range(3000):  # far more than a pipe buffer holds
+            store.save_block(make_block(f"firewall-drop-10.0.{n // 256}.{n % 256}",
+                                        srcip=f"10.0.{n // 256}.{n % 256}"))
+    finally:
+        store.close()
+    reader, writer = os.pipe()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "arconsole", "blocks", "list", "--state", str(state),
+         "--format", "json"],
+        stdout=writer, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        assert pipe.read(10)  # the listing started; then the reader leaves
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert stderr == b"", stderr
