@@ -89,6 +89,7 @@ def assert_one_line(result: subprocess.CompletedProcess[str], *expected: str,
     lines aside) holding every expected piece."""
     everything = result.stdout + result.stderr
     assert "Traceback" not in everything, everything
+    assert "\x1b" not in everything, everything  # paths are printed escaped
     assert result.returncode == 2, (result.returncode, everything)
     text = result.stderr if stream == "stderr" else result.stdout
     lines = [line for line in text.splitlines() if not LOG_LINE.match(line)]
@@ -122,6 +123,10 @@ CASES: list[Case] = [
      lambda s: [f"arconsole: cannot open state {PROC}: No such file or directory"], False),
     ("console-proc", lambda s: [s.config, "--state", PROC],
      lambda s: [f"arconsole: cannot open state {PROC}: No such file or directory"], False),
+    ("run-escapes-in-path", lambda s: ["run", s.config, "--state", "/proc/n\n\x1b[2Jo/s.db"],
+     lambda s: ["arconsole: cannot open state /proc/n\\x0a\\x1b[2Jo/s.db: No such file"], False),
+    ("blocks-escapes-in-path", lambda s: ["blocks", "list", "--state", "/proc/n\n\x1b[2Jo/s.db"],
+     lambda s: ["no state file at /proc/n\\x0a\\x1b[2Jo/s.db"], False),
     ("run-under-file", _run("file/state.db"),
      lambda s: [f"cannot open state {s.p('file/state.db')}: Not a directory"], False),
     ("console-under-file", _console("file/state.db"),

@@ -2,7 +2,8 @@
 
 Every sub-command and the console end an expected OS, state or usage problem with exactly
 one line on stderr (`arconsole: cannot open state /x/state.db: Permission denied`) and exit
-status 2, never with a traceback.
+status 2, never with a traceback. An engine that cannot start for another reason (its config
+has errors, another engine owns the state file) says so in one line too, with status 1.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ class CommandError(Exception):
 
 
 def report(message: str, status: int = EXIT_USAGE) -> int:
-    """Print `arconsole: message` as one line on stderr; returns `status`."""
-    one_line = " ".join(literal(message).splitlines()) or "failed"
-    print(f"arconsole: {one_line}", file=sys.stderr)
+    """Print `arconsole: message` as one line on stderr (escaped: a newline or an escape code
+    in a path cannot break or forge it); returns `status`."""
+    print(f"arconsole: {literal(message) or 'failed'}", file=sys.stderr)
     return status
 
 
