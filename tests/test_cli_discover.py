@@ -147,3 +147,15 @@ def test_readme_commands_show_home_for_blocks() -> None:
     # The two set-up commands stay exactly as they were.
     assert "    python3 -m pip install -e . && arconsole demo\n" in readme
     assert "    python3 -m pip install -e '.[dev]' && python3 -m pytest\n" in readme
+
+
+@pytest.mark.parametrize("argv", [[], ["run"], ["console"]])
+def test_bare_start_without_a_home_says_what_to_give(argv: list[str], tmp_path: Path) -> None:
+    if Path("/var/ossec/etc/ossec.conf").exists():
+        pytest.skip("this machine has a Wazuh home at /var/ossec")
+    result = arconsole(*argv, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "arconsole: cannot read config /var/ossec/etc/ossec.conf: No such file or directory "
+        "(no CONFIG given, so /var/ossec was assumed: give CONFIG or --home HOME; "
+        "`arconsole demo` opens the console on a sample)\n")

@@ -17,7 +17,11 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from arconsole.commands.engine_args import add_engine_options, options_from_args
+from arconsole.commands.engine_args import (
+    add_engine_options,
+    options_from_args,
+    with_home_hint,
+)
 from arconsole.commands.errors import describe_start_failure, report
 
 if TYPE_CHECKING:
@@ -81,7 +85,7 @@ async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int
                 error, config=options.config_path, state=options.state_path,
                 alerts=options.alerts_path, socket=options.socket_path,
             )
-            return report(message, status)
+            return report(with_home_hint(message, options), status)
         link = LocalLink(host.engine)
     app = ConsoleApp(link, theme=theme, flavour=options.flavour, role=options.role)
     return await run_console(app, link, host, mouse=mouse)

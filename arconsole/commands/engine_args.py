@@ -8,7 +8,7 @@ from pathlib import Path
 from arconsole.commands.errors import CommandError, path_failure
 from arconsole.config.model import Flavour, Role
 from arconsole.durations import parse_duration
-from arconsole.engine.options import EngineOptions, Mode, resolve_paths
+from arconsole.engine.options import DEFAULT_HOME, EngineOptions, Mode, resolve_paths
 
 
 def duration_argument(text: str) -> float:
@@ -90,3 +90,13 @@ def options_from_args(args: argparse.Namespace, *, read_only: bool = False) -> E
         offender_decay=args.offender_decay,
         skip_backlog_older_than=args.skip_backlog_older_than,
     )
+
+
+def with_home_hint(message: str, options: EngineOptions) -> str:
+    """A start that failed on the default home says how to name another, or try the demo."""
+    default_config = DEFAULT_HOME / "etc" / "ossec.conf"
+    if options.config_path != default_config or not message.startswith(
+            f"cannot read config {default_config}"):
+        return message
+    return (f"{message} (no CONFIG given, so {DEFAULT_HOME} was assumed: give CONFIG or "
+            "--home HOME; `arconsole demo` opens the console on a sample)")

@@ -11,7 +11,11 @@ import sys
 import time
 from typing import Any
 
-from arconsole.commands.engine_args import add_engine_options, options_from_args
+from arconsole.commands.engine_args import (
+    add_engine_options,
+    options_from_args,
+    with_home_hint,
+)
 from arconsole.commands.errors import describe_start_failure, report
 
 
@@ -68,7 +72,7 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
             error, config=options.config_path, state=options.state_path,
             alerts=options.alerts_path, socket=options.socket_path,
         )
-        return report(message, status)
+        return report(with_home_hint(message, options), status)
     logger.line(
         f"engine started: mode {options.mode}, config {options.config_path} "
         f"(generation {engine.generation}), alerts {options.alerts_path}, "
