@@ -53,7 +53,8 @@ class BlockBook:
         context = self._context
         try:
             # A script waits on our answer while its key is being reversed; never forever.
-            await asyncio.wait_for(self.wait_key_idle(key), context.options.time_limit)
+            if key in self._key_busy:
+                await asyncio.wait_for(self.wait_key_idle(key), context.options.time_limit)
         except TimeoutError:
             context.notice("warning", f"{literal(key)}: still being reversed after "
                            f"{context.options.time_limit:.0f}s; this trigger was aborted")
@@ -102,13 +103,14 @@ class BlockBook:
                     dry_run=context.dry_run,
                 )
                 change, reply = "added", "continue"
-            store.save_block(block)
+            writes.save_block(block)
         if new_count is not None:
             self._offences[key] = new_count
         self.blocks[key] = block
         self.schedule(block)
         try:
-            await writes.durable()  # never `continue` a block the state file does not hold
+            if not context.dry_run:  # never `continue` a block the state file does not hold
+                await writes.durable()
         except Exception:
             if change == "added":
                 self.timers.cancel(key)
@@ -131,16 +133,14 @@ class BlockBook:
             offences=0, delete_message=message.with_command("delete"),
             state=BlockState.UNTRACKED, alert_id=alert.alert_id, rule_id=alert.rule_id,
         )
-        with self._context.writes.writing() as store:
-            store.save_block(block)
+        self._context.writes.save_block(block)
         self.blocks[key] = block
         self.publish("untracked", block)
         return block
 
     def mark_failed(self, key: str, error: str) -> Block:
         block = self.blocks[key].with_(state=BlockState.FAILED, last_error=error)
-        with self._context.writes.writing() as store:
-            store.save_block(block)
+        self._context.writes.save_block(block)
         self.blocks[key] = block
         self.publish("failed", block)
         return block
@@ -148,8 +148,7 @@ class BlockBook:
     def extend(self, key: str, seconds: int) -> Block:
         """Push an active block's end `seconds` later (callers checked it is active)."""
         extended = self.blocks[key].with_(timeout=self.blocks[key].timeout + seconds)
-        with self._context.writes.writing() as store:
-            store.save_block(extended)
+        self._context.writes.save_block(extended)
         self.blocks[key] = extended
         self.schedule(extended)
         self.publish("extended", extended)
@@ -163,8 +162,7 @@ class BlockBook:
 
     def forget_imagined(self, key: str) -> None:
         """Drop a dry run's block from the state file: never enforced, nothing to reverse."""
-        with self._context.writes.writing() as store:
-            store.delete_block(key)
+        self._context.writes.delete_block(key)
 
     def publish(self, change: str, block: Block) -> None:
         context = self._context
@@ -223,13 +221,11 @@ class BlockBook:
             self.timers.cancel(key)
             block = block.with_(state=BlockState.REVERSING)
             self.blocks[key] = block
-            with writes.writing() as store:
-                store.save_block(block)
+            writes.save_block(block)
             self.publish("reversing", block)
             ok, detail = await self._run_delete(block)
             if ok:
-                with writes.writing() as store:
-                    store.delete_block(key)
+                writes.delete_block(key)
                 del self.blocks[key]
                 done = block.with_(state=BlockState.REVERSED)
                 self.publish("reversed", done)
