@@ -123,6 +123,8 @@ def _option_hint(parser: argparse.ArgumentParser, extra: str) -> str | None:
     return f"did you mean {close[0]}?" if close else None
 
 
+# argparse has no public way to walk its sub-commands: `_actions` and `_SubParsersAction` are
+# the documented-in-source attributes every argparse since 3.2 has.
 def _subparsers_of(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[
         argparse.ArgumentParser] | None:
     for action in parser._actions:

@@ -85,6 +85,8 @@ def test_unknown_option_is_reported_by_its_sub_command(
     (["blocks", "extend", "--help"], ["the block's key, as `blocks list` shows it",
                                       "seconds to add to the time the block has left"]),
     (["blocks", "reverse", "--help"], ["a block's key, as `blocks list` shows it"]),
+    (["blocks", "--help"], ["Give the engine's --home (or --state) unless its home is "
+                            "/var/ossec"]),
     (["blocks", "add", "--help"], ["the IPv4 or IPv6 address to block", "ten years"]),
     (["console", "--help"], ["dry-run: decide, record"]),
 ])

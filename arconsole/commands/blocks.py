@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "blocks", help="list, reverse, extend or add blocks",
         description="Talks to the engine that owns the state file over its socket; with no "
-        "engine running, acts on the state file directly.",
+        "engine running, acts on the state file directly. Give the engine's --home (or "
+        f"--state) unless its home is {DEFAULT_HOME}.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
