@@ -466,3 +466,37 @@ def test_closing_note_cites_wazuh_not_our_spec(home: Path) -> None:
     note = out[out.index("note: "):]
     assert "spec" not in note and "as Wazuh documents them" in note
     assert "log_alert_level" in note and "no_ar" in note
+
+
+async def test_explain_says_what_the_engine_does(tmp_path: Path) -> None:
+    """The same config and alerts through explain and through a real engine: what explain
+    calls 'would run' runs, what it calls 'not delivered' is reported undelivered."""
+    from arconsole.engine.clock import ManualClock
+    from arconsole.engine.events import ScriptRan, Undelivered
+    from tests.engine_support import T0, command, make_home, recorder, records, response, started
+    from tests.engine_support import alert_line as engine_alert
+
+    home = make_home(tmp_path, [command("rec")],
+                     [response("rec", location="local", level=5, timeout=600)],
+                     {"rec": recorder()})
+    lines = [engine_alert("1.1", agent_id="010", srcip="203.0.113.7"),
+             engine_alert("1.2", agent_id="000", srcip="203.0.113.8")]
+    alerts = home / "explain-input.json"
+    alerts.write_bytes(b"".join(line + b"\n" for line in lines))
+    done = run_explain(home / "etc" / "ossec.conf", alerts)
+    said = [json.loads(line)["responses"][0]["outcome"] for line in done.stdout.splitlines()]
+    assert said == ["not-delivered", "would-run"]
+
+    engine = await started(home, ManualClock(T0))
+    subscription = engine.bus.subscribe()
+    try:
+        for line in lines:
+            await engine.handle_line(line)
+        await engine.drain()
+        events = subscription.drain()
+    finally:
+        await engine.stop()
+    undelivered = [e for e in events if isinstance(e, Undelivered)]
+    assert [(e.alert_id, e.target) for e in undelivered] == [("1.1", "010")]
+    assert any(isinstance(e, ScriptRan) for e in events)
+    assert [json.loads(r["stdin"])["parameters"]["alert"]["id"] for r in records(home)] == ["1.2"]
