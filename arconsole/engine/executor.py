@@ -9,7 +9,10 @@ environment: nothing from an alert ever reaches argv (JSON) or the environment.
 Where arconsole differs from execd (spec 1.4 item 2): runs are concurrent (bounded), every
 stage has a time limit after which the script's whole process group gets SIGTERM and then
 SIGKILL, and stderr is kept instead of going to /dev/null. The executor never blocks the event
-loop: pipes are non-blocking and a process's exit is watched through a pidfd.
+loop: processes are started by posix_spawn on a spawner thread (arconsole.engine.spawn), the
+message is put in the stdin pipe before the script starts (what does not fit is written by a
+loop writer as the script reads), pipes are non-blocking and a process's exit is watched
+through a pidfd.
 
 Per-key ordering, dedupe and what a result means are the engine's business, not this module's.
 """
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from arconsole.config.executables import PROGRAM_DIR
+from arconsole.engine.spawn import Spawned, Spawner, SpawnRequest
 
 # Scripts get a fixed environment: nothing from the console's, nothing from an alert.
 # The engine's own interpreter directory comes first so that `#!/usr/bin/env python3`
@@ -163,13 +167,13 @@ class _Child:
     """One spawned script: its pipes and its exit, driven by event-loop callbacks."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, popen: subprocess.Popen[bytes],
+        self, loop: asyncio.AbstractEventLoop, spawned: Spawned,
         stdin_fd: int | None, stdout_fd: int | None, stderr_fd: int | None,
-        *, want_line: bool,
+        *, want_line: bool, pending: bytes = b"", close_after_write: bool = False,
     ) -> None:
         self.loop = loop
-        self.popen = popen
-        self.pid = popen.pid
+        self.popen = spawned.popen
+        self.pid = spawned.pid
         self.exited: asyncio.Future[None] = loop.create_future()
         self.first_line: asyncio.Future[bytes | None] = loop.create_future()
         if not want_line:
@@ -180,26 +184,23 @@ class _Child:
         self._stdin_fd = stdin_fd
         self._stdout_fd = stdout_fd
         self._stderr_fd = stderr_fd
-        self._pending = bytearray()
-        self._close_after_write = False
+        self._pending = bytearray(pending)
+        self._close_after_write = close_after_write
         self._writing = False
         self._line = bytearray()
         self._stderr = bytearray()
-        self._pidfd: int | None = None
+        self._pidfd = spawned.pidfd
         if stdout_fd is not None:
             loop.add_reader(stdout_fd, self._on_stdout)
         if stderr_fd is not None:
             loop.add_reader(stderr_fd, self._on_stderr)
         self._watch_exit()
+        if self._pending:
+            self._flush()
 
     # ---------------------------------------------------------------- exit
 
     def _watch_exit(self) -> None:
-        if _HAVE_PIDFD:
-            try:
-                self._pidfd = os.pidfd_open(self.pid)
-            except OSError:
-                self._pidfd = None
         if self._pidfd is not None:
             self.loop.add_reader(self._pidfd, self._on_exit)
             return
@@ -224,7 +225,16 @@ class _Child:
     def reap(self) -> int | None:
         """Collect the exit status of a process whose exit was seen (no blocking)."""
         self.reaped = True
-        return self.popen.wait()
+        if self.popen is not None:
+            return self.popen.wait()
+        while True:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+            except InterruptedError:  # pragma: no cover - PEP 475 retries already
+                continue
+            except ChildProcessError:  # pragma: no cover - someone else reaped it
+                return None
+            return os.waitstatus_to_exitcode(status)
 
     def signal_group(self, signum: int) -> None:
         """Signal the script's process group, and the script itself if it left the group.
@@ -383,11 +393,14 @@ class Executor:
     exit (the engine's own time deciding the reply is not counted against the script). When
     it runs out the process group gets SIGTERM, then SIGKILL `kill_grace` seconds later.
     `clock` stamps results (monotonic by default; the limit itself always uses real time).
+    `use_popen` starts scripts with subprocess.Popen instead of posix_spawn (None: posix_spawn
+    where the C library allows; True is for comparisons).
     """
 
     def __init__(
         self, home: Path, *, time_limit: float = 30.0, max_concurrency: int = 16,
         kill_grace: float = 2.0, clock: Callable[[], float] = time.monotonic,
+        use_popen: bool | None = None,
     ) -> None:
         self.home = home
         self._cwd = os.fspath(home)
@@ -406,6 +419,8 @@ class Executor:
         self._idle.set()
         self._reapers: set[asyncio.Task[None]] = set()
         self._devnull: int | None = None
+        self._spawner: Spawner | None = None
+        self._use_popen = use_popen
 
     # ---------------------------------------------------------------- public runs
 
@@ -464,6 +479,9 @@ class Executor:
         if self._devnull is not None:
             os.close(self._devnull)
             self._devnull = None
+        if self._spawner is not None:
+            self._spawner.close()
+            self._spawner = None
 
     @property
     def running(self) -> int:
@@ -509,17 +527,19 @@ class Executor:
         if self._closed:
             return result(None, error="executor closed")
         try:
-            child = self._spawn(argv, stdin is not None, capture_stdout)
+            child = await self._spawn(
+                argv, stdin, capture_stdout, close_stdin=on_first_line is None
+            )
         except (OSError, ValueError, subprocess.SubprocessError) as error:
             return result(None, error=f"could not launch {program}: {_describe(error, path)}")
         self._live.add(child)
+        if self._closed:  # closed while the spawner thread was starting it
+            child.abort.set_result(None)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.time_limit
         timed_out = False
         line: bytes | None = None
         try:
-            if stdin is not None:
-                child.write(stdin)
             if on_first_line is None:
                 child.close_stdin()
             else:
@@ -560,8 +580,15 @@ class Executor:
             child, returncode=returncode, timed_out=timed_out, first_line=line, error=closed
         )
 
-    def _spawn(self, argv: tuple[str, ...], want_stdin: bool, capture_stdout: bool) -> _Child:
-        """Start `argv[0]` (relative paths are taken from the home, the working directory)."""
+    async def _spawn(
+        self, argv: tuple[str, ...], stdin: bytes | None, capture_stdout: bool, *,
+        close_stdin: bool,
+    ) -> _Child:
+        """Start `argv[0]` (relative paths are taken from the home, the working directory).
+
+        The message goes into the stdin pipe before the script exists: a write with nobody
+        waiting on the other end wakes nobody, and most messages fit the pipe's 64 KiB.
+        """
         loop = asyncio.get_running_loop()
         parent_fds: list[int] = []
         child_fds: list[int] = []
@@ -574,10 +601,16 @@ class Executor:
             child_fds.append(child)
             return parent, child
 
+        pending = b""
         try:
             stdin_parent = stdout_parent = None
-            if want_stdin:
+            if stdin is not None:
                 stdin_parent, stdin_child = pipe(parent_reads=False)
+                pending = stdin[_write_some(stdin_parent, stdin):]
+                if close_stdin and not pending:
+                    parent_fds.remove(stdin_parent)
+                    os.close(stdin_parent)
+                    stdin_parent = None
             else:
                 stdin_child = self._null()
             if capture_stdout:
@@ -585,22 +618,38 @@ class Executor:
             else:
                 stdout_child = self._null()
             stderr_parent, stderr_child = pipe(parent_reads=True)
-            popen = subprocess.Popen(
-                list(argv), stdin=stdin_child, stdout=stdout_child,
-                stderr=stderr_child, cwd=self._cwd, env=SCRIPT_ENV, close_fds=True,
-                start_new_session=True,  # setsid, as wpopenv: the group can be killed whole
-            )
         except BaseException:
-            for fd in parent_fds:
+            for fd in parent_fds + child_fds:
                 os.close(fd)
             raise
-        finally:
-            for fd in child_fds:
-                os.close(fd)
-        return _Child(
-            loop, popen, stdin_parent, stdout_parent, stderr_parent,
-            want_line=capture_stdout,
+        if self._spawner is None:
+            self._spawner = Spawner(self._cwd, SCRIPT_ENV, use_popen=self._use_popen)
+        request = SpawnRequest(
+            argv[0], argv, (stdin_child, stdout_child, stderr_child), tuple(child_fds),
+            open_pidfd=_HAVE_PIDFD,
         )
+        try:
+            spawned = await self._spawner.spawn(request)
+        except BaseException as error:
+            for fd in parent_fds:
+                os.close(fd)
+            if isinstance(error, asyncio.CancelledError) and request.future is not None:
+                # The thread may still start it: whatever starts is killed and reaped.
+                request.future.add_done_callback(self._orphan)
+            raise
+        return _Child(
+            loop, spawned, stdin_parent, stdout_parent, stderr_parent,
+            want_line=capture_stdout, pending=pending, close_after_write=close_stdin,
+        )
+
+    def _orphan(self, future: asyncio.Future[Spawned]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        child = _Child(
+            asyncio.get_running_loop(), future.result(), None, None, None, want_line=False
+        )
+        self._live.add(child)
+        self._abandon(child)
 
     def _null(self) -> int:
         if self._devnull is None:
@@ -661,6 +710,14 @@ async def _wait_any(
         timer.cancel()
         for future in futures:
             future.remove_done_callback(wake)
+
+
+def _write_some(fd: int, data: bytes) -> int:
+    """Write what a non-blocking pipe takes now; how many bytes that was."""
+    try:
+        return os.write(fd, data)
+    except BlockingIOError:
+        return 0
 
 
 def _describe(error: BaseException, path: str) -> str:
