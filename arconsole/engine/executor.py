@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import stat
@@ -28,12 +29,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from arconsole.config.executables import PROGRAM_DIR
+from arconsole.engine.cgroups import RunCgroup, RunCgroups
 from arconsole.engine.spawn import Spawned, Spawner, SpawnRequest
 
 # Scripts get a fixed environment: nothing from the console's, nothing from an alert.
@@ -50,7 +52,15 @@ STDERR_CAP = 64 * 1024
 _READ_CHUNK = 65536
 _REAP_WAIT = 5.0  # after SIGKILL: how long a run waits for the kernel before reaping later
 
+_SWEEP_POLL = 0.05  # how often a run's leftovers are looked for during the grace
+
 _HAVE_PIDFD = hasattr(os, "pidfd_open")
+_PIDFD_SIGNAL_PROCESS_GROUP = 4  # linux/pidfd.h (Linux 6.9)
+_PIDFD_GROUP_SIGNALS = hasattr(signal, "pidfd_send_signal")  # until the kernel says EINVAL
+
+# Scripts whose detached children are meant to outlive them: Wazuh's and OSSEC's restart
+# scripts start the daemons. They run without a cgroup (their process group is still swept).
+KEEPS_DAEMONS = frozenset({"restart-wazuh", "restart.sh", "restart-ossec.sh"})
 
 FirstLineHandler = Callable[[bytes | None], Awaitable[bytes | None]]
 
@@ -170,6 +180,7 @@ class _Child:
         self, loop: asyncio.AbstractEventLoop, spawned: Spawned,
         stdin_fd: int | None, stdout_fd: int | None, stderr_fd: int | None,
         *, want_line: bool, pending: bytes = b"", close_after_write: bool = False,
+        cgroup: RunCgroup | None = None,
     ) -> None:
         self.loop = loop
         self.popen = spawned.popen
@@ -190,6 +201,7 @@ class _Child:
         self._line = bytearray()
         self._stderr = bytearray()
         self._pidfd = spawned.pidfd
+        self.cgroup = cgroup
         if stdout_fd is not None:
             loop.add_reader(stdout_fd, self._on_stdout)
         if stderr_fd is not None:
@@ -215,10 +227,10 @@ class _Child:
             self.loop.call_soon_threadsafe(self._on_exit)
 
     def _on_exit(self) -> None:
-        if self._pidfd is not None:
+        if self._pidfd is not None and not self.exited.done():
+            # The pidfd stays open: after the reap it still names the script's process
+            # group, so leftovers are signalled without any risk of a reused id.
             self.loop.remove_reader(self._pidfd)
-            os.close(self._pidfd)
-            self._pidfd = None
         if not self.exited.done():
             self.exited.set_result(None)
 
@@ -243,9 +255,61 @@ class _Child:
         group id, cannot be reused, so the signal cannot reach a stranger.
         """
         self.killed = True
-        for send, target in ((os.killpg, self.pid), (os.kill, self.pid)):
+        self.signal_leftovers(signum)
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signum)
+
+    # ---------------------------------------------------------------- what the script leaves
+
+    def signal_leftovers(self, signum: int) -> None:
+        """Signal the process group and, with one, the run's cgroup (setsid children too).
+
+        Before the reap the zombie script holds its pid, the group id; after it, the pidfd
+        names the group where the kernel can (Linux >= 6.9), else the group id is used: it
+        stays reserved while any member lives.
+        """
+        if not self._signal_group_by_pidfd(signum):
             with contextlib.suppress(OSError):
-                send(target, signum)
+                os.killpg(self.pid, signum)
+        if self.cgroup is not None:
+            self.cgroup.signal_all(signum)
+
+    def leftovers(self) -> bool:
+        """Whether anything of the run is still there: a member of its process group (a
+        zombie not yet collected by init counts), or a live process in its cgroup."""
+        if self.cgroup is not None and self.cgroup.populated():
+            return True
+        if self._pidfd is not None and _PIDFD_GROUP_SIGNALS:
+            try:
+                signal.pidfd_send_signal(self._pidfd, 0, None, _PIDFD_SIGNAL_PROCESS_GROUP)
+            except OSError:
+                return False
+            return True
+        try:
+            os.killpg(self.pid, 0)
+        except OSError:
+            return False
+        return True
+
+    def _signal_group_by_pidfd(self, signum: int) -> bool:
+        global _PIDFD_GROUP_SIGNALS
+        if self._pidfd is None or not _PIDFD_GROUP_SIGNALS:
+            return False
+        try:
+            signal.pidfd_send_signal(self._pidfd, signum, None, _PIDFD_SIGNAL_PROCESS_GROUP)
+        except ProcessLookupError:
+            return True  # nobody left in the group
+        except OSError:
+            _PIDFD_GROUP_SIGNALS = False  # EINVAL: a kernel before 6.9
+            return False
+        return True
+
+    def release(self) -> None:
+        """Let go of the pidfd once the run and its leftovers are done with."""
+        fd, self._pidfd = self._pidfd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     # ---------------------------------------------------------------- stdin
 
@@ -395,12 +459,21 @@ class Executor:
     `clock` stamps results (monotonic by default; the limit itself always uses real time).
     `use_popen` starts scripts with subprocess.Popen instead of posix_spawn (None: posix_spawn
     where the C library allows; True is for comparisons).
+
+    When a script exits, what it leaves behind is killed: its process group gets SIGTERM at
+    once and SIGKILL `kill_grace` later if anything is still there; the result does not
+    wait for this. A child that called `setsid` has left the process group: with `cgroups`
+    and a writable cgroup v2 hierarchy (arconsole.engine.cgroups) each run has a cgroup
+    that is killed as well, so nothing escapes; otherwise such a child survives its script.
+    Executables named in `uncontained` (by default the restart scripts, whose daemons are
+    meant to stay) run without a cgroup. `containment` says which of these applies.
     """
 
     def __init__(
         self, home: Path, *, time_limit: float = 30.0, max_concurrency: int = 16,
         kill_grace: float = 2.0, clock: Callable[[], float] = time.monotonic,
-        use_popen: bool | None = None,
+        use_popen: bool | None = None, cgroups: bool = True,
+        uncontained: Collection[str] = KEEPS_DAEMONS,
     ) -> None:
         self.home = home
         self._cwd = os.fspath(home)
@@ -421,6 +494,11 @@ class Executor:
         self._devnull: int | None = None
         self._spawner: Spawner | None = None
         self._use_popen = use_popen
+        self._contain = cgroups
+        self._uncontained = frozenset(uncontained)
+        self._cgroups: RunCgroups | None = None
+        self._cgroups_tried = False
+        self.containment = "not decided yet (at the first run)"
 
     # ---------------------------------------------------------------- public runs
 
@@ -474,8 +552,13 @@ class Executor:
             if not child.abort.done():
                 child.abort.set_result(None)
         await self._idle.wait()
-        if self._reapers:
-            await asyncio.wait(list(self._reapers), timeout=self.kill_grace + _REAP_WAIT)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2 * self.kill_grace + _REAP_WAIT
+        while self._reapers and loop.time() < deadline:  # a reaper may start a sweep
+            await asyncio.wait(list(self._reapers), timeout=deadline - loop.time())
+        if self._cgroups is not None:
+            self._cgroups.close()
+            self._cgroups = None
         if self._devnull is not None:
             os.close(self._devnull)
             self._devnull = None
@@ -567,7 +650,9 @@ class Executor:
                     error="still alive after SIGKILL; it will be reaped when it dies",
                 )
             child.settle_after_exit()
+            child.signal_leftovers(signal.SIGTERM)  # what the script leaves dies with it
             returncode = child.reap()
+            self._after_reap(child)
         except BaseException:
             # Cancelled, or the engine's callback failed: the script must not outlive us.
             self._abandon(child)
@@ -624,9 +709,10 @@ class Executor:
             raise
         if self._spawner is None:
             self._spawner = Spawner(self._cwd, SCRIPT_ENV, use_popen=self._use_popen)
+        cgroup = self._take_cgroup(os.path.basename(argv[0]))
         request = SpawnRequest(
             argv[0], argv, (stdin_child, stdout_child, stderr_child), tuple(child_fds),
-            open_pidfd=_HAVE_PIDFD,
+            enter_cgroup=cgroup.enter if cgroup is not None else None, open_pidfd=_HAVE_PIDFD,
         )
         try:
             spawned = await self._spawner.spawn(request)
@@ -635,18 +721,40 @@ class Executor:
                 os.close(fd)
             if isinstance(error, asyncio.CancelledError) and request.future is not None:
                 # The thread may still start it: whatever starts is killed and reaped.
-                request.future.add_done_callback(self._orphan)
+                request.future.add_done_callback(functools.partial(self._orphan, cgroup))
+            elif cgroup is not None and self._cgroups is not None:
+                self._cgroups.give_back(cgroup)
             raise
         return _Child(
             loop, spawned, stdin_parent, stdout_parent, stderr_parent,
             want_line=capture_stdout, pending=pending, close_after_write=close_stdin,
+            cgroup=cgroup,
         )
 
-    def _orphan(self, future: asyncio.Future[Spawned]) -> None:
+    def _take_cgroup(self, executable: str) -> RunCgroup | None:
+        """A cgroup for this run, if cgroups are in use and the executable is contained."""
+        if not self._contain:
+            self.containment = "process groups only (cgroups turned off)"
+            return None
+        if not self._cgroups_tried:
+            self._cgroups_tried = True
+            self._cgroups, reason = RunCgroups.open()
+            self.containment = (
+                f"process groups and {reason}" if self._cgroups is not None
+                else f"process groups only ({reason})"
+            )
+        if self._cgroups is None or executable in self._uncontained:
+            return None
+        return self._cgroups.take()
+
+    def _orphan(self, cgroup: RunCgroup | None, future: asyncio.Future[Spawned]) -> None:
         if future.cancelled() or future.exception() is not None:
+            if cgroup is not None and self._cgroups is not None:
+                self._cgroups.give_back(cgroup)
             return
         child = _Child(
-            asyncio.get_running_loop(), future.result(), None, None, None, want_line=False
+            asyncio.get_running_loop(), future.result(), None, None, None, want_line=False,
+            cgroup=cgroup,
         )
         self._live.add(child)
         self._abandon(child)
@@ -681,12 +789,48 @@ class Executor:
                 await child.exited
                 child.close()
                 child.reap()
+                self._after_reap(child)
             finally:
                 self._live.discard(child)
 
-        task = asyncio.get_running_loop().create_task(reap_later())
+        self._track(asyncio.get_running_loop().create_task(reap_later()))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
         self._reapers.add(task)
         task.add_done_callback(self._reapers.discard)
+
+    def _after_reap(self, child: _Child) -> None:
+        """The script is reaped: if it left processes behind, sweep them in the background
+        (SIGTERM went out already; SIGKILL after `kill_grace`). The result does not wait."""
+        if child.leftovers():
+            self._track(asyncio.get_running_loop().create_task(self._sweep(child)))
+        else:
+            self._release(child)
+
+    async def _sweep(self, child: _Child) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            child.signal_leftovers(signal.SIGTERM)  # the cgroup's, outside the group, too
+            deadline = loop.time() + self.kill_grace
+            while child.leftovers() and loop.time() < deadline:
+                await asyncio.sleep(_SWEEP_POLL)
+            if child.leftovers():
+                child.signal_leftovers(signal.SIGKILL)
+                deadline = loop.time() + _REAP_WAIT
+                while child.cgroup is not None and child.cgroup.populated() and (
+                    loop.time() < deadline
+                ):
+                    await asyncio.sleep(_SWEEP_POLL)
+        finally:
+            self._release(child)
+
+    def _release(self, child: _Child) -> None:
+        child.release()
+        group, child.cgroup = child.cgroup, None
+        if group is not None and self._cgroups is not None:
+            self._cgroups.give_back(group)
+        elif group is not None:
+            group.close()
 
 
 async def _wait_any(
