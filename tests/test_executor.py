@@ -6,7 +6,6 @@ Scenario names (E12, C2, D5, G1...) refer to /work/shared/spec/scenarios.md.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
