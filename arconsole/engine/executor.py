@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import select
 import signal
 import stat
 import subprocess
@@ -173,16 +174,57 @@ class ScriptResult:
         return self.ended_at - self.started_at
 
 
+class _FdWatcher:
+    """The executor's own epoll set, watched by the loop as one reader.
+
+    A run watches three descriptors (stdout, stderr, its pidfd); through asyncio's add_reader
+    each registration and removal costs a Handle, a selector key and an epoll_ctl in Python.
+    Here it is one C call each, and one loop wake-up serves every run that has news.
+    Level-triggered like asyncio's selector, so a callback that reads only part is called again.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._epoll = select.epoll()
+        self._callbacks: dict[int, Callable[[], None]] = {}
+        loop.add_reader(self._epoll.fileno(), self._dispatch)
+
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
+        self._epoll.register(fd, select.EPOLLIN)
+        self._callbacks[fd] = callback
+
+    def add_writer(self, fd: int, callback: Callable[[], None]) -> None:
+        self._epoll.register(fd, select.EPOLLOUT)
+        self._callbacks[fd] = callback
+
+    def remove(self, fd: int) -> None:
+        if self._callbacks.pop(fd, None) is not None:
+            with contextlib.suppress(OSError):
+                self._epoll.unregister(fd)
+
+    def _dispatch(self) -> None:
+        for fd, _ in self._epoll.poll(0, 256):
+            callback = self._callbacks.get(fd)
+            if callback is not None:  # removed by an earlier callback of this batch
+                callback()
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self._epoll.fileno())
+        self._epoll.close()
+
+
 class _Child:
     """One spawned script: its pipes and its exit, driven by event-loop callbacks."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, spawned: Spawned,
+        self, loop: asyncio.AbstractEventLoop, watcher: _FdWatcher, spawned: Spawned,
         stdin_fd: int | None, stdout_fd: int | None, stderr_fd: int | None,
         *, want_line: bool, pending: bytes = b"", close_after_write: bool = False,
         cgroup: RunCgroup | None = None,
     ) -> None:
         self.loop = loop
+        self.watcher = watcher
         self.popen = spawned.popen
         self.pid = spawned.pid
         self.exited: asyncio.Future[None] = loop.create_future()
@@ -203,9 +245,9 @@ class _Child:
         self._pidfd = spawned.pidfd
         self.cgroup = cgroup
         if stdout_fd is not None:
-            loop.add_reader(stdout_fd, self._on_stdout)
+            watcher.add_reader(stdout_fd, self._on_stdout)
         if stderr_fd is not None:
-            loop.add_reader(stderr_fd, self._on_stderr)
+            watcher.add_reader(stderr_fd, self._on_stderr)
         self._watch_exit()
         if self._pending:
             self._flush()
@@ -214,7 +256,7 @@ class _Child:
 
     def _watch_exit(self) -> None:
         if self._pidfd is not None:
-            self.loop.add_reader(self._pidfd, self._on_exit)
+            self.watcher.add_reader(self._pidfd, self._on_exit)
             return
         # No pidfd (old kernel): a thread waits without reaping (WNOWAIT), so the pid, and
         # with it the process group id, stays reserved until the kill sequence is over.
@@ -230,7 +272,7 @@ class _Child:
         if self._pidfd is not None and not self.exited.done():
             # The pidfd stays open: after the reap it still names the script's process
             # group, so leftovers are signalled without any risk of a reused id.
-            self.loop.remove_reader(self._pidfd)
+            self.watcher.remove(self._pidfd)
         if not self.exited.done():
             self.exited.set_result(None)
 
@@ -331,7 +373,7 @@ class _Child:
                 written = os.write(fd, self._pending)
             except BlockingIOError:
                 if not self._writing:
-                    self.loop.add_writer(fd, self._flush)
+                    self.watcher.add_writer(fd, self._flush)
                     self._writing = True
                 return
             except OSError:  # EPIPE: the script stopped reading; execd's write fails too
@@ -340,7 +382,7 @@ class _Child:
                 return
             del self._pending[:written]
         if self._writing and fd is not None:
-            self.loop.remove_writer(fd)
+            self.watcher.remove(fd)
             self._writing = False
         if self._close_after_write:
             self._close_stdin()
@@ -350,7 +392,7 @@ class _Child:
         if fd is None:
             return
         if self._writing:
-            self.loop.remove_writer(fd)
+            self.watcher.remove(fd)
             self._writing = False
         os.close(fd)
 
@@ -393,7 +435,7 @@ class _Child:
     def _close_stdout(self) -> None:
         fd, self._stdout_fd = self._stdout_fd, None
         if fd is not None:
-            self.loop.remove_reader(fd)
+            self.watcher.remove(fd)
             os.close(fd)
 
     def _on_stderr(self) -> None:
@@ -415,7 +457,7 @@ class _Child:
     def _close_stderr(self) -> None:
         fd, self._stderr_fd = self._stderr_fd, None
         if fd is not None:
-            self.loop.remove_reader(fd)
+            self.watcher.remove(fd)
             os.close(fd)
 
     def settle_after_exit(self) -> None:
@@ -498,6 +540,7 @@ class Executor:
         self._uncontained = frozenset(uncontained)
         self._cgroups: RunCgroups | None = None
         self._cgroups_tried = False
+        self._watcher: _FdWatcher | None = None
         self.containment = "not decided yet (at the first run)"
 
     # ---------------------------------------------------------------- public runs
@@ -565,6 +608,9 @@ class Executor:
         if self._spawner is not None:
             self._spawner.close()
             self._spawner = None
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
 
     @property
     def running(self) -> int:
@@ -726,10 +772,15 @@ class Executor:
                 self._cgroups.give_back(cgroup)
             raise
         return _Child(
-            loop, spawned, stdin_parent, stdout_parent, stderr_parent,
+            loop, self._watcher_for(loop), spawned, stdin_parent, stdout_parent, stderr_parent,
             want_line=capture_stdout, pending=pending, close_after_write=close_stdin,
             cgroup=cgroup,
         )
+
+    def _watcher_for(self, loop: asyncio.AbstractEventLoop) -> _FdWatcher:
+        if self._watcher is None or self._watcher.loop is not loop:
+            self._watcher = _FdWatcher(loop)
+        return self._watcher
 
     def _take_cgroup(self, executable: str) -> RunCgroup | None:
         """A cgroup for this run, if cgroups are in use and the executable is contained."""
@@ -752,8 +803,9 @@ class Executor:
             if cgroup is not None and self._cgroups is not None:
                 self._cgroups.give_back(cgroup)
             return
+        loop = asyncio.get_running_loop()
         child = _Child(
-            asyncio.get_running_loop(), future.result(), None, None, None, want_line=False,
+            loop, self._watcher_for(loop), future.result(), None, None, None, want_line=False,
             cgroup=cgroup,
         )
         self._live.add(child)
