@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from arconsole.engine.cgroups import RunCgroups
+from arconsole.engine import executor as executor_module
 from arconsole.engine.executor import Executor
 
 CHECK_KEYS = (
@@ -110,6 +111,22 @@ async def test_a_stray_child_ignoring_sigterm_is_killed_after_the_grace(
         assert elapsed < 0.5  # the result did not wait for the grace
         assert alive(stray)  # it ignores SIGTERM: it lives until the grace is over
         assert await gone_within(stray, 0.5 + 2.0)
+    finally:
+        if alive(stray):
+            os.kill(stray, 9)
+        await executor.aclose()
+
+
+async def test_before_linux_6_9_the_group_id_is_signalled(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without pidfd process-group signals (Linux < 6.9) the sweep uses killpg.
+    monkeypatch.setattr(executor_module, "_PIDFD_GROUP_SIGNALS", False)
+    install(home, "stray", STRAY)
+    executor = Executor(home, kill_grace=0.3, cgroups=False)
+    _, stray = await run_stray(home, "stray", executor)
+    try:
+        assert await gone_within(stray, 0.3 + 2.0)
     finally:
         if alive(stray):
             os.kill(stray, 9)

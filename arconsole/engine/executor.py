@@ -8,7 +8,11 @@ environment: nothing from an alert ever reaches argv (JSON) or the environment.
 
 Where arconsole differs from execd (spec 1.4 item 2): runs are concurrent (bounded), every
 stage has a time limit after which the script's whole process group gets SIGTERM and then
-SIGKILL, and stderr is kept instead of going to /dev/null. The executor never blocks the event
+SIGKILL, and stderr is kept instead of going to /dev/null. When a script exits, what it left
+in its process group gets SIGTERM, and SIGKILL after the grace (execd leaves it running).
+A child that calls `setsid` leaves the process group and escapes that; where cgroup v2 is
+writable each run also has a cgroup of its own (arconsole.engine.cgroups), which catches it
+too, except for the restart scripts (KEEPS_DAEMONS), whose daemons are meant to outlive them. The executor never blocks the event
 loop: processes are started by posix_spawn on a spawner thread (arconsole.engine.spawn), the
 message is put in the stdin pipe before the script starts (what does not fit is written by a
 loop writer as the script reads), pipes are non-blocking and a process's exit is watched
