@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from arconsole.engine.cgroups import RunCgroups
 from arconsole.engine import executor as executor_module
+from arconsole.engine.cgroups import RunCgroups
 from arconsole.engine.executor import Executor
 
 CHECK_KEYS = (

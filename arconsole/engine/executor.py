@@ -12,11 +12,12 @@ SIGKILL, and stderr is kept instead of going to /dev/null. When a script exits, 
 in its process group gets SIGTERM, and SIGKILL after the grace (execd leaves it running).
 A child that calls `setsid` leaves the process group and escapes that; where cgroup v2 is
 writable each run also has a cgroup of its own (arconsole.engine.cgroups), which catches it
-too, except for the restart scripts (KEEPS_DAEMONS), whose daemons are meant to outlive them. The executor never blocks the event
-loop: processes are started by posix_spawn on a spawner thread (arconsole.engine.spawn), the
-message is put in the stdin pipe before the script starts (what does not fit is written by a
-loop writer as the script reads), pipes are non-blocking and a process's exit is watched
-through a pidfd.
+too, except for the restart scripts (KEEPS_DAEMONS), whose daemons are meant to outlive them.
+
+The executor never blocks the event loop: processes are started by posix_spawn on a spawner
+thread (arconsole.engine.spawn), the message is put in the stdin pipe before the script starts
+(what does not fit is written as the script reads), pipes are non-blocking, and pipes and
+pidfds are watched through one epoll set of the executor's own.
 
 Per-key ordering, dedupe and what a result means are the engine's business, not this module's.
 """
