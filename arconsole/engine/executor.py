@@ -886,8 +886,10 @@ class Executor:
         group, child.cgroup = child.cgroup, None
         if group is not None and self._cgroups is not None:
             self._cgroups.give_back(group)
-        elif group is not None:
+        elif group is not None:  # the executor closed while this run's leftovers were swept
             group.close()
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.dirname(group.path))
 
 
 async def _wait_any(
