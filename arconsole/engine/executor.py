@@ -600,6 +600,8 @@ class Executor:
             if not child.abort.done():
                 child.abort.set_result(None)
         await self._idle.wait()
+        if self._spawner is not None:
+            await self._spawner.drain()  # a cancelled run's process may still be starting
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 2 * self.kill_grace + _REAP_WAIT
         while self._reapers and loop.time() < deadline:  # a reaper may start a sweep
@@ -611,6 +613,8 @@ class Executor:
             os.close(self._devnull)
             self._devnull = None
         if self._spawner is not None:
+            if self._watcher is not None:
+                self._watcher.remove(self._spawner.doorbell)
             self._spawner.close()
             self._spawner = None
         if self._watcher is not None:
@@ -760,6 +764,7 @@ class Executor:
             raise
         if self._spawner is None:
             self._spawner = Spawner(self._cwd, SCRIPT_ENV, use_popen=self._use_popen)
+            self._watcher_for(loop).add_reader(self._spawner.doorbell, self._spawner.deliver)
         cgroup = self._take_cgroup(os.path.basename(argv[0]))
         request = SpawnRequest(
             argv[0], argv, (stdin_child, stdout_child, stderr_child), tuple(child_fds),

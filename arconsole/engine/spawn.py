@@ -12,15 +12,16 @@ ignores SIGPIPE; the ignore would be inherited through exec).
 
 Without glibc >= 2.34 (addclosefrom_np) the same thread uses `subprocess.Popen` instead.
 
-Requests are queued; the thread spawns what is queued and hands the results back to the loop
-in one callback per batch, so a burst of spawns costs one wake-up of each side, not one per
-script. Right after a spawn, still on the thread, the child's pidfd is opened and the child is
-moved into its run's cgroup when it has one (arconsole.engine.cgroups).
+Requests are queued; the thread spawns what is queued and rings an eventfd when it has
+results, so a burst of spawns costs one wake-up of each side, not one per script. Right after
+a spawn, still on the thread, the child's pidfd is opened and the child is moved into its
+run's cgroup when it has one (arconsole.engine.cgroups).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ctypes
 import ctypes.util
@@ -159,9 +160,11 @@ class _PopenSpawn:
 class Spawner:
     """A thread that starts processes for the event loop (see the module docstring).
 
-    `spawn()` is awaited on the loop; the process is started on the spawner thread. If the
-    awaiting task is cancelled, the process may still start: `on_orphan` gets it (the caller
-    kills and reaps it).
+    `spawn()` is awaited on the loop; the process is started on the spawner thread, and the
+    outcome comes back through `doorbell`, an eventfd the caller watches on its loop, calling
+    `deliver()` when it is readable (the executor has it in its own epoll set, beside the
+    runs' pipes: no extra loop turn per spawn). If the awaiting task is cancelled, the
+    process may still start: the request's future gets it (the caller kills and reaps it).
     """
 
     def __init__(
@@ -173,49 +176,77 @@ class Spawner:
         self._start: Callable[[SpawnRequest], Spawned] = (
             _PopenSpawn(cwd, env) if use_popen else _GlibcSpawn(cwd, env)
         )
-        self._queue: queue.SimpleQueue[
-            tuple[asyncio.AbstractEventLoop, SpawnRequest] | None
-        ] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[SpawnRequest | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self.doorbell = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self._done: collections.deque[Done] = collections.deque()
+        self._outstanding = 0
+        self._drained: asyncio.Event | None = None
 
     async def spawn(self, request: SpawnRequest) -> Spawned:
-        loop = asyncio.get_running_loop()
-        request.future = loop.create_future()
+        request.future = asyncio.get_running_loop().create_future()
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._serve, name="arconsole-spawner", daemon=True
             )
             self._thread.start()
-        self._queue.put((loop, request))
+        self._outstanding += 1
+        self._queue.put(request)
         return await asyncio.shield(request.future)
 
+    def deliver(self) -> None:
+        """Hand the finished spawns to their futures (on the loop, when `doorbell` rings)."""
+        with contextlib.suppress(BlockingIOError):
+            os.eventfd_read(self.doorbell)
+        while self._done:
+            request, outcome = self._done.popleft()
+            self._outstanding -= 1
+            future = request.future
+            assert future is not None
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+        if self._outstanding == 0 and self._drained is not None:
+            self._drained.set()
+
+    async def drain(self) -> None:
+        """Until every queued spawn has been delivered (so no started process goes unseen)."""
+        while self._outstanding:
+            self._drained = asyncio.Event()
+            await self._drained.wait()
+
     def close(self) -> None:
-        """Stop the thread once the queue is done (it is a daemon: exit never waits for it)."""
+        """Stop the thread (it is a daemon: exit never waits for it). Call after drain()."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread = None
+        with contextlib.suppress(OSError):
+            os.close(self.doorbell)
 
     # ---------------------------------------------------------------- the thread
 
     def _serve(self) -> None:
-        pending: dict[asyncio.AbstractEventLoop, list[Done]] = {}
         count = 0
         while True:
             try:
-                item = self._queue.get_nowait() if pending else self._queue.get()
+                request = self._queue.get_nowait() if count else self._queue.get()
             except queue.Empty:  # nothing more queued: hand back what is done
-                _hand_back(pending)
+                self._ring()
                 count = 0
                 continue
-            if item is None:
-                _hand_back(pending)
+            if request is None:
+                self._ring()
                 return
-            loop, request = item
-            pending.setdefault(loop, []).append((request, self._one(request)))
+            self._done.append((request, self._one(request)))
             count += 1
             if count >= _BATCH_MAX:  # a long burst still hands back regularly
-                _hand_back(pending)
+                self._ring()
                 count = 0
+
+    def _ring(self) -> None:
+        with contextlib.suppress(OSError):  # closed: the executor is gone
+            os.eventfd_write(self.doorbell, 1)
 
     def _one(self, request: SpawnRequest) -> Outcome:
         try:
@@ -233,33 +264,3 @@ class Spawner:
             with contextlib.suppress(OSError):
                 request.enter_cgroup(spawned.pid)
         return Spawned(spawned.pid, pidfd, spawned.popen)
-
-
-def _hand_back(pending: dict[asyncio.AbstractEventLoop, list[Done]]) -> None:
-    for loop, batch in pending.items():
-        try:
-            loop.call_soon_threadsafe(_deliver, batch)
-        except RuntimeError:  # the loop is closed: nobody will reap these; kill them at least
-            for _, outcome in batch:
-                if isinstance(outcome, Spawned):
-                    _kill_orphan(outcome)
-    pending.clear()
-
-
-def _deliver(batch: list[Done]) -> None:
-    for request, outcome in batch:
-        future = request.future
-        assert future is not None
-        if future.done():  # pragma: no cover - the shield keeps it pending
-            continue
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
-
-
-def _kill_orphan(spawned: Spawned) -> None:
-    with contextlib.suppress(OSError):
-        os.killpg(spawned.pid, signal.SIGKILL)
-    if spawned.pidfd is not None:
-        os.close(spawned.pidfd)
