@@ -13,8 +13,10 @@ a Wazuh-sized add message. Variants, timed in `--rounds` interleaved rounds, bes
 - raw concurrent: the same with `--concurrency` processes in flight, reaped with `os.wait`.
 - executor serial / concurrent: `Executor.run_json` one at a time, and `--concurrency` in
   flight as the engine uses it (max_concurrency = the same number, all runs gathered).
-- executor via Popen (serial, concurrent): the same Executor with its fallback spawner,
-  `subprocess.Popen`, which is how every run was started before posix_spawn: the before.
+- Popen executor (serial, concurrent): the same Executor with its fallback spawner,
+  `subprocess.Popen`, which is how every run was started before posix_spawn.
+- no-cgroup executor: concurrent, without a cgroup per run (what containment costs; the
+  line saying which containment applies shows whether cgroups were usable at all).
 
 "CPU per run" is this process's own CPU time (all its threads, children excluded) per script
 run: the engine's cost of starting, feeding, watching and reaping a script. The process
@@ -52,6 +54,7 @@ MESSAGE = (
     b'"program":"active-response/bin/noop"}}\n'
 )
 SCRIPT = "#!/bin/sh\nread -r line\nexit 0\n"
+CONTAINMENT: dict[bool, str] = {}  # cgroups on/off -> what the executor said it used
 
 
 def make_home(root: Path) -> Path:
@@ -106,8 +109,12 @@ async def no_reply(line: bytes | None) -> bytes | None:
     return None
 
 
-def make_executor(home: Path, concurrency: int, use_popen: bool) -> Executor:
-    return Executor(home, max_concurrency=concurrency, use_popen=use_popen or None)
+def make_executor(
+    home: Path, concurrency: int, use_popen: bool, cgroups: bool = True
+) -> Executor:
+    return Executor(
+        home, max_concurrency=concurrency, use_popen=use_popen or None, cgroups=cgroups
+    )
 
 
 async def executor_serial(home: Path, runs: int, use_popen: bool = False) -> None:
@@ -119,13 +126,14 @@ async def executor_serial(home: Path, runs: int, use_popen: bool = False) -> Non
 
 
 async def executor_concurrent(
-    home: Path, runs: int, concurrency: int, use_popen: bool = False
+    home: Path, runs: int, concurrency: int, use_popen: bool = False, cgroups: bool = True
 ) -> None:
-    executor = make_executor(home, concurrency, use_popen)
+    executor = make_executor(home, concurrency, use_popen, cgroups)
     results = await asyncio.gather(
         *(executor.run_json("noop", MESSAGE[:-1], no_reply) for _ in range(runs))
     )
     assert all(result.ok for result in results)
+    CONTAINMENT[cgroups] = executor.containment
     await executor.aclose()
 
 
@@ -165,6 +173,9 @@ def main() -> None:
             f"Popen executor {wide}": lambda: asyncio.run(
                 executor_concurrent(home, runs, concurrency, True)
             ),
+            f"no-cgroup executor {wide}": lambda: asyncio.run(
+                executor_concurrent(home, runs, concurrency, cgroups=False)
+            ),
         }
         # Rounds interleave the variants so a burst of load elsewhere hits them alike.
         best = dict.fromkeys(variants, 0.0)
@@ -177,6 +188,7 @@ def main() -> None:
     print(f"{runs} runs of a stateless #!/bin/sh response, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}, {len(ballast) // 10_000} MB ballast, "
           f"best of {rounds} interleaved rounds")
+    print(f"containment: {CONTAINMENT.get(True, '?')}")
     for label, rate in best.items():
         print(f"  {label:<24} {rate:10.0f} runs/s   {cpu[label]:6.0f} us CPU per run")
     for pair in ("serial", wide):
