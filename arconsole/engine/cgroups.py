@@ -128,9 +128,9 @@ class RunCgroups:
         self._made += 1
         return group
 
-    def give_back(self, group: RunCgroup) -> None:
+    def give_back(self, group: RunCgroup, *, known_empty: bool = False) -> None:
         """Return an empty cgroup to the pool (one still populated is closed instead)."""
-        if group.populated():
+        if not known_empty and group.populated():
             group.close()
         else:
             self._free.append(group)

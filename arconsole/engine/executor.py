@@ -308,7 +308,7 @@ class _Child:
 
     # ---------------------------------------------------------------- what the script leaves
 
-    def signal_leftovers(self, signum: int) -> None:
+    def signal_leftovers(self, signum: int, *, cgroup: bool = True) -> None:
         """Signal the process group and, with one, the run's cgroup (setsid children too).
 
         Before the reap the zombie script holds its pid, the group id; after it, the pidfd
@@ -318,7 +318,7 @@ class _Child:
         if not self._signal_group_by_pidfd(signum):
             with contextlib.suppress(OSError):
                 os.killpg(self.pid, signum)
-        if self.cgroup is not None:
+        if cgroup and self.cgroup is not None:
             self.cgroup.signal_all(signum)
 
     def leftovers(self) -> bool:
@@ -705,7 +705,9 @@ class Executor:
                     error="still alive after SIGKILL; it will be reaped when it dies",
                 )
             child.settle_after_exit()
-            child.signal_leftovers(signal.SIGTERM)  # what the script leaves dies with it
+            # What the script leaves dies with it; the group now, while the zombie script
+            # holds the group id (the cgroup's detached ones get theirs in the sweep).
+            child.signal_leftovers(signal.SIGTERM, cgroup=False)
             returncode = child.reap()
             self._after_reap(child)
         except BaseException:
@@ -867,7 +869,7 @@ class Executor:
         if child.leftovers():
             self._track(asyncio.get_running_loop().create_task(self._sweep(child)))
         else:
-            self._release(child)
+            self._release(child, known_empty=True)
 
     async def _sweep(self, child: _Child) -> None:
         loop = asyncio.get_running_loop()
@@ -886,11 +888,11 @@ class Executor:
         finally:
             self._release(child)
 
-    def _release(self, child: _Child) -> None:
+    def _release(self, child: _Child, *, known_empty: bool = False) -> None:
         child.release()
         group, child.cgroup = child.cgroup, None
         if group is not None and self._cgroups is not None:
-            self._cgroups.give_back(group)
+            self._cgroups.give_back(group, known_empty=known_empty)
         elif group is not None:  # the executor closed while this run's leftovers were swept
             group.close()
             with contextlib.suppress(OSError):
