@@ -105,12 +105,12 @@ async def test_a_stray_child_ignoring_sigterm_is_killed_after_the_grace(
     home: Path, cgroups: bool
 ) -> None:
     install(home, "stray", STRAY)
-    executor = Executor(home, kill_grace=0.5, cgroups=cgroups)
+    executor = Executor(home, kill_grace=2.0, cgroups=cgroups)
     elapsed, stray = await run_stray(home, "stray", executor)
     try:
-        assert elapsed < 0.5  # the result did not wait for the grace
+        assert elapsed < 2.0  # the result did not wait for the grace
         assert alive(stray)  # it ignores SIGTERM: it lives until the grace is over
-        assert await gone_within(stray, 0.5 + 2.0)
+        assert await gone_within(stray, 2.0 + 5.0)
     finally:
         if alive(stray):
             os.kill(stray, 9)
@@ -126,7 +126,7 @@ async def test_before_linux_6_9_the_group_id_is_signalled(
     executor = Executor(home, kill_grace=0.3, cgroups=False)
     _, stray = await run_stray(home, "stray", executor)
     try:
-        assert await gone_within(stray, 0.3 + 2.0)
+        assert await gone_within(stray, 0.3 + 5.0)
     finally:
         if alive(stray):
             os.kill(stray, 9)
@@ -137,10 +137,10 @@ async def test_a_stray_child_that_obeys_sigterm_goes_at_once(home: Path) -> None
     install(home, "stray", STRAY.replace("trap '' TERM; ", ""))
     executor = Executor(home, kill_grace=30, cgroups=False)
     _, stray = await run_stray(home, "stray", executor)
-    assert await gone_within(stray, 2.0)  # long before the 30 s grace
+    assert await gone_within(stray, 10.0)  # long before the 30 s grace
     closing = time.monotonic()
     await executor.aclose()
-    assert time.monotonic() - closing < 2.0  # the sweep ended when the group was empty
+    assert time.monotonic() - closing < 10.0  # the sweep ended when the group was empty
 
 
 async def test_without_cgroups_a_setsid_child_escapes_as_documented(home: Path) -> None:
@@ -158,12 +158,12 @@ async def test_without_cgroups_a_setsid_child_escapes_as_documented(home: Path) 
 @needs_cgroups
 async def test_with_cgroups_a_setsid_child_is_killed_too(home: Path) -> None:
     install(home, "detach", DETACHED)
-    executor = Executor(home, kill_grace=0.3)
+    executor = Executor(home, kill_grace=2.0)
     elapsed, detached = await run_stray(home, "detach", executor)
     try:
         assert executor.containment.startswith("process groups and one cgroup per run")
-        assert elapsed < 1.0
-        assert await gone_within(detached, 0.3 + 2.0)
+        assert elapsed < 2.0  # the result did not wait for the grace
+        assert await gone_within(detached, 2.0 + 5.0)
     finally:
         if alive(detached):
             os.kill(detached, 9)
@@ -191,7 +191,7 @@ async def test_a_timed_out_script_takes_its_detached_children_with_it(home: Path
     detached = int((home / "detached.pid").read_text())
     try:
         assert result.timed_out and result.killed
-        assert await gone_within(detached, 2.0)
+        assert await gone_within(detached, 5.0)
     finally:
         if alive(detached):
             os.kill(detached, 9)
