@@ -23,13 +23,15 @@ CHECK_KEYS = (
     '{"version":1,"origin":{"name":"s","module":"active-response"},'
     '"command":"check_keys","parameters":{"keys":["1.2.3.4"]}}'
 )
-# Answers continue, leaves a child that ignores SIGTERM, exits 0 (the issue's reproduction).
+# Answers continue, leaves a child that ignores SIGTERM, exits 0 (the issue's reproduction;
+# the script waits until the child ignores SIGTERM, so the test does not race it).
 STRAY = f"""#!/bin/sh
 read -r message
 echo '{CHECK_KEYS}'
 read -r reply
-( trap '' TERM; exec sleep 300 ) &
+( trap '' TERM; echo ready > stray.ready; exec sleep 300 ) &
 echo $! > stray.pid
+while [ ! -s stray.ready ]; do sleep 0.01; done
 exit 0
 """
 # The same, but the child detaches with setsid (and still ignores SIGTERM).
