@@ -17,11 +17,9 @@ from pathlib import Path
 import pytest
 
 from arconsole.engine.agent_messages import adhoc_json, reverse_json
+from tests.fleet_support import shared
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-if not SHARED.exists():
-    SHARED = Path(os.environ.get("ARCONSOLE_SHARED", SHARED))
-TOOL = SHARED / "tools" / "wazuh-4.14.7"
+TOOL = shared("tools", "wazuh-4.14.7")
 pytestmark = [
     pytest.mark.skipif(not (TOOL / "start-execd").exists(), reason="Wazuh tools absent"),
     pytest.mark.skipif(os.geteuid() != 0, reason="start-execd needs root"),

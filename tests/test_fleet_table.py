@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -27,14 +26,10 @@ from arconsole.engine.fleet_table import (
 )
 from arconsole.engine.store import StateStore
 from tests.engine_support import command, make_home, response, started
+from tests.fleet_support import shared
 
-# ../shared beside the repo root (a worktree elsewhere may name it in ARCONSOLE_SHARED).
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-if not SHARED.exists():
-    SHARED = Path(os.environ.get("ARCONSOLE_SHARED", SHARED))
-REAL = SHARED / "fixtures" / "real"
-SAMPLE = REAL / "alerts-ar-sample.json"
-RULES = REAL / "wazuh-4.14.7-ruleset" / "0015-ossec_rules.xml"
+SAMPLE = shared("fixtures", "real", "alerts-ar-sample.json")
+RULES = shared("fixtures", "real", "wazuh-4.14.7-ruleset", "0015-ossec_rules.xml")
 
 
 @pytest.fixture(autouse=True)
