@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,79 @@ async def test_client_keys_inventory_without_agents_file(tmp_path: Path) -> None
     finally:
         await engine.stop()
         queue.close()
+
+
+class Reader:
+    """remoted's side: a thread reading the bound socket until it is closed."""
+
+    def __init__(self, home: Path) -> None:
+        import threading
+
+        self.sock = bind_queue(home)
+        self.sock.settimeout(0.05)
+        self.got: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.got.append(self.sock.recv(70000))
+            except TimeoutError:
+                continue
+
+    def close(self) -> list[bytes]:
+        if self._stop.is_set():
+            return []
+        self._stop.set()
+        self._thread.join()
+        self.got += received(self.sock)
+        self.sock.close()
+        return self.got
+
+
+async def test_socket_removed_and_recreated_mid_burst_loses_nothing(tmp_path: Path) -> None:
+    """remoted restarting in the middle of a 1,000-response burst: every response arrives
+    exactly once, in order per agent."""
+    import asyncio
+
+    async def until(condition: Callable[[], bool]) -> None:
+        for _ in range(1000):
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("condition not reached")
+
+    home = fleet_home(tmp_path)
+    reader = Reader(home)
+    path = home / "queue" / "alerts" / "ar"
+    engine = await started(home, agents_file=home / "agents.json", agent_queue=path)
+    delivery = engine.agent_delivery
+    assert delivery is not None
+    got: list[bytes] = []
+    try:
+        for n in range(1000):
+            agent = "001" if n % 2 else "002"
+            await engine.handle_line(alert_line(
+                f"9.{n}", rule_id="5710", level=5, agent_id=agent,
+                srcip=f"198.51.{n // 250}.{n % 250}"))
+            if n == 300:
+                await until(lambda: delivery.sent >= 301)  # part of the burst is out
+                got += reader.close()
+                path.unlink()  # remoted gone: ENOENT, then a fresh socket
+            if n == 450:
+                await until(lambda: "No such file" in delivery.last_error)
+            if n == 600:
+                reader = Reader(home)
+        await engine.drain()
+        await asyncio.wait_for(delivery.wait_idle(), 30)
+    finally:
+        await engine.stop()
+        got += reader.close()
+    ids = [json.loads(d.split(b" ", 4)[4][:-1])["parameters"]["alert"]["id"] for d in got]
+    assert len(ids) == 1000 and len(set(ids)) == 1000
+    for agent in ("001", "002"):
+        mine = [int(i.split(".")[1]) for d, i in zip(got, ids, strict=True)
+                if d.split(b" ")[3].decode() == agent]
+        assert mine == sorted(mine) and len(mine) == 500

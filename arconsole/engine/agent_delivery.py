@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import errno
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -205,11 +204,16 @@ class WazuhQueueDelivery:
     # ------------------------------------------------------------------ the sender
 
     async def run(self) -> None:
-        """The sender task: runs until cancelled."""
+        """The sender task: runs until cancelled. (A plain Event wait: in Python 3.11,
+        `wait_for` can swallow a cancellation that races its timeout.)"""
+        loop = asyncio.get_running_loop()
         last_sweep = self._context.clock.now()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+            tick = loop.call_later(5.0, self._wake.set)  # the unconfirmed sweep's beat
+            try:
+                await self._wake.wait()
+            finally:
+                tick.cancel()
             self._wake.clear()
             await self._send_all()
             now = self._context.clock.now()
