@@ -283,9 +283,11 @@ class WazuhQueueDelivery:
                 rest = batch[retry_at:]
                 store.mark_many([r.id for r in rest], "queued", now)
                 self._ready.extendleft(reversed(rest))
-                if sent or self._busy:
-                    # The receiver is reading, only slower than us: a short pause, no backoff.
+                if self._busy:
+                    # The receiver is reading, only slower than us: wait for room, no backoff.
+                    await self._sender.wait_writable(self._retry_max)
                     delay = self._retry_initial
+                    continue
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
                 continue

@@ -9,8 +9,9 @@ as `OS_SendUnix(sock, msg, 0)` does. The alert is spliced in as its raw bytes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
+
+import msgspec
 
 from arconsole.config.model import LocationFlag
 
@@ -24,9 +25,12 @@ class AgentMessageError(ValueError):
     """The message cannot be sent as one remoted datagram (too long, NUL inside)."""
 
 
+_encode = msgspec.json.Encoder().encode
+
+
 def _json_text(value: object) -> bytes:
-    # cJSON_PrintUnformatted: no spaces, UTF-8 kept raw.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    # cJSON_PrintUnformatted: no spaces, UTF-8 kept raw (msgspec writes exactly that).
+    return _encode(value)
 
 
 def header_flags(flags: LocationFlag) -> str:

@@ -8,6 +8,8 @@ refusing, or its queue full) so that no message is lost.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import socket
 from pathlib import Path
@@ -47,6 +49,26 @@ class QueueSender:
             raise
         if sent != len(datagram):  # datagrams go whole or not at all; never seen, but said
             raise OSError(errno.EMSGSIZE, f"sent {sent} of {len(datagram)} bytes")
+
+    async def wait_writable(self, limit: float) -> None:
+        """Until the receiver's queue has room (the kernel says so), at most `limit` s."""
+        sock = self._socket
+        if sock is None:
+            await asyncio.sleep(limit)
+            return
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def writable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_writer(sock.fileno(), writable)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready, limit)
+        finally:
+            loop.remove_writer(sock.fileno())
 
     def close(self) -> None:
         if self._socket is not None:

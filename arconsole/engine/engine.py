@@ -203,6 +203,7 @@ class Engine:
                            f"{self.options.skip_backlog_older_than:g}s were not acted on")
         if self.agent_delivery is not None:
             self.agent_delivery.close()
+        self.fleet.flush()
         self.intake.commit_position(force=True)
         context.writes.flush()
         if context.executor_or_none is not None:

@@ -38,7 +38,10 @@ class FleetStage:
 
     def attach(self, store: FleetStore) -> None:
         """At start: the rows saved by the last run."""
-        self.table = FleetTable(store)
+        self.table = FleetTable(store, write_behind=True)
+
+    def flush(self) -> None:
+        self.table.flush()
 
     def observe(self, alert: Alert, received_at: float) -> None:
         if not is_ar_log_alert(alert):

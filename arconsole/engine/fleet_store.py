@@ -155,18 +155,18 @@ class FleetStore:
     ) -> list[int]:
         """Insert (response, program, agent, key, datagram, state, reason, queued_at,
         deadline) rows in one transaction; their ids, in order."""
-        ids: list[int] = []
+        rows = [(*values, values[7]) for values in records]
+        if not rows:
+            return []
         with self._store.transaction():
-            for values in records:
-                cursor = self._conn.execute(
-                    "INSERT INTO fleet_deliveries (response, program, agent, key, datagram, "
-                    "state, reason, queued_at, deadline, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*values, values[7]),
-                )
-                assert cursor.lastrowid is not None
-                ids.append(cursor.lastrowid)
-        return ids
+            self._conn.executemany(
+                "INSERT INTO fleet_deliveries (response, program, agent, key, datagram, "
+                "state, reason, queued_at, deadline, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
+            )
+            # One writer holds the file's lock: AUTOINCREMENT ids of one statement follow on.
+            last = self._conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        return list(range(last - len(rows) + 1, last + 1))
 
     def set_delivery_state(
         self, delivery_id: int, state: str, now: float, *, reason: str | None = None,
@@ -262,14 +262,17 @@ class FleetStore:
     # ------------------------------------------------------------------ fleet rows
 
     def save_row(self, row: FleetRow) -> None:
+        self.save_rows((row,))
+
+    def save_rows(self, rows: Iterable[FleetRow]) -> None:
         with self._store.transaction():
-            self._conn.execute(
+            self._conn.executemany(
                 f"INSERT OR REPLACE INTO fleet_rows ({_ROW_COLUMNS}) "
                 f"VALUES ({','.join('?' * 16)})",
-                (row.agent, row.program, row.key, row.agent_name, int(row.active),
-                 row.first_added, row.last_added, row.lifted_at, row.adds, row.timeout_min,
-                 row.timeout_max, row.responses, row.trigger_rule, row.trigger_description,
-                 row.trigger_timestamp, row.last_rule),
+                [(row.agent, row.program, row.key, row.agent_name, int(row.active),
+                  row.first_added, row.last_added, row.lifted_at, row.adds, row.timeout_min,
+                  row.timeout_max, row.responses, row.trigger_rule, row.trigger_description,
+                  row.trigger_timestamp, row.last_rule) for row in rows],
             )
 
     def load_rows(self) -> list[FleetRow]:

@@ -14,6 +14,7 @@ without a delete (agent offline or stopped?). Nothing here runs anything.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -164,12 +165,32 @@ Binder = Callable[[Alert], Iterable[ActiveResponse]]
 class FleetTable:
     """Rows by (agent, program, key); persisted through `FleetStore` when one is given."""
 
-    def __init__(self, store: FleetStore | None = None) -> None:
+    def __init__(self, store: FleetStore | None = None, *, write_behind: bool = False) -> None:
         self._store = store
+        # write_behind: rows changed in one event-loop turn are saved together at its end
+        # (a burst of AR alerts costs one transaction, as the block book's group commit).
+        self._write_behind = write_behind
+        self._dirty: dict[tuple[str, str, str], FleetRow] = {}
         self.rows: dict[tuple[str, str, str], FleetRow] = {}
         if store is not None:
             for row in store.load_rows():
                 self.rows[(row.agent, row.program, row.key)] = row
+
+    def _save(self, ident: tuple[str, str, str], row: FleetRow) -> None:
+        if self._store is None:
+            return
+        if not self._write_behind:
+            self._store.save_row(row)
+            return
+        if not self._dirty:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._dirty[ident] = row
+
+    def flush(self) -> None:
+        """Save the rows changed since the last flush, in one transaction."""
+        dirty, self._dirty = self._dirty, {}
+        if dirty and self._store is not None:
+            self._store.save_rows(dirty.values())
 
     def apply(self, entry: ArLogEntry, binder: Binder | None) -> FleetRow | None:
         """Update the table with one AR log entry; the row it changed (None for the
@@ -200,8 +221,7 @@ class FleetTable:
         else:
             row.active = False
             row.lifted_at = entry.at
-        if self._store is not None:
-            self._store.save_row(row)
+        self._save(ident, row)
         return row
 
     @staticmethod
