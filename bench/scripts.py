@@ -1,0 +1,140 @@
+"""CPU per run of the stock response scripts against a bare interpreter start, in the same run.
+
+Plain script (not a test): prints CPU per run and ratios against a baseline measured in the
+same run.
+
+    python bench/scripts.py [--runs 40] [--rounds 3]
+
+Every run is driven as the engine drives a script: argv[0] `active-response/bin/<name>`, the
+home as working directory, the engine's fixed environment (SCRIPT_ENV), one Wazuh-sized
+message on stdin and, for an add, the `continue` answer to check_keys. The home holds the demo
+marker (etc/arconsole-demo), so firewall-drop records what it would do instead of changing
+the firewall: the run is the script's own cost, without iptables. CPU is the child's user +
+system time from wait4, so the driver's own work is not counted. Variants, interleaved in
+`--rounds` rounds, medians reported:
+
+- baseline: `python3 -S -c pass` with the Python that runs this file (the floor for any
+  Python script);
+- installed: the launcher `arconsole install-scripts` writes (`#!python -IS`), add and delete;
+- sample: the launcher kept in sample-conf (`#!/usr/bin/env -S python3 -S`, the package found
+  on PYTHONPATH or through site), add and delete; PYTHONPATH is not in the engine's
+  environment, so this measures its `site` fallback.
+
+Target (issue 13): installed add and delete <= 2x the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from arconsole.engine.executor import SCRIPT_ENV
+from arconsole.scripts.install import install_scripts, sample_launcher_text
+
+REPO = Path(__file__).resolve().parents[1]
+SRCIP = "203.0.113.7"
+
+
+def message(command: str) -> bytes:
+    return (
+        '{"version":1,"origin":{"name":"node01","module":"wazuh-execd"},"command":"'
+        + command + '","parameters":{"extra_args":[],"alert":{"timestamp":'
+        '"2024-01-01T00:00:00.000+0000","rule":{"level":10,"description":"sshd: brute force '
+        'trying to get access to the system. Authentication failed.","id":"5712",'
+        '"firedtimes":8,"mail":false,"groups":["syslog","sshd","authentication_failures"]},'
+        '"agent":{"id":"000","name":"node01"},"manager":{"name":"node01"},'
+        '"id":"1704067200.12345","full_log":"Jan  1 00:00:00 node01 sshd[1234]: Failed '
+        'password for invalid user admin from 203.0.113.7 port 4242 ssh2","decoder":'
+        '{"parent":"sshd","name":"sshd"},"data":{"srcip":"' + SRCIP + '","srcport":"4242",'
+        '"srcuser":"admin"},"location":"/var/log/auth.log"},'
+        '"program":"active-response/bin/firewall-drop"}}\n'
+    ).encode()
+
+
+ADD = message("add")
+CONTINUE = message("continue")
+DELETE = message("delete")
+
+
+def make_home(root: Path, sample: bool) -> Path:
+    home = Path(tempfile.mkdtemp(dir=root))
+    install_scripts(home)
+    (home / "etc").mkdir()
+    if sample:
+        (home / "active-response" / "bin" / "firewall-drop").write_text(
+            sample_launcher_text("firewall_drop"))
+    shutil.copy(REPO / "sample-conf" / "etc" / "arconsole-demo", home / "etc" / "arconsole-demo")
+    return home
+
+
+def cpu_of(argv: list[str], cwd: Path, first: bytes, reply: bytes | None) -> float:
+    """Run one process as the engine does; its CPU seconds (user + system, from wait4)."""
+    process = subprocess.Popen(argv, cwd=cwd, env=SCRIPT_ENV, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(first)
+    process.stdin.flush()
+    if reply is not None:
+        line = process.stdout.readline()
+        assert b'"check_keys"' in line, line
+        process.stdin.write(reply)
+    process.stdin.close()
+    process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.returncode == 0, f"{argv[0]} ended with {process.returncode}"
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=40, help="runs per variant and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--site-launcher", action="store_true",
+                        help="also run the launcher arconsole wrote before issue 13 (#!python, "
+                        "with site, no -I/-S), with the arconsole that site finds")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-scripts-"))
+    try:
+        homes = {"installed": make_home(root, False), "sample": make_home(root, True)}
+        if args.site_launcher:
+            homes["site"] = make_home(root, False)
+            (homes["site"] / "active-response" / "bin" / "firewall-drop").write_text(
+                f"#!{sys.executable}\nfrom arconsole.scripts.firewall_drop import main\n"
+                f"import sys\nraise SystemExit(main(sys.argv))\n")
+        script = "active-response/bin/firewall-drop"
+        variants = {
+            "baseline: python3 -S -c pass": ([sys.executable, "-S", "-c", "pass"], root,
+                                             DELETE, None),
+        }
+        for kind, home in homes.items():
+            variants[f"{kind} firewall-drop add"] = ([script], home, ADD, CONTINUE)
+            variants[f"{kind} firewall-drop delete"] = ([script], home, DELETE, None)
+        samples: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(args.rounds):
+            for name, (argv, cwd, first, reply) in variants.items():
+                samples[name] += [cpu_of(argv, cwd, first, reply) for _ in range(args.runs)]
+        for home in homes.values():  # every add and delete really ran: 2 records each
+            records = (home / "logs" / "demo-actions.log").read_text().splitlines()
+            assert len(records) == 4 * args.runs * args.rounds, len(records)
+        base = statistics.median(samples["baseline: python3 -S -c pass"])
+        print(f"{sys.executable} ({sys.version.split()[0]}), {args.rounds} rounds x "
+              f"{args.runs} runs, CPU per run (user+sys), median [p10-p90]:")
+        for name, values in samples.items():
+            deciles = statistics.quantiles(values, n=10)
+            median = statistics.median(values)
+            print(f"  {name:36s} {median * 1000:6.2f} ms  [{deciles[0] * 1000:5.2f}-"
+                  f"{deciles[-1] * 1000:5.2f}]  {median / base:5.2f}x baseline")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
