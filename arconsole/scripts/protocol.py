@@ -21,7 +21,8 @@ run periodically); it prints one line on stdout and ends with an exit status:
                                             which part); an `add` of the same message repairs
                                             it (the adds only put in what is absent);
   state "error",    exit 255 (or any other status, possibly with no line at all): the state
-                                            could not be read; `detail` says why.
+                                            could not be read; `detail` says why (`keys` is
+                                            empty when the message held no valid key).
 In demo mode (HOME/etc/arconsole-demo) nothing was changed and nothing is read: a check
 answers "in-force" with detail "demo mode". Scripts without a check log "Invalid value of
 'command'" and end with 255, as for any other unknown command.
@@ -397,13 +398,14 @@ def check_keys_message(name: str, keys: list[str]) -> str:
     })
 
 
-def check_answer(name: str, key: str, state: str, detail: str = "") -> str:
-    """The line a script prints for a `check` (see the module docstring)."""
+def check_answer(name: str, keys: list[str], state: str, detail: str = "") -> str:
+    """The line a script prints for a `check` (see the module docstring); `keys` is empty
+    when the message held no valid key."""
     return compact_json({
         "version": VERSION,
         "origin": {"name": name, "module": AR_MODULE_NAME},
         "command": Command.CHECK,
-        "parameters": {"keys": [key], "state": state, "detail": detail},
+        "parameters": {"keys": keys, "state": state, "detail": detail},
     })
 
 

@@ -68,7 +68,7 @@ class Run:
 
     def answer(self, state: str, detail: str = "") -> int:
         """End a check: print its answer and return its exit status."""
-        self.session.send(check_answer(self.session.name, self.key, state, detail))
+        self.session.send(check_answer(self.session.name, [self.key], state, detail))
         self.session.answered = True
         return CHECK_EXITS[state]
 
@@ -92,7 +92,7 @@ def run_script(
     if message.command != Command.CHECK or session.answered:
         return status
     # The check ended before it could tell (bad key or settings, no lock, no tool...).
-    session.send(check_answer(session.name, _key_of(message, key), CheckState.ERROR,
+    session.send(check_answer(session.name, _keys_of(message, key), CheckState.ERROR,
                               session.log.last))
     return EXIT_INVALID
 
@@ -136,10 +136,8 @@ def _run(session: Session, message: Message, action: Action, key: KeyKind | None
         return EXIT_INVALID
 
 
-def _key_of(message: Message, key: KeyKind | None) -> str:
-    """The key for an error answer: the validated key, "" when it is not valid."""
-    if key == "srcip":
-        return message.srcip() or ""
-    if key == "dstuser":
-        return message.dstuser() or ""
-    return ""
+def _keys_of(message: Message, key: KeyKind | None) -> list[str]:
+    """The keys of an error answer: the valid key, none when it is not valid."""
+    value = message.srcip() if key == "srcip" else message.dstuser() if key == "dstuser" \
+        else None
+    return [value] if value else []
