@@ -85,7 +85,11 @@ def continued(home: Path) -> Counter[str]:
     counts: Counter[str] = Counter()
     for entry in records(home):
         reply = entry.get("reply") or ""
-        if reply and json.loads(reply)["command"] == "continue":
+        try:
+            command = json.loads(reply)["command"] if reply else None
+        except ValueError:  # kill -9 in the middle of writing the reply: half a line, no add
+            command = None
+        if command == "continue":
             counts[json.loads(entry["stdin"])["parameters"]["alert"]["id"]] += 1
     return counts
 
