@@ -10,8 +10,6 @@ ignored, as Wazuh's stock scripts ignore `extra_args`, so configs written for Wa
 
 from __future__ import annotations
 
-import math
-
 TYPE_CHECKING = False  # typing and dataclasses cost more to import than a script run should
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -90,8 +88,8 @@ def _check_common(values: dict[str, str]) -> None:
     try:
         wait = float(values["--lock-wait"])
     except ValueError:
-        wait = math.nan
-    if not (math.isfinite(wait) and wait >= 0):
+        wait = -1.0
+    if not 0 <= wait < float("inf"):  # also false for NaN (math is a library to load)
         raise OptionError(f"option '--lock-wait' must be a number of seconds, "
                           f"not '{values['--lock-wait']}'")
     folders = values["--search-path"].split(":")
