@@ -8,8 +8,9 @@ Every run of a script starts a fresh interpreter, so the launcher starts it lean
 packages and their .pth files, whose imports can cost several times a whole run). Without
 site the package is not on sys.path, so the launcher appends the folder that holds this
 arconsole, written into it at install. The sample home's launchers (sample-conf) cannot know
-that folder: they start `python3 -S` through `env -S` (the engine puts its own interpreter
-first on the scripts' PATH) and fall back to `site` when PYTHONPATH does not hold arconsole.
+that folder: they start `python3 -S` through `env -S` (coreutils >= 8.30; the engine puts its
+own interpreter first on the scripts' PATH) and fall back to `site` when PYTHONPATH does not
+hold arconsole; `arconsole demo` replaces them in its copy with installed launchers.
 Each file is written to a fresh temporary name in the same folder (O_EXCL, so no one can plant
 it beforehand) and renamed into place, so a running engine never sees half a launcher.
 """
