@@ -20,7 +20,11 @@ system time from wait4, so the driver's own work is not counted. Variants, inter
   on PYTHONPATH or through site), add and delete; PYTHONPATH is not in the engine's
   environment, so this measures its `site` fallback.
 
-Target (issue 13): installed add and delete <= 2x the baseline.
+With `--real` the same runs change a real firewall: the bench re-runs itself in a network
+namespace of its own (`unshare -n`, loopback only), without the demo marker, and the CPU of
+each run includes the iptables commands it starts (wait4 counts reaped grandchildren).
+
+Target (issue 13): installed add and delete <= 2x the baseline, in demo mode.
 """
 
 from __future__ import annotations
@@ -100,40 +104,65 @@ def main() -> None:
     parser.add_argument("--site-launcher", action="store_true",
                         help="also run the launcher arconsole wrote before issue 13 (#!python, "
                         "with site, no -I/-S), with the arconsole that site finds")
+    parser.add_argument("--real", action="store_true",
+                        help="no demo marker: real iptables, inside a network namespace of "
+                        "its own (needs root and unshare); CPU includes iptables")
+    parser.add_argument("--in-netns", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.real and not args.in_netns:
+        argv = [sys.executable, __file__, *sys.argv[1:], "--in-netns"]
+        raise SystemExit(subprocess.run(["unshare", "-n", "--", *argv], check=False).returncode)
+    if args.in_netns:
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     root = Path(tempfile.mkdtemp(prefix="bench-scripts-"))
     try:
-        homes = {"installed": make_home(root, False), "sample": make_home(root, True)}
-        if args.site_launcher:
-            homes["site"] = make_home(root, False)
-            (homes["site"] / "active-response" / "bin" / "firewall-drop").write_text(
-                f"#!{sys.executable}\nfrom arconsole.scripts.firewall_drop import main\n"
-                f"import sys\nraise SystemExit(main(sys.argv))\n")
-        script = "active-response/bin/firewall-drop"
-        variants = {
-            "baseline: python3 -S -c pass": ([sys.executable, "-S", "-c", "pass"], root,
-                                             DELETE, None),
-        }
-        for kind, home in homes.items():
-            variants[f"{kind} firewall-drop add"] = ([script], home, ADD, CONTINUE)
-            variants[f"{kind} firewall-drop delete"] = ([script], home, DELETE, None)
-        samples: dict[str, list[float]] = {name: [] for name in variants}
-        for _ in range(args.rounds):
-            for name, (argv, cwd, first, reply) in variants.items():
-                samples[name] += [cpu_of(argv, cwd, first, reply) for _ in range(args.runs)]
-        for home in homes.values():  # every add and delete really ran: 2 records each
-            records = (home / "logs" / "demo-actions.log").read_text().splitlines()
-            assert len(records) == 4 * args.runs * args.rounds, len(records)
-        base = statistics.median(samples["baseline: python3 -S -c pass"])
-        print(f"{sys.executable} ({sys.version.split()[0]}), {args.rounds} rounds x "
-              f"{args.runs} runs, CPU per run (user+sys), median [p10-p90]:")
-        for name, values in samples.items():
-            deciles = statistics.quantiles(values, n=10)
-            median = statistics.median(values)
-            print(f"  {name:36s} {median * 1000:6.2f} ms  [{deciles[0] * 1000:5.2f}-"
-                  f"{deciles[-1] * 1000:5.2f}]  {median / base:5.2f}x baseline")
+        run_bench(root, args.runs, args.rounds, args.site_launcher, demo=not args.real)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def run_bench(root: Path, runs: int, rounds: int, site_launcher: bool, demo: bool) -> None:
+    homes = {"installed": make_home(root, False), "sample": make_home(root, True)}
+    if site_launcher:
+        homes["site"] = make_home(root, False)
+        (homes["site"] / "active-response" / "bin" / "firewall-drop").write_text(
+            f"#!{sys.executable}\nfrom arconsole.scripts.firewall_drop import main\n"
+            f"import sys\nraise SystemExit(main(sys.argv))\n")
+    if not demo:
+        for home in homes.values():
+            (home / "etc" / "arconsole-demo").unlink()
+    script = ["active-response/bin/firewall-drop"]
+    baseline = "baseline: python3 -S -c pass"
+    samples: dict[str, list[float]] = {baseline: []}
+    for kind in homes:
+        samples[f"{kind} firewall-drop add"] = []
+        samples[f"{kind} firewall-drop delete"] = []
+    for _ in range(rounds):
+        samples[baseline] += [cpu_of([sys.executable, "-S", "-c", "pass"], root, DELETE, None)
+                              for _ in range(runs)]
+        for kind, home in homes.items():
+            for _ in range(runs):  # add then delete: the firewall holds at most one block
+                samples[f"{kind} firewall-drop add"].append(cpu_of(script, home, ADD, CONTINUE))
+                samples[f"{kind} firewall-drop delete"].append(cpu_of(script, home, DELETE, None))
+    for home in homes.values():  # every add and delete really ran
+        if demo:
+            records = (home / "logs" / "demo-actions.log").read_text().splitlines()
+            assert len(records) == 4 * runs * rounds, len(records)
+        else:
+            log = (home / "logs" / "active-responses.log").read_text()
+            assert log.count(": Ended\n") == 2 * runs * rounds
+    if not demo:
+        rules = subprocess.run(["iptables", "-S"], capture_output=True, text=True, check=True)
+        assert "-A " not in rules.stdout, rules.stdout
+    base = statistics.median(samples[baseline])
+    mode = "demo mode (recorded)" if demo else "real iptables in a network namespace"
+    print(f"{sys.executable} ({sys.version.split()[0]}), {mode}, {rounds} rounds x {runs} "
+          f"runs, CPU per run (user+sys), median [p10-p90]:")
+    for name, values in samples.items():
+        deciles = statistics.quantiles(values, n=10)
+        median = statistics.median(values)
+        print(f"  {name:36s} {median * 1000:6.2f} ms  [{deciles[0] * 1000:5.2f}-"
+              f"{deciles[-1] * 1000:5.2f}]  {median / base:5.2f}x baseline")
 
 
 if __name__ == "__main__":
