@@ -18,13 +18,14 @@ run periodically); it prints one line on stdout and ends with an exit status:
 
   state "in-force", exit 0 (EXIT_IN_FORCE): every part of the block holds;
   state "missing",  exit 3 (EXIT_MISSING):  the block, or a part of it, is gone (`detail` says
-                                            which part); an `add` of the same message repairs
-                                            it (the adds only put in what is absent);
+                                            which part); an `add` of the same message (with
+                                            its check_keys handshake, answered `continue`)
+                                            repairs it: adds only put in what is absent;
   state "error",    exit 255 (or any other status, possibly with no line at all): the state
                                             could not be read; `detail` says why (`keys` is
                                             empty when the message held no valid key).
 In demo mode (HOME/etc/arconsole-demo) nothing was changed and nothing is read: a check
-answers "in-force" with detail "demo mode". Scripts without a check log "Invalid value of
+answers "in-force" with detail "demo mode: nothing was changed". Scripts without a check log "Invalid value of
 'command'" and end with 255, as for any other unknown command.
 
 Everything in the message is attacker-controlled: keys are validated here (8.3) before any
