@@ -25,8 +25,8 @@ run periodically); it prints one line on stdout and ends with an exit status:
                                             could not be read; `detail` says why (`keys` is
                                             empty when the message held no valid key).
 In demo mode (HOME/etc/arconsole-demo) nothing was changed and nothing is read: a check
-answers "in-force" with detail "demo mode: nothing was changed". Scripts without a check log "Invalid value of
-'command'" and end with 255, as for any other unknown command.
+answers "in-force" with detail "demo mode: nothing was changed". Scripts without a check log
+"Invalid value of 'command'" and end with 255, as for any other unknown command.
 
 Everything in the message is attacker-controlled: keys are validated here (8.3) before any
 script sees them, and nothing from the message ever reaches a shell or names a path.
