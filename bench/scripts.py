@@ -3,7 +3,7 @@
 Plain script (not a test): prints CPU per run and ratios against a baseline measured in the
 same run.
 
-    python bench/scripts.py [--runs 40] [--rounds 3]
+    python bench/scripts.py [--runs 40] [--rounds 3] [--site-launcher] [--throughput N] [--real]
 
 Every run is driven as the engine drives a script: argv[0] `active-response/bin/<name>`, the
 home as working directory, the engine's fixed environment (SCRIPT_ENV), one Wazuh-sized
@@ -20,6 +20,10 @@ system time from wait4, so the driver's own work is not counted. Variants, inter
   on PYTHONPATH or through site), add and delete; PYTHONPATH is not in the engine's
   environment, so this measures its `site` fallback.
 
+With `--throughput N`, N runs of each (the delete message; the baseline ignores it) are also
+started 4 at a time and timed by the wall clock: runs per second, the ceiling they put on
+blocks per second.
+
 With `--real` the same runs change a real firewall: the bench re-runs itself in a network
 namespace of its own (`unshare -n`, loopback only), without the demo marker, and the CPU of
 each run includes the iptables commands it starts (wait4 counts reaped grandchildren).
@@ -30,12 +34,14 @@ Target (issue 13): installed add and delete <= 2x the baseline, in demo mode.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from arconsole.engine.executor import SCRIPT_ENV
@@ -107,6 +113,9 @@ def main() -> None:
     parser.add_argument("--real", action="store_true",
                         help="no demo marker: real iptables, inside a network namespace of "
                         "its own (needs root and unshare); CPU includes iptables")
+    parser.add_argument("--throughput", type=int, default=0, metavar="N",
+                        help="also time N delete runs per launcher, 4 in flight: runs per "
+                        "second of wall time (what caps blocks per second)")
     parser.add_argument("--in-netns", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.real and not args.in_netns:
@@ -116,12 +125,22 @@ def main() -> None:
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     root = Path(tempfile.mkdtemp(prefix="bench-scripts-"))
     try:
-        run_bench(root, args.runs, args.rounds, args.site_launcher, demo=not args.real)
+        homes = run_bench(root, args.runs, args.rounds, args.site_launcher, demo=not args.real)
+        if args.throughput:
+            print(f"throughput, {args.throughput} runs each, {IN_FLIGHT} in flight:")
+            base = throughput([sys.executable, "-S", "-c", "pass"], root, args.throughput)
+            print(f"  {'baseline: python3 -S -c pass':36s} {base:7.1f} runs/s")
+            for kind, home in homes.items():
+                rate = throughput(["active-response/bin/firewall-drop"], home, args.throughput)
+                print(f"  {kind + ' firewall-drop delete':36s} {rate:7.1f} runs/s  "
+                      f"{rate / base:5.2f} of baseline")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def run_bench(root: Path, runs: int, rounds: int, site_launcher: bool, demo: bool) -> None:
+def run_bench(root: Path, runs: int, rounds: int, site_launcher: bool,
+              demo: bool) -> dict[str, Path]:
+    """Print the CPU table; the homes, one per launcher kind."""
     homes = {"installed": make_home(root, False), "sample": make_home(root, True)}
     if site_launcher:
         homes["site"] = make_home(root, False)
@@ -163,6 +182,31 @@ def run_bench(root: Path, runs: int, rounds: int, site_launcher: bool, demo: boo
         median = statistics.median(values)
         print(f"  {name:36s} {median * 1000:6.2f} ms  [{deciles[0] * 1000:5.2f}-"
               f"{deciles[-1] * 1000:5.2f}]  {median / base:5.2f}x baseline")
+    return homes
+
+
+IN_FLIGHT = 4
+
+
+def throughput(argv: list[str], cwd: Path, count: int) -> float:
+    """Runs (fed the delete message) per second of wall time, IN_FLIGHT at once."""
+    running: list[subprocess.Popen[bytes]] = []
+    started = time.perf_counter()
+    for _ in range(count):
+        if len(running) == IN_FLIGHT:
+            assert running.pop(0).wait() == 0
+        process = subprocess.Popen(argv, cwd=cwd, env=SCRIPT_ENV, stdin=subprocess.PIPE,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        assert process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # `pass` may be gone before reading
+            process.stdin.write(DELETE)
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.close()
+        running.append(process)
+    for process in running:
+        assert process.wait() == 0
+    return count / (time.perf_counter() - started)
 
 
 if __name__ == "__main__":
