@@ -794,18 +794,22 @@ class Executor:
             self._watcher = _FdWatcher(loop)
         return self._watcher
 
-    def _take_cgroup(self, executable: str) -> RunCgroup | None:
-        """A cgroup for this run, if cgroups are in use and the executable is contained."""
+    def decide_containment(self) -> str:
+        """Settle how runs are contained (at start, so it can be logged) and say it."""
         if not self._contain:
             self.containment = "process groups only (cgroups turned off)"
-            return None
-        if not self._cgroups_tried:
+        elif not self._cgroups_tried:
             self._cgroups_tried = True
             self._cgroups, reason = RunCgroups.open()
             self.containment = (
                 f"process groups and {reason}" if self._cgroups is not None
                 else f"process groups only ({reason})"
             )
+        return self.containment
+
+    def _take_cgroup(self, executable: str) -> RunCgroup | None:
+        """A cgroup for this run, if cgroups are in use and the executable is contained."""
+        self.decide_containment()
         if self._cgroups is None or executable in self._uncontained:
             return None
         return self._cgroups.take()
