@@ -29,7 +29,7 @@ _OTHERS = frozenset({
 
 
 def build_config(parsed: ParsedXml, path: str, flavour: Flavour, role: Role | None) -> Config:
-    findings = Findings()
+    findings = Findings(path)
     sections = _sections(parsed.roots, findings)
     detected = Role.AGENT if any(s.tag == "client" for s in sections) else Role.MANAGER
     context = ReadContext(flavour, role or detected, findings)
@@ -139,7 +139,7 @@ def _responses(sections: list[ConfigNode], commands: list[Command],
             _empty_block(section, context)
             empty = ActiveResponse(index=index, line=section.line, column=section.column,
                                    kept=False, skip_reason="empty block: ignored")
-            reads.append(ResponseRead(empty, section, BlockOptions()))
+            reads.append(ResponseRead(empty, section, BlockOptions(section)))
             continue
         reads.append(read_response(section, index, commands, context))
     return reads

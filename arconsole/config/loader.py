@@ -72,9 +72,13 @@ def load_config(
     When the file sits in a Wazuh-like home (`<dir>/../active-response/bin` exists), the
     executables of the responses that can fire are looked for there too.
     """
+    from arconsole.config.xmlsource import decode
+
     file_path = Path(path)
     data = read_config_bytes(file_path)
-    config = load_config_text(data, str(path), flavour=flavour, role=role)
+    decoded = [decode(data)]
+    del data  # a big file: neither the bytes nor (once parsed) the text stay in memory
+    config = _judge(decoded, str(path), flavour, role)
     bin_dir = file_path.absolute().parent.parent / "active-response" / "bin"
     if bin_dir.is_dir():
         from arconsole.config.build import sort_diagnostics
@@ -95,11 +99,20 @@ def load_config_text(
     role: Role | None = None,
 ) -> Config:
     """Judge configuration text as if read from `path` (used in diagnostics only)."""
+    from arconsole.config.xmlsource import decode
+
+    return _judge([decode(text)], path, flavour, role)
+
+
+def _judge(decoded: list[tuple[str, list[Diagnostic]]], path: str, flavour: Flavour,
+           role: Role | None) -> Config:
+    """Parse and build; `decoded` holds the only reference to the text, dropped once parsed."""
     from arconsole.config.build import build_config
-    from arconsole.config.xmlsource import parse_text
+    from arconsole.config.xmlsource import parse_decoded
 
     try:
-        return build_config(parse_text(text), path, flavour, role)
+        parsed = parse_decoded(*decoded.pop())
+        return build_config(parsed, path, flavour, role)
     except Exception as error:  # a bug here must not take the engine or the console down
         problem = Diagnostic(
             Severity.ERROR, "AR-INTERNAL",

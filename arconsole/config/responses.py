@@ -54,7 +54,7 @@ def read_response(block: ConfigNode, index: int, commands: Sequence[Command],
         elsewhere["ca_store"] = "<ca_store> is a Wazuh option; OSSEC does not know it"
     options = read_options(block, known, findings, repeatable=("ca_store",),
                            elsewhere=elsewhere)
-    for node in options.every.get("repeated_offenders", []):
+    for node in options.every("repeated_offenders"):
         judge_repeated_offenders(node, findings)
     level = read_level(options, context)
     disabled = read_disabled(options, context)
