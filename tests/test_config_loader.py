@@ -121,8 +121,8 @@ def test_an_unclosed_element_is_reported_where_it_opens() -> None:
     text = "<ossec_config>\n  <global>\n    <white_list>10.0.0.1</white_list>\n"
     config = load_text(text)
     messages = {(d.line, d.message) for d in config.diagnostics if d.code == "AR-XML"}
-    assert (1, "<ossec_config> is never closed") in messages
-    assert (2, "<global> is never closed") in messages
+    assert (1, "the file ends before <ossec_config> opened at line 1 is closed") in messages
+    assert (2, "the file ends before <global> opened at line 2 is closed") in messages
     assert str(config.white_list[0].network) == "10.0.0.1/32"
 
 

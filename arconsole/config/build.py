@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from arconsole.config.commands import read_command
 from arconsole.config.diagnostics import Diagnostic
 from arconsole.config.element_options import BlockOptions, ReadContext
@@ -41,6 +44,8 @@ def build_config(parsed: ParsedXml, path: str, flavour: Flavour, role: Role | No
     # Only analysisd reads <global>: an agent's white list means nothing.
     white_list = read_white_list(sections, context) if context.role is Role.MANAGER else []
     diagnostics = [*parsed.diagnostics, *findings.items]
+    if flavour is Flavour.OSSEC:
+        diagnostics = [_in_ossec_words(d) for d in diagnostics]
     return Config(
         path=path,
         flavour=flavour,
@@ -60,6 +65,23 @@ def sort_diagnostics(diagnostics: list[Diagnostic], path: str) -> tuple[Diagnost
     """By line then column (stable), each with the config's path."""
     with_path = [d if d.path == path else _with_path(d, path) for d in diagnostics]
     return tuple(sorted(with_path, key=lambda d: (d.line, d.column)))
+
+
+# Messages that name Wazuh for what both managers do (os_xml, analysisd's reading) say OSSEC
+# when judging for OSSEC; those that contrast the two or name a Wazuh version stay as written.
+_WAZUH_ONLY = re.compile(r"OSSEC|Wazuh (?:\d|versions?\b)")
+
+
+def _in_ossec_words(diagnostic: Diagnostic) -> Diagnostic:
+    def reword(text: str | None) -> str | None:
+        if text is None or "Wazuh" not in text or _WAZUH_ONLY.search(text):
+            return text
+        return text.replace("Wazuh", "OSSEC")
+
+    message, hint = reword(diagnostic.message), reword(diagnostic.hint)
+    if message is diagnostic.message and hint is diagnostic.hint:
+        return diagnostic
+    return replace(diagnostic, message=message or "", hint=hint)
 
 
 def _with_path(diagnostic: Diagnostic, path: str) -> Diagnostic:

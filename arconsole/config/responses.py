@@ -114,6 +114,11 @@ def _manager_block(read: ResponseRead, commands: Sequence[Command],
         findings.error("1302", options.last["location"],
                        f"Invalid active response location: '{quoted(location)}'.",
                        "use local, server, defined-agent or all")
+        # Wazuh stops at the first error; the rest of the block is still judged, so that
+        # one run of `check` lists every error there is to fix.
+        command = _resolve(command_name, options.last["command"], block, commands, findings)
+        if command is not None and timeout != 0 and not command.timeout_allowed:
+            _timeout_not_allowed(command, options.last["timeout"], context)
         return _drop(read, f"invalid location '{location}' (error 1302)")
     read = ResponseRead(replace(read.response, location_flags=flags), block, options)
     dropped, invalid = _check_agent(read, flags, context)

@@ -30,6 +30,7 @@ from lxml import etree
 
 from arconsole.config.diagnostics import Diagnostic, Severity
 from arconsole.config.model import ConfigNode
+from arconsole.safetext import literal
 
 XML_CODE = "AR-XML"
 SYNTHETIC_ROOT = "arconsole-synthetic-root"
@@ -167,9 +168,29 @@ def parse_decoded(text: str, decode_problems: list[Diagnostic]) -> ParsedXml:
     _prepare(source)
     _scan(source)
     roots, errors = _stream(source)
+    cut = _unfinished_end(source)
     for entry in errors:
-        _report_lxml_error(source, entry)
+        _report_lxml_error(source, entry, cut)
     return ParsedXml(roots, tuple(_unique(source.problems)))
+
+
+def _never_closed(name: str, line: int) -> tuple[str, str]:
+    return (f"the file ends before <{name}> opened at line {line} is closed",
+            f"add </{name}>, or restore the end of the file if it was cut short")
+
+
+def _unfinished_end(source: _Source) -> tuple[int, int] | None:
+    """Where the file ends in the middle of markup (a cut-short file), reported once; None
+    when it does not. libxml2's errors from there on are consequences, and misleading."""
+    found = _unfinished_markup(source.text)
+    if found is None:
+        return None
+    start, what = found
+    line, column = source.position(start)
+    source.problem(Severity.ERROR, line, column,
+                   f"the file ends inside {what} started here: it looks cut short",
+                   "restore the end of the file (from a backup, or the package's ossec.conf)")
+    return line, column
 
 
 def _stream(source: _Source) -> tuple[tuple[ConfigNode, ...], list[etree._LogEntry]]:
@@ -334,8 +355,7 @@ def _scan(source: _Source) -> None:
         source.nesting_known = True
         for tag in stack:
             line, column = source.position(tag.start)
-            source.problem(Severity.ERROR, line, column, f"<{tag.name}> is never closed",
-                           f"add </{tag.name}>")
+            source.problem(Severity.ERROR, line, column, *_never_closed(tag.name, line))
     for start, end in reversed(blanks):
         text = _blank(text, start, end)
     source.text = text
@@ -353,7 +373,22 @@ def _check_top_text(source: _Source, text: str, start: int, end: int) -> None:
                        "options belong inside <ossec_config>...</ossec_config>")
 
 
-def _report_lxml_error(source: _Source, entry: etree._LogEntry) -> None:
+def _unfinished_markup(text: str) -> tuple[int, str] | None:
+    """The offset and a description of the markup the text ends in, if it ends in one."""
+    for opening, closing, what in (("<!--", "-->", "a comment"),
+                                   ("<![CDATA[", "]]>", "a CDATA section")):
+        start = text.rfind(opening)
+        if start >= 0 and text.find(closing, start + len(opening)) < 0:
+            return start, what
+    start = text.rfind("<")
+    if start < 0 or ">" in text[start:]:
+        return None
+    excerpt = text[start:start + 40].split("\n", 1)[0].rstrip()
+    return start, f"the {'end ' if excerpt.startswith('</') else ''}tag '{literal(excerpt)}'"
+
+
+def _report_lxml_error(source: _Source, entry: etree._LogEntry,
+                       cut: tuple[int, int] | None) -> None:
     message = entry.message.strip() if entry.message else "XML error"
     line, column = entry.line, entry.column
     if line == 1:
@@ -374,6 +409,8 @@ def _report_lxml_error(source: _Source, entry: etree._LogEntry) -> None:
             hint = f"close <{opened}> with </{opened}>"
     line = max(1, min(line, source.line_count))
     column = max(1, min(column, len(source.line_text(line)) + 1))
+    if cut is not None and (line, column) >= cut:
+        return  # a consequence of the file ending in the middle of markup, reported once
     severity = Severity.WARNING if kind in _TOLERATED else Severity.ERROR
     if kind == "ERR_HYPHEN_IN_COMMENT":
         message = ("not well-formed XML: '--' inside a comment; Wazuh reads the file, "
@@ -392,7 +429,8 @@ def _about_file_end(
                 return None  # the scan reported every unclosed element already
             name, opened_at = match.group(1), int(match.group(2))
             column = _start_tag_column(source, name, opened_at)
-            return (f"<{name}> is never closed", opened_at, column, f"add </{name}>")
+            message, hint = _never_closed(name, opened_at)
+            return (message, opened_at, column, hint)
         if match and pattern is _MISMATCH and match.group(3) != SYNTHETIC_ROOT:
             # A top-level end tag that the scan could not safely hide.
             name = match.group(3)
