@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_config_support import REAL, ar, codes, conf, line_of, load, load_text, only
+from test_config_support import ar, codes, conf, line_of, load, load_text, only
 
 from arconsole.config.diagnostics import Severity
 from arconsole.config.loader import ConfigReadError, load_config, load_config_text
@@ -292,15 +292,4 @@ def test_check_does_not_import_the_console_or_the_engine() -> None:
     assert result.stdout.split("\n")[:2] == ["[]", "[]"]
 
 
-@pytest.mark.skipif(not (REAL / "ossec-wazuh-4.14-default.conf").exists(),
-                    reason="fixtures absent")
-def test_timing_of_check_on_the_wazuh_default_config() -> None:
-    """A sanity figure, printed (run with -s), not asserted: see the report for the numbers."""
-    import time
-
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "arconsole", "check",
-                    str(REAL / "ossec-wazuh-4.14-default.conf")], capture_output=True,
-                   check=True, timeout=60)
-    print(f"arconsole check, default Wazuh config, with interpreter start: "
-          f"{time.perf_counter() - started:.3f} s")
+# The time of `check` (start-up and loading, against baselines) is measured by bench/config.py.

@@ -153,6 +153,9 @@ def _commands(sections: list[ConfigNode], context: ReadContext) -> list[Command]
 def _responses(sections: list[ConfigNode], commands: list[Command],
                context: ReadContext) -> list[ResponseRead]:
     reads: list[ResponseRead] = []
+    first_of_name: dict[str, Command] = {}
+    for command in commands:
+        first_of_name.setdefault(command.name, command)
     for section in sections:
         if section.tag != "active-response":
             continue
@@ -163,7 +166,7 @@ def _responses(sections: list[ConfigNode], commands: list[Command],
                                    kept=False, skip_reason="empty block: ignored")
             reads.append(ResponseRead(empty, section, BlockOptions(section)))
             continue
-        reads.append(read_response(section, index, commands, context))
+        reads.append(read_response(section, index, first_of_name, context))
     return reads
 
 
