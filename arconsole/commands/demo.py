@@ -63,14 +63,19 @@ def sample_conf_dir() -> Path:
 
 
 def _rewrite_shebangs(bin_dir: Path) -> None:
-    """Launchers run with this Python, which can import arconsole (no venv guesswork)."""
+    """Launchers run with this Python, which can import arconsole (no venv guesswork); the
+    shipped scripts get the lean launcher `install-scripts` writes (no site: issue 13)."""
+    from arconsole.scripts.install import SAMPLE_SCRIPTS, launcher_text
+
     if not bin_dir.is_dir():
         return
     for script in bin_dir.iterdir():
         if not script.is_file():
             continue
         data = script.read_bytes()
-        if data.startswith(b"#!") and b"python" in data.split(b"\n", 1)[0]:
+        if script.name in SAMPLE_SCRIPTS:
+            script.write_text(launcher_text(SAMPLE_SCRIPTS[script.name], sys.executable))
+        elif data.startswith(b"#!") and b"python" in data.split(b"\n", 1)[0]:
             rest = data.split(b"\n", 1)[1] if b"\n" in data else b""
             script.write_bytes(f"#!{sys.executable}\n".encode() + rest)
         mode = script.stat().st_mode
@@ -161,6 +166,7 @@ def white_listed_addresses(home: Path) -> list[str]:
 
 async def _run(home: Path, args: argparse.Namespace) -> int:
     from arconsole.commands.console import run_console
+    from arconsole.commands.engine_host import HostedEngine
     from arconsole.console.app import ConsoleApp
     from arconsole.console.generator import AlertGenerator
     from arconsole.engine.engine import Engine, EngineError
@@ -173,19 +179,19 @@ async def _run(home: Path, args: argparse.Namespace) -> int:
         state_path=home / "var" / "arconsole" / "state.db", from_start=True,
     )
     (home / "var" / "arconsole").mkdir(parents=True, exist_ok=True)
-    engine = Engine(options)
+    host = HostedEngine(Engine(options))
     try:
-        await engine.start()
+        await host.start()
     except EngineError as error:
         print(f"arconsole demo: {error}", file=sys.stderr)
         return 1
-    link = LocalLink(engine)
+    link = LocalLink(host.engine)
     generator = AlertGenerator(options.alerts_path, white_listed=white_listed_addresses(home),
                                seed=args.seed)
     task = asyncio.create_task(generator.run(args.rate, seconds=args.seconds))
     app = ConsoleApp(link, theme=args.theme)
     try:
-        return await run_console(app, link, engine)
+        return await run_console(app, link, host)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
