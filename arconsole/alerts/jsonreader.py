@@ -1,30 +1,56 @@
-"""Read one `alerts.json` line into an `Alert` (spec 10).
+"""Read one `alerts.json` line into an `Alert` (spec 10), refusing lines crafted with repeated keys.
 
-Only the fields decisions need are decoded (msgspec skips the rest of the line quickly); the
-line itself is kept as `raw` so a response passes the alert on byte for byte. Missing keys
-(`agent`, `data`, `id`...) are normal. A line that is not a JSON object with a `rule` holding
-`id` and `level`, or that is longer than 64 KiB (Wazuh's `OS_MAXSTR`), raises `AlertError`.
+Only the fields decisions need are decoded (msgspec skips or slices the rest of the line
+quickly); the line itself is kept as `raw` so a response passes the alert on byte for byte.
+Missing keys (`agent`, `data`, `id`...) are normal. A line that is not a JSON object with a
+`rule` holding `id` and `level`, or that is longer than 64 KiB (Wazuh's `OS_MAXSTR`), raises
+`AlertError`. A blank line is not an alert either: `read_alerts_json` and the followers skip it.
+
+Repeated keys. msgspec keeps the last of a repeated key and matches names exactly; the scripts
+read the alert as Wazuh's cJSON does: the first key, compared case-insensitively
+(`arconsole/scripts/protocol.py`). A line whose decision keys are ambiguous that way
+(`{"data":{"srcip":"10.0.0.5","srcip":"8.8.8.8"}}`, `"SrcIP"`, `"DATA"`) would be checked as
+one address and acted on as another, so it is refused: `AlertError("crafted: ...")`.
+`crafted_keys` is the exact check; the hot path runs it only when a cheap test says the line
+might need it:
+
+- the objects whose keys Wazuh fixes (the line, `rule`, `agent`) are decoded with every key
+  Wazuh writes declared and unknown keys forbidden, so a key in another case fails the decode;
+  re-encoding what was decoded gives back the line's exact length unless a key was dropped
+  (msgspec's encoding is the shortest, so a repeat can't hide behind a longer escape);
+- the open objects (`data`, `syscheck`) are sliced out raw, and each decision key must occur
+  at most once in them, in its own case (`bytes.count` on the slice, lowered).
 
 The compliance arrays are decoded lazily: their raw bytes are the key of a small cache of
 rebuilt group strings, so the usual alert (a rule seen before) costs one dictionary lookup.
+
+alerts.log (OSSEC's and Wazuh's text format) has no keys to repeat: `logreader` is unaffected.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from typing import TypeAlias
 
 import msgspec
 
 from arconsole.alerts.groups import COMPLIANCE, COMPLIANCE_KEYS, build_group_string
 from arconsole.alerts.model import Alert, AlertError
+from arconsole.safetext import literal
 
 MAX_LINE = 65536  # OS_MAXSTR
 _NONE = msgspec.Raw(b"")
 _GROUPS_CACHE_LIMIT = 8192
+_ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 
 
-class _Rule(msgspec.Struct):
+# ------------------------------------------------------------------ what is decoded
+# Lenient shapes (any other key is skipped); the strict ones below add `forbid_unknown_fields`.
+# Keys that decisions don't read are declared as Raw so the strict decode knows them.
+
+
+class _Rule(msgspec.Struct, omit_defaults=True):
     id: str | int
     level: int
     description: str = ""
@@ -36,11 +62,51 @@ class _Rule(msgspec.Struct):
     hipaa: msgspec.Raw = _NONE
     nist_800_53: msgspec.Raw = _NONE
     tsc: msgspec.Raw = _NONE
+    firedtimes: msgspec.Raw = _NONE
+    mail: msgspec.Raw = _NONE
+    mitre: msgspec.Raw = _NONE
+    frequency: msgspec.Raw = _NONE
+    info: msgspec.Raw = _NONE
+    cve: msgspec.Raw = _NONE
 
 
-class _Agent(msgspec.Struct):
+class _Agent(msgspec.Struct, omit_defaults=True):
     id: str | None = None
     name: str | None = None
+    ip: msgspec.Raw = _NONE
+    labels: msgspec.Raw = _NONE
+
+
+class _Line(msgspec.Struct, omit_defaults=True):
+    rule: _Rule
+    id: str = ""
+    timestamp: str = ""
+    agent: _Agent | None = None
+    data: msgspec.Raw = _NONE  # open-ended (decoder fields): sliced, checked, then decoded
+    location: str | None = None
+    syscheck: msgspec.Raw = _NONE
+    manager: msgspec.Raw = _NONE
+    cluster: msgspec.Raw = _NONE
+    full_log: msgspec.Raw = _NONE
+    previous_output: msgspec.Raw = _NONE
+    previous_log: msgspec.Raw = _NONE
+    predecoder: msgspec.Raw = _NONE
+    decoder: msgspec.Raw = _NONE
+    input: msgspec.Raw = _NONE
+    GeoLocation: msgspec.Raw = _NONE  # Wazuh's spelling
+
+
+class _StrictRule(_Rule, forbid_unknown_fields=True):
+    pass
+
+
+class _StrictAgent(_Agent, forbid_unknown_fields=True):
+    pass
+
+
+class _StrictLine(_Line, forbid_unknown_fields=True):
+    rule: _StrictRule
+    agent: _StrictAgent | None = None
 
 
 class _Data(msgspec.Struct):
@@ -52,20 +118,43 @@ class _Syscheck(msgspec.Struct):
     path: str | None = None
 
 
-class _Line(msgspec.Struct):
-    rule: _Rule
-    id: str = ""
-    timestamp: str = ""
-    agent: _Agent | None = None
-    data: _Data | None = None
-    location: str | None = None
-    syscheck: _Syscheck | None = None
-
-
-_decode_line = msgspec.json.Decoder(_Line).decode
+_decode_strict = msgspec.json.Decoder(_StrictLine).decode
+_decode_lenient = msgspec.json.Decoder(_Line).decode
+_decode_data = msgspec.json.Decoder(_Data | None).decode
+_decode_syscheck = msgspec.json.Decoder(_Syscheck | None).decode
+_encode = msgspec.json.Encoder().encode
 _decode_strings = msgspec.json.Decoder(tuple[str, ...]).decode
 # raw bytes of groups + compliance arrays -> (groups, group string)
 _groups_cache: dict[bytes, tuple[tuple[str, ...], str]] = {}
+
+# ------------------------------------------------------------------ which keys decide
+# Every key a decision or a response script reads, by object, as written by Wazuh. `None`
+# ends a path; a dict goes on into the value (spec 8.3: the Windows fields come first).
+_Tree: TypeAlias = "dict[str, _Tree | None]"
+DECISION_KEYS: _Tree = {
+    "id": None,
+    "timestamp": None,
+    "location": None,
+    "rule": {
+        "id": None, "level": None, "description": None, "groups": None,
+        **{name: None for name, _ in COMPLIANCE},
+    },
+    "agent": {"id": None, "name": None},
+    "data": {
+        "srcip": None,
+        "dstuser": None,
+        "win": {"eventdata": {"ipAddress": None, "destinationIp": None}},
+    },
+    "syscheck": {"path": None},
+}
+# The open objects' keys as needles for the quick test: (lowered, as written).
+_DATA_NEEDLES = ((b'"srcip"', b'"srcip"'), (b'"dstuser"', b'"dstuser"'), (b'"win"', b'"win"'))
+_WIN_NEEDLES = (
+    (b'"eventdata"', b'"eventdata"'),
+    (b'"ipaddress"', b'"ipAddress"'),
+    (b'"destinationip"', b'"destinationIp"'),
+)
+_SYSCHECK_NEEDLES = ((b'"path"', b'"path"'),)
 
 
 def decode_alert_line(line: bytes) -> Alert:
@@ -75,11 +164,20 @@ def decode_alert_line(line: bytes) -> Alert:
     if len(line) > MAX_LINE:
         raise AlertError(f"line longer than 64 KiB (more than {MAX_LINE} bytes)")
     try:
-        decoded = _decode_line(line)
-    except msgspec.ValidationError as error:
-        raise AlertError(f"not an alert: {_plain(error)}") from None
+        decoded: _Line = _decode_strict(line)
+    except msgspec.ValidationError:
+        decoded = _checked_slowly(line)  # a key Wazuh doesn't write, or a real error
     except msgspec.DecodeError as error:
         raise AlertError(f"not JSON: {_plain(error)}") from None
+    else:
+        data = decoded.data
+        syscheck = decoded.syscheck
+        if (
+            len(_encode(decoded)) != len(line)
+            or (data and not _open_object_clear(data, _DATA_NEEDLES, _WIN_NEEDLES))
+            or (syscheck and not _open_object_clear(syscheck, _SYSCHECK_NEEDLES, ()))
+        ):
+            decoded = _checked_slowly(line)
     rule = decoded.rule
     # NUL never occurs in JSON text, so it keeps the arrays apart in the key.
     key = b"\0".join(
@@ -91,8 +189,8 @@ def decode_alert_line(line: bytes) -> Alert:
     except KeyError:
         groups, group_string = _rebuild_groups(rule, line, key)
     agent = decoded.agent
-    data = decoded.data
-    syscheck = decoded.syscheck
+    data_object = _data(decoded.data) if decoded.data else None
+    syscheck_object = _syscheck(decoded.syscheck) if decoded.syscheck else None
     rule_id = rule.id
     return Alert(
         decoded.id,
@@ -104,13 +202,121 @@ def decode_alert_line(line: bytes) -> Alert:
         group_string,
         None if agent is None else agent.id,
         None if agent is None else agent.name,
-        None if data is None else data.srcip,
-        None if data is None else data.dstuser,
+        None if data_object is None else data_object.srcip,
+        None if data_object is None else data_object.dstuser,
         decoded.location,
         line,
         None,  # full_log is in `raw`; decisions never read it (scenario D9)
-        None if syscheck is None else syscheck.path,
+        None if syscheck_object is None else syscheck_object.path,
     )
+
+
+def _open_object_clear(
+    raw: msgspec.Raw, needles: tuple[tuple[bytes, bytes], ...],
+    nested: tuple[tuple[bytes, bytes], ...],
+) -> bool:
+    """True when each decision key occurs at most once in the object, in its own case.
+
+    Counted over the whole object, nested objects included, so it can only err towards the
+    exact check. A `\\u` escape could spell a key, so it sends the line there too.
+    """
+    text = bytes(raw)
+    if b"\\u" in text:
+        return False
+    lowered = text.translate(_ASCII_LOWER)
+    for needle, written in needles:
+        count = lowered.count(needle)
+        if count > 1 or (count and written not in text):
+            return False
+    if nested and b'"win"' in lowered:
+        return _open_object_clear(raw, nested, ())
+    return True
+
+
+def _data(raw: msgspec.Raw) -> _Data | None:
+    try:
+        return _decode_data(raw)
+    except msgspec.ValidationError as error:
+        raise AlertError(f"not an alert: data: {_plain(error)}") from None
+
+
+def _syscheck(raw: msgspec.Raw) -> _Syscheck | None:
+    try:
+        return _decode_syscheck(raw)
+    except msgspec.ValidationError as error:
+        raise AlertError(f"not an alert: syscheck: {_plain(error)}") from None
+
+
+def _checked_slowly(line: bytes) -> _Line:
+    """The exact check, then the lenient decode (which reports any real error)."""
+    reason = crafted_keys(line)
+    if reason is not None:
+        raise AlertError(f"crafted: {reason}")
+    try:
+        return _decode_lenient(line)
+    except msgspec.ValidationError as error:
+        raise AlertError(f"not an alert: {_plain(error)}") from None
+    except msgspec.DecodeError as error:
+        raise AlertError(f"not JSON: {_plain(error)}") from None
+
+
+# ------------------------------------------------------------------ the exact check
+
+
+class _Members(list[tuple[str, object]]):
+    """A JSON object's members in order, repeats kept (as cJSON holds them)."""
+
+
+def crafted_keys(line: bytes) -> str | None:
+    """Why the line's decision keys are ambiguous between JSON readers, or None.
+
+    A key on a decision path (`DECISION_KEYS`) that is repeated in its object, or written in
+    another case (cJSON compares names case-insensitively), is reported with its path; the
+    text is escaped for a log line.
+    """
+    try:
+        document = json.loads(line, object_pairs_hook=_Members)
+    except RecursionError:
+        return "the JSON is nested too deeply to check its keys"
+    except ValueError:
+        return None  # not JSON: the decoder says so itself
+    if not isinstance(document, _Members):
+        return None
+    return _ambiguity(document, DECISION_KEYS, "")
+
+
+def _ambiguity(members: _Members, tree: _Tree, path: str) -> str | None:
+    by_name: dict[str, list[tuple[str, object]]] = {}
+    for key, value in members:
+        by_name.setdefault(key.lower() if key.isascii() else _ascii_lower(key), []).append(
+            (key, value)
+        )
+    for name, below in tree.items():
+        found = by_name.get(name.lower())
+        if not found:
+            continue
+        where = f"{path}{name}"
+        if len(found) > 1:
+            spellings = ", ".join(f"'{literal(key)}'" for key, _ in found)
+            return (f"key '{where}' appears {len(found)} times ({spellings}): Wazuh's "
+                    "scripts read the first, ignoring case, and this engine the last")
+        key, value = found[0]
+        if key != name:
+            return (f"key '{path}{literal(key)}' differs from '{name}' only by case: "
+                    "Wazuh's scripts would read it, and this engine would not")
+        if below is not None and isinstance(value, _Members):
+            reason = _ambiguity(value, below, f"{where}.")
+            if reason is not None:
+                return reason
+    return None
+
+
+def _ascii_lower(text: str) -> str:
+    """cJSON's case folding: ASCII letters only."""
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
+
+
+# ------------------------------------------------------------------ groups
 
 
 def _rebuild_groups(rule: _Rule, line: bytes, key: bytes) -> tuple[tuple[str, ...], str]:
