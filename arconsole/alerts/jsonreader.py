@@ -82,7 +82,8 @@ class _Line(msgspec.Struct, omit_defaults=True):
     id: str = ""
     timestamp: str = ""
     agent: _Agent | None = None
-    data: msgspec.Raw = _NONE  # open-ended (decoder fields): sliced, checked, then decoded
+    # Open-ended (decoder fields): its keys are kept so the quick test sees them; values raw.
+    data: dict[str, msgspec.Raw] | None = None
     location: str | None = None
     syscheck: msgspec.Raw = _NONE
     manager: msgspec.Raw = _NONE
@@ -109,19 +110,22 @@ class _StrictLine(_Line, forbid_unknown_fields=True):
     agent: _StrictAgent | None = None
 
 
-class _Data(msgspec.Struct):
-    srcip: str | None = None
-    dstuser: str | None = None
-
-
 class _Syscheck(msgspec.Struct):
     path: str | None = None
 
 
+class _Win(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """`data.win` of a Windows EventChannel alert, for the quick test only."""
+
+    system: msgspec.Raw = _NONE
+    eventdata: dict[str, msgspec.Raw] | None = None
+
+
 _decode_strict = msgspec.json.Decoder(_StrictLine).decode
 _decode_lenient = msgspec.json.Decoder(_Line).decode
-_decode_data = msgspec.json.Decoder(_Data | None).decode
+_decode_text = msgspec.json.Decoder(str | None).decode
 _decode_syscheck = msgspec.json.Decoder(_Syscheck | None).decode
+_decode_win = msgspec.json.Decoder(_Win).decode
 _encode = msgspec.json.Encoder().encode
 _decode_strings = msgspec.json.Decoder(tuple[str, ...]).decode
 # raw bytes of groups + compliance arrays -> (groups, group string)
@@ -147,13 +151,9 @@ DECISION_KEYS: _Tree = {
     },
     "syscheck": {"path": None},
 }
-# The open objects' keys as needles for the quick test: (lowered, as written).
-_DATA_NEEDLES = ((b'"srcip"', b'"srcip"'), (b'"dstuser"', b'"dstuser"'), (b'"win"', b'"win"'))
-_WIN_NEEDLES = (
-    (b'"eventdata"', b'"eventdata"'),
-    (b'"ipaddress"', b'"ipAddress"'),
-    (b'"destinationip"', b'"destinationIp"'),
-)
+_DATA_NAMES = frozenset(("srcip", "dstuser", "win"))
+_EVENTDATA_NAMES = (("\0ipaddress\0", "ipAddress"), ("\0destinationip\0", "destinationIp"))
+# syscheck's key as a needle for the quick test: (lowered, as written).
 _SYSCHECK_NEEDLES = ((b'"path"', b'"path"'),)
 
 
@@ -173,9 +173,9 @@ def decode_alert_line(line: bytes) -> Alert:
         data = decoded.data
         syscheck = decoded.syscheck
         if (
-            len(_encode(decoded)) != len(line)
-            or (data and not _open_object_clear(data, _DATA_NEEDLES, _WIN_NEEDLES))
-            or (syscheck and not _open_object_clear(syscheck, _SYSCHECK_NEEDLES, ()))
+            len(_encode(decoded)) != len(line)  # a key of the line, rule, agent or data dropped
+            or (data and not _data_clear(data))
+            or (syscheck and not _raw_object_clear(syscheck, _SYSCHECK_NEEDLES))
         ):
             decoded = _checked_slowly(line)
     rule = decoded.rule
@@ -189,7 +189,13 @@ def decode_alert_line(line: bytes) -> Alert:
     except KeyError:
         groups, group_string = _rebuild_groups(rule, line, key)
     agent = decoded.agent
-    data_object = _data(decoded.data) if decoded.data else None
+    data = decoded.data
+    srcip = dstuser = None
+    if data:
+        if (raw := data.get("srcip")) is not None:
+            srcip = _text(raw, "srcip")
+        if (raw := data.get("dstuser")) is not None:
+            dstuser = _text(raw, "dstuser")
     syscheck_object = _syscheck(decoded.syscheck) if decoded.syscheck else None
     rule_id = rule.id
     return Alert(
@@ -202,8 +208,8 @@ def decode_alert_line(line: bytes) -> Alert:
         group_string,
         None if agent is None else agent.id,
         None if agent is None else agent.name,
-        None if data_object is None else data_object.srcip,
-        None if data_object is None else data_object.dstuser,
+        srcip,
+        dstuser,
         decoded.location,
         line,
         None,  # full_log is in `raw`; decisions never read it (scenario D9)
@@ -211,11 +217,42 @@ def decode_alert_line(line: bytes) -> Alert:
     )
 
 
-def _open_object_clear(
-    raw: msgspec.Raw, needles: tuple[tuple[bytes, bytes], ...],
-    nested: tuple[tuple[bytes, bytes], ...],
-) -> bool:
-    """True when each decision key occurs at most once in the object, in its own case.
+def _data_clear(data: dict[str, msgspec.Raw]) -> bool:
+    """True when no key of `data` is a decision key in another case, and `win` is clear.
+
+    Repeats at this level were dropped by the decode and so caught by the length test.
+    """
+    keys = "".join(data)
+    if not keys.islower() and any(
+        key.isascii() and key not in _DATA_NAMES and key.lower() in _DATA_NAMES
+        for key in data
+    ):
+        return False
+    win = data.get("win")
+    return win is None or _win_clear(win)
+
+
+def _win_clear(raw: msgspec.Raw) -> bool:
+    """`data.win` holds only Wazuh's two keys, once each, and `eventdata` no re-cased address."""
+    try:
+        win = _decode_win(raw)
+    except msgspec.ValidationError:
+        return False
+    if len(_encode(win)) != len(raw):
+        return False  # a repeated key was dropped
+    eventdata = win.eventdata
+    if not eventdata:
+        return True
+    folded = "\0" + "\0".join(eventdata).lower() + "\0"
+    for needle, written in _EVENTDATA_NAMES:
+        count = folded.count(needle)
+        if count > 1 or (count and written not in eventdata):
+            return False
+    return True
+
+
+def _raw_object_clear(raw: msgspec.Raw, needles: tuple[tuple[bytes, bytes], ...]) -> bool:
+    """True when each of the keys occurs at most once in the raw object, in its own case.
 
     Counted over the whole object, nested objects included, so it can only err towards the
     exact check. A `\\u` escape could spell a key, so it sends the line there too.
@@ -228,16 +265,14 @@ def _open_object_clear(
         count = lowered.count(needle)
         if count > 1 or (count and written not in text):
             return False
-    if nested and b'"win"' in lowered:
-        return _open_object_clear(raw, nested, ())
     return True
 
 
-def _data(raw: msgspec.Raw) -> _Data | None:
+def _text(raw: msgspec.Raw, name: str) -> str | None:
     try:
-        return _decode_data(raw)
+        return _decode_text(raw)
     except msgspec.ValidationError as error:
-        raise AlertError(f"not an alert: data: {_plain(error)}") from None
+        raise AlertError(f"not an alert: data.{name}: {_plain(error)}") from None
 
 
 def _syscheck(raw: msgspec.Raw) -> _Syscheck | None:
