@@ -118,7 +118,7 @@ class _Win(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """`data.win` of a Windows EventChannel alert, for the quick test only."""
 
     system: msgspec.Raw = _NONE
-    eventdata: dict[str, msgspec.Raw] | None = None
+    eventdata: msgspec.Raw = _NONE
 
 
 _decode_strict = msgspec.json.Decoder(_StrictLine).decode
@@ -152,8 +152,11 @@ DECISION_KEYS: _Tree = {
     "syscheck": {"path": None},
 }
 _DATA_NAMES = frozenset(("srcip", "dstuser", "win"))
-_EVENTDATA_NAMES = (("\0ipaddress\0", "ipAddress"), ("\0destinationip\0", "destinationIp"))
-# syscheck's key as a needle for the quick test: (lowered, as written).
+# Keys of data.win.eventdata and syscheck as needles for the quick test: (lowered, as written).
+_EVENTDATA_NEEDLES = (
+    (b'"ipaddress"', b'"ipAddress"'),
+    (b'"destinationip"', b'"destinationIp"'),
+)
 _SYSCHECK_NEEDLES = ((b'"path"', b'"path"'),)
 
 
@@ -233,22 +236,15 @@ def _data_clear(data: dict[str, msgspec.Raw]) -> bool:
 
 
 def _win_clear(raw: msgspec.Raw) -> bool:
-    """`data.win` holds only Wazuh's two keys, once each, and `eventdata` no re-cased address."""
+    """`data.win` holds only Wazuh's two keys, once each, and `eventdata` each address key
+    at most once, in its own case."""
     try:
         win = _decode_win(raw)
     except msgspec.ValidationError:
         return False
     if len(_encode(win)) != len(raw):
         return False  # a repeated key was dropped
-    eventdata = win.eventdata
-    if not eventdata:
-        return True
-    folded = "\0" + "\0".join(eventdata).lower() + "\0"
-    for needle, written in _EVENTDATA_NAMES:
-        count = folded.count(needle)
-        if count > 1 or (count and written not in eventdata):
-            return False
-    return True
+    return not win.eventdata or _raw_object_clear(win.eventdata, _EVENTDATA_NEEDLES)
 
 
 def _raw_object_clear(raw: msgspec.Raw, needles: tuple[tuple[bytes, bytes], ...]) -> bool:
