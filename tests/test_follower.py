@@ -391,6 +391,27 @@ async def test_truncated_and_rewritten_past_the_offset_is_noticed_by_its_first_l
     assert collector.ids() == [*range(20), *range(1000, 1300)]
 
 
+@pytest.mark.parametrize("extra", [0, 1], ids=["same size", "one more line"])
+async def test_rewritten_to_the_old_offset_before_the_follower_looks(
+    tmp_path: Path, extra: int
+) -> None:
+    """Issue 11 item 9: same-length records refill the file to the old offset (or one line
+    past it) before the follower wakes; the lines written after the truncation are read."""
+    path = tmp_path / "alerts.json"
+    path.write_bytes(numbered(100, 20))
+    collector = Collector(AlertFollower(path, position=None, from_start=True))
+    await collector.wait_for(20)
+    old_size = path.stat().st_size
+    # No await in between: the follower's next look finds the refilled file.
+    with open(path, "r+b") as handle:
+        handle.truncate(0)
+        handle.write(numbered(200, 20 + extra))
+    assert path.stat().st_size == old_size + extra * len(numbered(200, 1))
+    await collector.wait_for(40 + extra)
+    await collector.close()
+    assert collector.ids() == [*range(100, 120), *range(200, 220 + extra)]
+
+
 async def test_copy_truncate_while_behind_reads_the_rest_from_the_copy(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
     path.write_bytes(numbered(0, 20))

@@ -18,9 +18,10 @@ How changes are seen:
   delete + re-create, Wazuh's hard-link switch): the old file is read to its end first, the
   lines written there after the rename included, then the new file from its start. The switch
   waits until the new file has data, the sign that the writer has moved to it;
-- a size below the read offset, or a first line that changed, is a truncation (copy-truncate,
-  truncation by hand): a copy next to the file with the same first line supplies the rest of
-  the old content; then the file is read from its start.
+- a size below the read offset, or a first line that changed (checked at every look, since
+  the file may be refilled to the old size or past it before the follower looks), is a
+  truncation (copy-truncate, truncation by hand): a copy next to the file with the same
+  first line supplies the rest of the old content; then the file is read from its start.
 """
 
 from __future__ import annotations
@@ -303,7 +304,10 @@ class AlertFollower:
             if src is None:
                 return items, False
         fst = os.fstat(src.fd)
-        if fst.st_size < src.read_at or (fst.st_size > src.read_at and src.rewritten()):
+        # A copy-truncate can refill the file to the old offset or past it before this look:
+        # the size alone cannot tell, so the first line is checked at every look (one small
+        # pread; mtime is too coarse to say whether anything changed).
+        if fst.st_size < src.read_at or (src.read_at and src.rewritten()):
             self._truncated(src, items)
             return items, True
         src.seen_size = max(src.seen_size, fst.st_size)
