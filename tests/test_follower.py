@@ -412,6 +412,21 @@ async def test_rewritten_to_the_old_offset_before_the_follower_looks(
     assert collector.ids() == [*range(100, 120), *range(200, 220 + extra)]
 
 
+async def test_blank_lines_are_passed_over_silently(tmp_path: Path) -> None:
+    """Issue 12 item 8: Wazuh never writes a blank line; one is no alert and no error."""
+    path = tmp_path / "alerts.json"
+    path.write_bytes(b"\n" + numbered(0, 1) + b"\n  \t\n\r\n" + numbered(1, 1) + b"\n")
+    follower = AlertFollower(path, position=None, from_start=True)
+    items = await take(follower, 2)
+    assert ids_of(items) == [0, 1] and all(isinstance(item, Line) for item in items)
+    second = path.read_bytes().index(numbered(1, 1))
+    assert items[1].position.offset == second + len(numbered(1, 1))
+    # alerts.log's reader keeps them: they end its records.
+    kept = await take(AlertFollower(path, position=None, from_start=True, skip_blank=False), 4)
+    assert [item.data for item in kept if isinstance(item, Line)] == [
+        b"", numbered(0, 1).rstrip(b"\n"), b"", b"  \t"]
+
+
 async def test_copy_truncate_while_behind_reads_the_rest_from_the_copy(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
     path.write_bytes(numbered(0, 20))

@@ -148,7 +148,9 @@ class AlertFollower:
 
     `position`: where a previous run stopped (a `Line.position` it stored); None on the very
     first start, which begins at the end of the file unless `from_start`. A file that does not
-    exist yet is read from its start when it appears.
+    exist yet is read from its start when it appears. Blank lines (empty or only whitespace)
+    are passed over silently unless `skip_blank` is False (alerts.log separates its records
+    with them).
     Iterate once, with `lines()` or `batches()`; `stop()` ends the iteration. A consumer that
     leaves the loop early should close the iterator (`contextlib.aclosing`) to free the file.
     """
@@ -164,8 +166,10 @@ class AlertFollower:
         use_events: bool = True,
         chunk_size: int = CHUNK,
         clock: Callable[[], float] = time.monotonic,
+        skip_blank: bool = True,
     ) -> None:
         self._path = Path(path)
+        self._skip_blank = skip_blank
         self._path_str = str(path)
         self._resume_from = position
         self._from_start = from_start
@@ -353,9 +357,12 @@ class AlertFollower:
             if not src.hash:
                 src.learn_first_line(self._max_line)
             path, ino, first, max_line = self._path_str, src.ino, src.hash, self._max_line
+            skip_blank = self._skip_blank
             end = src.offset
             for line in data[:last].split(b"\n"):
                 end += len(line) + 1
+                if skip_blank and (not line or (line[0] != 123 and line.isspace())):
+                    continue  # a blank line is no alert (Wazuh never writes one): no item
                 if len(line) > max_line:
                     detail = f"a line of {len(line)} bytes (limit {max_line})"
                     where = ReadPosition(path, ino, end, first)
