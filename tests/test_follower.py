@@ -654,6 +654,53 @@ async def test_writes_through_wazuh_daily_file_wake_the_follower(tmp_path: Path)
     assert before < 1.0 and after < 1.0
 
 
+BURST_WRITER = """
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+for n in range(int(sys.argv[2])):  # one line per write, as analysisd writes alerts
+    os.write(fd, b'{"id": %d, "pad": "%s"}\\n' % (n, b"p" * 200))
+"""
+
+
+async def test_a_busy_writer_pauses_file_events_and_they_come_back_when_it_stops(
+    tmp_path: Path,
+) -> None:
+    """Issue 13 item 5: while a writer keeps the follower busy, it polls instead of taking
+    one file event per write; once the writer is quiet, events are back (the poll interval
+    here is 30 s, so only an event can bring the last line quickly)."""
+    path = tmp_path / "alerts.json"
+    path.touch()
+    follower = AlertFollower(path, position=None, poll_interval=30.0)
+    collector = Collector(follower)
+    count = 30_000
+    writer = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", BURST_WRITER, str(path), str(count))
+    paused_seen = False
+
+    async def watch_pause() -> None:
+        nonlocal paused_seen
+        while not paused_seen:
+            paused_seen = follower.events_paused
+            await asyncio.sleep(0.002)
+
+    sampler = asyncio.create_task(watch_pause())
+    await collector.wait_for(count)
+    await writer.wait()
+    await asyncio.wait_for(sampler, 1.0)  # paused at least once (it lasts 0.1 s at least)
+    assert paused_seen
+    assert collector.ids() == list(range(count))
+    deadline = time.monotonic() + 5.0
+    while follower.events_paused:  # back to events after IDLE_RESUME without data
+        assert time.monotonic() < deadline, "file events were not resumed"
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)  # past the one quick look after resuming: events only now
+    written = time.monotonic()
+    append(path, numbered(count, 1))
+    await collector.wait_for(count + 1, timeout=2.0)
+    assert collector.times[-1] - written < 1.0  # an event, not the 30 s poll
+    await collector.close()
+
+
 async def test_backlog_is_read_with_bounded_memory_and_visible_progress(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
     block = numbered(0, 1000, pad=1000)

@@ -12,6 +12,7 @@ rotated file. Rotations that lose nothing are only logged.
 
 How changes are seen:
 - file events on the parent directory (watchfiles) wake the reader within milliseconds;
+  while a writer keeps it busy, it polls every few milliseconds instead (see BUSY_STEPS);
 - the file is also checked every `poll_interval` whatever happens, because events get lost
   and some filesystems have none;
 - the path naming another inode than the open descriptor is a rotation (rename + create,
@@ -55,6 +56,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHUNK = 1 << 20  # read size: big reads and bytes.split keep the per-line cost low
+# A writer that keeps the follower busy (a whole read's worth waiting, or data at
+# BUSY_STEPS looks in a row within BUSY_WINDOW seconds) makes it pause the file events and
+# poll every BUSY_POLL seconds until no data came for IDLE_RESUME seconds: one event per
+# write would cost the watcher thread as much CPU as reading the lines (bench/follow.py).
+BUSY_STEPS = 4
+BUSY_WINDOW = 0.1
+BUSY_POLL = 0.005
+IDLE_RESUME = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +199,7 @@ class AlertFollower:
         self._backlog: int | None = None
         self._bytes_read = 0
         self._last_growth = clock()
+        self._waker: DirWaker | None = None
 
     # -- public state -------------------------------------------------------------------
 
@@ -221,6 +231,11 @@ class AlertFollower:
     def last_growth(self) -> float:
         """Clock time at which data was last read."""
         return self._last_growth
+
+    @property
+    def events_paused(self) -> bool:
+        """File events are paused because a writer keeps the follower busy (BUSY_STEPS)."""
+        return self._waker is not None and self._waker.paused
 
     @property
     def pending_partial(self) -> bool:
@@ -270,9 +285,12 @@ class AlertFollower:
                 retry=self._poll * 4,
             )
             waker.start()
+        self._waker = waker
+        busy = _Busy()
         try:
             while not self._stopped:
                 self._wake.clear()  # before the step: an event during it wakes the next wait
+                read_before = self._bytes_read
                 try:
                     items, more = self._step()
                 except OSError as exc:
@@ -286,11 +304,15 @@ class AlertFollower:
                     yield items
                 if self._stopped:
                     break
+                wait = self._poll
+                if waker is not None:
+                    got = self._bytes_read != read_before
+                    wait = busy.after_look(waker, got, more, self._poll)
                 if more:
                     await asyncio.sleep(0)  # a backlog must not starve the event loop
                     continue
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll):
+                    async with asyncio.timeout(wait):
                         await self._wake.wait()
         finally:
             if waker is not None:
@@ -534,6 +556,33 @@ class AlertFollower:
         if self._src is not None:
             self._src.close()
             self._src = None
+
+
+class _Busy:
+    """Pauses the file events while a writer keeps the follower busy (see BUSY_STEPS)."""
+
+    def __init__(self) -> None:
+        self.recent: list[float] = []  # when the last looks that found data were
+        self.last_data = 0.0
+
+    def after_look(self, waker: DirWaker, got_data: bool, behind: bool, poll: float) -> float:
+        """Note one look at the file (`behind`: it filled a whole read, so more is waiting);
+        returns how long to wait for the next one at most."""
+        now = time.monotonic()
+        if got_data:
+            self.last_data = now
+            if not waker.paused:
+                self.recent.append(now)
+                del self.recent[:-BUSY_STEPS]
+                if behind or (
+                    len(self.recent) == BUSY_STEPS and now - self.recent[0] < BUSY_WINDOW
+                ):
+                    waker.pause()
+        elif waker.paused and now - self.last_data > IDLE_RESUME:
+            waker.resume()
+            self.recent.clear()
+            return 0.02  # one more look once the watch is back: nothing written in between
+        return BUSY_POLL if waker.paused else poll
 
 
 def _stat(path: Path) -> os.stat_result | None:
