@@ -55,6 +55,24 @@ class DirWaker:
         self._unpaused = asyncio.Event()
         self._unpaused.set()
         self._task: asyncio.Task[None] | None = None
+        # The identities (directory, file) the watch in force is on; None when not watching.
+        self._watching: tuple[tuple[int, int] | None, tuple[int, int] | None] | None = None
+        self._settled = asyncio.Event()  # a watch is in force, or none can be for now
+
+    @property
+    def watching(self) -> bool:
+        """A watch is in force: from now on every change wakes the reader."""
+        return self._watching is not None
+
+    @property
+    def watched_file(self) -> tuple[int, int] | None:
+        """(st_dev, st_ino) of the file the watch in force follows by inode, if any."""
+        return self._watching[1] if self._watching is not None else None
+
+    async def settled(self) -> None:
+        """Until a watch is in force, or none can be for now (no directory, no watchfiles,
+        paused): a readiness signal for whoever writes to the watched files next."""
+        await self._settled.wait()
 
     @property
     def paused(self) -> bool:
@@ -66,10 +84,12 @@ class DirWaker:
         CPU at 150,000 one-line writes per second, bench/follow.py)."""
         self._unpaused.clear()
         self._halt.set()
+        self._settled.set()
 
     def resume(self) -> None:
-        """Watch again (the watch is back within a few milliseconds)."""
+        """Watch again (the watch is back within a few milliseconds: see `settled`)."""
         self._halt.clear()
+        self._settled.clear()
         self._unpaused.set()
 
     def start(self) -> None:
@@ -103,6 +123,7 @@ class DirWaker:
                 if not warned:
                     logger.warning("file events unavailable for %s: %s", self._directory, exc)
                     warned = True
+            self._settled.set()  # nothing to watch for now
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self._retry)
 
@@ -111,25 +132,40 @@ class DirWaker:
 
     async def _watch(self, identity: tuple[tuple[int, int] | None, tuple[int, int] | None]) -> None:
         paths = [self._directory] if identity[1] is None else [self._directory, self._file]
-        async for changes in awatch(
-            *paths,
-            watch_filter=None,
-            debounce=EVENT_DEBOUNCE_MS,
-            step=EVENT_STEP_MS,
-            stop_event=self._halt,
-            rust_timeout=int(self._retry * 1000),
-            yield_on_timeout=True,
-            recursive=False,
-        ):
-            if self._halt.is_set():
-                return  # paused or closed
-            if any(self._wanted(os.path.basename(name)) for _, name in changes):
-                self._wake.set()
-            # A watch stays on its inode: when a name now means another one (the directory
-            # replaced, the file rotated or created), watch again.
-            if self._identity() != identity:
-                self._wake.set()
-                return
+        # awatch sets its inotify watches synchronously when first iterated, before its
+        # first await: a callback scheduled now runs once they are in force.
+        watch_open = True
+
+        def now_watching() -> None:
+            if watch_open and not self._halt.is_set():
+                self._watching = identity
+                self._settled.set()
+
+        asyncio.get_running_loop().call_soon(now_watching)
+        try:
+            async for changes in awatch(
+                *paths,
+                watch_filter=None,
+                debounce=EVENT_DEBOUNCE_MS,
+                step=EVENT_STEP_MS,
+                stop_event=self._halt,
+                rust_timeout=int(self._retry * 1000),
+                yield_on_timeout=True,
+                recursive=False,
+            ):
+                if self._halt.is_set():
+                    return  # paused or closed
+                if any(self._wanted(os.path.basename(name)) for _, name in changes):
+                    self._wake.set()
+                # A watch stays on its inode: when a name now means another one (the
+                # directory replaced, the file rotated or created), watch again.
+                if self._identity() != identity:
+                    self._wake.set()
+                    return
+        finally:
+            watch_open = False
+            self._watching = None
+            self._settled.clear()
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -200,6 +200,8 @@ class AlertFollower:
         self._bytes_read = 0
         self._last_growth = clock()
         self._waker: DirWaker | None = None
+        self._looks = 0
+        self._looked = asyncio.Event()
 
     # -- public state -------------------------------------------------------------------
 
@@ -231,6 +233,32 @@ class AlertFollower:
     def last_growth(self) -> float:
         """Clock time at which data was last read."""
         return self._last_growth
+
+    @property
+    def looks(self) -> int:
+        """How many times the follower has looked at the file (each look reads what is new)."""
+        return self._looks
+
+    async def looked(self, times: int = 1) -> None:
+        """Until the follower has looked at the file `times` more times: whatever was written
+        before this call has then been read (a readiness signal for tests and tools)."""
+        target = self._looks + times
+        while self._looks < target:
+            self._looked.clear()
+            await self._looked.wait()
+
+    async def ready(self) -> None:
+        """Until the first look is done and the file events, if used, are in force: from then
+        on a write is noticed at once."""
+        if self._looks == 0:
+            await self.looked(1)
+        if self._waker is not None:
+            await self._waker.settled()
+
+    @property
+    def watched_file(self) -> tuple[int, int] | None:
+        """(st_dev, st_ino) of the file the file events follow, None when not watching it."""
+        return self._waker.watched_file if self._waker is not None else None
 
     @property
     def events_paused(self) -> bool:
@@ -298,6 +326,8 @@ class AlertFollower:
                     self._drop_source()
                     self._resume_from = self._read_mark  # continue after the last line handed out
                     items, more = [], False
+                self._looks += 1
+                self._looked.set()
                 if items:
                     self._read_mark = items[-1].position
                 if items or idle_ticks:
