@@ -12,15 +12,21 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from typing import TYPE_CHECKING
 
-from arconsole.commands.engine_args import add_engine_options, options_from_args
+from arconsole.commands.engine_args import (
+    add_engine_options,
+    options_from_args,
+    with_home_hint,
+)
+from arconsole.commands.errors import describe_start_failure, report
 
 if TYPE_CHECKING:
+    from arconsole.commands.engine_host import HostedEngine
     from arconsole.console.app import ConsoleApp
-    from arconsole.engine.engine import Engine
     from arconsole.engine.link import EngineLink
     from arconsole.engine.options import EngineOptions
 
@@ -52,12 +58,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int:
+    from arconsole.commands.engine_host import HostedEngine
     from arconsole.console.app import ConsoleApp
     from arconsole.engine.control import ControlError, engine_listening
     from arconsole.engine.engine import Engine, EngineError
     from arconsole.engine.link import LocalLink, SocketLink
+    from arconsole.engine.store import StateError
 
-    engine: Engine | None = None
+    host: HostedEngine | None = None
     link: EngineLink
     if await asyncio.to_thread(engine_listening, options.socket_path):
         try:
@@ -67,20 +75,23 @@ async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int
                   file=sys.stderr)
             return 1
     else:
-        engine = Engine(options)
+        host = HostedEngine(Engine(options))
         try:
-            await engine.start()
-        except EngineError as error:
-            print(f"arconsole: {error}", file=sys.stderr)
+            await host.start()
+        except (EngineError, StateError, OSError, sqlite3.Error) as error:
             with contextlib.suppress(Exception):
-                await engine.stop()
-            return 1
-        link = LocalLink(engine)
+                await host.engine.stop(reverse=False)  # the socket is the last step of start
+            message, status = describe_start_failure(
+                error, config=options.config_path, state=options.state_path,
+                alerts=options.alerts_path, socket=options.socket_path,
+            )
+            return report(with_home_hint(message, options), status)
+        link = LocalLink(host.engine)
     app = ConsoleApp(link, theme=theme, flavour=options.flavour, role=options.role)
-    return await run_console(app, link, engine, mouse=mouse)
+    return await run_console(app, link, host, mouse=mouse)
 
 
-async def run_console(app: ConsoleApp, link: EngineLink, engine: Engine | None, *,
+async def run_console(app: ConsoleApp, link: EngineLink, engine: HostedEngine | None, *,
                       mouse: bool = True) -> int:
     """Run `app` until the operator leaves or the terminal goes away; then stop cleanly.
 
