@@ -30,6 +30,7 @@ alerts.log (OSSEC's and Wazuh's text format) has no keys to repeat: `logreader` 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from typing import TypeAlias
 
@@ -42,7 +43,6 @@ from arconsole.safetext import literal
 MAX_LINE = 65536  # OS_MAXSTR
 _NONE = msgspec.Raw(b"")
 _GROUPS_CACHE_LIMIT = 8192
-_ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 
 
 # ------------------------------------------------------------------ what is decoded
@@ -126,7 +126,10 @@ _decode_lenient = msgspec.json.Decoder(_Line).decode
 _decode_text = msgspec.json.Decoder(str | None).decode
 _decode_syscheck = msgspec.json.Decoder(_Syscheck | None).decode
 _decode_win = msgspec.json.Decoder(_Win).decode
-_encode = msgspec.json.Encoder().encode
+_encoder = msgspec.json.Encoder()
+_encode = _encoder.encode
+_encode_into = _encoder.encode_into
+_per_thread = threading.local()  # a reused buffer for re-encoding, one per thread
 _decode_strings = msgspec.json.Decoder(tuple[str, ...]).decode
 # raw bytes of groups + compliance arrays -> (groups, group string)
 _groups_cache: dict[bytes, tuple[tuple[str, ...], str]] = {}
@@ -175,8 +178,13 @@ def decode_alert_line(line: bytes) -> Alert:
     else:
         data = decoded.data
         syscheck = decoded.syscheck
+        try:
+            buffer = _per_thread.buffer
+        except AttributeError:
+            buffer = _per_thread.buffer = bytearray()
+        _encode_into(decoded, buffer)
         if (
-            len(_encode(decoded)) != len(line)  # a key of the line, rule, agent or data dropped
+            len(buffer) != len(line)  # a key of the line, rule, agent or data was dropped
             or (data and not _data_clear(data))
             or (syscheck and not _raw_object_clear(syscheck, _SYSCHECK_NEEDLES))
         ):
@@ -254,9 +262,9 @@ def _raw_object_clear(raw: msgspec.Raw, needles: tuple[tuple[bytes, bytes], ...]
     exact check. A `\\u` escape could spell a key, so it sends the line there too.
     """
     text = bytes(raw)
-    if b"\\u" in text:
+    if b"\\" in text and b"\\u" in text:  # the first test is a memchr, the second is not
         return False
-    lowered = text.translate(_ASCII_LOWER)
+    lowered = text.lower()  # ASCII letters only, as cJSON compares
     for needle, written in needles:
         count = lowered.count(needle)
         if count > 1 or (count and written not in text):
