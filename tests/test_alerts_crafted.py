@@ -86,6 +86,9 @@ SHAPES = [
         RULE, AGENT, '"syscheck":{"path":"/etc/a","Path":"/etc/b"}'), "syscheck.path"),
     ("repeated location", line(
         RULE, AGENT, '"location":"/var/log/a"', '"location":"/var/log/b"'), "location"),
+    ("repeated srcip beside escaped text", line(
+        '"rule":{"level":10,"description":"\\u0041\\/\\u00e9","id":"5712"}', AGENT,
+        '"data":{"srcip":"10.20.0.5","srcip":"8.8.8.8"}'), "data.srcip"),
     ("spaced out, repeated srcip", line(
         RULE, AGENT, ' "data" : { "srcip" : "10.20.0.5" , "srcip" : "8.8.8.8" } '),
      "data.srcip"),
