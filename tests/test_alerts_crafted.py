@@ -89,6 +89,10 @@ SHAPES = [
     ("repeated srcip beside escaped text", line(
         '"rule":{"level":10,"description":"\\u0041\\/\\u00e9","id":"5712"}', AGENT,
         '"data":{"srcip":"10.20.0.5","srcip":"8.8.8.8"}'), "data.srcip"),
+    # Were floats re-encoded in their own way ("1E2" as "100.0"), these ten would make up
+    # for the 20 bytes of the dropped member, and the lengths would match.
+    ("repeated srcip padded out by floats", line(RULE, AGENT, '"data":{"srcip":"10.20.0.5",'
+        '"srcip":"8.8.8.8",' + ",".join(f'"n{i}":1E2' for i in range(10)) + "}"), "data.srcip"),
     ("spaced out, repeated srcip", line(
         RULE, AGENT, ' "data" : { "srcip" : "10.20.0.5" , "srcip" : "8.8.8.8" } '),
      "data.srcip"),
@@ -217,8 +221,12 @@ def _random_alert(rng: random.Random, n: int) -> list[tuple[str, object]]:
 
 
 def _recase(rng: random.Random, key: str) -> str:
-    changed = "".join(c.upper() if rng.random() < 0.5 else c for c in key)
-    return changed if changed != key else key.upper() if key.upper() != key else key + "_"
+    """The key in another case (the same key when it has no letter)."""
+    for _ in range(10):
+        changed = "".join(c.swapcase() if rng.random() < 0.5 else c for c in key)
+        if changed != key:
+            return changed
+    return key.swapcase()
 
 
 def _dump(members: list[tuple[str, object]], rng: random.Random) -> bytes:

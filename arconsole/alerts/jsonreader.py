@@ -14,18 +14,18 @@ one address and acted on as another, so it is refused: `AlertError("crafted: ...
 `crafted_keys` is the exact check; the hot path runs it only when a cheap test says the line
 might need it:
 
-- the objects whose keys Wazuh fixes (the line, `rule`, `agent`, `data.win`) are decoded with
-  every key Wazuh writes declared and unknown keys forbidden, so a key in another case fails
-  the decode; `data` is decoded as a dict of raw values, its keys compared case-blind;
+- the objects whose keys Wazuh fixes (the line, `rule`, `agent`) are decoded with every key
+  Wazuh writes declared and unknown keys forbidden, so a key in another case fails the
+  decode; the open ones (`data`, `syscheck`) are decoded whole, and their keys on a decision
+  path compared case-blind (`_recased`);
 - re-encoding what was decoded gives back the line's exact length unless a repeated key was
-  dropped (msgspec writes the shortest form of each string and number, and raw values as
-  they were, so a repeat can't hide behind a longer spelling elsewhere);
-- below that (`data.win.eventdata`, `syscheck`) each decision key must occur at most once in
-  the raw slice, in its own case (`bytes.count` on the slice, lowered).
+  dropped somewhere: msgspec writes the shortest form of each string, integers have one
+  form, and raw values (and floats inside `data`) are written as they were, so a repeat
+  can't hide behind a longer spelling elsewhere.
 
 Cost, measured by bench/decide.py: the quick test adds about 2 µs to a 1.1 KB line (the
-strict decode, the re-encoding, the slices); a line that fails it costs the exact check,
-about 10 µs more.
+strict decode, the open objects decoded whole, the re-encoding); a line that fails it costs
+the exact check, about 10 µs more.
 
 The compliance arrays are decoded lazily: their raw bytes are the key of a small cache of
 rebuilt group strings, so the usual alert (a rule seen before) costs one dictionary lookup.
@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Iterator
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import msgspec
 
@@ -88,10 +88,10 @@ class _Line(msgspec.Struct, omit_defaults=True):
     id: str = ""
     timestamp: str = ""
     agent: _Agent | None = None
-    # Open-ended (decoder fields): its keys are kept so the quick test sees them; values raw.
-    data: dict[str, msgspec.Raw] | None = None
+    # Open-ended objects, decoded whole so that the quick test sees every key in them.
+    data: dict[str, Any] | None = None
     location: str | None = None
-    syscheck: msgspec.Raw = _NONE
+    syscheck: dict[str, Any] | None = None
     manager: msgspec.Raw = _NONE
     cluster: msgspec.Raw = _NONE
     full_log: msgspec.Raw = _NONE
@@ -116,25 +116,14 @@ class _StrictLine(_Line, forbid_unknown_fields=True):
     agent: _StrictAgent | None = None
 
 
-class _Syscheck(msgspec.Struct):
-    path: str | None = None
+def _number_as_written(text: str) -> msgspec.Raw:
+    """A float inside `data` or `syscheck`, kept as written so it re-encodes byte for byte."""
+    return msgspec.Raw(text.encode())
 
 
-class _Win(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """`data.win` of a Windows EventChannel alert, for the quick test only."""
-
-    system: msgspec.Raw = _NONE
-    eventdata: msgspec.Raw = _NONE
-
-
-_decode_strict = msgspec.json.Decoder(_StrictLine).decode
+_decode_strict = msgspec.json.Decoder(_StrictLine, float_hook=_number_as_written).decode
 _decode_lenient = msgspec.json.Decoder(_Line).decode
-_decode_text = msgspec.json.Decoder(str | None).decode
-_decode_syscheck = msgspec.json.Decoder(_Syscheck | None).decode
-_decode_win = msgspec.json.Decoder(_Win).decode
-_encoder = msgspec.json.Encoder()
-_encode = _encoder.encode
-_encode_into = _encoder.encode_into
+_encode_into = msgspec.json.Encoder().encode_into
 _per_thread = threading.local()  # a reused buffer for re-encoding, one per thread
 _decode_strings = msgspec.json.Decoder(tuple[str, ...]).decode
 # raw bytes of groups + compliance arrays -> (groups, group string)
@@ -161,12 +150,10 @@ DECISION_KEYS: _Tree = {
     "syscheck": {"path": None},
 }
 _DATA_NAMES = frozenset(("srcip", "dstuser", "win"))
-# Keys of data.win.eventdata and syscheck as needles for the quick test: (lowered, as written).
-_EVENTDATA_NEEDLES = (
-    (b'"ipaddress"', b'"ipAddress"'),
-    (b'"destinationip"', b'"destinationIp"'),
-)
-_SYSCHECK_NEEDLES = ((b'"path"', b'"path"'),)
+_WIN_NAMES = frozenset(("eventdata",))
+_SYSCHECK_NAMES = frozenset(("path",))
+# data.win.eventdata's keys are camelCase: (folded key between NULs, as written).
+_EVENTDATA_NAMES = (("\0ipaddress\0", "ipAddress"), ("\0destinationip\0", "destinationIp"))
 
 
 def decode_alert_line(line: bytes) -> Alert:
@@ -190,9 +177,9 @@ def decode_alert_line(line: bytes) -> Alert:
             buffer = _per_thread.buffer = bytearray()
         _encode_into(decoded, buffer)
         if (
-            len(buffer) != len(line)  # a key of the line, rule, agent or data was dropped
+            len(buffer) != len(line)  # a repeated key was dropped somewhere
             or (data and not _data_clear(data))
-            or (syscheck and not _raw_object_clear(syscheck, _SYSCHECK_NEEDLES))
+            or (syscheck and _recased(syscheck, _SYSCHECK_NAMES))
         ):
             decoded = _checked_slowly(line)
     rule = decoded.rule
@@ -207,13 +194,19 @@ def decode_alert_line(line: bytes) -> Alert:
         groups, group_string = _rebuild_groups(rule, line, key)
     agent = decoded.agent
     data = decoded.data
-    srcip = dstuser = None
+    srcip = dstuser = filename = None
     if data:
-        if (raw := data.get("srcip")) is not None:
-            srcip = _text(raw, "srcip")
-        if (raw := data.get("dstuser")) is not None:
-            dstuser = _text(raw, "dstuser")
-    syscheck_object = _syscheck(decoded.syscheck) if decoded.syscheck else None
+        srcip = data.get("srcip")
+        dstuser = data.get("dstuser")
+        if (srcip is not None and type(srcip) is not str) or (
+            dstuser is not None and type(dstuser) is not str
+        ):
+            raise AlertError("not an alert: data.srcip and data.dstuser must be strings")
+    syscheck = decoded.syscheck
+    if syscheck:
+        filename = syscheck.get("path")
+        if filename is not None and type(filename) is not str:
+            raise AlertError("not an alert: syscheck.path must be a string")
     rule_id = rule.id
     return Alert(
         decoded.id,
@@ -230,66 +223,39 @@ def decode_alert_line(line: bytes) -> Alert:
         decoded.location,
         line,
         None,  # full_log is in `raw`; decisions never read it (scenario D9)
-        None if syscheck_object is None else syscheck_object.path,
+        filename,
     )
 
 
-def _data_clear(data: dict[str, msgspec.Raw]) -> bool:
-    """True when no key of `data` is a decision key in another case, and `win` is clear.
+def _data_clear(data: dict[str, Any]) -> bool:
+    """True when no key on a decision path below `data` is written in another case.
 
-    Repeats at this level were dropped by the decode and so caught by the length test.
+    Repeats anywhere in `data` were dropped by the decode, so the length test caught them.
     """
-    keys = "".join(data)
-    if not keys.islower() and any(
-        key.isascii() and key not in _DATA_NAMES and key.lower() in _DATA_NAMES
-        for key in data
-    ):
+    if _recased(data, _DATA_NAMES):
         return False
     win = data.get("win")
-    return win is None or _win_clear(win)
-
-
-def _win_clear(raw: msgspec.Raw) -> bool:
-    """`data.win` holds only Wazuh's two keys, once each, and `eventdata` each address key
-    at most once, in its own case."""
-    try:
-        win = _decode_win(raw)
-    except msgspec.ValidationError:
+    if type(win) is not dict:
+        return True  # no object: neither reader looks inside
+    if _recased(win, _WIN_NAMES):
         return False
-    if len(_encode(win)) != len(raw):
-        return False  # a repeated key was dropped
-    return not win.eventdata or _raw_object_clear(win.eventdata, _EVENTDATA_NEEDLES)
-
-
-def _raw_object_clear(raw: msgspec.Raw, needles: tuple[tuple[bytes, bytes], ...]) -> bool:
-    """True when each of the keys occurs at most once in the raw object, in its own case.
-
-    Counted over the whole object, nested objects included, so it can only err towards the
-    exact check. A `\\u` escape could spell a key, so it sends the line there too.
-    """
-    text = bytes(raw)
-    if b"\\" in text and b"\\u" in text:  # the first test is a memchr, the second is not
-        return False
-    lowered = text.lower()  # ASCII letters only, as cJSON compares
-    for needle, written in needles:
-        count = lowered.count(needle)
-        if count > 1 or (count and written not in text):
+    eventdata = win.get("eventdata")
+    if type(eventdata) is not dict or not eventdata:
+        return True
+    folded = "\0" + "\0".join(eventdata).lower() + "\0"
+    for needle, written in _EVENTDATA_NAMES:
+        count = folded.count(needle)
+        if count > 1 or (count and written not in eventdata):
             return False
     return True
 
 
-def _text(raw: msgspec.Raw, name: str) -> str | None:
-    try:
-        return _decode_text(raw)
-    except msgspec.ValidationError as error:
-        raise AlertError(f"not an alert: data.{name}: {_plain(error)}") from None
-
-
-def _syscheck(raw: msgspec.Raw) -> _Syscheck | None:
-    try:
-        return _decode_syscheck(raw)
-    except msgspec.ValidationError as error:
-        raise AlertError(f"not an alert: syscheck: {_plain(error)}") from None
+def _recased(members: dict[str, Any], names: frozenset[str]) -> bool:
+    """A key of `members` is one of the lower-case `names` in another case (cJSON's match)."""
+    keys = "".join(members)
+    return not keys.islower() and any(
+        key.isascii() and key not in names and key.lower() in names for key in members
+    )
 
 
 def _checked_slowly(line: bytes) -> _Line:
