@@ -202,6 +202,9 @@ def decode_alert_line(line: bytes) -> Alert:
             dstuser is not None and type(dstuser) is not str
         ):
             raise AlertError("not an alert: data.srcip and data.dstuser must be strings")
+        win = data.get("win")
+        if win is not None:
+            srcip = _scripts_address(win, srcip)
     syscheck = decoded.syscheck
     if syscheck:
         filename = syscheck.get("path")
@@ -225,6 +228,34 @@ def decode_alert_line(line: bytes) -> Alert:
         None,  # full_log is in `raw`; decisions never read it (scenario D9)
         filename,
     )
+
+
+def _scripts_address(win: object, srcip: str | None) -> str | None:
+    """The address Wazuh's stock scripts act on: `data.win.eventdata.ipAddress`, else
+    `destinationIp`, else `data.srcip` (spec 8.3).
+
+    Wazuh's analysisd checks its white list against `data.srcip` only, so a Windows alert with
+    a public srcip and a white-listed ipAddress fires and the script blocks the white-listed
+    host. arconsole decides on the address that will really be blocked (stricter than Wazuh),
+    and refuses as crafted an alert whose srcip and scripts' address disagree.
+    """
+    eventdata = win.get("eventdata") if isinstance(win, dict) else None
+    if not isinstance(eventdata, dict):
+        return srcip
+    for name in ("ipAddress", "destinationIp"):
+        address = eventdata.get(name)
+        if address is None:
+            continue
+        if type(address) is not str:
+            raise AlertError(f"not an alert: data.win.eventdata.{name} must be a string")
+        if srcip is not None and address != srcip:
+            raise AlertError(
+                f"crafted: data.srcip {literal(srcip)!r} and data.win.eventdata.{name} "
+                f"{literal(address)!r} disagree: Wazuh's scripts would block the second "
+                "after the white list checked the first"
+            )
+        return address
+    return srcip
 
 
 def _data_clear(data: dict[str, Any]) -> bool:
