@@ -555,7 +555,8 @@ def _crafted_reason(field_name: str, value: str, wazuh: bool) -> str:
         (_USER_OK if field_name == "dstuser" else _IP_OK)(value) is not None
     ):
         return (f"skipped: {field_name} '{literal(value)}' starts with '-': arconsole rejects it "
-                "as crafted (stricter than Wazuh, scenarios D1/D2)")
+                "as crafted (stricter than Wazuh, whose check lets a leading '-' through, "
+                "where it can be read as an option by the scripts' tools)")
     if field_name == "dstuser":
         warning = f"Invalid username '{literal(value)}'. Possible logging attack. (1272)"
     else:
