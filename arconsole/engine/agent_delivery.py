@@ -24,6 +24,7 @@ from pathlib import Path
 from arconsole.addresses import strip_mapped
 from arconsole.alerts.model import Alert
 from arconsole.config.model import ActiveResponse
+from arconsole.engine.agent_blocks import AgentBlocks
 from arconsole.engine.agent_messages import (
     AgentMessageError,
     adhoc_json,
@@ -90,6 +91,7 @@ class WazuhQueueDelivery:
         self.failed = 0
         self.last_error = ""
         self._busy = False  # the last retry was for a full queue, not a missing receiver
+        self.blocks = AgentBlocks(context, self.send_message)
 
     # ------------------------------------------------------------------ start
 
@@ -97,6 +99,7 @@ class WazuhQueueDelivery:
         """At engine start, once the state file is open: settle what a crash interrupted and
         pick up what is still queued."""
         self._store = store
+        self.blocks.attach(store)
         now = self._context.clock.now()
         interrupted = store.settle_interrupted(now)
         if interrupted:
@@ -143,6 +146,10 @@ class WazuhQueueDelivery:
                     datagram = agent_datagram(flags, agent_id, message)
                 except AgentMessageError as error:
                     state, reason = "failed", str(error)
+                if state == "queued" and not self.blocks.admit(
+                    agent_id, executable, key, response.name, timeout, message, flags
+                ):
+                    continue  # a repeat: arconsole's timer was refreshed, nothing is sent
             self._pending.append(_Pending(response.name, executable, agent_id, key, datagram,
                                           state, reason, received_at, deadline))
         return self._persist_soon() if self._pending else None

@@ -172,6 +172,8 @@ class Engine:
             if self.agent_delivery is not None:
                 self.agent_delivery.attach(fleet_store)
                 self._run_in_background(self.agent_delivery.run(), "agent-delivery")
+                self._run_in_background(self.agent_delivery.blocks.timer_loop(),
+                                        "agent-blocks")
         await restore_blocks(context, self.book)
         self.intake.prepare()
         self._run_in_background(self.book.timer_loop(), "timers")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from arconsole.alerts.model import Alert
+from arconsole.engine.agent_blocks import AGENT_STARTED_RULES
 from arconsole.engine.agent_delivery import WazuhQueueDelivery
 from arconsole.engine.context import EngineContext
 from arconsole.engine.decide import Decider
@@ -44,6 +45,10 @@ class FleetStage:
         self.table.flush()
 
     def observe(self, alert: Alert, received_at: float) -> None:
+        if alert.rule_id in AGENT_STARTED_RULES and self.delivery is not None:
+            if alert.agent_id and not alert.from_manager:
+                self.delivery.blocks.agent_started(alert.agent_id)
+            return
         if not is_ar_log_alert(alert):
             return
         entry = read_ar_log_alert(alert, received_at)

@@ -56,6 +56,19 @@ _SCHEMA = (
     )""",
 )
 
+_AGENT_BLOCKS_SCHEMA = ("""CREATE TABLE IF NOT EXISTS fleet_agent_blocks (
+        agent TEXT NOT NULL,
+        program TEXT NOT NULL,
+        key TEXT NOT NULL,
+        response TEXT NOT NULL,
+        message BLOB NOT NULL,
+        flags TEXT NOT NULL,
+        timeout INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (agent, program, key)
+    )""",)
+
 DELIVERY_STATES = ("queued", "sending", "sent", "confirmed", "failed", "unconfirmed")
 
 
@@ -80,6 +93,25 @@ class DeliveryRecord:
             "agent": self.agent, "key": self.key, "state": self.state, "reason": self.reason,
             "queued_at": self.queued_at, "sent_at": self.sent_at, "tries": self.tries,
         }
+
+
+@dataclass(slots=True)
+class AgentBlock:
+    """A block arconsole holds on an agent: it owns the timer (the agent's run had timeout 0)."""
+
+    agent: str
+    program: str
+    key: str
+    response: str
+    message: bytes  # the ad-hoc add, sent again when the agent restarts
+    flags: str
+    timeout: int
+    started_at: float
+    expires_at: float
+
+    @property
+    def row_key(self) -> str:
+        return f"{self.agent}:{self.program}-{self.key}"
 
 
 @dataclass(slots=True)
@@ -138,7 +170,7 @@ class FleetStore:
         self._conn: sqlite3.Connection = store._conn  # same file, same lock
         if not store.read_only:
             with store.transaction():
-                for statement in _SCHEMA:
+                for statement in (*_SCHEMA, *_AGENT_BLOCKS_SCHEMA):
                     self._conn.execute(statement)
 
     def _has_tables(self) -> bool:
@@ -258,6 +290,33 @@ class FleetStore:
             "SELECT state, count(*) FROM fleet_deliveries GROUP BY state"
         ).fetchall()
         return {state: count for state, count in rows}
+
+    # ------------------------------------------------------------------ arconsole's agent blocks
+
+    def save_agent_block(self, block: AgentBlock) -> None:
+        with self._store.transaction():
+            self._conn.execute(
+                "INSERT OR REPLACE INTO fleet_agent_blocks (agent, program, key, response, "
+                "message, flags, timeout, started_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (block.agent, block.program, block.key, block.response, block.message,
+                 block.flags, block.timeout, block.started_at, block.expires_at),
+            )
+
+    def delete_agent_block(self, agent: str, program: str, key: str) -> None:
+        with self._store.transaction():
+            self._conn.execute(
+                "DELETE FROM fleet_agent_blocks WHERE agent = ? AND program = ? AND key = ?",
+                (agent, program, key),
+            )
+
+    def load_agent_blocks(self) -> list[AgentBlock]:
+        if not self._has_tables():
+            return []
+        rows = self._conn.execute(
+            "SELECT agent, program, key, response, message, flags, timeout, started_at, "
+            "expires_at FROM fleet_agent_blocks ORDER BY expires_at"
+        ).fetchall()
+        return [AgentBlock(*row) for row in rows]
 
     # ------------------------------------------------------------------ fleet rows
 
