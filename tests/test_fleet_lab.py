@@ -2,7 +2,8 @@
 real 5710 alert in the manager's alerts.json; arconsole, following it on the manager home with
 its own config and `--agent-transport wazuh-queue`, delivers `!firewall-drop` through the real
 remoted; the agent's real execd runs the script; the script's log line comes back as a real
-rule-651 alert, which arconsole's fleet table shows and which confirms the delivery.
+rule-651 alert, which arconsole's fleet table shows and which confirms the delivery; at
+expiry arconsole sends `!arconsole-reverse`, the agent runs the delete, and rule 652 comes back.
 
 The manager's own config binds no response (Wazuh would deliver it too: double delivery).
 Skipped where the tools are absent or not root. One lab for the module.
@@ -41,7 +42,7 @@ ARCONSOLE_CONF = """<ossec_config>
   <command><name>firewall-drop</name><executable>firewall-drop</executable>
     <timeout_allowed>yes</timeout_allowed></command>
   <active-response><command>firewall-drop</command><location>local</location>
-    <rules_id>5710</rules_id><timeout>600</timeout></active-response>
+    <rules_id>5710</rules_id><timeout>8</timeout></active-response>
 </ossec_config>
 """
 
@@ -83,6 +84,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[s
     script = home / "agent" / "active-response" / "bin" / "firewall-drop"
     script.write_text(AGENT_SCRIPT)
     script.chmod(0o755)
+    from arconsole.scripts.agent_reverse import install_agent_scripts
+
+    install_agent_scripts(home / "agent")
     env = lab_env(home / "lab.env")
     env["AUTH_LOG"] = str(auth_log)
     try:
@@ -134,6 +138,14 @@ async def test_sshd_line_to_delivery_through_real_remoted_and_651_confirmation(
         await wait_until(lambda: bool(store.deliveries("confirmed")), 30)
         row = engine.fleet.table.find("001:firewall-drop-203.0.113.9")
         assert row is not None and row.active and row.last_rule == "651"
-        assert row.trigger_rule == "5710" and row.timeout_max == 600
+        assert row.trigger_rule == "5710" and row.timeout_max == 8
+        # arconsole's timer (the agent's run had timeout 0): at expiry !arconsole-reverse goes
+        # out through remoted, the agent runs the program's delete, and rule 652 comes back.
+        await wait_until(lambda: not row.active, 60)
+        assert row.last_rule == "652"
+        assert '"command":"delete"' in ran.read_text()
+        reverse = [r for r in store.deliveries() if r.program == "arconsole-reverse"]
+        assert [r.agent for r in reverse] == ["001"]
+        await wait_until(lambda: store.get_delivery(reverse[0].id).state == "confirmed", 30)
     finally:
         await engine.stop()
