@@ -282,3 +282,38 @@ async def test_socket_removed_and_recreated_mid_burst_loses_nothing(tmp_path: Pa
         mine = [int(i.split(".")[1]) for d, i in zip(got, ids, strict=True)
                 if d.split(b" ")[3].decode() == agent]
         assert mine == sorted(mine) and len(mine) == 500
+
+
+async def test_observe_mode_runs_and_sends_nothing_but_decides_and_follows(
+    tmp_path: Path,
+) -> None:
+    """`--mode observe`: Wazuh's own execd runs the responses; arconsole decides (the alert
+    event names what Wazuh will run), sends nothing, runs nothing."""
+    from arconsole.engine.events import AlertHandled, Event
+    from arconsole.engine.options import Mode
+    from tests.engine_support import recorder, write_script
+
+    home = fleet_home(tmp_path)
+    (home / "etc" / "ossec.conf").write_text((home / "etc" / "ossec.conf").read_text().replace(
+        "</ossec_config>", "<active-response><command>firewall-drop</command><location>server"
+        "</location><rules_id>5710</rules_id><timeout>60</timeout></active-response>"
+        "</ossec_config>"))
+    write_script(home, "firewall-drop", recorder())
+    queue = bind_queue(home)
+    engine = await started(home, agents_file=home / "agents.json", mode=Mode.OBSERVE,
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    subscription = engine.bus.subscribe()
+    try:
+        await engine.handle_line(alert_line("7.1", rule_id="5710", level=5, agent_id="001",
+                                            srcip="203.0.113.9"))
+        await engine.drain()
+        await engine.agent_delivery.wait_idle()  # type: ignore[union-attr]
+        seen: list[Event] = subscription.drain()
+        handled = [e for e in seen if isinstance(e, AlertHandled)]
+        assert handled and handled[0].fired == ("firewall-drop60", "firewall-drop60")
+        assert received(queue) == []
+        assert not (home / "record.jsonl").exists()
+        assert engine.blocks == {}
+    finally:
+        await engine.stop()
+        queue.close()

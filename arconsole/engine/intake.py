@@ -28,6 +28,7 @@ from arconsole.engine.decide import Decider
 from arconsole.engine.delivery import AgentDelivery
 from arconsole.engine.dispatch import Dispatcher
 from arconsole.engine.events import AlertHandled, BacklogProgress, InputError
+from arconsole.engine.options import Mode
 
 
 @dataclass(slots=True)
@@ -213,9 +214,12 @@ class Intake:
         fired: list[str] = []
         dispatched = 0
         inline = context.dry_run  # nothing runs: no need for a task and a slot each
+        observing = context.mode == Mode.OBSERVE
         for decision in decider.fired(alert):
             response = decision.response
             fired.append(response.name)
+            if observing:
+                continue  # Wazuh will run it: arconsole runs nothing by itself
             for target in decision.targets:
                 if target == "server":
                     dispatched += 1

@@ -14,6 +14,9 @@ DEFAULT_HOME = Path("/var/ossec")
 class Mode(StrEnum):
     ENFORCE = "enforce"
     DRY_RUN = "dry-run"
+    # Wazuh's own execd runs the responses: decide and show ("Wazuh will run ..") and follow
+    # the fleet table; only operator actions act.
+    OBSERVE = "observe"
 
 
 @dataclass(frozen=True, slots=True)
