@@ -73,3 +73,57 @@ async def test_repeat_refreshes_expiry_reverses_and_restart_keeps_it(tmp_path: P
     finally:
         await engine.stop()
         queue.close()
+
+
+def ar_651(agent: str, srcip: str) -> bytes:
+    """A rule-651 alert shaped like the real sample (trigger scalars as strings)."""
+    import json
+
+    trigger = {"timestamp": "2023-11-14T22:13:20.000+0000",
+               "rule": {"level": "5", "description": "sshd: Attempt to login using a "
+                        "non-existent user", "id": "5710", "groups": ["syslog", "sshd"]},
+               "agent": {"id": agent, "name": "web-01"}, "id": "1700000000.1",
+               "data": {"srcip": srcip}, "location": "journald"}
+    alert = {"timestamp": "2023-11-14T22:13:22.000+0000",
+             "rule": {"level": 3, "description": "Host Blocked by firewall-drop Active Response",
+                      "id": "651", "groups": ["ossec", "active_response"]},
+             "agent": {"id": agent, "name": "web-01"}, "id": "1700000002.9",
+             "data": {"srcip": srcip, "command": "add", "origin": {"module": "wazuh-execd",
+                      "name": "node01"}, "parameters": {"alert": trigger, "extra_args": [],
+                      "program": "active-response/bin/firewall-drop"}},
+             "location": "/var/ossec/logs/active-responses.log"}
+    return json.dumps(alert, separators=(",", ":")).encode()
+
+
+async def test_blocks_reverse_agent_keys_for_arconsole_and_wazuh_blocks(tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    clock = ManualClock(T0)
+    engine = await started(home, clock, agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    try:
+        await engine.handle_line(alert_line("6.1", rule_id="5710", level=5, agent_id="001",
+                                            srcip="203.0.113.9"))
+        await engine.handle_line(ar_651("002", "198.51.100.7"))  # a block Wazuh's execd holds
+        await engine.drain()
+        await settle(engine)
+        received(queue)
+        results = await engine.reverse_blocks(
+            ["001:firewall-drop-203.0.113.9", "002:firewall-drop-198.51.100.7",
+             "003:firewall-drop-192.0.2.1"], "tester")
+        await settle(engine)
+        assert [r.ok for r in results] == [True, True, False]
+        assert results[2].detail == "no such block"
+        assert "the agent keeps its own timer until" in results[1].detail
+        assert "a repeat before then is not re-blocked" in results[1].detail
+        assert received(queue) == [
+            REVERSE,
+            REVERSE.replace(b"NNS 001", b"NNS 002").replace(b"203.0.113.9", b"198.51.100.7"),
+        ]
+        audit = engine.store.list_audit()
+        assert {a.target for a in audit} >= {"001:firewall-drop-203.0.113.9",
+                                             "002:firewall-drop-198.51.100.7"}
+        assert engine.agent_delivery.blocks.blocks == {}  # type: ignore[union-attr]
+    finally:
+        await engine.stop()
+        queue.close()

@@ -70,6 +70,7 @@ class Engine:
         self.fleet = FleetStage(self.context, lambda: self.intake.decider, self.agent_delivery)
         self.intake.observe = self.fleet.observe
         self.operations = Operations(self.context, self.book, self.dispatcher)
+        self.operations.agent_reverse = self.fleet.reverse_on_agent
         self.generation = 0
         self._background: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()

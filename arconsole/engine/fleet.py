@@ -13,17 +13,20 @@ from dataclasses import asdict
 from arconsole.alerts.model import Alert
 from arconsole.engine.agent_blocks import AGENT_STARTED_RULES
 from arconsole.engine.agent_delivery import WazuhQueueDelivery
+from arconsole.engine.agent_messages import REVERSE_SCRIPT, reverse_json
 from arconsole.engine.context import EngineContext
 from arconsole.engine.decide import Decider
 from arconsole.engine.events import FleetChanged
 from arconsole.engine.fleet_store import FleetRow, FleetStore
 from arconsole.engine.fleet_table import (
     FleetTable,
+    consequence,
     describe_end,
     is_ar_log_alert,
     read_ar_log_alert,
     row_state,
 )
+from arconsole.engine.model import ActionResult
 
 
 class FleetStage:
@@ -67,6 +70,33 @@ class FleetStage:
             change = "lifted" if not row.active else ("refreshed" if was_active else "added")
             self._context.bus.publish(FleetChanged(
                 at=received_at, change=change, row=row_json(row, self._context.clock.now())))
+
+
+    def reverse_on_agent(self, key: str, operator: str) -> ActionResult | None:
+        """`blocks reverse AGENT:program-key`: arconsole's own agent block is reversed now
+        (its timer dropped); a block Wazuh's execd holds gets its delete run on the agent, and
+        the answer says what the agent's own timer still does (fleet.md F3)."""
+        agent, colon, _ = key.partition(":")
+        if not colon or not agent.isdigit():
+            return None
+        delivery = self.delivery
+        ident = delivery.blocks.find(key) if delivery is not None else None
+        if delivery is not None and ident is not None:
+            delivery.blocks.reverse(ident, f"reversed by {operator}")
+            return ActionResult(True, "reverse", key,
+                                f"!{REVERSE_SCRIPT} sent to agent {agent}")
+        row = self.table.find(key)
+        if row is None or not row.active:
+            return None
+        if delivery is None:
+            return ActionResult(False, "reverse", key, "no agent transport "
+                                "(--agent-transport wazuh-queue) to reach the agent")
+        config = self._context.current_config
+        delivery.send_message(f"reverse {row.program}", REVERSE_SCRIPT, row.agent, row.key,
+                              reverse_json(node_name=config.node_name, program=row.program,
+                                           key=row.key))
+        return ActionResult(True, "reverse", key,
+                            f"!{REVERSE_SCRIPT} sent to agent {agent}; {consequence(row)}")
 
 
 def row_json(row: FleetRow, now: float) -> dict[str, object]:
