@@ -127,3 +127,37 @@ async def test_blocks_reverse_agent_keys_for_arconsole_and_wazuh_blocks(tmp_path
     finally:
         await engine.stop()
         queue.close()
+
+
+async def test_blocks_list_shows_agent_blocks_and_the_consequence(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    engine = await started(home, ManualClock(T0), agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    try:
+        await engine.handle_line(alert_line("8.1", rule_id="5710", level=5, agent_id="001",
+                                            srcip="203.0.113.9"))
+        await engine.handle_line(ar_651("002", "198.51.100.7"))
+        await engine.drain()
+        await settle(engine)
+    finally:
+        await engine.stop()
+        queue.close()
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "arconsole", "blocks", "list", "--home", str(home)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(repo)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "blocks on agents:" in lines
+    ours = next(line for line in lines if "001:firewall-drop-203.0.113.9" in line)
+    assert "(arconsole's timer)" in ours
+    wazuh = next(line for line in lines if "002:firewall-drop-198.51.100.7" in line)
+    assert "the agent keeps its own timer until" in wazuh
+    assert "a repeat before then is not re-blocked" in wazuh

@@ -7,7 +7,7 @@ other alert (it fires a response only where one binds it explicitly, as in Wazuh
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 
 from arconsole.alerts.model import Alert
@@ -17,7 +17,7 @@ from arconsole.engine.agent_messages import REVERSE_SCRIPT, reverse_json
 from arconsole.engine.context import EngineContext
 from arconsole.engine.decide import Decider
 from arconsole.engine.events import FleetChanged
-from arconsole.engine.fleet_store import FleetRow, FleetStore
+from arconsole.engine.fleet_store import AgentBlock, FleetRow, FleetStore
 from arconsole.engine.fleet_table import (
     FleetTable,
     consequence,
@@ -97,6 +97,33 @@ class FleetStage:
                                            key=row.key))
         return ActionResult(True, "reverse", key,
                             f"!{REVERSE_SCRIPT} sent to agent {agent}; {consequence(row)}")
+
+
+    def listing(self) -> list[dict[str, object]]:
+        """What `blocks list` shows besides the server's blocks: arconsole's agent blocks and
+        the rows the agents reported (Wazuh's own blocks with the consequence of F3)."""
+        now = self._context.clock.now()
+        return fleet_listing(self.table.rows.values(),
+                             self.delivery.blocks.blocks.values() if self.delivery else (), now)
+
+
+def fleet_listing(rows: Iterable[FleetRow], blocks: Iterable[AgentBlock],
+                  now: float) -> list[dict[str, object]]:
+    ours = {block.row_key for block in blocks}
+    listing: list[dict[str, object]] = [
+        {"key": block.row_key, "agent": block.agent, "program": block.program,
+         "target": block.key, "owner": "arconsole", "state": "active",
+         "expires_at": block.expires_at, "note": "arconsole's timer"}
+        for block in blocks
+    ]
+    for row in rows:
+        if row.row_key in ours or not row.active:
+            continue
+        data = row_json(row, now)
+        listing.append({"key": row.row_key, "agent": row.agent, "program": row.program,
+                        "target": row.key, "owner": "agent execd", "state": data["state"],
+                        "expected_end": data["expected_end"], "note": consequence(row)})
+    return listing
 
 
 def row_json(row: FleetRow, now: float) -> dict[str, object]:

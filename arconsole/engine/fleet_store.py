@@ -310,7 +310,10 @@ class FleetStore:
             )
 
     def load_agent_blocks(self) -> list[AgentBlock]:
-        if not self._has_tables():
+        row = self._conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'fleet_agent_blocks'"
+        ).fetchone()
+        if not row or not row[0]:
             return []
         rows = self._conn.execute(
             "SELECT agent, program, key, response, message, flags, timeout, started_at, "
