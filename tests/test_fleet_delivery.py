@@ -317,3 +317,23 @@ async def test_observe_mode_runs_and_sends_nothing_but_decides_and_follows(
     finally:
         await engine.stop()
         queue.close()
+
+
+async def test_run_warns_of_double_delivery_on_the_managers_own_config(tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)  # its config is HOME/etc/ossec.conf, as a manager's
+    engine = await started(home, agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    try:
+        events = [e.message for e in engine.store.list_events()]
+        assert any("double delivery" in m and "firewall-drop60" in m for m in events)
+    finally:
+        await engine.stop()
+    own = tmp_path / "arconsole.conf"
+    own.write_text((home / "etc" / "ossec.conf").read_text())
+    engine = await started(home, config_path=own, agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    try:
+        assert not any("double delivery" in e.message for e in engine.store.list_events()
+                       if e.at > 0 and "arconsole.conf" in e.message)
+    finally:
+        await engine.stop()
