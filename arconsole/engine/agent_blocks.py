@@ -30,6 +30,9 @@ class AgentBlocks:
         self._store: FleetStore | None = None
         self.blocks: dict[tuple[str, str, str], AgentBlock] = {}
         self._due: list[tuple[float, tuple[str, str, str]]] = []
+        # Changes not yet in the state file: saved in the same transaction as the delivery
+        # records they go with (None: deleted), so a crash cannot keep one without the other.
+        self.dirty: dict[tuple[str, str, str], AgentBlock | None] = {}
 
     def attach(self, store: FleetStore) -> None:
         self._store = store
@@ -55,8 +58,7 @@ class AgentBlocks:
             block.expires_at = now + timeout
             block.timeout = timeout
         heapq.heappush(self._due, (block.expires_at, ident))
-        if self._store is not None:
-            self._store.save_agent_block(block)
+        self.dirty[ident] = block
         return not repeat
 
     async def timer_loop(self) -> None:
@@ -83,11 +85,21 @@ class AgentBlocks:
                                key=block.key)
         self._send(f"reverse {block.response}", REVERSE_SCRIPT, block.agent, block.key,
                    message, "NNS", None)
-        if self._store is not None:
-            self._store.delete_agent_block(*ident)
+        self.dirty[ident] = None
         self._context.notice("info", f"agent block {block.row_key} {reason}: "
                              f"!{REVERSE_SCRIPT} sent to agent {block.agent}")
         return block
+
+    def flush(self) -> None:
+        """Write the changed blocks (the delivery stage calls it inside its transaction)."""
+        dirty, self.dirty = self.dirty, {}
+        if self._store is None:
+            return
+        for ident, block in dirty.items():
+            if block is None:
+                self._store.delete_agent_block(*ident)
+            else:
+                self._store.save_agent_block(block)
 
     def find(self, row_key: str) -> tuple[str, str, str] | None:
         """`AGENT:program-key` -> the block's identity."""

@@ -152,7 +152,7 @@ class WazuhQueueDelivery:
                     continue  # a repeat: arconsole's timer was refreshed, nothing is sent
             self._pending.append(_Pending(response.name, executable, agent_id, key, datagram,
                                           state, reason, received_at, deadline))
-        return self._persist_soon() if self._pending else None
+        return self._persist_soon() if self._pending or self.blocks.dirty else None
 
     def send_message(
         self, response: str, program: str, agent: str, key: str | None, message: bytes,
@@ -181,10 +181,12 @@ class WazuhQueueDelivery:
         pending, self._pending = self._pending, []
         try:
             assert self._store is not None, "delivery stage not attached"
-            ids = self._store.add_deliveries(
-                (p.response, p.program, p.agent, p.key, p.datagram, p.state, p.reason,
-                 p.queued_at, p.deadline) for p in pending
-            )
+            with self._store.transaction():
+                self.blocks.flush()
+                ids = self._store.add_deliveries(
+                    (p.response, p.program, p.agent, p.key, p.datagram, p.state, p.reason,
+                     p.queued_at, p.deadline) for p in pending
+                )
         except Exception as error:  # the state file failed: say so, never lose silently
             self._context.notice("error", f"agent responses not recorded: {error}")
             if future is not None and not future.done():

@@ -10,6 +10,7 @@ state file from before the fleet opens unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -172,6 +173,9 @@ class FleetStore:
             with store.transaction():
                 for statement in (*_SCHEMA, *_AGENT_BLOCKS_SCHEMA):
                     self._conn.execute(statement)
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        return self._store.transaction()
 
     def _has_tables(self) -> bool:
         row = self._conn.execute(
