@@ -153,7 +153,9 @@ async def through_engine(home: Path, count: int) -> tuple[float, float, list[byt
     config = engine.config
     assert config is not None
     response = config.responses[0]
-    alerts = [decode_alert_line(line) for line in lines]
+    alerts = [decode_alert_line(json.dumps(trigger(n, f"{n % 50 + 1:03d}"),
+                                           separators=(",", ":")).encode())
+              for n in range(count, 2 * count)]  # other keys: a repeat would send nothing
     start = time.perf_counter()
     for alert in alerts:
         delivery.deliver(response, alert.agent_id or "001", alert, 1_700_000_000.0)
