@@ -191,10 +191,10 @@ class KeyProbe:
         key, char = self.CYCLE[self._step % len(self.CYCLE)]
         self._step += 1
         app = self.app
-        view = app.alerts_view
+        view = app.main.alerts_view
         if key == "space":
-            wanted_paused = not app.ring.paused
-            done: Callable[[], bool] = lambda: app.ring.paused == wanted_paused  # noqa: E731
+            wanted_paused = not app.main.ring.paused
+            done: Callable[[], bool] = lambda: app.main.ring.paused == wanted_paused  # noqa: E731
         else:
             wanted_cursor = view.cursor + (1 if key == "down" else -1)
             done = lambda: view.cursor == wanted_cursor  # noqa: E731
@@ -213,10 +213,10 @@ async def with_console(root: Path, name: str, lines: list[bytes], rate: float | 
     result: dict[str, Any] = {}
     try:
         async with app.run_test(size=(120, 36)) as pilot:
-            while not app.ready.is_set():
+            while not app.main.ready.is_set():
                 await pilot.pause(0.01)
             await engine.start()  # only now: the backlog is read while measuring
-            app.alerts_view.focus()
+            app.main.alerts_view.focus()
             key_probe = KeyProbe(app) if probe else None
             pressing = True
 
@@ -231,8 +231,8 @@ async def with_console(root: Path, name: str, lines: list[bytes], rate: float | 
                                  on_tick=lambda t: memory.append((t, rss_mb())))
             pressing = False
             await presser
-            result["not_shown"] = app.not_shown
-            result["ring"] = len(app.ring)
+            result["not_shown"] = app.main.not_shown
+            result["ring"] = len(app.main.ring)
             if key_probe is not None:
                 result["latencies"] = key_probe.latencies
                 result["missed"] = key_probe.missed

@@ -63,7 +63,7 @@ def scenario(name: str, steps: Steps | None = None) -> tuple[ConsoleApp, Callabl
             await engine.stop()
 
         app.add_exit_hook(stop)
-        await app.attach(link)
+        await app.main.attach(link)
         c = Console(app, pilot, engine, link, home, clock)
         await settle(c)
         if steps is not None:
@@ -97,7 +97,7 @@ async def busy(c: Console) -> None:
         await c.feed(line)
         c.clock.advance(5)
         if index % 2:
-            c.app.tick(elapsed=1.0)
+            c.app.main.tick(elapsed=1.0)
     await c.advance(3)
 
 
@@ -105,7 +105,7 @@ async def paused(c: Console) -> None:
     await feed_each(c, alerts(0, 4))
     await c.pilot.press("space")
     await feed_each(c, alerts(4, 6))
-    c.app.tick(elapsed=1.0)
+    c.app.main.tick(elapsed=1.0)
 
 
 async def confirm(c: Console) -> None:
