@@ -97,7 +97,7 @@ async def settle(c: Console) -> None:
 
     def idle() -> bool:
         return (not subscription._events and not c.app.main.bridge.dirty
-                and not c.app.main._flush_pending and not c.engine._tasks)
+                and not c.app.main._flush_pending and not c.engine.context.tasks)
 
     await wait_for(c.pilot, idle, what="the console to catch up")
     await c.pilot.pause()

@@ -163,6 +163,22 @@ def new_engine(home: Path, clock: ManualClock | None = None, **changes: Any) -> 
     return Engine(options(home, **changes), clock=clock)
 
 
+# The injected clock's start: a fixed moment, so expiry instants are exact numbers in tests.
+T0 = 1_700_000_000.0
+
+
+async def started(home: Path, clock: ManualClock | None = None, **changes: Any) -> Engine:
+    """A started engine on `home` (no following: tests hand it lines), clock at T0 by default."""
+    engine = new_engine(home, clock or ManualClock(T0), **changes)
+    await engine.start(follow=False)
+    return engine
+
+
+def commands_seen(home: Path) -> list[str]:
+    """The `command` of every message the recorder script received, in order."""
+    return [json.loads(r["stdin"])["command"] for r in records(home)]
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -414,11 +414,13 @@ async def test_attached_console_acts_through_the_engines_socket(tmp_path: Path) 
 
     from arconsole.console.app import ConsoleApp
     from arconsole.engine.clock import ManualClock
+    from arconsole.engine.control import serve_control
     from arconsole.engine.link import SocketLink
 
     home = make_console_home(tmp_path)
     engine = new_engine(home, ManualClock(T0), control_socket=True)
     await engine.start(follow=False)
+    control = await serve_control(engine)
     link = await SocketLink.connect(engine.options.socket_path)
     app = ConsoleApp(link, clock=lambda: T0, live=False, theme_dirs=[])
     try:
@@ -439,6 +441,8 @@ async def test_attached_console_acts_through_the_engines_socket(tmp_path: Path) 
             assert engine.store.list_audit()[0].target == key
     finally:
         await link.close()
+        if control is not None:
+            await control.stop()
         await engine.stop()
 
 

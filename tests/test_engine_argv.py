@@ -8,9 +8,14 @@ from pathlib import Path
 from arconsole.config.model import Flavour
 from arconsole.engine.clock import ManualClock
 from arconsole.engine.engine import Engine
-from tests.engine_support import ARGV_RECORDER, alert_line, make_home, new_engine, wait_for
-
-T0 = 1_700_000_000.0
+from tests.engine_support import (
+    ARGV_RECORDER,
+    T0,
+    alert_line,
+    make_home,
+    new_engine,
+    wait_for,
+)
 
 
 def ossec_home(tmp_path: Path, expect: str = "srcip", timeout: int = 600) -> Path:

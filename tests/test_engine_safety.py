@@ -9,25 +9,25 @@ from pathlib import Path
 
 from arconsole.config.model import Flavour
 from arconsole.engine.clock import ManualClock
-from arconsole.engine.engine import Engine
 from arconsole.engine.eventlog import describe
 from arconsole.engine.events import Undelivered
 from arconsole.engine.model import BlockState
 from arconsole.engine.options import Mode
 from tests.engine_support import (
     ARGV_RECORDER,
+    T0,
     alert_line,
     command,
+    commands_seen,
     make_home,
-    new_engine,
     recorder,
     records,
     response,
+    started,
     wait_for,
     write_script,
 )
 
-T0 = 1_700_000_000.0
 KEY = "rec-203.0.113.7"
 
 SLOW_RECORDER = recorder().replace("if message.get(\"command\") == \"add\"",
@@ -35,14 +35,6 @@ SLOW_RECORDER = recorder().replace("if message.get(\"command\") == \"add\"",
                                    "    time.sleep(0.4)\nif message.get(\"command\") == \"add\"")
 
 
-async def started(home: Path, clock: ManualClock, **changes: object) -> Engine:
-    engine = new_engine(home, clock, **changes)
-    await engine.start(follow=False)
-    return engine
-
-
-def commands_seen(home: Path) -> list[str]:
-    return [json.loads(r["stdin"])["command"] for r in records(home)]
 
 
 async def test_a6_burst_for_an_expiring_key_cannot_starve_its_delete(tmp_path: Path) -> None:
@@ -58,7 +50,7 @@ async def test_a6_burst_for_an_expiring_key_cannot_starve_its_delete(tmp_path: P
         await engine.handle_line(alert_line(f"burst.{n}"))
     clock.advance(6)  # the block expires while the burst's scripts are in their handshake
     began = time.monotonic()
-    await wait_for(lambda: not engine._tasks, timeout=15)
+    await wait_for(lambda: not engine.context.tasks, timeout=15)
     assert time.monotonic() - began < 10, "the delete waited for the adds that waited for it"
     assert "delete" in commands_seen(home)
     await engine.stop()

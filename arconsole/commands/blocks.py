@@ -104,6 +104,7 @@ async def _offline(
     from arconsole.engine.engine import Engine, EngineError
     from arconsole.engine.operator import current_operator, ssh_client_address
     from arconsole.engine.options import EngineOptions
+    from arconsole.engine.requests import handle_request
 
     if payload["op"] == "list":
         from arconsole.engine.store import StateStore
@@ -123,23 +124,12 @@ async def _offline(
         await engine.start(follow=False)
     except EngineError as error:
         return {"ok": False, "error": str(error)}
-    operator = current_operator() + f" (asked with: {payload.get('command_line', '')})"
+    if payload["op"] == "add":
+        payload = {**payload, "requester_address": ssh_client_address()}
     try:
-        if payload["op"] == "reverse":
-            if payload.get("all"):
-                results = await engine.reverse_all(operator)
-            else:
-                results = await engine.reverse_blocks(payload["keys"], operator)
-        elif payload["op"] == "extend":
-            results = [await engine.extend_block(payload["key"], payload["seconds"], operator)]
-        else:
-            results = [await engine.add_block(
-                payload["command"], payload["srcip"], operator, timeout=payload["timeout"],
-                force=payload["force"], requester_address=ssh_client_address(),
-            )]
+        return await handle_request(engine, payload, current_operator())
     finally:
         await engine.stop(reverse=False)
-    return {"ok": all(r.ok for r in results), "results": [r.to_json() for r in results]}
 
 
 def _print(args: argparse.Namespace, answer: dict[str, Any]) -> int:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from arconsole.commands.engine_args import add_engine_options, options_from_args
 
 if TYPE_CHECKING:
+    from arconsole.commands.engine_host import HostedEngine
     from arconsole.console.app import ConsoleApp
-    from arconsole.engine.engine import Engine
     from arconsole.engine.link import EngineLink
     from arconsole.engine.options import EngineOptions
 
@@ -52,12 +52,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int:
+    from arconsole.commands.engine_host import HostedEngine
     from arconsole.console.app import ConsoleApp
     from arconsole.engine.control import ControlError, engine_listening
     from arconsole.engine.engine import Engine, EngineError
     from arconsole.engine.link import LocalLink, SocketLink
 
-    engine: Engine | None = None
+    host: HostedEngine | None = None
     link: EngineLink
     if await asyncio.to_thread(engine_listening, options.socket_path):
         try:
@@ -67,20 +68,20 @@ async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int
                   file=sys.stderr)
             return 1
     else:
-        engine = Engine(options)
+        host = HostedEngine(Engine(options))
         try:
-            await engine.start()
+            await host.start()
         except EngineError as error:
             print(f"arconsole: {error}", file=sys.stderr)
             with contextlib.suppress(Exception):
-                await engine.stop()
+                await host.stop()
             return 1
-        link = LocalLink(engine)
+        link = LocalLink(host.engine)
     app = ConsoleApp(link, theme=theme, flavour=options.flavour, role=options.role)
-    return await run_console(app, link, engine, mouse=mouse)
+    return await run_console(app, link, host, mouse=mouse)
 
 
-async def run_console(app: ConsoleApp, link: EngineLink, engine: Engine | None, *,
+async def run_console(app: ConsoleApp, link: EngineLink, engine: HostedEngine | None, *,
                       mouse: bool = True) -> int:
     """Run `app` until the operator leaves or the terminal goes away; then stop cleanly.
 

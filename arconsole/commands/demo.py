@@ -161,6 +161,7 @@ def white_listed_addresses(home: Path) -> list[str]:
 
 async def _run(home: Path, args: argparse.Namespace) -> int:
     from arconsole.commands.console import run_console
+    from arconsole.commands.engine_host import HostedEngine
     from arconsole.console.app import ConsoleApp
     from arconsole.console.generator import AlertGenerator
     from arconsole.engine.engine import Engine, EngineError
@@ -173,19 +174,19 @@ async def _run(home: Path, args: argparse.Namespace) -> int:
         state_path=home / "var" / "arconsole" / "state.db", from_start=True,
     )
     (home / "var" / "arconsole").mkdir(parents=True, exist_ok=True)
-    engine = Engine(options)
+    host = HostedEngine(Engine(options))
     try:
-        await engine.start()
+        await host.start()
     except EngineError as error:
         print(f"arconsole demo: {error}", file=sys.stderr)
         return 1
-    link = LocalLink(engine)
+    link = LocalLink(host.engine)
     generator = AlertGenerator(options.alerts_path, white_listed=white_listed_addresses(home),
                                seed=args.seed)
     task = asyncio.create_task(generator.run(args.rate, seconds=args.seconds))
     app = ConsoleApp(link, theme=args.theme)
     try:
-        return await run_console(app, link, engine)
+        return await run_console(app, link, host)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -32,10 +32,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
+    from arconsole.commands.engine_host import HostedEngine
     from arconsole.engine.engine import Engine, EngineError
     from arconsole.engine.eventlog import EventLogger
 
     engine = Engine(options)
+    host = HostedEngine(engine)
     logger = EventLogger(sys.stderr, quiet=quiet, verbose=verbose)
     subscription = engine.bus.subscribe()
     printer = asyncio.create_task(logger.follow(subscription))
@@ -45,7 +47,7 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     loop.add_signal_handler(signal.SIGINT, engine.request_stop)
     loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(engine.reload()))
     try:
-        await engine.start()
+        await host.start()
     except EngineError as error:
         await asyncio.sleep(0)
         logger.flush(subscription)
@@ -59,7 +61,7 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     )
     await engine.run_until_stopped()
     logger.line("stopping")
-    await engine.stop()
+    await host.stop()
     await asyncio.sleep(0)
     logger.flush(subscription)
     printer.cancel()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from arconsole.engine.events import Event
 from arconsole.engine.operator import ssh_client_address
+from arconsole.engine.requests import handle_request, status_of
 
 if TYPE_CHECKING:
     from arconsole.engine.engine import Engine
@@ -41,6 +42,19 @@ def _peer_user(writer: asyncio.StreamWriter) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return f"uid:{uid}"
+
+
+async def serve_control(engine: Engine) -> ControlServer | None:
+    """The control socket for an engine a command runs, when its options ask for one.
+
+    Commands that run an engine call this after `engine.start()` and stop the server before
+    `engine.stop()`; the engine itself knows nothing of sockets.
+    """
+    if not engine.options.control_socket:
+        return None
+    server = ControlServer(engine, engine.options.socket_path)
+    await server.start()
+    return server
 
 
 class ControlServer:
@@ -98,7 +112,7 @@ class ControlServer:
                 await self._stream_events(writer)
                 return
             try:
-                response = await self._handle(request, operator)
+                response = await handle_request(self.engine, request, operator)
             except Exception as error:  # the engine reports, the socket survives
                 response = {"ok": False, "error": f"{type(error).__name__}: {error}"}
             await _send(writer, response)
@@ -109,41 +123,6 @@ class ControlServer:
                 self._streams.discard(task)
             with contextlib.suppress(Exception):
                 writer.close()
-
-    async def _handle(self, request: dict[str, Any], operator: str) -> dict[str, Any]:
-        engine = self.engine
-        op = request.get("op")
-        asked = request.get("command_line")
-        if isinstance(asked, str) and asked:
-            operator = f"{operator} (asked with: {asked})"
-        if op == "status":
-            return {"ok": True, **status_of(engine)}
-        if op == "list":
-            return {"ok": True, "blocks": [b.to_json() for b in engine.list_blocks()]}
-        if op == "reverse":
-            if request.get("all"):
-                results = await engine.reverse_all(operator)
-            else:
-                keys = [str(k) for k in request.get("keys", [])]
-                results = await engine.reverse_blocks(keys, operator)
-            return {"ok": all(r.ok for r in results), "results": [r.to_json() for r in results]}
-        if op == "extend":
-            result = await engine.extend_block(
-                str(request["key"]), int(request["seconds"]), operator
-            )
-            return {"ok": result.ok, "results": [result.to_json()]}
-        if op == "add":
-            timeout = request.get("timeout")
-            result = await engine.add_block(
-                str(request["command"]), str(request["srcip"]), operator,
-                timeout=int(timeout) if timeout is not None else None,
-                force=bool(request.get("force")),
-                requester_address=request.get("requester_address"),
-            )
-            return {"ok": result.ok, "results": [result.to_json()]}
-        if op == "reload":
-            return {"ok": await engine.reload()}
-        return {"ok": False, "error": f"unknown op {op!r}"}
 
     async def _stream_events(self, writer: asyncio.StreamWriter) -> None:
         subscription = self.engine.bus.subscribe()
@@ -160,19 +139,6 @@ class ControlServer:
                 await writer.drain()
         finally:
             subscription.close()
-
-
-def status_of(engine: Engine) -> dict[str, Any]:
-    return {
-        "pid": os.getpid(),
-        "mode": str(engine.mode),
-        "read_only": engine.read_only,
-        "generation": engine.generation,
-        "config": str(engine.options.config_path),
-        "home": str(engine.options.home),
-        "blocks": len(engine.blocks),
-        "alerts": engine.stats.alerts,
-    }
 
 
 async def _send(writer: asyncio.StreamWriter, payload: dict[str, Any]) -> None:

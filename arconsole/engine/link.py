@@ -19,9 +19,9 @@ from typing import Any, Protocol
 
 import msgspec
 
-from arconsole.engine.engine import ActionResult, Engine
+from arconsole.engine.engine import Engine
 from arconsole.engine.events import BlockChanged, Event
-from arconsole.engine.model import BlockState
+from arconsole.engine.model import ActionResult, BlockState
 
 
 class BlockInfo(msgspec.Struct, frozen=True, kw_only=True):

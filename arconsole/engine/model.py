@@ -27,8 +27,9 @@ class Block:
     protocol, `<path><srcip>` for argv (spec 9.2). `delete_message` is the stored message of the
     first alert with `"command":"delete"` (JSON), or the argv words with `delete` (argv, as a
     JSON array); it is what reverses the block, even after the config changed.
-    Times are Unix seconds (float); `expires_at = started_at + timeout` and expiry is strict
-    (`now > expires_at`), as execd's `now - time_of_addition > time_to_block`.
+    Times are Unix seconds (float). `started_at` is when the add took effect and the block
+    ends exactly at `expires_at = started_at + timeout` (execd compares whole seconds and
+    reverses 0-2 s late; arconsole reverses on time).
     """
 
     key: str
@@ -56,7 +57,7 @@ class Block:
         return self.started_at + self.timeout
 
     def expired(self, now: float) -> bool:
-        return int(now) - int(self.started_at) > self.timeout
+        return now >= self.expires_at
 
     def with_(self, **changes: object) -> Block:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -94,3 +95,23 @@ class AuditEntry:
     action: str  # reverse, extend, add, reverse-all...
     target: str  # block key or address
     detail: str  # the exact command run and its outcome
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """The outcome of an operator action (or a reversal), exactly as printed and audited."""
+
+    ok: bool
+    action: str
+    target: str
+    detail: str
+    block: Block | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "action": self.action,
+            "target": self.target,
+            "detail": self.detail,
+            "block": self.block.to_json() if self.block else None,
+        }

@@ -51,12 +51,3 @@ class TimerTable:
             if self._due_at.get(key) == due_at:
                 return
             heapq.heappop(self._heap)
-
-
-def expiry_instant(started_at: float, timeout: int) -> float:
-    """The first whole second at which execd's strict test `now - start > timeout` holds.
-
-    execd compares whole seconds (`time(0)`), so a block added at t with timeout 5 is
-    reversed at int(t) + 6 (spec 7.4, scenario T1).
-    """
-    return float(int(started_at) + timeout + 1)
