@@ -76,9 +76,5 @@ class DetailScreen(ModalScreen[None]):
                     markup=False)
 
 
-def block_sections(block: dict[str, Any]) -> list[tuple[str, RenderableType]]:
-    return [("Block", json_text(block))]
-
-
 def group(*parts: RenderableType) -> Group:
     return Group(*parts)
