@@ -17,9 +17,10 @@ from rich.console import RenderableType
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal
 from textual.reactive import var
+from textual.renderables.sparkline import Sparkline as SparklineRenderable
 from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
@@ -72,6 +73,25 @@ def _rate(value: float) -> str:
     return f"{value:.1f}"
 
 
+def from_zero(data: Sequence[float]) -> list[float]:
+    """Samples for a sparkline scaled from zero: Textual scales from the smallest sample and
+    draws a lone sample full height, so an idle rate would show a full bar."""
+    values = list(data)
+    if not values or max(values) <= 0:
+        return [0.0, 0.0]
+    return values if min(values) <= 0 else [0.0, *values]
+
+
+class RateSparkline(Sparkline):
+    """A sparkline of a rate or a count: empty at zero, full only at the peak."""
+
+    def render(self) -> RenderResult:
+        renderable = super().render()
+        if isinstance(renderable, SparklineRenderable):
+            renderable.data = from_zero(self.data or ())
+        return renderable
+
+
 class HeaderStrip(Widget):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "header--title", "header--mode", "header--dim", "header--paused", "header--read-only",
@@ -111,9 +131,9 @@ class HeaderStrip(Widget):
         yield Static("", id="header-top")
         with Horizontal(id="header-bottom"):
             yield Static("", id="h-rate")
-            yield Sparkline([], id="spark-alerts")
+            yield RateSparkline([], id="spark-alerts")
             yield Static("", id="h-blocks")
-            yield Sparkline([], id="spark-blocks")
+            yield RateSparkline([], id="spark-blocks")
             yield Static("", id="h-tail")
 
     def _style(self, name: str) -> Style:
