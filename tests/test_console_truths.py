@@ -260,3 +260,45 @@ async def test_bulk_reverse_leaves_one_summary_toast(tmp_path: Path) -> None:
         assert toasts[0].message.startswith("reverse 3 blocks: 3 done")
         assert toasts[0].timeout <= 10
 
+
+
+# ---------------------------------------------------------------------- item 6: demo noise
+
+
+def test_undelivered_is_said_once_per_response_then_counted() -> None:
+    from arconsole.console.undelivered import UndeliveredDigest
+    from arconsole.engine.events import Undelivered
+
+    digest = UndeliveredDigest(every=60)
+
+    def event(at: float, response: str, target: str) -> Undelivered:
+        return Undelivered(at=T0 + at, response=response, target=target, alert_id=f"{at}")
+
+    first = digest.add(event(0, "route-null300", "001"))
+    assert first is not None and "route-null300 for agent 001" in first
+    assert "not delivered: no agent transport configured" in first
+    assert digest.add(event(0, "disable-account300", "all")) is not None  # its own first
+    for n in range(1, 30):
+        assert digest.add(event(n, "route-null300", f"00{n % 3 + 1}")) is None
+        assert digest.add(event(n, "disable-account300", "all")) is None
+    assert digest.summary(T0 + 30) is None  # not a minute yet
+    line = digest.summary(T0 + 61)
+    assert line is not None
+    assert "disable-account300 ×29 (agents all)" in line
+    assert "route-null300 ×29 (agents 001, 002, 003)" in line
+    assert digest.summary(T0 + 200) is None  # counted once
+    assert digest.total == 60
+
+
+async def test_console_groups_undelivered_responses(tmp_path: Path) -> None:
+    from engine_support import command, make_home, recorder, response
+
+    home = make_home(tmp_path, [command("route-null")],
+                     [response("route-null", location="all", rules_id="5712", timeout=60)],
+                     scripts={"route-null": recorder()})
+    async with console(tmp_path, home=home) as c:
+        for n in range(6):
+            await c.feed(brute(n, f"203.0.113.{n}"))
+        lines = [line for line in c.app.main.event_log.lines if "not delivered" in line]
+        assert len(lines) == 1, lines
+        assert c.app.main.undelivered.total >= 6

@@ -44,6 +44,7 @@ from arconsole.console.filters import (
 from arconsole.console.flows import READ_ONLY_WORDS, ActionFlows, stamp
 from arconsole.console.screens.detail import DetailScreen, json_text
 from arconsole.console.text import escape_text, literal
+from arconsole.console.undelivered import UndeliveredDigest
 from arconsole.console.widgets.alerts_view import AlertsView
 from arconsole.console.widgets.blocks_view import BlocksView
 from arconsole.console.widgets.config_tree import ConfigTree
@@ -52,7 +53,13 @@ from arconsole.console.widgets.header import HeaderState, HeaderStrip
 from arconsole.console.widgets.log_view import LogView
 from arconsole.durations import format_remaining
 from arconsole.engine.eventlog import describe
-from arconsole.engine.events import AlertHandled, ConfigLoaded, ConfigRejected, Event
+from arconsole.engine.events import (
+    AlertHandled,
+    ConfigLoaded,
+    ConfigRejected,
+    Event,
+    Undelivered,
+)
 from arconsole.engine.link import BlockInfo, EngineLink
 
 # Lists are redrawn at most five times a second, twice a second in a flood: drawing costs per
@@ -136,6 +143,7 @@ class MainScreen(Screen[None]):
         self.ring = AlertRing(alert_capacity)
         self.bridge = EventBridge(alert_capacity=alert_capacity)
         self.flows = ActionFlows(self)
+        self.undelivered = UndeliveredDigest()
         self._flush_pending = False
         self._flooded = False
         self._last_flush = 0.0
@@ -259,6 +267,10 @@ class MainScreen(Screen[None]):
             f"{status.config} (generation {status.generation}), home {status.home}"
             + (", read-only" if status.read_only else "")
         ])
+        if self.demo:
+            self.event_log.add_lines([
+                f"{stamp(self.clock())} info    DEMO: {self.demo}; the scripts only record "
+                f"what they would do ({status.home}/logs/demo-actions.log)"])
         self.ready.set()
         if self.live:
             self._settle_heap()
@@ -319,8 +331,16 @@ class MainScreen(Screen[None]):
                     for key, event in batch.blocks.items()
                 })
             for event in batch.events:
+                if isinstance(event, Undelivered):
+                    said = self.undelivered.add(event)
+                    if said is not None:
+                        lines.append(said)
+                    continue
                 lines.append(self._log_line(event))
                 self._note_event(event)
+            summary = self.undelivered.summary(self.clock())
+            if summary is not None:
+                lines.append(summary)
             if batch.events_not_shown:
                 lines.append(f"{stamp(self.clock())} warning {batch.events_not_shown} events "
                              "not shown: the console fell behind")
@@ -407,6 +427,9 @@ class MainScreen(Screen[None]):
         self.blocks_view.tick(math.floor(self.clock()))
         self._block_counts.append(float(len(self.blocks_view.entries)))
         self.header_strip.show_rates(self._alert_rates, self._block_counts)
+        summary = self.undelivered.summary(self.clock())
+        if summary is not None:
+            self.event_log.add_lines([summary])
         self._refresh_counts()
 
     def poll_files(self) -> None:
