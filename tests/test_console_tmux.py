@@ -207,6 +207,11 @@ def test_console_attaches_to_a_running_engine(tmp_path: Path, terminal: Terminal
         terminal.start(f"{sys.executable} -m arconsole {config} --read-only")
         terminal.wait(lambda s: "ATTACHED" in s and "READ-ONLY" in s and "config gen 1" in s,
                       what="the attached, read-only header")
+        terminal.press("3")
+        footer = terminal.wait(lambda s: "Sort" in s, what="the blocks pane").splitlines()[-1]
+        assert "Reverse" not in footer and "Extend" not in footer and "Block IP" not in footer
+        terminal.press("r")
+        terminal.wait(lambda s: "read-only: reversing is off" in s, what="the refusal")
         terminal.press("C-q")
         terminal.wait(lambda s: "ATTACHED" not in s, what="the console to close")
         assert engine.poll() is None  # leaving an attached console leaves the engine running
@@ -253,6 +258,12 @@ def test_demo_says_it_is_a_demo_and_tells_the_truth_at_exit(tmp_path: Path,
     assert "DEMO" in screen.splitlines()[0] and "timeouts cut to 40 s" in screen.splitlines()[0]
     terminal.press("4")
     terminal.wait(lambda s: "DEMO: timeouts cut to 40 s" in s, what="the first log line")
+    # The config pane's detail line: the selected response in full, with what its name means.
+    # Keys typed together go to the widget focused when they arrive: wait for the tree.
+    terminal.press("1")
+    terminal.wait(lambda s: " p Pause" in s.splitlines()[-1], what="the tree's focus")
+    terminal.press("Down", "Down", "Down", "Down")
+    terminal.wait(lambda s: "firewall-drop40 is Wazuh's" in s, what="the config detail line")
     terminal.press("C-q")
     said = terminal.wait(lambda s: "arconsole demo:" in s, what="the demo's last words")
     match = re.search(r"removed its temporary home (\S+)", said)

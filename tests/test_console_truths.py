@@ -302,3 +302,63 @@ async def test_console_groups_undelivered_responses(tmp_path: Path) -> None:
         lines = [line for line in c.app.main.event_log.lines if "not delivered" in line]
         assert len(lines) == 1, lines
         assert c.app.main.undelivered.total >= 6
+
+
+# ---------------------------------------------------------------------- item 7: config pane
+
+
+async def test_config_detail_line_explains_the_selected_node(tmp_path: Path) -> None:
+    from arconsole.commands.demo import prepare_home
+
+    home = prepare_home(tmp_path / "demo-home", max_timeout=600)
+    async with console(tmp_path, home=home) as c:
+        tree = c.app.main.config_tree
+        await c.press("1")
+        labels = {}
+        for _ in range(12):
+            node = tree.cursor_node
+            if node is not None and node.data is not None:
+                labels[node.data.path] = str(tree.describe(node.data))
+            await c.press("down")
+        responses = {path: text for path, text in labels.items()
+                     if path.startswith("responses/")}
+        assert responses, list(labels)
+        settings = responses["responses/1"]  # numbered as Wazuh counts them, from 1
+        assert settings.startswith("execd settings (no <command>")
+        assert "never fires" in settings
+        drop = next(text for text in responses.values() if text.startswith("firewall-drop600"))
+        assert "Wazuh's name for this response" in drop
+        assert "firewall-drop followed by its timeout (600 s)" in drop
+        assert "rules 5710,5712,5763" in drop  # the whole detail, not cut at the pane
+        stateless = next(text for text in responses.values()
+                         if text.startswith("notify-admin0"))
+        assert "stateless" in stateless
+        # What the operator sees: the pane's detail line shows the selected node in full.
+        await c.press("home")
+        for _ in range(4):
+            await c.press("down")
+        shown = screen_text(c.app)
+        lines = shown.splitlines()
+        start = next(i for i, line in enumerate(lines) if line[1:31] == "─" * 30)
+        end = next(i for i, line in enumerate(lines) if i > start and line.startswith("╰"))
+        # Below the tree, in the config pane, wrapped.
+        detail = " ".join(" ".join(line[1:31] for line in lines[start + 1:end]).split())
+        assert "firewall-drop600 is Wazuh's name for this response" in detail, detail
+        tree_column = [line[:32] for line in shown.splitlines()]
+        assert not any(line.strip(" │├└▼▶").startswith("0 ") for line in tree_column)
+        assert "command None" not in shown
+
+
+async def test_help_lists_tab_escape_and_maximize(tmp_path: Path) -> None:
+    from arconsole.console.screens.help import HelpScreen
+
+    async with console(tmp_path) as c:
+        await c.press("question_mark")
+        assert isinstance(c.app.screen, HelpScreen)
+        table = c.app.screen.plain_text()
+        for words in ("Next pane", "Clear filter (or leave a maximized pane)", "Maximize pane"):
+            assert words in table, table
+        await c.press("escape", "1", "z")
+        assert c.app.main.maximized is c.app.query_one("#config-pane")
+        await c.press("z")
+        assert c.app.main.maximized is None

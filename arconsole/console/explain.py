@@ -33,9 +33,10 @@ def explain_alert(config: Config | None, raw: str) -> Text:
             text.append("\n\n")
         verdict = "FIRES" if data["fires"] else "does not fire"
         text.append(f"{verdict:<14}", style="bold" if data["fires"] else "dim")
+        name = data["name"] if data["command"] else "execd settings"
         text.append_text(literal(
-            f"{data['name']}  (<active-response> #{data['index']}, line {data['line']}, "
-            f"command {data['command']}, "
+            f"{name}  (<active-response> #{data['index']}, line {data['line']}, "
+            + (f"command {data['command']}, " if data["command"] else "no <command>, ")
             + (f"timeout {data['timeout']}s" if data["stateful"] else "stateless") + ")"
         ))
         targets = data["targets"]

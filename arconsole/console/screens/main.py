@@ -94,7 +94,10 @@ class MainScreen(Screen[None]):
         Binding("3", "focus_pane('blocks')", "Blocks pane", show=False, id="pane-blocks"),
         Binding("4", "focus_pane('log')", "Log pane", show=False, id="pane-log"),
         Binding("l", "next_log", "Next log tab", show=False, id="next-log"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="clear-filter"),
+        Binding("escape", "clear_filter", "Clear filter (or leave a maximized pane)",
+                show=False, id="clear-filter"),
+        Binding("z", "toggle_maximize", "Maximize pane (again: restore)", show=False,
+                id="maximize-pane"),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="focus-next"),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False,
                 id="focus-previous"),
@@ -173,6 +176,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             with Vertical(id="config-pane", classes="pane"):
                 yield ConfigTree(id="config-tree")
+                yield Static("", id="config-detail")
             with Vertical(id="center"):
                 with Vertical(id="alerts-pane", classes="pane"):
                     yield AlertsView(self.ring, id="alerts")
@@ -221,7 +225,8 @@ class MainScreen(Screen[None]):
     @cached_property
     def _panes(self) -> dict[str, Widget]:
         return {name: self.query_one(f"#{name}") for name in (
-            "config-pane", "alerts-pane", "blocks-pane", "log-pane", "config-banner",
+            "config-pane", "config-detail", "alerts-pane", "blocks-pane", "log-pane",
+            "config-banner",
             "alerts-filter", "blocks-filter", "log-tabs")}
 
     def on_mount(self) -> None:
@@ -402,6 +407,7 @@ class MainScreen(Screen[None]):
         self.config = config
         self.config_tree.show(build_outline(config, generation=self.generation),
                               mark_changes=not first)
+        self._show_config_detail()
         self._update_titles()
 
     # ------------------------------------------------------------------ clock
@@ -531,6 +537,25 @@ class MainScreen(Screen[None]):
             self.blocks_view.focus()
         else:
             (self.ar_log if self._active_log_id() == "ar-log" else self.event_log).focus()
+
+    def action_toggle_maximize(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        focused = self.focused
+        panes = [a for a in (focused.ancestors if focused else []) if a.has_class("pane")]
+        if panes and isinstance(panes[0], Widget):
+            self.maximized = panes[0]
+
+    @on(ConfigTree.NodeHighlighted)
+    def _config_node_highlighted(self, event: ConfigTree.NodeHighlighted[Any]) -> None:
+        self._show_config_detail()
+
+    def _show_config_detail(self) -> None:
+        tree = self.config_tree
+        node = tree.cursor_node
+        detail = cast(Static, self._panes["config-detail"])
+        detail.update(tree.describe(node.data if node is not None else None))
 
     def action_next_log(self) -> None:
         tabs = cast(TabbedContent, self._panes["log-tabs"])
