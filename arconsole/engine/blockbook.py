@@ -53,13 +53,15 @@ class BlockBook:
         context = self._context
         try:
             # A script waits on our answer while its key is being reversed; never forever.
-            await asyncio.wait_for(self.wait_key_idle(key), context.options.time_limit)
+            if key in self._key_busy:
+                await asyncio.wait_for(self.wait_key_idle(key), context.options.time_limit)
         except TimeoutError:
             context.notice("warning", f"{literal(key)}: still being reversed after "
                            f"{context.options.time_limit:.0f}s; this trigger was aborted")
             return self.blocks.get(key), "abort"
         config = context.current_config
         store = context.store
+        writes = context.writes
         took_effect = context.clock.now()
         timeout = response.timeout
         existing = self.blocks.get(key)
@@ -78,7 +80,7 @@ class BlockBook:
         if escalates:
             timeout, new_count = escalate(timeout, config.repeated_offenders, count)
         live = existing is not None and existing.state is BlockState.ACTIVE
-        with store.transaction():
+        with writes.writing():
             if new_count is not None and new_count != count:
                 store.set_offences(key, new_count)
             if live and existing is not None:
@@ -101,11 +103,19 @@ class BlockBook:
                     dry_run=context.dry_run,
                 )
                 change, reply = "added", "continue"
-            store.save_block(block)
+            writes.save_block(block)
         if new_count is not None:
             self._offences[key] = new_count
         self.blocks[key] = block
         self.schedule(block)
+        try:
+            if not context.dry_run:  # never `continue` a block the state file does not hold
+                await writes.durable()
+        except Exception:
+            if change == "added":
+                self.timers.cancel(key)
+                del self.blocks[key]
+                return None, "abort"
         self.publish(change, block)
         return block, reply
 
@@ -123,14 +133,14 @@ class BlockBook:
             offences=0, delete_message=message.with_command("delete"),
             state=BlockState.UNTRACKED, alert_id=alert.alert_id, rule_id=alert.rule_id,
         )
-        self._context.store.save_block(block)
+        self._context.writes.save_block(block)
         self.blocks[key] = block
         self.publish("untracked", block)
         return block
 
     def mark_failed(self, key: str, error: str) -> Block:
         block = self.blocks[key].with_(state=BlockState.FAILED, last_error=error)
-        self._context.store.save_block(block)
+        self._context.writes.save_block(block)
         self.blocks[key] = block
         self.publish("failed", block)
         return block
@@ -138,7 +148,7 @@ class BlockBook:
     def extend(self, key: str, seconds: int) -> Block:
         """Push an active block's end `seconds` later (callers checked it is active)."""
         extended = self.blocks[key].with_(timeout=self.blocks[key].timeout + seconds)
-        self._context.store.save_block(extended)
+        self._context.writes.save_block(extended)
         self.blocks[key] = extended
         self.schedule(extended)
         self.publish("extended", extended)
@@ -152,7 +162,7 @@ class BlockBook:
 
     def forget_imagined(self, key: str) -> None:
         """Drop a dry run's block from the state file: never enforced, nothing to reverse."""
-        self._context.store.delete_block(key)
+        self._context.writes.delete_block(key)
 
     def publish(self, change: str, block: Block) -> None:
         context = self._context
@@ -206,16 +216,16 @@ class BlockBook:
             return ActionResult(False, "reverse", key, "no such block")
         busy = asyncio.Event()
         self._key_busy[key] = busy
-        store = self._context.store
+        writes = self._context.writes
         try:
             self.timers.cancel(key)
             block = block.with_(state=BlockState.REVERSING)
             self.blocks[key] = block
-            store.save_block(block)
+            writes.save_block(block)
             self.publish("reversing", block)
             ok, detail = await self._run_delete(block)
             if ok:
-                store.delete_block(key)
+                writes.delete_block(key)
                 del self.blocks[key]
                 done = block.with_(state=BlockState.REVERSED)
                 self.publish("reversed", done)

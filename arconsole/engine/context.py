@@ -18,6 +18,7 @@ from arconsole.engine.bus import EventBus
 from arconsole.engine.clock import Clock
 from arconsole.engine.events import Notice
 from arconsole.engine.executor import Executor
+from arconsole.engine.group_commit import GroupCommit
 from arconsole.engine.options import EngineOptions, Mode
 from arconsole.engine.store import StateStore
 
@@ -44,6 +45,8 @@ class EngineContext:
         self.store_or_none: StateStore | None = None
         self.executor_or_none: Executor | None = None
         self.tasks: set[asyncio.Task[object]] = set()
+        # Writes of one loop turn share a transaction (see group_commit).
+        self.writes = GroupCommit(lambda: self.store, lambda message: self.notice("error", message))
 
     @property
     def mode(self) -> Mode:

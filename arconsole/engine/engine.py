@@ -181,6 +181,7 @@ class Engine:
             context.notice("info", f"{self.stats.too_old} alert(s) older than "
                            f"{self.options.skip_backlog_older_than:g}s were not acted on")
         self.intake.commit_position(force=True)
+        context.writes.flush()
         if context.executor_or_none is not None:
             await context.executor.aclose()
         if context.store_or_none is not None:

@@ -208,13 +208,14 @@ class Intake:
         work: list[Awaitable[None]] = []
         fired: list[str] = []
         dispatched = 0
+        inline = context.dry_run  # nothing runs: no need for a task and a slot each
         for decision in decider.fired(alert):
             response = decision.response
             fired.append(response.name)
             for target in decision.targets:
                 if target == "server":
-                    work.append(self._dispatcher.dispatch(response, alert))
                     dispatched += 1
+                    work.append(self._dispatcher.dispatch(response, alert))
                 else:
                     delivering = self.delivery.deliver(response, target, alert, received_at)
                     if delivering is not None:
@@ -230,6 +231,10 @@ class Intake:
                     raw=alert.raw.decode("utf-8", "replace"),
                 )
             )
+        if inline:
+            for one in work:
+                await one
+            work = []
         # Bound the work in flight so a flood cannot grow memory without limit.
         for _ in work:
             await self._slots.acquire()
@@ -297,11 +302,11 @@ class Intake:
                 self.commit_position()
 
     def commit_position(self, *, force: bool = False) -> None:
-        store = self._context.store_or_none
-        if store is None or self._last_position is None:
+        if self._context.store_or_none is None or self._last_position is None:
             return
         if self._position_dirty or force:
-            store.save_position(self._last_position)
+            with self._context.writes.writing() as store:
+                store.save_position(self._last_position)
             self._position_dirty = False
 
     async def commit_loop(self) -> None:
