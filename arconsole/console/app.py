@@ -124,6 +124,11 @@ class ConsoleApp(App[int]):
 
     # ------------------------------------------------------------------ keys
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.main.input_at = time.monotonic()  # the next batch redraw waits for its frame
+        await super().on_event(event)
+
     async def _on_key(self, event: events.Key) -> None:
         """Type-ahead goes where the operator is typing.
 

@@ -193,6 +193,17 @@ class LocalLink:
         self._subscription.close()
 
 
+EVENTS_PER_BATCH = 256  # decoded before the loop gets a turn (keys wait for no more)
+_EVENT_LINE = msgspec.json.Decoder()
+
+
+def decode_event(line: bytes) -> Event:
+    """One event line of the control socket (msgspec: about twice the speed of `json`)."""
+    from arconsole.engine.events import event_from_json
+
+    return event_from_json(_EVENT_LINE.decode(line)["event"])
+
+
 class SocketLink:
     """An engine owned by another process, reached over its control socket."""
 
@@ -227,16 +238,16 @@ class SocketLink:
         return sorted(self._blocks.values(), key=lambda b: b.expires_at)
 
     async def events(self) -> AsyncIterator[list[Event]]:
-        from arconsole.engine.control import decode_event_line
         from arconsole.engine.events import ConfigLoaded
 
         while True:
             line = await self._reader.readline()
             if not line:
                 return
-            batch = [decode_event_line(line)]
-            while len(batch) < 1000 and b"\n" in self._reader._buffer:  # type: ignore[attr-defined]
-                batch.append(decode_event_line(await self._reader.readline()))
+            batch = [decode_event(line)]
+            buffered = self._reader._buffer  # type: ignore[attr-defined]
+            while len(batch) < EVENTS_PER_BATCH and b"\n" in buffered:
+                batch.append(decode_event(await self._reader.readline()))
             for event in batch:
                 if isinstance(event, BlockChanged):
                     if event.change == "reversed":
@@ -247,6 +258,7 @@ class SocketLink:
                 elif isinstance(event, ConfigLoaded):
                     self._generation = event.generation
             yield batch
+            await asyncio.sleep(0)  # a flood of buffered lines never holds the loop
 
     @property
     def dropped_alerts(self) -> int:

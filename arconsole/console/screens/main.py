@@ -70,6 +70,10 @@ FLOOD_FLUSH_INTERVAL = 0.5
 FLOOD_RATE = 1_000  # alerts a second that make it a flood
 RATE_HISTORY = 300  # five minutes of one-second samples for the sparklines
 TICK_MARGIN = 0.02  # ticks land this long after the clock's whole second
+# A key pressed less than this long ago gets its frame first: the batch waits (at most
+# INPUT_DEFER_MAX), so redrawing a flood never delays what the operator asked for.
+INPUT_GRACE = 0.15
+INPUT_DEFER_MAX = 1.0
 
 # Actions that change engine state: hidden when read-only; their keys then say so.
 WRITE_ACTIONS = frozenset(READ_ONLY_WORDS)
@@ -148,6 +152,8 @@ class MainScreen(Screen[None]):
         self.flows = ActionFlows(self)
         self.undelivered = UndeliveredDigest()
         self._flush_pending = False
+        self._deferred_since: float | None = None
+        self.input_at = 0.0  # monotonic time of the operator's latest key (set by the app)
         self._flooded = False
         self._last_flush = 0.0
         self._last_tick: float | None = None
@@ -314,8 +320,14 @@ class MainScreen(Screen[None]):
         return self.header_strip.is_attached and self.blocks_view.is_attached
 
     def _apply_batch(self) -> None:
-        self._flush_pending = False
         now = time.monotonic()
+        if self.live and now - self.input_at < INPUT_GRACE:
+            first = self._deferred_since = self._deferred_since or now
+            if now - first < INPUT_DEFER_MAX:
+                self.set_timer(INPUT_GRACE, self._apply_batch)
+                return
+        self._deferred_since = None
+        self._flush_pending = False
         since, self._last_flush = now - self._last_flush, now
         if not self._ui_alive():
             return
