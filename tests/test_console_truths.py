@@ -362,3 +362,29 @@ async def test_help_lists_tab_escape_and_maximize(tmp_path: Path) -> None:
         assert c.app.main.maximized is c.app.query_one("#config-pane")
         await c.press("z")
         assert c.app.main.maximized is None
+
+
+# ---------------------------------------------------------------------- issue 13 item 8
+
+
+async def test_a_key_gets_its_frame_before_the_next_batch_redraw(tmp_path: Path) -> None:
+    import time as clock
+
+    async with console(tmp_path) as c:
+        main = c.app.main
+        await c.feed(noise(1))
+        assert len(main.ring) == 1
+        main.live = True  # the deferral is for live consoles only (tests tick by hand)
+        try:
+            await c.engine.handle_line(noise(2))
+            await c.engine.drain()
+            await wait_for(c.pilot, lambda: main.bridge.dirty, what="the batch")
+            await c.pilot.press("down")  # the operator types: the app notes when
+            assert clock.monotonic() - main.input_at < 0.15
+            main._flush_pending = True
+            main._apply_batch()
+            assert len(main.ring) == 1 and main.bridge.dirty  # deferred, not dropped
+            await wait_for(c.pilot, lambda: len(main.ring) == 2, timeout=5,
+                           what="the deferred batch")
+        finally:
+            main.live = False
