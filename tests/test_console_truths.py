@@ -388,3 +388,26 @@ async def test_a_key_gets_its_frame_before_the_next_batch_redraw(tmp_path: Path)
                            what="the deferred batch")
         finally:
             main.live = False
+
+
+# ---------------------------------------------------------------------- issue 12 item 1
+
+
+async def test_alert_detail_says_what_would_follow_a_firing_response(tmp_path: Path) -> None:
+    from arconsole.console.screens.detail import DetailScreen
+
+    async with console(tmp_path) as c:
+        no_address = alert_line(f"{int(T0)}.1", rule_id="5712", level=12, srcip=None)
+        from_agent = alert_line(f"{int(T0)}.2", rule_id="5712", level=10,
+                                srcip="198.51.100.7", agent_id="001")
+        for line in (no_address, from_agent):
+            await c.engine.handle_line(line)
+        await settle(c)
+        rows = {row.alert_id: row for row in c.app.main.ring.newest(5)}
+        first = c.app.main.alert_detail(rows[f"{int(T0)}.1"])
+        second = c.app.main.alert_detail(rows[f"{int(T0)}.2"])
+        assert isinstance(first, DetailScreen)
+        why = str(first.sections[0][1])
+        assert "at server: fires, but firewall-drop needs srcip and this alert has none" in why
+        agent = str(second.sections[0][1])
+        assert "at 001: not delivered to agent 001: no agent transport configured" in agent

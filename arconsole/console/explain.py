@@ -16,6 +16,7 @@ def explain_alert(config: Config | None, raw: str) -> Text:
     from arconsole.alerts.jsonreader import decode_alert_line
     from arconsole.alerts.model import AlertError
     from arconsole.engine.decide import Decider
+    from arconsole.engine.outcome import deliveries
 
     if config is None:
         return Text("no config loaded yet: nothing to explain")
@@ -43,6 +44,10 @@ def explain_alert(config: Config | None, raw: str) -> Text:
         if isinstance(targets, list) and targets:
             text.append("\n  targets: ")
             text.append_text(literal(", ".join(str(t) for t in targets)))
+        # What would follow: run here, not delivered (why), or the script refusing the alert.
+        for delivery in deliveries(response, alert):
+            text.append(f"\n  at {delivery.target}: ", style="bold")
+            text.append_text(literal(delivery.detail, limit=400))
         reasons = data["reasons"]
         if isinstance(reasons, list):
             for reason in reasons:
