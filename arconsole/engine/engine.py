@@ -147,6 +147,8 @@ class Engine:
             time_limit=self.options.time_limit,
             max_concurrency=self.options.max_concurrency,
         )
+        context.notice("info", f"scripts are contained by {context.executor.decide_containment()}; "
+                       "what a script leaves running is killed when it exits")
         await restore_blocks(context, self.book)
         self.intake.prepare()
         self._run_in_background(self.book.timer_loop(), "timers")
