@@ -1,0 +1,223 @@
+"""Real Wazuh 4.14.7 (`start-lab --analysisd`), case (c): the agent's daemons (agentd, execd,
+logcollector) are stopped and started again in the middle of one of arconsole's agent blocks.
+
+Nothing is lost: the block stays in arconsole's hands (the ad-hoc run has timeout 0, so the
+agent's execd held no timer and ran no delete when it stopped); the agent's real "Wazuh agent
+started" alert (rule 503, which the lab raises on every agentd start) makes arconsole send the
+block's add again, which the restarted execd runs; at the block's original expiry the
+`!arconsole-reverse` delete runs on the agent and its rule-652 alert comes back.
+
+Skipped where the tools are absent or not root. One lab for the module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from arconsole.engine.engine import Engine
+from arconsole.engine.fleet_store import FleetStore
+from arconsole.engine.options import EngineOptions
+from tests.fleet_support import shared
+from tests.test_fleet_lab import AGENT_SCRIPT, lab_env
+
+TOOL = shared("tools", "wazuh-4.14.7")
+pytestmark = [
+    pytest.mark.skipif(not (TOOL / "start-lab").exists(), reason="Wazuh tools absent"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+]
+
+MANAGER_CONF = """<ossec_config>
+  <command><name>firewall-drop</name><executable>firewall-drop</executable>
+    <timeout_allowed>yes</timeout_allowed></command>
+</ossec_config>
+"""
+
+TIMEOUT = 30  # long enough for a restart (about 5 s here) well inside the block
+ARCONSOLE_CONF = f"""<ossec_config>
+  <cluster><node_name>node01</node_name></cluster>
+  <command><name>firewall-drop</name><executable>firewall-drop</executable>
+    <timeout_allowed>yes</timeout_allowed></command>
+  <active-response><command>firewall-drop</command><location>local</location>
+    <rules_id>5710</rules_id><timeout>{TIMEOUT}</timeout></active-response>
+</ossec_config>
+"""
+
+# The agent daemons in start-lab's order (the last three pids of lab.env), how it starts them.
+AGENT_DAEMONS = (
+    ["./bin/wazuh-execd", "-f", "-d", "-d", "-g", "root"],
+    ["./bin/wazuh-agentd", "-f", "-d", "-u", "root", "-g", "root"],
+    ["./bin/wazuh-logcollector", "-f", "-d"],
+)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+    base = tmp_path_factory.mktemp("lab")
+    (base / "manager.conf").write_text(MANAGER_CONF)
+    auth_log = base / "auth.log"
+    port = 18000 + os.getpid() % 1000  # helpers share the machine: not the default port
+    started = subprocess.run(
+        [str(TOOL / "start-lab"), str(base / "d"), "--analysisd", "--port", str(port),
+         "--manager-conf", str(base / "manager.conf"), "--localfile", str(auth_log)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    if started.returncode != 0 or "ready" not in started.stdout:
+        pytest.skip(f"start-lab failed: {started.stderr.strip()[-300:]}")
+    home = base / "d"
+    script = home / "agent" / "active-response" / "bin" / "firewall-drop"
+    script.write_text(AGENT_SCRIPT)
+    script.chmod(0o755)
+    from arconsole.scripts.agent_reverse import install_agent_scripts
+
+    install_agent_scripts(home / "agent")
+    env = lab_env(home / "lab.env")
+    env["AUTH_LOG"] = str(auth_log)
+    try:
+        yield home, env
+    finally:
+        subprocess.run([str(TOOL / "stop-lab"), str(home)], capture_output=True, check=False,
+                       timeout=60)
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (the lab's daemons are not our children: init reaps them)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def restart_agent(home: Path) -> list[subprocess.Popen[bytes]]:
+    """Stop the agent's execd, agentd and logcollector (TERM, as a service stop does), start
+    them again as start-lab does, and put the new pids into lab.env so stop-lab stops them."""
+    env_file = home / "lab.env"
+    text = env_file.read_text()
+    pids = lab_env(env_file)["PIDS"].split()
+    agent_pids = [int(p) for p in pids[-3:]]
+    for pid in reversed(agent_pids):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while any(running(p) for p in agent_pids):
+        assert time.monotonic() < deadline, "the agent's daemons did not stop"
+        time.sleep(0.05)
+    agent = home / "agent"
+    shim = {"LD_PRELOAD": str(home / "wazuhuser.so")}
+    started: list[subprocess.Popen[bytes]] = []
+    for argv in AGENT_DAEMONS:
+        name = argv[0].rsplit("/", 1)[1]
+        extra = shim if name == "wazuh-logcollector" else {}
+        with open(agent / "logs" / f"{name}-restart.out", "wb") as out:
+            started.append(subprocess.Popen(argv, cwd=agent, stdin=subprocess.DEVNULL,
+                                            stdout=out, stderr=subprocess.STDOUT,
+                                            env={**os.environ, **extra}))
+        if name == "wazuh-execd":
+            wait_path(agent / "queue" / "alerts" / "execq", 10)
+        elif name == "wazuh-agentd":
+            wait_path(agent / "queue" / "sockets" / "queue", 20)
+    new = pids[:-3] + [str(p.pid) for p in started]
+    env_file.write_text(text.replace(" ".join(pids), " ".join(new)))
+    return started
+
+
+def wait_path(path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+async def wait_until(predicate: object, timeout: float) -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("not reached in time")
+        await asyncio.sleep(0.1)
+
+
+def commands(ran: Path) -> list[str]:
+    if not ran.exists():
+        return []
+    return [json.loads(line)["command"] for line in ran.read_text().splitlines() if line]
+
+
+def rules_seen(alerts: Path, rule: str) -> int:
+    return sum(1 for line in alerts.read_text().splitlines()
+               if f'"id":"{rule}"' in line.split('"agent"', 1)[0])
+
+
+async def test_agent_restart_mid_block_loses_nothing_and_resends_on_503(
+    lab: tuple[Path, dict[str, str]], tmp_path: Path,
+) -> None:
+    home, env = lab
+    alerts = Path(env["ALERTS"])
+    config = tmp_path / "arconsole.conf"
+    config.write_text(ARCONSOLE_CONF)
+    engine = Engine(EngineOptions(
+        config_path=config, home=home / "manager", alerts_path=alerts,
+        state_path=tmp_path / "state.db", watch_config=False, control_socket=False,
+        agent_queue=Path(env["AR_QUEUE"]),
+    ))
+    await engine.start(follow=True)
+    delivery = engine.agent_delivery
+    assert delivery is not None
+    restarted: list[subprocess.Popen[bytes]] = []
+    ran = home / "agent" / "ran.log"
+    try:
+        store = FleetStore(engine.store)
+        await asyncio.sleep(1.5)  # the follower has opened alerts.json at its end
+        with open(env["AUTH_LOG"], "a") as log:
+            log.write(f"{time.strftime('%b %e %H:%M:%S')} agent1 sshd[4244]: Invalid user ke "
+                      "from 203.0.113.77 port 10013 ssh2\n")
+        key = "001:firewall-drop-203.0.113.77"
+        await wait_until(lambda: bool(store.deliveries("confirmed")), 40)
+        ident = delivery.blocks.find(key)
+        assert ident is not None
+        expires_at = delivery.blocks.blocks[ident].expires_at
+        assert commands(ran) == ["add"]
+        started_503 = rules_seen(alerts, "503")
+
+        restart_began = time.monotonic()
+        restarted = restart_agent(home)
+        # The stop ran no delete: the ad-hoc run had timeout 0, the agent's execd held no timer.
+        assert commands(ran) == ["add"]
+        # The real 503 makes arconsole send the block again; the restarted execd runs it.
+        await wait_until(lambda: rules_seen(alerts, "503") > started_503, 40)
+        await wait_until(lambda: len([d for d in store.deliveries()
+                                      if d.program == "firewall-drop"]) == 2, 10)
+        await wait_until(lambda: commands(ran) == ["add", "add"], 20)
+        resent_after = time.monotonic() - restart_began
+        assert delivery.blocks.find(key) == ident  # still arconsole's, same expiry
+        assert delivery.blocks.blocks[ident].expires_at == expires_at
+        assert time.time() < expires_at, "the restart took the whole block: raise TIMEOUT"
+        # Both adds are confirmed by the agent's own 651 lines.
+        await wait_until(lambda: all(d.state == "confirmed" for d in store.deliveries()
+                                     if d.program == "firewall-drop"), 30)
+
+        # At the original expiry the delete runs on the restarted agent; 652 comes back.
+        row = engine.fleet.table.find(key)
+        assert row is not None and row.active
+        await wait_until(lambda: not row.active, TIMEOUT + 40)
+        assert row.last_rule == "652"
+        assert commands(ran) == ["add", "add", "delete"]
+        reverse = [d for d in store.deliveries() if d.program == "arconsole-reverse"]
+        assert [d.agent for d in reverse] == ["001"]
+        assert reverse[0].queued_at >= expires_at
+        await wait_until(lambda: store.get_delivery(reverse[0].id).state == "confirmed", 30)
+        print(f"restart -> re-sent add ran on the agent: {resent_after:.1f}s")
+    finally:
+        await engine.stop()
+        for process in restarted:
+            if process.poll() is None:
+                process.terminate()
+            process.wait(timeout=10)
