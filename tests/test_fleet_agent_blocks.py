@@ -161,3 +161,90 @@ async def test_blocks_list_shows_agent_blocks_and_the_consequence(tmp_path: Path
     wazuh = next(line for line in lines if "002:firewall-drop-198.51.100.7" in line)
     assert "the agent keeps its own timer until" in wazuh
     assert "a repeat before then is not re-blocked" in wazuh
+
+
+def offenders_home(tmp_path: Path) -> Path:
+    """firewall-drop on the agent, 60 s, with `<repeated_offenders>2,10</repeated_offenders>`."""
+    import json
+
+    from tests.engine_support import command, make_home, response
+    from tests.test_fleet_delivery import API_AGENTS
+
+    home = make_home(tmp_path, [command("firewall-drop")], [
+        response("firewall-drop", location="local", rules_id="5710", timeout=60,
+                 extra="<repeated_offenders>2,10</repeated_offenders>"),
+    ])
+    (home / "agents.json").write_text(json.dumps(API_AGENTS))
+    return home
+
+
+async def test_repeated_offenders_escalate_agent_blocks_per_agent_and_persist(
+    tmp_path: Path,
+) -> None:
+    """Spec 7.5 for arconsole's agent blocks: counts per (agent, response, key), a repeat
+    during a block escalates it and resets it to the new duration, counts survive a restart."""
+    home = offenders_home(tmp_path)
+    queue = bind_queue(home)
+    path = home / "queue" / "alerts" / "ar"
+    clock = ManualClock(T0)
+    ident = ("001", "firewall-drop", "203.0.113.9")
+
+    def trigger(alert_id: str, agent: str = "001") -> bytes:
+        return alert_line(alert_id, rule_id="5710", level=5, agent_id=agent,
+                          srcip="203.0.113.9")
+
+    engine = await started(home, clock, agents_file=home / "agents.json", agent_queue=path)
+    try:
+        blocks = engine.agent_delivery.blocks.blocks  # type: ignore[union-attr]
+        first = trigger("7.1")
+        await engine.handle_line(first)
+        await engine.drain()
+        await settle(engine)
+        assert received(queue) == [expected("NRN", "001", "firewall-drop", first)]
+        assert blocks[ident].expires_at == T0 + 60  # first time: the base timeout
+        clock.advance(10)
+        await engine.handle_line(trigger("7.2"))  # a repeat: escalated to 2 min from now
+        await engine.drain()
+        await settle(engine)
+        assert received(queue) == []
+        assert blocks[ident].expires_at == T0 + 10 + 120
+        # Another agent, same address: its own count, so the base timeout.
+        other = trigger("7.3", agent="002")
+        await engine.handle_line(other)
+        await engine.drain()
+        await settle(engine)
+        assert received(queue) == [expected("NRN", "002", "firewall-drop", other)]
+        assert blocks[("002", "firewall-drop", "203.0.113.9")].expires_at == T0 + 10 + 60
+        clock.advance(61)  # T0+71: past the base 60 s of the first block, not its 130
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if ("002", "firewall-drop", "203.0.113.9") not in blocks:
+                break
+        await settle(engine)
+        assert ident in blocks
+        assert received(queue) == [REVERSE.replace(b"NNS 001", b"NNS 002")]
+        clock.advance(60)  # T0+131: the escalated block ends
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if ident not in blocks:
+                break
+        await settle(engine)
+        assert received(queue) == [REVERSE]
+    finally:
+        await engine.stop()
+    # The counts are in the state file: after a restart, the next trigger gets 10 min.
+    clock.advance(3600)
+    engine = await started(home, clock, agents_file=home / "agents.json", agent_queue=path)
+    try:
+        again = trigger("7.4")
+        await engine.handle_line(again)
+        await engine.drain()
+        await settle(engine)
+        assert received(queue) == [expected("NRN", "001", "firewall-drop", again)]
+        blocks = engine.agent_delivery.blocks.blocks  # type: ignore[union-attr]
+        assert blocks[ident].expires_at == clock.now() + 600
+        assert engine.store.get_offences("agent 001 firewall-drop60 203.0.113.9") == 2
+        assert engine.store.get_offences("agent 002 firewall-drop60 203.0.113.9") == 0
+    finally:
+        await engine.stop()
+        queue.close()

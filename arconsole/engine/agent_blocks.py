@@ -6,6 +6,10 @@ the block is in force refreshes the timer and sends nothing; at expiry the engin
 `!arconsole-reverse` naming the program and the key; when an agent starts again (its "agent
 started" alerts, rules 501/503) its active blocks are sent again, since a reboot empties its
 firewall. Blocks therefore survive agent and manager restarts alike.
+
+Repeated offenders (spec 7.5) apply as for local blocks: the config's `<repeated_offenders>`
+escalates the timeout per (agent, response, key), counted in the state file's offender table
+(under `offender_key`), so the counts survive restarts and decay like local ones.
 """
 
 from __future__ import annotations
@@ -16,9 +20,17 @@ from collections.abc import Callable
 from arconsole.engine.agent_messages import REVERSE_SCRIPT, reverse_json
 from arconsole.engine.context import EngineContext
 from arconsole.engine.fleet_store import AgentBlock, FleetStore
+from arconsole.engine.offenders import escalate
 
 AGENT_STARTED_RULES = frozenset({"501", "503"})
 TICK = 0.5  # how often due blocks are looked for
+
+
+
+def offender_key(agent: str, response: str, key: str) -> str:
+    """The offender-table key of an agent block; local keys never start with `agent `."""
+    return f"agent {agent} {response} {key}"
+
 
 Send = Callable[[str, str, str, str | None, bytes, str, float | None], object]
 
@@ -33,6 +45,8 @@ class AgentBlocks:
         # Changes not yet in the state file: saved in the same transaction as the delivery
         # records they go with (None: deleted), so a crash cannot keep one without the other.
         self.dirty: dict[tuple[str, str, str], AgentBlock | None] = {}
+        self._offences: dict[str, int] = {}  # counts read or set this run
+        self.dirty_offences: dict[str, int] = {}
 
     def attach(self, store: FleetStore) -> None:
         self._store = store
@@ -42,10 +56,12 @@ class AgentBlocks:
             heapq.heappush(self._due, (block.expires_at, ident))
 
     def admit(self, agent: str, program: str, key: str | None, response: str, timeout: int,
-              message: bytes, flags: str) -> bool:
-        """True when the add must be sent; False for a repeat (its timer is refreshed)."""
+              message: bytes, flags: str) -> int | None:
+        """The block's timeout (after repeated-offender escalation) when the add must be
+        sent; None for a repeat (its timer is refreshed, to the escalated timeout)."""
         if timeout <= 0 or not key:
-            return True  # stateless, or nothing to key on: every run is sent
+            return timeout  # stateless, or nothing to key on: every run is sent
+        timeout = self._escalate(offender_key(agent, response, key), timeout)
         now = self._context.clock.now()
         ident = (agent, program, key)
         block = self.blocks.get(ident)
@@ -59,7 +75,22 @@ class AgentBlocks:
             block.timeout = timeout
         heapq.heappush(self._due, (block.expires_at, ident))
         self.dirty[ident] = block
-        return not repeat
+        return None if repeat else timeout
+
+    def _escalate(self, okey: str, timeout: int) -> int:
+        """Spec 7.5, as execd does it: escalation runs before the dedupe, so a repeat
+        during a block both counts and resets the block to the new duration."""
+        minutes = self._context.current_config.repeated_offenders
+        if not minutes:
+            return timeout
+        count = self._offences.get(okey)
+        if count is None and okey not in self.dirty_offences:
+            count = self._context.store.get_offences(okey)
+        escalated, new_count = escalate(timeout, minutes, count)
+        if new_count != count:
+            self.dirty_offences[okey] = new_count
+        self._offences[okey] = new_count
+        return escalated
 
     async def timer_loop(self) -> None:
         while True:
@@ -93,8 +124,11 @@ class AgentBlocks:
     def flush(self) -> None:
         """Write the changed blocks (the delivery stage calls it inside its transaction)."""
         dirty, self.dirty = self.dirty, {}
+        offences, self.dirty_offences = self.dirty_offences, {}
         if self._store is None:
             return
+        for okey, count in offences.items():
+            self._context.store.set_offences(okey, count)
         for ident, block in dirty.items():
             if block is None:
                 self._store.delete_agent_block(*ident)

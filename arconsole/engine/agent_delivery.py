@@ -136,6 +136,7 @@ class WazuhQueueDelivery:
         flags = header_flags(response.location_flags)
         for agent_id in agents:
             state, reason, datagram = "queued", "", None
+            agent_deadline = deadline
             known = inventory.get(agent_id) if inventory is not None else None
             if known is not None and not known.speaks_json:
                 state = "failed"
@@ -146,12 +147,15 @@ class WazuhQueueDelivery:
                     datagram = agent_datagram(flags, agent_id, message)
                 except AgentMessageError as error:
                     state, reason = "failed", str(error)
-                if state == "queued" and not self.blocks.admit(
-                    agent_id, executable, key, response.name, timeout, message, flags
-                ):
-                    continue  # a repeat: arconsole's timer was refreshed, nothing is sent
+                if state == "queued":
+                    block_timeout = self.blocks.admit(agent_id, executable, key,
+                                                      response.name, timeout, message, flags)
+                    if block_timeout is None:
+                        continue  # a repeat: arconsole's timer was refreshed, nothing is sent
+                    if block_timeout > 0:  # a repeated offender's block lasts longer
+                        agent_deadline = received_at + block_timeout
             self._pending.append(_Pending(response.name, executable, agent_id, key, datagram,
-                                          state, reason, received_at, deadline))
+                                          state, reason, received_at, agent_deadline))
         return self._persist_soon() if self._pending or self.blocks.dirty else None
 
     def send_message(
