@@ -87,6 +87,8 @@ class Engine:
             delivery = self.agent_delivery
         self._agents: AgentDirectory | None = None
         self._inventory_note: str | None = None
+        self._agents_digest: bytes | None = None
+        self.agents_watch_ready = asyncio.Event()  # set once `--agents FILE` is watched
         self.intake = Intake(self.context, self.dispatcher, delivery or NoTransport(self.context))
         self.fleet = FleetStage(self.context, lambda: self.intake.decider, self.agent_delivery)
         self.intake.observe = self.fleet.observe
@@ -209,6 +211,8 @@ class Engine:
             self._run_in_background(self.intake.commit_loop(), "commit")
         if self.options.watch_config:
             self._run_in_background(self._config_loop(), "config")
+            if self.options.agents_file is not None:
+                self._run_in_background(self._agents_loop(self.options.agents_file), "agents")
 
     def _run_in_background(self, loop: Coroutine[Any, Any, None], name: str) -> None:
         self._background.append(asyncio.create_task(loop, name=name))
@@ -272,8 +276,11 @@ class Engine:
         agents file went bad)."""
         agents = None
         if self.options.agents_file is not None:
+            from arconsole.config.watch import content_digest
             from arconsole.engine.agents import load_agents
 
+            with contextlib.suppress(OSError):  # read before loading: a later edit still fires
+                self._agents_digest = content_digest(self.options.agents_file.read_bytes())
             agents = load_agents(self.options.agents_file)
         elif self.options.agent_queue is not None:
             agents = self._client_keys()
@@ -298,6 +305,37 @@ class Engine:
 
     def _inventory(self) -> AgentDirectory | None:
         return self._agents
+
+    async def _agents_loop(self, path: Path) -> None:
+        """`--agents FILE` is re-read whenever its content changes (not only at a reload)."""
+        from arconsole.config.watch import watch_config
+
+        changes = watch_config(path, since=self._agents_digest, ready=self.agents_watch_ready)
+        async with contextlib.aclosing(changes):
+            async for _ in changes:
+                self.reload_agents()
+
+    def reload_agents(self) -> bool:
+        """Read the agents file again and decide with it from now on; a bad file keeps the
+        agents known before, and says why."""
+        from arconsole.engine.agents import AgentsFileError, load_agents
+
+        path = self.options.agents_file
+        config = self.config
+        if path is None or config is None:
+            return False
+        try:
+            agents = load_agents(path)
+        except AgentsFileError as error:
+            said = str(error) if str(path) in str(error) else f"{path}: {error}"
+            self.context.notice("warning", f"{said}; the agents known before are kept")
+            return False
+        # No await between the two: an alert sees the old inventory or the new one whole.
+        self._agents = agents
+        self.intake.decider = Decider(config, agents)
+        self.context.notice("info", f"agents re-read from {path}: {len(agents.agents)} "
+                            f"agent(s), {len(agents.active_ids)} active")
+        return True
 
     def _install_config(self, config: Config, decider: Decider, *, summary: str) -> None:
         # No await from here to the publish: alerts see the old config or the new one whole.
