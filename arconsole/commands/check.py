@@ -2,6 +2,11 @@
 
 Exit status: 0 without errors (warnings allowed), 1 with errors, 2 when the file cannot be
 read. Everything is printed on stdout, as diagnostics, never as a traceback.
+
+When CONFIG is a Wazuh manager's own `HOME/etc/ossec.conf` routing responses to agents, Wazuh
+delivers those itself: with `--agent-transport` (informational here, as `run` takes it) that
+is a double-delivery warning, as `run` gives; without it, a note that it matters when arconsole
+delivers too (code AR-DOUBLE-DELIVERY either way).
 """
 
 from __future__ import annotations
@@ -10,9 +15,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arconsole.safetext import literal
+
+if TYPE_CHECKING:
+    from arconsole.config.diagnostics import Diagnostic
+    from arconsole.config.model import Config
 
 EXIT_OK = 0
 EXIT_ERRORS = 1
@@ -31,7 +40,23 @@ def register(subparsers: Any) -> None:
                         help="judge by Wazuh 4.x (default) or OSSEC rules")
     parser.add_argument("--role", choices=["manager", "agent"], default=None,
                         help="default: agent when the file has a <client> section")
+    parser.add_argument("--agent-transport", default="none", type=_transport,
+                        metavar="none|wazuh-queue[=PATH]",
+                        help="the transport `run` would use (only for the double-delivery "
+                        "warning: check sends nothing)")
+    parser.add_argument("--home", type=Path, metavar="HOME",
+                        help="the Wazuh home (default: CONFIG's, when it is HOME/etc/ossec.conf)")
     parser.set_defaults(handler=run)
+
+
+def _transport(text: str) -> str:
+    from arconsole.engine.options import parse_agent_transport
+
+    try:
+        parse_agent_transport(text, Path("."))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,7 +77,13 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"{path}: error: cannot read the file: {reason}")
         return EXIT_UNREADABLE
-    counts = {severity: sum(1 for d in config.diagnostics if d.severity == severity)
+    transport = str(args.agent_transport).partition("=")[0]
+    double = _double_delivery(config, args.config, args.home, transport)
+    diagnostics = list(config.diagnostics)
+    if double is not None:
+        at = sum(1 for d in diagnostics if (d.line, d.column) <= (double.line, double.column))
+        diagnostics.insert(at, double)
+    counts = {severity: sum(1 for d in diagnostics if d.severity == severity)
               for severity in ("error", "warning", "info")}
     if args.format == "json":
         _print_json({
@@ -60,13 +91,15 @@ def run(args: argparse.Namespace) -> int:
             "flavour": config.flavour.value,
             "role": config.role.value,
             "role_detected": role is None,
-            "diagnostics": [_escaped(d.to_json()) for d in config.diagnostics],
+            "diagnostics": [_escaped(d.to_json()) for d in diagnostics],
             "errors": counts["error"],
             "warnings": counts["warning"],
             "infos": counts["info"],
+            "agent_transport": transport,
+            "double_delivery": double is not None and double.severity == "warning",
         })
     else:
-        for diagnostic in config.diagnostics:
+        for diagnostic in diagnostics:
             print(f"{path}:{diagnostic.line}:{diagnostic.column}: {diagnostic.severity}: "
                   f"{literal(diagnostic.message)} [{literal(diagnostic.code)}]")
             if diagnostic.hint:
@@ -75,6 +108,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"{_summary(counts)} (judged as {config.flavour.value}, role {config.role.value} "
               f"{how})")
     return EXIT_ERRORS if counts["error"] else EXIT_OK
+
+
+def _double_delivery(config: Config, config_path: Path, home: Path | None,
+                     transport: str) -> Diagnostic | None:
+    """`run`'s double-delivery warning for the same file; a note when no transport is set."""
+    from arconsole.config.diagnostics import Diagnostic, Severity
+    from arconsole.config.double_delivery import agent_routed, double_delivery_warning
+    from arconsole.engine.options import home_from_config
+
+    home = home or home_from_config(config_path)
+    warning = double_delivery_warning(config, config_path, home) if home else None
+    if warning is None:
+        return None
+    first = agent_routed(config)[0]
+    if transport != "none":
+        return Diagnostic(Severity.WARNING, "AR-DOUBLE-DELIVERY", warning, first.line,
+                          first.column, hint="arconsole delivers these too (--agent-transport "
+                          f"{transport}); give run a config of its own")
+    names = ", ".join(sorted({r.name for r in agent_routed(config)}))
+    return Diagnostic(
+        Severity.INFO, "AR-DOUBLE-DELIVERY",
+        f"this is the Wazuh manager's own config and it routes {names} to agents: Wazuh "
+        "delivers them itself; if arconsole delivers too (run --agent-transport "
+        "wazuh-queue), each would reach the agents twice (double delivery)",
+        first.line, first.column)
 
 
 def _escaped(document: dict[str, object]) -> dict[str, object]:
