@@ -248,3 +248,80 @@ async def test_repeated_offenders_escalate_agent_blocks_per_agent_and_persist(
     finally:
         await engine.stop()
         queue.close()
+
+
+def ar_reverse_logged(agent: str, srcip: str) -> bytes:
+    """The agent's arconsole-reverse script logged the reversal (rule 657, program
+    arconsole-reverse): what confirms a `!arconsole-reverse` delivery."""
+    import json
+
+    alert = json.loads(ar_651(agent, srcip))
+    alert["rule"].update({"id": "657", "description": "Active response: arconsole-reverse"})
+    alert["data"]["parameters"]["program"] = "active-response/bin/arconsole-reverse"
+    alert["data"]["parameters"]["extra_args"] = ["firewall-drop", srcip]
+    return json.dumps(alert, separators=(",", ":")).encode()
+
+
+async def test_a_reversal_the_agent_never_confirmed_is_sent_again_when_it_starts(
+    tmp_path: Path,
+) -> None:
+    """The block expired while the agent was down (remoted dropped the reversal): its 503
+    sends the reversal again; once the agent logged it, a later 503 sends nothing; a key
+    blocked again meanwhile is not reversed."""
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    clock = ManualClock(T0)
+    engine = await started(home, clock, agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    blocks = engine.agent_delivery.blocks.blocks  # type: ignore[union-attr]
+    started_alert = alert_line("9.9", rule_id="503", level=3, agent_id="001", srcip=None,
+                               groups=["ossec"])
+    try:
+        await engine.handle_line(alert_line("9.1", rule_id="5710", level=5, agent_id="001",
+                                            srcip="203.0.113.9"))
+        await engine.drain()
+        await settle(engine)
+        received(queue)
+        clock.advance(61)
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if not blocks:
+                break
+        await settle(engine)
+        assert received(queue) == [REVERSE]  # into remoted, which the down agent never got
+        await engine.handle_line(started_alert)
+        await engine.drain()
+        await settle(engine)
+        assert received(queue) == [REVERSE]  # sent again
+        await engine.handle_line(ar_reverse_logged("001", "203.0.113.9"))
+        await engine.drain()
+        await engine.handle_line(started_alert)
+        await engine.drain()
+        await settle(engine)
+        assert received(queue) == []  # confirmed: not again
+        # Unconfirmed again, but the key is blocked anew: the block goes out, not the reversal.
+        clock.advance(10)
+        again = alert_line("9.2", rule_id="5710", level=5, agent_id="001", srcip="203.0.113.9")
+        await engine.handle_line(again)
+        await engine.drain()
+        await settle(engine)
+        assert len(received(queue)) == 1
+        clock.advance(61)
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if not blocks:
+                break
+        await settle(engine)
+        assert received(queue) == [REVERSE]
+        await engine.handle_line(alert_line("9.3", rule_id="5710", level=5, agent_id="001",
+                                            srcip="203.0.113.9"))
+        await engine.drain()
+        await engine.handle_line(started_alert)
+        await engine.drain()
+        await settle(engine)
+        got = received(queue)
+        assert len(got) == 2 and REVERSE not in got
+        assert all(b'"command":"!firewall-drop"' in datagram for datagram in got)
+    finally:
+        await engine.stop()
+        queue.close()

@@ -5,7 +5,9 @@ Nothing is lost: the block stays in arconsole's hands (the ad-hoc run has timeou
 agent's execd held no timer and ran no delete when it stopped); the agent's real "Wazuh agent
 started" alert (rule 503, which the lab raises on every agentd start) makes arconsole send the
 block's add again, which the restarted execd runs; at the block's original expiry the
-`!arconsole-reverse` delete runs on the agent and its rule-652 alert comes back.
+`!arconsole-reverse` delete runs on the agent and its rule-652 alert comes back. And when the
+block expires while the agent is down (remoted cannot pass the reversal on), the agent's 503
+makes arconsole send the unconfirmed reversal again: the delete runs once the agent is back.
 
 Skipped where the tools are absent or not root. One lab for the module.
 """
@@ -24,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from arconsole.engine.engine import Engine
-from arconsole.engine.fleet_store import FleetStore
+from arconsole.engine.fleet_store import DeliveryRecord, FleetStore
 from arconsole.engine.options import EngineOptions
 from tests.fleet_support import shared
 from tests.test_fleet_lab import AGENT_SCRIPT, lab_env
@@ -42,14 +44,16 @@ MANAGER_CONF = """<ossec_config>
 """
 
 TIMEOUT = 30  # long enough for a restart (about 5 s here) well inside the block
-ARCONSOLE_CONF = f"""<ossec_config>
+ARCONSOLE_CONF_TEMPLATE = """<ossec_config>
   <cluster><node_name>node01</node_name></cluster>
   <command><name>firewall-drop</name><executable>firewall-drop</executable>
     <timeout_allowed>yes</timeout_allowed></command>
   <active-response><command>firewall-drop</command><location>local</location>
-    <rules_id>5710</rules_id><timeout>{TIMEOUT}</timeout></active-response>
+    <rules_id>5710</rules_id><timeout>{timeout}</timeout></active-response>
 </ossec_config>
 """
+ARCONSOLE_CONF = ARCONSOLE_CONF_TEMPLATE.format(timeout=TIMEOUT)
+CHILDREN: list[subprocess.Popen[bytes]] = []  # the daemons this module started again
 
 # The agent daemons in start-lab's order (the last three pids of lab.env), how it starts them.
 AGENT_DAEMONS = (
@@ -86,6 +90,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[s
     finally:
         subprocess.run([str(TOOL / "stop-lab"), str(home)], capture_output=True, check=False,
                        timeout=60)
+        for child in CHILDREN:  # stop-lab stopped them (their pids are in lab.env): reap
+            if child.poll() is None:
+                child.kill()
+            child.wait(timeout=10)
 
 
 def running(pid: int) -> bool:
@@ -97,36 +105,39 @@ def running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def restart_agent(home: Path) -> list[subprocess.Popen[bytes]]:
-    """Stop the agent's execd, agentd and logcollector (TERM, as a service stop does), start
-    them again as start-lab does, and put the new pids into lab.env so stop-lab stops them."""
-    env_file = home / "lab.env"
-    text = env_file.read_text()
-    pids = lab_env(env_file)["PIDS"].split()
-    agent_pids = [int(p) for p in pids[-3:]]
+def stop_agent(home: Path) -> None:
+    """Stop the agent's execd, agentd and logcollector (TERM, as a service stop does)."""
+    agent_pids = [int(p) for p in lab_env(home / "lab.env")["PIDS"].split()[-3:]]
     for pid in reversed(agent_pids):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
     while any(running(p) for p in agent_pids):
         assert time.monotonic() < deadline, "the agent's daemons did not stop"
         time.sleep(0.05)
+
+
+def start_agent(home: Path) -> None:
+    """Start them again as start-lab does; their pids go into lab.env so stop-lab stops them."""
+    env_file = home / "lab.env"
+    text = env_file.read_text()
+    pids = lab_env(env_file)["PIDS"].split()
     agent = home / "agent"
     shim = {"LD_PRELOAD": str(home / "wazuhuser.so")}
     started: list[subprocess.Popen[bytes]] = []
     for argv in AGENT_DAEMONS:
         name = argv[0].rsplit("/", 1)[1]
         extra = shim if name == "wazuh-logcollector" else {}
-        with open(agent / "logs" / f"{name}-restart.out", "wb") as out:
+        with open(agent / "logs" / f"{name}-restart.out", "ab") as out:
             started.append(subprocess.Popen(argv, cwd=agent, stdin=subprocess.DEVNULL,
                                             stdout=out, stderr=subprocess.STDOUT,
                                             env={**os.environ, **extra}))
+        CHILDREN.append(started[-1])
         if name == "wazuh-execd":
             wait_path(agent / "queue" / "alerts" / "execq", 10)
         elif name == "wazuh-agentd":
             wait_path(agent / "queue" / "sockets" / "queue", 20)
     new = pids[:-3] + [str(p.pid) for p in started]
     env_file.write_text(text.replace(" ".join(pids), " ".join(new)))
-    return started
 
 
 def wait_path(path: Path, timeout: float) -> None:
@@ -145,10 +156,12 @@ async def wait_until(predicate: object, timeout: float) -> None:
         await asyncio.sleep(0.1)
 
 
-def commands(ran: Path) -> list[str]:
+def commands(ran: Path, srcip: str = "203.0.113.77") -> list[str]:
+    """What the agent's firewall-drop ran for `srcip`, in order."""
     if not ran.exists():
         return []
-    return [json.loads(line)["command"] for line in ran.read_text().splitlines() if line]
+    return [json.loads(line)["command"] for line in ran.read_text().splitlines()
+            if line and f'"srcip":"{srcip}"' in line]
 
 
 def rules_seen(alerts: Path, rule: str) -> int:
@@ -171,7 +184,6 @@ async def test_agent_restart_mid_block_loses_nothing_and_resends_on_503(
     await engine.start(follow=True)
     delivery = engine.agent_delivery
     assert delivery is not None
-    restarted: list[subprocess.Popen[bytes]] = []
     ran = home / "agent" / "ran.log"
     try:
         store = FleetStore(engine.store)
@@ -188,7 +200,8 @@ async def test_agent_restart_mid_block_loses_nothing_and_resends_on_503(
         started_503 = rules_seen(alerts, "503")
 
         restart_began = time.monotonic()
-        restarted = restart_agent(home)
+        stop_agent(home)
+        start_agent(home)
         # The stop ran no delete: the ad-hoc run had timeout 0, the agent's execd held no timer.
         assert commands(ran) == ["add"]
         # The real 503 makes arconsole send the block again; the restarted execd runs it.
@@ -217,7 +230,59 @@ async def test_agent_restart_mid_block_loses_nothing_and_resends_on_503(
         print(f"restart -> re-sent add ran on the agent: {resent_after:.1f}s")
     finally:
         await engine.stop()
-        for process in restarted:
-            if process.poll() is None:
-                process.terminate()
-            process.wait(timeout=10)
+
+
+async def test_block_expiring_while_the_agent_is_down_is_reversed_when_it_is_back(
+    lab: tuple[Path, dict[str, str]], tmp_path: Path,
+) -> None:
+    home, env = lab
+    alerts = Path(env["ALERTS"])
+    config = tmp_path / "arconsole.conf"
+    config.write_text(ARCONSOLE_CONF_TEMPLATE.format(timeout=8))
+    engine = Engine(EngineOptions(
+        config_path=config, home=home / "manager", alerts_path=alerts,
+        state_path=tmp_path / "state.db", watch_config=False, control_socket=False,
+        agent_queue=Path(env["AR_QUEUE"]),
+    ))
+    await engine.start(follow=True)
+    delivery = engine.agent_delivery
+    assert delivery is not None
+    ran = home / "agent" / "ran.log"
+    srcip = "203.0.113.78"
+    key = f"001:firewall-drop-{srcip}"
+    try:
+        store = FleetStore(engine.store)
+        await asyncio.sleep(1.5)  # the follower has opened alerts.json at its end
+        with open(env["AUTH_LOG"], "a") as log:
+            log.write(f"{time.strftime('%b %e %H:%M:%S')} agent1 sshd[4245]: Invalid user ke "
+                      f"from {srcip} port 10013 ssh2\n")
+        await wait_until(lambda: any(d.state == "confirmed" and d.key == srcip
+                                     for d in store.deliveries()), 40)
+        assert commands(ran, srcip) == ["add"]
+        stop_agent(home)
+        down_at = time.monotonic()
+
+        def reversals() -> list[DeliveryRecord]:
+            return [d for d in store.deliveries()
+                    if d.program == "arconsole-reverse" and d.key == srcip]
+
+        # The block expires while the agent is down: the reversal goes into remoted, in vain.
+        await wait_until(lambda: bool(reversals()) and reversals()[0].state == "sent", 20)
+        assert delivery.blocks.find(key) is None
+        await asyncio.sleep(1.0)  # give a (wrong) late delivery the chance to show
+        assert commands(ran, srcip) == ["add"]
+        started_503 = rules_seen(alerts, "503")
+        start_agent(home)
+        await wait_until(lambda: rules_seen(alerts, "503") > started_503, 40)
+        await wait_until(lambda: len(reversals()) == 2, 10)  # sent again on the 503
+        await wait_until(lambda: "delete" in commands(ran, srcip), 20)
+        back_after = time.monotonic() - down_at
+        row = engine.fleet.table.find(key)
+        assert row is not None
+        await wait_until(lambda: not row.active, 30)
+        assert row.last_rule == "652"
+        await wait_until(lambda: all(store.get_delivery(d.id).state == "confirmed"
+                                     for d in reversals()), 30)
+        print(f"agent down -> delete ran after it came back: {back_after:.1f}s after the stop")
+    finally:
+        await engine.stop()

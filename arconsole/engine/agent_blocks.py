@@ -143,14 +143,30 @@ class AgentBlocks:
         return None
 
     def agent_started(self, agent: str) -> int:
-        """An agent started again: send its active blocks once more."""
+        """An agent started again: send its active blocks once more, and the reversals it
+        never confirmed (sent while it was down: remoted drops what a disconnected agent
+        cannot take), unless that key is blocked again by now."""
         count = 0
+        blocked: set[str] = set()
         for block in self.blocks.values():
             if block.agent == agent:
                 self._send(block.response, block.program, agent, block.key, block.message,
                            block.flags, block.expires_at)
+                blocked.add(block.key)
                 count += 1
-        if count:
+        reversals: dict[str, tuple[str, bytes]] = {}  # the latest per key
+        if self._store is not None:
+            for record in self._store.unconfirmed(agent, REVERSE_SCRIPT):
+                if record.key and record.datagram and record.key not in blocked:
+                    reversals[record.key] = (record.response, _message_of(record.datagram))
+        for key, (response, message) in reversals.items():
+            self._send(response, REVERSE_SCRIPT, agent, key, message, "NNS", None)
+        if count or reversals:
             self._context.notice("info", f"agent {agent} started: {count} active block(s) "
-                                 "sent again")
-        return count
+                                 f"and {len(reversals)} unconfirmed reversal(s) sent again")
+        return count + len(reversals)
+
+
+def _message_of(datagram: bytes) -> bytes:
+    """The JSON of a format-C datagram: `(local_source) [] NNS 001 <json>` + NUL."""
+    return datagram.split(b" ", 4)[4].removesuffix(b"\0")

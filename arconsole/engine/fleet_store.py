@@ -237,6 +237,16 @@ class FleetStore:
         ).fetchall()
         return [_delivery(row) for row in rows]
 
+    def unconfirmed(self, agent: str, program: str) -> list[DeliveryRecord]:
+        """Records of `program` for `agent` sent but never confirmed by the agent's log."""
+        if not self._has_tables():
+            return []
+        rows = self._conn.execute(
+            f"SELECT {_DELIVERY_COLUMNS} FROM fleet_deliveries WHERE agent = ? AND program = ? "
+            "AND state IN ('sent', 'unconfirmed') ORDER BY id", (agent, program),
+        ).fetchall()
+        return [_delivery(row) for row in rows]
+
     def confirm_deliveries(self, agent: str, program: str, key: str, now: float) -> int:
         """Sent (or unconfirmed) records of (agent, program, key) become `confirmed`."""
         with self._store.transaction():
