@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine, Iterable
-from pathlib import Path
 from typing import Any
 
 from arconsole.alerts.position import ReadPosition
@@ -32,7 +31,7 @@ from arconsole.engine.dispatch import Dispatcher
 from arconsole.engine.errors import EngineError, ReadOnlyError
 from arconsole.engine.events import ConfigLoaded, ConfigRejected
 from arconsole.engine.executor import Executor
-from arconsole.engine.fleet import FleetStage
+from arconsole.engine.fleet import FleetStage, double_delivery_warning
 from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.intake import Intake
 from arconsole.engine.model import ActionResult, Block, BlockState
@@ -42,26 +41,6 @@ from arconsole.engine.restore import lift_white_listed, restore_blocks
 from arconsole.engine.script_report import ScriptReporter
 from arconsole.engine.store import StateError, StateStore
 from arconsole.engine.timers import TimerTable
-
-
-def double_delivery_warning(config: Config, config_path: Path, home: Path) -> str | None:
-    """With a transport, the manager's own ossec.conf binding agent responses means Wazuh
-    delivers them too (issue 14 item 1): say so."""
-    from arconsole.config.model import LocationFlag
-
-    if config_path.absolute() != (home / "etc" / "ossec.conf").absolute():
-        return None
-    agent_flags = (LocationFlag.REMOTE_AGENT | LocationFlag.SPECIFIC_AGENT
-                   | LocationFlag.ALL_AGENTS)
-    names = sorted({r.name for r in config.responses if r.kept
-                    and r.location_flags & agent_flags
-                    and not r.location_flags & LocationFlag.AS_ONLY})
-    if not names:
-        return None
-    return (f"{config_path} is the Wazuh manager's own config and it routes "
-            f"{', '.join(names)} to agents: Wazuh delivers them too (double delivery). Give "
-            "arconsole its own config, or drop those blocks from the manager's")
-
 
 __all__ = ["ActionResult", "Engine", "EngineError", "EngineStats", "ReadOnlyError"]
 
