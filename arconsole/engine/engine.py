@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from arconsole.alerts.position import ReadPosition
-from arconsole.config.double_delivery import double_delivery_warning
 from arconsole.config.model import Config
 from arconsole.engine.agent_delivery import WazuhQueueDelivery
 from arconsole.engine.agents import AgentDirectory
@@ -33,7 +32,7 @@ from arconsole.engine.dispatch import Dispatcher
 from arconsole.engine.errors import EngineError, ReadOnlyError
 from arconsole.engine.events import ConfigLoaded, ConfigRejected
 from arconsole.engine.executor import Executor
-from arconsole.engine.fleet import FleetStage
+from arconsole.engine.fleet import FleetStage, double_delivery_warning
 from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.intake import Intake
 from arconsole.engine.model import ActionResult, Block, BlockState
@@ -44,8 +43,7 @@ from arconsole.engine.script_report import ScriptReporter
 from arconsole.engine.store import StateError, StateStore
 from arconsole.engine.timers import TimerTable
 
-__all__ = ["ActionResult", "Engine", "EngineError", "EngineStats", "ReadOnlyError",
-           "double_delivery_warning"]
+__all__ = ["ActionResult", "Engine", "EngineError", "EngineStats", "ReadOnlyError"]
 
 
 class Engine:

@@ -3,6 +3,9 @@
 The intake hands every alert here before deciding it; an agent's AR log alert (fleet.md F2)
 updates the fleet table, confirms the deliveries it answers, and is then decided like any
 other alert (it fires a response only where one binds it explicitly, as in Wazuh).
+
+`double_delivery_warning` (given at start with a transport) is re-exported from the config
+layer, where `arconsole check` gives the same warning.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict
 
 from arconsole.alerts.model import Alert
+from arconsole.config.double_delivery import (
+    double_delivery_warning as double_delivery_warning,
+)
 from arconsole.engine.agent_blocks import AGENT_STARTED_RULES
 from arconsole.engine.agent_delivery import WazuhQueueDelivery
 from arconsole.engine.agent_messages import REVERSE_SCRIPT, reverse_json
