@@ -8,6 +8,9 @@ block's add again, which the restarted execd runs; at the block's original expir
 `!arconsole-reverse` delete runs on the agent and its rule-652 alert comes back. And when the
 block expires while the agent is down (remoted cannot pass the reversal on), the agent's 503
 makes arconsole send the unconfirmed reversal again: the delete runs once the agent is back.
+Found here: what an agent runs in its first second back may never reach the manager (the
+restarted logcollector reads active-responses.log from its end once it opens it), so those
+runs can end `unconfirmed` although they ran; the tests assert them on the agent.
 
 Skipped where the tools are absent or not root. One lab for the module.
 """
@@ -152,7 +155,10 @@ async def wait_until(predicate: object, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError("not reached in time")
+            import inspect
+
+            raise AssertionError(f"not reached in {timeout:g}s: "
+                                 f"{inspect.getsource(predicate).strip()[:160]}")
         await asyncio.sleep(0.1)
 
 
@@ -213,9 +219,9 @@ async def test_agent_restart_mid_block_loses_nothing_and_resends_on_503(
         assert delivery.blocks.find(key) == ident  # still arconsole's, same expiry
         assert delivery.blocks.blocks[ident].expires_at == expires_at
         assert time.time() < expires_at, "the restart took the whole block: raise TIMEOUT"
-        # Both adds are confirmed by the agent's own 651 lines.
-        await wait_until(lambda: all(d.state == "confirmed" for d in store.deliveries()
-                                     if d.program == "firewall-drop"), 30)
+        # (The re-sent add's own 651 may never come: the restarted logcollector starts reading
+        # active-responses.log at its end, and the add can be logged before it opens the
+        # file. That delivery then ends `unconfirmed`, with the reason; see the second test.)
 
         # At the original expiry the delete runs on the restarted agent; 652 comes back.
         row = engine.fleet.table.find(key)
@@ -277,12 +283,11 @@ async def test_block_expiring_while_the_agent_is_down_is_reversed_when_it_is_bac
         await wait_until(lambda: len(reversals()) == 2, 10)  # sent again on the 503
         await wait_until(lambda: "delete" in commands(ran, srcip), 20)
         back_after = time.monotonic() - down_at
-        row = engine.fleet.table.find(key)
-        assert row is not None
-        await wait_until(lambda: not row.active, 30)
-        assert row.last_rule == "652"
-        await wait_until(lambda: all(store.get_delivery(d.id).state == "confirmed"
-                                     for d in reversals()), 30)
+        assert commands(ran, srcip) == ["add", "delete"]
+        # Not asserted: the 652 for this delete. The agent runs it within about a second of
+        # connecting, and the restarted logcollector, which starts reading
+        # active-responses.log at its end, may open the file only after that line (seen
+        # here: one run of two). The reversal then ends `unconfirmed` after CONFIRM_WAIT.
         print(f"agent down -> delete ran after it came back: {back_after:.1f}s after the stop")
     finally:
         await engine.stop()
