@@ -47,6 +47,9 @@ def register(subparsers: Any) -> None:
     add.add_argument("--srcip", required=True, metavar="IP")
     add.add_argument("--timeout", type=int, metavar="S", help="seconds (default 600)")
     add.add_argument("--force", action="store_true", help="block even a white-listed address")
+    from arconsole.commands import reconcile
+
+    reconcile.register(actions, common)
     parser.set_defaults(handler=run)
 
 
@@ -65,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
     from arconsole.engine.control import ControlError, engine_listening, request
 
     home, state, config = _paths(args)
+    if args.action == "reconcile":
+        from arconsole.commands import reconcile
+
+        return reconcile.run(args, state)
     if args.action == "reverse" and not args.keys and not args.all:
         print("arconsole blocks reverse: name at least one KEY, or --all", file=sys.stderr)
         return 2
