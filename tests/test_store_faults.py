@@ -417,3 +417,28 @@ def test_blocks_reconcile_adds_what_the_snapshot_knows_and_the_state_file_lost(
         owned = arconsole("blocks", "reconcile", "--state", str(path))
     assert owned.returncode == 1
     assert "stop it before reconciling" in owned.stderr and "Traceback" not in owned.stderr
+
+
+ORPHAN = """
+    import os, sys, time
+    from pathlib import Path
+    from arconsole.engine.store import StateStore
+    store = StateStore.open(Path(sys.argv[1]))
+    if os.fork() == 0:  # a child that has not exec'd yet: it shares the lock's descriptor
+        time.sleep(0.8)
+        os._exit(0)
+    print("ready", flush=True)
+    os._exit(0)  # the engine dies (as by kill -9: nothing closed)
+"""
+
+
+def test_a_dead_engines_lock_held_by_a_child_about_to_exec_is_waited_for(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(ORPHAN), str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert read_line(process) == "ready"
+    process.wait()
+    with StateStore.open(path) as store:  # not "owned by engine pid ..." (a dead one)
+        assert not store.read_only

@@ -21,6 +21,7 @@ from arconsole.engine.executor import Executor
 from arconsole.engine.group_commit import GroupCommit
 from arconsole.engine.options import EngineOptions, Mode
 from arconsole.engine.store import StateStore
+from arconsole.engine.store_health import StoreHealth
 
 
 @dataclass(slots=True)
@@ -45,8 +46,10 @@ class EngineContext:
         self.store_or_none: StateStore | None = None
         self.executor_or_none: Executor | None = None
         self.tasks: set[asyncio.Task[object]] = set()
+        # A state file that cannot be written is one fault, retried until it clears.
+        self.health = StoreHealth(self.bus, clock, self._keep_event)
         # Writes of one loop turn share a transaction (see group_commit).
-        self.writes = GroupCommit(lambda: self.store, lambda message: self.notice("error", message))
+        self.writes = GroupCommit(lambda: self.store, self.health.failed)
 
     @property
     def mode(self) -> Mode:
@@ -73,12 +76,14 @@ class EngineContext:
 
     def notice(self, level: str, message: str) -> None:
         """Tell the operator (event) and keep it in the state file's event log."""
-        now = self.clock.now()
-        self.bus.publish(Notice(at=now, level=level, message=message))
-        if self.store_or_none is not None:
+        self.bus.publish(Notice(at=self.clock.now(), level=level, message=message))
+        self._keep_event(level, message)
+
+    def _keep_event(self, level: str, message: str) -> None:
+        if self.store_or_none is not None and self.health.ok:
             # Best effort: the bus has told the operator already.
             with contextlib.suppress(Exception):
-                self.store_or_none.add_event(now, level, message)
+                self.store_or_none.add_event(self.clock.now(), level, message)
 
     def spawn(self, work: Awaitable[object]) -> None:
         """Run `work` in the background; `drain` and `stop` wait for it. A failure is told to

@@ -28,6 +28,7 @@ from arconsole.engine.decide import Decider
 from arconsole.engine.delivery import AgentDelivery
 from arconsole.engine.dispatch import Dispatcher
 from arconsole.engine.events import AlertHandled, BacklogProgress, InputError
+from arconsole.engine.store import StoreWriteError
 
 
 @dataclass(slots=True)
@@ -300,8 +301,12 @@ class Intake:
         if self._context.store_or_none is None or self._last_position is None:
             return
         if self._position_dirty or force:
-            with self._context.writes.writing() as store:
-                store.save_position(self._last_position)
+            try:
+                with self._context.writes.writing() as store:
+                    store.save_position(self._last_position)
+            except StoreWriteError as error:  # the store fault: kept dirty, tried again later
+                self._context.health.failed(error)
+                return
             self._position_dirty = False
 
     async def commit_loop(self) -> None:

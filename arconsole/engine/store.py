@@ -57,6 +57,8 @@ from arconsole.engine.snapshot import (
 SCHEMA_VERSION = 2
 EVENTS_KEPT = 10_000
 BUSY_TIMEOUT_S = 5.0
+ORPHAN_LOCK_WAIT_S = 5.0  # a dead engine's lock, still held by a child about to exec
+TRIGGERS_KEPT = 100_000  # applied alerts remembered: far more than a re-read can reach
 SNAPSHOT_INTERVAL_S = 1.0  # at most one snapshot a second, however busy the engine
 
 # Statements that bring a state file from version N to N + 1. Empty while there is only one
@@ -66,6 +68,13 @@ _META = (
     # A random identity per database: a snapshot written for another file is never trusted
     # to say what this one lost. `seq` counts the commits that changed blocks.
     "INSERT INTO meta (db_id, seq) VALUES (lower(hex(randomblob(16))), 0)",
+    # Alerts whose response was applied (answered continue/abort): an alert re-read after a
+    # crash is not applied twice (the read position lags behind scripts still running).
+    """CREATE TABLE triggers (
+        id INTEGER PRIMARY KEY,
+        executable TEXT NOT NULL,
+        alert_id TEXT NOT NULL
+    )""",
 )
 MIGRATIONS: dict[int, tuple[str, ...]] = {1: _META}
 
@@ -422,16 +431,17 @@ class StateStore:
                 self._blocks_changed = False
             return
         savepoint = f"nested_{self._depth}"
-        conn.execute(f"SAVEPOINT {savepoint}")
+        self._write(f"SAVEPOINT {savepoint}")
         self._depth += 1
         try:
             yield
         except BaseException:
-            conn.execute(f"ROLLBACK TO {savepoint}")
-            conn.execute(f"RELEASE {savepoint}")
-            raise
+            if self._write_failed is None:
+                conn.execute(f"ROLLBACK TO {savepoint}")
+                conn.execute(f"RELEASE {savepoint}")
+            raise  # (a doomed transaction is rolled back whole by the outermost block)
         else:
-            conn.execute(f"RELEASE {savepoint}")
+            self._write(f"RELEASE {savepoint}")
         finally:
             self._depth -= 1
 
@@ -451,6 +461,10 @@ class StateStore:
     def _write(self, sql: str, parameters: tuple[object, ...] = ()) -> sqlite3.Cursor:
         """Run a writing statement; a refused write becomes StoreWriteError and dooms the
         open transaction (it will be rolled back whole, whatever the caller does)."""
+        if self._depth and self._write_failed is not None:
+            # Doomed: SQLite may have rolled back already, and a statement run now would
+            # commit on its own, outside the transaction it belongs to.
+            raise self._write_failed
         try:
             return self._conn.execute(sql, parameters)
         except sqlite3.Error as error:
@@ -482,6 +496,19 @@ class StateStore:
     def delete_block(self, key: str) -> None:
         with self._writing():
             self._write("DELETE FROM blocks WHERE key = ?", (key,))
+            self._blocks_changed = True
+
+    def replace_blocks(self, blocks: list[Block], offences: dict[str, int]) -> None:
+        """Make the file hold exactly these blocks (and at least these offender counts), in one
+        transaction of its own: how an engine puts back what a failed write lost."""
+        if self._depth:
+            raise StateError("replace_blocks runs in a transaction of its own")
+        with self.transaction():
+            self._write("DELETE FROM blocks")
+            for block in blocks:
+                self.save_block(block)
+            for key, count in offences.items():
+                self.set_offences(key, count)
             self._blocks_changed = True
 
     def get_block(self, key: str) -> Block | None:
@@ -594,6 +621,27 @@ class StateStore:
         ).fetchall()
         return [StoredEvent(*row) for row in rows]
 
+
+    # ------------------------------------------------------------------ applied triggers
+
+    def add_trigger(self, executable: str, alert_id: str) -> None:
+        """Remember that this alert's response was applied; the oldest are forgotten."""
+        with self._writing():
+            cursor = self._write(
+                "INSERT INTO triggers (executable, alert_id) VALUES (?, ?)",
+                (executable, alert_id),
+            )
+            newest = cursor.lastrowid
+            if newest is not None and newest % 1000 == 0 and newest > TRIGGERS_KEPT:
+                self._write("DELETE FROM triggers WHERE id <= ?", (newest - TRIGGERS_KEPT,))
+
+    def load_triggers(self) -> set[tuple[str, str]]:
+        """(executable, alert id) of the newest TRIGGERS_KEPT applied alerts."""
+        rows = self._conn.execute(
+            "SELECT executable, alert_id FROM triggers ORDER BY id DESC LIMIT ?",
+            (TRIGGERS_KEPT,),
+        ).fetchall()
+        return {(str(executable), str(alert_id)) for executable, alert_id in rows}
 
     # ------------------------------------------------------------------ the snapshot
 
@@ -1002,16 +1050,33 @@ def _take_lock(path: Path) -> int:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise StateError(f"refusing {path}: not a regular file")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _flock_holder(info.st_dev, info.st_ino) or _read_pid_file(path)
-            raise StateLocked(path, holder) from None
+        deadline = time.monotonic() + ORPHAN_LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _flock_holder(info.st_dev, info.st_ino)
+                # An engine killed while starting a script: the child holds a copy of the
+                # lock's descriptor until its exec closes it (moments). Wait for that only.
+                if holder is None or _alive(holder) or time.monotonic() > deadline:
+                    raise StateLocked(path, holder or _read_pid_file(path)) from None
+                time.sleep(0.02)
         _write_pid_file(path)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _pid_file(path: Path) -> Path:
