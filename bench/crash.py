@@ -128,6 +128,7 @@ class Harness:
         self.engine: subprocess.Popen[bytes] | None = None
         self.serial = 0
         self.generation = 0
+        self.killed_at = 0.0
 
     # ------------------------------------------------------------------ the engine
 
@@ -146,20 +147,27 @@ class Harness:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while b"engine started" not in log.read_bytes():
             if self.engine.poll() is not None:
-                raise RuntimeError(f"engine exited at start: {log.read_text()[-2000:]}")
+                raise RuntimeError(f"engine exited at start: {log.read_text()[-2000:]}"
+                                   f"{who_holds(self.state)}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"engine not ready in {READY_TIMEOUT_S:.0f}s: {log}")
             time.sleep(0.01)
 
     def kill(self, moment: str) -> None:
+        self.engine_kill_only()
+        self.restart(moment)
+
+    def engine_kill_only(self) -> None:
         assert self.engine is not None
         self.engine.send_signal(signal.SIGKILL)
         self.engine.wait()
-        killed = time.time()
+        self.killed_at = time.time()
+
+    def restart(self, moment: str) -> None:
         self.run.kills[moment] += 1
         time.sleep(self.rng.uniform(0.0, 0.3))
         self.start()
-        self.run.down.append((killed, time.time()))
+        self.run.down.append((self.killed_at, time.time()))
 
     def stop(self) -> None:
         assert self.engine is not None
@@ -212,10 +220,17 @@ class Harness:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 env={**os.environ, "PYTHONPATH": str(REPO)},
             )
-            time.sleep(self.rng.uniform(0.1, 0.6))
-            self.kill(moment)
-            client.wait(timeout=30)
+            # Killed once the engine is reversing for the client (its log says so), a moment
+            # later; the client then fails or, if it never reached the engine, acts offline.
+            log, seen = self.run.logs[-1], len(self.run.logs[-1].read_bytes())
+            deadline = time.monotonic() + 10.0
+            while b"reversed" not in log.read_bytes()[seen:] and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(self.rng.uniform(0.0, 0.3))
+            self.engine_kill_only()
+            client.wait(timeout=60)  # before the restart: an offline client holds the state
             self.run.reverses.append((asked, time.time()))
+            self.restart(moment)
             self.say(f"round {number}: killed during {moment}")
             return
         self.kill(moment)
@@ -225,6 +240,25 @@ class Harness:
         """Let every block come due with the engine up, then stop it cleanly."""
         time.sleep(max(STATEFUL.values()) + 2.0)
         self.stop()
+
+
+def who_holds(path: Path) -> str:
+    """Diagnostics for a lock still held after its engine died: /proc/locks and open fds."""
+    try:
+        inode = path.stat().st_ino
+        locks = [line.strip() for line in Path("/proc/locks").read_text().splitlines()
+                 if f":{inode} " in line]
+    except OSError:
+        return ""
+    holders = []
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        try:
+            if os.readlink(fd) == str(path):
+                command = Path(fd.parents[1], "cmdline").read_bytes().replace(b"\0", b" ")
+                holders.append(f"{fd}: {command[:120].decode(errors='replace')}")
+        except OSError:
+            continue
+    return f"\nlocks on inode {inode}: {locks}\nopen by: {holders}"
 
 
 # ---------------------------------------------------------------------- the checks
@@ -244,7 +278,7 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
             effective[record["alert_id"]] += 1
     for alert_id, executable in run.alerts.items():
         if effective[alert_id] != 1:
-            problems.append(f"alert {alert_id} ({executable}) fired {effective[alert_id]} times")
+            problems.append(f"[fired {effective[alert_id]}x] alert {alert_id} ({executable})")
 
     def down_at(moment: float) -> tuple[float, float] | None:
         for killed, ready in run.down:
@@ -271,17 +305,17 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
                 if event["reply"] == "continue":
                     adds += 1
                     if due is not None:
-                        problems.append(f"{key}: added at {event['t1']:.3f} while its block "
-                                        f"(due {due:.3f}) was still in force")
+                        problems.append(f"[double add] {key}: added at {event['t1']:.3f} "
+                                        f"while its block (due {due:.3f}) was in force")
                 elif due is None:
-                    problems.append(f"{key}: refreshed (abort) at {event['t1']:.3f} with no "
-                                    "block in force: the firewall holds nothing")
+                    problems.append(f"[refresh of nothing] {key}: abort at "
+                                    f"{event['t1']:.3f} with no block in force")
                 due = event["t1"] + timeout
                 continue
             deletes += 1
             started = event["t0"]
             if due is None:
-                problems.append(f"{key}: reversed twice (or with no add): delete at "
+                problems.append(f"[reversed twice] {key}: delete at "
                                 f"{started:.3f}")
                 continue
             on_time = abs(started - due) <= TOLERANCE_S
@@ -292,16 +326,16 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
                 near = min(run.down, key=lambda w: abs(w[0] - due), default=None)
                 context = "" if near is None else (
                     f"; nearest kill at {near[0]:.3f}, ready again at {near[1]:.3f}")
-                problems.append(f"{key}: delete at {started:.3f}, due at {due:.3f} "
+                problems.append(f"[late or early] {key}: delete at {started:.3f}, due at {due:.3f} "
                                 f"({started - due:+.3f} s){context}")
             due = None
         if due is not None:
-            problems.append(f"{key}: block lost: added, due at {due:.3f}, never reversed")
+            problems.append(f"[block lost] {key}: added, due at {due:.3f}, never reversed")
     for log in run.logs:
         text = log.read_text(errors="replace")
         for marker in ("Traceback", "Task exception was never retrieved"):
             if marker in text:
-                problems.append(f"{log.name}: {marker!r} in the engine's output")
+                problems.append(f"[engine output] {log.name}: {marker!r}")
     return Verdict(problems, len(run.alerts), adds, deletes, dict(run.kills))
 
 
@@ -341,8 +375,13 @@ def main() -> int:
     if verdict.ok:
         print("all checks passed")
         return 0
-    for problem in verdict.problems[:50]:
-        print(f"  {problem}")
+    kinds: dict[str, list[str]] = defaultdict(list)
+    for problem in verdict.problems:
+        kinds[problem.split("]")[0] + "]"].append(problem)
+    for kind, problems in sorted(kinds.items()):
+        print(f"{kind} x{len(problems)}")
+        for problem in problems[:5]:
+            print(f"    {problem}")
     print(f"FAILED: {len(verdict.problems)} problem(s); replay with --seed {seed} "
           f"(work directory kept: {workdir})")
     return 1

@@ -1059,7 +1059,9 @@ def _take_lock(path: Path) -> int:
                 holder = _flock_holder(info.st_dev, info.st_ino)
                 # An engine killed while starting a script: the child holds a copy of the
                 # lock's descriptor until its exec closes it (moments). Wait for that only.
-                if holder is None or _alive(holder) or time.monotonic() > deadline:
+                # (/proc/locks shows pid 0 once the process that took the lock is gone.)
+                orphaned = holder is not None and (holder <= 0 or not _alive(holder))
+                if not orphaned or time.monotonic() > deadline:
                     raise StateLocked(path, holder or _read_pid_file(path)) from None
                 time.sleep(0.02)
         _write_pid_file(path)
