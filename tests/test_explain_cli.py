@@ -274,8 +274,9 @@ def test_jsonl_object_shape(home: Path) -> None:
             obj["srcip"], obj["dstuser"]) == (1, "1704067200.1", "5710", 10, "001",
                                               "203.0.113.9", None)
     first, second = obj["responses"]
+    # The original fields in their order (a contract), then the added ones.
     assert list(first) == ["index", "line", "command", "name", "fires", "reasons", "targets",
-                           "timeout", "stateful"]
+                           "timeout", "stateful", "outcome", "deliveries"]
     assert (first["index"], first["command"], first["name"], first["fires"], first["targets"],
             first["timeout"], first["stateful"]) == (1, "firewall-drop", "firewall-drop600",
                                                      True, ["001"], 600, True)
@@ -386,3 +387,116 @@ def test_config_errors_are_warned_about_but_explained(home: Path) -> None:
 def test_empty_input_gives_nothing(home: Path) -> None:
     done = run_explain(home / "ossec.conf", stdin=b"\n\n")
     assert (done.returncode, done.stdout) == (0, "")
+
+
+# ---------------------------------------------------------------- what would really happen
+
+
+def outcome_home(tmp_path: Path) -> Path:
+    (tmp_path / "ossec.conf").write_text(config_text([
+        block("firewall-drop", "local", level=5, timeout=600),
+        block("disable-account", "server", level=5, timeout=600),
+        block("restart-wazuh", "server", level=5),
+    ]))
+    return tmp_path
+
+
+def explain_one(home: Path, line: str) -> tuple[dict[str, Any], str]:
+    (home / "alerts.json").write_text(line + "\n")
+    jsonl = run_explain(home / "ossec.conf", home / "alerts.json")
+    text = run_explain(home / "ossec.conf", home / "alerts.json", "--format", "text")
+    assert jsonl.returncode == 0 and text.returncode == 0, jsonl.stderr + text.stderr
+    return json.loads(jsonl.stdout), text.stdout
+
+
+def test_firewall_drop_without_srcip_fires_but_the_script_refuses(tmp_path: Path) -> None:
+    obj, text = explain_one(outcome_home(tmp_path), alert_line(agent="000", srcip=None))
+    drop, account, restart = obj["responses"]
+    assert drop["fires"] is True  # Wazuh's decision is unchanged (contract)
+    assert drop["outcome"] == "script-refuses"
+    assert drop["deliveries"] == [{
+        "target": "server", "outcome": "script-refuses",
+        "detail": "fires, but firewall-drop needs srcip and this alert has none"}]
+    assert account["outcome"] == "script-refuses"
+    assert "disable-account needs dstuser and this alert has none" in text
+    # restart-wazuh keys on nothing: it would run.
+    assert restart["outcome"] == "would-run"
+    assert "=> would run active-response/bin/restart-wazuh on the manager" in text
+    assert "=> fires, but firewall-drop needs srcip and this alert has none" in text
+    assert "(1 would run, 2 refused by the script)" in text
+
+
+def test_agent_target_is_not_delivered(tmp_path: Path) -> None:
+    obj, text = explain_one(outcome_home(tmp_path), alert_line(agent="010", dstuser="alice"))
+    drop, account, _ = obj["responses"]
+    assert (drop["fires"], drop["targets"], drop["outcome"]) == (True, ["010"], "not-delivered")
+    assert drop["deliveries"][0]["detail"].startswith(
+        "not delivered to agent 010: no agent transport configured")
+    assert "=> not delivered to agent 010: no agent transport configured" in text
+    assert account["outcome"] == "would-run"  # dstuser alice, on the manager
+    assert "=> would run active-response/bin/disable-account on the manager" in text
+
+
+def test_srcip_is_read_as_the_stock_scripts_read_it(tmp_path: Path) -> None:
+    home = outcome_home(tmp_path)
+    windows = json.loads(alert_line(agent="000", srcip=None))
+    windows["data"] = {"win": {"eventdata": {"ipAddress": "198.51.100.4"}}}
+    obj, _ = explain_one(home, json.dumps(windows))
+    assert obj["responses"][0]["outcome"] == "would-run"  # Windows events carry it there
+    named = alert_line(agent="000", srcip="attacker.example")
+    obj, text = explain_one(home, named)
+    assert obj["responses"][0]["outcome"] == "script-refuses"
+    assert "firewall-drop needs srcip as a numeric address and this alert's is " \
+           "'attacker.example'" in text
+    # The first present field decides, as in the scripts: a bad ipAddress is not skipped.
+    windows["data"] = {"srcip": "198.51.100.4", "win": {"eventdata": {"ipAddress": "-"}}}
+    obj, _ = explain_one(home, json.dumps(windows))
+    assert obj["responses"][0]["outcome"] == "script-refuses"
+
+
+def test_root_is_refused_by_disable_account(tmp_path: Path) -> None:
+    obj, text = explain_one(outcome_home(tmp_path), alert_line(agent="000", dstuser="root"))
+    assert obj["responses"][1]["outcome"] == "script-refuses"
+    assert "disable-account refuses dstuser 'root'" in text
+
+
+def test_closing_note_cites_wazuh_not_our_spec(home: Path) -> None:
+    (home / "alerts.json").write_text(alert_line(level=10) + "\n")
+    out = run_explain(home / "ossec.conf", home / "alerts.json", "--format", "text").stdout
+    note = out[out.index("note: "):]
+    assert "spec" not in note and "as Wazuh documents them" in note
+    assert "log_alert_level" in note and "no_ar" in note
+
+
+async def test_explain_says_what_the_engine_does(tmp_path: Path) -> None:
+    """The same config and alerts through explain and through a real engine: what explain
+    calls 'would run' runs, what it calls 'not delivered' is reported undelivered."""
+    from arconsole.engine.clock import ManualClock
+    from arconsole.engine.events import ScriptRan, Undelivered
+    from tests.engine_support import T0, command, make_home, recorder, records, response, started
+    from tests.engine_support import alert_line as engine_alert
+
+    home = make_home(tmp_path, [command("rec")],
+                     [response("rec", location="local", level=5, timeout=600)],
+                     {"rec": recorder()})
+    lines = [engine_alert("1.1", agent_id="010", srcip="203.0.113.7"),
+             engine_alert("1.2", agent_id="000", srcip="203.0.113.8")]
+    alerts = home / "explain-input.json"
+    alerts.write_bytes(b"".join(line + b"\n" for line in lines))
+    done = run_explain(home / "etc" / "ossec.conf", alerts)
+    said = [json.loads(line)["responses"][0]["outcome"] for line in done.stdout.splitlines()]
+    assert said == ["not-delivered", "would-run"]
+
+    engine = await started(home, ManualClock(T0))
+    subscription = engine.bus.subscribe()
+    try:
+        for line in lines:
+            await engine.handle_line(line)
+        await engine.drain()
+        events = subscription.drain()
+    finally:
+        await engine.stop()
+    undelivered = [e for e in events if isinstance(e, Undelivered)]
+    assert [(e.alert_id, e.target) for e in undelivered] == [("1.1", "010")]
+    assert any(isinstance(e, ScriptRan) for e in events)
+    assert [json.loads(r["stdin"])["parameters"]["alert"]["id"] for r in records(home)] == ["1.2"]

@@ -190,3 +190,26 @@ def test_sighup_reloads_and_bad_config_keeps_the_last_good_one(engine: RunningEn
     time.sleep(0.5)
     assert len(records(engine.home)) == 1, "level 10 no longer fires after the reload"
     assert engine.stop() == 0
+
+
+def test_blocks_list_says_dry_run(home: Path) -> None:
+    """A dry run's blocks are imagined: the text listing must not pass them off as real."""
+    running = RunningEngine(home, "--mode", "dry-run")
+    try:
+        running.append(alert_line("1.1", srcip="203.0.113.7"))
+        state = str(running.state)
+        wait_until(lambda: len(json.loads(arconsole(
+            "blocks", "list", "--state", state, "--format", "json").stdout)) == 1)
+        (block,) = json.loads(arconsole("blocks", "list", "--state", state,
+                                        "--format", "json").stdout)
+        assert block["dry_run"] is True
+        text = arconsole("blocks", "list", "--state", state).stdout
+        row = text.splitlines()[1]
+        assert f"{block['key']} " in row and "active (dry-run)" in row, text
+        added = arconsole("blocks", "add", "--command", "rec", "--srcip", "198.51.100.5",
+                          "--state", state)
+        assert added.stdout.startswith("add rec 198.51.100.5: dry-run: nothing ran"), added.stdout
+        assert "done" not in added.stdout
+        assert records(home) == []  # nothing ran
+    finally:
+        running.stop(signal.SIGKILL)

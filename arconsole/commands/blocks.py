@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import shlex
+import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from arconsole.commands.errors import describe_start_failure, path_failure, report
+from arconsole.commands.operator_args import (
+    MAX_BLOCK_SECONDS,
+    address_argument,
+    block_seconds,
+    name_argument,
+)
 from arconsole.durations import format_remaining
 from arconsole.engine.options import DEFAULT_HOME, socket_path_for
 
@@ -19,7 +28,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "blocks", help="list, reverse, extend or add blocks",
         description="Talks to the engine that owns the state file over its socket; with no "
-        "engine running, acts on the state file directly.",
+        "engine running, acts on the state file directly. Give the engine's --home (or "
+        f"--state) unless its home is {DEFAULT_HOME}.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -34,18 +44,24 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--format", choices=["text", "json"], default="text")
     reverse = actions.add_parser("reverse", help="reverse blocks now")
     common(reverse)
-    reverse.add_argument("keys", nargs="*", metavar="KEY")
+    reverse.add_argument("keys", nargs="*", metavar="KEY", type=name_argument,
+                         help="a block's key, as `blocks list` shows it")
     reverse.add_argument("--all", action="store_true", help="reverse every block")
     extend = actions.add_parser("extend", help="extend a block")
     common(extend)
-    extend.add_argument("key", metavar="KEY")
-    extend.add_argument("seconds", type=int, metavar="SECONDS")
+    extend.add_argument("key", metavar="KEY", type=name_argument,
+                        help="the block's key, as `blocks list` shows it")
+    extend.add_argument("seconds", type=block_seconds, metavar="SECONDS",
+                        help="seconds to add to the time the block has left (whole, above 0, "
+                        f"at most {MAX_BLOCK_SECONDS}: ten years)")
     add = actions.add_parser("add", help="block an address by hand")
     common(add)
     add.add_argument("--command", required=True, dest="ar_command", metavar="NAME",
-                     help="a <command><name> of the config")
-    add.add_argument("--srcip", required=True, metavar="IP")
-    add.add_argument("--timeout", type=int, metavar="S", help="seconds (default 600)")
+                     type=name_argument, help="a <command><name> of the config")
+    add.add_argument("--srcip", required=True, metavar="IP", type=address_argument,
+                     help="the IPv4 or IPv6 address to block (checked as an alert's srcip)")
+    add.add_argument("--timeout", type=block_seconds, metavar="S",
+                     help=f"seconds (default 600; at most {MAX_BLOCK_SECONDS}: ten years)")
     add.add_argument("--force", action="store_true", help="block even a white-listed address")
     from arconsole.commands import reconcile
 
@@ -66,6 +82,8 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
 
 def run(args: argparse.Namespace) -> int:
     from arconsole.engine.control import ControlError, engine_listening, request
+    from arconsole.engine.engine import EngineError
+    from arconsole.engine.store import StateError
 
     home, state, config = _paths(args)
     if args.action == "reconcile":
@@ -77,18 +95,34 @@ def run(args: argparse.Namespace) -> int:
         return 2
     payload = _payload(args)
     socket_path = socket_path_for(state)
-    if engine_listening(socket_path):
+    try:
+        listening = engine_listening(socket_path)
+        present = listening or state.exists()
+    except OSError as error:
+        return report(path_failure("open state", state, error))
+    if listening:
         try:
             answer = request(socket_path, payload)
         except ControlError as error:
-            print(f"arconsole: {error}", file=sys.stderr)
-            return 1
+            return report(str(error))
+    elif not present:
+        return report(f"no state file at {state} and no engine running" + _where_hint(args))
     else:
-        if not state.exists():
-            print(f"arconsole: no state file at {state} and no engine running", file=sys.stderr)
-            return 1
-        answer = asyncio.run(_offline(payload, home, state, config))
+        try:
+            answer = asyncio.run(_offline(payload, home, state, config))
+        except (EngineError, StateError, OSError, sqlite3.Error) as error:
+            message, status = describe_start_failure(
+                error, config=config, state=state, alerts=home / "logs" / "alerts" / "alerts.json",
+                socket=socket_path,
+            )
+            return report(message, status)
     return _print(args, answer)
+
+
+def _where_hint(args: argparse.Namespace) -> str:
+    if args.state is None and args.home is None:
+        return f" (if the engine's home is not {DEFAULT_HOME}, give --home HOME or --state FILE)"
+    return ""
 
 
 def _payload(args: argparse.Namespace) -> dict[str, Any]:
@@ -108,7 +142,7 @@ async def _offline(
     payload: dict[str, Any], home: Path, state: Path, config: Path
 ) -> dict[str, Any]:
     """No engine runs: load the state file, act on it with a private engine, and stop."""
-    from arconsole.engine.engine import Engine, EngineError
+    from arconsole.engine.engine import Engine
     from arconsole.engine.operator import current_operator, ssh_client_address
     from arconsole.engine.options import EngineOptions
     from arconsole.engine.requests import handle_request
@@ -129,8 +163,10 @@ async def _offline(
     engine = Engine(options)
     try:
         await engine.start(follow=False)
-    except EngineError as error:
-        return {"ok": False, "error": str(error)}
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await engine.stop(reverse=False)
+        raise  # run() says why, in one line
     if payload["op"] == "add":
         payload = {**payload, "requester_address": ssh_client_address()}
     try:
@@ -141,8 +177,7 @@ async def _offline(
 
 def _print(args: argparse.Namespace, answer: dict[str, Any]) -> int:
     if "error" in answer:
-        print(f"arconsole: {answer['error']}", file=sys.stderr)
-        return 1
+        return report(str(answer["error"]), 1)
     if args.action == "list":
         blocks = answer["blocks"]
         if args.format == "json":
@@ -153,8 +188,14 @@ def _print(args: argparse.Namespace, answer: dict[str, Any]) -> int:
     from arconsole.safetext import literal
 
     for result in answer["results"]:
-        mark = "done" if result["ok"] else "FAILED"
-        print(literal(f"{result['action']} {result['target']}: {mark}: {result['detail']}"))
+        detail = str(result["detail"])
+        if not result["ok"]:
+            mark = "FAILED: "
+        elif detail.startswith("dry-run:"):
+            mark = ""  # "done" would claim what a dry run did not do; the detail says it
+        else:
+            mark = "done: "
+        print(literal(f"{result['action']} {result['target']}: {mark}{detail}"))
     return 0 if answer["ok"] else 1
 
 
@@ -168,9 +209,11 @@ def format_blocks(blocks: list[dict[str, Any]], now: float | None = None) -> str
     for block in blocks:
         remaining = max(0, int(block["expires_at"] - now))
         who = block["srcip"] or block["user"] or "-"
+        # A dry run's block was only imagined: say so, it holds nothing.
+        state = f"{block['state']} (dry-run)" if block.get("dry_run") else block["state"]
         rows.append([
             literal(str(cell)) for cell in (
-                block["key"], block["name"], block["target"], who, block["state"],
+                block["key"], block["name"], block["target"], who, state,
                 block["offences"], format_remaining(remaining),
             )
         ])

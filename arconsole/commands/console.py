@@ -12,11 +12,17 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from typing import TYPE_CHECKING
 
-from arconsole.commands.engine_args import add_engine_options, options_from_args
+from arconsole.commands.engine_args import (
+    add_engine_options,
+    options_from_args,
+    with_home_hint,
+)
+from arconsole.commands.errors import describe_start_failure, report
 
 if TYPE_CHECKING:
     from arconsole.commands.engine_host import HostedEngine
@@ -57,6 +63,7 @@ async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int
     from arconsole.engine.control import ControlError, engine_listening
     from arconsole.engine.engine import Engine, EngineError
     from arconsole.engine.link import LocalLink, SocketLink
+    from arconsole.engine.store import StateError
 
     host: HostedEngine | None = None
     link: EngineLink
@@ -71,11 +78,14 @@ async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int
         host = HostedEngine(Engine(options))
         try:
             await host.start()
-        except EngineError as error:
-            print(f"arconsole: {error}", file=sys.stderr)
+        except (EngineError, StateError, OSError, sqlite3.Error) as error:
             with contextlib.suppress(Exception):
-                await host.stop()
-            return 1
+                await host.engine.stop(reverse=False)  # the socket is the last step of start
+            message, status = describe_start_failure(
+                error, config=options.config_path, state=options.state_path,
+                alerts=options.alerts_path, socket=options.socket_path,
+            )
+            return report(with_home_hint(message, options), status)
         link = LocalLink(host.engine)
     app = ConsoleApp(link, theme=theme, flavour=options.flavour, role=options.role)
     return await run_console(app, link, host, mouse=mouse)

@@ -23,9 +23,12 @@ if TYPE_CHECKING:
     from arconsole.engine.decide import Decider
 
 NOTES = (
-    "arconsole sees only what reaches alerts.json: a rule with <options>no_ar</options> looks "
-    "like any other here, and events below <log_alert_level> (or rules that do not log) never "
-    "arrive, although Wazuh may still run their responses (spec 5.1, 5.2).",
+    "arconsole sees only what reaches alerts.json. Wazuh runs a rule's responses when the rule "
+    "matches, whether or not the alert is written: as Wazuh documents them, "
+    "<alerts><log_alert_level> is the lowest level of alert written to alerts.json, so a "
+    "response bound to a lower-level rule runs in Wazuh but is never seen here; and a rule "
+    "with <options>no_ar</options> never triggers an active response in Wazuh, yet its alerts "
+    "look like any other here.",
 )
 
 
@@ -86,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"arconsole explain: cannot read {args.alerts}: {error.strerror or error}",
               file=sys.stderr)
         return 2
+    if stream is sys.stdin.buffer and sys.stdin.isatty():
+        # Otherwise a forgotten ALERTS looks like a hang.
+        print("arconsole explain: reading alerts from stdin (paste alerts.json lines, end "
+              "with ctrl+d; or name a file: arconsole explain CONFIG ALERTS)", file=sys.stderr)
     text = args.format == "text" or (args.format is None and sys.stdout.isatty())
     report: JsonlReport | TextReport = (
         TextReport(sys.stdout, config) if text else JsonlReport(sys.stdout)

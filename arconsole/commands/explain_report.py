@@ -7,9 +7,32 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
+from arconsole.alerts.model import Alert
+from arconsole.commands.explain_outcome import (
+    NOT_DELIVERED,
+    SCRIPT_REFUSES,
+    WOULD_RUN,
+    deliveries,
+    summary,
+)
 from arconsole.config.model import Config
 from arconsole.engine.decide import AlertDecision, ResponseDecision
 from arconsole.safetext import literal
+
+_OUTCOME_WORDS = ((WOULD_RUN, "would run"), (NOT_DELIVERED, "not delivered"),
+                  (SCRIPT_REFUSES, "refused by the script"))
+
+
+def _outcome_words(counts: Counter[str]) -> str:
+    """`: 1 would run, 2 not delivered` (targets), or nothing when nothing fired."""
+    words = [f"{counts[outcome]} {text}" for outcome, text in _OUTCOME_WORDS if counts[outcome]]
+    return f" ({', '.join(words)})" if words else ""
+
+
+def _responses_of(document: dict[str, object]) -> list[dict[str, object]]:
+    responses = document["responses"]
+    assert isinstance(responses, list)
+    return responses
 
 
 class JsonlReport:
@@ -19,7 +42,13 @@ class JsonlReport:
         self._out = out
 
     def decision(self, line: int, decision: AlertDecision) -> None:
-        self._write(decision.to_json(line))
+        document = decision.to_json(line)
+        # Added fields (the existing ones are a contract): what each response would do here.
+        for response, shown in zip(decision.responses, _responses_of(document), strict=True):
+            found = deliveries(response, decision.alert)
+            shown["outcome"] = summary(found)
+            shown["deliveries"] = [delivery.to_json() for delivery in found]
+        self._write(document)
 
     def error(self, line: int, message: str) -> None:
         self._write({"line": line, "error": message})
@@ -42,6 +71,7 @@ class TextReport:
         self._alerts = 0
         self._errors = 0
         self._fired: Counter[str] = Counter()
+        self._outcomes: Counter[str] = Counter()
         self._write(
             f"{literal(config.path)}: {len(config.responses)} <active-response> block(s), "
             f"flavour {config.flavour}, {len(config.white_list)} white-list entr"
@@ -66,13 +96,15 @@ class TextReport:
         fired = decision.fired
         if not decision.responses:
             lines.append("  (the config has no <active-response>)")
+        before = Counter(self._outcomes)
         for response in decision.responses:
-            lines.extend(self._response_lines(response))
+            lines.extend(self._response_lines(response, alert))
         self._fired.update(response.response.name for response in fired)
-        lines.append(f"  => {len(fired)} of {len(decision.responses)} fire")
+        lines.append(f"  => {len(fired)} of {len(decision.responses)} fire"
+                     + _outcome_words(self._outcomes - before))
         self._write("\n".join(lines) + "\n")
 
-    def _response_lines(self, decision: ResponseDecision) -> list[str]:
+    def _response_lines(self, decision: ResponseDecision, alert: Alert) -> list[str]:
         response = decision.response
         label = f"#{response.index} {response.name} (line {response.line})"
         if not decision.fires:
@@ -81,6 +113,9 @@ class TextReport:
         where = ", ".join("manager" if t == "server" else t for t in decision.targets)
         lines = [f"  +  {label} -> {where} [{kind}]"]
         lines.extend(f"       {reason}" for reason in decision.reasons)
+        for delivery in deliveries(decision, alert):
+            self._outcomes[delivery.outcome] += 1
+            lines.append(f"       => {delivery.detail}")
         return lines
 
     def error(self, line: int, message: str) -> None:
@@ -91,7 +126,7 @@ class TextReport:
     def finish(self, notes: Sequence[str]) -> None:
         fired = ", ".join(f"{name} x{count}" for name, count in sorted(self._fired.items()))
         summary = (f"\n{self._alerts} alert(s), {self._errors} unreadable; "
-                   f"fired: {fired or 'nothing'}\n")
+                   f"fired: {fired or 'nothing'}{_outcome_words(self._outcomes)}\n")
         self._write(summary + "".join(f"note: {note}\n" for note in notes))
 
     def _write(self, text: str) -> None:

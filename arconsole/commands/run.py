@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
+import sqlite3
 import sys
 import time
 from typing import Any
 
-from arconsole.commands.engine_args import add_engine_options, options_from_args
+from arconsole.commands.engine_args import (
+    add_engine_options,
+    options_from_args,
+    with_home_hint,
+)
+from arconsole.commands.errors import describe_start_failure, report
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "run", help="run the active-response engine headless",
         description="Follow the alerts file, run responses, keep and reverse blocks. "
-        "SIGTERM/SIGINT stop cleanly (blocks stay unless --reverse-on-exit); SIGHUP reloads.",
+        "SIGTERM/SIGINT stop cleanly (blocks stay unless --reverse-on-exit); SIGHUP reloads. "
+        "While it runs, `arconsole blocks ... --home HOME` and the console (`arconsole CONFIG`, "
+        "same state file) attach to it over the control socket beside the state file.",
+        epilog="Exit status: 0 stopped cleanly; 1 the engine could not start (the config has "
+        "errors, or another engine owns the state file); 2 a path cannot be used (missing, "
+        "not a directory, no permission) or an argument is wrong. Every such problem is one "
+        "line on stderr.",
     )
     add_engine_options(parser)
     parser.add_argument("--quiet", action="store_true",
@@ -35,6 +48,7 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     from arconsole.commands.engine_host import HostedEngine
     from arconsole.engine.engine import Engine, EngineError
     from arconsole.engine.eventlog import EventLogger
+    from arconsole.engine.store import StateError
 
     engine = Engine(options)
     host = HostedEngine(engine)
@@ -48,12 +62,17 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(engine.reload()))
     try:
         await host.start()
-    except EngineError as error:
+    except (EngineError, StateError, OSError, sqlite3.Error) as error:
         await asyncio.sleep(0)
         logger.flush(subscription)
         printer.cancel()
-        print(f"arconsole: {error}", file=sys.stderr)
-        return 1
+        with contextlib.suppress(Exception):
+            await engine.stop(reverse=False)  # whatever had started (a store, a socket)
+        message, status = describe_start_failure(
+            error, config=options.config_path, state=options.state_path,
+            alerts=options.alerts_path, socket=options.socket_path,
+        )
+        return report(with_home_hint(message, options), status)
     logger.line(
         f"engine started: mode {options.mode}, config {options.config_path} "
         f"(generation {engine.generation}), alerts {options.alerts_path}, "

@@ -49,6 +49,19 @@ class BlockBook:
         self._timers_changed = asyncio.Event()
         self._delete_attempts: dict[str, int] = {}  # failed deletes in a row, per key
 
+    def _save(self, block: Block) -> None:
+        """Store the block's row with this turn's commit; a refused write is the store fault."""
+        try:
+            self._context.writes.save_block(block)
+        except StoreWriteError as error:
+            self._context.health.failed(error)
+
+    def _drop(self, key: str) -> None:
+        try:
+            self._context.writes.delete_block(key)
+        except StoreWriteError as error:
+            self._context.health.failed(error)
+
     def _write(self, write: Callable[[StateStore], None]) -> bool:
         """Write as part of this turn's transaction; a refused write is the store fault (told
         once, retried by store_health), never an exception out of the book."""
@@ -75,7 +88,8 @@ class BlockBook:
         context = self._context
         try:
             # A script waits on our answer while its key is being reversed; never forever.
-            await asyncio.wait_for(self.wait_key_idle(key), context.options.time_limit)
+            if key in self._key_busy:
+                await asyncio.wait_for(self.wait_key_idle(key), context.options.time_limit)
         except TimeoutError:
             context.notice("warning", f"{literal(key)}: still being reversed after "
                            f"{context.options.time_limit:.0f}s; this trigger was aborted")
@@ -122,7 +136,8 @@ class BlockBook:
         self.blocks[key] = block
         self.schedule(block)
         try:
-            await writes.durable()  # never `continue` a block the state file does not hold
+            if not context.dry_run:  # never `continue` a block the state file does not hold
+                await writes.durable()
         except Exception:
             if change == "added":
                 self.timers.cancel(key)
@@ -164,7 +179,7 @@ class BlockBook:
                     dry_run=context.dry_run,
                 )
                 change, reply = "added", "continue"
-            store.save_block(block)
+            context.writes.save_block(block)
             if not manual:
                 store.add_trigger(block.executable, alert.alert_id)
         return block, change, reply
@@ -197,14 +212,14 @@ class BlockBook:
             offences=0, delete_message=message.with_command("delete"),
             state=BlockState.UNTRACKED, alert_id=alert.alert_id, rule_id=alert.rule_id,
         )
-        self._write(lambda store: store.save_block(block))
+        self._save(block)
         self.blocks[key] = block
         self.publish("untracked", block)
         return block
 
     def mark_failed(self, key: str, error: str) -> Block:
         block = self.blocks[key].with_(state=BlockState.FAILED, last_error=error)
-        self._write(lambda store: store.save_block(block))
+        self._save(block)
         self.blocks[key] = block
         self.publish("failed", block)
         return block
@@ -212,7 +227,7 @@ class BlockBook:
     def extend(self, key: str, seconds: int) -> Block:
         """Push an active block's end `seconds` later (callers checked it is active)."""
         extended = self.blocks[key].with_(timeout=self.blocks[key].timeout + seconds)
-        self._write(lambda store: store.save_block(extended))
+        self._save(extended)
         self.blocks[key] = extended
         self.schedule(extended)
         self.publish("extended", extended)
@@ -226,7 +241,7 @@ class BlockBook:
 
     def forget_imagined(self, key: str) -> None:
         """Drop a dry run's block from the state file: never enforced, nothing to reverse."""
-        self._write(lambda store: store.delete_block(key))
+        self._drop(key)
 
     async def forget(self, key: str) -> ActionResult:
         """The operator's stop: drop a block without running its delete (a failed delete is
@@ -237,7 +252,7 @@ class BlockBook:
             return ActionResult(False, "forget", key, "no such block")
         self.timers.cancel(key)
         self._delete_attempts.pop(key, None)
-        self._write(lambda store: store.delete_block(key))
+        self._drop(key)
         self.publish("forgotten", block)
         return ActionResult(True, "forget", key, f"forgotten ({block.state}); its delete was "
                             "not run: whatever it holds stays in force", block)
@@ -311,14 +326,14 @@ class BlockBook:
             block = block.with_(state=BlockState.REVERSING)
             self.blocks[key] = block
             # A state file that cannot take this is the store fault; the delete runs anyway.
-            self._write(lambda store: store.save_block(block))
+            self._save(block)
             self.publish("reversing", block)
             try:
                 ok, detail = await self._run_delete(block)
             except Exception as error:  # a bug: the block must not stay `reversing`
                 ok, detail = False, f"internal error: {type(error).__name__}: {error}"
             if ok:
-                self._write(lambda store: store.delete_block(key))
+                self._drop(key)
                 del self.blocks[key]
                 self._delete_attempts.pop(key, None)
                 done = block.with_(state=BlockState.REVERSED)

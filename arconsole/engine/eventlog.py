@@ -96,9 +96,20 @@ class EventLogger:
 
     async def follow(self, subscription: Subscription) -> None:
         while True:
-            for event in await subscription.next_batch():
-                self.event(event)
+            self._write_batch(await subscription.next_batch())
 
     def flush(self, subscription: Subscription) -> None:
-        for event in subscription.drain():
-            self.event(event)
+        self._write_batch(subscription.drain())
+
+    def _write_batch(self, events: list[Event]) -> None:
+        """One write and one flush for a whole batch: a backlog logs thousands at a time."""
+        stamp = time.strftime("%Y/%m/%d %H:%M:%S")
+        lines = []
+        for event in events:
+            level, text = describe(event)
+            if (level == "debug" and not self.verbose) or (self.quiet and level == "info"):
+                continue
+            lines.append(f"{stamp} arconsole {level}: {text}\n")
+        if lines:
+            self.stream.write("".join(lines))
+            self.stream.flush()

@@ -8,8 +8,16 @@ environment: nothing from an alert ever reaches argv (JSON) or the environment.
 
 Where arconsole differs from execd (spec 1.4 item 2): runs are concurrent (bounded), every
 stage has a time limit after which the script's whole process group gets SIGTERM and then
-SIGKILL, and stderr is kept instead of going to /dev/null. The executor never blocks the event
-loop: pipes are non-blocking and a process's exit is watched through a pidfd.
+SIGKILL, and stderr is kept instead of going to /dev/null. When a script exits, what it left
+in its process group gets SIGTERM, and SIGKILL after the grace (execd leaves it running).
+A child that calls `setsid` leaves the process group and escapes that; where cgroup v2 is
+writable each run also has a cgroup of its own (arconsole.engine.cgroups), which catches it
+too, except for the restart scripts (KEEPS_DAEMONS), whose daemons are meant to outlive them.
+
+The executor never blocks the event loop: processes are started by posix_spawn on a spawner
+thread (arconsole.engine.spawn), the message is put in the stdin pipe before the script starts
+(what does not fit is written as the script reads), pipes are non-blocking, and pipes and
+pidfds are watched through one epoll set of the executor's own.
 
 Per-key ordering, dedupe and what a result means are the engine's business, not this module's.
 """
@@ -18,19 +26,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
+import select
 import signal
 import stat
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from arconsole.config.executables import PROGRAM_DIR
+from arconsole.engine.cgroups import RunCgroup, RunCgroups
+from arconsole.engine.spawn import Spawned, Spawner, SpawnRequest
 
 # Scripts get a fixed environment: nothing from the console's, nothing from an alert.
 # The engine's own interpreter directory comes first so that `#!/usr/bin/env python3`
@@ -46,7 +58,15 @@ STDERR_CAP = 64 * 1024
 _READ_CHUNK = 65536
 _REAP_WAIT = 5.0  # after SIGKILL: how long a run waits for the kernel before reaping later
 
+_SWEEP_POLL = 0.05  # how often a run's leftovers are looked for during the grace
+
 _HAVE_PIDFD = hasattr(os, "pidfd_open")
+_PIDFD_SIGNAL_PROCESS_GROUP = 4  # linux/pidfd.h (Linux 6.9)
+_PIDFD_GROUP_SIGNALS = hasattr(signal, "pidfd_send_signal")  # until the kernel says EINVAL
+
+# Scripts whose detached children are meant to outlive them: Wazuh's and OSSEC's restart
+# scripts start the daemons. They run without a cgroup (their process group is still swept).
+KEEPS_DAEMONS = frozenset({"restart-wazuh", "restart.sh", "restart-ossec.sh"})
 
 FirstLineHandler = Callable[[bytes | None], Awaitable[bytes | None]]
 
@@ -159,17 +179,59 @@ class ScriptResult:
         return self.ended_at - self.started_at
 
 
+class _FdWatcher:
+    """The executor's own epoll set, watched by the loop as one reader.
+
+    A run watches three descriptors (stdout, stderr, its pidfd); through asyncio's add_reader
+    each registration and removal costs a Handle, a selector key and an epoll_ctl in Python.
+    Here it is one C call each, and one loop wake-up serves every run that has news.
+    Level-triggered like asyncio's selector, so a callback that reads only part is called again.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._epoll = select.epoll()
+        self._callbacks: dict[int, Callable[[], None]] = {}
+        loop.add_reader(self._epoll.fileno(), self._dispatch)
+
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
+        self._epoll.register(fd, select.EPOLLIN)
+        self._callbacks[fd] = callback
+
+    def add_writer(self, fd: int, callback: Callable[[], None]) -> None:
+        self._epoll.register(fd, select.EPOLLOUT)
+        self._callbacks[fd] = callback
+
+    def remove(self, fd: int) -> None:
+        if self._callbacks.pop(fd, None) is not None:
+            with contextlib.suppress(OSError):
+                self._epoll.unregister(fd)
+
+    def _dispatch(self) -> None:
+        for fd, _ in self._epoll.poll(0, 256):
+            callback = self._callbacks.get(fd)
+            if callback is not None:  # removed by an earlier callback of this batch
+                callback()
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self._epoll.fileno())
+        self._epoll.close()
+
+
 class _Child:
     """One spawned script: its pipes and its exit, driven by event-loop callbacks."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, popen: subprocess.Popen[bytes],
+        self, loop: asyncio.AbstractEventLoop, watcher: _FdWatcher, spawned: Spawned,
         stdin_fd: int | None, stdout_fd: int | None, stderr_fd: int | None,
-        *, want_line: bool,
+        *, want_line: bool, pending: bytes = b"", close_after_write: bool = False,
+        cgroup: RunCgroup | None = None,
     ) -> None:
         self.loop = loop
-        self.popen = popen
-        self.pid = popen.pid
+        self.watcher = watcher
+        self.popen = spawned.popen
+        self.pid = spawned.pid
         self.exited: asyncio.Future[None] = loop.create_future()
         self.first_line: asyncio.Future[bytes | None] = loop.create_future()
         if not want_line:
@@ -180,28 +242,26 @@ class _Child:
         self._stdin_fd = stdin_fd
         self._stdout_fd = stdout_fd
         self._stderr_fd = stderr_fd
-        self._pending = bytearray()
-        self._close_after_write = False
+        self._pending = bytearray(pending)
+        self._close_after_write = close_after_write
         self._writing = False
         self._line = bytearray()
         self._stderr = bytearray()
-        self._pidfd: int | None = None
+        self._pidfd = spawned.pidfd
+        self.cgroup = cgroup
         if stdout_fd is not None:
-            loop.add_reader(stdout_fd, self._on_stdout)
+            watcher.add_reader(stdout_fd, self._on_stdout)
         if stderr_fd is not None:
-            loop.add_reader(stderr_fd, self._on_stderr)
+            watcher.add_reader(stderr_fd, self._on_stderr)
         self._watch_exit()
+        if self._pending:
+            self._flush()
 
     # ---------------------------------------------------------------- exit
 
     def _watch_exit(self) -> None:
-        if _HAVE_PIDFD:
-            try:
-                self._pidfd = os.pidfd_open(self.pid)
-            except OSError:
-                self._pidfd = None
         if self._pidfd is not None:
-            self.loop.add_reader(self._pidfd, self._on_exit)
+            self.watcher.add_reader(self._pidfd, self._on_exit)
             return
         # No pidfd (old kernel): a thread waits without reaping (WNOWAIT), so the pid, and
         # with it the process group id, stays reserved until the kill sequence is over.
@@ -214,17 +274,26 @@ class _Child:
             self.loop.call_soon_threadsafe(self._on_exit)
 
     def _on_exit(self) -> None:
-        if self._pidfd is not None:
-            self.loop.remove_reader(self._pidfd)
-            os.close(self._pidfd)
-            self._pidfd = None
+        if self._pidfd is not None and not self.exited.done():
+            # The pidfd stays open: after the reap it still names the script's process
+            # group, so leftovers are signalled without any risk of a reused id.
+            self.watcher.remove(self._pidfd)
         if not self.exited.done():
             self.exited.set_result(None)
 
     def reap(self) -> int | None:
         """Collect the exit status of a process whose exit was seen (no blocking)."""
         self.reaped = True
-        return self.popen.wait()
+        if self.popen is not None:
+            return self.popen.wait()
+        while True:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+            except InterruptedError:  # pragma: no cover - PEP 475 retries already
+                continue
+            except ChildProcessError:  # pragma: no cover - someone else reaped it
+                return None
+            return os.waitstatus_to_exitcode(status)
 
     def signal_group(self, signum: int) -> None:
         """Signal the script's process group, and the script itself if it left the group.
@@ -233,9 +302,61 @@ class _Child:
         group id, cannot be reused, so the signal cannot reach a stranger.
         """
         self.killed = True
-        for send, target in ((os.killpg, self.pid), (os.kill, self.pid)):
+        self.signal_leftovers(signum)
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signum)
+
+    # ---------------------------------------------------------------- what the script leaves
+
+    def signal_leftovers(self, signum: int, *, cgroup: bool = True) -> None:
+        """Signal the process group and, with one, the run's cgroup (setsid children too).
+
+        Before the reap the zombie script holds its pid, the group id; after it, the pidfd
+        names the group where the kernel can (Linux >= 6.9), else the group id is used: it
+        stays reserved while any member lives.
+        """
+        if not self._signal_group_by_pidfd(signum):
             with contextlib.suppress(OSError):
-                send(target, signum)
+                os.killpg(self.pid, signum)
+        if cgroup and self.cgroup is not None:
+            self.cgroup.signal_all(signum)
+
+    def leftovers(self) -> bool:
+        """Whether anything of the run is still there: a member of its process group (a
+        zombie not yet collected by init counts), or a live process in its cgroup."""
+        if self.cgroup is not None and self.cgroup.populated():
+            return True
+        if self._pidfd is not None and _PIDFD_GROUP_SIGNALS:
+            try:
+                signal.pidfd_send_signal(self._pidfd, 0, None, _PIDFD_SIGNAL_PROCESS_GROUP)
+            except OSError:
+                return False
+            return True
+        try:
+            os.killpg(self.pid, 0)
+        except OSError:
+            return False
+        return True
+
+    def _signal_group_by_pidfd(self, signum: int) -> bool:
+        global _PIDFD_GROUP_SIGNALS
+        if self._pidfd is None or not _PIDFD_GROUP_SIGNALS:
+            return False
+        try:
+            signal.pidfd_send_signal(self._pidfd, signum, None, _PIDFD_SIGNAL_PROCESS_GROUP)
+        except ProcessLookupError:
+            return True  # nobody left in the group
+        except OSError:
+            _PIDFD_GROUP_SIGNALS = False  # EINVAL: a kernel before 6.9
+            return False
+        return True
+
+    def release(self) -> None:
+        """Let go of the pidfd once the run and its leftovers are done with."""
+        fd, self._pidfd = self._pidfd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     # ---------------------------------------------------------------- stdin
 
@@ -257,7 +378,7 @@ class _Child:
                 written = os.write(fd, self._pending)
             except BlockingIOError:
                 if not self._writing:
-                    self.loop.add_writer(fd, self._flush)
+                    self.watcher.add_writer(fd, self._flush)
                     self._writing = True
                 return
             except OSError:  # EPIPE: the script stopped reading; execd's write fails too
@@ -266,7 +387,7 @@ class _Child:
                 return
             del self._pending[:written]
         if self._writing and fd is not None:
-            self.loop.remove_writer(fd)
+            self.watcher.remove(fd)
             self._writing = False
         if self._close_after_write:
             self._close_stdin()
@@ -276,7 +397,7 @@ class _Child:
         if fd is None:
             return
         if self._writing:
-            self.loop.remove_writer(fd)
+            self.watcher.remove(fd)
             self._writing = False
         os.close(fd)
 
@@ -319,7 +440,7 @@ class _Child:
     def _close_stdout(self) -> None:
         fd, self._stdout_fd = self._stdout_fd, None
         if fd is not None:
-            self.loop.remove_reader(fd)
+            self.watcher.remove(fd)
             os.close(fd)
 
     def _on_stderr(self) -> None:
@@ -341,7 +462,7 @@ class _Child:
     def _close_stderr(self) -> None:
         fd, self._stderr_fd = self._stderr_fd, None
         if fd is not None:
-            self.loop.remove_reader(fd)
+            self.watcher.remove(fd)
             os.close(fd)
 
     def settle_after_exit(self) -> None:
@@ -383,11 +504,23 @@ class Executor:
     exit (the engine's own time deciding the reply is not counted against the script). When
     it runs out the process group gets SIGTERM, then SIGKILL `kill_grace` seconds later.
     `clock` stamps results (monotonic by default; the limit itself always uses real time).
+    `use_popen` starts scripts with subprocess.Popen instead of posix_spawn (None: posix_spawn
+    where the C library allows; True is for comparisons).
+
+    When a script exits, what it leaves behind is killed: its process group gets SIGTERM at
+    once and SIGKILL `kill_grace` later if anything is still there; the result does not
+    wait for this. A child that called `setsid` has left the process group: with `cgroups`
+    and a writable cgroup v2 hierarchy (arconsole.engine.cgroups) each run has a cgroup
+    that is killed as well, so nothing escapes; otherwise such a child survives its script.
+    Executables named in `uncontained` (by default the restart scripts, whose daemons are
+    meant to stay) run without a cgroup. `containment` says which of these applies.
     """
 
     def __init__(
         self, home: Path, *, time_limit: float = 30.0, max_concurrency: int = 16,
         kill_grace: float = 2.0, clock: Callable[[], float] = time.monotonic,
+        use_popen: bool | None = None, cgroups: bool = True,
+        uncontained: Collection[str] = KEEPS_DAEMONS,
     ) -> None:
         self.home = home
         self._cwd = os.fspath(home)
@@ -406,6 +539,14 @@ class Executor:
         self._idle.set()
         self._reapers: set[asyncio.Task[None]] = set()
         self._devnull: int | None = None
+        self._spawner: Spawner | None = None
+        self._use_popen = use_popen
+        self._contain = cgroups
+        self._uncontained = frozenset(uncontained)
+        self._cgroups: RunCgroups | None = None
+        self._cgroups_tried = False
+        self._watcher: _FdWatcher | None = None
+        self.containment = "not decided yet (at the first run)"
 
     # ---------------------------------------------------------------- public runs
 
@@ -459,11 +600,26 @@ class Executor:
             if not child.abort.done():
                 child.abort.set_result(None)
         await self._idle.wait()
-        if self._reapers:
-            await asyncio.wait(list(self._reapers), timeout=self.kill_grace + _REAP_WAIT)
+        if self._spawner is not None:
+            await self._spawner.drain()  # a cancelled run's process may still be starting
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2 * self.kill_grace + _REAP_WAIT
+        while self._reapers and loop.time() < deadline:  # a reaper may start a sweep
+            await asyncio.wait(list(self._reapers), timeout=deadline - loop.time())
+        if self._cgroups is not None:
+            self._cgroups.close()
+            self._cgroups = None
         if self._devnull is not None:
             os.close(self._devnull)
             self._devnull = None
+        if self._spawner is not None:
+            if self._watcher is not None:
+                self._watcher.remove(self._spawner.doorbell)
+            self._spawner.close()
+            self._spawner = None
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
 
     @property
     def running(self) -> int:
@@ -509,17 +665,19 @@ class Executor:
         if self._closed:
             return result(None, error="executor closed")
         try:
-            child = self._spawn(argv, stdin is not None, capture_stdout)
+            child = await self._spawn(
+                argv, stdin, capture_stdout, close_stdin=on_first_line is None
+            )
         except (OSError, ValueError, subprocess.SubprocessError) as error:
             return result(None, error=f"could not launch {program}: {_describe(error, path)}")
         self._live.add(child)
+        if self._closed:  # closed while the spawner thread was starting it
+            child.abort.set_result(None)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.time_limit
         timed_out = False
         line: bytes | None = None
         try:
-            if stdin is not None:
-                child.write(stdin)
             if on_first_line is None:
                 child.close_stdin()
             else:
@@ -547,7 +705,11 @@ class Executor:
                     error="still alive after SIGKILL; it will be reaped when it dies",
                 )
             child.settle_after_exit()
+            # What the script leaves dies with it; the group now, while the zombie script
+            # holds the group id (the cgroup's detached ones get theirs in the sweep).
+            child.signal_leftovers(signal.SIGTERM, cgroup=False)
             returncode = child.reap()
+            self._after_reap(child)
         except BaseException:
             # Cancelled, or the engine's callback failed: the script must not outlive us.
             self._abandon(child)
@@ -560,8 +722,15 @@ class Executor:
             child, returncode=returncode, timed_out=timed_out, first_line=line, error=closed
         )
 
-    def _spawn(self, argv: tuple[str, ...], want_stdin: bool, capture_stdout: bool) -> _Child:
-        """Start `argv[0]` (relative paths are taken from the home, the working directory)."""
+    async def _spawn(
+        self, argv: tuple[str, ...], stdin: bytes | None, capture_stdout: bool, *,
+        close_stdin: bool,
+    ) -> _Child:
+        """Start `argv[0]` (relative paths are taken from the home, the working directory).
+
+        The message goes into the stdin pipe before the script exists: a write with nobody
+        waiting on the other end wakes nobody, and most messages fit the pipe's 64 KiB.
+        """
         loop = asyncio.get_running_loop()
         parent_fds: list[int] = []
         child_fds: list[int] = []
@@ -574,10 +743,16 @@ class Executor:
             child_fds.append(child)
             return parent, child
 
+        pending = b""
         try:
             stdin_parent = stdout_parent = None
-            if want_stdin:
+            if stdin is not None:
                 stdin_parent, stdin_child = pipe(parent_reads=False)
+                pending = stdin[_write_some(stdin_parent, stdin):]
+                if close_stdin and not pending:
+                    parent_fds.remove(stdin_parent)
+                    os.close(stdin_parent)
+                    stdin_parent = None
             else:
                 stdin_child = self._null()
             if capture_stdout:
@@ -585,22 +760,68 @@ class Executor:
             else:
                 stdout_child = self._null()
             stderr_parent, stderr_child = pipe(parent_reads=True)
-            popen = subprocess.Popen(
-                list(argv), stdin=stdin_child, stdout=stdout_child,
-                stderr=stderr_child, cwd=self._cwd, env=SCRIPT_ENV, close_fds=True,
-                start_new_session=True,  # setsid, as wpopenv: the group can be killed whole
-            )
         except BaseException:
-            for fd in parent_fds:
+            for fd in parent_fds + child_fds:
                 os.close(fd)
             raise
-        finally:
-            for fd in child_fds:
-                os.close(fd)
-        return _Child(
-            loop, popen, stdin_parent, stdout_parent, stderr_parent,
-            want_line=capture_stdout,
+        if self._spawner is None:
+            self._spawner = Spawner(self._cwd, SCRIPT_ENV, use_popen=self._use_popen)
+            self._watcher_for(loop).add_reader(self._spawner.doorbell, self._spawner.deliver)
+        cgroup = self._take_cgroup(os.path.basename(argv[0]))
+        request = SpawnRequest(
+            argv[0], argv, (stdin_child, stdout_child, stderr_child), tuple(child_fds),
+            enter_cgroup=cgroup.enter if cgroup is not None else None, open_pidfd=_HAVE_PIDFD,
         )
+        try:
+            spawned = await self._spawner.spawn(request)
+        except BaseException as error:
+            for fd in parent_fds:
+                os.close(fd)
+            if isinstance(error, asyncio.CancelledError) and request.future is not None:
+                # The thread may still start it: whatever starts is killed and reaped.
+                request.future.add_done_callback(functools.partial(self._orphan, cgroup))
+            elif cgroup is not None and self._cgroups is not None:
+                self._cgroups.give_back(cgroup)
+            raise
+        return _Child(
+            loop, self._watcher_for(loop), spawned, stdin_parent, stdout_parent, stderr_parent,
+            want_line=capture_stdout, pending=pending, close_after_write=close_stdin,
+            cgroup=cgroup,
+        )
+
+    def _watcher_for(self, loop: asyncio.AbstractEventLoop) -> _FdWatcher:
+        if self._watcher is None or self._watcher.loop is not loop:
+            self._watcher = _FdWatcher(loop)
+        return self._watcher
+
+    def _take_cgroup(self, executable: str) -> RunCgroup | None:
+        """A cgroup for this run, if cgroups are in use and the executable is contained."""
+        if not self._contain:
+            self.containment = "process groups only (cgroups turned off)"
+            return None
+        if not self._cgroups_tried:
+            self._cgroups_tried = True
+            self._cgroups, reason = RunCgroups.open()
+            self.containment = (
+                f"process groups and {reason}" if self._cgroups is not None
+                else f"process groups only ({reason})"
+            )
+        if self._cgroups is None or executable in self._uncontained:
+            return None
+        return self._cgroups.take()
+
+    def _orphan(self, cgroup: RunCgroup | None, future: asyncio.Future[Spawned]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            if cgroup is not None and self._cgroups is not None:
+                self._cgroups.give_back(cgroup)
+            return
+        loop = asyncio.get_running_loop()
+        child = _Child(
+            loop, self._watcher_for(loop), future.result(), None, None, None, want_line=False,
+            cgroup=cgroup,
+        )
+        self._live.add(child)
+        self._abandon(child)
 
     def _null(self) -> int:
         if self._devnull is None:
@@ -632,12 +853,50 @@ class Executor:
                 await child.exited
                 child.close()
                 child.reap()
+                self._after_reap(child)
             finally:
                 self._live.discard(child)
 
-        task = asyncio.get_running_loop().create_task(reap_later())
+        self._track(asyncio.get_running_loop().create_task(reap_later()))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
         self._reapers.add(task)
         task.add_done_callback(self._reapers.discard)
+
+    def _after_reap(self, child: _Child) -> None:
+        """The script is reaped: if it left processes behind, sweep them in the background
+        (SIGTERM went out already; SIGKILL after `kill_grace`). The result does not wait."""
+        if child.leftovers():
+            self._track(asyncio.get_running_loop().create_task(self._sweep(child)))
+        else:
+            self._release(child, known_empty=True)
+
+    async def _sweep(self, child: _Child) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            child.signal_leftovers(signal.SIGTERM)  # the cgroup's, outside the group, too
+            deadline = loop.time() + self.kill_grace
+            while child.leftovers() and loop.time() < deadline:
+                await asyncio.sleep(_SWEEP_POLL)
+            if child.leftovers():
+                child.signal_leftovers(signal.SIGKILL)
+                deadline = loop.time() + _REAP_WAIT
+                while child.cgroup is not None and child.cgroup.populated() and (
+                    loop.time() < deadline
+                ):
+                    await asyncio.sleep(_SWEEP_POLL)
+        finally:
+            self._release(child)
+
+    def _release(self, child: _Child, *, known_empty: bool = False) -> None:
+        child.release()
+        group, child.cgroup = child.cgroup, None
+        if group is not None and self._cgroups is not None:
+            self._cgroups.give_back(group, known_empty=known_empty)
+        elif group is not None:  # the executor closed while this run's leftovers were swept
+            group.close()
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.dirname(group.path))
 
 
 async def _wait_any(
@@ -661,6 +920,14 @@ async def _wait_any(
         timer.cancel()
         for future in futures:
             future.remove_done_callback(wake)
+
+
+def _write_some(fd: int, data: bytes) -> int:
+    """Write what a non-blocking pipe takes now; how many bytes that was."""
+    try:
+        return os.write(fd, data)
+    except BlockingIOError:
+        return 0
 
 
 def _describe(error: BaseException, path: str) -> str:

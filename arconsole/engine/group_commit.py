@@ -3,7 +3,8 @@
 A burst of bans used to cost three commits each (offences, block, read position). Now the
 first write of a turn opens a transaction, the end of the turn commits it, and whoever must
 not go on before its write is safe (a `continue` is only sent once its block is stored)
-awaits `durable()`, which resolves after that commit.
+awaits `durable()`, which resolves after that commit. Block rows are written behind: a key
+refreshed a hundred times in one turn (a backlog, a flood) is written once, as it ends up.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 
+from arconsole.engine.model import Block
 from arconsole.engine.store import StateStore
 
 
@@ -21,6 +23,7 @@ class GroupCommit:
         self._on_error = on_error
         self._open: contextlib.AbstractContextManager[None] | None = None
         self._committed: asyncio.Future[None] | None = None
+        self._blocks: dict[str, Block | None] = {}  # key -> row to write, None to delete
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[StateStore]:
@@ -34,6 +37,14 @@ class GroupCommit:
             loop.call_soon(self.flush)
         yield self._store()
 
+    def save_block(self, block: Block) -> None:
+        with self.writing():
+            self._blocks[block.key] = block
+
+    def delete_block(self, key: str) -> None:
+        with self.writing():
+            self._blocks[key] = None
+
     async def durable(self) -> None:
         """Wait until what was written so far this turn is committed (raises if it was not)."""
         if self._committed is not None:
@@ -45,8 +56,20 @@ class GroupCommit:
         if transaction is None or committed is None:
             return
         self._open = self._committed = None
+        rows, self._blocks = self._blocks, {}
         try:
-            transaction.__exit__(None, None, None)
+            store = self._store()
+            try:
+                for key, block in rows.items():
+                    if block is None:
+                        store.delete_block(key)
+                    else:
+                        store.save_block(block)
+            except Exception as failure:  # rolled back whole, never left open
+                if not transaction.__exit__(type(failure), failure, failure.__traceback__):
+                    raise
+            else:
+                transaction.__exit__(None, None, None)
         except Exception as error:
             self._on_error(f"state file write failed: {type(error).__name__}: {error}")
             if not committed.done():

@@ -209,13 +209,14 @@ class Intake:
         work: list[Awaitable[None]] = []
         fired: list[str] = []
         dispatched = 0
+        inline = context.dry_run  # nothing runs: no need for a task and a slot each
         for decision in decider.fired(alert):
             response = decision.response
             fired.append(response.name)
             for target in decision.targets:
                 if target == "server":
-                    work.append(self._dispatcher.dispatch(response, alert))
                     dispatched += 1
+                    work.append(self._dispatcher.dispatch(response, alert))
                 else:
                     delivering = self.delivery.deliver(response, target, alert, received_at)
                     if delivering is not None:
@@ -231,6 +232,10 @@ class Intake:
                     raw=alert.raw.decode("utf-8", "replace"),
                 )
             )
+        if inline:
+            for one in work:
+                await one
+            work = []
         # Bound the work in flight so a flood cannot grow memory without limit.
         for _ in work:
             await self._slots.acquire()

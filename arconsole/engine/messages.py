@@ -11,6 +11,7 @@ argv protocol (spec 9.1): the words `add|delete user ip alertid ruleid location.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
@@ -18,9 +19,12 @@ from arconsole.alerts.model import Alert
 from arconsole.config.executables import PROGRAM_DIR
 
 
-def _json_text(value: object) -> bytes:
-    # cJSON_PrintUnformatted: no spaces, UTF-8 kept raw.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+@functools.lru_cache(maxsize=1024)
+def _json_text(value: str | tuple[str, ...]) -> bytes:
+    """cJSON_PrintUnformatted: no spaces, UTF-8 kept raw. Cached: the node name, a
+    response's extra_args and its program are the same for every alert."""
+    return json.dumps(value if isinstance(value, str) else list(value), ensure_ascii=False,
+                      separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +42,7 @@ class ExecdMessage:
             + b',"module":"wazuh-execd"},"command":"'
         )
         tail = (
-            b'","parameters":{"extra_args":' + _json_text(list(extra_args))
+            b'","parameters":{"extra_args":' + _json_text(tuple(extra_args))
             + b',"alert":' + alert_raw
             + b',"program":' + _json_text(f"{PROGRAM_DIR}/{executable}") + b"}}"
         )

@@ -1,0 +1,266 @@
+"""Start script processes with posix_spawn from one dedicated thread, never on the event loop.
+
+Why not `subprocess.Popen`: it costs the engine's thread ~130 us of CPU per script and holds
+the event loop while the child execs. glibc's posix_spawn (clone with CLONE_VM|CLONE_VFORK)
+copies nothing of the engine; the only wait, until the child has exec'd, happens on the
+spawner thread with the GIL released. `os.posix_spawn` cannot set the child's working
+directory or close inherited descriptors, so the glibc calls are made through ctypes:
+file actions dup2 (the three pipes), chdir (the home, as execd's children have), closefrom(3);
+attributes setsid (a new session and process group, as execd's wpopenv, so a time limit can
+kill the group), an empty signal mask, and SIGPIPE/SIGXFSZ back to their defaults (Python
+ignores SIGPIPE; the ignore would be inherited through exec).
+
+Without glibc >= 2.34 (addclosefrom_np) the same thread uses `subprocess.Popen` instead.
+
+Requests are queued; the thread spawns what is queued and rings an eventfd when it has
+results, so a burst of spawns costs one wake-up of each side, not one per script. Right after
+a spawn, still on the thread, the child's pidfd is opened and the child is moved into its
+run's cgroup when it has one (arconsole.engine.cgroups).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import queue
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+_HAVE_PIDFD = hasattr(os, "pidfd_open")
+
+# glibc's values (bits/spawn.h); only used when the C library is glibc.
+_POSIX_SPAWN_SETSIGDEF = 0x04
+_POSIX_SPAWN_SETSIGMASK = 0x08
+_POSIX_SPAWN_SETSID = 0x80
+# Opaque glibc types, over-allocated: posix_spawn_file_actions_t is 80 bytes and
+# posix_spawnattr_t 336 on x86_64; sigset_t is 128.
+_FILE_ACTIONS_SIZE = 512
+_ATTR_SIZE = 1024
+_SIGSET_SIZE = 256
+
+
+@dataclass(slots=True)
+class SpawnRequest:
+    """One process to start: `path` is executed (relative paths from `cwd`) with `argv`;
+    `stdio` are the child's descriptors 0, 1, 2 (closed by the spawner once used)."""
+
+    path: str
+    argv: Sequence[str]
+    stdio: tuple[int, int, int]
+    close_after: tuple[int, ...]  # the child's pipe ends: the parent must not keep them
+    enter_cgroup: Callable[[int], None] | None = None
+    open_pidfd: bool = _HAVE_PIDFD
+    future: asyncio.Future[Spawned] | None = field(default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Spawned:
+    pid: int
+    pidfd: int | None  # None without pidfd support (the caller watches the exit otherwise)
+    popen: subprocess.Popen[bytes] | None = None  # set only by the Popen fallback
+
+
+Outcome = Spawned | BaseException
+Done = tuple[SpawnRequest, Outcome]
+_BATCH_MAX = 8
+
+
+class _GlibcSpawn:
+    """posix_spawn with chdir, closefrom and setsid through glibc (>= 2.34)."""
+
+    def __init__(self, cwd: str, env: Mapping[str, str]) -> None:
+        name = ctypes.util.find_library("c") or "libc.so.6"
+        # PyDLL keeps the GIL for the quick set-up calls: releasing and re-taking it per call
+        # would cost more than the calls and could wait on a busy event loop each time.
+        fast = ctypes.PyDLL(name, use_errno=True)
+        slow = ctypes.CDLL(name, use_errno=True)  # posix_spawn itself releases the GIL
+        self._init = fast.posix_spawn_file_actions_init
+        self._dup2 = fast.posix_spawn_file_actions_adddup2
+        self._chdir = fast.posix_spawn_file_actions_addchdir_np
+        self._closefrom = fast.posix_spawn_file_actions_addclosefrom_np
+        self._destroy = fast.posix_spawn_file_actions_destroy
+        self._spawn = slow.posix_spawn
+        self._cwd = os.fsencode(cwd)
+        self._attr = ctypes.create_string_buffer(_ATTR_SIZE)
+        fast.posix_spawnattr_init(self._attr)
+        no_signals = ctypes.create_string_buffer(_SIGSET_SIZE)
+        fast.sigemptyset(no_signals)
+        defaults = ctypes.create_string_buffer(_SIGSET_SIZE)
+        fast.sigemptyset(defaults)
+        for signum in (signal.SIGPIPE, signal.SIGXFSZ):
+            fast.sigaddset(defaults, int(signum))
+        fast.posix_spawnattr_setsigmask(self._attr, no_signals)
+        fast.posix_spawnattr_setsigdefault(self._attr, defaults)
+        fast.posix_spawnattr_setflags(self._attr, ctypes.c_short(
+            _POSIX_SPAWN_SETSID | _POSIX_SPAWN_SETSIGDEF | _POSIX_SPAWN_SETSIGMASK
+        ))
+        words = [f"{key}={value}".encode() for key, value in env.items()]
+        self._envp = (ctypes.c_char_p * (len(words) + 1))(*words, None)
+
+    @staticmethod
+    def available() -> bool:
+        name = ctypes.util.find_library("c")
+        if name is None:
+            return False
+        try:
+            libc = ctypes.CDLL(name)
+        except OSError:
+            return False
+        return all(hasattr(libc, symbol) for symbol in (
+            "gnu_get_libc_version", "posix_spawn_file_actions_addchdir_np",
+            "posix_spawn_file_actions_addclosefrom_np",
+        ))
+
+    def __call__(self, request: SpawnRequest) -> Spawned:
+        path = os.fsencode(request.path)
+        argv = [os.fsencode(word) for word in request.argv]
+        if b"\0" in path or any(b"\0" in word for word in argv):
+            raise ValueError("embedded null byte")
+        actions = ctypes.create_string_buffer(_FILE_ACTIONS_SIZE)
+        self._init(actions)
+        try:
+            for target, source in enumerate(request.stdio):
+                self._dup2(actions, source, target)
+            self._chdir(actions, self._cwd)
+            self._closefrom(actions, 3)
+            argvp = (ctypes.c_char_p * (len(argv) + 1))(*argv, None)
+            pid = ctypes.c_int()
+            error = self._spawn(ctypes.byref(pid), path, actions, self._attr, argvp, self._envp)
+        finally:
+            self._destroy(actions)
+        if error:
+            raise OSError(error, os.strerror(error))
+        return Spawned(pid.value, None)
+
+
+class _PopenSpawn:
+    """The fallback: subprocess.Popen (vfork where Python can), same child set-up."""
+
+    def __init__(self, cwd: str, env: Mapping[str, str]) -> None:
+        self._cwd = cwd
+        self._env = dict(env)
+
+    def __call__(self, request: SpawnRequest) -> Spawned:
+        stdin, stdout, stderr = request.stdio
+        popen = subprocess.Popen(
+            [request.path, *request.argv[1:]], executable=request.path, stdin=stdin,
+            stdout=stdout, stderr=stderr, cwd=self._cwd, env=self._env, close_fds=True,
+            start_new_session=True,
+        )
+        return Spawned(popen.pid, None, popen)
+
+
+class Spawner:
+    """A thread that starts processes for the event loop (see the module docstring).
+
+    `spawn()` is awaited on the loop; the process is started on the spawner thread, and the
+    outcome comes back through `doorbell`, an eventfd the caller watches on its loop, calling
+    `deliver()` when it is readable (the executor has it in its own epoll set, beside the
+    runs' pipes: no extra loop turn per spawn). If the awaiting task is cancelled, the
+    process may still start: the request's future gets it (the caller kills and reaps it).
+    """
+
+    def __init__(
+        self, cwd: str, env: Mapping[str, str], *, use_popen: bool | None = None,
+    ) -> None:
+        if use_popen is None:
+            use_popen = not _GlibcSpawn.available()
+        self.method = "popen" if use_popen else "posix_spawn"
+        self._start: Callable[[SpawnRequest], Spawned] = (
+            _PopenSpawn(cwd, env) if use_popen else _GlibcSpawn(cwd, env)
+        )
+        self._queue: queue.SimpleQueue[SpawnRequest | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.doorbell = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self._done: collections.deque[Done] = collections.deque()
+        self._outstanding = 0
+        self._drained: asyncio.Event | None = None
+
+    async def spawn(self, request: SpawnRequest) -> Spawned:
+        request.future = asyncio.get_running_loop().create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._serve, name="arconsole-spawner", daemon=True
+            )
+            self._thread.start()
+        self._outstanding += 1
+        self._queue.put(request)
+        return await asyncio.shield(request.future)
+
+    def deliver(self) -> None:
+        """Hand the finished spawns to their futures (on the loop, when `doorbell` rings)."""
+        with contextlib.suppress(BlockingIOError):
+            os.eventfd_read(self.doorbell)
+        while self._done:
+            request, outcome = self._done.popleft()
+            self._outstanding -= 1
+            future = request.future
+            assert future is not None
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+        if self._outstanding == 0 and self._drained is not None:
+            self._drained.set()
+
+    async def drain(self) -> None:
+        """Until every queued spawn has been delivered (so no started process goes unseen)."""
+        while self._outstanding:
+            self._drained = asyncio.Event()
+            await self._drained.wait()
+
+    def close(self) -> None:
+        """Stop the thread (it is a daemon: exit never waits for it). Call after drain()."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread = None
+        with contextlib.suppress(OSError):
+            os.close(self.doorbell)
+
+    # ---------------------------------------------------------------- the thread
+
+    def _serve(self) -> None:
+        count = 0
+        while True:
+            try:
+                request = self._queue.get_nowait() if count else self._queue.get()
+            except queue.Empty:  # nothing more queued: hand back what is done
+                self._ring()
+                count = 0
+                continue
+            if request is None:
+                self._ring()
+                return
+            self._done.append((request, self._one(request)))
+            count += 1
+            if count >= _BATCH_MAX:  # a long burst still hands back regularly
+                self._ring()
+                count = 0
+
+    def _ring(self) -> None:
+        with contextlib.suppress(OSError):  # closed: the executor is gone
+            os.eventfd_write(self.doorbell, 1)
+
+    def _one(self, request: SpawnRequest) -> Outcome:
+        try:
+            spawned = self._start(request)
+        except BaseException as error:  # handed to the awaiting task
+            return error
+        finally:
+            for fd in request.close_after:
+                os.close(fd)
+        pidfd: int | None = None
+        if request.open_pidfd:
+            with contextlib.suppress(OSError):
+                pidfd = os.pidfd_open(spawned.pid)
+        if request.enter_cgroup is not None:
+            with contextlib.suppress(OSError):
+                request.enter_cgroup(spawned.pid)
+        return Spawned(spawned.pid, pidfd, spawned.popen)
