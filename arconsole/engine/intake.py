@@ -93,7 +93,10 @@ class Intake:
             return None
         offset = _end_of_last_line(path, status.st_size)
         position = ReadPosition(str(path), status.st_ino, offset, first_line_hash(path))
-        context.store.save_position(position)
+        try:
+            context.store.save_position(position)
+        except StoreWriteError as error:  # kept in memory; written when the store recovers
+            context.health.failed(error)
         return position
 
     # ------------------------------------------------------------------ following
