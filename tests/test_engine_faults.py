@@ -291,3 +291,25 @@ def test_a_full_disk_is_one_fault_that_clears_by_itself(tmp_path: Path) -> None:
     after_recovery = {f"198.51.100.{i + 101}" for i in range(5)}
     assert set(report["stored"]) <= after_recovery, report["stored"]
     assert report["stored_states"] in ([], ["active"])
+
+
+def test_blocks_forget_on_the_command_line(tmp_path: Path) -> None:
+    from arconsole.engine.store import StateStore
+    from tests.test_store import make_block
+
+    home = flaky_home(tmp_path)
+    state = home / "var" / "arconsole" / "state.db"
+    with StateStore.open(state) as store:
+        store.save_block(make_block("flaky-k", executable="flaky", state=BlockState.FAILED,
+                                    last_error="ran flaky: exit 1"))
+    done = subprocess.run(
+        [sys.executable, "-m", "arconsole", "blocks", "forget", "flaky-k", "--state", str(state),
+         "--home", str(home)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "forget flaky-k: done" in done.stdout
+    assert deletes_run(home) == 0  # its delete was not run
+    with StateStore.open(state, lock=False) as reader:
+        assert reader.load_blocks() == []
+        assert reader.list_audit()[0].action == "forget"

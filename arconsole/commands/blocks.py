@@ -47,6 +47,10 @@ def register(subparsers: Any) -> None:
     reverse.add_argument("keys", nargs="*", metavar="KEY", type=name_argument,
                          help="a block's key, as `blocks list` shows it")
     reverse.add_argument("--all", action="store_true", help="reverse every block")
+    forget = actions.add_parser("forget", help="drop blocks without running their delete "
+                                "(stops the retries of a delete that keeps failing)")
+    common(forget)
+    forget.add_argument("keys", nargs="+", metavar="KEY", type=name_argument)
     extend = actions.add_parser("extend", help="extend a block")
     common(extend)
     extend.add_argument("key", metavar="KEY", type=name_argument,
@@ -131,6 +135,8 @@ def _payload(args: argparse.Namespace) -> dict[str, Any]:
         return {"op": "list"}
     if args.action == "reverse":
         return {"op": "reverse", "keys": args.keys, "all": args.all, "command_line": command_line}
+    if args.action == "forget":
+        return {"op": "forget", "keys": args.keys, "command_line": command_line}
     if args.action == "extend":
         return {"op": "extend", "key": args.key, "seconds": args.seconds,
                 "command_line": command_line}
