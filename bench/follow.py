@@ -3,9 +3,12 @@
     python bench/follow.py [--lines 300000] [--latency-lines 3000] [--repeat 3]
 
 1. Throughput: a writer process appends alert lines as fast as it can while an AlertFollower
-   follows the file; then, in the same run, the finished file is read by the follower from
-   its start and by a plain `readline` loop (the baseline), best of --repeat runs each.
-   Lines per second for each, and the ratio to the baseline.
+   follows the file, twice: writing 64 lines per write, and one line per write as analysisd
+   does; then, in the same run, the finished file is read by the follower from its start and
+   by a plain `readline` loop (the baseline), best of --repeat runs each. Lines per second
+   for each (wall clock; while written, the writer may be the limit, and it prints its own
+   rate), and the follower's own CPU per line (`time.process_time`, which counts the
+   file-event thread too) while the file is written against on the finished file.
 2. Latency at 1,000 lines per second: a writer process stamps each line with
    CLOCK_MONOTONIC (system-wide on Linux, so comparable across processes); the follower
    notes when each line comes out. p50 / p99 / max, with file events and with polling only.
@@ -27,17 +30,19 @@ from arconsole.alerts.follower import AlertFollower, Line
 REAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real" / "alerts-sample.json"
 
 FAST_WRITER = """
-import os, sys
-path, count = sys.argv[1], int(sys.argv[2])
+import os, sys, time
+path, count, per_write = sys.argv[1], int(sys.argv[2]), int(sys.argv[4])
 lines = open(sys.argv[3], "rb").read().splitlines(keepends=True)
 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 block, written = [], 0
+start = time.perf_counter()
 for n in range(count):
     block.append(lines[n % len(lines)])
-    if len(block) == 64:  # analysisd writes alert by alert; 64 per write keeps up full speed
+    if len(block) == per_write:
         os.write(fd, b"".join(block)); block.clear()
 if block:
     os.write(fd, b"".join(block))
+print(count / (time.perf_counter() - start))
 """
 
 PACED_WRITER = """
@@ -64,26 +69,37 @@ def sample_lines(directory: Path) -> Path:
     return source
 
 
-async def follow_while_written(path: Path, count: int, sample: Path) -> tuple[float, int]:
+async def follow_while_written(
+    path: Path, count: int, sample: Path, per_write: int
+) -> tuple[float, float, int, float]:
+    """(seconds, follower CPU seconds, lines seen, the writer's own lines per second)."""
+    path.unlink(missing_ok=True)
     path.touch()
     follower = AlertFollower(path, position=None)
     writer = subprocess.Popen(
-        [sys.executable, "-c", FAST_WRITER, str(path), str(count), str(sample)]
+        [sys.executable, "-c", FAST_WRITER, str(path), str(count), str(sample), str(per_write)],
+        stdout=subprocess.PIPE,
     )
     seen = 0
+    cpu = time.process_time()
     start = time.perf_counter()
     async for batch in follower.batches():
         seen += sum(isinstance(item, Line) for item in batch)
         if seen >= count:
             follower.stop()
     elapsed = time.perf_counter() - start
-    writer.wait()
-    return elapsed, seen
+    cpu = time.process_time() - cpu
+    out, _ = writer.communicate()
+    return elapsed, cpu, seen, float(out)
 
 
-async def follow_finished_file(path: Path, count: int, *, batches: bool) -> tuple[float, int]:
+async def follow_finished_file(
+    path: Path, count: int, *, batches: bool
+) -> tuple[float, float, int]:
+    """(seconds, CPU seconds, lines seen)."""
     follower = AlertFollower(path, position=None, from_start=True, use_events=False)
     seen = 0
+    cpu = time.process_time()
     start = time.perf_counter()
     if batches:
         async for batch in follower.batches():
@@ -95,7 +111,7 @@ async def follow_finished_file(path: Path, count: int, *, batches: bool) -> tupl
             seen += 1
             if seen >= count:
                 follower.stop()
-    return time.perf_counter() - start, seen
+    return time.perf_counter() - start, time.process_time() - cpu, seen
 
 
 def readline_loop(path: Path) -> tuple[float, int]:
@@ -147,29 +163,38 @@ async def main() -> None:
         sample = sample_lines(directory)
         path = directory / "alerts.json"
 
-        live_s, live_n = await follow_while_written(path, args.lines, sample)
+        live = [await follow_while_written(path, args.lines, sample, per_write)
+                for per_write in (64, 1)]
         size = path.stat().st_size
         # Best of --repeat runs each, interleaved: the machine may be shared and noisy.
-        base_s = lines_s = batch_s = float("inf")
+        base_s = lines_s = batch_s = batch_cpu = float("inf")
         for _ in range(args.repeat):
             seconds, base_n = readline_loop(path)
             base_s = min(base_s, seconds)
-            seconds, lines_n = await follow_finished_file(path, args.lines, batches=False)
+            seconds, _, lines_n = await follow_finished_file(path, args.lines, batches=False)
             lines_s = min(lines_s, seconds)
-            seconds, batch_n = await follow_finished_file(path, args.lines, batches=True)
-            batch_s = min(batch_s, seconds)
-        assert live_n == base_n == lines_n == batch_n == args.lines, (live_n, base_n, lines_n)
+            seconds, cpu, batch_n = await follow_finished_file(path, args.lines, batches=True)
+            batch_s, batch_cpu = min(batch_s, seconds), min(batch_cpu, cpu)
+        assert base_n == lines_n == batch_n == args.lines, (base_n, lines_n, batch_n)
+        assert all(seen == args.lines for _, _, seen, _ in live), live
         base_rate = base_n / base_s
+        finished_rate = args.lines / batch_s
         print(f"throughput, {args.lines:,} lines, {size / 2**20:.0f} MiB "
               f"(avg {size / args.lines:.0f} B/line)")  # fmt: skip
         print(f"  readline loop (baseline)          {base_rate:>12,.0f} lines/s")
         for label, seconds in (
-            ("follower, file written at full speed", live_s),
             ("follower lines(), finished file", lines_s),
             ("follower batches(), finished file", batch_s),
         ):
             rate = args.lines / seconds
             print(f"  {label:<36} {rate:>10,.0f} lines/s  ratio {rate / base_rate:.2f}")
+        print(f"  finished file: follower CPU {1e6 * batch_cpu / args.lines:.2f} us/line")
+        for (seconds, cpu, _, writer_rate), per_write in zip(live, (64, 1), strict=True):
+            rate = args.lines / seconds
+            print(f"  while written, {per_write:>2} line(s) per write: {rate:>10,.0f} lines/s "
+                  f"= {rate / finished_rate:.2f} of the finished file (the writer alone: "
+                  f"{writer_rate:,.0f}/s); follower CPU {1e6 * cpu / args.lines:.2f} us/line "
+                  f"= {batch_cpu / cpu:.2f} of the finished file's rate")
 
         for use_events in (True, False):
             path = directory / f"latency-{use_events}.json"

@@ -250,7 +250,7 @@ BAD_ARGUMENTS: list[tuple[list[str], str, str]] = [
     (["blocks", "add", "--command", "firewall-drop", "--srcip", "::1%-j ACCEPT"],
      "--srcip", "'::1%-j ACCEPT' (an IPv6 zone is not accepted)"),
     (["blocks", "add", "--command", "firewall-drop", "--srcip", "fe80::1%eth0\n\x1b[31mX"],
-     "--srcip", "not an IP address: 'fe80::1%eth0\\\\x0a\\\\x1b[31mX'"),
+     "--srcip", "not an IP address: 'fe80::1%eth0\\x0a\\x1b[31mX'"),
     (["blocks", "add", "--command", "firewall-drop", "--srcip", "--rf"],
      "--srcip", "expected one argument"),
     (["blocks", "add", "--command", "firewall-drop", "--srcip=-1.2.3.4"],

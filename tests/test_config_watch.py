@@ -21,11 +21,16 @@ class Changes:
 
     def __init__(self, path: Path, **options: float | bool | bytes) -> None:
         self.times: list[float] = []
+        self.ready = asyncio.Event()  # set by watch_config once its watch is in force
         self.task = asyncio.create_task(self._run(path, options))
 
     async def _run(self, path: Path, options: dict[str, float | bool | bytes]) -> None:
-        async for _ in watch_config(path, **options):  # type: ignore[arg-type]
+        async for _ in watch_config(path, ready=self.ready, **options):  # type: ignore[arg-type]
             self.times.append(time.monotonic())
+
+    async def watching(self) -> None:
+        """Until the watch is in force (a readiness signal, not a guess of how long)."""
+        await asyncio.wait_for(self.ready.wait(), 5.0)
 
     async def wait_for(self, count: int, timeout: float = 5.0) -> float:
         deadline = time.monotonic() + timeout
@@ -59,7 +64,7 @@ def conf(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("use_events", [True, False])
 async def test_editor_save_by_rename_fires_once(conf: Path, use_events: bool) -> None:
     changes = Changes(conf, debounce=0.1, poll_interval=0.3, use_events=use_events)
-    await asyncio.sleep(0.3)
+    await changes.watching()
     saved = time.monotonic()
     editor_save(conf, EDITED)
     notified = await changes.wait_for(1)
@@ -71,7 +76,7 @@ async def test_editor_save_by_rename_fires_once(conf: Path, use_events: bool) ->
 
 async def test_in_place_write_fires(conf: Path) -> None:
     changes = Changes(conf, debounce=0.1, poll_interval=30.0)  # events only
-    await asyncio.sleep(0.3)
+    await changes.watching()
     with open(conf, "r+b") as handle:
         handle.write(EDITED)
     await changes.wait_for(1, timeout=3.0)
@@ -80,7 +85,7 @@ async def test_in_place_write_fires(conf: Path) -> None:
 
 async def test_touch_or_a_save_without_change_does_not_fire(conf: Path) -> None:
     changes = Changes(conf, debounce=0.05, poll_interval=0.1)
-    await asyncio.sleep(0.3)
+    await changes.watching()
     os.utime(conf, (time.time() + 10, time.time() + 10))
     editor_save(conf, CONF)
     await asyncio.sleep(0.8)
@@ -92,7 +97,7 @@ async def test_touch_or_a_save_without_change_does_not_fire(conf: Path) -> None:
 
 async def test_a_burst_of_writes_fires_once_when_settled(conf: Path) -> None:
     changes = Changes(conf, debounce=0.3, poll_interval=0.1)
-    await asyncio.sleep(0.3)
+    await changes.watching()
     for n in range(5):
         conf.write_bytes(CONF + b"<!-- %d -->\n" % n)
         await asyncio.sleep(0.1)
@@ -106,7 +111,7 @@ async def test_a_burst_of_writes_fires_once_when_settled(conf: Path) -> None:
 
 async def test_delete_then_recreate(conf: Path) -> None:
     changes = Changes(conf, debounce=0.05, poll_interval=0.1)
-    await asyncio.sleep(0.3)
+    await changes.watching()
     conf.unlink()
     await asyncio.sleep(0.5)
     assert changes.times == []  # nothing to load while it is missing
@@ -135,7 +140,7 @@ async def test_an_edit_between_loading_and_watching_is_not_missed(conf: Path) ->
 async def test_folder_created_after_the_watch_started(tmp_path: Path) -> None:
     path = tmp_path / "etc" / "ossec.conf"
     changes = Changes(path, debounce=0.05, poll_interval=0.1)
-    await asyncio.sleep(0.2)
+    await changes.watching()
     path.parent.mkdir()
     path.write_bytes(CONF)
     await changes.wait_for(1)

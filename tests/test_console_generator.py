@@ -79,14 +79,14 @@ def test_demo_home_is_a_private_runnable_copy(tmp_path: Path) -> None:
     assert (home / "etc" / "arconsole-demo").is_file()
     assert (home / "logs" / "alerts" / "alerts.json").is_file()
     launcher = home / "active-response" / "bin" / "firewall-drop"
-    assert launcher.read_text().splitlines()[0] == f"#!{sys.executable}"
+    assert launcher.read_text().splitlines()[0] == f"#!{sys.executable} -IS"
     assert os.access(launcher, os.X_OK)
     conf = (home / "etc" / "ossec.conf").read_text()
     timeouts = [int(t) for t in re.findall(r"<timeout>\s*(\d+)", conf)]
     assert timeouts and max(timeouts) <= 30
     # The repository's sample is untouched.
     original = (sample_conf_dir() / "active-response" / "bin" / "firewall-drop").read_text()
-    assert original.splitlines()[0] == "#!/usr/bin/env python3"
+    assert original.splitlines()[0] == "#!/usr/bin/env -S python3 -S"
     # An earlier demo home is reused as it is; any other non-empty directory is refused.
     (home / "logs" / "marker").write_text("kept")
     assert prepare_home(home) == home and (home / "logs" / "marker").exists()

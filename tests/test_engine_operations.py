@@ -151,3 +151,24 @@ async def test_one_dispatcher_refuses_bad_requests_without_acting(tmp_path: Path
     assert answer["ok"] and answer["results"][0]["block"]["timeout"] == 30
     assert engine.store.list_audit()[0].operator == "alice (asked with: arconsole blocks add)"
     await engine.stop()
+
+
+async def test_a_rejected_reload_is_said_once_per_broken_content(tmp_path: Path) -> None:
+    """The watcher and a SIGHUP (or ctrl+r) both reload the same broken save: one rejection."""
+    from arconsole.engine.events import ConfigLoaded, ConfigRejected
+
+    home = rec_home(tmp_path)
+    engine = await started(home)
+    seen = engine.bus.subscribe()
+    conf = home / "etc" / "ossec.conf"
+    good = conf.read_text()
+    conf.write_text(good.replace("<location>local</location>", "<location>nowhere</location>"))
+    assert not await engine.reload()
+    assert not await engine.reload()
+    assert [type(e) for e in seen.drain()] == [ConfigRejected]
+    conf.write_text(good)
+    assert await engine.reload()
+    conf.write_text(good.replace("<location>local</location>", "<location>nowhere</location>"))
+    assert not await engine.reload()  # broken again after a good load: said again
+    assert [type(e) for e in seen.drain()] == [ConfigLoaded, ConfigRejected]
+    await engine.stop()

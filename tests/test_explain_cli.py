@@ -449,9 +449,15 @@ def test_srcip_is_read_as_the_stock_scripts_read_it(tmp_path: Path) -> None:
     assert "firewall-drop needs srcip as a numeric address and this alert's is " \
            "'attacker.example'" in text
     # The first present field decides, as in the scripts: a bad ipAddress is not skipped.
-    windows["data"] = {"srcip": "198.51.100.4", "win": {"eventdata": {"ipAddress": "-"}}}
+    windows["data"] = {"win": {"eventdata": {"ipAddress": "-", "destinationIp": "198.51.100.4"}}}
     obj, _ = explain_one(home, json.dumps(windows))
-    assert obj["responses"][0]["outcome"] == "script-refuses"
+    assert obj["responses"][0]["outcome"] != "would-run"
+    # A srcip that disagrees with the scripts' address is refused as crafted (exit 1: a line
+    # that cannot be decided).
+    windows["data"] = {"srcip": "198.51.100.4", "win": {"eventdata": {"ipAddress": "-"}}}
+    (home / "alerts.json").write_text(json.dumps(windows) + "\n")
+    refused = run_explain(home / "ossec.conf", home / "alerts.json")
+    assert json.loads(refused.stdout)["error"].startswith("crafted: data.srcip '198.51.100.4'")
 
 
 def test_root_is_refused_by_disable_account(tmp_path: Path) -> None:

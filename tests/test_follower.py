@@ -168,16 +168,20 @@ def shift_rotated(path: Path) -> Path:
 
 
 async def rename_and_create(path: Path, writer: Writer, collector: Collector) -> None:
-    os.rename(path, shift_rotated(path))
+    rotated = shift_rotated(path)
+    os.rename(path, rotated)
     path.touch()
-    await asyncio.sleep(0.05)  # the writer goes on in the renamed file until told to reopen
+    # The writer goes on in the renamed file until told to reopen: let it write some there.
+    await collector.wait_id(last_id_in(rotated) + 10)
     writer.reopen()
 
 
 async def delete_and_recreate(path: Path, writer: Writer, collector: Collector) -> None:
+    deleted_at = collector.ids()[-1]
     os.unlink(path)
     path.touch()
-    await asyncio.sleep(0.05)  # written into the deleted inode, which only we can still read
+    # Written into the deleted inode, which only the follower can still read: some of that.
+    await collector.wait_id(deleted_at + 50)
     writer.reopen()
 
 
@@ -189,7 +193,8 @@ async def copy_truncate(path: Path, writer: Writer, collector: Collector) -> Non
     shutil.copyfile(path, shift_rotated(path))
     os.truncate(path, 0)
     writer.resume()
-    await asyncio.sleep(0.1)
+    while path.stat().st_size == 0:  # until the writer has written into the emptied file
+        await asyncio.sleep(0.001)
     collector.gate.set()
 
 
@@ -229,7 +234,7 @@ async def test_rotation_while_writing_loses_and_repeats_nothing(
         await rotate(path, writer, collector)
     await writer.finish()
     await collector.wait_for(COUNT)
-    await asyncio.sleep(0.3)  # and nothing more comes
+    await collector.follower.looked(2)  # and nothing more comes
     await collector.close()
     assert collector.skipped == []
     assert collector.ids() == list(range(COUNT))
@@ -237,8 +242,9 @@ async def test_rotation_while_writing_loses_and_repeats_nothing(
 
 async def test_file_that_does_not_exist_yet_is_read_from_its_start(tmp_path: Path) -> None:
     path = tmp_path / "logs" / "alerts" / "alerts.json"  # not even the folder yet
-    collector = Collector(AlertFollower(path, position=None, poll_interval=0.1))
-    await asyncio.sleep(0.2)
+    follower = AlertFollower(path, position=None, poll_interval=0.1)
+    collector = Collector(follower)
+    await follower.ready()
     path.parent.mkdir(parents=True)
     writer = await Writer.start(path, 0, 500, RATE)
     await writer.finish()
@@ -255,7 +261,7 @@ async def test_first_start_begins_at_the_end(tmp_path: Path) -> None:
     path.write_bytes(numbered(0, 10))
     follower = AlertFollower(path, position=None)
     collector = Collector(follower)
-    await asyncio.sleep(0.2)
+    await follower.ready()
     assert collector.items == []
     append(path, numbered(10, 3))
     await collector.wait_for(3)
@@ -284,7 +290,7 @@ async def test_position_before_any_line_is_where_reading_starts(tmp_path: Path) 
     path.write_bytes(numbered(0, 4))
     follower = AlertFollower(path, position=None)
     collector = Collector(follower)
-    await asyncio.sleep(0.2)
+    await follower.ready()
     start = follower.position
     await collector.close()
     assert start is not None and start.offset == path.stat().st_size
@@ -299,11 +305,12 @@ async def test_position_before_any_line_is_where_reading_starts(tmp_path: Path) 
 async def test_partial_last_line_waits_for_its_newline(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
     path.touch()
-    collector = Collector(AlertFollower(path, position=None, poll_interval=0.05))
-    await asyncio.sleep(0.1)
+    follower = AlertFollower(path, position=None, poll_interval=0.05)
+    collector = Collector(follower)
+    await follower.ready()
     append(path, b'{"id": 7, "rule":')
-    await asyncio.sleep(0.4)
-    assert collector.items == []
+    await follower.looked(2)  # the half line has been read, and held back
+    assert follower.pending_partial and collector.items == []
     append(path, b' {"id": "1"}}\n')
     await collector.wait_for(1)
     await collector.close()
@@ -314,8 +321,9 @@ async def test_partial_last_line_waits_for_its_newline(tmp_path: Path) -> None:
 async def test_start_at_end_keeps_a_line_that_is_being_written(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
     path.write_bytes(numbered(0, 3) + b'{"id": 3, "ha')
-    collector = Collector(AlertFollower(path, position=None))
-    await asyncio.sleep(0.2)
+    follower = AlertFollower(path, position=None)
+    collector = Collector(follower)
+    await follower.ready()
     append(path, b'lf": true}\n')
     await collector.wait_for(1)
     await collector.close()
@@ -325,8 +333,9 @@ async def test_start_at_end_keeps_a_line_that_is_being_written(tmp_path: Path) -
 async def test_long_line_is_skipped_with_a_warning_and_the_next_line_read(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
     path.touch()
-    collector = Collector(AlertFollower(path, position=None))
-    await asyncio.sleep(0.1)
+    follower = AlertFollower(path, position=None)
+    collector = Collector(follower)
+    await follower.ready()
     long_line = b'{"id": 0, "full_log": "' + b"A" * 70 * 1024 + b'"}\n'
     limit_line = b"B" * 65536 + b"\n"  # exactly the limit: kept
     append(path, long_line + numbered(1, 1) + limit_line + numbered(2, 1))
@@ -345,11 +354,12 @@ async def test_long_line_is_skipped_with_a_warning_and_the_next_line_read(tmp_pa
 async def test_long_line_written_in_pieces_is_dropped_with_bounded_memory(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
     path.touch()
-    collector = Collector(AlertFollower(path, position=None, poll_interval=0.02))
-    await asyncio.sleep(0.1)
+    follower = AlertFollower(path, position=None, poll_interval=0.02)
+    collector = Collector(follower)
+    await follower.ready()
     for _ in range(8):  # 160 KiB without a newline, seen in several reads
         append(path, b"C" * 20 * 1024)
-        await asyncio.sleep(0.05)
+        await follower.looked()
     append(path, b"\n" + numbered(5, 1))
     await collector.wait_for(2)
     await collector.close()
@@ -370,7 +380,7 @@ async def test_truncation_to_a_smaller_size_reads_the_new_content(tmp_path: Path
     os.truncate(path, 0)
     append(path, numbered(100, 3))
     await collector.wait_for(53)
-    await asyncio.sleep(0.2)
+    await collector.follower.looked(2)  # and nothing more comes
     await collector.close()
     assert collector.ids() == [*range(50), 100, 101, 102]
     assert collector.skipped == []
@@ -391,6 +401,42 @@ async def test_truncated_and_rewritten_past_the_offset_is_noticed_by_its_first_l
     assert collector.ids() == [*range(20), *range(1000, 1300)]
 
 
+@pytest.mark.parametrize("extra", [0, 1], ids=["same size", "one more line"])
+async def test_rewritten_to_the_old_offset_before_the_follower_looks(
+    tmp_path: Path, extra: int
+) -> None:
+    """Issue 11 item 9: same-length records refill the file to the old offset (or one line
+    past it) before the follower wakes; the lines written after the truncation are read."""
+    path = tmp_path / "alerts.json"
+    path.write_bytes(numbered(100, 20))
+    collector = Collector(AlertFollower(path, position=None, from_start=True))
+    await collector.wait_for(20)
+    old_size = path.stat().st_size
+    # No await in between: the follower's next look finds the refilled file.
+    with open(path, "r+b") as handle:
+        handle.truncate(0)
+        handle.write(numbered(200, 20 + extra))
+    assert path.stat().st_size == old_size + extra * len(numbered(200, 1))
+    await collector.wait_for(40 + extra)
+    await collector.close()
+    assert collector.ids() == [*range(100, 120), *range(200, 220 + extra)]
+
+
+async def test_blank_lines_are_passed_over_silently(tmp_path: Path) -> None:
+    """Issue 12 item 8: Wazuh never writes a blank line; one is no alert and no error."""
+    path = tmp_path / "alerts.json"
+    path.write_bytes(b"\n" + numbered(0, 1) + b"\n  \t\n\r\n" + numbered(1, 1) + b"\n")
+    follower = AlertFollower(path, position=None, from_start=True)
+    items = await take(follower, 2)
+    assert ids_of(items) == [0, 1] and all(isinstance(item, Line) for item in items)
+    second = path.read_bytes().index(numbered(1, 1))
+    assert items[1].position.offset == second + len(numbered(1, 1))
+    # alerts.log's reader keeps them: they end its records.
+    kept = await take(AlertFollower(path, position=None, from_start=True, skip_blank=False), 4)
+    assert [item.data for item in kept if isinstance(item, Line)] == [
+        b"", numbered(0, 1).rstrip(b"\n"), b"", b"  \t"]
+
+
 async def test_copy_truncate_while_behind_reads_the_rest_from_the_copy(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
     path.write_bytes(numbered(0, 20))
@@ -401,7 +447,7 @@ async def test_copy_truncate_while_behind_reads_the_rest_from_the_copy(tmp_path:
     os.truncate(path, 0)
     append(path, numbered(50, 400))  # the new content is longer than the old offset
     await collector.wait_for(450)
-    await asyncio.sleep(0.2)
+    await collector.follower.looked(2)  # and nothing more comes
     await collector.close()
     assert collector.ids() == list(range(450))
     assert collector.skipped == []
@@ -414,7 +460,6 @@ async def test_truncation_under_unread_data_without_copy_is_reported(tmp_path: P
     collector = Collector(follower)
     collector.gate.clear()  # hold the follower after its first line: it has seen the size
     await collector.wait_for(1)
-    await asyncio.sleep(0.05)
     os.truncate(path, 0)
     append(path, numbered(9000, 2))
     collector.gate.set()
@@ -439,7 +484,7 @@ async def test_restart_continues_exactly_after_the_stored_position(tmp_path: Pat
     await collector.wait_for(500)
     append(path, numbered(1000, 10))
     await collector.wait_for(510)
-    await asyncio.sleep(0.2)
+    await collector.follower.looked(2)  # and nothing more comes
     await collector.close()
     assert collector.ids() == list(range(500, 1010))
 
@@ -448,8 +493,9 @@ async def test_restart_at_the_end_repeats_nothing(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
     path.write_bytes(numbered(0, 100))
     first = await take(AlertFollower(path, position=None, from_start=True), 100)
-    collector = Collector(AlertFollower(path, position=first[-1].position, from_start=True))
-    await asyncio.sleep(0.3)
+    follower = AlertFollower(path, position=first[-1].position, from_start=True)
+    collector = Collector(follower)
+    await follower.ready()
     append(path, numbered(100, 1))
     await collector.wait_for(1)
     await collector.close()
@@ -471,7 +517,7 @@ async def test_restart_in_the_middle_of_a_rotation(tmp_path: Path) -> None:
     await collector.wait_id(1149)
     append(path, numbered(1150, 50))  # now it has
     await collector.wait_id(1199)
-    await asyncio.sleep(0.2)
+    await collector.follower.looked(2)  # and nothing more comes
     await collector.close()
     assert collector.ids() == [*range(500, 1000), *range(1000, 1200)]
     assert collector.skipped == []
@@ -496,7 +542,7 @@ async def test_restart_after_wazuh_daily_rotation_finds_the_hard_linked_file(
     os.link(day2, live)
     collector = Collector(AlertFollower(live, position=first[-1].position))
     await collector.wait_for(700)
-    await asyncio.sleep(0.2)
+    await collector.follower.looked(2)  # and nothing more comes
     await collector.close()
     assert collector.ids() == list(range(500, 1200))
     assert collector.skipped == []
@@ -514,7 +560,7 @@ async def test_restart_after_copy_truncate_reads_the_copy_first(
     append(path, numbered(1000, new_lines))
     collector = Collector(AlertFollower(path, position=first[-1].position))
     await collector.wait_for(500 + new_lines)
-    await asyncio.sleep(0.2)
+    await collector.follower.looked(2)  # and nothing more comes
     await collector.close()
     assert collector.ids() == [*range(500, 1000), *range(1000, 1000 + new_lines)]
 
@@ -539,8 +585,9 @@ async def test_restart_when_the_old_file_is_gone_warns_and_reads_the_new_one(
 async def test_a_fifo_in_place_of_the_file_does_not_hang_the_follower(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
     os.mkfifo(path)
-    collector = Collector(AlertFollower(path, position=None, poll_interval=0.05))
-    await asyncio.sleep(0.3)
+    follower = AlertFollower(path, position=None, poll_interval=0.05)
+    collector = Collector(follower)
+    await follower.looked(3)  # it keeps looking: the FIFO never blocks it
     assert collector.items == [] and not collector.task.done()
     path.unlink()
     path.write_bytes(numbered(0, 2))  # the real file, new: read from its start
@@ -553,8 +600,9 @@ async def test_position_of_another_file_is_not_used(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
     path.write_bytes(numbered(0, 10))
     elsewhere = ReadPosition(str(tmp_path / "other.json"), path.stat().st_ino, 0, "")
-    collector = Collector(AlertFollower(path, position=elsewhere))
-    await asyncio.sleep(0.2)
+    follower = AlertFollower(path, position=elsewhere)
+    collector = Collector(follower)
+    await follower.ready()
     append(path, numbered(10, 1))
     await collector.wait_for(1)
     await collector.close()
@@ -568,10 +616,9 @@ async def test_position_of_another_file_is_not_used(tmp_path: Path) -> None:
 async def test_latency_from_write_to_line(tmp_path: Path, use_events: bool) -> None:
     path = tmp_path / "alerts.json"
     path.touch()
-    collector = Collector(
-        AlertFollower(path, position=None, poll_interval=0.1, use_events=use_events)
-    )
-    await asyncio.sleep(0.3)  # let the watch start
+    follower = AlertFollower(path, position=None, poll_interval=0.1, use_events=use_events)
+    collector = Collector(follower)
+    await follower.ready()  # the watch is in force
     latencies = []
     for n in range(10):
         written = time.monotonic()
@@ -597,8 +644,9 @@ async def test_writes_through_wazuh_daily_file_wake_the_follower(tmp_path: Path)
     os.link(day1, live)
     # Polling every 5 s: a quick delivery can only come from the watch on the file's inode
     # (analysisd writes through the daily name, so nothing happens in alerts.json's folder).
-    collector = Collector(AlertFollower(live, position=None, poll_interval=5.0))
-    await asyncio.sleep(0.3)
+    follower = AlertFollower(live, position=None, poll_interval=5.0)
+    collector = Collector(follower)
+    await follower.ready()
     written = time.monotonic()
     append(day1, numbered(0, 1))
     await collector.wait_for(1, timeout=3.0)
@@ -606,7 +654,9 @@ async def test_writes_through_wazuh_daily_file_wake_the_follower(tmp_path: Path)
     day2.touch()  # midnight: a new daily file, and the link switched to it
     os.unlink(live)
     os.link(day2, live)
-    await asyncio.sleep(0.3)
+    new_file = (day2.stat().st_dev, day2.stat().st_ino)
+    while follower.watched_file != new_file:  # until the watch follows the new daily file
+        await asyncio.sleep(0.005)
     written = time.monotonic()
     append(day2, numbered(1, 1))
     await collector.wait_for(2, timeout=3.0)
@@ -616,6 +666,54 @@ async def test_writes_through_wazuh_daily_file_wake_the_follower(tmp_path: Path)
     print(f"\nwrites through the daily file: {before * 1000:.1f} ms, after rotation "
           f"{after * 1000:.1f} ms")  # fmt: skip
     assert before < 1.0 and after < 1.0
+
+
+BURST_WRITER = """
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+for n in range(int(sys.argv[2])):  # one line per write, as analysisd writes alerts
+    os.write(fd, b'{"id": %d, "pad": "%s"}\\n' % (n, b"p" * 200))
+"""
+
+
+async def test_a_busy_writer_pauses_file_events_and_they_come_back_when_it_stops(
+    tmp_path: Path,
+) -> None:
+    """Issue 13 item 5: while a writer keeps the follower busy, it polls instead of taking
+    one file event per write; once the writer is quiet, events are back (the poll interval
+    here is 30 s, so only an event can bring the last line quickly)."""
+    path = tmp_path / "alerts.json"
+    path.touch()
+    follower = AlertFollower(path, position=None, poll_interval=30.0)
+    collector = Collector(follower)
+    count = 30_000
+    writer = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", BURST_WRITER, str(path), str(count))
+    paused_seen = False
+
+    async def watch_pause() -> None:
+        nonlocal paused_seen
+        while not paused_seen:
+            paused_seen = follower.events_paused
+            await asyncio.sleep(0.002)
+
+    sampler = asyncio.create_task(watch_pause())
+    await collector.wait_for(count)
+    await writer.wait()
+    await asyncio.wait_for(sampler, 1.0)  # paused at least once (it lasts 0.1 s at least)
+    assert paused_seen
+    assert collector.ids() == list(range(count))
+    deadline = time.monotonic() + 5.0
+    while follower.events_paused:  # back to events after IDLE_RESUME without data
+        assert time.monotonic() < deadline, "file events were not resumed"
+        await asyncio.sleep(0.01)
+    await follower.ready()
+    await follower.looked()  # the one quick look after resuming: events only from now on
+    written = time.monotonic()
+    append(path, numbered(count, 1))
+    await collector.wait_for(count + 1, timeout=2.0)
+    assert collector.times[-1] - written < 1.0  # an event, not the 30 s poll
+    await collector.close()
 
 
 async def test_backlog_is_read_with_bounded_memory_and_visible_progress(tmp_path: Path) -> None:

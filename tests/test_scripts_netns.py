@@ -148,7 +148,7 @@ class TestFirewallDropIptables:
 
     def test_the_firewall_is_only_touched_under_the_lock(self, home: Path) -> None:
         require_netns("iptables")
-        path = lock_path(home, "fw-drop")
+        path = Path(lock_path(home, "fw-drop"))
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT)
         fcntl.flock(fd, fcntl.LOCK_EX)

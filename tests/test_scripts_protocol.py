@@ -183,13 +183,13 @@ def test_extra_args_keep_only_strings() -> None:
 def test_home_from_argv0(argv0: str, cwd_relative: bool, expected: str,
                          monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    want = tmp_path if cwd_relative else Path(expected)
+    want = str(tmp_path) if cwd_relative else expected
     assert home_from_argv0(argv0) == want
 
 
 def test_log_lines_are_wazuhs_format(tmp_path: Path) -> None:
     """Scenario S9: `YYYY/MM/DD HH:MM:SS <argv0>: <msg>`; a read line keeps its newline."""
-    log = ArLog(tmp_path / "logs" / "active-responses.log", "active-response/bin/host-deny")
+    log = ArLog(str(tmp_path / "logs" / "active-responses.log"), "active-response/bin/host-deny")
     log.write("Starting")
     log.write('{"a":1}\n')
     lines = (tmp_path / "logs" / "active-responses.log").read_text().split("\n")

@@ -30,7 +30,12 @@ from test_scripts_helpers import (
     with_command,
 )
 
-from arconsole.scripts.install import SAMPLE_SCRIPTS, STOCK_SCRIPTS, launcher_text
+from arconsole.scripts.install import (
+    SAMPLE_SCRIPTS,
+    STOCK_SCRIPTS,
+    launcher_text,
+    sample_launcher_text,
+)
 from arconsole.scripts.locking import lock_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -314,7 +319,7 @@ class TestStateless:
 
 class TestLock:
     def hold(self, home: Path, name: str) -> int:
-        path = lock_path(home, name)
+        path = Path(lock_path(home, name))
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT)
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -418,7 +423,7 @@ class TestInstall:
         assert sorted(p.name for p in bin_dir.iterdir()) == sorted(SAMPLE_SCRIPTS)
         for name, module in SAMPLE_SCRIPTS.items():
             path = bin_dir / name
-            assert path.read_text() == launcher_text(module, "/usr/bin/env python3")
+            assert path.read_text() == sample_launcher_text(module)
             assert path.stat().st_mode & 0o111 == 0o111, f"{name} is not executable"
         assert (REPO / "sample-conf" / "etc" / "arconsole-demo").is_file()
         assert (REPO / "sample-conf" / "logs" / ".gitkeep").is_file()

@@ -12,15 +12,17 @@ rotated file. Rotations that lose nothing are only logged.
 
 How changes are seen:
 - file events on the parent directory (watchfiles) wake the reader within milliseconds;
+  while a writer keeps it busy, it polls every few milliseconds instead (see BUSY_STEPS);
 - the file is also checked every `poll_interval` whatever happens, because events get lost
   and some filesystems have none;
 - the path naming another inode than the open descriptor is a rotation (rename + create,
   delete + re-create, Wazuh's hard-link switch): the old file is read to its end first, the
   lines written there after the rename included, then the new file from its start. The switch
   waits until the new file has data, the sign that the writer has moved to it;
-- a size below the read offset, or a first line that changed, is a truncation (copy-truncate,
-  truncation by hand): a copy next to the file with the same first line supplies the rest of
-  the old content; then the file is read from its start.
+- a size below the read offset, or a first line that changed (checked at every look, since
+  the file may be refilled to the old size or past it before the follower looks), is a
+  truncation (copy-truncate, truncation by hand): a copy next to the file with the same
+  first line supplies the rest of the old content; then the file is read from its start.
 """
 
 from __future__ import annotations
@@ -54,6 +56,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHUNK = 1 << 20  # read size: big reads and bytes.split keep the per-line cost low
+# A writer that keeps the follower busy (a whole read's worth waiting, or data at
+# BUSY_STEPS looks in a row within BUSY_WINDOW seconds) makes it pause the file events and
+# poll every BUSY_POLL seconds until no data came for IDLE_RESUME seconds: one event per
+# write would cost the watcher thread as much CPU as reading the lines (bench/follow.py).
+BUSY_STEPS = 4
+BUSY_WINDOW = 0.1
+BUSY_POLL = 0.005
+IDLE_RESUME = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +157,9 @@ class AlertFollower:
 
     `position`: where a previous run stopped (a `Line.position` it stored); None on the very
     first start, which begins at the end of the file unless `from_start`. A file that does not
-    exist yet is read from its start when it appears.
+    exist yet is read from its start when it appears. Blank lines (empty or only whitespace)
+    are passed over silently unless `skip_blank` is False (alerts.log separates its records
+    with them).
     Iterate once, with `lines()` or `batches()`; `stop()` ends the iteration. A consumer that
     leaves the loop early should close the iterator (`contextlib.aclosing`) to free the file.
     """
@@ -163,8 +175,10 @@ class AlertFollower:
         use_events: bool = True,
         chunk_size: int = CHUNK,
         clock: Callable[[], float] = time.monotonic,
+        skip_blank: bool = True,
     ) -> None:
         self._path = Path(path)
+        self._skip_blank = skip_blank
         self._path_str = str(path)
         self._resume_from = position
         self._from_start = from_start
@@ -185,6 +199,9 @@ class AlertFollower:
         self._backlog: int | None = None
         self._bytes_read = 0
         self._last_growth = clock()
+        self._waker: DirWaker | None = None
+        self._looks = 0
+        self._looked = asyncio.Event()
 
     # -- public state -------------------------------------------------------------------
 
@@ -216,6 +233,37 @@ class AlertFollower:
     def last_growth(self) -> float:
         """Clock time at which data was last read."""
         return self._last_growth
+
+    @property
+    def looks(self) -> int:
+        """How many times the follower has looked at the file (each look reads what is new)."""
+        return self._looks
+
+    async def looked(self, times: int = 1) -> None:
+        """Until the follower has looked at the file `times` more times: whatever was written
+        before this call has then been read (a readiness signal for tests and tools)."""
+        target = self._looks + times
+        while self._looks < target:
+            self._looked.clear()
+            await self._looked.wait()
+
+    async def ready(self) -> None:
+        """Until the first look is done and the file events, if used, are in force: from then
+        on a write is noticed at once."""
+        if self._looks == 0:
+            await self.looked(1)
+        if self._waker is not None:
+            await self._waker.settled()
+
+    @property
+    def watched_file(self) -> tuple[int, int] | None:
+        """(st_dev, st_ino) of the file the file events follow, None when not watching it."""
+        return self._waker.watched_file if self._waker is not None else None
+
+    @property
+    def events_paused(self) -> bool:
+        """File events are paused because a writer keeps the follower busy (BUSY_STEPS)."""
+        return self._waker is not None and self._waker.paused
 
     @property
     def pending_partial(self) -> bool:
@@ -265,9 +313,12 @@ class AlertFollower:
                 retry=self._poll * 4,
             )
             waker.start()
+        self._waker = waker
+        busy = _Busy()
         try:
             while not self._stopped:
                 self._wake.clear()  # before the step: an event during it wakes the next wait
+                read_before = self._bytes_read
                 try:
                     items, more = self._step()
                 except OSError as exc:
@@ -275,17 +326,23 @@ class AlertFollower:
                     self._drop_source()
                     self._resume_from = self._read_mark  # continue after the last line handed out
                     items, more = [], False
+                self._looks += 1
+                self._looked.set()
                 if items:
                     self._read_mark = items[-1].position
                 if items or idle_ticks:
                     yield items
                 if self._stopped:
                     break
+                wait = self._poll
+                if waker is not None:
+                    got = self._bytes_read != read_before
+                    wait = busy.after_look(waker, got, more, self._poll)
                 if more:
                     await asyncio.sleep(0)  # a backlog must not starve the event loop
                     continue
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll):
+                    async with asyncio.timeout(wait):
                         await self._wake.wait()
         finally:
             if waker is not None:
@@ -303,7 +360,10 @@ class AlertFollower:
             if src is None:
                 return items, False
         fst = os.fstat(src.fd)
-        if fst.st_size < src.read_at or (fst.st_size > src.read_at and src.rewritten()):
+        # A copy-truncate can refill the file to the old offset or past it before this look:
+        # the size alone cannot tell, so the first line is checked at every look (one small
+        # pread; mtime is too coarse to say whether anything changed).
+        if fst.st_size < src.read_at or (src.read_at and src.rewritten()):
             self._truncated(src, items)
             return items, True
         src.seen_size = max(src.seen_size, fst.st_size)
@@ -349,9 +409,12 @@ class AlertFollower:
             if not src.hash:
                 src.learn_first_line(self._max_line)
             path, ino, first, max_line = self._path_str, src.ino, src.hash, self._max_line
+            skip_blank = self._skip_blank
             end = src.offset
             for line in data[:last].split(b"\n"):
                 end += len(line) + 1
+                if skip_blank and (not line or (line[0] != 123 and line.isspace())):
+                    continue  # a blank line is no alert (Wazuh never writes one): no item
                 if len(line) > max_line:
                     detail = f"a line of {len(line)} bytes (limit {max_line})"
                     where = ReadPosition(path, ino, end, first)
@@ -523,6 +586,33 @@ class AlertFollower:
         if self._src is not None:
             self._src.close()
             self._src = None
+
+
+class _Busy:
+    """Pauses the file events while a writer keeps the follower busy (see BUSY_STEPS)."""
+
+    def __init__(self) -> None:
+        self.recent: list[float] = []  # when the last looks that found data were
+        self.last_data = 0.0
+
+    def after_look(self, waker: DirWaker, got_data: bool, behind: bool, poll: float) -> float:
+        """Note one look at the file (`behind`: it filled a whole read, so more is waiting);
+        returns how long to wait for the next one at most."""
+        now = time.monotonic()
+        if got_data:
+            self.last_data = now
+            if not waker.paused:
+                self.recent.append(now)
+                del self.recent[:-BUSY_STEPS]
+                if behind or (
+                    len(self.recent) == BUSY_STEPS and now - self.recent[0] < BUSY_WINDOW
+                ):
+                    waker.pause()
+        elif waker.paused and now - self.last_data > IDLE_RESUME:
+            waker.resume()
+            self.recent.clear()
+            return 0.02  # one more look once the watch is back: nothing written in between
+        return BUSY_POLL if waker.paused else poll
 
 
 def _stat(path: Path) -> os.stat_result | None:

@@ -63,6 +63,7 @@ class AlertsLogFollower:
             max_line=max_line,
             use_events=use_events,
             clock=clock,
+            skip_blank=False,  # blank lines end records
         )
         self._quiet = quiet
         self._clock = clock

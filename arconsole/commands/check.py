@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from arconsole.safetext import literal
+
 EXIT_OK = 0
 EXIT_ERRORS = 1
 EXIT_UNREADABLE = 2
@@ -38,11 +40,12 @@ def run(args: argparse.Namespace) -> int:
 
     flavour = Flavour(args.flavour)
     role = Role(args.role) if args.role else None
-    path = str(args.config)
+    # Every value printed is escaped: the file's content (and even its name) may be hostile.
+    path = literal(str(args.config))
     try:
         config = load_config(args.config, flavour=flavour, role=role)
     except ConfigReadError as error:
-        reason = error.strerror or str(error)
+        reason = literal(error.strerror or str(error))
         if args.format == "json":
             _print_json({"config": path, "flavour": flavour.value, "error": reason,
                          "diagnostics": [], "errors": 1, "warnings": 0, "infos": 0})
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             "flavour": config.flavour.value,
             "role": config.role.value,
             "role_detected": role is None,
-            "diagnostics": [d.to_json() for d in config.diagnostics],
+            "diagnostics": [_escaped(d.to_json()) for d in config.diagnostics],
             "errors": counts["error"],
             "warnings": counts["warning"],
             "infos": counts["info"],
@@ -65,13 +68,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         for diagnostic in config.diagnostics:
             print(f"{path}:{diagnostic.line}:{diagnostic.column}: {diagnostic.severity}: "
-                  f"{diagnostic.message} [{diagnostic.code}]")
+                  f"{literal(diagnostic.message)} [{literal(diagnostic.code)}]")
             if diagnostic.hint:
-                print(f"    hint: {diagnostic.hint}")
+                print(f"    hint: {literal(diagnostic.hint)}")
         how = "detected" if role is None else "--role"
         print(f"{_summary(counts)} (judged as {config.flavour.value}, role {config.role.value} "
               f"{how})")
     return EXIT_ERRORS if counts["error"] else EXIT_OK
+
+
+def _escaped(document: dict[str, object]) -> dict[str, object]:
+    """A diagnostic's JSON with every text escaped as in the text output."""
+    return {key: literal(value) if isinstance(value, str) else value
+            for key, value in document.items()}
 
 
 def _summary(counts: dict[str, int]) -> str:

@@ -63,14 +63,19 @@ def sample_conf_dir() -> Path:
 
 
 def _rewrite_shebangs(bin_dir: Path) -> None:
-    """Launchers run with this Python, which can import arconsole (no venv guesswork)."""
+    """Launchers run with this Python, which can import arconsole (no venv guesswork); the
+    shipped scripts get the lean launcher `install-scripts` writes (no site: issue 13)."""
+    from arconsole.scripts.install import SAMPLE_SCRIPTS, launcher_text
+
     if not bin_dir.is_dir():
         return
     for script in bin_dir.iterdir():
         if not script.is_file():
             continue
         data = script.read_bytes()
-        if data.startswith(b"#!") and b"python" in data.split(b"\n", 1)[0]:
+        if script.name in SAMPLE_SCRIPTS:
+            script.write_text(launcher_text(SAMPLE_SCRIPTS[script.name], sys.executable))
+        elif data.startswith(b"#!") and b"python" in data.split(b"\n", 1)[0]:
             rest = data.split(b"\n", 1)[1] if b"\n" in data else b""
             script.write_bytes(f"#!{sys.executable}\n".encode() + rest)
         mode = script.stat().st_mode

@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from arconsole.alerts.model import Alert
-from arconsole.commands.explain_outcome import (
+from arconsole.config.model import Config
+from arconsole.engine.decide import AlertDecision, ResponseDecision
+from arconsole.engine.outcome import (
     NOT_DELIVERED,
     SCRIPT_REFUSES,
     WOULD_RUN,
     deliveries,
     summary,
 )
-from arconsole.config.model import Config
-from arconsole.engine.decide import AlertDecision, ResponseDecision
 from arconsole.safetext import literal
 
 _OUTCOME_WORDS = ((WOULD_RUN, "would run"), (NOT_DELIVERED, "not delivered"),

@@ -13,8 +13,10 @@ def register(subparsers: Any) -> None:
         "install-scripts", help="install the stock response scripts into a home",
         description="Writes firewall-drop, host-deny, route-null, firewalld-drop, "
         "disable-account and restart-wazuh into HOME/active-response/bin, as launchers of "
-        "this arconsole's Python. They speak Wazuh's JSON protocol, so an ossec.conf written "
-        "for Wazuh works unchanged. Existing files are kept unless --force.",
+        "this arconsole's Python, started isolated and without site (python -IS) for a cheap "
+        "start, with the folder of this arconsole written into them. They speak Wazuh's JSON "
+        "protocol, so an ossec.conf written for Wazuh works unchanged. Existing files are "
+        "kept unless --force.",
     )
     parser.add_argument("home", type=Path, metavar="HOME", help="the home, e.g. /var/ossec")
     parser.add_argument("--force", action="store_true", help="replace scripts that exist")

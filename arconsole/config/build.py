@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from arconsole.config.commands import read_command
 from arconsole.config.diagnostics import Diagnostic
 from arconsole.config.element_options import BlockOptions, ReadContext
@@ -29,7 +32,7 @@ _OTHERS = frozenset({
 
 
 def build_config(parsed: ParsedXml, path: str, flavour: Flavour, role: Role | None) -> Config:
-    findings = Findings()
+    findings = Findings(path)
     sections = _sections(parsed.roots, findings)
     detected = Role.AGENT if any(s.tag == "client" for s in sections) else Role.MANAGER
     context = ReadContext(flavour, role or detected, findings)
@@ -41,6 +44,8 @@ def build_config(parsed: ParsedXml, path: str, flavour: Flavour, role: Role | No
     # Only analysisd reads <global>: an agent's white list means nothing.
     white_list = read_white_list(sections, context) if context.role is Role.MANAGER else []
     diagnostics = [*parsed.diagnostics, *findings.items]
+    if flavour is Flavour.OSSEC:
+        diagnostics = [_in_ossec_words(d) for d in diagnostics]
     return Config(
         path=path,
         flavour=flavour,
@@ -60,6 +65,23 @@ def sort_diagnostics(diagnostics: list[Diagnostic], path: str) -> tuple[Diagnost
     """By line then column (stable), each with the config's path."""
     with_path = [d if d.path == path else _with_path(d, path) for d in diagnostics]
     return tuple(sorted(with_path, key=lambda d: (d.line, d.column)))
+
+
+# Messages that name Wazuh for what both managers do (os_xml, analysisd's reading) say OSSEC
+# when judging for OSSEC; those that contrast the two or name a Wazuh version stay as written.
+_WAZUH_ONLY = re.compile(r"OSSEC|Wazuh (?:\d|versions?\b)")
+
+
+def _in_ossec_words(diagnostic: Diagnostic) -> Diagnostic:
+    def reword(text: str | None) -> str | None:
+        if text is None or "Wazuh" not in text or _WAZUH_ONLY.search(text):
+            return text
+        return text.replace("Wazuh", "OSSEC")
+
+    message, hint = reword(diagnostic.message), reword(diagnostic.hint)
+    if message is diagnostic.message and hint is diagnostic.hint:
+        return diagnostic
+    return replace(diagnostic, message=message or "", hint=hint)
 
 
 def _with_path(diagnostic: Diagnostic, path: str) -> Diagnostic:
@@ -131,6 +153,9 @@ def _commands(sections: list[ConfigNode], context: ReadContext) -> list[Command]
 def _responses(sections: list[ConfigNode], commands: list[Command],
                context: ReadContext) -> list[ResponseRead]:
     reads: list[ResponseRead] = []
+    first_of_name: dict[str, Command] = {}
+    for command in commands:
+        first_of_name.setdefault(command.name, command)
     for section in sections:
         if section.tag != "active-response":
             continue
@@ -139,9 +164,9 @@ def _responses(sections: list[ConfigNode], commands: list[Command],
             _empty_block(section, context)
             empty = ActiveResponse(index=index, line=section.line, column=section.column,
                                    kept=False, skip_reason="empty block: ignored")
-            reads.append(ResponseRead(empty, section, BlockOptions()))
+            reads.append(ResponseRead(empty, section, BlockOptions(section)))
             continue
-        reads.append(read_response(section, index, commands, context))
+        reads.append(read_response(section, index, first_of_name, context))
     return reads
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from arconsole.config.element_options import ReadContext, read_options
+from arconsole.config.executables import name_refusal
 from arconsole.config.findings import quoted, space_hint
 from arconsole.config.hints import suggest
 from arconsole.config.model import Command, ConfigNode, Flavour
@@ -52,6 +53,7 @@ def read_command(block: ConfigNode, context: ReadContext) -> Command | None:
         expect = _read_expect(expect_text, options.last["expect"], context)
     if name is None:
         return None
+    executable_node = options.last.get("executable")
     return Command(
         name=name,
         executable=executable or "",
@@ -60,6 +62,8 @@ def read_command(block: ConfigNode, context: ReadContext) -> Command | None:
         column=block.column,
         extra_args=options.text("extra_args"),
         expect=expect,
+        executable_line=executable_node.line if executable_node else 0,
+        executable_column=executable_node.column if executable_node else 0,
     )
 
 
@@ -75,17 +79,24 @@ def _yes_no(text: str | None, name: str, nodes: dict[str, ConfigNode],
 
 
 def _check_executable(executable: str, node: ConfigNode, context: ReadContext) -> None:
-    """A file name in active-response/bin: never a path (spec 7.2, CVE-2022-40497)."""
+    """A file name in active-response/bin: never a path (spec 7.2, CVE-2022-40497), never a
+    name the engine refuses (`executables.name_refusal`, the engine's own rule)."""
     findings = context.findings
+    refusal = name_refusal(executable)
     if not executable.strip():
         findings.error("AR-EXEC-PATH", node, "empty <executable>: there is nothing to run",
                        "name a file of active-response/bin")
-    elif "/" in executable or "\\" in executable or ".." in executable:
+    elif "/" in executable or "\\" in executable or ".." in executable or executable == ".":
         findings.error(
             "AR-EXEC-PATH", node,
             f"<executable>{quoted(executable)}</executable> is a path; only a file name in "
             "active-response/bin is allowed ('..' and '/' are refused, as execd does)",
             "put the script in active-response/bin and give its file name only")
+    elif refusal is not None:
+        findings.error(
+            "AR-EXEC-NAME", node, f"the engine refuses to run it: {refusal}",
+            space_hint(executable) if name_refusal(executable.strip()) is None
+            else "rename the script with visible characters only, and write the name on one line")
     elif executable != executable.strip():
         findings.warning("AR-EXEC-PATH", node,
                          f"<executable> '{quoted(executable)}' has spaces around the file name",

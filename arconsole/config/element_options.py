@@ -19,12 +19,21 @@ class ReadContext:
 
 @dataclass(slots=True)
 class BlockOptions:
-    """A block's options by name: Wazuh keeps the last of repeated ones (it strdup's each)."""
+    """A block's options by name: Wazuh keeps the last of repeated ones (it strdup's each).
 
+    Kept small (a big file holds thousands of blocks, all alive until the whole-file checks):
+    every occurrence of an option is found again in the block when asked for.
+    """
+
+    block: ConfigNode
     last: dict[str, ConfigNode] = field(default_factory=dict)
-    every: dict[str, list[ConfigNode]] = field(default_factory=dict)
     # Known option names that misspelt elements of this block probably meant.
-    meant: set[str] = field(default_factory=set)
+    meant: tuple[str, ...] = ()
+
+    def every(self, name: str) -> list[ConfigNode]:
+        """Each `<name>` option of the block, in file order."""
+        return [child for child in self.block.children if child.tag == name] \
+            if name in self.last else []
 
     def text(self, name: str) -> str | None:
         node = self.last.get(name)
@@ -55,14 +64,14 @@ def read_options(
     """
     known_names = tuple(known)
     repeatable_names = set(repeatable)
-    options = BlockOptions()
+    options = BlockOptions(block)
     for child in block.children:
         name = child.tag
         if name not in known_names:
             reason = (elsewhere or {}).get(name)
             guess = suggest(name, known_names)
             if guess is not None and reason is None:
-                options.meant.add(guess)
+                options.meant += (guess,)
             hint = reason or (f"did you mean <{guess}>?" if guess else
                               "valid here: " + ", ".join(f"<{n}>" for n in known_names))
             findings.error("1230", child,
@@ -79,5 +88,4 @@ def read_options(
                 f"<{name}> is given again at line {child.line}; Wazuh uses the last one",
                 f"keep a single <{name}>")
         options.last[name] = child
-        options.every.setdefault(name, []).append(child)
     return options

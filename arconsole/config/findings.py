@@ -10,13 +10,14 @@ Where = ConfigNode | tuple[int, int]
 
 
 class Findings:
-    def __init__(self) -> None:
+    def __init__(self, path: str | None = None) -> None:
         self.items: list[Diagnostic] = []
+        self.path = path  # set on each diagnostic now rather than copied in later
 
     def add(self, severity: Severity, code: str, where: Where, message: str,
             hint: str | None = None) -> None:
         line, column = (where.line, where.column) if isinstance(where, ConfigNode) else where
-        self.items.append(Diagnostic(severity, code, message, line, column, hint))
+        self.items.append(Diagnostic(severity, code, message, line, column, hint, self.path))
 
     def error(self, code: str, where: Where, message: str, hint: str | None = None) -> None:
         self.add(Severity.ERROR, code, where, message, hint)

@@ -6,11 +6,13 @@
 
 Loading never fails on content: a file that is not XML, not UTF-8 or not valid for Wazuh still
 gives a `Config` whose `diagnostics` say what is wrong (`config.ok` is False on any error).
-Only a file that cannot be read raises `ConfigReadError`.
+Only a file that cannot be read raises `ConfigReadError` (a file over `SIZE_LIMIT` included:
+`ConfigTooLarge`).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +31,36 @@ class ConfigReadError(OSError):
         return self.strerror or super().__str__()
 
 
+class ConfigTooLarge(ConfigReadError):
+    """The file is over `SIZE_LIMIT`: not read, so that a runaway file cannot exhaust memory."""
+
+
+# Generous: Wazuh's stock configs are under 50 KiB; loading costs about 10x the size in memory.
+SIZE_LIMIT = 16 * 1024 * 1024
+
+
+def read_config_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The file's bytes, at most `SIZE_LIMIT` of them (ConfigReadError otherwise)."""
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size <= SIZE_LIMIT:
+                data = handle.read(SIZE_LIMIT + 1)  # the size may lie (/proc) or grow
+    except OSError as error:
+        raise ConfigReadError(error.errno or 0, error.strerror or str(error), str(path)) from error
+    if size > SIZE_LIMIT or len(data) > SIZE_LIMIT:
+        how_big = (f"{_mib(size)} ({size} bytes)" if size > SIZE_LIMIT
+                   else f"more than {_mib(SIZE_LIMIT)}")
+        raise ConfigTooLarge(
+            errno.EFBIG, f"too large: {how_big}; a config may hold at most "
+            f"{_mib(SIZE_LIMIT)} (Wazuh's own are under 50 KiB)", str(path))
+    return data
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size % 2**20 else f"{size // 2**20} MiB"
+
+
 def load_config(
     path: str | os.PathLike[str],
     *,
@@ -40,12 +72,13 @@ def load_config(
     When the file sits in a Wazuh-like home (`<dir>/../active-response/bin` exists), the
     executables of the responses that can fire are looked for there too.
     """
+    from arconsole.config.xmlsource import decode
+
     file_path = Path(path)
-    try:
-        data = file_path.read_bytes()
-    except OSError as error:
-        raise ConfigReadError(error.errno or 0, error.strerror or str(error), str(path)) from error
-    config = load_config_text(data, str(path), flavour=flavour, role=role)
+    data = read_config_bytes(file_path)
+    decoded = [decode(data)]
+    del data  # a big file: neither the bytes nor (once parsed) the text stay in memory
+    config = _judge(decoded, str(path), flavour, role)
     bin_dir = file_path.absolute().parent.parent / "active-response" / "bin"
     if bin_dir.is_dir():
         from arconsole.config.build import sort_diagnostics
@@ -66,11 +99,20 @@ def load_config_text(
     role: Role | None = None,
 ) -> Config:
     """Judge configuration text as if read from `path` (used in diagnostics only)."""
+    from arconsole.config.xmlsource import decode
+
+    return _judge([decode(text)], path, flavour, role)
+
+
+def _judge(decoded: list[tuple[str, list[Diagnostic]]], path: str, flavour: Flavour,
+           role: Role | None) -> Config:
+    """Parse and build; `decoded` holds the only reference to the text, dropped once parsed."""
     from arconsole.config.build import build_config
-    from arconsole.config.xmlsource import parse_text
+    from arconsole.config.xmlsource import parse_decoded
 
     try:
-        return build_config(parse_text(text), path, flavour, role)
+        parsed = parse_decoded(*decoded.pop())
+        return build_config(parsed, path, flavour, role)
     except Exception as error:  # a bug here must not take the engine or the console down
         problem = Diagnostic(
             Severity.ERROR, "AR-INTERNAL",

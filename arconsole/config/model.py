@@ -59,6 +59,9 @@ class Command:
     # OSSEC flavour: the fields the command expects ("srcip", "user", "filename").
     # Wazuh ignores <expect> since 4.2.0; it is still recorded here.
     expect: tuple[str, ...] = ()
+    # Where the `<executable>` element starts (0 when absent), for diagnostics about the file.
+    executable_line: int = 0
+    executable_column: int = 0
 
     @property
     def extra_args_list(self) -> list[str]:

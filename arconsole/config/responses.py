@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from arconsole.config.element_options import BlockOptions, ReadContext, read_options
@@ -40,7 +40,7 @@ class ResponseRead:
     options: BlockOptions
 
 
-def read_response(block: ConfigNode, index: int, commands: Sequence[Command],
+def read_response(block: ConfigNode, index: int, commands: Mapping[str, Command],
                   context: ReadContext) -> ResponseRead:
     findings = context.findings
     known: tuple[str, ...] = WAZUH_OPTIONS if context.flavour is Flavour.WAZUH else OSSEC_OPTIONS
@@ -54,7 +54,7 @@ def read_response(block: ConfigNode, index: int, commands: Sequence[Command],
         elsewhere["ca_store"] = "<ca_store> is a Wazuh option; OSSEC does not know it"
     options = read_options(block, known, findings, repeatable=("ca_store",),
                            elsewhere=elsewhere)
-    for node in options.every.get("repeated_offenders", []):
+    for node in options.every("repeated_offenders"):
         judge_repeated_offenders(node, findings)
     level = read_level(options, context)
     disabled = read_disabled(options, context)
@@ -99,7 +99,7 @@ def _agent_block(read: ResponseRead, findings: Findings) -> ResponseRead:
                  "here, by execd")
 
 
-def _manager_block(read: ResponseRead, commands: Sequence[Command],
+def _manager_block(read: ResponseRead, commands: Mapping[str, Command],
                    context: ReadContext) -> ResponseRead:
     findings = context.findings
     options, block = read.options, read.block
@@ -114,6 +114,11 @@ def _manager_block(read: ResponseRead, commands: Sequence[Command],
         findings.error("1302", options.last["location"],
                        f"Invalid active response location: '{quoted(location)}'.",
                        "use local, server, defined-agent or all")
+        # Wazuh stops at the first error; the rest of the block is still judged, so that
+        # one run of `check` lists every error there is to fix.
+        command = _resolve(command_name, options.last["command"], block, commands, findings)
+        if command is not None and timeout != 0 and not command.timeout_allowed:
+            _timeout_not_allowed(command, options.last["timeout"], context)
         return _drop(read, f"invalid location '{location}' (error 1302)")
     read = ResponseRead(replace(read.response, location_flags=flags), block, options)
     dropped, invalid = _check_agent(read, flags, context)
@@ -191,19 +196,18 @@ def _check_agent(read: ResponseRead, flags: LocationFlag,
     return None, False
 
 
-def _resolve(name: str, node: ConfigNode, block: ConfigNode, commands: Sequence[Command],
+def _resolve(name: str, node: ConfigNode, block: ConfigNode, commands: Mapping[str, Command],
              findings: Findings) -> Command | None:
-    """The first command of that name defined before the block, as analysisd finds it."""
-    here = (block.line, block.column)
-    for command in commands:
-        if command.name == name and (command.line, command.column) < here:
-            return command
-    later = next((c for c in commands if c.name == name), None)
-    if later is not None:
-        hint = (f"<command> '{quoted(name)}' is defined at line {later.line}, after this block: "
+    """The first command of that name defined before the block, as analysisd finds it
+    (`commands`: the first command of each name, in file order)."""
+    first = commands.get(name)
+    if first is not None and (first.line, first.column) < (block.line, block.column):
+        return first
+    if first is not None:
+        hint = (f"<command> '{quoted(name)}' is defined at line {first.line}, after this block: "
                 "Wazuh reads the file in order; move the <command> before it")
     else:
-        guess = suggest(name.strip(), [c.name for c in commands])
+        guess = suggest(name.strip(), list(commands))
         hint = space_hint(name) or (f"did you mean '{guess}'?" if guess else
                                     "define a <command> with this <name> before this block")
     findings.error("1303", node, f"Invalid command '{quoted(name)}' in the active response.", hint)

@@ -44,7 +44,7 @@ def check_whole_file(reads: Sequence[ResponseRead], commands: Sequence[Command],
 def _first(reads: Sequence[ResponseRead], option: str) -> tuple[ResponseRead, ConfigNode] | None:
     """The first `<option>` of any block, in file order (`OS_GetOneContentforElement`)."""
     for read in reads:
-        nodes = read.options.every.get(option)
+        nodes = read.options.every(option)
         if nodes:
             return read, nodes[0]
     return None
@@ -78,7 +78,7 @@ def _repeated_offenders(reads: Sequence[ResponseRead], context: ReadContext) -> 
         return ()
     used_read, used = first
     for read in reads:
-        for node in read.options.every.get("repeated_offenders", []):
+        for node in read.options.every("repeated_offenders"):
             if node is not used:
                 context.findings.warning(
                     "AR-RO-IGNORED", node,

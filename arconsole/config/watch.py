@@ -32,6 +32,7 @@ def watch_config(
     debounce: float = 0.2,
     poll_interval: float = 1.0,
     use_events: bool = True,
+    ready: asyncio.Event | None = None,
 ) -> AsyncGenerator[None, None]:
     """Yield once each time the file's settled content differs from when last yielded.
 
@@ -39,15 +40,17 @@ def watch_config(
     so that an edit made between loading and watching is not missed), else the content at
     the call. A deleted file does not fire (there is nothing to load); it fires when it
     comes back with content other than the last one notified. Runs until the consumer stops
-    iterating.
+    iterating. `ready`, when given, is set once the watch is in force (a change from then
+    on is seen at once), which a caller that writes the file next can wait for.
     """
     path = Path(path)
     start = since if since is not None else _digest(path)
-    return _watch(path, start, debounce, poll_interval, use_events)
+    return _watch(path, start, debounce, poll_interval, use_events, ready)
 
 
 async def _watch(
-    path: Path, last: bytes | None, debounce: float, poll_interval: float, use_events: bool
+    path: Path, last: bytes | None, debounce: float, poll_interval: float, use_events: bool,
+    ready: asyncio.Event | None,
 ) -> AsyncGenerator[None, None]:
     wake = asyncio.Event()
     waker: DirWaker | None = None
@@ -64,6 +67,10 @@ async def _watch(
                     last = current
                     yield None
                 continue
+            if ready is not None and not ready.is_set():
+                if waker is not None:
+                    await waker.settled()
+                ready.set()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(poll_interval):
                     await wake.wait()

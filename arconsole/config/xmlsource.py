@@ -21,6 +21,8 @@ from __future__ import annotations
 import bisect
 import codecs
 import re
+import sys
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -28,6 +30,7 @@ from lxml import etree
 
 from arconsole.config.diagnostics import Diagnostic, Severity
 from arconsole.config.model import ConfigNode
+from arconsole.safetext import literal
 
 XML_CODE = "AR-XML"
 SYNTHETIC_ROOT = "arconsole-synthetic-root"
@@ -73,7 +76,6 @@ _HINTS = {
 class ParsedXml:
     """The roots found in the text (in file order) and the problems met reading it."""
 
-    text: str
     roots: tuple[ConfigNode, ...]
     diagnostics: tuple[Diagnostic, ...]
 
@@ -90,13 +92,17 @@ class _Source:
     """The text lxml sees, with what is needed to turn offsets into (line, column)."""
 
     text: str
-    line_starts: list[int] = field(default_factory=list)
-    tags: list[_Tag] = field(default_factory=list)
+    line_starts: array[int] = field(default_factory=lambda: array("q"))
+    # Every start tag in document order, kept compact (a big file has a million of them):
+    # its name (interned) and the offset of its '<'.
+    tag_names: list[str] = field(default_factory=list)
+    tag_starts: array[int] = field(default_factory=lambda: array("q"))
     problems: list[Diagnostic] = field(default_factory=list)
     nesting_known: bool = False  # the scan saw every element open and close
 
     def __post_init__(self) -> None:
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        self.line_starts = array("q", [0])
+        self.line_starts.extend(m.end() for m in re.finditer("\n", self.text))
 
     @property
     def line_count(self) -> int:
@@ -150,27 +156,127 @@ def decode(data: str | bytes) -> tuple[str, list[Diagnostic]]:
 
 def parse_text(data: str | bytes) -> ParsedXml:
     """Parse `ossec.conf` content; never raises for bad content."""
-    text, decode_problems = decode(data)
+    return parse_decoded(*decode(data))
+
+
+def parse_decoded(text: str, decode_problems: list[Diagnostic]) -> ParsedXml:
+    """`parse_text` after `decode`: the caller may drop the bytes first (a big file)."""
     # libxml2 counts a lone CR as a line break too; normalising keeps every line number equal.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     source = _Source(text)
     source.problems.extend(decode_problems)
     _prepare(source)
     _scan(source)
+    roots, errors = _stream(source)
+    cut = _unfinished_end(source)
+    for entry in errors:
+        _report_lxml_error(source, entry, cut)
+    return ParsedXml(roots, tuple(_unique(source.problems)))
+
+
+def _never_closed(name: str, line: int) -> tuple[str, str]:
+    return (f"the file ends before <{name}> opened at line {line} is closed",
+            f"add </{name}>, or restore the end of the file if it was cut short")
+
+
+def _unfinished_end(source: _Source) -> tuple[int, int] | None:
+    """Where the file ends in the middle of markup (a cut-short file), reported once; None
+    when it does not. libxml2's errors from there on are consequences, and misleading."""
+    found = _unfinished_markup(source.text)
+    if found is None:
+        return None
+    start, what = found
+    line, column = source.position(start)
+    source.problem(Severity.ERROR, line, column,
+                   f"the file ends inside {what} started here: it looks cut short",
+                   "restore the end of the file (from a backup, or the package's ossec.conf)")
+    return line, column
+
+
+def _stream(source: _Source) -> tuple[tuple[ConfigNode, ...], list[etree._LogEntry]]:
+    """Parse with a target that builds `ConfigNode`s as elements end: lxml's own tree
+    (about 9x the text in memory) is never built."""
+    target = _NodeBuilder(_TagMatcher(source))
     parser = etree.XMLParser(
-        recover=True, resolve_entities=False, no_network=True, load_dtd=False,
+        target=target, recover=True, resolve_entities=False, no_network=True, load_dtd=False,
         huge_tree=False, remove_comments=False, remove_pis=False,
     )
     wrapped = _OPEN + source.text.replace("&", _AMP) + _CLOSE
     try:
-        root = etree.fromstring(wrapped, parser)
+        etree.fromstring(wrapped, parser)
     except etree.XMLSyntaxError as error:  # recover mode gave up entirely
-        root = None
         source.problem(Severity.ERROR, 1, 1, f"the file could not be read as XML: {error}")
-    for entry in parser.error_log:
-        _report_lxml_error(source, entry)
-    roots = tuple(_nodes(source, root)) if root is not None else ()
-    return ParsedXml(text, roots, tuple(_unique(source.problems)))
+        return (), list(parser.error_log)
+    target.end_all()  # recovery may stop with elements open: they are kept as they are
+    return tuple(target.roots), list(parser.error_log)
+
+
+class _Open:
+    __slots__ = ("attributes", "children", "column", "line", "parts", "tag")
+
+    def __init__(self, tag: str, line: int, column: int,
+                 attributes: tuple[tuple[str, str], ...]) -> None:
+        self.tag, self.line, self.column, self.attributes = tag, line, column, attributes
+        self.parts: list[str] = []
+        self.children: list[ConfigNode] = []
+
+
+_SHARED_VALUE = 24
+
+
+class _NodeBuilder:
+    """lxml parser target: SAX events to `ConfigNode`s. An element's value is its own text
+    (os_xml's view): the data directly inside it, comments and children left out."""
+
+    def __init__(self, matcher: _TagMatcher) -> None:
+        self.matcher = matcher
+        self.roots: list[ConfigNode] = []
+        self.open: list[_Open] = []
+        self.depth = 0
+
+    def start(self, tag: str | bytes, attrib: dict[str | bytes, str | bytes]) -> None:
+        self.depth += 1
+        if self.depth == 1:
+            return  # the synthetic root
+        name = sys.intern(_restore(_str(tag)))
+        line, column = self.matcher.next_position(name)
+        attributes = tuple((_restore(_str(k)), _restore(_str(v))) for k, v in attrib.items())
+        self.open.append(_Open(name, line, column, attributes))
+
+    def data(self, data: str | bytes) -> None:
+        if self.open:
+            self.open[-1].parts.append(_str(data))
+
+    def end(self, tag: str | bytes) -> None:
+        self.depth -= 1
+        if self.open and self.depth > 0:
+            self._end()
+
+    def end_all(self) -> None:
+        while self.open:
+            self._end()
+
+    def _end(self) -> None:
+        element = self.open.pop()
+        children = tuple(element.children)
+        value = _restore("".join(element.parts))
+        if len(value) <= _SHARED_VALUE:
+            value = sys.intern(value)  # "yes", "no", "local", "syslog"... repeat by thousands
+        node = ConfigNode(
+            tag=element.tag,
+            text=None if children and not value.strip() else value,
+            line=element.line,
+            column=element.column,
+            attributes=element.attributes,
+            children=children,
+        )
+        (self.open[-1].children if self.open else self.roots).append(node)
+
+    def comment(self, text: str | bytes) -> None:
+        """Comments are not part of any value (os_xml skips them)."""
+
+    def close(self) -> None:
+        """Nothing to hand back: the roots are read from the builder."""
 
 
 def _prepare(source: _Source) -> None:
@@ -222,12 +328,14 @@ def _scan(source: _Source) -> None:
             _check_top_text(source, text, previous_end, match.start())
         previous_end = match.end()
         if match.group("start"):
-            tag = _Tag(match.group("start"), match.start(), match.end())
-            source.tags.append(tag)
+            tag = _Tag(sys.intern(match.group("start")), match.start(), match.end())
+            source.tag_names.append(tag.name)
+            source.tag_starts.append(tag.start)
             if not match.group("empty"):
                 stack.append(tag)
         elif match.group("broken"):
-            source.tags.append(_Tag(match.group("broken"), match.start(), -1))
+            source.tag_names.append(sys.intern(match.group("broken")))
+            source.tag_starts.append(match.start())
             certain = False
         elif match.group("end"):
             name = match.group("end")
@@ -247,8 +355,7 @@ def _scan(source: _Source) -> None:
         source.nesting_known = True
         for tag in stack:
             line, column = source.position(tag.start)
-            source.problem(Severity.ERROR, line, column, f"<{tag.name}> is never closed",
-                           f"add </{tag.name}>")
+            source.problem(Severity.ERROR, line, column, *_never_closed(tag.name, line))
     for start, end in reversed(blanks):
         text = _blank(text, start, end)
     source.text = text
@@ -266,7 +373,22 @@ def _check_top_text(source: _Source, text: str, start: int, end: int) -> None:
                        "options belong inside <ossec_config>...</ossec_config>")
 
 
-def _report_lxml_error(source: _Source, entry: etree._LogEntry) -> None:
+def _unfinished_markup(text: str) -> tuple[int, str] | None:
+    """The offset and a description of the markup the text ends in, if it ends in one."""
+    for opening, closing, what in (("<!--", "-->", "a comment"),
+                                   ("<![CDATA[", "]]>", "a CDATA section")):
+        start = text.rfind(opening)
+        if start >= 0 and text.find(closing, start + len(opening)) < 0:
+            return start, what
+    start = text.rfind("<")
+    if start < 0 or ">" in text[start:]:
+        return None
+    excerpt = text[start:start + 40].split("\n", 1)[0].rstrip()
+    return start, f"the {'end ' if excerpt.startswith('</') else ''}tag '{literal(excerpt)}'"
+
+
+def _report_lxml_error(source: _Source, entry: etree._LogEntry,
+                       cut: tuple[int, int] | None) -> None:
     message = entry.message.strip() if entry.message else "XML error"
     line, column = entry.line, entry.column
     if line == 1:
@@ -287,6 +409,8 @@ def _report_lxml_error(source: _Source, entry: etree._LogEntry) -> None:
             hint = f"close <{opened}> with </{opened}>"
     line = max(1, min(line, source.line_count))
     column = max(1, min(column, len(source.line_text(line)) + 1))
+    if cut is not None and (line, column) >= cut:
+        return  # a consequence of the file ending in the middle of markup, reported once
     severity = Severity.WARNING if kind in _TOLERATED else Severity.ERROR
     if kind == "ERR_HYPHEN_IN_COMMENT":
         message = ("not well-formed XML: '--' inside a comment; Wazuh reads the file, "
@@ -305,7 +429,8 @@ def _about_file_end(
                 return None  # the scan reported every unclosed element already
             name, opened_at = match.group(1), int(match.group(2))
             column = _start_tag_column(source, name, opened_at)
-            return (f"<{name}> is never closed", opened_at, column, f"add </{name}>")
+            message, hint = _never_closed(name, opened_at)
+            return (message, opened_at, column, hint)
         if match and pattern is _MISMATCH and match.group(3) != SYNTHETIC_ROOT:
             # A top-level end tag that the scan could not safely hide.
             name = match.group(3)
@@ -329,34 +454,8 @@ def _start_tag_column(source: _Source, name: str, line: int) -> int:
     return found.start() + 1 if found else 1
 
 
-def _nodes(source: _Source, root: etree._Element) -> Iterator[ConfigNode]:
-    matcher = _TagMatcher(source)
-    for child in root:
-        if isinstance(child.tag, str):
-            yield _node(child, matcher)
-
-
-def _node(element: etree._Element, matcher: _TagMatcher) -> ConfigNode:
-    line, column = matcher.position(element)
-    children = tuple(_node(child, matcher) for child in element if isinstance(child.tag, str))
-    return ConfigNode(
-        tag=_restore(str(element.tag)),
-        text=_value(element, bool(children)),
-        line=line,
-        column=column,
-        attributes=tuple((_restore(str(k)), _restore(str(v))) for k, v in element.attrib.items()),
-        children=children,
-    )
-
-
-def _value(element: etree._Element, has_children: bool) -> str | None:
-    """The element's own text as os_xml sees it: text and tails, comments left out."""
-    parts = [element.text or ""]
-    parts.extend(child.tail or "" for child in element)
-    text = _restore("".join(parts))
-    if has_children and not text.strip():
-        return None
-    return text
+def _str(text: str | bytes) -> str:
+    return text.decode() if isinstance(text, bytes) else text  # lxml gives str for str input
 
 
 def _restore(text: str) -> str:
@@ -364,41 +463,27 @@ def _restore(text: str) -> str:
 
 
 class _TagMatcher:
-    """Give each lxml element the position of its own start tag in the source.
+    """Give each element the position of its own start tag in the source.
 
-    Elements come in document order and so do the scanned tags; an element takes the next
-    unused tag of the same name whose line range covers lxml's `sourceline`. Past line 65535
-    libxml2 only estimates `sourceline` (from a child's line), so there the name and the
-    order alone decide, within a bounded look-ahead.
+    Elements come in document order and so do the scanned tags: an element takes the next
+    unused tag of the same name, within a bounded look-ahead (recovery may drop a broken tag).
     """
 
-    BIG_LINES = 65535
     LOOK_AHEAD = 1000
 
     def __init__(self, source: _Source) -> None:
         self.source = source
         self.next = 0
 
-    def position(self, element: etree._Element) -> tuple[int, int]:
-        tags = self.source.tags
-        line = element.sourceline
-        sourceline = line if isinstance(line, int) and line > 0 else 1
-        reliable = sourceline < self.BIG_LINES
-        name = _restore(str(element.tag))
-        index = self.next
-        stop = len(tags) if reliable else min(len(tags), index + self.LOOK_AHEAD)
-        while index < stop:
-            tag = tags[index]
-            first, column = self.source.position(tag.start)
-            if reliable and first > sourceline:
-                break
-            if tag.name == name:
-                last = self.source.position(tag.end - 1)[0] if tag.end >= 0 else sourceline
-                if not reliable or first <= sourceline <= last:
-                    self.next = index + 1
-                    return first, column
-            index += 1
-        return sourceline, _start_tag_column(self.source, name, sourceline)
+    def next_position(self, name: str) -> tuple[int, int]:
+        names, starts = self.source.tag_names, self.source.tag_starts
+        stop = min(len(names), self.next + self.LOOK_AHEAD)
+        for index in range(self.next, stop):
+            if names[index] == name:
+                self.next = index + 1
+                return self.source.position(starts[index])
+        previous = starts[self.next - 1] if 0 < self.next <= len(starts) else 0
+        return self.source.position(previous)
 
 
 def _unique(problems: list[Diagnostic]) -> Iterator[Diagnostic]:

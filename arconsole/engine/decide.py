@@ -36,6 +36,7 @@ _USER_OK = re.compile(r"[a-zA-Z._0-9@?-]*").fullmatch
 _IP_OK = re.compile(r"[a-zA-Z.:_0-9-]*").fullmatch
 _BINDINGS_LIMIT = 65536  # distinct (rule, level, groups) remembered before starting over
 _ROUTED_LIMIT = 4096  # agents remembered per binding
+_VERDICTS_LIMIT = 65536  # srcip and dstuser verdicts remembered before starting over
 SERVER = "server"
 ALL_AGENTS = "all"
 SERVER_ONLY = (SERVER,)
@@ -164,6 +165,16 @@ class Decider:
         self._plans = tuple(self._plan(response) for response in config.responses)
         self._live = tuple(plan for plan in self._plans if not plan.never)
         self._bindings: dict[tuple[str, int, str], _Binding] = {}
+        # Wazuh's alert-wide refusals by value: crafted or white-listed srcip, crafted user.
+        self._ip_refused: dict[str, bool] = {}
+        self._user_refused: dict[str, bool] = {}
+
+    @staticmethod
+    def _remember(verdicts: dict[str, bool], value: str, refused: bool) -> bool:
+        if len(verdicts) >= _VERDICTS_LIMIT:
+            verdicts.clear()
+        verdicts[value] = refused
+        return refused
 
     # ------------------------------------------------------------------ hot path
 
@@ -182,15 +193,22 @@ class Decider:
                 and (decision := self._route_decision(plan, alert)) is not None
             ]
         # Wazuh: the input checks and the white list hold for every response of the alert.
+        # Their verdicts are remembered per value: a few addresses and users make most alerts.
         dstuser = alert.dstuser
-        if dstuser is not None and (_USER_OK(dstuser) is None or dstuser[:1] == "-"):
-            return []
+        if dstuser is not None:
+            refused = self._user_refused.get(dstuser)
+            if refused is None:
+                refused = self._remember(self._user_refused, dstuser, crafted_user(dstuser))
+            if refused:
+                return []
         srcip = alert.srcip
-        if srcip is not None and (
-            _IP_OK(srcip) is None or srcip[:1] == "-"
-            or (self._has_white_list and self.whitelist.match(srcip) is not None)
-        ):
-            return []
+        if srcip is not None:
+            refused = self._ip_refused.get(srcip)
+            if refused is None:
+                refused = self._remember(self._ip_refused, srcip, crafted_ip(srcip) or (
+                    self._has_white_list and self.whitelist.match(srcip) is not None))
+            if refused:
+                return []
         agent_id = alert.agent_id
         agent_key: object = agent_id if agent_id is not None else (None, alert.agent_name)
         routed = binding.routed.get(agent_key)
@@ -537,7 +555,8 @@ def _crafted_reason(field_name: str, value: str, wazuh: bool) -> str:
         (_USER_OK if field_name == "dstuser" else _IP_OK)(value) is not None
     ):
         return (f"skipped: {field_name} '{literal(value)}' starts with '-': arconsole rejects it "
-                "as crafted (stricter than Wazuh, scenarios D1/D2)")
+                "as crafted (stricter than Wazuh, whose check lets a leading '-' through, "
+                "where it can be read as an option by the scripts' tools)")
     if field_name == "dstuser":
         warning = f"Invalid username '{literal(value)}'. Possible logging attack. (1272)"
     else:

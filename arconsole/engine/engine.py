@@ -64,6 +64,7 @@ class Engine:
         self._stopped = asyncio.Event()
         self._stop_requested = asyncio.Event()
         self._config_digest: bytes | None = None
+        self._rejected_digest: bytes | None = None  # the broken content last refused
 
     # ------------------------------------------------------------------ what callers read
 
@@ -112,13 +113,14 @@ class Engine:
 
     async def start(self, *, follow: bool = True) -> None:
         """Load the config, take the state file, restore blocks, start following alerts."""
+        from arconsole.config.loader import read_config_bytes
         from arconsole.config.watch import content_digest
         from arconsole.engine.agents import AgentsFileError
 
         context = self.context
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # ConfigReadError too: load_config says it below
             # What was loaded, so an edit made before the watcher starts still reloads.
-            self._config_digest = content_digest(self.options.config_path.read_bytes())
+            self._config_digest = content_digest(read_config_bytes(self.options.config_path))
         from arconsole.config.loader import ConfigReadError
 
         try:
@@ -157,6 +159,8 @@ class Engine:
             time_limit=self.options.time_limit,
             max_concurrency=self.options.max_concurrency,
         )
+        context.notice("info", f"scripts are contained by {context.executor.decide_containment()}; "
+                       "what a script leaves running is killed when it exits")
         await restore_blocks(context, self.book)
         self.intake.prepare()
         self._run_in_background(self.book.timer_loop(), "timers")
@@ -274,13 +278,18 @@ class Engine:
     async def reload(self) -> bool:
         """Load the config again; swap it in only when it has no error (spec issue 5)."""
         from arconsole.config.diff import diff_configs
-        from arconsole.config.loader import ConfigReadError
+        from arconsole.config.loader import ConfigReadError, read_config_bytes
+        from arconsole.config.watch import content_digest
 
         try:
+            digest = content_digest(read_config_bytes(self.options.config_path))
+            if digest == self._rejected_digest:
+                return False  # the same broken content again (watcher, then SIGHUP): said once
             config = self._load_config()
         except ConfigReadError as error:
             return self._reject(f"{self.options.config_path}: cannot read: {error}", 1)
         if not config.ok:
+            self._rejected_digest = digest
             first = config.errors[0]
             return self._reject(
                 f"{config.path}:{first.line}:{first.column}: error: {first.message} "
@@ -293,6 +302,7 @@ class Engine:
             decider = self._decider_for(config)
         except Exception as error:  # an agents file gone bad, or a bug: keep the old config
             return self._reject(f"{type(error).__name__}: {error}", 1, config.path)
+        self._rejected_digest = None
         self._install_config(config, decider, summary=diff_configs(old, config).summary())
         self.context.spawn(
             lift_white_listed(self.context, self.book, "white-listed by the reloaded config")

@@ -30,7 +30,6 @@ import functools
 import os
 import select
 import signal
-import stat
 import subprocess
 import sys
 import threading
@@ -41,6 +40,10 @@ from pathlib import Path
 from typing import Any
 
 from arconsole.config.executables import PROGRAM_DIR
+from arconsole.config.executables import ExecutableError as ExecutableError
+from arconsole.config.executables import ExecutableMissing as ExecutableMissing
+from arconsole.config.executables import ExecutableRefused as ExecutableRefused
+from arconsole.config.executables import checked_executable as _checked_file
 from arconsole.engine.cgroups import RunCgroup, RunCgroups
 from arconsole.engine.spawn import Spawned, Spawner, SpawnRequest
 
@@ -71,74 +74,15 @@ KEEPS_DAEMONS = frozenset({"restart-wazuh", "restart.sh", "restart-ossec.sh"})
 FirstLineHandler = Callable[[bytes | None], Awaitable[bytes | None]]
 
 
-class ExecutableError(Exception):
-    """The executable cannot be run; the engine reports it, it is not fatal."""
-
-
-class ExecutableRefused(ExecutableError):
-    """The name would leave `HOME/active-response/bin` (spec 1.4, scenario D5)."""
-
-
-class ExecutableMissing(ExecutableError):
-    """The file is absent or not executable (Wazuh: "command not present", scenario C3)."""
-
-
-def _check_name(executable: str) -> None:
-    if not executable:
-        raise ExecutableRefused("empty executable name")
-    if "/" in executable or "\\" in executable:
-        raise ExecutableRefused(
-            f"executable {executable!r} contains a path separator; "
-            f"only file names inside {PROGRAM_DIR} are run"
-        )
-    if ".." in executable or executable == ".":
-        # execd refuses any name containing "..", whatever surrounds it (spec 7.2).
-        raise ExecutableRefused(
-            f"active response command {executable!r} vulnerable to directory traversal attack"
-        )
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in executable):
-        # argv[0] goes into active-responses.log lines: a newline would forge one.
-        raise ExecutableRefused(f"executable {executable!r} contains control characters")
-
-
 def resolve_executable(home: Path, executable: str) -> Path:
     """The real file `HOME/active-response/bin/<executable>` names, checked.
 
+    The rules are `config.executables.checked_executable`'s, shared with `arconsole check`.
     Raises ExecutableRefused for names with separators, `..`, control characters, or a
     symlink that resolves outside the folder; ExecutableMissing for a file that is absent,
     not a regular file or not executable.
     """
     return Path(os.path.realpath(_checked_file(os.path.join(home, PROGRAM_DIR), executable)))
-
-
-def _checked_file(bin_dir: str, executable: str) -> str:
-    """resolve_executable's checks, cheap enough for every run: a plain file costs two
-    system calls; only a symlink is resolved (and must stay inside the folder)."""
-    _check_name(executable)
-    program = f"{PROGRAM_DIR}/{executable}"
-    target = os.path.join(bin_dir, executable)
-    try:
-        info = os.lstat(target)
-    except FileNotFoundError as error:
-        raise ExecutableMissing(f"active response command not present: {program}") from error
-    except OSError as error:
-        raise ExecutableMissing(f"{program}: {error.strerror}") from error
-    if stat.S_ISLNK(info.st_mode):
-        real_bin = os.path.realpath(bin_dir)
-        target = os.path.realpath(target)
-        if target == real_bin or os.path.commonpath([real_bin, target]) != real_bin:
-            raise ExecutableRefused(f"{program} resolves to {target}, outside {real_bin}")
-        try:
-            info = os.stat(target)
-        except FileNotFoundError as error:
-            raise ExecutableMissing(f"{program} is a symlink to a missing file") from error
-        except OSError as error:  # ELOOP and the like
-            raise ExecutableMissing(f"{program}: {error.strerror}") from error
-    if not stat.S_ISREG(info.st_mode):
-        raise ExecutableMissing(f"{program} is not a regular file")
-    if not os.access(target, os.X_OK):
-        raise ExecutableMissing(f"{program} is not executable")
-    return target
 
 
 def home_path(home: Path, executable: str) -> Path:
@@ -794,18 +738,22 @@ class Executor:
             self._watcher = _FdWatcher(loop)
         return self._watcher
 
-    def _take_cgroup(self, executable: str) -> RunCgroup | None:
-        """A cgroup for this run, if cgroups are in use and the executable is contained."""
+    def decide_containment(self) -> str:
+        """Settle how runs are contained (at start, so it can be logged) and say it."""
         if not self._contain:
             self.containment = "process groups only (cgroups turned off)"
-            return None
-        if not self._cgroups_tried:
+        elif not self._cgroups_tried:
             self._cgroups_tried = True
             self._cgroups, reason = RunCgroups.open()
             self.containment = (
                 f"process groups and {reason}" if self._cgroups is not None
                 else f"process groups only ({reason})"
             )
+        return self.containment
+
+    def _take_cgroup(self, executable: str) -> RunCgroup | None:
+        """A cgroup for this run, if cgroups are in use and the executable is contained."""
+        self.decide_containment()
         if self._cgroups is None or executable in self._uncontained:
             return None
         return self._cgroups.take()

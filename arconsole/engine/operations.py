@@ -36,15 +36,15 @@ def operator_address_problem(srcip: str) -> str | None:
     """Why an operator-typed address is refused, or None: the same checks as an alert's srcip
     (spec 6.1), plus a real IP address with no IPv6 zone (a zone is free text)."""
     if not srcip.isascii() or not srcip.isprintable():
-        return f"not an IP address: {literal(srcip)!r}"
+        return f"not an IP address: '{literal(srcip)}'"
     if "%" in srcip:
-        return f"not an IP address: {literal(srcip)!r} (an IPv6 zone is not accepted)"
+        return f"not an IP address: '{literal(srcip)}' (an IPv6 zone is not accepted)"
     try:
         ipaddress.ip_address(srcip)
     except ValueError:
-        return f"not an IP address: {literal(srcip)!r}"
+        return f"not an IP address: '{literal(srcip)}'"
     if crafted_ip(srcip):
-        return f"refused: {literal(srcip)!r} looks crafted (as an alert's srcip would be)"
+        return f"refused: '{literal(srcip)}' looks crafted (as an alert's srcip would be)"
     return None
 
 

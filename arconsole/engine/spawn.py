@@ -217,11 +217,13 @@ class Spawner:
             await self._drained.wait()
 
     def close(self) -> None:
-        """Stop the thread (it is a daemon: exit never waits for it). Call after drain()."""
+        """Stop the thread (it is a daemon: exit never waits for it). Call after drain(),
+        with the doorbell no longer watched: the thread closes it as its last act, so it
+        never writes to a descriptor number that was reused."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread = None
-        with contextlib.suppress(OSError):
+        else:
             os.close(self.doorbell)
 
     # ---------------------------------------------------------------- the thread
@@ -236,7 +238,9 @@ class Spawner:
                 count = 0
                 continue
             if request is None:
-                self._ring()
+                if count:
+                    self._ring()
+                os.close(self.doorbell)
                 return
             self._done.append((request, self._one(request)))
             count += 1
@@ -245,8 +249,7 @@ class Spawner:
                 count = 0
 
     def _ring(self) -> None:
-        with contextlib.suppress(OSError):  # closed: the executor is gone
-            os.eventfd_write(self.doorbell, 1)
+        os.eventfd_write(self.doorbell, 1)
 
     def _one(self, request: SpawnRequest) -> Outcome:
         try:

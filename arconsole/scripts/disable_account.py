@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
 
 
 def lock_account(run: Run) -> int:
-    add = run.command is Command.ADD
+    add = run.command == Command.ADD
     passwd = run.system.which("passwd")
     if passwd is not None:
         argv = [passwd, "-l" if add else "-u", "--", run.key]

@@ -30,7 +30,7 @@ def rich_rule(run: Run) -> int:
     if firewall_cmd is None:
         run.log(not_accessible("firewall-cmd"))
         return EXIT_OK
-    flag = "--add-rich-rule" if run.command is Command.ADD else "--remove-rich-rule"
+    flag = "--add-rich-rule" if run.command == Command.ADD else "--remove-rich-rule"
     rule = f"rule family=ipv{ip_version(run.key)} source address={run.key} drop"
     with run.lock(LOCK):
         for attempt in range(1, ATTEMPTS + 1):

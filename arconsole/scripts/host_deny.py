@@ -19,8 +19,6 @@ extra_args:
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 from arconsole.scripts.options import Option
 from arconsole.scripts.protocol import Command, ip_version
@@ -39,20 +37,21 @@ def rule_for(ip: str) -> str:
 
 
 def deny(run: Run) -> int:
-    path = Path(run.options.get("--hosts-deny"))
+    path = run.options.get("--hosts-deny")
     rule = rule_for(run.key)
     if run.system.demo:
-        run.system.record({"edit": str(path), run.command.value: rule})
+        run.system.record({"edit": path, run.command: rule})
         return run.end()
     with run.lock(LOCK):
-        target = Path(os.path.realpath(path))  # rename over the file, not over a symlink to it
+        target = os.path.realpath(path)  # rename over the file, not over a symlink to it
         try:
-            content = target.read_bytes().decode("utf-8", "surrogateescape")
+            with open(target, "rb") as handle:
+                content = handle.read().decode("utf-8", "surrogateescape")
         except OSError:
             return run.fail(f"Could not open file '{path}'")
         lines = content.splitlines(keepends=True)
         present = [line for line in lines if line.strip() == rule]
-        if run.command is Command.ADD:
+        if run.command == Command.ADD:
             if present:
                 return run.fail(f"IP {run.key} already exists on '{path}'")
             separator = "" if not content or content.endswith("\n") else "\n"
@@ -69,10 +68,11 @@ def deny(run: Run) -> int:
     return run.end()
 
 
-def replace_atomically(target: Path, data: bytes) -> None:
+def replace_atomically(target: str, data: bytes) -> None:
     """Give `target` the content `data` in one rename, keeping its mode and owner."""
-    status = target.stat()
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    status = os.stat(target)
+    folder, name = os.path.split(target)
+    fd, temporary = _make_temporary(folder or ".", name)
     try:
         try:
             os.write(fd, data)
@@ -87,8 +87,21 @@ def replace_atomically(target: Path, data: bytes) -> None:
         if os.path.lexists(temporary):
             os.unlink(temporary)
         raise
-    folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    folder_fd = os.open(folder or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        os.fsync(folder)  # the rename itself survives a crash
+        os.fsync(folder_fd)  # the rename itself survives a crash
     finally:
-        os.close(folder)
+        os.close(folder_fd)
+
+
+def _make_temporary(folder: str, name: str) -> tuple[int, str]:
+    """tempfile.mkstemp's guarantee without its import: a new file (O_EXCL, never through a
+    symlink) under an unpredictable name in `folder`, mode 0600."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(100):
+        temporary = os.path.join(folder, f".{name}.{os.urandom(8).hex()}")
+        try:
+            return os.open(temporary, flags, 0o600), temporary
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {folder}")

@@ -1,7 +1,16 @@
 """Install the shipped scripts into a home as tiny launchers of this package's modules.
 
-A launcher is the Python that runs arconsole and four lines; it lives in
+A launcher is the Python that runs arconsole and a few lines; it lives in
 `HOME/active-response/bin/<name>`, where execd (and arconsole's engine) looks for executables.
+
+Every run of a script starts a fresh interpreter, so the launcher starts it lean: `-I -S`
+(isolated: no PYTHON* variables, not the script's folder on sys.path; no site: the site
+packages and their .pth files, whose imports can cost several times a whole run). Without
+site the package is not on sys.path, so the launcher appends the folder that holds this
+arconsole, written into it at install. The sample home's launchers (sample-conf) cannot know
+that folder: they start `python3 -S` through `env -S` (coreutils >= 8.30; the engine puts its
+own interpreter first on the scripts' PATH) and fall back to `site` when PYTHONPATH does not
+hold arconsole; `arconsole demo` replaces them in its copy with installed launchers.
 Each file is written to a fresh temporary name in the same folder (O_EXCL, so no one can plant
 it beforehand) and renamed into place, so a running engine never sees half a launcher.
 """
@@ -12,6 +21,8 @@ import os
 import secrets
 import sys
 from pathlib import Path
+
+import arconsole
 
 # Wazuh's stock Linux responses (seed 004) with the module that implements each.
 STOCK_SCRIPTS: dict[str, str] = {
@@ -26,11 +37,32 @@ STOCK_SCRIPTS: dict[str, str] = {
 SAMPLE_SCRIPTS: dict[str, str] = {**STOCK_SCRIPTS, "notify-admin": "notify_admin"}
 SCRIPT_MODE = 0o750
 MAX_SHEBANG = 255  # Linux reads at most this much of the `#!` line (BINPRM_BUF_SIZE 256)
+PYTHON_FLAGS = "-IS"  # isolated, no site: see the module docstring
+SAMPLE_SHEBANG = "#!/usr/bin/env -S python3 -S"
 
 
-def launcher_text(module: str, python: str) -> str:
-    """The launcher for `arconsole.scripts.<module>`, run by `python`."""
-    return (f"#!{python}\nfrom arconsole.scripts.{module} import main\nimport sys\n"
+def package_root() -> str:
+    """The folder that holds this arconsole package (what `import arconsole` needs)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(arconsole.__file__)))
+
+
+def launcher_text(module: str, python: str, root: str | None = None) -> str:
+    """The launcher for `arconsole.scripts.<module>`, run by `python` without site, finding
+    the package in `root` (default: where this arconsole is)."""
+    root = package_root() if root is None else root
+    return (f"#!{python} {PYTHON_FLAGS}\nimport sys\nsys.path.append({root!r})\n"
+            f"from arconsole.scripts.{module} import main\n"
+            f"raise SystemExit(main(sys.argv))\n")
+
+
+def sample_launcher_text(module: str) -> str:
+    """The launcher kept in sample-conf: any python3 on PATH, arconsole from PYTHONPATH or
+    (when it is not there) from site."""
+    return (f"{SAMPLE_SHEBANG}\nimport sys\n"
+            f"try:\n    import arconsole.scripts\n"
+            f"except ModuleNotFoundError:  # not on PYTHONPATH: where site puts it\n"
+            f"    import site\n\n    site.main()\n"
+            f"from arconsole.scripts.{module} import main\n\n"
             f"raise SystemExit(main(sys.argv))\n")
 
 
@@ -41,10 +73,11 @@ def install_scripts(home: Path, *, python: str = sys.executable,
     An existing file is kept unless `overwrite`. Raises ValueError for a Python path that a
     `#!` line cannot hold, OSError when the folder cannot be written.
     """
+    longest = MAX_SHEBANG - 3 - len(PYTHON_FLAGS)
     if not python.startswith("/") or any(c.isspace() for c in python) or \
-            len(python) + 2 > MAX_SHEBANG:
+            len(python) > longest:
         raise ValueError(f"cannot start scripts with {python!r}: a #! line needs an absolute "
-                         f"path without spaces, at most {MAX_SHEBANG - 2} characters")
+                         f"path without spaces, at most {longest} characters")
     bin_dir = home / "active-response" / "bin"
     bin_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
     written = []

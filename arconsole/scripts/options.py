@@ -10,9 +10,9 @@ ignored, as Wazuh's stock scripts ignore `extra_args`, so configs written for Wa
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+TYPE_CHECKING = False  # typing and dataclasses cost more to import than a script run should
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 SAFE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_LOCK_WAIT = 20.0
@@ -22,11 +22,13 @@ class OptionError(ValueError):
     """An option of the script with a missing or bad value."""
 
 
-@dataclass(frozen=True, slots=True)
 class Option:
-    name: str  # with the dashes: "--backend"
-    default: str
-    choices: tuple[str, ...] = ()
+    __slots__ = ("choices", "default", "name")
+
+    def __init__(self, name: str, default: str, choices: tuple[str, ...] = ()) -> None:
+        self.name = name  # with the dashes: "--backend"
+        self.default = default
+        self.choices = choices
 
 
 COMMON_OPTIONS = (
@@ -35,10 +37,12 @@ COMMON_OPTIONS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
 class Options:
-    values: dict[str, str]
-    ignored: tuple[str, ...]
+    __slots__ = ("ignored", "values")
+
+    def __init__(self, values: dict[str, str], ignored: tuple[str, ...]) -> None:
+        self.values = values
+        self.ignored = ignored
 
     def get(self, name: str) -> str:
         return self.values[name]
@@ -84,8 +88,8 @@ def _check_common(values: dict[str, str]) -> None:
     try:
         wait = float(values["--lock-wait"])
     except ValueError:
-        wait = math.nan
-    if not (math.isfinite(wait) and wait >= 0):
+        wait = -1.0
+    if not 0 <= wait < float("inf"):  # also false for NaN (math is a library to load)
         raise OptionError(f"option '--lock-wait' must be a number of seconds, "
                           f"not '{values['--lock-wait']}'")
     folders = values["--search-path"].split(":")

@@ -12,13 +12,12 @@ extra_args: --search-path, --lock-wait (see arconsole.scripts.options).
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from arconsole.scripts.runner import Run, run_script
 
 UNITS = ("wazuh-manager", "wazuh-agent")
-UNIT_FOLDERS = (Path("/etc/systemd/system"), Path("/usr/lib/systemd/system"),
-                Path("/lib/systemd/system"))
+UNIT_FOLDERS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
 RESTART_TIMEOUT = 120.0
 
 
@@ -39,13 +38,14 @@ def restart(run: Run) -> int:
 
 
 def restart_command(run: Run) -> list[str] | None:
-    control = run.session.home / "bin" / "wazuh-control"
-    if control.is_file():
-        return [str(control), "restart"]
+    control = os.path.join(run.session.home, "bin", "wazuh-control")
+    if os.path.isfile(control):
+        return [control, "restart"]
     systemctl = run.system.which("systemctl")
     if systemctl is None or systemctl == "systemctl":  # demo fallback names are not found
         return None
     for unit in UNITS:
-        if any((folder / f"{unit}.service").is_file() for folder in UNIT_FOLDERS):
+        if any(os.path.isfile(os.path.join(folder, f"{unit}.service"))
+               for folder in UNIT_FOLDERS):
             return [systemctl, "restart", unit]
     return None

@@ -1,6 +1,6 @@
-"""What a firing response would really do, for `arconsole explain`: run on the manager, not be
-delivered to an agent (arconsole has no agent transport), or start a stock script that stops
-at once because the alert lacks the field it keys on.
+"""What a firing response would really do, for `explain` and the console's alert detail: run
+on the manager, not be delivered to an agent (no agent transport), or start a stock script
+that stops at once because the alert lacks the field it keys on.
 
 Wazuh's decision ("fires") is kept as it is; this adds what would follow from it. The stock
 scripts and their keys are Wazuh's (spec 8.3): the address scripts read

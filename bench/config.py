@@ -1,0 +1,141 @@
+"""Benchmark: `arconsole check` and the config loader, against baselines in the same run.
+
+  (a) start-up: `python -m arconsole check CONFIG` on Wazuh's default ossec.conf (from
+      ../shared/fixtures/real, else the repo's sample-conf) against `python -c pass`: what a
+      user waits for, and how much of it is the interpreter;
+  (b) loading: `load_config_text` on Wazuh-shaped configs of growing size against lxml
+      building its tree of the same text (a bare XML parse, nothing judged), and the peak
+      memory of a load (VmHWM of a fresh interpreter) as a multiple of the file size.
+
+Each side runs `--rounds` times, alternating, and the best round is kept, so a busy machine
+slows both alike. Ratios are arconsole / baseline (lower is better).
+
+    python bench/config.py [--rounds 5] [--sizes 65536,1048576,4194304]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from lxml import etree
+
+from arconsole.config.loader import load_config_text
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT = REPO.parent / "shared" / "fixtures" / "real" / "ossec-wazuh-4.14-default.conf"
+SAMPLE = REPO / "sample-conf" / "etc" / "ossec.conf"
+
+MEASURE = """
+import sys
+from arconsole.config.loader import load_config, load_config_text
+
+def peak():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+
+load_config_text("<ossec_config><global/></ossec_config>", "warm-up")
+before = peak()
+load_config(sys.argv[1])
+print(peak() - before)
+"""
+
+
+def wazuh_shaped(size: int) -> str:
+    """Sections like Wazuh's default (global, syscheck, localfile, command, active-response,
+    comments), every value distinct, repeated up to `size` characters."""
+    parts, total, index = ["<ossec_config>\n"], 0, 0
+    while total < size:
+        index += 1
+        part = (
+            f"  <!-- part {index}: log collection, integrity checks and responses -->\n"
+            f"  <global>\n    <email_to>team-{index}@example.com</email_to>\n"
+            f"    <white_list>10.{index % 250}.{index // 250 % 250}.1</white_list>\n"
+            "  </global>\n"
+            f"  <syscheck>\n    <frequency>{43200 + index}</frequency>\n"
+            f"    <directories check_all=\"yes\">/srv/app-{index}/etc</directories>\n"
+            f"    <ignore>/srv/app-{index}/tmp</ignore>\n  </syscheck>\n"
+            f"  <localfile>\n    <log_format>syslog</log_format>\n"
+            f"    <location>/var/log/app-{index}/messages</location>\n  </localfile>\n"
+            f"  <command>\n    <name>block-{index}</name>\n"
+            "    <executable>firewall-drop</executable>\n"
+            "    <timeout_allowed>yes</timeout_allowed>\n  </command>\n"
+            f"  <active-response>\n    <command>block-{index}</command>\n"
+            f"    <location>local</location>\n    <rules_id>{100000 + index}</rules_id>\n"
+            f"    <timeout>{600 + index}</timeout>\n  </active-response>\n"
+        )
+        parts.append(part)
+        total += len(part)
+    parts.append("</ossec_config>\n")
+    return "".join(parts)
+
+
+def best(rounds: int, *sides: Callable[[], object]) -> list[float]:
+    """The best time of each side over `rounds` alternating rounds."""
+    times = [float("inf")] * len(sides)
+    for _ in range(rounds):
+        for index, side in enumerate(sides):
+            started = time.perf_counter()
+            side()
+            times[index] = min(times[index], time.perf_counter() - started)
+    return times
+
+
+def run(command: list[str]) -> Callable[[], object]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return lambda: subprocess.run(command, capture_output=True, check=False, env=env, cwd=REPO)
+
+
+def startup(rounds: int) -> None:
+    config = DEFAULT if DEFAULT.exists() else SAMPLE
+    check, bare = best(rounds, run([sys.executable, "-m", "arconsole", "check", str(config)]),
+                       run([sys.executable, "-c", "pass"]))
+    print(f"(a) start-up on {config.name}: check {check * 1000:.0f} ms, "
+          f"bare interpreter {bare * 1000:.0f} ms, ratio {check / bare:.1f}x")
+
+
+def loading(rounds: int, sizes: list[int]) -> None:
+    parser = etree.XMLParser(recover=True, resolve_entities=False, huge_tree=True)
+    with tempfile.TemporaryDirectory() as folder:
+        for size in sizes:
+            text = wazuh_shaped(size)
+            data = text.encode()
+
+            def load_it(data: bytes = data) -> object:
+                return load_config_text(data, "bench.conf")
+
+            def tree_it(data: bytes = data) -> object:
+                return etree.fromstring(data, parser)
+
+            load, tree = best(rounds, load_it, tree_it)
+            path = Path(folder) / "ossec.conf"
+            path.write_text(text)
+            peak = int(subprocess.run(
+                [sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True,
+                check=True, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout)
+            mib = len(text) / 2**20
+            print(f"(b) {mib:6.2f} MiB: load {load:.3f} s ({mib / load:.2f} MiB/s), "
+                  f"lxml tree {tree:.3f} s, ratio {load / tree:.1f}x; "
+                  f"peak memory {peak / len(text):.1f}x the file size")
+
+
+def main() -> None:
+    arguments = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    arguments.add_argument("--rounds", type=int, default=5)
+    arguments.add_argument("--sizes", default="65536,1048576,4194304",
+                           help="config sizes in bytes, comma-separated")
+    options = arguments.parse_args()
+    startup(options.rounds)
+    loading(options.rounds, [int(size) for size in options.sizes.split(",")])
+
+
+if __name__ == "__main__":
+    main()
