@@ -14,8 +14,9 @@ A state file that cannot be written (StoreWriteError) is the engine's store faul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from arconsole.alerts.model import Alert
 from arconsole.config.executables import PROGRAM_DIR
@@ -305,6 +306,18 @@ class BlockBook:
                 self._context.spawn(self.reverse(key, reason))
 
     # ------------------------------------------------------------------ reversal
+
+    @contextlib.asynccontextmanager
+    async def holding(self, key: str) -> AsyncIterator[None]:
+        """Hold a key (nothing else adds, refreshes or reverses it) for a verification."""
+        await self.wait_key_idle(key)
+        busy = asyncio.Event()
+        self._key_busy[key] = busy
+        try:
+            yield
+        finally:
+            del self._key_busy[key]
+            busy.set()
 
     async def wait_key_idle(self, key: str) -> None:
         """One key runs in order: a trigger waits for that key's delete to finish."""

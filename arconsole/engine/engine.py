@@ -26,6 +26,7 @@ from arconsole.engine.context import EngineContext, EngineStats
 from arconsole.engine.decide import Decider
 from arconsole.engine.delivery import AgentDelivery, NoTransport
 from arconsole.engine.dispatch import Dispatcher
+from arconsole.engine.drift import DriftChecker
 from arconsole.engine.errors import EngineError, ReadOnlyError
 from arconsole.engine.events import ConfigLoaded, ConfigRejected
 from arconsole.engine.executor import Executor
@@ -59,6 +60,7 @@ class Engine:
         self.dispatcher = Dispatcher(self.context, self.book, reporter)
         self.intake = Intake(self.context, self.dispatcher, delivery or NoTransport(self.context))
         self.operations = Operations(self.context, self.book, self.dispatcher)
+        self.drift = DriftChecker(self.context, self.book, reporter)
         self.generation = 0
         self._background: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
@@ -165,6 +167,8 @@ class Engine:
         self.intake.prepare()
         self._run_in_background(self.book.timer_loop(), "timers")
         self._run_in_background(self._snapshot_loop(), "snapshot")
+        if self.options.verify_interval and not context.dry_run:
+            self._run_in_background(self.drift.loop(self.options.verify_interval), "drift")
         if follow:
             self._run_in_background(self.intake.follow_loop(), "follow")
             self._run_in_background(self.intake.commit_loop(), "commit")

@@ -35,6 +35,7 @@ class EngineOptions:
     skip_backlog_older_than: float | None = None
     watch_config: bool = True
     control_socket: bool = True
+    verify_interval: float | None = None  # ask the stock firewall scripts (drift.py)
 
     @property
     def socket_path(self) -> Path:

@@ -1060,7 +1060,8 @@ def _take_lock(path: Path) -> int:
                 # An engine killed while starting a script: the child holds a copy of the
                 # lock's descriptor until its exec closes it (moments). Wait for that only.
                 # (/proc/locks shows pid 0 once the process that took the lock is gone.)
-                orphaned = holder is not None and (holder <= 0 or not _alive(holder))
+                orphaned = holder is not None and (
+                    holder <= 0 or not _holds(holder, info.st_dev, info.st_ino))
                 if not orphaned or time.monotonic() > deadline:
                     raise StateLocked(path, holder or _read_pid_file(path)) from None
                 time.sleep(0.02)
@@ -1071,14 +1072,26 @@ def _take_lock(path: Path) -> int:
     return fd
 
 
-def _alive(pid: int) -> bool:
+def _holds(pid: int, device: int, inode: int) -> bool:
+    """Whether process `pid` has the file (device, inode) open; True when it cannot be told.
+
+    The pid /proc/locks gives is the lock's creator: gone, or reused by another process, it
+    no longer holds the file, and the lock is an inherited copy about to be closed.
+    """
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
         return False
-    except PermissionError:
+    except OSError:
         return True
-    return True
+    for name in descriptors:
+        try:
+            info = os.stat(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) == (device, inode):
+            return True
+    return False
 
 
 def _pid_file(path: Path) -> Path:
