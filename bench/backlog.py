@@ -116,10 +116,12 @@ def main() -> None:
         home = make_home(Path(folder), args.alerts, args.seed)
         size = (home / "logs" / "alerts" / "alerts.json").stat().st_size
         print(f"== backlog: {args.alerts:,} alerts, {size / 1e6:.0f} MB, sample config, dry run")
-        plain, count, responses = baseline(home)
-        print(f"baseline decode + decide: {plain:,.0f} alerts/s ({responses:,} responses decided)")
-        rate, blocks, lines = asyncio.run(replay(home, count))
+        # The replay first: its peak RSS is then the engine's, not the baseline's lines.
+        rate, blocks, lines = asyncio.run(replay(home, args.alerts))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        plain, count, responses = baseline(home)
+        assert count == args.alerts
+        print(f"baseline decode + decide: {plain:,.0f} alerts/s ({responses:,} responses decided)")
         print(f"engine replay (--from-start, dry-run): {rate:,.0f} alerts/s, {blocks:,} blocks, "
               f"{lines:,} log lines, peak RSS {peak:.0f} MB")
         print(f"ratio replay / decode+decide: {rate / plain:.2f} (target: replay >= 50,000/s)")

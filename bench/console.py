@@ -20,8 +20,13 @@ Phases, each on a fresh home:
 3. saturation: a backlog of alerts already in the file, read as fast as the engine goes for
    `--burst` seconds, alone then with the console (two interleaved rounds, best kept).
 
-Targets: key p99 < 100 ms; throughput ratio (console / alone) >= 0.9 for both the offered and
-the saturated load; RSS flat after the first minute (growth over the second half of phase 2).
+4. attached (the SSH use): a separate `arconsole run` process owns the engine; the console, in
+   this process, attaches over the control socket (`SocketLink`). Key latency is measured with
+   the engine idle (the baseline, same run), then with `--rate` alerts/s written to its file.
+
+Targets: key p99 < 100 ms (offered load, and attached at `--rate`); throughput ratio
+(console / alone) >= 0.9 for both the offered and the saturated load; RSS flat after the first
+minute (growth over the second half of phase 2).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import asyncio
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -191,10 +197,10 @@ class KeyProbe:
         key, char = self.CYCLE[self._step % len(self.CYCLE)]
         self._step += 1
         app = self.app
-        view = app.alerts_view
+        view = app.main.alerts_view
         if key == "space":
-            wanted_paused = not app.ring.paused
-            done: Callable[[], bool] = lambda: app.ring.paused == wanted_paused  # noqa: E731
+            wanted_paused = not app.main.ring.paused
+            done: Callable[[], bool] = lambda: app.main.ring.paused == wanted_paused  # noqa: E731
         else:
             wanted_cursor = view.cursor + (1 if key == "down" else -1)
             done = lambda: view.cursor == wanted_cursor  # noqa: E731
@@ -213,10 +219,10 @@ async def with_console(root: Path, name: str, lines: list[bytes], rate: float | 
     result: dict[str, Any] = {}
     try:
         async with app.run_test(size=(120, 36)) as pilot:
-            while not app.ready.is_set():
+            while not app.main.ready.is_set():
                 await pilot.pause(0.01)
             await engine.start()  # only now: the backlog is read while measuring
-            app.alerts_view.focus()
+            app.main.alerts_view.focus()
             key_probe = KeyProbe(app) if probe else None
             pressing = True
 
@@ -231,8 +237,8 @@ async def with_console(root: Path, name: str, lines: list[bytes], rate: float | 
                                  on_tick=lambda t: memory.append((t, rss_mb())))
             pressing = False
             await presser
-            result["not_shown"] = app.not_shown
-            result["ring"] = len(app.ring)
+            result["not_shown"] = app.main.not_shown
+            result["ring"] = len(app.main.ring)
             if key_probe is not None:
                 result["latencies"] = key_probe.latencies
                 result["missed"] = key_probe.missed
@@ -240,6 +246,76 @@ async def with_console(root: Path, name: str, lines: list[bytes], rate: float | 
     finally:
         await link.close()
         await engine.stop()
+    return result
+
+
+async def attached_console(root: Path, name: str, lines: list[bytes], rate: float,
+                           seconds: float) -> dict[str, Any]:
+    """`arconsole run` in its own process; this process's console attached to its socket."""
+    from arconsole.console.app import ConsoleApp
+    from arconsole.engine.control import engine_listening, request
+    from arconsole.engine.link import SocketLink
+    from arconsole.engine.options import socket_path_for
+
+    home = prepare_home(root / name)
+    state = home / "var" / "arconsole" / "state.db"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    alerts = home / "logs" / "alerts" / "alerts.json"
+    socket = socket_path_for(state)
+    repo = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": repo + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    with open(root / f"{name}.log", "wb") as log:
+        engine = subprocess.Popen([sys.executable, "-m", "arconsole", "run", "--quiet",
+                                   str(home / "etc" / "ossec.conf")],
+                                  stdout=log, stderr=subprocess.STDOUT, env=env)
+    result: dict[str, Any] = {}
+    try:
+        deadline = time.monotonic() + 60
+        while not await asyncio.to_thread(engine_listening, socket):
+            if engine.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((root / f"{name}.log").read_text())
+            await asyncio.sleep(0.1)
+        link = await SocketLink.connect(socket)
+        app = ConsoleApp(link, theme="arconsole-dark", theme_dirs=[], operator="bench")
+        try:
+            async with app.run_test(size=(120, 36)) as pilot:
+                while not app.main.ready.is_set():
+                    await pilot.pause(0.01)
+                app.main.alerts_view.focus()
+                # Rows for the cursor keys to move over, also in the idle baseline.
+                with open(alerts, "ab") as handle:
+                    handle.write(b"".join(line + b"\n" for line in lines[:300]))
+                while len(app.main.ring) < 300:
+                    await pilot.pause(0.05)
+                probe = KeyProbe(app)
+                for label, offered in (("idle", 0.0), ("flood", rate)):
+                    before = (await asyncio.to_thread(request, socket, {"op": "status"}))
+                    seen_before = app.main.bridge.alerts_total + app.main.bridge.pending_alerts
+                    writer = Writer(alerts, lines, offered, seconds) if offered else None
+                    if writer is not None:
+                        writer.start()
+                    start = time.perf_counter()
+                    probe.latencies, probe.missed = [], 0
+                    await asyncio.sleep(min(3.0, seconds / 4))  # warm-up: the flood settles
+                    while time.perf_counter() - start < seconds:
+                        probe.press()
+                        await asyncio.sleep(0.1)
+                    elapsed = time.perf_counter() - start
+                    if writer is not None:
+                        writer.join()
+                    after = (await asyncio.to_thread(request, socket, {"op": "status"}))
+                    seen = app.main.bridge.alerts_total + app.main.bridge.pending_alerts
+                    result[label] = {
+                        "offered": offered,
+                        "engine_per_second": (after["alerts"] - before["alerts"]) / elapsed,
+                        "console_per_second": (seen - seen_before) / elapsed,
+                        "latencies": list(probe.latencies), "missed": probe.missed,
+                    }
+        finally:
+            await link.close()
+    finally:
+        engine.terminate()
+        await asyncio.to_thread(engine.wait, 30)
     return result
 
 
@@ -253,6 +329,10 @@ def percentile(values: list[float], q: float) -> float:
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     lines = alert_pool()
     figures: dict[str, Any] = {"rate": args.rate, "seconds": args.seconds, "burst": args.burst}
+    if args.only_attached:
+        with tempfile.TemporaryDirectory(prefix="arconsole-bench-") as directory:
+            figures["attached"] = await attached_phase(Path(directory), lines, args)
+        return figures
     with tempfile.TemporaryDirectory(prefix="arconsole-bench-") as directory:
         root = Path(directory)
         print(f"offered load: {args.rate:.0f} alerts/s for {args.seconds:.0f} s", flush=True)
@@ -306,6 +386,34 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
               f"{saturated_ratio:.3f}  (target >= 0.9)")
         figures["saturation"] = {"alone_per_second": best_alone,
                                  "console_per_second": best_console, "ratio": saturated_ratio}
+        if args.attached_seconds > 0:
+            figures["attached"] = await attached_phase(root, lines, args)
+    return figures
+
+
+async def attached_phase(root: Path, lines: list[bytes],
+                         args: argparse.Namespace) -> dict[str, Any]:
+    print(f"attached (SSH use): `arconsole run` in its own process, the console over its "
+          f"socket; idle, then {args.rate:.0f} alerts/s, {args.attached_seconds:.0f} s each",
+          flush=True)
+    runs = await attached_console(root, "attached", lines, args.rate, args.attached_seconds)
+    figures: dict[str, Any] = {}
+    for label in ("idle", "flood"):
+        run = runs[label]
+        latencies = [1000 * v for v in run["latencies"]]
+        p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+        print(f"  {label:5}: engine {run['engine_per_second']:7.0f} alerts/s, console saw "
+              f"{run['console_per_second']:7.0f}/s; key -> screen p50 {p50:.1f} ms, p99 "
+              f"{p99:.1f} ms over {len(latencies)} keys, {run['missed']} not shown within 1 s",
+              flush=True)
+        figures[label] = {"engine_per_second": run["engine_per_second"],
+                          "console_per_second": run["console_per_second"],
+                          "key_p50_ms": p50, "key_p99_ms": p99, "keys": len(latencies),
+                          "keys_missed": run["missed"]}
+    idle, flood = figures["idle"], figures["flood"]
+    ratio = flood["key_p99_ms"] / idle["key_p99_ms"] if idle["key_p99_ms"] else float("nan")
+    print(f"  key p99 flood / idle: {ratio:.2f}  (target: flood p99 < 100 ms)")
+    figures["p99_ratio"] = ratio
     return figures
 
 
@@ -314,6 +422,10 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=60.0, help="offered-load duration")
     parser.add_argument("--rate", type=float, default=2000.0, help="offered alerts per second")
     parser.add_argument("--burst", type=float, default=10.0, help="saturation duration")
+    parser.add_argument("--attached-seconds", type=float, default=30.0,
+                        help="duration of each attached run (idle, flood); 0 skips the phase")
+    parser.add_argument("--only-attached", action="store_true",
+                        help="run only the attached phase")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
     results = asyncio.run(main(arguments))

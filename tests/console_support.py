@@ -72,11 +72,11 @@ class Console:
 
         await wait_for(self.pilot, timers_caught_up, what="the engine's timers")
         await settle(self)
-        self.app.tick(elapsed=1.0)
+        self.app.main.tick(elapsed=1.0)
         await self.pilot.pause()
 
     def shown_keys(self) -> list[str]:
-        return [entry.key for entry in self.app.blocks_view.visible_entries]
+        return [entry.key for entry in self.app.main.blocks_view.visible_entries]
 
 
 async def wait_for(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 10.0,
@@ -96,8 +96,8 @@ async def settle(c: Console) -> None:
     subscription = c.link._subscription
 
     def idle() -> bool:
-        return (not subscription._events and not c.app.bridge.dirty
-                and not c.app._flush_pending and not c.engine.context.tasks)
+        return (not subscription._events and not c.app.main.bridge.dirty
+                and not c.app.main._flush_pending and not c.engine.context.tasks)
 
     await wait_for(c.pilot, idle, what="the console to catch up")
     await c.pilot.pause()
@@ -115,7 +115,7 @@ async def console(tmp_path: Path, *, size: tuple[int, int] = (120, 36), read_onl
                      operator="tester")
     try:
         async with app.run_test(size=size, notifications=True) as pilot:
-            await wait_for(pilot, app.ready.is_set, what="the console to attach")
+            await wait_for(pilot, app.main.ready.is_set, what="the console to attach")
             c = Console(app, pilot, engine, link, home, clock)
             await settle(c)
             yield c

@@ -15,6 +15,8 @@ from arconsole.console.filters import (
 )
 from arconsole.console.widgets.blocks_view import BlockEntry
 from arconsole.engine.events import AlertHandled
+from arconsole.engine.link import BlockInfo
+from arconsole.engine.model import BlockState
 
 
 def row(seq: int, *, rule: str = "5712", level: int = 10, srcip: str | None = "203.0.113.7",
@@ -82,10 +84,12 @@ def test_bad_filters_are_errors(text: str) -> None:
 
 def test_block_filters() -> None:
     entries = [
-        BlockEntry({"key": "firewall-drop-203.0.113.7", "command": "firewall-drop",
-                    "state": "active", "srcip": "203.0.113.7", "offences": 2}, remaining=30),
-        BlockEntry({"key": "host-deny-198.51.100.9", "command": "host-deny",
-                    "state": "failed", "srcip": "198.51.100.9", "offences": 0}, remaining=300),
+        BlockEntry(BlockInfo(key="firewall-drop-203.0.113.7", command="firewall-drop",
+                             state=BlockState.ACTIVE, srcip="203.0.113.7", offences=2),
+                   remaining=30),
+        BlockEntry(BlockInfo(key="host-deny-198.51.100.9", command="host-deny",
+                             state=BlockState.FAILED, srcip="198.51.100.9", offences=0),
+                   remaining=300),
     ]
 
     def keys(text: str) -> list[str]:

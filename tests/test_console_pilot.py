@@ -79,10 +79,10 @@ async def test_reverse_no_escape_then_yes(tmp_path: Path) -> None:
         await settle(c)
         assert deletes(c.home) == ["203.0.113.9"]
         assert c.shown_keys() == []
-        result = c.app.results[-1]
-        assert result["ok"] and result["target"] == key
-        assert "active-response/bin/firewall-drop" in result["detail"]
-        assert key in c.app.last_result
+        result = c.app.main.flows.results[-1]
+        assert result.ok and result.target == key
+        assert "active-response/bin/firewall-drop" in result.detail
+        assert key in c.app.main.last_result
         audit = c.engine.store.list_audit()
         assert [(e.operator, e.action, e.target) for e in audit] == [("tester", "reverse", key)]
         assert "exit 0" in audit[0].detail
@@ -93,10 +93,10 @@ async def test_reverse_hits_the_captured_block_while_rows_expire_above(tmp_path:
         await three_blocks(c)
         await c.press("3", "end")
         target = "firewall-drop-203.0.113.3"
-        assert c.app.blocks_view.selected_id == target
+        assert c.app.main.blocks_view.selected_id == target
         await c.advance(401)  # T0+601: .1 expires, the row above the cursor goes away
         assert c.shown_keys() == ["firewall-drop-203.0.113.2", target]
-        assert c.app.blocks_view.selected_id == target  # the cursor stayed on its block
+        assert c.app.main.blocks_view.selected_id == target  # the cursor stayed on its block
         await c.press("r")
         assert dialog_facts(c)["key"] == target
         await c.advance(100)  # T0+701: .2 expires while the dialog is open
@@ -105,7 +105,7 @@ async def test_reverse_hits_the_captured_block_while_rows_expire_above(tmp_path:
         await wait_for(c.pilot, lambda: target not in c.engine.blocks, what="the reversal")
         await settle(c)
         assert deletes(c.home) == ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
-        assert [r["target"] for r in c.app.results] == [target]
+        assert [r.target for r in c.app.main.flows.results] == [target]
 
 
 async def test_extend(tmp_path: Path) -> None:
@@ -119,11 +119,12 @@ async def test_extend(tmp_path: Path) -> None:
         await c.pilot.press(*"5m", "enter")
         await wait_for(c.pilot, lambda: c.engine.blocks[key].timeout == 900, what="extension")
         await settle(c)
-        assert c.app.results[-1]["ok"] and c.app.results[-1]["action"] == "extend"
-        entry = c.app.blocks_view.entries[key]
+        outcome = c.app.main.flows.results[-1]
+        assert outcome.ok and outcome.action == "extend"
+        entry = c.app.main.blocks_view.entries[key]
         assert entry.remaining == 900
         await c.advance(30)
-        assert c.app.blocks_view.entries[key].remaining == 870
+        assert c.app.main.blocks_view.entries[key].remaining == 870
 
 
 async def test_bulk_reverse_needs_the_typed_count(tmp_path: Path) -> None:
@@ -133,7 +134,7 @@ async def test_bulk_reverse_needs_the_typed_count(tmp_path: Path) -> None:
         await c.press("3", "slash")
         c.app.query_one("#blocks-filter", FilterBar).input.value = "srcip:203.0.113.0/24"
         await c.press("enter")
-        assert len(c.app.blocks_view.visible_entries) == 3
+        assert len(c.app.main.blocks_view.visible_entries) == 3
         await c.press("R")
         assert isinstance(c.app.screen, BulkReverseScreen)
         await c.press(*"2", "enter")  # wrong count: nothing happens
@@ -158,11 +159,11 @@ async def test_manual_block_refused_for_a_white_listed_address(tmp_path: Path) -
         facts = dialog_facts(c)
         assert facts["address"] == "10.1.2.3" and facts["command"] == "firewall-drop"
         await c.press("y")
-        await wait_for(c.pilot, lambda: bool(c.app.results), what="the refusal")
-        result = c.app.results[-1]
-        assert not result["ok"] and "white-listed" in result["detail"]
+        await wait_for(c.pilot, lambda: bool(c.app.main.flows.results), what="the refusal")
+        result = c.app.main.flows.results[-1]
+        assert not result.ok and "white-listed" in result.detail
         assert c.engine.blocks == {} and deletes(c.home) == []
-        assert "FAILED" in c.app.last_result
+        assert "FAILED" in c.app.main.last_result
 
 
 async def test_manual_block_takes_the_selected_alerts_address(tmp_path: Path) -> None:
@@ -187,20 +188,20 @@ async def test_read_only_refuses_every_change(tmp_path: Path) -> None:
     async with console(tmp_path, read_only=True, home=c.home) as c:
         key = "firewall-drop-203.0.113.5"
         assert c.shown_keys() == [key]
-        assert "READ-ONLY" in c.app.header_strip.badge_texts
+        assert "READ-ONLY" in c.app.main.header_strip.badge_texts
         assert "READ-ONLY" in screen_text(c.app).splitlines()[0]
         await c.press("3")
         for key_name in ("r", "e", "R", "b", "ctrl+r"):
             await c.press(key_name)
             assert len(c.app.screen_stack) == 1, key_name
         # Even called directly, past the greyed-out keys, the engine façade refuses.
-        await c.app._reverse([key])
-        await c.app._extend(key, 60)
+        await c.app.main.flows._reverse([key])
+        await c.app.main.flows._extend(key, 60)
         from arconsole.console.screens.dialogs import ManualBlock
 
-        await c.app._add(ManualBlock("198.51.100.1", "firewall-drop", 60))
-        assert [r["ok"] for r in c.app.results] == [False, False, False]
-        assert all("read-only" in r["detail"] for r in c.app.results)
+        await c.app.main.flows._add(ManualBlock("198.51.100.1", "firewall-drop", 60))
+        assert [r.ok for r in c.app.main.flows.results] == [False, False, False]
+        assert all("read-only" in r.detail for r in c.app.main.flows.results)
         assert list(c.engine.blocks) == [key] and c.engine.blocks[key].timeout == 600
         assert deletes(c.home) == []
 
@@ -213,26 +214,26 @@ async def test_pause_and_resume(tmp_path: Path) -> None:
         await c.feed(*[brute(n, f"198.51.100.{n}", level=5, rule="5710") for n in range(3)])
         await c.press("space")
         await c.feed(*[brute(n, f"198.51.100.{n}", level=5, rule="5710") for n in range(3, 8)])
-        view = c.app.alerts_view
+        view = c.app.main.alerts_view
         assert view.selected_alert is not None and view.selected_alert.srcip == "198.51.100.2"
-        header = c.app.header_strip
+        header = c.app.main.header_strip
         assert "PAUSED +5 new" in header.badge_texts
         assert "PAUSED +5 new" in screen_text(c.app).splitlines()[0]
         assert "PAUSED" in str(c.app.query_one("#alerts-pane").border_subtitle)
         await c.press("space")
         assert not any(b.startswith("PAUSED") for b in header.badge_texts)
         assert view.selected_alert.srcip == "198.51.100.7"  # type: ignore[union-attr]
-        assert len(c.app.ring) == 8
+        assert len(c.app.main.ring) == 8
 
 
 async def test_cursor_stays_on_its_alert_while_new_ones_arrive(tmp_path: Path) -> None:
     async with console(tmp_path) as c:
         await c.feed(*[brute(n, f"198.51.100.{n}", level=5, rule="5710") for n in range(5)])
         await c.press("2", "down", "down")
-        chosen = c.app.alerts_view.selected_alert
+        chosen = c.app.main.alerts_view.selected_alert
         assert chosen is not None and chosen.srcip == "198.51.100.2"
         await c.feed(*[brute(n, f"198.51.100.{n}", level=5, rule="5710") for n in range(5, 9)])
-        assert c.app.alerts_view.selected_alert == chosen
+        assert c.app.main.alerts_view.selected_alert == chosen
 
 
 async def test_filter_alerts(tmp_path: Path) -> None:
@@ -245,20 +246,20 @@ async def test_filter_alerts(tmp_path: Path) -> None:
         await c.press("2", "slash")
         c.app.query_one("#alerts-filter", FilterBar).input.value = "level>=5"
         await c.press("enter")
-        assert [r.rule_id for r in c.app.ring.newest(10)] == ["5710", "5712"]
+        assert [r.rule_id for r in c.app.main.ring.newest(10)] == ["5710", "5712"]
         await c.press("slash")
         bar = c.app.query_one("#alerts-filter", FilterBar)
         bar.input.value = "srcip:198.51.100.2"
         await c.press("enter")
-        assert [r.srcip for r in c.app.ring.newest(10)] == ["198.51.100.2"]
+        assert [r.srcip for r in c.app.main.ring.newest(10)] == ["198.51.100.2"]
         await c.press("slash")
         bar.input.value = "levle>=3"  # a typo is shown as an error, the filter in force stays
         await c.pilot.pause()
         assert bar.input.has_class("-invalid")
         await c.press("escape")
-        assert bar.text == "srcip:198.51.100.2" and len(c.app.ring) == 1
+        assert bar.text == "srcip:198.51.100.2" and len(c.app.main.ring) == 1
         await c.press("escape")  # Escape on the pane clears the filter
-        assert len(c.app.ring) == 3
+        assert len(c.app.main.ring) == 3
 
 
 async def test_hostile_alert_is_shown_escaped(tmp_path: Path) -> None:
@@ -294,9 +295,9 @@ async def test_copy_selected_alert_block_and_log_line(tmp_path: Path) -> None:
         await c.press("3", "c")
         assert json.loads(c.app.clipboard)["key"] == "firewall-drop-203.0.113.8"
         await c.press("4")  # the events tab is the one shown first
-        assert c.app.event_log.has_focus
+        assert c.app.main.event_log.has_focus
         await c.press("c")
-        assert c.app.clipboard == c.app.event_log.lines[-1]
+        assert c.app.clipboard == c.app.main.event_log.lines[-1]
 
 
 # ---------------------------------------------------------------------- config
@@ -304,7 +305,7 @@ async def test_copy_selected_alert_block_and_log_line(tmp_path: Path) -> None:
 
 async def test_reload_accepted_keeps_the_tree_and_marks_changes(tmp_path: Path) -> None:
     async with console(tmp_path) as c:
-        tree = c.app.config_tree
+        tree = c.app.main.config_tree
         commands = tree.node_for("commands")
         assert commands is not None
         commands.collapse()
@@ -326,7 +327,7 @@ async def test_reload_accepted_keeps_the_tree_and_marks_changes(tmp_path: Path) 
         assert not tree.node_for("commands").is_expanded  # type: ignore[union-attr]
         assert tree.node_for("white_list").is_expanded  # type: ignore[union-attr]
         assert tree.cursor_node is tree.node_for("responses/1")
-        assert c.app.header_state.generation == 2
+        assert c.app.main.header.generation == 2
 
 
 async def test_reload_rejected_shows_a_banner_and_keeps_the_last_good_config(
@@ -336,7 +337,7 @@ async def test_reload_rejected_shows_a_banner_and_keeps_the_last_good_config(
         good = conf.read_text()
         conf.write_text(good.replace("<timeout>600</timeout>", "<timeout>soon</timeout>"))
         await c.press("ctrl+r")
-        await wait_for(c.pilot, lambda: c.app.header_state.rejected, what="the rejection")
+        await wait_for(c.pilot, lambda: c.app.main.header.rejected, what="the rejection")
         banner = c.app.query_one("#config-banner")
         assert banner.has_class("-on")
         text = str(banner.render())
@@ -372,7 +373,7 @@ async def test_help_is_generated_from_the_live_bindings(tmp_path: Path) -> None:
 async def test_narrow_terminal_shows_alerts_and_blocks_and_switches(tmp_path: Path) -> None:
     async with console(tmp_path, size=(80, 24)) as c:
         app = c.app
-        assert app.alerts_view.display and app.blocks_view.display
+        assert app.main.alerts_view.display and app.main.blocks_view.display
         assert app.query_one("#config-pane").region.width == 0
         assert app.query_one("#log-pane").region.height == 0
         await c.press("1")
@@ -381,7 +382,7 @@ async def test_narrow_terminal_shows_alerts_and_blocks_and_switches(tmp_path: Pa
         await c.press("4")
         assert app.query_one("#log-pane").region.height > 10
         await c.press("2")
-        assert app.alerts_view.region.height > 3 and app.blocks_view.region.height > 3
+        assert app.main.alerts_view.region.height > 3 and app.main.blocks_view.region.height > 3
 
 
 async def test_countdown_and_next_expiry(tmp_path: Path) -> None:
@@ -390,10 +391,10 @@ async def test_countdown_and_next_expiry(tmp_path: Path) -> None:
         c.clock.advance(10)
         await c.feed(brute(2, "203.0.113.2", level=12))  # host-deny too: 120 s
         await c.advance(20)
-        view = c.app.blocks_view
+        view = c.app.main.blocks_view
         assert view.nearest_key == "host-deny-203.0.113.2"
         assert view.entries["firewall-drop-203.0.113.1"].remaining == 570
-        assert c.app.header_state.next_expiry == "1:40 203.0.113.2"
+        assert c.app.main.header.next_expiry == "1:40 203.0.113.2"
 
 
 async def test_palette_lists_console_actions_and_blocks(tmp_path: Path) -> None:
@@ -424,18 +425,18 @@ async def test_attached_console_acts_through_the_engines_socket(tmp_path: Path) 
     app = ConsoleApp(link, clock=lambda: T0, live=False, theme_dirs=[])
     try:
         async with app.run_test(size=(120, 36), notifications=True) as pilot:
-            await wait_for(pilot, app.ready.is_set, what="the console to attach")
+            await wait_for(pilot, app.main.ready.is_set, what="the console to attach")
             assert "ATTACHED" in screen_text(app).splitlines()[0]
             await engine.handle_line(brute(1, "203.0.113.21"))
             await engine.drain()
             key = "firewall-drop-203.0.113.21"
-            await wait_for(pilot, lambda: key in app.blocks_view.entries, what="the block")
+            await wait_for(pilot, lambda: key in app.main.blocks_view.entries, what="the block")
             await pilot.press("3", "r")
             await pilot.pause()
             assert isinstance(app.screen, ConfirmScreen)
             await pilot.press("y")
             await wait_for(pilot, lambda: key not in engine.blocks, what="the reversal")
-            await wait_for(pilot, lambda: key not in app.blocks_view.entries, what="the row")
+            await wait_for(pilot, lambda: key not in app.main.blocks_view.entries, what="the row")
             assert deletes(home) == ["203.0.113.21"]
             assert engine.store.list_audit()[0].target == key
     finally:
@@ -449,15 +450,15 @@ async def test_active_responses_log_tab_follows_the_file_escaped(tmp_path: Path)
     async with console(tmp_path) as c:
         log = c.home / "logs" / "active-responses.log"
         log.write_text("2026/11/23 10:00:00 active-response/bin/firewall-drop: first\n")
-        c.app.poll_files()
+        c.app.main.poll_files()
         with open(log, "a") as handle:
             handle.write("2026/11/23 10:00:01 x: \x1b]0;title\x07 second\n")
-        c.app.poll_files()
-        lines = c.app.ar_log.lines
+        c.app.main.poll_files()
+        lines = c.app.main.ar_log.lines
         assert lines[-2].endswith("first")
         assert lines[-1].endswith("x: \\x1b]0;title\\x07 second")
         await c.press("4", "l")
-        assert c.app.ar_log.has_focus
+        assert c.app.main.ar_log.has_focus
         await c.press("c")
         assert c.app.clipboard == lines[-1]
 
@@ -473,7 +474,7 @@ async def test_sort_keys_and_mouse_selection(tmp_path: Path) -> None:
         await c.press("S")  # and the other way round
         assert c.shown_keys() == ["firewall-drop-203.0.113.30", "firewall-drop-198.51.100.30"]
         assert "srcip/user ↓" in str(c.app.query_one("#blocks-pane").border_subtitle)
-        view = c.app.blocks_view
+        view = c.app.main.blocks_view
         await c.pilot.click(view, offset=(5, 2))  # the second row (the first is the header)
         await c.pilot.pause()
         assert view.selected_id == "firewall-drop-198.51.100.30"
@@ -510,5 +511,5 @@ async def test_keys_typed_right_after_slash_go_to_the_filter(tmp_path: Path) -> 
             driver.send_message(events.Key("slash" if char == "/" else char, char))
         await c.pilot.pause()
         await c.press("enter")
-        assert len(c.app.screen_stack) == 1 and not c.app.ring.paused
+        assert len(c.app.screen_stack) == 1 and not c.app.main.ring.paused
         assert c.app.query_one("#blocks-filter", FilterBar).text == "rep"

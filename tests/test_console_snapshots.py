@@ -43,7 +43,8 @@ def utc() -> Iterator[None]:
     time.tzset()
 
 
-def scenario(name: str, steps: Steps | None = None) -> tuple[ConsoleApp, Callable[..., object]]:
+def scenario(name: str, steps: Steps | None = None, *,
+             demo: str = "") -> tuple[ConsoleApp, Callable[..., object]]:
     """A console app and the `run_before` that starts its engine and plays `steps`."""
     base = ROOT / name
     shutil.rmtree(base, ignore_errors=True)
@@ -51,7 +52,7 @@ def scenario(name: str, steps: Steps | None = None) -> tuple[ConsoleApp, Callabl
     home = make_console_home(base)
     clock = ManualClock(T0)
     app = ConsoleApp(clock=clock.now, live=False, theme="arconsole-dark", theme_dirs=[],
-                     operator="snapshot")
+                     operator="snapshot", demo=demo)
 
     async def run_before(pilot: Pilot[int]) -> None:
         engine = new_engine(home, clock)
@@ -63,7 +64,7 @@ def scenario(name: str, steps: Steps | None = None) -> tuple[ConsoleApp, Callabl
             await engine.stop()
 
         app.add_exit_hook(stop)
-        await app.attach(link)
+        await app.main.attach(link)
         c = Console(app, pilot, engine, link, home, clock)
         await settle(c)
         if steps is not None:
@@ -97,7 +98,7 @@ async def busy(c: Console) -> None:
         await c.feed(line)
         c.clock.advance(5)
         if index % 2:
-            c.app.tick(elapsed=1.0)
+            c.app.main.tick(elapsed=1.0)
     await c.advance(3)
 
 
@@ -105,7 +106,7 @@ async def paused(c: Console) -> None:
     await feed_each(c, alerts(0, 4))
     await c.pilot.press("space")
     await feed_each(c, alerts(4, 6))
-    c.app.tick(elapsed=1.0)
+    c.app.main.tick(elapsed=1.0)
 
 
 async def confirm(c: Console) -> None:
@@ -130,9 +131,25 @@ async def help_screen(c: Console) -> None:
     await c.pilot.press("question_mark")
 
 
+async def held(c: Console) -> None:
+    """The cursor off the top row holds the list: "+N new", as a pause says it."""
+    await feed_each(c, alerts(0, 4))
+    await c.pilot.press("down", "down")
+    await feed_each(c, alerts(4, 7))
+    c.app.main.tick(elapsed=1.0)
+
+
 class TestWide:
     def test_empty(self, snap_compare: Callable[..., bool]) -> None:
         app, run_before = scenario("empty-wide")
+        assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
+
+    def test_demo(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("demo-wide", paused, demo="timeouts cut to 40 s")
+        assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
+
+    def test_held_by_the_cursor(self, snap_compare: Callable[..., bool]) -> None:
+        app, run_before = scenario("held-wide", held)
         assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
 
     def test_busy(self, snap_compare: Callable[..., bool]) -> None:

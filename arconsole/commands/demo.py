@@ -136,14 +136,26 @@ def run(args: argparse.Namespace) -> int:
     except (DemoError, OSError) as error:
         print(f"arconsole demo: {error}", file=sys.stderr)
         return 1
-    print(f"arconsole demo: home {home}", file=sys.stderr)
     try:
         return asyncio.run(_run(home, args))
     finally:
+        # Said after the console has given the terminal back, and true when it is read.
         if keep:
-            print(f"arconsole demo: kept {home}", file=sys.stderr)
+            print(f"arconsole demo: kept its home {home}", file=sys.stderr)
         else:
             shutil.rmtree(home, ignore_errors=True)
+            print(f"arconsole demo: removed its temporary home {home} "
+                  "(--keep or --home DIR keeps one)", file=sys.stderr)
+
+
+def demo_note(home: Path) -> str:
+    """What the header says the demo changed: the cap on the private config's timeouts."""
+    try:
+        text = (home / "etc" / "ossec.conf").read_text(encoding="utf-8")
+    except OSError:
+        return "timeouts shortened"
+    timeouts = [int(m.group(2)) for m in _TIMEOUT.finditer(text)]
+    return f"timeouts cut to {max(timeouts)} s" if timeouts else "timeouts shortened"
 
 
 def white_listed_addresses(home: Path) -> list[str]:
@@ -189,7 +201,7 @@ async def _run(home: Path, args: argparse.Namespace) -> int:
     generator = AlertGenerator(options.alerts_path, white_listed=white_listed_addresses(home),
                                seed=args.seed)
     task = asyncio.create_task(generator.run(args.rate, seconds=args.seconds))
-    app = ConsoleApp(link, theme=args.theme)
+    app = ConsoleApp(link, theme=args.theme, demo=demo_note(home))
     try:
         return await run_console(app, link, host)
     finally:

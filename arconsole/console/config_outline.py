@@ -25,6 +25,7 @@ class OutlineItem:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     children: list[OutlineItem] = field(default_factory=list)
     expand: bool = False  # expanded on first display
+    note: str = ""  # an explanation for the detail line under the tree (never in the tree)
 
     def walk(self) -> Iterator[OutlineItem]:
         yield self
@@ -32,7 +33,37 @@ class OutlineItem:
             yield from child.walk()
 
 
+def response_title(response: ActiveResponse) -> str:
+    """Wazuh's name for the response (`firewall-drop600`); a block without a `<command>` is
+    execd's settings block (disabled, repeated_offenders), not a response."""
+    if not response.command:
+        return f"execd settings (no <command>, #{response.index})"
+    return response.name
+
+
+def response_note(response: ActiveResponse) -> str:
+    """What the name means, and why a response is not used."""
+    if not response.command:
+        note = ("An <active-response> without <command> is execd's own settings "
+                "(disabled, repeated_offenders, ca_store): it never fires.")
+    elif response.stateful:
+        note = (f"{response.name} is Wazuh's name for this response: its command "
+                f"{response.command} followed by its timeout ({response.timeout} s). Logs, "
+                f"blocks and execd's keys use it; the block is reversed after "
+                f"{response.timeout} s.")
+    else:
+        note = (f"{response.name} is Wazuh's name for this response: its command "
+                f"{response.command} followed by its timeout, 0: stateless, it runs once and "
+                "is never reversed.")
+    if not response.kept:
+        note += f" NOT USED: {response.skip_reason or 'dropped'}."
+    return note
+
+
 def _response_detail(response: ActiveResponse) -> str:
+    if not response.command:
+        return "not a response" + ("" if response.kept else
+                                   f"  NOT USED: {response.skip_reason or 'dropped'}")
     parts = [response.location or "no location"]
     if response.level:
         parts.append(f"level>={response.level}")
@@ -70,11 +101,12 @@ def _response_item(response: ActiveResponse) -> OutlineItem:
     ]
     return OutlineItem(
         path=path,
-        title=response.name or f"active-response #{response.index}",
+        title=response_title(response),
         detail=_response_detail(response),
         line=response.line,
         signature=tuple(str(v) for _, v in fields),
         children=children,
+        note=response_note(response),
     )
 
 
@@ -87,10 +119,15 @@ def _command_item(command: Command, occurrence: int) -> OutlineItem:
         ("expect", ",".join(command.expect) or None),
     ]
     detail = command.executable + ("  timeout allowed" if command.timeout_allowed else "")
+    note = (f"Runs active-response/bin/{command.executable}; "
+            + ("its responses may set a <timeout>, and are then reversed."
+               if command.timeout_allowed else
+               "timeout_allowed is no: its responses are stateless, never reversed."))
     return OutlineItem(
         path=path,
         title=command.name,
         detail=detail,
+        note=note,
         line=command.line,
         signature=tuple(str(v) for _, v in fields),
         children=[

@@ -16,6 +16,7 @@ def explain_alert(config: Config | None, raw: str) -> Text:
     from arconsole.alerts.jsonreader import decode_alert_line
     from arconsole.alerts.model import AlertError
     from arconsole.engine.decide import Decider
+    from arconsole.engine.outcome import deliveries
 
     if config is None:
         return Text("no config loaded yet: nothing to explain")
@@ -33,15 +34,20 @@ def explain_alert(config: Config | None, raw: str) -> Text:
             text.append("\n\n")
         verdict = "FIRES" if data["fires"] else "does not fire"
         text.append(f"{verdict:<14}", style="bold" if data["fires"] else "dim")
+        name = data["name"] if data["command"] else "execd settings"
         text.append_text(literal(
-            f"{data['name']}  (<active-response> #{data['index']}, line {data['line']}, "
-            f"command {data['command']}, "
+            f"{name}  (<active-response> #{data['index']}, line {data['line']}, "
+            + (f"command {data['command']}, " if data["command"] else "no <command>, ")
             + (f"timeout {data['timeout']}s" if data["stateful"] else "stateless") + ")"
         ))
         targets = data["targets"]
         if isinstance(targets, list) and targets:
             text.append("\n  targets: ")
             text.append_text(literal(", ".join(str(t) for t in targets)))
+        # What would follow: run here, not delivered (why), or the script refusing the alert.
+        for delivery in deliveries(response, alert):
+            text.append(f"\n  at {delivery.target}: ", style="bold")
+            text.append_text(literal(delivery.detail, limit=400))
         reasons = data["reasons"]
         if isinstance(reasons, list):
             for reason in reasons:

@@ -30,7 +30,7 @@ class FilterError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    attr: str  # attribute of the row object
+    attr: str  # attribute of the row object, or a path to one (`block.srcip`)
     kind: FieldKind
     aliases: tuple[str, ...] = ()
 
@@ -48,6 +48,16 @@ def _texts(value: object) -> Iterable[str]:
     return (str(value),)
 
 
+def _value(row: object, attr: str) -> object:
+    """The row's attribute `attr`, which may be a path (`block.srcip`)."""
+    if "." not in attr:
+        return getattr(row, attr)
+    value = row
+    for part in attr.split("."):
+        value = getattr(value, part)
+    return value
+
+
 def _number(text: str, word: str) -> float:
     try:
         return float(text)
@@ -58,10 +68,10 @@ def _number(text: str, word: str) -> float:
 def _text_term(attr: str, op: str, value: str, word: str) -> Predicate:
     needle = value.lower()
     if op == ":":
-        return lambda row: any(needle in t.lower() for t in _texts(getattr(row, attr)))
+        return lambda row: any(needle in t.lower() for t in _texts(_value(row, attr)))
     if op in ("=", "!="):
         match: Predicate = lambda row: any(  # noqa: E731
-            needle == t.lower() for t in _texts(getattr(row, attr))
+            needle == t.lower() for t in _texts(_value(row, attr))
         )
         return match if op == "=" else (lambda row: not match(row))
     raise FilterError(f"{word!r}: {op} only applies to numbers")
@@ -71,7 +81,7 @@ def _number_term(attr: str, op: str, value: str, word: str) -> Predicate:
     limit = _number(value, word)
 
     def get(row: object) -> float | None:
-        raw = getattr(row, attr)
+        raw: Any = _value(row, attr)
         if raw is None:
             return None
         try:
@@ -113,7 +123,7 @@ def _address_term(attr: str, op: str, value: str, word: str) -> Predicate:
             raise FilterError(f"{word!r}: {wanted!r} is not an address") from None
 
     def matches(row: object) -> bool:
-        for text in _texts(getattr(row, attr)):
+        for text in _texts(_value(row, attr)):
             if network is not None or address is not None:
                 try:
                     candidate = ipaddress.ip_address(text)
@@ -185,7 +195,7 @@ def _looks_like_address(word: str) -> bool:
 def _free_text_term(attrs: tuple[str, ...], needle: str) -> Predicate:
     def predicate(row: object) -> bool:
         for attr in attrs:
-            for text in _texts(getattr(row, attr)):
+            for text in _texts(_value(row, attr)):
                 if needle in text.lower():
                     return True
         return False
@@ -209,19 +219,21 @@ ALERT_FIELDS: dict[str, Field] = {
 }
 ALERT_FREE_TEXT = ("description", "rule_id", "srcip", "agent", "dstuser", "fired", "alert_id")
 
+# Block rows are BlockEntry: the typed block plus its countdown and shown state.
 BLOCK_FIELDS: dict[str, Field] = {
     "key": Field("key", "text", ("k",)),
-    "command": Field("command", "text", ("cmd", "c")),
-    "name": Field("name", "text", ("n",)),
-    "srcip": Field("srcip", "address", ("ip", "src")),
-    "user": Field("user", "text", ("u",)),
+    "command": Field("block.command", "text", ("cmd", "c")),
+    "name": Field("block.name", "text", ("n",)),
+    "srcip": Field("block.srcip", "address", ("ip", "src")),
+    "user": Field("block.user", "text", ("u",)),
     "state": Field("state", "text", ("s",)),
-    "target": Field("target", "text", ("t", "agent")),
-    "rule": Field("rule_id", "text", ("rule_id", "r")),
-    "offences": Field("offences", "number", ("off", "o")),
+    "target": Field("block.target", "text", ("t", "agent")),
+    "rule": Field("block.rule_id", "text", ("rule_id", "r")),
+    "offences": Field("block.offences", "number", ("off", "o")),
     "remaining": Field("remaining", "number", ("left", "rem")),
 }
-BLOCK_FREE_TEXT = ("key", "command", "name", "srcip", "user", "state", "target", "rule_id")
+BLOCK_FREE_TEXT = ("key", "block.command", "block.name", "block.srcip", "block.user", "state",
+                   "block.target", "block.rule_id")
 
 
 def describe_fields(fields: Mapping[str, Field]) -> str:

@@ -236,12 +236,24 @@ class Intake:
                 )
             )
         if inline:
-            for one in work:
-                await one
+            for index, one in enumerate(work):
+                try:
+                    await one
+                except BaseException:
+                    for rest in work[index + 1:]:
+                        if asyncio.iscoroutine(rest):
+                            rest.close()
+                    raise
             work = []
         # Bound the work in flight so a flood cannot grow memory without limit.
-        for _ in work:
-            await self._slots.acquire()
+        try:
+            for _ in work:
+                await self._slots.acquire()
+        except BaseException:  # stopped while waiting: the work never starts, say nothing
+            for one in work:
+                if asyncio.iscoroutine(one):
+                    one.close()
+            raise
         self._mark_line(position, work)
 
     def _too_old(self, alert: Alert, now: float) -> bool:

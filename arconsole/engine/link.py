@@ -3,6 +3,8 @@
 The console only ever talks to an `EngineLink`: it calls these coroutines to act, and it
 learns every outcome from the event batches of `events()`. The same console code therefore
 works embedded (`LocalLink`) and attached to an engine another process owns (`SocketLink`).
+Both links return the same typed values: blocks as `BlockInfo` and action outcomes as
+`Outcome`, decoded once from the engine's JSON form (the form the control socket carries).
 """
 
 from __future__ import annotations
@@ -15,8 +17,91 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from arconsole.engine.engine import ActionResult, Engine
-from arconsole.engine.events import Event
+import msgspec
+
+from arconsole.engine.engine import Engine
+from arconsole.engine.events import BlockChanged, Event
+from arconsole.engine.model import ActionResult, BlockState
+
+
+class BlockInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A block as a front end sees it: `Block.to_json()`, typed (no delete message)."""
+
+    key: str
+    command: str = ""
+    name: str = ""
+    executable: str = ""
+    protocol: str = "json"
+    target: str = ""
+    srcip: str | None = None
+    user: str | None = None
+    state: BlockState = BlockState.ACTIVE
+    started_at: float = 0.0
+    expires_at: float = 0.0
+    timeout: int = 0
+    offences: int = 0
+    alert_id: str | None = None
+    rule_id: str | None = None
+    restored: bool = False
+    manual: bool = False
+    last_error: str | None = None
+    dry_run: bool = False
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BlockInfo:
+        return msgspec.convert(data, cls)
+
+    @classmethod
+    def of_event(cls, event: BlockChanged) -> BlockInfo:
+        return cls.from_json(event.block)
+
+    def to_json(self) -> dict[str, Any]:
+        data = msgspec.structs.asdict(self)
+        data["state"] = str(self.state)
+        return data
+
+    @property
+    def who(self) -> str:
+        """The address, else the user, else `-`: what the block is about."""
+        return self.srcip or self.user or "-"
+
+    @property
+    def counts_down(self) -> bool:
+        """Its timer runs (failed blocks are retried at expiry, so they count down too)."""
+        return self.state in (BlockState.ACTIVE, BlockState.FAILED, BlockState.REVERSING)
+
+    @property
+    def reversible(self) -> bool:
+        return self.state in (BlockState.ACTIVE, BlockState.FAILED)
+
+    @property
+    def label(self) -> str:
+        """active, reversing, failed, untracked or restored (an active block from the state
+        file), with ` (dry)` for a dry run's imagined block."""
+        label = str(self.state)
+        if self.state is BlockState.ACTIVE and self.restored:
+            label = "restored"
+        return label + " (dry)" if self.dry_run else label
+
+
+class Outcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What an operator action did (`ActionResult.to_json()`, typed)."""
+
+    ok: bool
+    action: str
+    target: str
+    detail: str
+    block: BlockInfo | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Outcome:
+        return msgspec.convert(data, cls)
+
+    @classmethod
+    def of(cls, result: ActionResult) -> Outcome:
+        return cls(ok=result.ok, action=result.action, target=result.target,
+                   detail=result.detail,
+                   block=BlockInfo.from_json(result.block.to_json()) if result.block else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +118,8 @@ class EngineLink(Protocol):
     @property
     def status(self) -> LinkStatus: ...
 
-    def blocks(self) -> list[dict[str, Any]]:
-        """The blocks as last known (Block.to_json() objects)."""
+    def blocks(self) -> list[BlockInfo]:
+        """The blocks as last known, nearest expiry first."""
         ...
 
     def events(self) -> AsyncIterator[list[Event]]:
@@ -46,12 +131,12 @@ class EngineLink(Protocol):
         """Alert events dropped because the front end fell behind."""
         ...
 
-    async def reverse(self, keys: list[str], operator: str) -> list[dict[str, Any]]: ...
+    async def reverse(self, keys: list[str], operator: str) -> list[Outcome]: ...
 
-    async def extend(self, key: str, seconds: int, operator: str) -> dict[str, Any]: ...
+    async def extend(self, key: str, seconds: int, operator: str) -> Outcome: ...
 
     async def add(self, command: str, srcip: str, operator: str, *, timeout: int | None,
-                  force: bool) -> dict[str, Any]: ...
+                  force: bool) -> Outcome: ...
 
     async def reload(self) -> bool: ...
 
@@ -74,8 +159,8 @@ class LocalLink:
             home=str(engine.options.home),
         )
 
-    def blocks(self) -> list[dict[str, Any]]:
-        return [b.to_json() for b in self.engine.list_blocks()]
+    def blocks(self) -> list[BlockInfo]:
+        return [BlockInfo.from_json(b.to_json()) for b in self.engine.list_blocks()]
 
     async def events(self) -> AsyncIterator[list[Event]]:
         while True:
@@ -85,27 +170,38 @@ class LocalLink:
     def dropped_alerts(self) -> int:
         return self._subscription.dropped_alerts
 
-    async def reverse(self, keys: list[str], operator: str) -> list[dict[str, Any]]:
-        return [r.to_json() for r in await self.engine.reverse_blocks(keys, operator)]
+    async def reverse(self, keys: list[str], operator: str) -> list[Outcome]:
+        return [Outcome.of(r) for r in await self.engine.reverse_blocks(keys, operator)]
 
-    async def extend(self, key: str, seconds: int, operator: str) -> dict[str, Any]:
-        return (await self.engine.extend_block(key, seconds, operator)).to_json()
+    async def extend(self, key: str, seconds: int, operator: str) -> Outcome:
+        return Outcome.of(await self.engine.extend_block(key, seconds, operator))
 
     async def add(self, command: str, srcip: str, operator: str, *, timeout: int | None,
-                  force: bool) -> dict[str, Any]:
+                  force: bool) -> Outcome:
         from arconsole.engine.operator import ssh_client_address
 
         result: ActionResult = await self.engine.add_block(
             command, srcip, operator, timeout=timeout, force=force,
             requester_address=ssh_client_address(),
         )
-        return result.to_json()
+        return Outcome.of(result)
 
     async def reload(self) -> bool:
         return await self.engine.reload()
 
     async def close(self) -> None:
         self._subscription.close()
+
+
+EVENTS_PER_BATCH = 256  # decoded before the loop gets a turn (keys wait for no more)
+_EVENT_LINE = msgspec.json.Decoder()
+
+
+def decode_event(line: bytes) -> Event:
+    """One event line of the control socket (msgspec: about twice the speed of `json`)."""
+    from arconsole.engine.events import event_from_json
+
+    return event_from_json(_EVENT_LINE.decode(line)["event"])
 
 
 class SocketLink:
@@ -117,7 +213,8 @@ class SocketLink:
         self._hello = hello
         self._reader = reader
         self._writer = writer
-        self._blocks: dict[str, dict[str, Any]] = {b["key"]: b for b in hello.get("blocks", [])}
+        self._blocks: dict[str, BlockInfo] = {
+            block.key: block for block in map(BlockInfo.from_json, hello.get("blocks", []))}
         self._read_only = read_only or bool(hello.get("read_only"))
         self._generation = int(hello.get("generation", 0))
 
@@ -137,30 +234,31 @@ class SocketLink:
             home=str(hello.get("home", "")),
         )
 
-    def blocks(self) -> list[dict[str, Any]]:
-        return sorted(self._blocks.values(), key=lambda b: float(b["expires_at"]))
+    def blocks(self) -> list[BlockInfo]:
+        return sorted(self._blocks.values(), key=lambda b: b.expires_at)
 
     async def events(self) -> AsyncIterator[list[Event]]:
-        from arconsole.engine.control import decode_event_line
-        from arconsole.engine.events import BlockChanged, ConfigLoaded
+        from arconsole.engine.events import ConfigLoaded
 
         while True:
             line = await self._reader.readline()
             if not line:
                 return
-            batch = [decode_event_line(line)]
-            while len(batch) < 1000 and b"\n" in self._reader._buffer:  # type: ignore[attr-defined]
-                batch.append(decode_event_line(await self._reader.readline()))
+            batch = [decode_event(line)]
+            buffered = self._reader._buffer  # type: ignore[attr-defined]
+            while len(batch) < EVENTS_PER_BATCH and b"\n" in buffered:
+                batch.append(decode_event(await self._reader.readline()))
             for event in batch:
                 if isinstance(event, BlockChanged):
-                    key = str(event.block.get("key"))
                     if event.change == "reversed":
-                        self._blocks.pop(key, None)
+                        self._blocks.pop(str(event.block.get("key")), None)
                     else:
-                        self._blocks[key] = event.block
+                        block = BlockInfo.of_event(event)
+                        self._blocks[block.key] = block
                 elif isinstance(event, ConfigLoaded):
                     self._generation = event.generation
             yield batch
+            await asyncio.sleep(0)  # a flood of buffered lines never holds the loop
 
     @property
     def dropped_alerts(self) -> int:
@@ -173,22 +271,30 @@ class SocketLink:
             raise PermissionError("arconsole is read-only: nothing can be changed")
         return await asyncio.to_thread(request, self.path, payload)
 
-    async def reverse(self, keys: list[str], operator: str) -> list[dict[str, Any]]:
+    async def reverse(self, keys: list[str], operator: str) -> list[Outcome]:
         answer = await self._request({"op": "reverse", "keys": keys,
                                       "command_line": f"console reverse {json.dumps(keys)}"})
-        return list(answer.get("results", []))
+        return [Outcome.from_json(r) for r in answer.get("results", [])]
 
-    async def extend(self, key: str, seconds: int, operator: str) -> dict[str, Any]:
+    async def extend(self, key: str, seconds: int, operator: str) -> Outcome:
         answer = await self._request({"op": "extend", "key": key, "seconds": seconds,
                                       "command_line": f"console extend {key} {seconds}"})
-        return dict(answer.get("results", [{}])[0])
+        return self._single(answer, "extend", key)
 
     async def add(self, command: str, srcip: str, operator: str, *, timeout: int | None,
-                  force: bool) -> dict[str, Any]:
+                  force: bool) -> Outcome:
         answer = await self._request({"op": "add", "command": command, "srcip": srcip,
                                       "timeout": timeout, "force": force,
                                       "command_line": f"console add {command} {srcip}"})
-        return dict(answer.get("results", [{}])[0])
+        return self._single(answer, "add", srcip)
+
+    @staticmethod
+    def _single(answer: dict[str, Any], action: str, target: str) -> Outcome:
+        results = answer.get("results") or []
+        if not results:
+            return Outcome(ok=False, action=action, target=target,
+                           detail=str(answer.get("error") or "the engine gave no result"))
+        return Outcome.from_json(results[0])
 
     async def reload(self) -> bool:
         return bool((await self._request({"op": "reload"})).get("ok"))

@@ -45,6 +45,7 @@ class DetailScreen(ModalScreen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,enter", "close", "Close", id="close-detail"),
+        Binding("c", "copy", "Copy", id="copy-detail"),
     ]
 
     def __init__(self, title: str, sections: list[tuple[str, RenderableType]],
@@ -68,9 +69,11 @@ class DetailScreen(ModalScreen[None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
-
-def block_sections(block: dict[str, Any]) -> list[tuple[str, RenderableType]]:
-    return [("Block", json_text(block))]
+    def action_copy(self) -> None:
+        """Copy the whole detail to the operator's clipboard (OSC 52)."""
+        self.app.copy_to_clipboard(self.copy_text)
+        self.notify(f"copied the details ({len(self.copy_text)} characters) to your clipboard",
+                    markup=False)
 
 
 def group(*parts: RenderableType) -> Group:

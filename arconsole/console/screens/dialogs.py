@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal, TypeVar
 
 from rich.table import Table
 from rich.text import Text
@@ -36,117 +36,157 @@ def facts_table(facts: Facts) -> Table:
 
 
 DIALOG_CSS = """
-.dialog {
+Dialog { align: center middle; }
+Dialog .dialog {
     width: 80; max-width: 100%; height: auto; max-height: 100%;
     border: thick $error; background: $surface; padding: 1 2;
 }
-.dialog.-calm { border: thick $primary; }
-.dialog-title { text-style: bold; margin-bottom: 1; }
-.dialog-note { color: $text-muted; margin-top: 1; }
-.dialog-error { color: $error; height: auto; }
-.dialog-buttons { height: auto; margin-top: 1; align-horizontal: right; }
-.dialog-buttons Button { margin-left: 2; }
-.dialog Input { margin-top: 1; }
-.dialog Select { margin-top: 1; }
+Dialog .dialog.-calm { border: thick $primary; }
+Dialog .dialog-title { text-style: bold; margin-bottom: 1; }
+Dialog .dialog-note { color: $text-muted; margin-top: 1; }
+Dialog .dialog-error { color: $error; height: auto; }
+Dialog .dialog-buttons { height: auto; margin-top: 1; align-horizontal: right; }
+Dialog .dialog-buttons Button { margin-left: 2; }
+Dialog .dialog Input { margin-top: 1; }
+Dialog .dialog Select { margin-top: 1; }
 """
 
+ResultT = TypeVar("ResultT")
 
-class ConfirmScreen(ModalScreen[bool]):
-    """Yes or no on one precisely named action."""
 
-    DEFAULT_CSS = "ConfirmScreen { align: center middle; }" + DIALOG_CSS
+class Dialog(ModalScreen[ResultT]):
+    """The frame every dialog shares: a title, the facts, the subclass's fields, an error
+    line (when there are fields), a note and the buttons; Escape cancels, Enter in a field
+    or the confirm button submits, and only a valid `answer()` closes the dialog."""
+
+    DEFAULT_CSS = DIALOG_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Confirm", id="confirm-yes"),
-        Binding("n,escape", "answer(False)", "Cancel", id="confirm-no"),
+        Binding("escape", "cancel", "Cancel", id="dialog-cancel"),
     ]
+    calm = True  # a blue frame; False: red, for what cannot be undone
+    has_fields = True
+    cancel_label: str | None = "Cancel"
+    confirm_label: str | None = None
+    confirm_variant: Literal["warning", "error"] = "warning"
 
-    def __init__(self, title: str, facts: Facts, confirm_label: str, *,
+    def __init__(self, title: str, facts: Facts | None = None, *,
                  note: str | None = None) -> None:
         super().__init__()
         self.title_text = title
-        self.facts = facts
-        self.confirm_label = confirm_label
+        self.facts: Facts = facts or []
         self.note = note
 
+    def fields(self) -> ComposeResult:
+        """The subclass's inputs, between the facts and the note."""
+        yield from ()
+
+    def answer(self) -> ResultT | None:
+        """The dialog's result, or None (after `show_error`) to stay open."""
+        raise NotImplementedError
+
+    def cancelled(self) -> ResultT | None:
+        return None
+
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog" if not self.calm else "dialog -calm"):
             yield Static(Text(self.title_text), classes="dialog-title")
-            yield Static(facts_table(self.facts), id="confirm-facts")
+            if self.facts:
+                yield Static(facts_table(self.facts), id="dialog-facts")
+            yield from self.fields()
+            if self.has_fields:
+                yield Label("", classes="dialog-error", id="dialog-error")
             if self.note:
                 yield Static(Text(self.note), classes="dialog-note")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel (n)", id="cancel")
-                yield Button(f"{self.confirm_label} (y)", id="confirm", variant="error")
+            if self.confirm_label:
+                with Horizontal(classes="dialog-buttons"):
+                    yield Button(self.cancel_label or "Cancel", id="cancel")
+                    yield Button(self.confirm_label, id="confirm", variant=self.confirm_variant)
+
+    def show_error(self, text: str) -> None:
+        self.query_one("#dialog-error", Label).update(Text(text))
+
+    def action_submit(self) -> None:
+        result = self.answer()
+        if result is not None:
+            self.dismiss(result)
+
+    def action_cancel(self) -> None:
+        self.dismiss(self.cancelled())
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "confirm":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+
+class ConfirmScreen(Dialog[bool]):
+    """Yes or no on one precisely named action. The focused button is Cancel."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "submit", "Confirm", id="confirm-yes"),
+        Binding("n,escape", "cancel", "Cancel", id="confirm-no"),
+    ]
+    calm = False
+    has_fields = False
+    cancel_label = "Cancel (n)"
+    confirm_variant = "error"
+
+    def __init__(self, title: str, facts: Facts, confirm_label: str, *,
+                 note: str | None = None) -> None:
+        super().__init__(title, facts, note=note)
+        self.confirm_label = f"{confirm_label} (y)"
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
 
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
+    def answer(self) -> bool:
+        return True
 
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "confirm")
+    def cancelled(self) -> bool:
+        return False
 
 
-class ExtendScreen(ModalScreen[int | None]):
+def _duration(text: str) -> int | None:
+    from arconsole.durations import parse_duration
+
+    try:
+        return int(parse_duration(text))
+    except ValueError:
+        return None
+
+
+class ExtendScreen(Dialog[int]):
     """How long to add to one named block."""
 
-    DEFAULT_CSS = "ExtendScreen { align: center middle; }" + DIALOG_CSS
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="extend-cancel"),
-    ]
+    confirm_label = "Extend"
 
     def __init__(self, facts: Facts, default: str = "10m") -> None:
-        super().__init__()
-        self.facts = facts
+        super().__init__("Extend block", facts,
+                         note="Enter extends by this long; Escape cancels.")
         self.default = default
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog -calm"):
-            yield Static(Text("Extend block"), classes="dialog-title")
-            yield Static(facts_table(self.facts))
-            yield Input(self.default, placeholder="e.g. 90s, 10m, 2h", id="extend-by")
-            yield Label("", classes="dialog-error", id="extend-error")
-            yield Static(Text("Enter extends by this long; Escape cancels."),
-                         classes="dialog-note")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Extend", id="confirm", variant="warning")
+    def fields(self) -> ComposeResult:
+        yield Input(self.default, placeholder="e.g. 90s, 10m, 2h", id="extend-by")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
-    def _seconds(self) -> int | None:
-        from arconsole.durations import parse_duration
-
+    def answer(self) -> int | None:
         text = self.query_one(Input).value
-        try:
-            seconds = int(parse_duration(text))
-        except Exception:
-            self.query_one("#extend-error", Label).update(
-                Text(f"not a duration: {text!r} (use e.g. 90s, 10m, 2h)"))
+        seconds = _duration(text)
+        if seconds is None:
+            self.show_error(f"not a duration: {text!r} (use e.g. 90s, 10m, 2h)")
             return None
         if seconds <= 0:
-            self.query_one("#extend-error", Label).update(Text("give a positive duration"))
+            self.show_error("give a positive duration")
             return None
         return seconds
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        seconds = self._seconds()
-        if seconds is not None:
-            self.dismiss(seconds)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        if event.button.id != "confirm":
-            self.dismiss(None)
-            return
-        self._submitted()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,121 +196,78 @@ class ManualBlock:
     seconds: int
 
 
-class ManualBlockScreen(ModalScreen[ManualBlock | None]):
+class ManualBlockScreen(Dialog[ManualBlock]):
     """Which address to block, with which command, for how long."""
 
-    DEFAULT_CSS = "ManualBlockScreen { align: center middle; }" + DIALOG_CSS
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="block-cancel"),
-    ]
+    confirm_label = "Continue"
 
     def __init__(self, commands: list[str], *, address: str = "", command: str | None = None,
                  default_timeout: str = "10m") -> None:
-        super().__init__()
+        super().__init__("Block an address by hand",
+                         note="Enter continues to a confirmation; Escape cancels.")
         self.commands = commands
         self.address = address
         self.command = command if command in commands else (commands[0] if commands else None)
         self.default_timeout = default_timeout
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog -calm"):
-            yield Static(Text("Block an address by hand"), classes="dialog-title")
-            yield Input(self.address, placeholder="address, e.g. 203.0.113.7", id="block-address")
-            yield Select([(c, c) for c in self.commands], value=self.command or Select.BLANK,
-                         allow_blank=not self.commands, id="block-command",
-                         prompt="command")
-            yield Input(self.default_timeout, placeholder="for how long: 90s, 10m, 2h",
-                        id="block-timeout")
-            yield Label("", classes="dialog-error", id="block-error")
-            yield Static(Text("Enter continues to a confirmation; Escape cancels."),
-                         classes="dialog-note")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Continue", id="confirm", variant="warning")
+    def fields(self) -> ComposeResult:
+        yield Input(self.address, placeholder="address, e.g. 203.0.113.7", id="block-address")
+        yield Select([(c, c) for c in self.commands], value=self.command or Select.BLANK,
+                     allow_blank=not self.commands, id="block-command", prompt="command")
+        yield Input(self.default_timeout, placeholder="for how long: 90s, 10m, 2h",
+                    id="block-timeout")
 
     def on_mount(self) -> None:
         self.query_one("#block-address", Input).focus()
 
-    def _error(self, text: str) -> None:
-        self.query_one("#block-error", Label).update(Text(text))
-
-    def _request(self) -> ManualBlock | None:
-        from arconsole.durations import parse_duration
-
+    def answer(self) -> ManualBlock | None:
         address = self.query_one("#block-address", Input).value.strip()
         try:
             address = str(ipaddress.ip_address(address))
         except ValueError:
-            self._error(f"not an IP address: {address!r}")
+            self.show_error(f"not an IP address: {address!r}")
             return None
         command = self.query_one("#block-command", Select).value
         if not isinstance(command, str):
-            self._error("choose a command")
+            self.show_error("choose a command")
             return None
         timeout_text = self.query_one("#block-timeout", Input).value
-        try:
-            seconds = int(parse_duration(timeout_text))
-        except Exception:
-            self._error(f"not a duration: {timeout_text!r}")
+        seconds = _duration(timeout_text)
+        if seconds is None or seconds <= 0:
+            self.show_error(f"not a duration: {timeout_text!r}")
             return None
         return ManualBlock(address, command, seconds)
 
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        request = self._request()
-        if request is not None:
-            self.dismiss(request)
 
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        if event.button.id != "confirm":
-            self.dismiss(None)
-            return
-        self._submitted()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class BulkReverseScreen(ModalScreen[bool]):
+class BulkReverseScreen(Dialog[bool]):
     """Reversing many blocks at once asks the operator to type how many."""
 
-    DEFAULT_CSS = "BulkReverseScreen { align: center middle; }" + DIALOG_CSS
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="bulk-cancel"),
-    ]
+    calm = False
+    confirm_label = None  # typing the count is the confirmation
 
     def __init__(self, keys: list[str], filter_text: str) -> None:
-        super().__init__()
+        count = len(keys)
+        facts: Facts = [("filter", filter_text or "(none: every block)"),
+                        ("blocks", str(count))]
+        facts.extend(("", key) for key in keys[:8])
+        if count > 8:
+            facts.append(("", f"... and {count - 8} more"))
+        super().__init__(f"Reverse {count} blocks", facts,
+                         note="Each block's stored delete runs now; Escape cancels.")
         self.keys = keys
         self.filter_text = filter_text
 
-    def compose(self) -> ComposeResult:
-        count = len(self.keys)
-        facts: Facts = [("filter", self.filter_text or "(none: every block)"),
-                        ("blocks", str(count))]
-        for key in self.keys[:8]:
-            facts.append(("", key))
-        if count > 8:
-            facts.append(("", f"... and {count - 8} more"))
-        with Vertical(classes="dialog"):
-            yield Static(Text(f"Reverse {count} blocks"), classes="dialog-title")
-            yield Static(facts_table(facts))
-            yield Input(placeholder=f"type {count} to reverse them all", id="bulk-confirm")
-            yield Label("", classes="dialog-error", id="bulk-error")
-            yield Static(Text("Each block's stored delete runs now; Escape cancels."),
-                         classes="dialog-note")
+    def fields(self) -> ComposeResult:
+        yield Input(placeholder=f"type {len(self.keys)} to reverse them all", id="bulk-confirm")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        if event.value.strip() == str(len(self.keys)):
-            self.dismiss(True)
-            return
-        self.query_one("#bulk-error", Label).update(
-            Text(f"type exactly {len(self.keys)} to confirm, or Escape to cancel"))
+    def answer(self) -> bool | None:
+        if self.query_one(Input).value.strip() == str(len(self.keys)):
+            return True
+        self.show_error(f"type exactly {len(self.keys)} to confirm, or Escape to cancel")
+        return None
 
-    def action_cancel(self) -> None:
-        self.dismiss(False)
+    def cancelled(self) -> bool:
+        return False

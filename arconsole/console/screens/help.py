@@ -19,25 +19,30 @@ if TYPE_CHECKING:
 
 # Textual's generic scrolling keys: true everywhere, not worth a line in every section.
 _NOISE = frozenset({"scroll_left", "scroll_right", "page_left", "page_right", "scroll_home",
-                    "scroll_end", "scroll_up", "scroll_down"})
+                    "scroll_end", "scroll_up", "scroll_down", "screen.copy_text"})
 
 
-def bindings_table(app: App[object], sections: list[tuple[str, DOMNode]]) -> Table:
-    """One row per binding of each node (keymap applied), grouped by section."""
+Section = tuple[str, tuple[DOMNode, ...]]
+
+
+def bindings_table(app: App[object], sections: list[Section]) -> Table:
+    """One row per binding of each section's nodes (keymap applied), grouped by section."""
     table = Table.grid(padding=(0, 2))
     table.add_column(no_wrap=True, style="bold")
     table.add_column()
     keymap = getattr(app, "_keymap", {})  # the operator's remappings, as Textual applies them
-    for title, node in sections:
+    for title, nodes in sections:
         rows: dict[str, list[str]] = {}
-        live = node._bindings.copy()
-        if keymap:
-            live.apply_keymap(keymap)
-        for bindings in live.key_to_bindings.values():
-            for binding in bindings:
-                if not binding.description or binding.system or binding.action in _NOISE:
-                    continue
-                rows.setdefault(binding.description, []).append(app.get_key_display(binding))
+        for node in nodes:
+            live = node._bindings.copy()
+            if keymap:
+                live.apply_keymap(keymap)
+            for bindings in live.key_to_bindings.values():
+                for binding in bindings:
+                    if not binding.description or binding.system or binding.action in _NOISE:
+                        continue
+                    rows.setdefault(binding.description, []).append(
+                        app.get_key_display(binding))
         if not rows:
             continue
         table.add_row(Text(title, style="underline"), Text(""))
@@ -69,7 +74,7 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark,f1", "close", "Close", id="close-help"),
     ]
 
-    def __init__(self, sections: list[tuple[str, DOMNode]]) -> None:
+    def __init__(self, sections: list[Section]) -> None:
         super().__init__()
         self.sections = sections
 

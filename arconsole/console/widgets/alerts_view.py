@@ -1,13 +1,18 @@
 """The alerts pane: newest first, straight from the bounded ring.
 
 The cursor follows the newest alert while it sits on the top row; once the operator moves it
-down, it stays on the same alert (and the same screen line) while new ones arrive above.
+down, it stays on the same alert (and the same screen line) while new ones arrive above, and
+those are counted ("+N new", as an explicit pause shows) until the cursor is back on top.
+The TIME column is the alert's own time (its `timestamp`, else the epoch its id starts
+with), not when the console read it.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Hashable
+from datetime import datetime
 
 from textual.message import Message
 
@@ -16,6 +21,26 @@ from arconsole.console.widgets.line_table import Column, LineTable
 
 HIGH_LEVEL = 12
 MEDIUM_LEVEL = 7
+
+_TIMESTAMP = re.compile(r'"timestamp"\s*:\s*"([^"]{10,40})"')
+_ID_EPOCH = re.compile(r"^(\d{9,11})(?:\.|$)")
+
+
+def alert_time(row: AlertRow) -> float:
+    """When the alert happened: Wazuh's `timestamp` (alerts.json), else the Unix time its id
+    starts with (`1700000000.123`, Wazuh and OSSEC), else when it was read."""
+    match = _TIMESTAMP.search(row.raw[:4_096])
+    if match is not None:
+        text = match.group(1)
+        for pattern in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+            try:
+                return datetime.strptime(text, pattern).timestamp()
+            except ValueError:
+                continue
+    epoch = _ID_EPOCH.match(row.alert_id)
+    if epoch is not None:
+        return float(epoch.group(1))
+    return row.at
 
 
 def alert_columns(width: int) -> list[Column]:
@@ -43,9 +68,23 @@ class AlertsView(LineTable):
             super().__init__()
             self.row = row
 
+    class NewAboveChanged(Message):
+        """The count of alerts that arrived above the cursor changed."""
+
     def __init__(self, ring: AlertRing, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.ring = ring
+        self.new_above = 0  # arrived above the cursor while it was off the top row
+
+    def _set_new_above(self, count: int) -> None:
+        if count != self.new_above:
+            self.new_above = count
+            self.post_message(self.NewAboveChanged())
+
+    def move_to(self, index: int) -> None:
+        super().move_to(index)
+        if self.cursor == 0:
+            self._set_new_above(0)
 
     def columns(self, width: int) -> list[Column]:
         return alert_columns(width)
@@ -66,7 +105,7 @@ class AlertsView(LineTable):
     def cell(self, row: object, attr: str) -> tuple[str, str | None]:
         assert isinstance(row, AlertRow)
         if attr == "time":
-            return time.strftime("%H:%M:%S", time.localtime(row.at)), "dim"
+            return time.strftime("%H:%M:%S", time.localtime(alert_time(row))), "dim"
         if attr == "level":
             style = "high" if row.level >= HIGH_LEVEL else (
                 "medium" if row.level >= MEDIUM_LEVEL else None)
@@ -98,6 +137,8 @@ class AlertsView(LineTable):
             self._set_size()
             self.refresh()
             return
+        if not self.ring.paused:
+            self._set_new_above(self.new_above + added)
         before = self.cursor
         anchored = self.index_of(self._cursor_id) if self._cursor_id is not None else None
         self.cursor = anchored if anchored is not None else before

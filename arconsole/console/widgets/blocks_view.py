@@ -8,6 +8,7 @@ pressed (`selected_block`), a copy that later changes to the table cannot alter.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -19,89 +20,49 @@ from textual.message import Message
 from arconsole.console.filters import Predicate
 from arconsole.console.widgets.line_table import Column, LineTable
 from arconsole.durations import format_remaining
+from arconsole.engine.link import BlockInfo
+from arconsole.engine.model import BlockState
 
 
-def state_label(block: dict[str, Any]) -> str:
-    """active, reversing, failed, untracked or restored (an active block from the state file)."""
-    state = str(block.get("state", "?"))
-    if state == "active" and block.get("restored"):
-        state = "restored"
-    if block.get("dry_run"):
-        state += " (dry)"
-    return state
+def who_order(block: BlockInfo) -> tuple[int, int, str]:
+    """Addresses in address order (192.0.2.20 before 192.0.2.100; IPv4 before IPv6), then
+    anything that is not an address (a user, a malformed srcip) by its text."""
+    who = block.who
+    try:
+        address = ipaddress.ip_address(who)
+    except ValueError:
+        return (1, 0, who)
+    return (0, (address.version << 128) | int(address), "")
 
 
 @dataclass(slots=True)
 class BlockEntry:
-    """A block as the table shows it: the engine's JSON plus the countdown."""
+    """A block as the table shows it: the link's typed block plus the countdown."""
 
-    block: dict[str, Any]
+    block: BlockInfo
     remaining: float = 0.0
     version: int = 0  # bumped at each change: drawn rows are cached by it
 
     @property
     def key(self) -> str:
-        return str(self.block.get("key", ""))
-
-    @property
-    def command(self) -> str:
-        return str(self.block.get("command") or "")
-
-    @property
-    def name(self) -> str:
-        return str(self.block.get("name") or "")
-
-    @property
-    def srcip(self) -> str | None:
-        value = self.block.get("srcip")
-        return None if value is None else str(value)
-
-    @property
-    def user(self) -> str | None:
-        value = self.block.get("user")
-        return None if value is None else str(value)
+        return self.block.key
 
     @property
     def who(self) -> str:
-        return self.srcip or self.user or "-"
+        return self.block.who
 
     @property
     def state(self) -> str:
-        return state_label(self.block)
-
-    @property
-    def target(self) -> str:
-        return str(self.block.get("target") or "")
-
-    @property
-    def rule_id(self) -> str | None:
-        value = self.block.get("rule_id")
-        return None if value is None else str(value)
-
-    @property
-    def offences(self) -> int:
-        return int(self.block.get("offences") or 0)
-
-    @property
-    def expires_at(self) -> float:
-        return float(self.block.get("expires_at") or 0.0)
-
-    @property
-    def started_at(self) -> float:
-        return float(self.block.get("started_at") or 0.0)
-
-    @property
-    def counts_down(self) -> bool:
-        return str(self.block.get("state")) in ("active", "failed", "reversing")
+        return self.block.label
 
 
 # (title shown, sort key); the first is the default: nearest expiry first.
 SORTS: list[tuple[str, Callable[[BlockEntry], Any]]] = [
-    ("left", lambda e: (not e.counts_down, e.expires_at, e.key)),
-    ("srcip/user", lambda e: (e.who, e.key)),
-    ("started", lambda e: (e.started_at, e.key)),
-    ("offences", lambda e: (e.offences, e.key)),
-    ("state", lambda e: (e.state, e.expires_at, e.key)),
+    ("left", lambda e: (not e.block.counts_down, e.block.expires_at, e.key)),
+    ("srcip/user", lambda e: (who_order(e.block), e.key)),
+    ("started", lambda e: (e.block.started_at, e.key)),
+    ("offences", lambda e: (e.block.offences, e.key)),
+    ("state", lambda e: (e.state, e.block.expires_at, e.key)),
     ("key", lambda e: e.key),
 ]
 
@@ -124,9 +85,10 @@ def block_columns(width: int) -> list[Column]:
 
 class BlocksView(LineTable):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "app.reverse_block", "Reverse", id="reverse-block"),
-        Binding("e", "app.extend_block", "Extend", id="extend-block"),
-        Binding("R", "app.bulk_reverse", "Reverse all shown", show=False, id="bulk-reverse"),
+        Binding("r", "main('reverse_block')", "Reverse", id="reverse-block"),
+        Binding("e", "main('extend_block')", "Extend", id="extend-block"),
+        Binding("R", "main('bulk_reverse')", "Reverse all shown", show=False,
+                id="bulk-reverse"),
         Binding("s", "cycle_sort", "Sort", id="sort-blocks"),
         Binding("S", "flip_sort", "Sort order", show=False, id="flip-sort"),
     ]
@@ -136,7 +98,7 @@ class BlocksView(LineTable):
         """The sort column or order changed (the pane title says which)."""
 
     class Opened(Message):
-        def __init__(self, block: dict[str, Any]) -> None:
+        def __init__(self, block: BlockInfo) -> None:
             super().__init__()
             self.block = block
 
@@ -150,24 +112,25 @@ class BlocksView(LineTable):
         self.sort_index = 0
         self.sort_reverse = False
         self.nearest_key: str | None = None
+        self.tick_time: float | None = None  # the latest tick's second: every countdown uses it
 
     # ------------------------------------------------------------------ data
 
-    def set_blocks(self, blocks: list[dict[str, Any]]) -> None:
-        self.entries = {str(b["key"]): BlockEntry(dict(b)) for b in blocks}
+    def set_blocks(self, blocks: list[BlockInfo]) -> None:
+        self.entries = {b.key: BlockEntry(b) for b in blocks}
         self._reorder()
 
-    def apply(self, changes: dict[str, dict[str, Any] | None]) -> None:
-        """Block key -> its latest JSON, or None when it is gone (reversed)."""
+    def apply(self, changes: dict[str, BlockInfo | None]) -> None:
+        """Block key -> its latest state, or None when it is gone (reversed)."""
         for key, block in changes.items():
             if block is None:
                 self.entries.pop(key, None)
             elif key in self.entries:
                 entry = self.entries[key]
-                entry.block = dict(block)
+                entry.block = block
                 entry.version += 1
             else:
-                self.entries[key] = BlockEntry(dict(block))
+                self.entries[key] = BlockEntry(block)
         self._reorder()
 
     def set_filter(self, predicate: Predicate | None) -> None:
@@ -178,14 +141,21 @@ class BlocksView(LineTable):
     def filtered(self) -> bool:
         return self._filter is not None
 
-    def tick(self) -> None:
-        """Recompute every countdown on the console's clock; redraw."""
-        now = self.clock()
+    def tick(self, now: float | None = None) -> None:
+        """Recompute every countdown for the tick at `now` (a whole second of the clock);
+        between ticks (new blocks, a new sort), the last tick's second is used again, so no
+        second is ever shown from two different readings of the clock."""
+        if now is not None:
+            self.tick_time = now
+        elif self.tick_time is None:
+            self.tick_time = float(int(self.clock()))
+        now = self.tick_time
         nearest: BlockEntry | None = None
         for entry in self.entries.values():
-            entry.remaining = max(0.0, entry.expires_at - now)
-            if entry.counts_down and str(entry.block.get("state")) != "reversing" and (
-                nearest is None or entry.expires_at < nearest.expires_at
+            block = entry.block
+            entry.remaining = max(0.0, block.expires_at - now)
+            if block.counts_down and block.state is not BlockState.REVERSING and (
+                nearest is None or block.expires_at < nearest.block.expires_at
             ):
                 nearest = entry
         self.nearest_key = nearest.key if nearest is not None else None
@@ -215,6 +185,15 @@ class BlocksView(LineTable):
 
     # ------------------------------------------------------------------ actions
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "main":
+            # Actions of this pane's own screen, gated there (read-only, a dialog open).
+            return self.screen.check_action(str(parameters[0]), ())
+        return True
+
+    async def action_main(self, action: str) -> None:
+        await self.screen.run_action(action)
+
     def action_cycle_sort(self) -> None:
         self.sort_index = (self.sort_index + 1) % len(SORTS)
         self._reorder()
@@ -225,10 +204,10 @@ class BlocksView(LineTable):
         self._reorder()
         self.post_message(self.SortChanged())
 
-    def selected_block(self) -> dict[str, Any] | None:
-        """A copy of the selected block, as it is now (captured at key press)."""
+    def selected_block(self) -> BlockInfo | None:
+        """The selected block, as it is now (captured at key press; it is immutable)."""
         row = self.selected
-        return dict(row.block) if isinstance(row, BlockEntry) else None
+        return row.block if isinstance(row, BlockEntry) else None
 
     # ------------------------------------------------------------------ LineTable
 
@@ -260,26 +239,26 @@ class BlocksView(LineTable):
 
     def cell(self, row: object, attr: str) -> tuple[str, str | None]:
         assert isinstance(row, BlockEntry)
+        block = row.block
         if attr == "left":
-            if not row.counts_down:
+            if not block.counts_down:
                 return "-", "dim"
             return format_remaining(int(row.remaining)), None
         if attr == "state":
-            state = row.state
-            if state.startswith(("failed", "untracked")):
-                return state, "failed"
-            if state.startswith("reversing"):
-                return state, "medium"
-            return state, None
+            if block.state in (BlockState.FAILED, BlockState.UNTRACKED):
+                return row.state, "failed"
+            if block.state is BlockState.REVERSING:
+                return row.state, "medium"
+            return row.state, None
         if attr == "started":
-            return time.strftime("%H:%M:%S", time.localtime(row.started_at)), "dim"
+            return time.strftime("%H:%M:%S", time.localtime(block.started_at)), "dim"
         if attr == "offences":
-            return str(row.offences), ("high" if row.offences > 1 else None)
+            return str(block.offences), ("high" if block.offences > 1 else None)
         if attr == "who":
             return row.who, None
-        value = getattr(row, attr)
+        value = getattr(block, attr)
         return ("-", "dim") if value in (None, "") else (str(value), None)
 
     def open_row(self, row: object) -> None:
         assert isinstance(row, BlockEntry)
-        self.post_message(self.Opened(dict(row.block)))
+        self.post_message(self.Opened(row.block))

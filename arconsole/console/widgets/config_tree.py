@@ -107,6 +107,28 @@ class ConfigTree(Tree[OutlineItem]):
             node = parent.add_leaf(label, item)
         self._by_path[item.path] = node
 
+    def describe(self, item: OutlineItem | None) -> Text:
+        """The whole of the selected item, wrapped, with what its name means: the detail
+        line under the tree, so nothing needs a wider pane or a maximized one."""
+        if item is None:
+            return Text("select a node (1, then ↑ ↓): it is described here in full",
+                        style=self._style("dim"))
+        text = Text(end="")
+        text.append_text(literal(item.title, self._style("title"), limit=300, wrap=True))
+        if item.line is not None:
+            text.append(f"  line {item.line}", style=self._style("dim"))
+        if item.detail:
+            text.append("\n")
+            text.append_text(literal(item.detail, limit=600, wrap=True))
+        for diagnostic in item.diagnostics[:2]:
+            style = self._style("error" if diagnostic.severity is Severity.ERROR else "warning")
+            text.append(f"\n{diagnostic.line}: ", style=style)
+            text.append_text(literal(diagnostic.message, style, limit=300, wrap=True))
+        if item.note:
+            text.append("\n")
+            text.append_text(literal(item.note, self._style("dim"), limit=600, wrap=True))
+        return text
+
     def node_for(self, path: str) -> TreeNode[OutlineItem] | None:
         return self._by_path.get(path)
 

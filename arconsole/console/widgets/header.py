@@ -1,8 +1,10 @@
 """The header strip: engine mode, config state, rates with sparklines, next expiry, badges.
 
-Two lines, always visible. Every value comes from the console's own state (pushed by the app);
-nothing here reads the engine. Updated up to ten times a second, so it only redraws what
-changed and never asks for a layout (every part has a fixed or fractional width).
+Two lines, always visible. Everything shown is one immutable `HeaderState`, the `state`
+reactive, which the main screen computes from its own reactives and binds here (`data_bind`):
+nothing here reads the engine, and nobody calls it by hand. It may change ten times a second,
+so it only redraws the parts that changed and never asks for a layout (every part has a fixed
+or fractional width).
 """
 
 from __future__ import annotations
@@ -15,17 +17,20 @@ from rich.console import RenderableType
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal
+from textual.reactive import var
+from textual.renderables.sparkline import Sparkline as SparklineRenderable
 from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
 from arconsole.console.text import literal
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class HeaderState:
     mode: str = "starting"  # enforce | dry-run
+    demo: str = ""  # "timeouts cut to 40 s" in the demo; empty otherwise
     attached: bool = False
     engine_gone: bool = False
     generation: int = 0
@@ -37,6 +42,7 @@ class HeaderState:
     not_shown: int = 0
     paused: bool = False
     new_while_paused: int = 0
+    new_above: int = 0  # alerts that arrived above the cursor while it is off the top row
     read_only: bool = False
     errors: int = 0
 
@@ -48,6 +54,8 @@ class HeaderState:
         if self.paused:
             more = f" +{self.new_while_paused} new" if self.new_while_paused else ""
             badges.append((f"PAUSED{more}", "paused"))
+        elif self.new_above:
+            badges.append((f"+{self.new_above} new", "paused"))
         if self.read_only:
             badges.append(("READ-ONLY", "read-only"))
         if self.errors:
@@ -63,6 +71,25 @@ def _rate(value: float) -> str:
     if value >= 10 or value == 0:
         return f"{value:.0f}"
     return f"{value:.1f}"
+
+
+def from_zero(data: Sequence[float]) -> list[float]:
+    """Samples for a sparkline scaled from zero: Textual scales from the smallest sample and
+    draws a lone sample full height, so an idle rate would show a full bar."""
+    values = list(data)
+    if not values or max(values) <= 0:
+        return [0.0, 0.0]
+    return values if min(values) <= 0 else [0.0, *values]
+
+
+class RateSparkline(Sparkline):
+    """A sparkline of a rate or a count: empty at zero, full only at the peak."""
+
+    def render(self) -> RenderResult:
+        renderable = super().render()
+        if isinstance(renderable, SparklineRenderable):
+            renderable.data = from_zero(self.data or ())
+        return renderable
 
 
 class HeaderStrip(Widget):
@@ -90,19 +117,23 @@ class HeaderStrip(Widget):
     HeaderStrip > .header--warning { color: $warning; text-style: bold; }
     """
 
+    state: var[HeaderState] = var(HeaderState, init=False)
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.state = HeaderState()
         self._shown: dict[str, object] = {}
         self._composed = False
+
+    def watch_state(self, state: HeaderState) -> None:
+        self.show(state)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="header-top")
         with Horizontal(id="header-bottom"):
             yield Static("", id="h-rate")
-            yield Sparkline([], id="spark-alerts")
+            yield RateSparkline([], id="spark-alerts")
             yield Static("", id="h-blocks")
-            yield Sparkline([], id="spark-blocks")
+            yield RateSparkline([], id="spark-blocks")
             yield Static("", id="h-tail")
 
     def _style(self, name: str) -> Style:
@@ -121,14 +152,17 @@ class HeaderStrip(Widget):
         self.show(self.state)
 
     def show(self, state: HeaderState) -> None:
-        self.state = state
         if not self._composed:
             return  # shown on mount
         mode = state.mode.upper() if state.mode else "STARTING"
         if state.attached:
             mode = f"ATTACHED · {mode}"
+        if state.demo:
+            mode = f"DEMO · {mode}"
         config = f"config gen {state.generation}" + (
             f" · {state.config_note}" if state.config_note else "")
+        if state.demo:
+            config = f"{state.demo} · {config}"
         badges = state.badges()
         top_key = (mode, config, tuple(badges))
         if self._shown.get("#header-top") != top_key:

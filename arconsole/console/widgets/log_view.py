@@ -147,6 +147,19 @@ class LogView(Log):
             strip.cell_length,
         )
 
+    def on_resize(self) -> None:
+        # Lines written while the pane was hidden (or smaller) were scrolled to an end that
+        # has moved since: a pane that says "following" must show the newest line.
+        if self.following:
+            self.call_after_refresh(self._stay_at_end)
+
+    def on_show(self) -> None:
+        self.on_resize()
+
+    def _stay_at_end(self) -> None:
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
     def on_focus(self) -> None:
         self.refresh()
 
