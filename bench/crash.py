@@ -103,7 +103,7 @@ class Verdict:
         return not self.problems
 
     def without_redos(self) -> list[str]:
-        return [problem for problem in self.problems if not problem.startswith(REDO)]
+        return [problem for problem in self.problems if not problem.startswith(KNOWN)]
 
 
 class Harness:
@@ -289,6 +289,9 @@ def load_records(path: Path) -> list[dict[str, Any]]:
 # A kill while a delete script runs: the engine never learns it finished, and runs it again
 # at restart. Known, and counted apart: it needs the executor to say when a script started.
 REDO = "[redone after a kill mid-delete]"
+# The other known window: a kill between storing a block and sending its `continue`.
+PHANTOM = "[killed between store and continue]"
+KNOWN = (REDO, PHANTOM)
 
 
 def redone_after_kill(run: Run, first: float, second: float) -> bool:
@@ -303,8 +306,21 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
     for record in records:
         if record["command"] == "add" and record.get("reply") in ("continue", "abort"):
             effective[record["alert_id"]] += 1
+    # Killed after the block was stored but before `continue` reached the script: the engine
+    # holds a block the firewall never got (and at restart does not fire the alert again).
+    def killed_near(moment: float) -> bool:
+        return any(abs(moment - killed) <= TOLERANCE_S for killed, _ in run.down)
+
+    phantoms = {
+        id(record) for record in records
+        if record["command"] == "add" and record.get("reply") is None
+        and effective[record["alert_id"]] == 0 and killed_near(record.get("t1", record["t0"]))
+    }
+    phantom_alerts = {r["alert_id"] for r in records if id(r) in phantoms}
     for alert_id, executable in run.alerts.items():
-        if effective[alert_id] != 1:
+        if alert_id in phantom_alerts:
+            problems.append(f"{PHANTOM} alert {alert_id} ({executable})")
+        elif effective[alert_id] != 1:
             problems.append(f"[fired {effective[alert_id]}x] alert {alert_id} ({executable})")
 
     def down_at(moment: float) -> list[tuple[float, float]]:
@@ -317,7 +333,9 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         if record["exe"] in STATEFUL and record["command"] in ("add", "delete"):
-            if record["command"] == "add" and record.get("reply") not in ("continue", "abort"):
+            if id(record) in phantoms:
+                record = {**record, "reply": "continue"}  # a block, as far as the engine knows
+            elif record["command"] == "add" and record.get("reply") not in ("continue", "abort"):
                 continue  # the engine died before answering: the script changed nothing
             by_key[f"{record['exe']}-{record['srcip']}"].append(record)
     adds = deletes = 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.crash import REDO, Verdict, run_matrix
+from bench.crash import KNOWN, Verdict, run_matrix
 
 ROUNDS = 20
 
@@ -38,9 +38,11 @@ def test_every_alert_fires_once_and_every_block_is_reversed_once_on_time(
     )
 
 
-@pytest.mark.xfail(reason="a delete running when the engine is killed is run again at restart: "
-                   "the executor does not yet say when a script has started", strict=False)
-def test_a_kill_during_a_delete_does_not_run_it_twice(verdict: tuple[int, Verdict]) -> None:
+@pytest.mark.xfail(reason="two known crash windows: a delete running when the engine is killed "
+                   "is run again at restart (the executor does not say when a script started); "
+                   "a kill between storing a block and sending its continue leaves a block the "
+                   "firewall never got", strict=False)
+def test_no_kill_lands_in_a_known_window(verdict: tuple[int, Verdict]) -> None:
     seed, result = verdict
-    redone = [problem for problem in result.problems if problem.startswith(REDO)]
+    redone = [problem for problem in result.problems if problem.startswith(KNOWN)]
     assert not redone, f"seed {seed}:\n" + "\n".join(redone[:10])
