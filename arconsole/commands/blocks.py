@@ -159,9 +159,12 @@ async def _offline(
         store = StateStore.open(state, lock=False)
         try:
             blocks = sorted(store.load_blocks(), key=lambda b: b.expires_at)
+            from arconsole.commands.blocks_fleet import stored_fleet
+
+            fleet = stored_fleet(store)
         finally:
             store.close()
-        return {"ok": True, "blocks": [b.to_json() for b in blocks]}
+        return {"ok": True, "blocks": [b.to_json() for b in blocks], "fleet": fleet}
     options = EngineOptions(
         config_path=config, home=home, alerts_path=home / "logs" / "alerts" / "alerts.json",
         state_path=state, watch_config=False, control_socket=False,
@@ -190,6 +193,11 @@ def _print(args: argparse.Namespace, answer: dict[str, Any]) -> int:
             print(json.dumps(blocks, indent=2))
         else:
             print(format_blocks(blocks))
+            fleet = answer.get("fleet") or []
+            if fleet:
+                from arconsole.commands.blocks_fleet import format_fleet
+
+                print(format_fleet(fleet))
         return 0
     from arconsole.safetext import literal
 

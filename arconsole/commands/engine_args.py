@@ -8,7 +8,13 @@ from pathlib import Path
 from arconsole.commands.errors import CommandError, path_failure
 from arconsole.config.model import Flavour, Role
 from arconsole.durations import parse_duration
-from arconsole.engine.options import DEFAULT_HOME, EngineOptions, Mode, resolve_paths
+from arconsole.engine.options import (
+    DEFAULT_HOME,
+    EngineOptions,
+    Mode,
+    parse_agent_transport,
+    resolve_paths,
+)
 
 
 def duration_argument(text: str) -> float:
@@ -77,6 +83,9 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verify-interval", type=time_limit_argument, metavar="SECONDS",
                         help="every SECONDS, ask the stock firewall scripts whether each block "
                         "is still in force, and re-apply a missing one once")
+    parser.add_argument("--agent-transport", default="none", metavar="none|wazuh-queue[=PATH]",
+                        help="how responses reach agents: none (recorded undelivered) or "
+                        "through the manager's own queue (default PATH HOME/queue/alerts/ar)")
     parser.add_argument("--skip-backlog-older-than", type=duration_argument, metavar="DURATION",
                         help="do not act on alerts older than this (e.g. 1h)")
 
@@ -84,6 +93,10 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
 def options_from_args(args: argparse.Namespace, *, read_only: bool = False) -> EngineOptions:
     config, home, alerts, state = resolve_paths(args.config, args.home, args.alerts, args.state)
     check_alerts_path(alerts)
+    try:
+        agent_queue = parse_agent_transport(getattr(args, "agent_transport", "none"), home)
+    except ValueError as error:
+        raise SystemExit(f"arconsole: error: --agent-transport: {error}") from None
     return EngineOptions(
         config_path=config, home=home, alerts_path=alerts, state_path=state,
         mode=Mode(args.mode), flavour=Flavour(args.flavour),
@@ -91,7 +104,7 @@ def options_from_args(args: argparse.Namespace, *, read_only: bool = False) -> E
         reverse_on_exit=args.reverse_on_exit, read_only=read_only,
         time_limit=args.time_limit, agents_file=args.agents,
         offender_decay=args.offender_decay,
-        skip_backlog_older_than=args.skip_backlog_older_than,
+        skip_backlog_older_than=args.skip_backlog_older_than, agent_queue=agent_queue,
         verify_interval=args.verify_interval,
     )
 

@@ -20,10 +20,16 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("home", type=Path, metavar="HOME", help="the home, e.g. /var/ossec")
     parser.add_argument("--force", action="store_true", help="replace scripts that exist")
+    parser.add_argument("--agent", action="store_true",
+                        help="HOME is a Wazuh agent's: write only arconsole-reverse (POSIX sh)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.agent:
+        from arconsole.commands.install_agent import run_agent
+
+        return run_agent(args.home, overwrite=args.force)
     from arconsole.scripts.install import STOCK_SCRIPTS, install_scripts
 
     home: Path = args.home

@@ -222,6 +222,13 @@ class Decider:
             binding.routed[agent_key] = routed
         return list(routed)
 
+    def bound_responses(self, alert: Alert) -> tuple[ActiveResponse, ...]:
+        """The responses bound to the alert's rule (5.x), before any alert-time check: what
+        an agent's execd was told to run for it (the fleet table's expected end)."""
+        key = (alert.rule_id, alert.level, alert.group_string)
+        binding = self._bindings.get(key) or self._bind(key)
+        return tuple(plan.response for plan in binding.bound)
+
     def _ossec_blocked(self, plan: _Plan, alert: Alert) -> bool:
         if plan.expects_user and (alert.dstuser is None or crafted_user(alert.dstuser)):
             return True

@@ -19,6 +19,8 @@ from typing import Any
 
 from arconsole.alerts.position import ReadPosition
 from arconsole.config.model import Config
+from arconsole.engine.agent_delivery import WazuhQueueDelivery
+from arconsole.engine.agents import AgentDirectory
 from arconsole.engine.blockbook import BlockBook
 from arconsole.engine.bus import EventBus
 from arconsole.engine.clock import Clock, SystemClock
@@ -30,6 +32,8 @@ from arconsole.engine.drift import DriftChecker
 from arconsole.engine.errors import EngineError, ReadOnlyError
 from arconsole.engine.events import ConfigLoaded, ConfigRejected
 from arconsole.engine.executor import Executor
+from arconsole.engine.fleet import FleetStage, double_delivery_warning
+from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.intake import Intake
 from arconsole.engine.model import ActionResult, Block, BlockState
 from arconsole.engine.operations import Operations
@@ -58,9 +62,19 @@ class Engine:
         reporter = ScriptReporter(self.context)
         self.book = BlockBook(self.context, reporter)
         self.dispatcher = Dispatcher(self.context, self.book, reporter)
+        self.agent_delivery: WazuhQueueDelivery | None = None
+        if delivery is None and options.agent_queue is not None:
+            self.agent_delivery = WazuhQueueDelivery(
+                self.context, options.agent_queue, self._inventory)
+            delivery = self.agent_delivery
+        self._agents: AgentDirectory | None = None
+        self._inventory_note: str | None = None
         self.intake = Intake(self.context, self.dispatcher, delivery or NoTransport(self.context))
+        self.fleet = FleetStage(self.context, lambda: self.intake.decider, self.agent_delivery)
+        self.intake.observe = self.fleet.observe
         self.operations = Operations(self.context, self.book, self.dispatcher)
         self.drift = DriftChecker(self.context, self.book, reporter)
+        self.operations.agent_reverse = self.fleet.reverse_on_agent
         self.generation = 0
         self._background: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
@@ -163,6 +177,21 @@ class Engine:
         )
         context.notice("info", f"scripts are contained by {context.executor.decide_containment()}; "
                        "what a script leaves running is killed when it exits")
+        if self._inventory_note is not None:
+            context.notice("info", self._inventory_note)
+        if self.options.agent_queue is not None:
+            double = double_delivery_warning(config, self.options.config_path,
+                                             self.options.home)
+            if double is not None:
+                context.notice("warning", double)
+        if not self.options.read_only:
+            fleet_store = FleetStore(context.store)
+            self.fleet.attach(fleet_store)
+            if self.agent_delivery is not None:
+                self.agent_delivery.attach(fleet_store)
+                self._run_in_background(self.agent_delivery.run(), "agent-delivery")
+                self._run_in_background(self.agent_delivery.blocks.timer_loop(),
+                                        "agent-blocks")
         await restore_blocks(context, self.book)
         self.intake.prepare()
         self._run_in_background(self.book.timer_loop(), "timers")
@@ -221,6 +250,11 @@ class Engine:
         if context.store_or_none is not None:
             self.intake.commit_position(force=True)
             context.writes.flush()
+        if self.agent_delivery is not None:
+            self.agent_delivery.close()
+        self.fleet.flush()
+        self.intake.commit_position(force=True)
+        context.writes.flush()
         if context.executor_or_none is not None:
             await context.executor.aclose()
         if context.store_or_none is not None:
@@ -257,7 +291,29 @@ class Engine:
             from arconsole.engine.agents import load_agents
 
             agents = load_agents(self.options.agents_file)
+        elif self.options.agent_queue is not None:
+            agents = self._client_keys()
+        self._agents = agents
         return Decider(config, agents)
+
+    def _client_keys(self) -> AgentDirectory | None:
+        """Without --agents, a transport learns the agents from HOME/etc/client.keys."""
+        from arconsole.engine.agents import AgentsFileError, load_client_keys
+
+        try:
+            agents = load_client_keys(self.options.home)
+        except AgentsFileError as error:
+            self.context.notice("warning", f"no agent inventory: {error}; 'all' reaches "
+                                "no agent (pass --agents FILE)")
+            return None
+        if self._inventory_note is None:  # said once, in the state file's log
+            self._inventory_note = (
+                f"agents from {agents.source}: {len(agents.agents)}; their Wazuh versions "
+                "are unknown and taken as 4.2 or later")
+        return agents
+
+    def _inventory(self) -> AgentDirectory | None:
+        return self._agents
 
     def _install_config(self, config: Config, decider: Decider, *, summary: str) -> None:
         # No await from here to the publish: alerts see the old config or the new one whole.

@@ -86,6 +86,29 @@ class Undelivered(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryChanged(Event):
+    """A response for an agent moved on: queued, sent, confirmed, failed or unconfirmed."""
+
+    kind: ClassVar[str] = "delivery"
+    delivery_id: int
+    response: str
+    program: str
+    agent: str
+    key: str | None
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FleetChanged(Event):
+    """A fleet row (a block an agent reported in its AR log) changed. `row` is its JSON."""
+
+    kind: ClassVar[str] = "fleet"
+    change: str  # added | refreshed | lifted
+    row: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ConfigLoaded(Event):
     """A config was loaded (at start or by a reload). `summary` says what changed."""
 
@@ -144,6 +167,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ScriptRan,
         BlockChanged,
         Undelivered,
+        DeliveryChanged,
+        FleetChanged,
         ConfigLoaded,
         ConfigRejected,
         Notice,

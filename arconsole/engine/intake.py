@@ -28,6 +28,7 @@ from arconsole.engine.decide import Decider
 from arconsole.engine.delivery import AgentDelivery
 from arconsole.engine.dispatch import Dispatcher
 from arconsole.engine.events import AlertHandled, BacklogProgress, InputError
+from arconsole.engine.options import Mode
 from arconsole.engine.store import StoreWriteError
 
 
@@ -45,6 +46,8 @@ class Intake:
         self._dispatcher = dispatcher
         self.delivery = delivery
         self.decider: Decider | None = None  # swapped whole by the façade on reload
+        # The fleet stage sees every alert first (agents' AR log lines); None when unused.
+        self.observe: Callable[[Alert, float], None] | None = None
         self.alerts_format = AlertFormat.JSON
         self._line_number = 0
         self._pending: dict[int, _PendingLine] = {}
@@ -206,6 +209,8 @@ class Intake:
         assert decider is not None
         context.stats.alerts += 1
         received_at = context.clock.now()
+        if self.observe is not None:
+            self.observe(alert, received_at)
         if self._too_old(alert, received_at):
             self._mark_line(position, [])
             return
@@ -213,9 +218,12 @@ class Intake:
         fired: list[str] = []
         dispatched = 0
         inline = context.dry_run  # nothing runs: no need for a task and a slot each
+        observing = context.mode == Mode.OBSERVE
         for decision in decider.fired(alert):
             response = decision.response
             fired.append(response.name)
+            if observing:
+                continue  # Wazuh will run it: arconsole runs nothing by itself
             for target in decision.targets:
                 if target == "server":
                     dispatched += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from arconsole.addresses import strip_mapped
 from arconsole.alerts.model import Alert
@@ -61,6 +61,9 @@ class Operations:
         self._context = context
         self._book = book
         self._dispatcher = dispatcher
+        # Keys written `AGENT:program-key` (blocks on agents): set by the façade when a fleet
+        # stage is there; the outcome, or None when there is no such agent block.
+        self.agent_reverse: Callable[[str, str], ActionResult | None] | None = None
 
     def _check_writable(self) -> None:
         if self._context.options.read_only:
@@ -89,8 +92,9 @@ class Operations:
         results = []
         for key in keys:
             if key not in self._book.blocks:
-                results.append(self._audit(operator, ActionResult(False, "reverse", key,
-                                                                  "no such block")))
+                on_agent = self.agent_reverse(key, operator) if self.agent_reverse else None
+                results.append(self._audit(operator, on_agent or ActionResult(
+                    False, "reverse", key, "no such block")))
                 continue
             results.append(self._audit(operator, await self._book.reverse(key, f"by {operator}")))
         return results

@@ -14,6 +14,9 @@ DEFAULT_HOME = Path("/var/ossec")
 class Mode(StrEnum):
     ENFORCE = "enforce"
     DRY_RUN = "dry-run"
+    # Wazuh's own execd runs the responses: decide and show ("Wazuh will run ..") and follow
+    # the fleet table; only operator actions act.
+    OBSERVE = "observe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,8 @@ class EngineOptions:
     watch_config: bool = True
     control_socket: bool = True
     verify_interval: float | None = None  # ask the stock firewall scripts (drift.py)
+    # `--agent-transport`: None for `none`; else the AR queue socket (`wazuh-queue[=PATH]`).
+    agent_queue: Path | None = None
 
     @property
     def socket_path(self) -> Path:
@@ -45,6 +50,16 @@ class EngineOptions:
 def socket_path_for(state_path: Path) -> Path:
     """The control socket lives next to the state file."""
     return state_path.with_name(state_path.name + ".sock")
+
+
+def parse_agent_transport(text: str, home: Path) -> Path | None:
+    """`none` -> None; `wazuh-queue` -> HOME/queue/alerts/ar; `wazuh-queue=PATH` -> PATH."""
+    if text == "none":
+        return None
+    name, equals, path = text.partition("=")
+    if name != "wazuh-queue" or (equals and not path):
+        raise ValueError(f"unknown agent transport {text!r} (none, wazuh-queue[=PATH])")
+    return Path(path).absolute() if path else home / "queue" / "alerts" / "ar"
 
 
 def home_from_config(config_path: Path) -> Path | None:

@@ -65,7 +65,8 @@ async def _handle(engine: Engine, request: dict[str, Any], operator: str) -> dic
     if op == "status":
         return {"ok": True, **status_of(engine)}
     if op == "list":
-        return {"ok": True, "blocks": [b.to_json() for b in engine.list_blocks()]}
+        return {"ok": True, "blocks": [b.to_json() for b in engine.list_blocks()],
+                "fleet": engine.fleet.listing()}
     if op == "reverse":
         if request.get("all"):
             results = await engine.reverse_all(operator)

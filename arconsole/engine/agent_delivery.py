@@ -1,0 +1,342 @@
+"""Delivery through the `wazuh-queue` transport: agent responses as records, sent in order.
+
+For each (response, agent) the stage records a delivery (`queued`), persisted before the read
+position may pass the alert, then a sender task moves it to `sending` and `sent` in batches;
+the agent's own AR log line (fleet table) makes it `confirmed`; no line within `confirm_wait`
+makes it `unconfirmed`; an agent older than 4.2, a message remoted cannot take, or a send that
+kept failing until the response no longer made sense (its timeout; 10 minutes for stateless
+ones) makes it `failed`, with the reason. Nothing is dropped silently.
+
+Its own bounded queue: records wait in the state file, at most `memory_limit` of them in memory,
+so 10,000 agent responses at once cost the intake one SQLite transaction and never a wait on
+the socket. Sending is one task, oldest first, so responses reach each agent in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import errno
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from arconsole.addresses import strip_mapped
+from arconsole.alerts.model import Alert
+from arconsole.config.model import ActiveResponse
+from arconsole.engine.agent_blocks import AgentBlocks
+from arconsole.engine.agent_messages import (
+    AgentMessageError,
+    adhoc_json,
+    agent_datagram,
+    header_flags,
+)
+from arconsole.engine.agent_queue import QueueSender, is_retryable
+from arconsole.engine.agents import AgentDirectory
+from arconsole.engine.context import EngineContext
+from arconsole.engine.events import DeliveryChanged
+from arconsole.engine.fleet_store import FleetStore
+
+STATELESS_DEADLINE = 600.0  # seconds a stateless response keeps being worth sending
+CONFIRM_WAIT = 120.0  # no AR log line from the agent by then: unconfirmed
+
+
+@dataclass(slots=True)
+class _Pending:
+    response: str
+    program: str
+    agent: str
+    key: str | None
+    datagram: bytes | None
+    state: str
+    reason: str
+    queued_at: float
+    deadline: float
+
+
+@dataclass(slots=True)
+class _Ready:
+    id: int
+    datagram: bytes
+    deadline: float
+
+
+class WazuhQueueDelivery:
+    """The delivery stage for `--agent-transport wazuh-queue[=PATH]`."""
+
+    def __init__(
+        self, context: EngineContext, path: Path,
+        inventory: Callable[[], AgentDirectory | None], *,
+        batch: int = 256, memory_limit: int = 4096, retry_initial: float = 0.02,
+        retry_max: float = 2.0, confirm_wait: float = CONFIRM_WAIT,
+    ) -> None:
+        self._context = context
+        self.path = path
+        self._inventory = inventory
+        self._sender = QueueSender(path)
+        self._batch = batch
+        self._memory_limit = memory_limit
+        self._retry_initial = retry_initial
+        self._retry_max = retry_max
+        self._confirm_wait = confirm_wait
+        self._store: FleetStore | None = None
+        self._pending: list[_Pending] = []
+        self._persisted: asyncio.Future[None] | None = None
+        self._ready: collections.deque[_Ready] = collections.deque()
+        self._spilled_from: int | None = None  # first queued id not in memory
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.sent = 0
+        self.failed = 0
+        self.last_error = ""
+        self._busy = False  # the last retry was for a full queue, not a missing receiver
+        self.blocks = AgentBlocks(context, self.send_message)
+
+    # ------------------------------------------------------------------ start
+
+    def attach(self, store: FleetStore) -> None:
+        """At engine start, once the state file is open: settle what a crash interrupted and
+        pick up what is still queued."""
+        self._store = store
+        self.blocks.attach(store)
+        now = self._context.clock.now()
+        interrupted = store.settle_interrupted(now)
+        if interrupted:
+            self._context.notice(
+                "warning", f"{len(interrupted)} agent response(s) were being sent when the "
+                "engine stopped: marked unconfirmed, not sent again (the agents' logs will "
+                "confirm them)")
+        queued = store.deliveries("queued", limit=1)
+        if queued:
+            self._spilled_from = queued[0].id
+            self._wake.set()
+            self._idle.clear()
+
+    # ------------------------------------------------------------------ the intake's door
+
+    def deliver(
+        self, response: ActiveResponse, target: str, alert: Alert, received_at: float
+    ) -> Awaitable[None] | None:
+        """Record the response for `target` (an agent id, or `all`); the returned future is
+        done once the record is in the state file."""
+        inventory = self._inventory()
+        if target == "all":
+            agents = inventory.active_ids if inventory is not None else ()
+        else:
+            agents = (target,)
+        executable = response.executable or ""
+        key = strip_mapped(alert.srcip) if alert.srcip else alert.dstuser
+        timeout = response.timeout or 0
+        deadline = received_at + (timeout if timeout > 0 else STATELESS_DEADLINE)
+        message = adhoc_json(
+            node_name=self._context.current_config.node_name, executable=executable,
+            extra_args=response.extra_args, alert_raw=alert.raw,
+        )
+        flags = header_flags(response.location_flags)
+        for agent_id in agents:
+            state, reason, datagram = "queued", "", None
+            known = inventory.get(agent_id) if inventory is not None else None
+            if known is not None and not known.speaks_json:
+                state = "failed"
+                reason = (f"agent {agent_id} runs {known.version}, older than 4.2: it does not "
+                          "read the JSON message, so it cannot be delivered")
+            else:
+                try:
+                    datagram = agent_datagram(flags, agent_id, message)
+                except AgentMessageError as error:
+                    state, reason = "failed", str(error)
+                if state == "queued" and not self.blocks.admit(
+                    agent_id, executable, key, response.name, timeout, message, flags
+                ):
+                    continue  # a repeat: arconsole's timer was refreshed, nothing is sent
+            self._pending.append(_Pending(response.name, executable, agent_id, key, datagram,
+                                          state, reason, received_at, deadline))
+        return self._persist_soon() if self._pending or self.blocks.dirty else None
+
+    def send_message(
+        self, response: str, program: str, agent: str, key: str | None, message: bytes,
+        flags: str = "NNS", deadline: float | None = None,
+    ) -> Awaitable[None]:
+        """Queue an ad-hoc message of the engine's own (a reversal) for one agent."""
+        now = self._context.clock.now()
+        try:
+            datagram: bytes | None = agent_datagram(flags, agent, message)
+            state, reason = "queued", ""
+        except AgentMessageError as error:
+            datagram, state, reason = None, "failed", str(error)
+        self._pending.append(_Pending(response, program, agent, key, datagram, state, reason,
+                                      now, deadline or now + STATELESS_DEADLINE))
+        return self._persist_soon()
+
+    def _persist_soon(self) -> asyncio.Future[None]:
+        if self._persisted is None:
+            self._persisted = asyncio.get_running_loop().create_future()
+            # Every delivery of this event-loop turn goes in one transaction.
+            asyncio.get_running_loop().call_soon(self._persist)
+        return self._persisted
+
+    def _persist(self) -> None:
+        future, self._persisted = self._persisted, None
+        pending, self._pending = self._pending, []
+        try:
+            assert self._store is not None, "delivery stage not attached"
+            with self._store.transaction():
+                self.blocks.flush()
+                ids = self._store.add_deliveries(
+                    (p.response, p.program, p.agent, p.key, p.datagram, p.state, p.reason,
+                     p.queued_at, p.deadline) for p in pending
+                )
+        except Exception as error:  # the state file failed: say so, never lose silently
+            self._context.notice("error", f"agent responses not recorded: {error}")
+            if future is not None and not future.done():
+                future.set_exception(error)
+            return
+        for delivery_id, record in zip(ids, pending, strict=True):
+            if record.state == "failed":
+                self.failed += 1
+                self._publish(delivery_id, record.response, record.program, record.agent,
+                              record.key, "failed", record.reason)
+                continue
+            self._publish(delivery_id, record.response, record.program, record.agent,
+                          record.key, "queued", "")
+            assert record.datagram is not None
+            if self._spilled_from is None and len(self._ready) < self._memory_limit:
+                self._ready.append(_Ready(delivery_id, record.datagram, record.deadline))
+            elif self._spilled_from is None:
+                self._spilled_from = delivery_id
+        if future is not None and not future.done():
+            future.set_result(None)
+        self._idle.clear()
+        self._wake.set()
+
+    # ------------------------------------------------------------------ the sender
+
+    async def run(self) -> None:
+        """The sender task: runs until cancelled. (A plain Event wait: in Python 3.11,
+        `wait_for` can swallow a cancellation that races its timeout.)"""
+        loop = asyncio.get_running_loop()
+        last_sweep = self._context.clock.now()
+        while True:
+            tick = loop.call_later(5.0, self._wake.set)  # the unconfirmed sweep's beat
+            try:
+                await self._wake.wait()
+            finally:
+                tick.cancel()
+            self._wake.clear()
+            await self._send_all()
+            now = self._context.clock.now()
+            if now - last_sweep >= 5.0 and self._store is not None:
+                last_sweep = now
+                self._store.expire_unconfirmed(
+                    now - self._confirm_wait, now,
+                    f"no active-response log line from the agent within "
+                    f"{self._confirm_wait:g}s")
+
+    async def wait_idle(self) -> None:
+        """Until everything recorded so far has been sent or has failed (tests, bench)."""
+        while self._pending or self._persisted is not None or not self._idle.is_set():
+            await self._idle.wait()
+            if self._pending or self._persisted is not None:
+                await asyncio.sleep(0)
+
+    def _refill(self) -> None:
+        if self._ready or self._spilled_from is None or self._store is None:
+            return
+        records = self._store.deliveries("queued", after_id=self._spilled_from - 1,
+                                         limit=self._memory_limit)
+        for record in records:
+            if record.datagram is not None:
+                self._ready.append(_Ready(record.id, record.datagram, record.deadline))
+        self._spilled_from = (
+            records[-1].id + 1 if len(records) == self._memory_limit else None
+        )
+
+    async def _send_all(self) -> None:
+        store = self._store
+        if store is None:
+            return
+        delay = self._retry_initial
+        while True:
+            self._refill()
+            if not self._ready:
+                break
+            batch = [self._ready.popleft() for _ in range(min(self._batch, len(self._ready)))]
+            now = self._context.clock.now()
+            store.mark_many([r.id for r in batch], "sending", now)
+            sent: list[int] = []
+            retry_at: int | None = None
+            for index, record in enumerate(batch):
+                if now > record.deadline:
+                    self._fail(record.id, f"gave up: {self.last_error or 'not sent'} until the "
+                               "response no longer made sense (its timeout)")
+                    continue
+                try:
+                    self._sender.send(record.datagram)
+                except OSError as error:
+                    self.last_error = f"{self.path}: {error.strerror or error}"
+                    if is_retryable(error):
+                        self._busy = error.errno in (errno.EAGAIN, errno.ENOBUFS)
+                        retry_at = index
+                        break
+                    self._fail(record.id, self.last_error)
+                    continue
+                sent.append(record.id)
+            now = self._context.clock.now()
+            store.mark_many(sent, "sent", now, sent_at=now)
+            self.sent += len(sent)
+            if self._context.bus.has_subscribers:
+                for delivery_id in sent:
+                    self._publish_id(delivery_id, "sent")
+            if retry_at is not None:
+                rest = batch[retry_at:]
+                store.mark_many([r.id for r in rest], "queued", now)
+                self._ready.extendleft(reversed(rest))
+                if self._busy:
+                    # The receiver is reading, only slower than us: wait for room, no backoff.
+                    await self._sender.wait_writable(self._retry_max)
+                    delay = self._retry_initial
+                    continue
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max)
+                continue
+            delay = self._retry_initial
+            await asyncio.sleep(0)  # let the intake and local work run between batches
+        if not self._pending and self._persisted is None:
+            self._idle.set()
+
+    def _fail(self, delivery_id: int, reason: str) -> None:
+        assert self._store is not None
+        self._store.set_delivery_state(delivery_id, "failed", self._context.clock.now(),
+                                       reason=reason)
+        self.failed += 1
+        self._context.notice("error", f"agent response {delivery_id} not delivered: {reason}")
+        self._publish_id(delivery_id, "failed")
+
+    # ------------------------------------------------------------------ confirmations
+
+    def confirm(self, agent: str, program: str, key: str) -> int:
+        """The agent logged (agent, program, key): its sent deliveries are confirmed."""
+        if self._store is None:
+            return 0
+        return self._store.confirm_deliveries(agent, program, key, self._context.clock.now())
+
+    # ------------------------------------------------------------------ events
+
+    def _publish_id(self, delivery_id: int, state: str) -> None:
+        if not self._context.bus.has_subscribers or self._store is None:
+            return
+        record = self._store.get_delivery(delivery_id)
+        if record is not None:
+            self._publish(record.id, record.response, record.program, record.agent,
+                          record.key, state, record.reason)
+
+    def _publish(self, delivery_id: int, response: str, program: str, agent: str,
+                 key: str | None, state: str, reason: str) -> None:
+        if self._context.bus.has_subscribers:
+            self._context.bus.publish(DeliveryChanged(
+                at=self._context.clock.now(), delivery_id=delivery_id, response=response,
+                program=program, agent=agent, key=key, state=state, reason=reason))
+
+    def close(self) -> None:
+        self._sender.close()

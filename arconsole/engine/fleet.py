@@ -1,0 +1,154 @@
+"""The fleet stage: AR log alerts from the followed stream become fleet rows and confirmations.
+
+The intake hands every alert here before deciding it; an agent's AR log alert (fleet.md F2)
+updates the fleet table, confirms the deliveries it answers, and is then decided like any
+other alert (it fires a response only where one binds it explicitly, as in Wazuh).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from pathlib import Path
+
+from arconsole.alerts.model import Alert
+from arconsole.config.model import Config
+from arconsole.engine.agent_blocks import AGENT_STARTED_RULES
+from arconsole.engine.agent_delivery import WazuhQueueDelivery
+from arconsole.engine.agent_messages import REVERSE_SCRIPT, reverse_json
+from arconsole.engine.context import EngineContext
+from arconsole.engine.decide import Decider
+from arconsole.engine.events import FleetChanged
+from arconsole.engine.fleet_store import AgentBlock, FleetRow, FleetStore
+from arconsole.engine.fleet_table import (
+    FleetTable,
+    consequence,
+    describe_end,
+    is_ar_log_alert,
+    read_ar_log_alert,
+    row_state,
+)
+from arconsole.engine.model import ActionResult
+
+
+class FleetStage:
+    def __init__(
+        self, context: EngineContext, decider: Callable[[], Decider | None],
+        delivery: WazuhQueueDelivery | None,
+    ) -> None:
+        self._context = context
+        self._decider = decider
+        self.delivery = delivery
+        self.table = FleetTable()
+        self.updates = 0
+
+    def attach(self, store: FleetStore) -> None:
+        """At start: the rows saved by the last run."""
+        self.table = FleetTable(store, write_behind=True)
+
+    def flush(self) -> None:
+        self.table.flush()
+
+    def observe(self, alert: Alert, received_at: float) -> None:
+        if alert.rule_id in AGENT_STARTED_RULES and self.delivery is not None:
+            if alert.agent_id and not alert.from_manager:
+                self.delivery.blocks.agent_started(alert.agent_id)
+            return
+        if not is_ar_log_alert(alert):
+            return
+        entry = read_ar_log_alert(alert, received_at)
+        if entry is None:
+            return
+        if entry.command == "add" and self.delivery is not None:
+            self.delivery.confirm(entry.agent, entry.program, entry.key)
+        decider = self._decider()
+        before = self.table.get(entry.agent, entry.program, entry.key)
+        was_active = before.active if before is not None else False
+        row = self.table.apply(entry, decider.bound_responses if decider else None)
+        if row is None:
+            return
+        self.updates += 1
+        if self._context.bus.has_subscribers:
+            change = "lifted" if not row.active else ("refreshed" if was_active else "added")
+            self._context.bus.publish(FleetChanged(
+                at=received_at, change=change, row=row_json(row, self._context.clock.now())))
+
+
+    def reverse_on_agent(self, key: str, operator: str) -> ActionResult | None:
+        """`blocks reverse AGENT:program-key`: arconsole's own agent block is reversed now
+        (its timer dropped); a block Wazuh's execd holds gets its delete run on the agent, and
+        the answer says what the agent's own timer still does (fleet.md F3)."""
+        agent, colon, _ = key.partition(":")
+        if not colon or not agent.isdigit():
+            return None
+        delivery = self.delivery
+        ident = delivery.blocks.find(key) if delivery is not None else None
+        if delivery is not None and ident is not None:
+            delivery.blocks.reverse(ident, f"reversed by {operator}")
+            return ActionResult(True, "reverse", key,
+                                f"!{REVERSE_SCRIPT} sent to agent {agent}")
+        row = self.table.find(key)
+        if row is None or not row.active:
+            return None
+        if delivery is None:
+            return ActionResult(False, "reverse", key, "no agent transport "
+                                "(--agent-transport wazuh-queue) to reach the agent")
+        config = self._context.current_config
+        delivery.send_message(f"reverse {row.program}", REVERSE_SCRIPT, row.agent, row.key,
+                              reverse_json(node_name=config.node_name, program=row.program,
+                                           key=row.key))
+        return ActionResult(True, "reverse", key,
+                            f"!{REVERSE_SCRIPT} sent to agent {agent}; {consequence(row)}")
+
+
+    def listing(self) -> list[dict[str, object]]:
+        """What `blocks list` shows besides the server's blocks: arconsole's agent blocks and
+        the rows the agents reported (Wazuh's own blocks with the consequence of F3)."""
+        now = self._context.clock.now()
+        return fleet_listing(self.table.rows.values(),
+                             self.delivery.blocks.blocks.values() if self.delivery else (), now)
+
+
+def fleet_listing(rows: Iterable[FleetRow], blocks: Iterable[AgentBlock],
+                  now: float) -> list[dict[str, object]]:
+    ours = {block.row_key for block in blocks}
+    listing: list[dict[str, object]] = [
+        {"key": block.row_key, "agent": block.agent, "program": block.program,
+         "target": block.key, "owner": "arconsole", "state": "active",
+         "expires_at": block.expires_at, "note": "arconsole's timer"}
+        for block in blocks
+    ]
+    for row in rows:
+        if row.row_key in ours or not row.active:
+            continue
+        data = row_json(row, now)
+        listing.append({"key": row.row_key, "agent": row.agent, "program": row.program,
+                        "target": row.key, "owner": "agent execd", "state": data["state"],
+                        "expected_end": data["expected_end"], "note": consequence(row)})
+    return listing
+
+
+def row_json(row: FleetRow, now: float) -> dict[str, object]:
+    data: dict[str, object] = asdict(row)
+    data["row_key"] = row.row_key
+    data["state"] = row_state(row, now)
+    data["expected_end"] = describe_end(row)
+    return data
+
+def double_delivery_warning(config: Config, config_path: Path, home: Path) -> str | None:
+    """With a transport, the manager's own ossec.conf binding agent responses means Wazuh
+    delivers them too (issue 14 item 1): say so."""
+    from arconsole.config.model import LocationFlag
+
+    if config_path.absolute() != (home / "etc" / "ossec.conf").absolute():
+        return None
+    agent_flags = (LocationFlag.REMOTE_AGENT | LocationFlag.SPECIFIC_AGENT
+                   | LocationFlag.ALL_AGENTS)
+    names = sorted({r.name for r in config.responses if r.kept
+                    and r.location_flags & agent_flags
+                    and not r.location_flags & LocationFlag.AS_ONLY})
+    if not names:
+        return None
+    return (f"{config_path} is the Wazuh manager's own config and it routes "
+            f"{', '.join(names)} to agents: Wazuh delivers them too (double delivery). Give "
+            "arconsole its own config, or drop those blocks from the manager's")

@@ -1,0 +1,286 @@
+"""The fleet table: every agent's blocks, followed from the agents' own active-response logs.
+
+An agent's execd runs a script, the script logs the message it got, logcollector ships the line
+and the manager raises rules 650-658 (JSON, `ar_log_json`) or 600-607 (legacy, `ar_log`), group
+`active_response` (fleet.md F2). From those alerts alone a row of (agent, program, key) is
+kept: `add` starts it or refreshes it (execd reset its timer), `delete` ends it. The timeout is
+not in the message; it follows from the manager's config: the responses whose executable is the
+program and which bind the trigger alert (`data.parameters.alert`, every scalar a string there)
+give it, as a range when there are several, or "unknown" when none does.
+
+States: `active`; `lifted` after a delete; `overdue` when the expected end plus 30 s has passed
+without a delete (agent offline or stopped?). Nothing here runs anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from arconsole.alerts.jsonreader import decode_alert_line
+from arconsole.alerts.model import Alert, AlertError
+from arconsole.config.model import ActiveResponse
+from arconsole.engine.agent_messages import REVERSE_SCRIPT
+from arconsole.engine.fleet_store import FleetRow, FleetStore
+
+AR_RULES = frozenset({*range(600, 608), *range(650, 659)})
+AR_GROUP = "active_response"
+OVERDUE_GRACE = 30.0
+EXECD_TICK = 1.0  # execd checks its timers once a second (spec 7.4)
+_PROGRAM_PREFIX = "active-response/bin/"
+
+
+@dataclass(frozen=True, slots=True)
+class ArLogEntry:
+    """What one AR log alert says: agent, program, key, add or delete, and its trigger."""
+
+    agent: str
+    agent_name: str
+    program: str
+    key: str
+    command: str  # add | delete
+    rule_id: str
+    at: float  # the manager's time of the alert
+    trigger: Alert | None  # data.parameters.alert, as an alert (None for legacy lines)
+    origin_module: str
+
+
+class _Params(msgspec.Struct):
+    program: str = ""
+    alert: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _Origin(msgspec.Struct):
+    module: str = ""
+
+
+class _Data(msgspec.Struct):
+    command: str | None = None
+    srcip: str | None = None
+    dstuser: str | None = None
+    parameters: _Params | None = None
+    origin: _Origin | None = None
+    script: str | None = None  # legacy ar_log
+    type: str | None = None  # legacy ar_log
+
+
+class _Agent(msgspec.Struct):
+    id: str = ""
+    name: str = ""
+
+
+class _ArLine(msgspec.Struct):
+    timestamp: str = ""
+    agent: _Agent | None = None
+    data: _Data | None = None
+
+
+_decode_ar = msgspec.json.Decoder(_ArLine).decode
+_INT_FIELDS = ("level", "firedtimes")
+
+
+def is_ar_log_alert(alert: Alert) -> bool:
+    """Rules 600-607 / 650-658 in group active_response (cheap: rule id first)."""
+    number = alert.rule_id
+    return (
+        len(number) == 3 and number.isdigit() and int(number) in AR_RULES
+        and AR_GROUP in alert.groups
+    )
+
+
+def alert_time(timestamp: str) -> float | None:
+    """Seconds since the epoch of an alert's `timestamp` (`2026-05-03T05:23:56.662+0000`)."""
+    try:
+        return dt.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+    except ValueError:
+        try:
+            return dt.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+        except ValueError:
+            return None
+
+
+def program_name(path: str) -> str:
+    """`active-response/bin/firewall-drop` -> `firewall-drop` (legacy paths are absolute)."""
+    return path.rsplit("/", 1)[-1] if path else ""
+
+
+def trigger_alert(raw: bytes) -> Alert | None:
+    """`data.parameters.alert` as an Alert: the JSON decoder made every scalar a string
+    (`"level":"5"`), so numbers are given back their type before decoding."""
+    try:
+        document: Any = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("rule"), dict):
+        return None
+    rule = document["rule"]
+    for name in _INT_FIELDS:
+        value = rule.get(name)
+        if isinstance(value, str) and value.strip().isdigit():
+            rule[name] = int(value)
+    try:
+        return decode_alert_line(msgspec.json.encode(document))
+    except AlertError:
+        return None
+
+
+def read_ar_log_alert(alert: Alert, received_at: float) -> ArLogEntry | None:
+    """The fleet entry an AR log alert stands for, or None if it names no block."""
+    if not is_ar_log_alert(alert):
+        return None
+    try:
+        line = _decode_ar(alert.raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    data = line.data
+    agent = line.agent
+    if data is None or agent is None or not agent.id:
+        return None
+    trigger = None
+    module = ""
+    if data.parameters is not None:  # JSON (650-658)
+        command = data.command or ""
+        program = program_name(data.parameters.program)
+        trigger = trigger_alert(bytes(data.parameters.alert))
+        module = data.origin.module if data.origin else ""
+    else:  # legacy text (600-607)
+        command = data.type or ""
+        program = program_name(data.script or "")
+    key = data.srcip or data.dstuser
+    if command not in ("add", "delete") or not program or not key:
+        return None
+    at = alert_time(line.timestamp) or received_at
+    return ArLogEntry(agent.id, agent.name, program, key, command, alert.rule_id, at, trigger,
+                      module)
+
+
+Binder = Callable[[Alert], Iterable[ActiveResponse]]
+
+
+class FleetTable:
+    """Rows by (agent, program, key); persisted through `FleetStore` when one is given."""
+
+    def __init__(self, store: FleetStore | None = None, *, write_behind: bool = False) -> None:
+        self._store = store
+        # write_behind: rows changed in one event-loop turn are saved together at its end
+        # (a burst of AR alerts costs one transaction, as the block book's group commit).
+        self._write_behind = write_behind
+        self._dirty: dict[tuple[str, str, str], FleetRow] = {}
+        self.rows: dict[tuple[str, str, str], FleetRow] = {}
+        if store is not None:
+            for row in store.load_rows():
+                self.rows[(row.agent, row.program, row.key)] = row
+
+    def _save(self, ident: tuple[str, str, str], row: FleetRow) -> None:
+        if self._store is None:
+            return
+        if not self._write_behind:
+            self._store.save_row(row)
+            return
+        if not self._dirty:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._dirty[ident] = row
+
+    def flush(self) -> None:
+        """Save the rows changed since the last flush, in one transaction."""
+        dirty, self._dirty = self._dirty, {}
+        if dirty and self._store is not None:
+            self._store.save_rows(dirty.values())
+
+    def apply(self, entry: ArLogEntry, binder: Binder | None) -> FleetRow | None:
+        """Update the table with one AR log entry; the row it changed (None for the
+        reverse helper's own line, which confirms a delivery but is no block)."""
+        if entry.program == REVERSE_SCRIPT:
+            return None
+        ident = (entry.agent, entry.program, entry.key)
+        row = self.rows.get(ident)
+        if row is None:
+            row = FleetRow(entry.agent, entry.program, entry.key, active=False)
+            self.rows[ident] = row
+        row.agent_name = entry.agent_name or row.agent_name
+        row.last_rule = entry.rule_id
+        if entry.command == "add":
+            if not row.active:
+                row.first_added = entry.at
+                row.adds = 0
+                row.lifted_at = None
+            row.active = True
+            row.adds += 1
+            row.last_added = entry.at
+            if entry.trigger is not None:
+                trigger = entry.trigger
+                row.trigger_rule = trigger.rule_id
+                row.trigger_description = trigger.description
+                row.trigger_timestamp = trigger.timestamp
+                self._bind(row, entry, binder)
+        else:
+            row.active = False
+            row.lifted_at = entry.at
+        self._save(ident, row)
+        return row
+
+    @staticmethod
+    def _bind(row: FleetRow, entry: ArLogEntry, binder: Binder | None) -> None:
+        timeouts: list[int] = []
+        names: list[str] = []
+        if binder is not None and entry.trigger is not None:
+            for response in binder(entry.trigger):
+                if response.executable == entry.program:
+                    timeouts.append(response.timeout or 0)
+                    names.append(response.name)
+        row.timeout_min = min(timeouts) if timeouts else None
+        row.timeout_max = max(timeouts) if timeouts else None
+        row.responses = ",".join(names)
+
+    def get(self, agent: str, program: str, key: str) -> FleetRow | None:
+        return self.rows.get((agent, program, key))
+
+    def find(self, row_key: str) -> FleetRow | None:
+        """By `AGENT:program-key`."""
+        agent, _, rest = row_key.partition(":")
+        for (row_agent, program, key), row in self.rows.items():
+            if row_agent == agent and rest == f"{program}-{key}":
+                return row
+        return None
+
+
+def expected_end(row: FleetRow) -> tuple[float, float] | None:
+    """(earliest, latest) end of an active row, or None when its timeout is unknown or 0."""
+    if row.last_added is None or row.timeout_max is None or row.timeout_max == 0:
+        return None
+    low = row.timeout_min if row.timeout_min else row.timeout_max
+    return row.last_added + low, row.last_added + row.timeout_max + EXECD_TICK
+
+
+def row_state(row: FleetRow, now: float) -> str:
+    """`active`, `lifted`, or `overdue` (expected end + 30 s passed without a delete)."""
+    if not row.active:
+        return "lifted"
+    end = expected_end(row)
+    if end is not None and now > end[1] + OVERDUE_GRACE:
+        return "overdue"
+    return "active"
+
+
+def describe_end(row: FleetRow) -> str:
+    """The expected end as operators read it: a time, a range of times, or "unknown"."""
+    end = expected_end(row)
+    if end is None:
+        return "unknown" if row.timeout_max is None else "never (stateless)"
+    low, high = (dt.datetime.fromtimestamp(t).strftime("%H:%M:%S") for t in end)
+    return low if row.timeout_min == row.timeout_max else f"{low}..{high}"
+
+
+def consequence(row: FleetRow) -> str:
+    """fleet.md F3: what an early reversal of a block held by the agent's execd leaves."""
+    end = expected_end(row)
+    if end is None:
+        return "the agent keeps its own timer (its end is unknown); a repeat before then is " \
+               "not re-blocked"
+    until = dt.datetime.fromtimestamp(end[1]).strftime("%H:%M:%S")
+    return f"the agent keeps its own timer until {until}; a repeat before then is not re-blocked"

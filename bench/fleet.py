@@ -1,0 +1,235 @@
+"""The fleet at speed: agent responses through the wazuh-queue transport, and fleet-table updates.
+
+Plain script (not a test): prints rates and ratios against baselines measured in the same run.
+
+    python bench/fleet.py [--responses 10000] [--updates 20000]
+
+Part 1: N alerts, each firing one `local` response for an agent, through a real engine with
+`--agent-transport wazuh-queue` to a real Unix datagram socket drained by another process
+(remoted's part), from the first `handle_line` until every record is `sent` in the state file;
+against raw `send()`s of the very same datagrams on a plain socket to the same reader
+(target: ratio >= 0.5).
+Part 2: fleet-table updates per second from real-shaped AR log alerts (rule 651, built from
+`alerts-ar-sample.json`'s shape), decode included, against the engine's decision throughput
+(decode + `Decider.fired`) on 5710 alerts (target: ratio >= 0.8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from arconsole.alerts.jsonreader import decode_alert_line
+from arconsole.engine.clock import ManualClock
+from arconsole.engine.engine import Engine
+from arconsole.engine.fleet_store import FleetStore
+from arconsole.engine.options import EngineOptions
+
+CONF = """<ossec_config>
+  <cluster><node_name>node01</node_name></cluster>
+  <command><name>firewall-drop</name><executable>firewall-drop</executable>
+    <timeout_allowed>yes</timeout_allowed></command>
+  <active-response><command>firewall-drop</command><location>local</location>
+    <rules_id>5710</rules_id><timeout>600</timeout></active-response>
+</ossec_config>
+"""
+
+
+def trigger(n: int, agent: str) -> dict[str, object]:
+    return {
+        "timestamp": "2026-05-03T05:23:56.662+0000",
+        "rule": {"level": 5, "description": "sshd: Attempt to login using a non-existent user",
+                 "id": "5710", "firedtimes": 4, "mail": False,
+                 "groups": ["syslog", "sshd", "authentication_failed", "invalid_login"],
+                 "pci_dss": ["10.2.4", "10.2.5", "10.6.1"], "gdpr": ["IV_35.7.d", "IV_32.2"]},
+        "agent": {"id": agent, "name": f"agent-{agent}", "ip": "172.18.250.105"},
+        "manager": {"name": "wazuh"}, "id": f"1777785836.{n}",
+        "full_log": f"May 03 05:23:56 host sshd[6854]: Invalid user ke from 192.0.{n // 250 % 250}"
+                    f".{n % 250} port 10013",
+        "decoder": {"parent": "sshd", "name": "sshd"},
+        "data": {"srcuser": "ke", "srcip": f"192.0.{n // 250 % 250}.{n % 250}",
+                 "srcport": "10013"},
+        "location": "journald",
+    }
+
+
+def stringified(value: object) -> object:
+    """As the manager's JSON decoder leaves `data.parameters.alert`: every scalar a string."""
+    if isinstance(value, dict):
+        return {k: stringified(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [stringified(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def ar_alert(n: int) -> bytes:
+    agent = f"{n % 50 + 1:03d}"
+    inner = trigger(n, agent)
+    srcip = inner["data"]["srcip"]  # type: ignore[index]
+    alert = {
+        "agent": {"id": agent, "name": f"agent-{agent}"}, "manager": {"name": "wazuh"},
+        "data": {"srcip": srcip, "origin": {"module": "wazuh-execd", "name": "node01"},
+                 "version": "1", "command": "add",
+                 "parameters": {"alert": stringified(inner), "extra_args": [],
+                                "program": "active-response/bin/firewall-drop"}},
+        "rule": {"firedtimes": 3, "mail": False, "level": 3, "pci_dss": ["11.4"],
+                 "description": "Host Blocked by firewall-drop Active Response",
+                 "groups": ["ossec", "active_response"], "id": "651"},
+        "location": "/var/ossec/logs/active-responses.log",
+        "decoder": {"parent": "ar_log_json", "name": "ar_log_json"},
+        "id": f"1777785838.{n}", "timestamp": "2026-05-03T05:23:58.000+0000",
+        "full_log": "2026/05/03 05:23:56 active-response/bin/firewall-drop: {...}",
+    }
+    return json.dumps(alert, separators=(",", ":")).encode()
+
+
+def drain(path: str, expected: int, ready: multiprocessing.synchronize.Event) -> None:
+    """remoted's part: read datagrams until `expected` have arrived."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
+    sock.bind(path)
+    ready.set()
+    for _ in range(expected):
+        sock.recv(70000)
+    sock.close()
+
+
+def with_reader(path: Path, count: int) -> multiprocessing.Process:
+    ready = multiprocessing.Event()
+    reader = multiprocessing.Process(target=drain, args=(str(path), count, ready))
+    reader.start()
+    ready.wait()
+    return reader
+
+
+def raw_sends(path: Path, datagrams: list[bytes]) -> float:
+    reader = with_reader(path, len(datagrams))
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.connect(str(path))
+    start = time.perf_counter()
+    for datagram in datagrams:
+        sock.send(datagram)  # blocking: waits when the reader's queue is full
+    elapsed = time.perf_counter() - start
+    sock.close()
+    reader.join()
+    path.unlink()
+    return len(datagrams) / elapsed
+
+
+async def through_engine(home: Path, count: int) -> tuple[float, float, list[bytes]]:
+    queue = home / "queue" / "alerts" / "ar"
+    lines = [json.dumps(trigger(n, f"{n % 50 + 1:03d}"), separators=(",", ":")).encode()
+             for n in range(count)]
+    options = EngineOptions(
+        config_path=home / "etc" / "ossec.conf", home=home,
+        alerts_path=home / "logs" / "alerts" / "alerts.json",
+        state_path=home / "var" / "state.db", watch_config=False, control_socket=False,
+        agent_queue=queue, agents_file=home / "agents.json",
+    )
+    reader = with_reader(queue, 2 * count)
+    engine = Engine(options, clock=ManualClock(1_700_000_000.0))
+    await engine.start(follow=False)
+    delivery = engine.agent_delivery
+    assert delivery is not None
+    # (a) The whole engine: decode, decide, record, send, mark sent.
+    start = time.perf_counter()
+    for line in lines:
+        await engine.handle_line(line)
+    await engine.drain()
+    await delivery.wait_idle()
+    whole = count / (time.perf_counter() - start)
+    # (b) The delivery stage alone, fed the decided responses: record, send, mark sent.
+    config = engine.config
+    assert config is not None
+    response = config.responses[0]
+    alerts = [decode_alert_line(json.dumps(trigger(n, f"{n % 50 + 1:03d}"),
+                                           separators=(",", ":")).encode())
+              for n in range(count, 2 * count)]  # other keys: a repeat would send nothing
+    start = time.perf_counter()
+    for alert in alerts:
+        delivery.deliver(response, alert.agent_id or "001", alert, 1_700_000_000.0)
+    await delivery.wait_idle()
+    stage = count / (time.perf_counter() - start)
+    records = FleetStore(engine.store).deliveries("sent")
+    await engine.stop()
+    reader.join()
+    queue.unlink()
+    assert len(records) == 2 * count, f"{len(records)} of {2 * count} sent"
+    return whole, stage, [r.datagram or b"" for r in records[:count]]
+
+
+def fleet_vs_decisions(home: Path, count: int) -> tuple[float, float]:
+    async def run() -> tuple[float, float]:
+        options = EngineOptions(
+            config_path=home / "etc" / "ossec.conf", home=home,
+            alerts_path=home / "logs" / "alerts" / "alerts.json",
+            state_path=home / "var" / "fleet-state.db", watch_config=False,
+            control_socket=False,
+        )
+        engine = Engine(options, clock=ManualClock(1_700_000_000.0))
+        await engine.start(follow=False)
+        decider = engine.intake.decider
+        assert decider is not None
+        ar_lines = [ar_alert(n) for n in range(count)]
+        trigger_lines = [json.dumps(trigger(n, "001"), separators=(",", ":")).encode()
+                         for n in range(count)]
+        start = time.perf_counter()
+        for line in trigger_lines:
+            decider.fired(decode_alert_line(line))
+        decisions = count / (time.perf_counter() - start)
+        start = time.perf_counter()
+        for line in ar_lines:
+            engine.fleet.observe(decode_alert_line(line), 1_700_000_000.0)
+        engine.fleet.flush()
+        updates = count / (time.perf_counter() - start)
+        assert engine.fleet.updates == count
+        await engine.stop()
+        return updates, decisions
+
+    return asyncio.run(run())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--responses", type=int, default=10_000)
+    parser.add_argument("--updates", type=int, default=20_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        for sub in ("etc", "queue/alerts", "logs/alerts", "var", "active-response/bin"):
+            (home / sub).mkdir(parents=True)
+        (home / "etc" / "ossec.conf").write_text(CONF)
+        (home / "logs" / "alerts" / "alerts.json").touch()
+        agents = [{"id": f"{n:03d}", "name": f"agent-{n:03d}", "status": "active",
+                   "version": "Wazuh v4.14.7"} for n in range(1, 51)]
+        (home / "agents.json").write_text(json.dumps(agents))
+        engine_rate, stage_rate, datagrams = asyncio.run(through_engine(home, args.responses))
+        raw_rate = raw_sends(home / "queue" / "alerts" / "ar", datagrams)
+        ratio = stage_rate / raw_rate
+        print(f"agent responses through the queue:  {stage_rate:,.0f}/s "
+              "(delivery stage: recorded in SQLite, sent, marked sent)")
+        print(f"  whole engine, alert line to sent: {engine_rate:,.0f}/s "
+              f"(ratio {engine_rate / raw_rate:.2f}: decode, decide, a task per alert)")
+        print(f"raw datagram sends, same bytes:     {raw_rate:,.0f}/s")
+        print(f"ratio {ratio:.2f} (target >= 0.5) {'OK' if ratio >= 0.5 else 'BELOW TARGET'}")
+        updates, decisions = fleet_vs_decisions(home, args.updates)
+        ratio = updates / decisions
+        print(f"fleet-table updates from AR alerts: {updates:,.0f}/s (decode, trigger, bind, "
+              "store)")
+        print(f"decisions (decode + fired):         {decisions:,.0f}/s")
+        print(f"ratio {ratio:.2f} (target >= 0.8) {'OK' if ratio >= 0.8 else 'BELOW TARGET'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""Where the shared fixtures and tools are: `../shared` beside the repo root, or the folder
+named by ARCONSOLE_SHARED (for worktrees that sit elsewhere). Looked up when a test runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def shared(*parts: str) -> Path:
+    """The first existing `<candidate>/<parts>`, else the conventional path (tests skip)."""
+    conventional = Path(__file__).resolve().parents[2] / "shared"
+    candidates = [conventional]
+    if os.environ.get("ARCONSOLE_SHARED"):
+        candidates.append(Path(os.environ["ARCONSOLE_SHARED"]))
+    for base in candidates:
+        if base.joinpath(*parts).exists():
+            return base.joinpath(*parts)
+    return conventional.joinpath(*parts)

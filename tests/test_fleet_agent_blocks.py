@@ -1,0 +1,163 @@
+"""arconsole owns its agent-side blocks: a repeat refreshes the timer and sends nothing, expiry
+sends `!arconsole-reverse` (exact bytes on a real socket), blocks survive an engine restart, and
+an agent's "started" alert (rule 503) makes its active blocks go out again."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from arconsole.engine.clock import ManualClock
+from tests.engine_support import T0, alert_line, started
+from tests.test_fleet_delivery import bind_queue, expected, fleet_home, received
+
+REVERSE = (
+    b'(local_source) [] NNS 001 {"version":1,"origin":{"name":"node01","module":"arconsole"},'
+    b'"command":"!arconsole-reverse","parameters":{"extra_args":["firewall-drop",'
+    b'"203.0.113.9"],"alert":{"data":{"srcip":"203.0.113.9"}}}}\0'
+)
+
+
+async def settle(engine: object) -> None:
+    delivery = engine.agent_delivery  # type: ignore[attr-defined]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    await delivery.wait_idle()
+
+
+async def test_repeat_refreshes_expiry_reverses_and_restart_keeps_it(tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    path = home / "queue" / "alerts" / "ar"
+    clock = ManualClock(T0)
+    engine = await started(home, clock, agents_file=home / "agents.json", agent_queue=path)
+    first = alert_line("5.1", rule_id="5710", level=5, agent_id="001", srcip="203.0.113.9")
+    try:
+        await engine.handle_line(first)
+        await engine.drain()
+        await settle(engine)
+        assert received(queue) == [expected("NRN", "001", "firewall-drop", first)]
+        clock.advance(40)
+        await engine.handle_line(alert_line("5.2", rule_id="5710", level=5, agent_id="001",
+                                            srcip="203.0.113.9"))
+        await engine.drain()
+        await settle(engine)
+        assert received(queue) == []  # a repeat: nothing sent
+        blocks = engine.agent_delivery.blocks.blocks  # type: ignore[union-attr]
+        assert blocks[("001", "firewall-drop", "203.0.113.9")].expires_at == T0 + 40 + 60
+        clock.advance(59)  # 99 s: the first add alone would have expired at 60
+        await asyncio.sleep(0.05)
+        await settle(engine)
+        assert received(queue) == []
+    finally:
+        await engine.stop()
+    # A restart keeps the block and its timer.
+    engine = await started(home, clock, agents_file=home / "agents.json", agent_queue=path)
+    try:
+        assert ("001", "firewall-drop", "203.0.113.9") in \
+            engine.agent_delivery.blocks.blocks  # type: ignore[union-attr]
+        # The agent restarted: its active block is sent again.
+        await engine.handle_line(alert_line("5.3", rule_id="503", level=3, agent_id="001",
+                                            srcip=None, groups=["ossec"]))
+        await engine.drain()
+        await settle(engine)
+        assert received(queue) == [expected("NRN", "001", "firewall-drop", first)]
+        clock.advance(2)  # 101 s > 100: expired
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if not engine.agent_delivery.blocks.blocks:  # type: ignore[union-attr]
+                break
+        await settle(engine)
+        assert received(queue) == [REVERSE]
+        assert engine.agent_delivery.blocks.blocks == {}  # type: ignore[union-attr]
+    finally:
+        await engine.stop()
+        queue.close()
+
+
+def ar_651(agent: str, srcip: str) -> bytes:
+    """A rule-651 alert shaped like the real sample (trigger scalars as strings)."""
+    import json
+
+    trigger = {"timestamp": "2023-11-14T22:13:20.000+0000",
+               "rule": {"level": "5", "description": "sshd: Attempt to login using a "
+                        "non-existent user", "id": "5710", "groups": ["syslog", "sshd"]},
+               "agent": {"id": agent, "name": "web-01"}, "id": "1700000000.1",
+               "data": {"srcip": srcip}, "location": "journald"}
+    alert = {"timestamp": "2023-11-14T22:13:22.000+0000",
+             "rule": {"level": 3, "description": "Host Blocked by firewall-drop Active Response",
+                      "id": "651", "groups": ["ossec", "active_response"]},
+             "agent": {"id": agent, "name": "web-01"}, "id": "1700000002.9",
+             "data": {"srcip": srcip, "command": "add", "origin": {"module": "wazuh-execd",
+                      "name": "node01"}, "parameters": {"alert": trigger, "extra_args": [],
+                      "program": "active-response/bin/firewall-drop"}},
+             "location": "/var/ossec/logs/active-responses.log"}
+    return json.dumps(alert, separators=(",", ":")).encode()
+
+
+async def test_blocks_reverse_agent_keys_for_arconsole_and_wazuh_blocks(tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    clock = ManualClock(T0)
+    engine = await started(home, clock, agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    try:
+        await engine.handle_line(alert_line("6.1", rule_id="5710", level=5, agent_id="001",
+                                            srcip="203.0.113.9"))
+        await engine.handle_line(ar_651("002", "198.51.100.7"))  # a block Wazuh's execd holds
+        await engine.drain()
+        await settle(engine)
+        received(queue)
+        results = await engine.reverse_blocks(
+            ["001:firewall-drop-203.0.113.9", "002:firewall-drop-198.51.100.7",
+             "003:firewall-drop-192.0.2.1"], "tester")
+        await settle(engine)
+        assert [r.ok for r in results] == [True, True, False]
+        assert results[2].detail == "no such block"
+        assert "the agent keeps its own timer until" in results[1].detail
+        assert "a repeat before then is not re-blocked" in results[1].detail
+        assert received(queue) == [
+            REVERSE,
+            REVERSE.replace(b"NNS 001", b"NNS 002").replace(b"203.0.113.9", b"198.51.100.7"),
+        ]
+        audit = engine.store.list_audit()
+        assert {a.target for a in audit} >= {"001:firewall-drop-203.0.113.9",
+                                             "002:firewall-drop-198.51.100.7"}
+        assert engine.agent_delivery.blocks.blocks == {}  # type: ignore[union-attr]
+    finally:
+        await engine.stop()
+        queue.close()
+
+
+async def test_blocks_list_shows_agent_blocks_and_the_consequence(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    engine = await started(home, ManualClock(T0), agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    try:
+        await engine.handle_line(alert_line("8.1", rule_id="5710", level=5, agent_id="001",
+                                            srcip="203.0.113.9"))
+        await engine.handle_line(ar_651("002", "198.51.100.7"))
+        await engine.drain()
+        await settle(engine)
+    finally:
+        await engine.stop()
+        queue.close()
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "arconsole", "blocks", "list", "--home", str(home)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(repo)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "blocks on agents:" in lines
+    ours = next(line for line in lines if "001:firewall-drop-203.0.113.9" in line)
+    assert "(arconsole's timer)" in ours
+    wazuh = next(line for line in lines if "002:firewall-drop-198.51.100.7" in line)
+    assert "the agent keeps its own timer until" in wazuh
+    assert "a repeat before then is not re-blocked" in wazuh
