@@ -211,13 +211,13 @@ DRIVER = """
     write([(f"1.{i}", f"203.0.113.{i + 1}") for i in range(10)])
     wait(lambda: len(adds("continue")) == 10, "the first adds")
 
-    with open(state_dir / "filler", "wb") as filler:  # the disk fills up
-        try:
-            while True:
-                filler.write(b"f" * 65536)
-                filler.flush()
-        except OSError:
-            pass
+    with open(state_dir / "filler", "wb", buffering=0) as filler:  # the disk fills up
+        for size in (65536, 4096, 512, 1):  # to the last byte (unbuffered: close cannot fail)
+            try:
+                while True:
+                    filler.write(b"f" * size)
+            except OSError:
+                pass
     write([(f"2.{i}", f"198.51.100.{i + 1}") for i in range(30)])  # these find it full
     wait(lambda: "write failed" in log_path.read_text(), "the fault")
     write([(f"5.{i}", f"198.51.101.{i + 1}") for i in range(10)])  # after the fault is known
