@@ -29,6 +29,7 @@ from arconsole.engine.context import EngineContext, EngineStats
 from arconsole.engine.decide import Decider
 from arconsole.engine.delivery import AgentDelivery, NoTransport
 from arconsole.engine.dispatch import Dispatcher
+from arconsole.engine.drift import DriftChecker
 from arconsole.engine.errors import EngineError, ReadOnlyError
 from arconsole.engine.events import ConfigLoaded, ConfigRejected
 from arconsole.engine.executor import Executor
@@ -40,10 +41,12 @@ from arconsole.engine.operations import Operations
 from arconsole.engine.options import EngineOptions, Mode
 from arconsole.engine.restore import lift_white_listed, restore_blocks
 from arconsole.engine.script_report import ScriptReporter
-from arconsole.engine.store import StateError, StateStore
+from arconsole.engine.store import StateError, StateStore, StoreWriteError
 from arconsole.engine.timers import TimerTable
 
 __all__ = ["ActionResult", "Engine", "EngineError", "EngineStats", "ReadOnlyError"]
+
+SNAPSHOT_CHECK_S = 0.25
 
 
 class Engine:
@@ -73,6 +76,7 @@ class Engine:
         self.fleet = FleetStage(self.context, lambda: self.intake.decider, self.agent_delivery)
         self.intake.observe = self.fleet.observe
         self.operations = Operations(self.context, self.book, self.dispatcher)
+        self.drift = DriftChecker(self.context, self.book, reporter)
         self.operations.agent_reverse = self.fleet.reverse_on_agent
         self.generation = 0
         self._background: list[asyncio.Task[None]] = []
@@ -114,6 +118,11 @@ class Engine:
     @property
     def store(self) -> StateStore:
         return self.context.store
+
+    @property
+    def store_fault(self) -> str | None:
+        """Why the state file cannot be written now, or None (the console shows it)."""
+        return self.context.health.fault
 
     @property
     def executor(self) -> Executor:
@@ -161,6 +170,9 @@ class Engine:
                 f"state file was corrupt: moved to {context.store.recovered_from} and "
                 "recreated; blocks recorded there are no longer tracked",
             )
+        for notice in context.store.notices:  # world-writable directory, snapshot restore...
+            context.notice(notice.level, notice.message)
+        context.health.set_resync(self._resync_store)
         context.executor_or_none = Executor(
             self.options.home,
             time_limit=self.options.time_limit,
@@ -186,6 +198,9 @@ class Engine:
         await restore_blocks(context, self.book)
         self.intake.prepare()
         self._run_in_background(self.book.timer_loop(), "timers")
+        self._run_in_background(self._snapshot_loop(), "snapshot")
+        if self.options.verify_interval and not context.dry_run:
+            self._run_in_background(self.drift.loop(self.options.verify_interval), "drift")
         if follow:
             self._run_in_background(self.intake.follow_loop(), "follow")
             self._run_in_background(self.intake.commit_loop(), "commit")
@@ -193,6 +208,24 @@ class Engine:
             self._run_in_background(self._config_loop(), "config")
             if self.options.agents_file is not None:
                 self._run_in_background(self._agents_loop(self.options.agents_file), "agents")
+
+    async def _snapshot_loop(self) -> None:
+        """Keep the blocks snapshot beside the state file current (at most once a second)."""
+        store = self.context.store
+        while True:
+            await asyncio.sleep(SNAPSHOT_CHECK_S)
+            if not self.context.health.ok:
+                continue  # recovery writes one
+            try:
+                store.maybe_snapshot()
+            except StoreWriteError as error:
+                self.context.health.failed(error)
+
+    def _resync_store(self) -> None:
+        """After a store fault: put the whole block book back, then the read position."""
+        self.book.rewrite_store()
+        self.context.store.write_snapshot()
+        self.intake.commit_position(force=True)
 
     def _run_in_background(self, loop: Coroutine[Any, Any, None], name: str) -> None:
         self._background.append(asyncio.create_task(loop, name=name))
@@ -209,6 +242,7 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._background.clear()
+        await context.health.aclose()
         await context.drain()
         if reverse if reverse is not None else self.options.reverse_on_exit:
             # Wazuh's shutdown: every pending delete runs now (spec 7.1, scenario T4).
@@ -218,6 +252,9 @@ class Engine:
         if self.stats.too_old:
             context.notice("info", f"{self.stats.too_old} alert(s) older than "
                            f"{self.options.skip_backlog_older_than:g}s were not acted on")
+        if context.store_or_none is not None:
+            self.intake.commit_position(force=True)
+            context.writes.flush()
         if self.agent_delivery is not None:
             self.agent_delivery.close()
         self.fleet.flush()
@@ -394,6 +431,9 @@ class Engine:
 
     async def reverse_all(self, operator: str) -> list[ActionResult]:
         return await self.operations.reverse_all(operator)
+
+    async def forget_blocks(self, keys: Iterable[str], operator: str) -> list[ActionResult]:
+        return await self.operations.forget_blocks(keys, operator)
 
     async def extend_block(self, key: str, seconds: int, operator: str) -> ActionResult:
         return await self.operations.extend_block(key, seconds, operator)
