@@ -57,7 +57,9 @@ from arconsole.engine.events import (
     AlertHandled,
     ConfigLoaded,
     ConfigRejected,
+    DeliveryChanged,
     Event,
+    FleetChanged,
     Undelivered,
 )
 from arconsole.engine.link import BlockInfo, EngineLink
@@ -347,6 +349,9 @@ class MainScreen(Screen[None]):
                     key: (None if event.change == "reversed" else BlockInfo.of_event(event))
                     for key, event in batch.blocks.items()
                 })
+            if self.link is not None and any(
+                    isinstance(e, FleetChanged | DeliveryChanged) for e in batch.events):
+                self.blocks_view.set_fleet([b for b in self.link.blocks() if b.on_agent])
             for event in batch.events:
                 if isinstance(event, Undelivered):
                     said = self.undelivered.add(event)

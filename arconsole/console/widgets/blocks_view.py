@@ -68,19 +68,21 @@ SORTS: list[tuple[str, Callable[[BlockEntry], Any]]] = [
 
 
 def block_columns(width: int) -> list[Column]:
+    """At 80 columns the offence count and start time give way to TARGET and DELIVERY."""
     wide = width >= 84
     columns = [
         Column("who", "SRCIP/USER", 15),
         Column("left", "LEFT", 7),
         Column("state", "STATE", 9),
-        Column("command", "COMMAND", 14),
-        Column("target", "TARGET", 6),
-        Column("offences", "OFF", 3),
+        Column("command", "COMMAND", 14 if wide else 13),
+        Column("target", "TARGET", 12 if wide else 9),
+        Column("delivery", "DELIVERY", 9),
     ]
     if wide:
+        columns.append(Column("offences", "OFF", 3))
         columns.append(Column("started", "STARTED", 8))
     used = sum(c.width + 1 for c in columns) + 1
-    return [*columns, Column("key", "KEY", max(10, width - used))]
+    return [*columns, Column("key", "KEY", max(10 if wide else 9, width - used))]
 
 
 class BlocksView(LineTable):
@@ -132,6 +134,13 @@ class BlocksView(LineTable):
             else:
                 self.entries[key] = BlockEntry(block)
         self._reorder()
+
+    def set_fleet(self, blocks: list[BlockInfo]) -> None:
+        """The fleet rows (blocks on agents) now: those not listed any more are gone."""
+        keep = {b.key for b in blocks}
+        for key in [k for k, e in self.entries.items() if e.block.on_agent and k not in keep]:
+            del self.entries[key]
+        self.apply({b.key: b for b in blocks})
 
     def set_filter(self, predicate: Predicate | None) -> None:
         self._filter = predicate
@@ -256,6 +265,12 @@ class BlocksView(LineTable):
             return str(block.offences), ("high" if block.offences > 1 else None)
         if attr == "who":
             return row.who, None
+        if attr == "target":
+            return block.target_label, (None if block.on_agent else "dim")
+        if attr == "delivery":
+            if block.delivery in ("failed", "unconfirmed"):
+                return block.delivery, "failed"
+            return block.delivery, ("dim" if block.delivery == "-" else None)
         value = getattr(block, attr)
         return ("-", "dim") if value in (None, "") else (str(value), None)
 

@@ -1,0 +1,148 @@
+"""The console shows the fleet (issue 14 items 3-6): blocks on agents beside the server's,
+with TARGET and DELIVERY, filtered by `agent:001`, reversed on the agent with `r`.
+
+Real engine, real Unix datagram socket standing for Wazuh's queue, real control socket for
+the attached link: the agent rows come from arconsole's own delivery and from a rule-651 AR
+log alert (a block Wazuh's execd holds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from console_support import T0, console, screen_text, settle, wait_for
+from engine_support import alert_line, command, make_home, new_engine, recorder, response
+
+from arconsole.engine.clock import ManualClock
+from arconsole.engine.control import serve_control
+from arconsole.engine.link import BlockInfo, LocalLink, SocketLink
+from tests.test_fleet_agent_blocks import ar_651
+from tests.test_fleet_delivery import API_AGENTS, bind_queue, fleet_home, received
+
+OURS = "001:firewall-drop-203.0.113.9"  # arconsole's own block on agent 001
+WAZUHS = "002:firewall-drop-198.51.100.7"  # a block agent 002's execd holds
+
+
+def attack_on_001() -> bytes:
+    return alert_line("7.1", rule_id="5710", level=5, agent_id="001", srcip="203.0.113.9")
+
+
+def mixed_home(tmp_path: Path) -> Path:
+    """firewall-drop on the attacked agent (5710, 60 s) and on this server (5712, 600 s)."""
+    import json
+
+    home = make_home(tmp_path, [command("firewall-drop")], [
+        response("firewall-drop", location="local", rules_id="5710", timeout=60),
+        response("firewall-drop", location="server", rules_id="5712", timeout=600),
+    ], scripts={"firewall-drop": recorder()})
+    (home / "agents.json").write_text(json.dumps(API_AGENTS))
+    return home
+
+
+def local_brute() -> bytes:
+    return alert_line(f"{int(T0)}.5", rule_id="5712", level=10, srcip="192.0.2.50")
+
+
+async def delivered(engine: object) -> None:
+    delivery = engine.agent_delivery  # type: ignore[attr-defined]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    await delivery.wait_idle()
+
+
+async def test_local_and_socket_links_give_the_same_fleet_rows(tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    engine = new_engine(home, ManualClock(T0), control_socket=True,
+                        agents_file=home / "agents.json",
+                        agent_queue=home / "queue" / "alerts" / "ar")
+    await engine.start(follow=False)
+    control = await serve_control(engine)
+    local = LocalLink(engine)
+    try:
+        await engine.handle_line(attack_on_001())
+        await engine.handle_line(ar_651("002", "198.51.100.7"))
+        await engine.drain()
+        await delivered(engine)
+        assert len(received(queue)) == 1
+        remote = await SocketLink.connect(engine.options.socket_path)
+        try:
+            fleet = [b for b in local.blocks() if b.on_agent]
+            assert all(isinstance(b, BlockInfo) for b in fleet)
+            by_key = {b.key: b for b in fleet}
+            assert set(by_key) == {OURS, WAZUHS}
+            ours, wazuhs = by_key[OURS], by_key[WAZUHS]
+            assert (ours.target_label, ours.delivery, ours.srcip) == (
+                "001 web-01", "sent", "203.0.113.9")
+            assert ours.counts_down and ours.expires_at == T0 + 60 and not ours.held_by_agent
+            assert (wazuhs.target_label, wazuhs.delivery) == ("002 web-01", "observed")
+            assert wazuhs.held_by_agent and "keeps its own timer until" in wazuhs.note
+            assert remote.blocks() == local.blocks()
+
+            # The agent's own log confirms arconsole's delivery: both links see it.
+            stream = remote.events()
+            await engine.handle_line(ar_651("001", "203.0.113.9"))
+            await engine.drain()
+
+            def confirmed(link: LocalLink | SocketLink) -> bool:
+                return any(b.key == OURS and b.delivery == "confirmed" for b in link.blocks())
+
+            async def caught_up() -> None:
+                while not confirmed(remote):
+                    await anext(stream)
+
+            await asyncio.wait_for(caught_up(), timeout=10)
+            assert confirmed(local)
+            assert remote.blocks() == local.blocks()
+        finally:
+            await remote.close()
+    finally:
+        await local.close()
+        await control.stop()
+        await engine.stop()
+        queue.close()
+
+
+async def test_blocks_pane_shows_target_and_delivery_and_filters_by_agent(
+        tmp_path: Path) -> None:
+    home = mixed_home(tmp_path)
+    queue = bind_queue(home)
+    try:
+        async with console(tmp_path, size=(80, 40), home=home,
+                           agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar") as c:
+            await c.feed(attack_on_001(), ar_651("002", "198.51.100.7"), local_brute())
+            await delivered(c.engine)
+            await wait_for(c.pilot, lambda: len(c.shown_keys()) == 3, what="three rows")
+            await c.press("3")  # the blocks pane
+            await settle(c)
+            text = screen_text(c.app)
+            assert "TARGET" in text and "DELIVERY" in text
+            pane = text[text.index("3 Blocks"):]
+            rows = {line for line in pane.splitlines() if "firewall-d" in line}
+            row_of = {ip: next(r for r in rows if ip in r)
+                      for ip in ("203.0.113.9", "198.51.100.7", "192.0.2.50")}
+            assert "001 web-…" in row_of["203.0.113.9"] and "sent" in row_of["203.0.113.9"]
+            assert "002 web-…" in row_of["198.51.100.7"]
+            assert "observed" in row_of["198.51.100.7"]
+            assert "server" in row_of["192.0.2.50"]
+            assert all(len(line) <= 80 for line in text.splitlines())
+
+            # The agent logs the add: the row says confirmed, live.
+            await c.feed(ar_651("001", "203.0.113.9"))
+            await wait_for(c.pilot, lambda: any(
+                e.block.delivery == "confirmed" for e in c.app.main.blocks_view.entries.values()),
+                what="the delivery to be confirmed")
+
+            await c.press("slash", *"agent:001", "enter")
+            await settle(c)
+            assert c.shown_keys() == [OURS]
+            await c.press("slash", "ctrl+u", *"agent:web", "enter")
+            await settle(c)
+            assert sorted(c.shown_keys()) == sorted([OURS, WAZUHS])  # by name too
+            await c.press("slash", "ctrl+u", *"delivery:observed", "enter")
+            await settle(c)
+            assert c.shown_keys() == [WAZUHS]
+    finally:
+        queue.close()
