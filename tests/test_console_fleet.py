@@ -9,6 +9,7 @@ log alert (a block Wazuh's execd holds).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 
 from console_support import T0, console, screen_text, settle, wait_for
@@ -16,6 +17,7 @@ from engine_support import alert_line, command, make_home, new_engine, recorder,
 
 from arconsole.engine.clock import ManualClock
 from arconsole.engine.control import serve_control
+from arconsole.engine.fleet_table import expected_end
 from arconsole.engine.link import BlockInfo, LocalLink, SocketLink
 from tests.test_fleet_agent_blocks import ar_651
 from tests.test_fleet_delivery import API_AGENTS, bind_queue, fleet_home, received
@@ -120,6 +122,7 @@ async def test_blocks_pane_shows_target_and_delivery_and_filters_by_agent(
             text = screen_text(c.app)
             assert "TARGET" in text and "DELIVERY" in text
             pane = text[text.index("3 Blocks"):]
+            pane = pane[:pane.index("╰")]
             rows = {line for line in pane.splitlines() if "firewall-d" in line}
             row_of = {ip: next(r for r in rows if ip in r)
                       for ip in ("203.0.113.9", "198.51.100.7", "192.0.2.50")}
@@ -144,5 +147,98 @@ async def test_blocks_pane_shows_target_and_delivery_and_filters_by_agent(
             await c.press("slash", "ctrl+u", *"delivery:observed", "enter")
             await settle(c)
             assert c.shown_keys() == [WAZUHS]
+    finally:
+        queue.close()
+
+
+def dialog_text(screen: str) -> str:
+    """The open dialog's words as one line (its rows sit between two `█` borders)."""
+    inner = [line.split("█")[1] for line in screen.splitlines() if line.count("█") >= 2]
+    return " ".join(" ".join(inner).split())
+
+
+async def select(c: object, key: str) -> None:
+    """Put the blocks pane's cursor on `key`."""
+    view = c.app.main.blocks_view  # type: ignore[attr-defined]
+    await c.press("3")  # type: ignore[attr-defined]
+    await c.press("home")  # type: ignore[attr-defined]
+    for _ in range(len(view.entries)):
+        block = view.selected_block()
+        if block is not None and block.key == key:
+            return
+        await c.press("down")  # type: ignore[attr-defined]
+    raise AssertionError(f"{key} is not among the rows: {list(view.entries)}")
+
+
+async def test_r_on_a_wazuh_held_row_reverses_on_the_agent_and_states_the_consequence(
+        tmp_path: Path) -> None:
+    from arconsole.console.screens.dialogs import ConfirmScreen
+
+    home = mixed_home(tmp_path)
+    queue = bind_queue(home)
+    try:
+        async with console(tmp_path, size=(100, 40), home=home,
+                           agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar") as c:
+            await c.feed(attack_on_001(), ar_651("002", "198.51.100.7"), local_brute())
+            await delivered(c.engine)
+            received(queue)
+            await wait_for(c.pilot, lambda: len(c.shown_keys()) == 3, what="three rows")
+            await select(c, WAZUHS)
+            await c.press("r")
+            assert isinstance(c.app.screen, ConfirmScreen)
+            text = screen_text(c.app)
+            row = c.engine.fleet.table.find(WAZUHS)
+            assert row is not None
+            end = expected_end(row)
+            assert end is not None
+            until = dt.datetime.fromtimestamp(end[1]).strftime("%H:%M:%S")
+            flat = dialog_text(text)
+            assert f"the agent keeps its own timer until {until}" in flat
+            assert "a repeat before then is not re-blocked" in flat
+            assert "002 web-01" in flat
+            await c.press("y")
+            await wait_for(c.pilot, lambda: bool(c.app.main.flows.results), what="an outcome")
+            await delivered(c.engine)
+            outcome = c.app.main.flows.results[-1]
+            assert outcome.ok and outcome.target == WAZUHS
+            sent = received(queue)
+            assert len(sent) == 1 and sent[0].startswith(b"(local_source) [] NNS 002 ")
+            assert b'"command":"!arconsole-reverse"' in sent[0]
+            assert b'"extra_args":["firewall-drop","198.51.100.7"]' in sent[0]
+            assert WAZUHS in {a.target for a in c.engine.store.list_audit()}
+
+            # arconsole's own block: its timer is dropped, and the row goes.
+            await select(c, OURS)
+            await c.press("r")
+            assert isinstance(c.app.screen, ConfirmScreen)
+            assert "arconsole's timer is dropped" in dialog_text(screen_text(c.app))
+            await c.press("y")
+            await wait_for(c.pilot, lambda: OURS not in c.shown_keys(),
+                           what="arconsole's agent block to go")
+            await delivered(c.engine)
+            sent = received(queue)
+            assert len(sent) == 1 and sent[0].startswith(b"(local_source) [] NNS 001 ")
+    finally:
+        queue.close()
+
+
+async def test_read_only_refuses_r_on_a_fleet_row(tmp_path: Path) -> None:
+    home = mixed_home(tmp_path)
+    queue = bind_queue(home)
+    options = {"agents_file": home / "agents.json",
+               "agent_queue": home / "queue" / "alerts" / "ar"}
+    try:
+        async with console(tmp_path, home=home, read_only=True, **options) as c:
+            await c.feed(ar_651("002", "198.51.100.7"))
+            await wait_for(c.pilot, lambda: c.shown_keys() == [WAZUHS], what="the fleet row")
+            await c.press("3")
+            c.app.clear_notifications()
+            await c.press("r")
+            assert len(c.app.screen_stack) == 1
+            assert [n.message for n in c.app._notifications] == [
+                "read-only: reversing is off"]
+            await delivered(c.engine)
+            assert received(queue) == []
     finally:
         queue.close()
