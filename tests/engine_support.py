@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,9 @@ def options(home: Path, **changes: Any) -> EngineOptions:
 def new_engine(home: Path, clock: ManualClock | None = None, **changes: Any) -> Engine:
     return Engine(options(home, **changes), clock=clock)
 
+
+# What the `engine_on` fixture (tests/conftest.py) gives a test: start an engine on a home.
+EngineStarter = Callable[..., Awaitable[Engine]]
 
 # The injected clock's start: a fixed moment, so expiry instants are exact numbers in tests.
 T0 = 1_700_000_000.0

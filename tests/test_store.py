@@ -407,17 +407,17 @@ def test_kill_9_loses_no_reported_commit_and_splits_no_transaction(
 # ---------------------------------------------------------------------- repair (B6)
 
 
-def assert_recovered(store: StateStore, path: Path) -> Path:
+def assert_recovered(store: StateStore, path: Path, blocks: int = 0) -> Path:
     backup = store.recovered_from
     assert backup is not None
     assert backup.parent == path.parent
     assert backup.name.startswith("state.db.corrupt-")
     assert mode_of(path) == 0o600
-    assert store.load_blocks() == []
+    assert store.count_blocks() == blocks
     (event, *_) = store.list_events()
     assert event.kind == "state-recovered" and str(backup) in event.message
-    store.save_block(make_block())  # and it works
-    assert store.count_blocks() == 1
+    store.save_block(make_block("a-new-key"))  # and it works
+    assert store.count_blocks() == blocks + 1
     return backup
 
 
@@ -450,8 +450,28 @@ def test_truncated_state_file_is_moved_aside(state_path: Path) -> None:
     assert size > 100_000
     os.truncate(state_path, size // 2)
     with StateStore.open(state_path) as store:
-        backup = assert_recovered(store, state_path)
+        backup = assert_recovered(store, state_path, blocks=300)  # from the snapshot
+        (notice,) = store.notices
+        assert notice.level == "error"
+        assert "came back corrupt; restored 300 block(s) from the snapshot" in notice.message
     assert backup.stat().st_size == size // 2
+
+
+def test_truncated_state_file_without_a_snapshot_says_what_may_be_in_force(
+    state_path: Path,
+) -> None:
+    with StateStore.open(state_path) as store, store.transaction():
+        for i in range(300):
+            store.save_block(make_block(f"key-{i}", delete_message=os.urandom(1000)))
+    state_path.with_name("state.db.snapshot").unlink()
+    os.truncate(state_path, state_path.stat().st_size // 2)
+    with StateStore.open(state_path) as store:
+        assert_recovered(store, state_path)
+        (notice,) = store.notices
+        assert notice.level == "error"
+        assert "no snapshot restores it" in notice.message
+        assert "may still be in force" in notice.message
+        assert "arconsole blocks reconcile" in notice.message
 
 
 def test_a_page_damaged_inside_the_file_is_found_by_the_integrity_check(
@@ -465,7 +485,7 @@ def test_a_page_damaged_inside_the_file_is_found_by_the_integrity_check(
     data[20 * page : 20 * page + 64] = b"\xff" * 64  # a b-tree page header in the middle
     state_path.write_bytes(bytes(data))
     with StateStore.open(state_path) as store:
-        assert_recovered(store, state_path)
+        assert_recovered(store, state_path, blocks=300)
 
 
 def test_someone_elses_database_is_moved_aside_not_overwritten(state_path: Path) -> None:

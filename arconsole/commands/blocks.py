@@ -47,6 +47,10 @@ def register(subparsers: Any) -> None:
     reverse.add_argument("keys", nargs="*", metavar="KEY", type=name_argument,
                          help="a block's key, as `blocks list` shows it")
     reverse.add_argument("--all", action="store_true", help="reverse every block")
+    forget = actions.add_parser("forget", help="drop blocks without running their delete "
+                                "(stops the retries of a delete that keeps failing)")
+    common(forget)
+    forget.add_argument("keys", nargs="+", metavar="KEY", type=name_argument)
     extend = actions.add_parser("extend", help="extend a block")
     common(extend)
     extend.add_argument("key", metavar="KEY", type=name_argument,
@@ -63,6 +67,9 @@ def register(subparsers: Any) -> None:
     add.add_argument("--timeout", type=block_seconds, metavar="S",
                      help=f"seconds (default 600; at most {MAX_BLOCK_SECONDS}: ten years)")
     add.add_argument("--force", action="store_true", help="block even a white-listed address")
+    from arconsole.commands import reconcile
+
+    reconcile.register(actions, common)
     parser.set_defaults(handler=run)
 
 
@@ -83,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
     from arconsole.engine.store import StateError
 
     home, state, config = _paths(args)
+    if args.action == "reconcile":
+        from arconsole.commands import reconcile
+
+        return reconcile.run(args, state)
     if args.action == "reverse" and not args.keys and not args.all:
         print("arconsole blocks reverse: name at least one KEY, or --all", file=sys.stderr)
         return 2
@@ -124,6 +135,8 @@ def _payload(args: argparse.Namespace) -> dict[str, Any]:
         return {"op": "list"}
     if args.action == "reverse":
         return {"op": "reverse", "keys": args.keys, "all": args.all, "command_line": command_line}
+    if args.action == "forget":
+        return {"op": "forget", "keys": args.keys, "command_line": command_line}
     if args.action == "extend":
         return {"op": "extend", "key": args.key, "seconds": args.seconds,
                 "command_line": command_line}

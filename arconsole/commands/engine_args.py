@@ -80,6 +80,9 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                         help="JSON array of agents, for location all")
     parser.add_argument("--offender-decay", type=duration_argument, metavar="DURATION",
                         help="forget repeated-offender counts after this long (default never)")
+    parser.add_argument("--verify-interval", type=time_limit_argument, metavar="SECONDS",
+                        help="every SECONDS, ask the stock firewall scripts whether each block "
+                        "is still in force, and re-apply a missing one once")
     parser.add_argument("--agent-transport", default="none", metavar="none|wazuh-queue[=PATH]",
                         help="how responses reach agents: none (recorded undelivered) or "
                         "through the manager's own queue (default PATH HOME/queue/alerts/ar)")
@@ -102,6 +105,7 @@ def options_from_args(args: argparse.Namespace, *, read_only: bool = False) -> E
         time_limit=args.time_limit, agents_file=args.agents,
         offender_decay=args.offender_decay,
         skip_backlog_older_than=args.skip_backlog_older_than, agent_queue=agent_queue,
+        verify_interval=args.verify_interval,
     )
 
 

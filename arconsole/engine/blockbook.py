@@ -3,13 +3,20 @@ one-key-at-a-time order in which it is added, refreshed and reversed.
 
 execd's timeout list (spec 7.3 steps 9-10, 7.4, 7.5), persisted: a trigger either adds a block
 (`continue`) or refreshes the one in force (`abort`); at expiry, or when an operator asks, the
-stored delete runs. A failed add or delete stays visible as `failed`, never forgotten.
+stored delete runs. A failed add or delete stays visible as `failed`, never forgotten, and
+a failed delete is tried again with backoff until it succeeds or an operator forgets the block.
+
+A state file that cannot be written (StoreWriteError) is the engine's store fault
+(`store_health`): no new block is added then, deletes still run, and nothing is left
+`reversing`; recovery rewrites the state file from this book (`rewrite_store`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator, Callable
 
 from arconsole.alerts.model import Alert
 from arconsole.config.executables import PROGRAM_DIR
@@ -21,8 +28,12 @@ from arconsole.engine.messages import ExecdMessage
 from arconsole.engine.model import ActionResult, Block, BlockState, Protocol
 from arconsole.engine.offenders import escalate
 from arconsole.engine.script_report import ScriptReporter, describe_failure
+from arconsole.engine.store import StateStore, StoreWriteError
 from arconsole.engine.timers import TimerTable
 from arconsole.safetext import literal
+
+DELETE_RETRY_FIRST_S = 2.0
+DELETE_RETRY_LONGEST_S = 300.0
 
 
 class BlockBook:
@@ -37,6 +48,31 @@ class BlockBook:
         self.restored_triggers: set[tuple[str, str]] = set()
         self._key_busy: dict[str, asyncio.Event] = {}
         self._timers_changed = asyncio.Event()
+        self._delete_attempts: dict[str, int] = {}  # failed deletes in a row, per key
+
+    def _save(self, block: Block) -> None:
+        """Store the block's row with this turn's commit; a refused write is the store fault."""
+        try:
+            self._context.writes.save_block(block)
+        except StoreWriteError as error:
+            self._context.health.failed(error)
+
+    def _drop(self, key: str) -> None:
+        try:
+            self._context.writes.delete_block(key)
+        except StoreWriteError as error:
+            self._context.health.failed(error)
+
+    def _write(self, write: Callable[[StateStore], None]) -> bool:
+        """Write as part of this turn's transaction; a refused write is the store fault (told
+        once, retried by store_health), never an exception out of the book."""
+        try:
+            with self._context.writes.writing() as store:
+                write(store)
+        except StoreWriteError as error:
+            self._context.health.failed(error)
+            return False
+        return True
 
     # ------------------------------------------------------------------ triggers
 
@@ -68,10 +104,19 @@ class BlockBook:
         if existing is not None and existing.alert_id == alert.alert_id and not manual:
             # The same alert again (re-read after a crash): already applied, change nothing.
             return existing, "abort"
+        live = existing is not None and existing.state is BlockState.ACTIVE
+        if not live and not context.health.ok:
+            # A block the state file cannot hold would never be reversed: not added.
+            context.health.refuse()
+            return existing, "abort"
         if existing is not None and context.dry_run and not existing.dry_run:
             # A dry run never touches a block that was enforced for real.
             return existing, "abort"
-        count = self._offences[key] if key in self._offences else store.get_offences(key)
+        try:
+            count = self._offences[key] if key in self._offences else store.get_offences(key)
+        except StoreWriteError as error:  # forgetting a decayed count failed: it has decayed
+            context.health.failed(error)
+            count = None
         # Legacy execd skips escalation for an absent srcip (spec 7.5, "Legacy").
         escalates = bool(config.repeated_offenders) and not (
             protocol is Protocol.ARGV and not srcip
@@ -79,8 +124,40 @@ class BlockBook:
         new_count = count
         if escalates:
             timeout, new_count = escalate(timeout, config.repeated_offenders, count)
+        try:
+            block, change, reply = self._write_trigger(
+                key, response, alert, srcip, message, protocol, manual, existing,
+                took_effect, timeout, count, new_count,
+            )
+        except StoreWriteError as error:
+            context.health.failed(error)
+            return existing, "abort"
+        if new_count is not None:
+            self._offences[key] = new_count
+        self.blocks[key] = block
+        self.schedule(block)
+        try:
+            if not context.dry_run:  # never `continue` a block the state file does not hold
+                await writes.durable()
+        except Exception:
+            if change == "added":
+                self.timers.cancel(key)
+                if self.blocks.get(key) is block:
+                    del self.blocks[key]
+                return None, "abort"
+        self._delete_attempts.pop(key, None)
+        self.publish(change, block)
+        return block, reply
+
+    def _write_trigger(
+        self, key: str, response: ActiveResponse, alert: Alert, srcip: str | None,
+        message: ExecdMessage | bytes, protocol: Protocol, manual: bool,
+        existing: Block | None, took_effect: float, timeout: int, count: int | None,
+        new_count: int | None,
+    ) -> tuple[Block, str, str]:
+        context = self._context
         live = existing is not None and existing.state is BlockState.ACTIVE
-        with writes.writing():
+        with context.writes.writing() as store:
             if new_count is not None and new_count != count:
                 store.set_offences(key, new_count)
             if live and existing is not None:
@@ -103,21 +180,24 @@ class BlockBook:
                     dry_run=context.dry_run,
                 )
                 change, reply = "added", "continue"
-            writes.save_block(block)
-        if new_count is not None:
-            self._offences[key] = new_count
-        self.blocks[key] = block
-        self.schedule(block)
+            context.writes.save_block(block)
+            if not manual:
+                store.add_trigger(block.executable, alert.alert_id)
+        return block, change, reply
+
+    async def record_stateless(self, executable: str, alert: Alert) -> None:
+        """Remember a stateless response as applied before its script is told `continue`, so
+        an alert re-read after a crash does not run it twice. While the state file cannot be
+        written the response still runs (stateless responses go on)."""
+        context = self._context
+        if not context.health.ok:
+            return
+        if not self._write(lambda store: store.add_trigger(executable, alert.alert_id)):
+            return
         try:
-            if not context.dry_run:  # never `continue` a block the state file does not hold
-                await writes.durable()
+            await context.writes.durable()
         except Exception:
-            if change == "added":
-                self.timers.cancel(key)
-                del self.blocks[key]
-                return None, "abort"
-        self.publish(change, block)
-        return block, reply
+            return  # told by the group commit; the response still runs
 
     def record_untracked(
         self, response: ActiveResponse, alert: Alert, srcip: str | None, message: ExecdMessage,
@@ -133,14 +213,14 @@ class BlockBook:
             offences=0, delete_message=message.with_command("delete"),
             state=BlockState.UNTRACKED, alert_id=alert.alert_id, rule_id=alert.rule_id,
         )
-        self._context.writes.save_block(block)
+        self._save(block)
         self.blocks[key] = block
         self.publish("untracked", block)
         return block
 
     def mark_failed(self, key: str, error: str) -> Block:
         block = self.blocks[key].with_(state=BlockState.FAILED, last_error=error)
-        self._context.writes.save_block(block)
+        self._save(block)
         self.blocks[key] = block
         self.publish("failed", block)
         return block
@@ -148,7 +228,7 @@ class BlockBook:
     def extend(self, key: str, seconds: int) -> Block:
         """Push an active block's end `seconds` later (callers checked it is active)."""
         extended = self.blocks[key].with_(timeout=self.blocks[key].timeout + seconds)
-        self._context.writes.save_block(extended)
+        self._save(extended)
         self.blocks[key] = extended
         self.schedule(extended)
         self.publish("extended", extended)
@@ -162,7 +242,28 @@ class BlockBook:
 
     def forget_imagined(self, key: str) -> None:
         """Drop a dry run's block from the state file: never enforced, nothing to reverse."""
-        self._context.writes.delete_block(key)
+        self._drop(key)
+
+    async def forget(self, key: str) -> ActionResult:
+        """The operator's stop: drop a block without running its delete (a failed delete is
+        retried until this). Whatever the firewall still holds stays there."""
+        await self.wait_key_idle(key)
+        block = self.blocks.pop(key, None)
+        if block is None:
+            return ActionResult(False, "forget", key, "no such block")
+        self.timers.cancel(key)
+        self._delete_attempts.pop(key, None)
+        self._drop(key)
+        self.publish("forgotten", block)
+        return ActionResult(True, "forget", key, f"forgotten ({block.state}); its delete was "
+                            "not run: whatever it holds stays in force", block)
+
+    def rewrite_store(self) -> None:
+        """Make the state file hold exactly this book (after writes were lost to a store
+        fault). One transaction, committed before returning; StoreWriteError if it fails."""
+        self._context.writes.flush()  # whatever the turn holds is settled first
+        store = self._context.store
+        store.replace_blocks(list(self.blocks.values()), dict(self._offences))
 
     def publish(self, change: str, block: Block) -> None:
         context = self._context
@@ -197,9 +298,26 @@ class BlockBook:
                     changed.cancel()
                 continue
             for key in self.timers.pop_due(now):
-                self._context.spawn(self.reverse(key, "expired"))
+                block = self.blocks.get(key)
+                failed = block is not None and block.state is BlockState.FAILED
+                attempts = self._delete_attempts.get(key, 0)
+                reason = f"retry {attempts + 1} of a failed delete" if failed and attempts \
+                    else "expired"
+                self._context.spawn(self.reverse(key, reason))
 
     # ------------------------------------------------------------------ reversal
+
+    @contextlib.asynccontextmanager
+    async def holding(self, key: str) -> AsyncIterator[None]:
+        """Hold a key (nothing else adds, refreshes or reverses it) for a verification."""
+        await self.wait_key_idle(key)
+        busy = asyncio.Event()
+        self._key_busy[key] = busy
+        try:
+            yield
+        finally:
+            del self._key_busy[key]
+            busy.set()
 
     async def wait_key_idle(self, key: str) -> None:
         """One key runs in order: a trigger waits for that key's delete to finish."""
@@ -216,25 +334,40 @@ class BlockBook:
             return ActionResult(False, "reverse", key, "no such block")
         busy = asyncio.Event()
         self._key_busy[key] = busy
-        writes = self._context.writes
         try:
             self.timers.cancel(key)
             block = block.with_(state=BlockState.REVERSING)
             self.blocks[key] = block
-            writes.save_block(block)
+            # A state file that cannot take this is the store fault; the delete runs anyway.
+            self._save(block)
             self.publish("reversing", block)
-            ok, detail = await self._run_delete(block)
+            try:
+                ok, detail = await self._run_delete(block)
+            except Exception as error:  # a bug: the block must not stay `reversing`
+                ok, detail = False, f"internal error: {type(error).__name__}: {error}"
             if ok:
-                writes.delete_block(key)
+                self._drop(key)
                 del self.blocks[key]
+                self._delete_attempts.pop(key, None)
                 done = block.with_(state=BlockState.REVERSED)
                 self.publish("reversed", done)
                 return ActionResult(True, "reverse", key, f"{detail} ({reason})", done)
             failed = self.mark_failed(key, detail)
+            self._retry_later(key)
             return ActionResult(False, "reverse", key, detail, failed)
         finally:
             del self._key_busy[key]
             busy.set()
+
+    def _retry_later(self, key: str) -> None:
+        """Try a failed delete again: 2 s, 4 s, 8 s... at most every 5 minutes."""
+        if self._context.dry_run:
+            return  # a dry run never reverses a real block: nothing to retry
+        attempts = self._delete_attempts.get(key, 0) + 1
+        self._delete_attempts[key] = attempts
+        delay = min(DELETE_RETRY_FIRST_S * 2 ** (attempts - 1), DELETE_RETRY_LONGEST_S)
+        self.timers.schedule(key, self._context.clock.now() + delay)
+        self._timers_changed.set()
 
     async def _run_delete(self, block: Block) -> tuple[bool, str]:
         context = self._context

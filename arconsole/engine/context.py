@@ -8,7 +8,6 @@ config through it so a reload is seen by all of them at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -20,7 +19,8 @@ from arconsole.engine.events import Notice
 from arconsole.engine.executor import Executor
 from arconsole.engine.group_commit import GroupCommit
 from arconsole.engine.options import EngineOptions, Mode
-from arconsole.engine.store import StateStore
+from arconsole.engine.store import StateStore, StoreWriteError
+from arconsole.engine.store_health import StoreHealth
 
 
 @dataclass(slots=True)
@@ -45,8 +45,10 @@ class EngineContext:
         self.store_or_none: StateStore | None = None
         self.executor_or_none: Executor | None = None
         self.tasks: set[asyncio.Task[object]] = set()
+        # A state file that cannot be written is one fault, retried until it clears.
+        self.health = StoreHealth(self.bus, clock, self.keep_event)
         # Writes of one loop turn share a transaction (see group_commit).
-        self.writes = GroupCommit(lambda: self.store, lambda message: self.notice("error", message))
+        self.writes = GroupCommit(lambda: self.store, self.health.failed)
 
     @property
     def mode(self) -> Mode:
@@ -73,12 +75,20 @@ class EngineContext:
 
     def notice(self, level: str, message: str) -> None:
         """Tell the operator (event) and keep it in the state file's event log."""
-        now = self.clock.now()
-        self.bus.publish(Notice(at=now, level=level, message=message))
-        if self.store_or_none is not None:
-            # Best effort: the bus has told the operator already.
-            with contextlib.suppress(Exception):
-                self.store_or_none.add_event(now, level, message)
+        self.bus.publish(Notice(at=self.clock.now(), level=level, message=message))
+        self.keep_event(level, message)
+
+    def keep_event(self, kind: str, message: str) -> None:
+        """Keep a notice in the state file's event log: best effort, never while the state
+        file cannot be written (a refused write is the store fault, told once)."""
+        if self.store_or_none is None or not self.health.ok:
+            return
+        try:
+            self.store_or_none.add_event(self.clock.now(), kind, message)
+        except StoreWriteError as error:
+            self.health.failed(error)
+        except Exception:  # the bus has told the operator already
+            pass
 
     def spawn(self, work: Awaitable[object]) -> None:
         """Run `work` in the background; `drain` and `stop` wait for it. A failure is told to

@@ -54,7 +54,11 @@ class Dispatcher:
         if response.executable is None:
             return
         if (response.executable, alert.alert_id) in self._book.restored_triggers:
-            # Re-read after a crash, and its block was already recorded: applied once only.
+            # Re-read after a crash, and already applied (recorded): applied once only.
+            return
+        if response.timeout != 0 and not self._context.health.ok:
+            # The state file cannot record a block now: the script is not even started.
+            self._context.health.refuse()
             return
         await self.run(response, alert)
 
@@ -82,6 +86,8 @@ class Dispatcher:
         async def answer(keys: list[str] | None) -> str:
             handshake.key = block_key(executable, keys)
             if response.timeout == 0:
+                if not manual and not context.dry_run:
+                    await self._book.record_stateless(executable, alert)
                 return "continue"  # stateless: no list, no dedupe (7.3 step 11)
             handshake.block, reply = await self._book.record_trigger(
                 handshake.key, response, alert, srcip, message, Protocol.JSON, manual=manual,

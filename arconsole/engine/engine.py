@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine, Iterable
-from pathlib import Path
 from typing import Any
 
 from arconsole.alerts.position import ReadPosition
@@ -29,10 +28,11 @@ from arconsole.engine.context import EngineContext, EngineStats
 from arconsole.engine.decide import Decider
 from arconsole.engine.delivery import AgentDelivery, NoTransport
 from arconsole.engine.dispatch import Dispatcher
+from arconsole.engine.drift import DriftChecker
 from arconsole.engine.errors import EngineError, ReadOnlyError
 from arconsole.engine.events import ConfigLoaded, ConfigRejected
 from arconsole.engine.executor import Executor
-from arconsole.engine.fleet import FleetStage
+from arconsole.engine.fleet import FleetStage, double_delivery_warning
 from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.intake import Intake
 from arconsole.engine.model import ActionResult, Block, BlockState
@@ -40,30 +40,12 @@ from arconsole.engine.operations import Operations
 from arconsole.engine.options import EngineOptions, Mode
 from arconsole.engine.restore import lift_white_listed, restore_blocks
 from arconsole.engine.script_report import ScriptReporter
-from arconsole.engine.store import StateError, StateStore
+from arconsole.engine.store import StateError, StateStore, StoreWriteError
 from arconsole.engine.timers import TimerTable
 
-
-def double_delivery_warning(config: Config, config_path: Path, home: Path) -> str | None:
-    """With a transport, the manager's own ossec.conf binding agent responses means Wazuh
-    delivers them too (issue 14 item 1): say so."""
-    from arconsole.config.model import LocationFlag
-
-    if config_path.absolute() != (home / "etc" / "ossec.conf").absolute():
-        return None
-    agent_flags = (LocationFlag.REMOTE_AGENT | LocationFlag.SPECIFIC_AGENT
-                   | LocationFlag.ALL_AGENTS)
-    names = sorted({r.name for r in config.responses if r.kept
-                    and r.location_flags & agent_flags
-                    and not r.location_flags & LocationFlag.AS_ONLY})
-    if not names:
-        return None
-    return (f"{config_path} is the Wazuh manager's own config and it routes "
-            f"{', '.join(names)} to agents: Wazuh delivers them too (double delivery). Give "
-            "arconsole its own config, or drop those blocks from the manager's")
-
-
 __all__ = ["ActionResult", "Engine", "EngineError", "EngineStats", "ReadOnlyError"]
+
+SNAPSHOT_CHECK_S = 0.25
 
 
 class Engine:
@@ -91,6 +73,7 @@ class Engine:
         self.fleet = FleetStage(self.context, lambda: self.intake.decider, self.agent_delivery)
         self.intake.observe = self.fleet.observe
         self.operations = Operations(self.context, self.book, self.dispatcher)
+        self.drift = DriftChecker(self.context, self.book, reporter)
         self.operations.agent_reverse = self.fleet.reverse_on_agent
         self.generation = 0
         self._background: list[asyncio.Task[None]] = []
@@ -132,6 +115,11 @@ class Engine:
     @property
     def store(self) -> StateStore:
         return self.context.store
+
+    @property
+    def store_fault(self) -> str | None:
+        """Why the state file cannot be written now, or None (the console shows it)."""
+        return self.context.health.fault
 
     @property
     def executor(self) -> Executor:
@@ -179,6 +167,9 @@ class Engine:
                 f"state file was corrupt: moved to {context.store.recovered_from} and "
                 "recreated; blocks recorded there are no longer tracked",
             )
+        for notice in context.store.notices:  # world-writable directory, snapshot restore...
+            context.notice(notice.level, notice.message)
+        context.health.set_resync(self._resync_store)
         context.executor_or_none = Executor(
             self.options.home,
             time_limit=self.options.time_limit,
@@ -204,11 +195,32 @@ class Engine:
         await restore_blocks(context, self.book)
         self.intake.prepare()
         self._run_in_background(self.book.timer_loop(), "timers")
+        self._run_in_background(self._snapshot_loop(), "snapshot")
+        if self.options.verify_interval and not context.dry_run:
+            self._run_in_background(self.drift.loop(self.options.verify_interval), "drift")
         if follow:
             self._run_in_background(self.intake.follow_loop(), "follow")
             self._run_in_background(self.intake.commit_loop(), "commit")
         if self.options.watch_config:
             self._run_in_background(self._config_loop(), "config")
+
+    async def _snapshot_loop(self) -> None:
+        """Keep the blocks snapshot beside the state file current (at most once a second)."""
+        store = self.context.store
+        while True:
+            await asyncio.sleep(SNAPSHOT_CHECK_S)
+            if not self.context.health.ok:
+                continue  # recovery writes one
+            try:
+                store.maybe_snapshot()
+            except StoreWriteError as error:
+                self.context.health.failed(error)
+
+    def _resync_store(self) -> None:
+        """After a store fault: put the whole block book back, then the read position."""
+        self.book.rewrite_store()
+        self.context.store.write_snapshot()
+        self.intake.commit_position(force=True)
 
     def _run_in_background(self, loop: Coroutine[Any, Any, None], name: str) -> None:
         self._background.append(asyncio.create_task(loop, name=name))
@@ -225,6 +237,7 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._background.clear()
+        await context.health.aclose()
         await context.drain()
         if reverse if reverse is not None else self.options.reverse_on_exit:
             # Wazuh's shutdown: every pending delete runs now (spec 7.1, scenario T4).
@@ -234,6 +247,9 @@ class Engine:
         if self.stats.too_old:
             context.notice("info", f"{self.stats.too_old} alert(s) older than "
                            f"{self.options.skip_backlog_older_than:g}s were not acted on")
+        if context.store_or_none is not None:
+            self.intake.commit_position(force=True)
+            context.writes.flush()
         if self.agent_delivery is not None:
             self.agent_delivery.close()
         self.fleet.flush()
@@ -376,6 +392,9 @@ class Engine:
 
     async def reverse_all(self, operator: str) -> list[ActionResult]:
         return await self.operations.reverse_all(operator)
+
+    async def forget_blocks(self, keys: Iterable[str], operator: str) -> list[ActionResult]:
+        return await self.operations.forget_blocks(keys, operator)
 
     async def extend_block(self, key: str, seconds: int, operator: str) -> ActionResult:
         return await self.operations.extend_block(key, seconds, operator)

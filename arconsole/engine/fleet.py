@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
+from pathlib import Path
 
 from arconsole.alerts.model import Alert
+from arconsole.config.model import Config
 from arconsole.engine.agent_blocks import AGENT_STARTED_RULES
 from arconsole.engine.agent_delivery import WazuhQueueDelivery
 from arconsole.engine.agent_messages import REVERSE_SCRIPT, reverse_json
@@ -150,3 +152,21 @@ def row_json(row: FleetRow, now: float) -> dict[str, object]:
     data["state"] = row_state(row, now)
     data["expected_end"] = describe_end(row)
     return data
+
+def double_delivery_warning(config: Config, config_path: Path, home: Path) -> str | None:
+    """With a transport, the manager's own ossec.conf binding agent responses means Wazuh
+    delivers them too (issue 14 item 1): say so."""
+    from arconsole.config.model import LocationFlag
+
+    if config_path.absolute() != (home / "etc" / "ossec.conf").absolute():
+        return None
+    agent_flags = (LocationFlag.REMOTE_AGENT | LocationFlag.SPECIFIC_AGENT
+                   | LocationFlag.ALL_AGENTS)
+    names = sorted({r.name for r in config.responses if r.kept
+                    and r.location_flags & agent_flags
+                    and not r.location_flags & LocationFlag.AS_ONLY})
+    if not names:
+        return None
+    return (f"{config_path} is the Wazuh manager's own config and it routes "
+            f"{', '.join(names)} to agents: Wazuh delivers them too (double delivery). Give "
+            "arconsole its own config, or drop those blocks from the manager's")

@@ -59,12 +59,17 @@ class GroupCommit:
         rows, self._blocks = self._blocks, {}
         try:
             store = self._store()
-            for key, block in rows.items():
-                if block is None:
-                    store.delete_block(key)
-                else:
-                    store.save_block(block)
-            transaction.__exit__(None, None, None)
+            try:
+                for key, block in rows.items():
+                    if block is None:
+                        store.delete_block(key)
+                    else:
+                        store.save_block(block)
+            except Exception as failure:  # rolled back whole, never left open
+                if not transaction.__exit__(type(failure), failure, failure.__traceback__):
+                    raise
+            else:
+                transaction.__exit__(None, None, None)
         except Exception as error:
             self._on_error(f"state file write failed: {type(error).__name__}: {error}")
             if not committed.done():

@@ -29,6 +29,7 @@ from arconsole.engine.delivery import AgentDelivery
 from arconsole.engine.dispatch import Dispatcher
 from arconsole.engine.events import AlertHandled, BacklogProgress, InputError
 from arconsole.engine.options import Mode
+from arconsole.engine.store import StoreWriteError
 
 
 @dataclass(slots=True)
@@ -95,7 +96,10 @@ class Intake:
             return None
         offset = _end_of_last_line(path, status.st_size)
         position = ReadPosition(str(path), status.st_ino, offset, first_line_hash(path))
-        context.store.save_position(position)
+        try:
+            context.store.save_position(position)
+        except StoreWriteError as error:  # kept in memory; written when the store recovers
+            context.health.failed(error)
         return position
 
     # ------------------------------------------------------------------ following
@@ -325,8 +329,12 @@ class Intake:
         if self._context.store_or_none is None or self._last_position is None:
             return
         if self._position_dirty or force:
-            with self._context.writes.writing() as store:
-                store.save_position(self._last_position)
+            try:
+                with self._context.writes.writing() as store:
+                    store.save_position(self._last_position)
+            except StoreWriteError as error:  # the store fault: kept dirty, tried again later
+                self._context.health.failed(error)
+                return
             self._position_dirty = False
 
     async def commit_loop(self) -> None:

@@ -22,6 +22,7 @@ from arconsole.engine.dispatch import Dispatcher, took_effect
 from arconsole.engine.errors import ReadOnlyError
 from arconsole.engine.events import OperatorAction
 from arconsole.engine.model import ActionResult, AuditEntry, Block, BlockState
+from arconsole.engine.store import StoreWriteError
 from arconsole.engine.whitelist import WhiteList
 from arconsole.safetext import literal
 
@@ -74,7 +75,10 @@ class Operations:
             at=context.clock.now(), operator=operator, action=result.action,
             target=result.target, detail=result.detail,
         )
-        context.store.add_audit(entry)
+        try:
+            context.store.add_audit(entry)
+        except StoreWriteError as error:  # the store fault; the action itself stands
+            context.health.failed(error)
         context.bus.publish(
             OperatorAction(
                 at=entry.at, operator=operator, action=result.action, target=result.target,
@@ -98,6 +102,12 @@ class Operations:
     async def reverse_all(self, operator: str) -> list[ActionResult]:
         self._check_writable()
         return await self.reverse_blocks(list(self._book.blocks), operator)
+
+    async def forget_blocks(self, keys: Iterable[str], operator: str) -> list[ActionResult]:
+        """Drop blocks without running their delete: how an operator stops the retries of a
+        delete that keeps failing (the firewall keeps whatever it holds)."""
+        self._check_writable()
+        return [self._audit(operator, await self._book.forget(key)) for key in keys]
 
     async def extend_block(self, key: str, seconds: int, operator: str) -> ActionResult:
         self._check_writable()

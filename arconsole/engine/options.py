@@ -38,6 +38,7 @@ class EngineOptions:
     skip_backlog_older_than: float | None = None
     watch_config: bool = True
     control_socket: bool = True
+    verify_interval: float | None = None  # ask the stock firewall scripts (drift.py)
     # `--agent-transport`: None for `none`; else the AR queue socket (`wazuh-queue[=PATH]`).
     agent_queue: Path | None = None
 

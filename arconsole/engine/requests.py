@@ -1,8 +1,9 @@
 """One request dispatcher for operator actions: the control socket and the offline path of
 `arconsole blocks` both turn a request object into the same engine calls and the same answer.
 
-A request is `{"op": "status"|"list"|"reverse"|"extend"|"add"|"reload", ...}`; the answer is
-`{"ok": bool, ...}` with `blocks` or `results` (ActionResult.to_json() objects), or `error`.
+A request is `{"op": "status"|"list"|"reverse"|"forget"|"extend"|"add"|"reload", ...}`;
+the answer is `{"ok": bool, ...}` with `blocks` or `results` (ActionResult.to_json()
+objects), or `error`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def status_of(engine: Engine) -> dict[str, Any]:
         "home": str(engine.options.home),
         "blocks": len(engine.blocks),
         "alerts": engine.stats.alerts,
+        "store_fault": engine.store_fault,  # None, or why the state file cannot be written
     }
 
 
@@ -73,6 +75,11 @@ async def _handle(engine: Engine, request: dict[str, Any], operator: str) -> dic
             if not isinstance(keys, list):
                 raise BadRequest("keys must be a list")
             results = await engine.reverse_blocks([str(k) for k in keys], operator)
+    elif op == "forget":
+        keys = request.get("keys", [])
+        if not isinstance(keys, list) or not keys:
+            raise BadRequest("keys must be a non-empty list")
+        results = await engine.forget_blocks([str(k) for k in keys], operator)
     elif op == "extend":
         seconds = _integer(request, "seconds")
         assert seconds is not None

@@ -15,6 +15,7 @@ async def restore_blocks(context: EngineContext, book: BlockBook) -> None:
     """Bring back every stored block; reverse once those whose time passed (A7, B1)."""
     now = context.clock.now()
     overdue: list[str] = []
+    book.restored_triggers |= context.store.load_triggers()
     for block in context.store.load_blocks():
         if block.dry_run and not context.dry_run:
             # Blocks imagined by a dry run are never enforced for real.

@@ -42,8 +42,8 @@ class ScriptReporter:
         if (result.stderr or not result.ok) and context.store_or_none is not None:
             detail = describe_failure(result) if not result.ok else "ok"
             stderr = result.stderr.decode("utf-8", "replace").strip()
-            context.store.add_event(
-                context.clock.now(), f"script-{action}",
+            context.keep_event(
+                f"script-{action}",
                 f"{result.program}: {detail}" + (f"; stderr: {stderr}" if stderr else ""),
             )
 
