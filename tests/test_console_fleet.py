@@ -242,3 +242,25 @@ async def test_read_only_refuses_r_on_a_fleet_row(tmp_path: Path) -> None:
             assert received(queue) == []
     finally:
         queue.close()
+
+
+async def test_observe_mode_header_and_wazuh_will_run_in_the_alert_detail(
+        tmp_path: Path) -> None:
+    from arconsole.console.screens.detail import DetailScreen
+    from arconsole.engine.options import Mode
+
+    home = mixed_home(tmp_path)
+    async with console(tmp_path, size=(120, 40), home=home, mode=Mode.OBSERVE,
+                       agents_file=home / "agents.json") as c:
+        assert "OBSERVE" in screen_text(c.app).splitlines()[0]
+        await c.feed(attack_on_001(), local_brute())
+        assert c.engine.blocks == {}  # Wazuh's execd runs them: arconsole runs nothing
+        await c.press("2", "home", "enter")  # the newest alert: the server's brute force
+        assert isinstance(c.app.screen, DetailScreen)
+        detail = " ".join(screen_text(c.app).split())
+        assert "Wazuh will run active-response/bin/firewall-drop on the manager" in detail
+        assert "would run" not in detail
+        await c.press("escape", "down", "enter")
+        detail = " ".join(screen_text(c.app).split())
+        assert "Wazuh will run active-response/bin/firewall-drop on agent 001" in detail
+        assert "would run" not in detail and "not delivered" not in detail

@@ -648,7 +648,8 @@ class MainScreen(Screen[None]):
         title = (f"alert {row.alert_id}  rule {row.rule_id}  level {row.level}  "
                  f"srcip {row.srcip or '-'}")
         return DetailScreen(title, [
-            ("Why each response fired or not (explain)", explain_alert(self.config, row.raw)),
+            ("Why each response fired or not (explain)",
+             explain_alert(self.config, row.raw, observe=self.mode == "observe")),
             ("Alert JSON", json_text(row.raw)),
         ], copy_text=row.raw)
 
