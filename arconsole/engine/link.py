@@ -336,6 +336,11 @@ class SocketLink:
     def dropped_alerts(self) -> int:
         return 0
 
+    @property
+    def node(self) -> str:
+        """The engine's cluster node name, else the socket path's parent directory's name."""
+        return str(self._hello.get("node") or "") or self.path.parent.name or str(self.path)
+
     async def _request(self, payload: dict[str, Any]) -> dict[str, Any]:
         from arconsole.engine.control import request
 
