@@ -97,3 +97,58 @@ def test_status_answer_names_the_node(tmp_path: Path) -> None:
 
     status = asyncio.run(main())
     assert "node" in status and isinstance(status["node"], str)
+
+
+async def test_console_attached_to_two_nodes_shows_node_column_counts_and_routes_r(
+        tmp_path: Path) -> None:
+    from console_support import screen_text, wait_for
+
+    from arconsole.console.app import ConsoleApp
+    from arconsole.console.screens.dialogs import ConfirmScreen
+
+    engines, controls = [], []
+    for name in ("a", "b"):
+        home = make_console_home(tmp_path / name)
+        engine = new_engine(home, ManualClock(T0), control_socket=True)
+        await engine.start(follow=False)
+        engines.append(engine)
+        controls.append(await serve_control(engine))
+    first, second = engines
+    try:
+        await first.handle_line(brute(1, "203.0.113.1"))
+        await second.handle_line(brute(2, "203.0.113.2"))
+        await second.handle_line(brute(3, "203.0.113.3"))
+        for engine in engines:
+            await engine.drain()
+        multi = MultiLink([await SocketLink.connect(e.options.socket_path) for e in engines])
+        name_a, name_b = multi.links
+        app = ConsoleApp(multi, clock=lambda: T0, live=False, theme="arconsole-dark",
+                         theme_dirs=[], operator="tester")
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await wait_for(pilot, app.main.ready.is_set, what="the console to attach")
+            await pilot.pause()
+            text = screen_text(app)
+            assert f"{name_a} 1 · {name_b} 2" in text.splitlines()[0]  # per-node counts
+            assert "NODE" in text
+            pane = text[text.index("3 Blocks"):]
+            row = next(line for line in pane.splitlines() if "203.0.113.3" in line)
+            assert name_b[:8] in row
+            # r on node b's block reverses it there, and only there.
+            await pilot.press("3", "slash", *"node:", *name_b, "enter")
+            await pilot.pause()
+            view = app.main.blocks_view
+            assert {e.block.node for e in view.visible_entries} == {name_b}
+            await pilot.press("r")
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await wait_for(pilot, lambda: len(second.blocks) == 1, what="node b's reversal")
+            assert len(first.blocks) == 1
+            await wait_for(pilot, lambda: f"{name_b} 1" in app.main.nodes,
+                           what="the header's count to follow")
+            app.exit()
+        await multi.close()
+    finally:
+        for control in controls:
+            await control.stop()
+        for engine in engines:
+            await engine.stop()

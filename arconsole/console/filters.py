@@ -230,6 +230,7 @@ BLOCK_FIELDS: dict[str, Field] = {
     "target": Field("block.target", "text", ("t",)),
     "agent": Field("block.agent_label", "text", ("a",)),
     "delivery": Field("block.delivery", "text", ("dl",)),
+    "node": Field("block.node", "text", ()),
     "rule": Field("block.rule_id", "text", ("rule_id", "r")),
     "offences": Field("block.offences", "number", ("off", "o")),
     "remaining": Field("remaining", "number", ("left", "rem")),

@@ -131,6 +131,7 @@ class MainScreen(Screen[None]):
     alerts_per_second: var[float] = var(0.0)
     blocks: var[int] = var(0)
     next_expiry: var[str] = var("")
+    nodes: var[str] = var("")  # blocks per node when several engines are attached
     not_shown: var[int] = var(0)
     header: var[HeaderState] = var(HeaderState)
     last_result: var[str] = var("")  # the latest action outcome, in the blocks pane
@@ -173,7 +174,7 @@ class MainScreen(Screen[None]):
             alerts_per_second=self.alerts_per_second, blocks=self.blocks,
             next_expiry=self.next_expiry, not_shown=self.not_shown, paused=self.paused,
             new_while_paused=self.new_while_paused, new_above=self.new_above,
-            read_only=self.read_only, errors=self.errors,
+            read_only=self.read_only, errors=self.errors, nodes=self.nodes,
         )
 
     # ------------------------------------------------------------------ layout
@@ -267,6 +268,7 @@ class MainScreen(Screen[None]):
         self.mode = status.mode
         self.attached = status.attached
         self._ar_tail = FileTail(Path(status.home) / "logs" / "active-responses.log")
+        self.blocks_view.node_names = list(getattr(link, "links", ()))
         self.blocks_view.set_blocks(link.blocks())
         await self._load_config(first=True)
         self.run_worker(self._pump(link), group="bridge", exit_on_error=False)
@@ -473,6 +475,7 @@ class MainScreen(Screen[None]):
         self.new_while_paused = self.ring.new_while_paused
         self.new_above = self.alerts_view.new_above
         self.blocks = len(self.blocks_view.entries)
+        self.nodes = self.blocks_view.node_counts()
         entry = self.blocks_view.next_expiry()
         self.next_expiry = (f"{format_remaining(int(entry.remaining))} {entry.who}"
                             if entry is not None else "")
