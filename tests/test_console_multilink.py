@@ -152,3 +152,21 @@ async def test_console_attached_to_two_nodes_shows_node_column_counts_and_routes
             await control.stop()
         for engine in engines:
             await engine.stop()
+
+
+def test_attach_to_a_socket_nobody_serves_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    missing = tmp_path / "node2.sock"
+    result = subprocess.run(
+        [sys.executable, "-m", "arconsole", "--attach", str(missing), "--attach",
+         str(missing)], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"arconsole: cannot attach to the engine on {missing}: [Errno 2] No such file or "
+        "directory"]
+    assert "Traceback" not in result.stderr
