@@ -25,6 +25,8 @@ from arconsole.commands.engine_args import (
 from arconsole.commands.errors import describe_start_failure, report
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from arconsole.commands.engine_host import HostedEngine
     from arconsole.console.app import ConsoleApp
     from arconsole.engine.link import EngineLink
@@ -50,9 +52,19 @@ def add_console_options(parser: argparse.ArgumentParser) -> None:
                         "or one of ~/.config/arconsole/themes/*.toml")
     parser.add_argument("--no-mouse", action="store_true",
                         help="leave the mouse to the terminal (select and copy as usual)")
+    parser.add_argument("--attach", metavar="SOCKET", action="append", default=[],
+                        help="attach to the engine serving this control socket (repeat it for "
+                        "several managers or cluster nodes: their blocks are merged with a "
+                        "NODE column); no engine is started")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.attach:
+        from pathlib import Path
+
+        sockets = [Path(path) for path in args.attach]
+        return asyncio.run(_run_attached(sockets, read_only=args.read_only, theme=args.theme,
+                                         mouse=not args.no_mouse))
     options = options_from_args(args, read_only=args.read_only)
     return asyncio.run(_run(options, theme=args.theme, mouse=not args.no_mouse))
 
@@ -89,6 +101,27 @@ async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int
         link = LocalLink(host.engine)
     app = ConsoleApp(link, theme=theme, flavour=options.flavour, role=options.role)
     return await run_console(app, link, host, mouse=mouse)
+
+
+async def _run_attached(sockets: list[Path], *, read_only: bool, theme: str | None,
+                        mouse: bool) -> int:
+    """`--attach SOCKET ...`: one engine is reached directly, several through a MultiLink."""
+    from arconsole.console.app import ConsoleApp
+    from arconsole.engine.control import ControlError
+    from arconsole.engine.link import SocketLink
+    from arconsole.engine.multilink import MultiLink
+
+    links: list[SocketLink] = []
+    for path in sockets:
+        try:
+            links.append(await SocketLink.connect(path, read_only=read_only))
+        except (ControlError, OSError) as error:
+            for attached in links:
+                await attached.close()
+            return report(f"cannot attach to the engine on {path}: {error}", 1)
+    link: EngineLink = links[0] if len(links) == 1 else MultiLink(links)
+    app = ConsoleApp(link, theme=theme)
+    return await run_console(app, link, None, mouse=mouse)
 
 
 async def run_console(app: ConsoleApp, link: EngineLink, engine: HostedEngine | None, *,

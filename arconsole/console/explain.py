@@ -12,11 +12,13 @@ from arconsole.config.model import Config
 from arconsole.console.text import literal
 
 
-def explain_alert(config: Config | None, raw: str) -> Text:
+def explain_alert(config: Config | None, raw: str, *, observe: bool = False) -> Text:
+    """`observe`: Wazuh's own execd runs the responses (`--mode observe`), so each firing
+    response says what Wazuh will run and where, not what arconsole would run."""
     from arconsole.alerts.jsonreader import decode_alert_line
     from arconsole.alerts.model import AlertError
     from arconsole.engine.decide import Decider
-    from arconsole.engine.outcome import deliveries
+    from arconsole.engine.outcome import deliveries, key_refusal
 
     if config is None:
         return Text("no config loaded yet: nothing to explain")
@@ -44,8 +46,15 @@ def explain_alert(config: Config | None, raw: str) -> Text:
         if isinstance(targets, list) and targets:
             text.append("\n  targets: ")
             text.append_text(literal(", ".join(str(t) for t in targets)))
+        if observe and data["fires"]:
+            executable = response.response.executable or response.response.command or "?"
+            refusal = key_refusal(executable, alert)
+            for target in response.targets:
+                text.append(f"\n  at {target}: ", style="bold")
+                text.append_text(literal(wazuh_will_run(executable, target, refusal),
+                                         limit=400))
         # What would follow: run here, not delivered (why), or the script refusing the alert.
-        for delivery in deliveries(response, alert):
+        for delivery in () if observe else deliveries(response, alert):
             text.append(f"\n  at {delivery.target}: ", style="bold")
             text.append_text(literal(delivery.detail, limit=400))
         reasons = data["reasons"]
@@ -54,3 +63,13 @@ def explain_alert(config: Config | None, raw: str) -> Text:
                 text.append("\n  - ")
                 text.append_text(literal(str(reason), limit=400))
     return text
+
+
+def wazuh_will_run(executable: str, target: str, refusal: str | None) -> str:
+    """What Wazuh's own dispatch does with a firing response at `target` (observe mode)."""
+    where = ("on the manager" if target == "server" else "on every active agent"
+             if target == "all" else f"on agent {target}")
+    said = f"Wazuh will run active-response/bin/{executable} {where}"
+    if refusal is not None:
+        said += f"; the script stops at once: {refusal.removeprefix('fires, but ')}"
+    return said

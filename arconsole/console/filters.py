@@ -227,13 +227,16 @@ BLOCK_FIELDS: dict[str, Field] = {
     "srcip": Field("block.srcip", "address", ("ip", "src")),
     "user": Field("block.user", "text", ("u",)),
     "state": Field("state", "text", ("s",)),
-    "target": Field("block.target", "text", ("t", "agent")),
+    "target": Field("block.target", "text", ("t",)),
+    "agent": Field("block.agent_label", "text", ("a",)),
+    "delivery": Field("block.delivery", "text", ("dl",)),
+    "node": Field("block.node", "text", ()),
     "rule": Field("block.rule_id", "text", ("rule_id", "r")),
     "offences": Field("block.offences", "number", ("off", "o")),
     "remaining": Field("remaining", "number", ("left", "rem")),
 }
 BLOCK_FREE_TEXT = ("key", "block.command", "block.name", "block.srcip", "block.user", "state",
-                   "block.target", "block.rule_id")
+                   "block.target", "block.rule_id", "block.agent_name")
 
 
 def describe_fields(fields: Mapping[str, Field]) -> str:

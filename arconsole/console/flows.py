@@ -106,6 +106,9 @@ class ActionFlows:
 
     def reverse(self, block: BlockInfo) -> None:
         """Ask to reverse exactly `block` (as captured now), then reverse it by key."""
+        if block.on_agent:
+            self.reverse_on_agent(block)
+            return
         program = f"{PROGRAM_DIR}/{block.executable}"
         runs = (f"{program} delete (argv)" if block.protocol == "argv"
                 else f"{program} with the stored delete message")
@@ -116,6 +119,33 @@ class ActionFlows:
             ConfirmScreen("Reverse this block now?", facts, "Reverse",
                           note="The block is lifted now and its timer dropped. "
                                "Written to the audit log."),
+            partial(self._confirmed, "reverse", [block.key]),
+        )
+
+    def reverse_on_agent(self, block: BlockInfo) -> None:
+        """A block on an agent: the delete runs there, through the agent's queue; for a block
+        Wazuh's own execd holds, say what its timer still does (fleet.md F3)."""
+        agent = block.target_label
+        facts: Facts = [
+            ("key", block.key),
+            ("address/user", block.who),
+            ("agent", agent),
+            ("held by", "arconsole (its own timer)" if not block.held_by_agent
+             else "the agent's execd (Wazuh's own timer)"),
+            ("remaining", self.remaining(block) if block.counts_down else "unknown"),
+            ("runs", f"!arconsole-reverse on agent {block.target}: "
+                     f"{PROGRAM_DIR}/{block.executable} delete {block.who}"),
+        ]
+        if block.held_by_agent:
+            consequence = block.note or ("the agent keeps its own timer; a repeat before then "
+                                         "is not re-blocked")
+            note = (f"The block is lifted on agent {agent} now, but {consequence}. "
+                    "Written to the audit log.")
+        else:
+            note = (f"arconsole's timer is dropped and the block is lifted on agent {agent}. "
+                    "Written to the audit log.")
+        self.host.push_dialog(
+            ConfirmScreen("Reverse this block on the agent?", facts, "Reverse", note=note),
             partial(self._confirmed, "reverse", [block.key]),
         )
 
@@ -143,6 +173,10 @@ class ActionFlows:
 
     def extend(self, block: BlockInfo) -> None:
         key = block.key
+        if block.on_agent:
+            self.host.toast("a block on an agent cannot be extended from here: its timer is "
+                            "the agent's or arconsole's delivery's", error=True)
+            return
 
         def extended(seconds: object) -> None:
             if isinstance(seconds, int) and seconds > 0:

@@ -325,6 +325,16 @@ class WazuhQueueDelivery:
             return 0
         return self._store.confirm_deliveries(agent, program, key, self._context.clock.now())
 
+    def delivery_state(self, agent: str, program: str, key: str) -> str:
+        """What the console's DELIVERY column shows for one of arconsole's agent blocks."""
+        state = self._store.latest_delivery_state(agent, program, key) if self._store else None
+        return state or "queued"
+
+    def agent_name(self, agent: str) -> str:
+        inventory = self._inventory()
+        found = inventory.get(agent) if inventory is not None else None
+        return found.name if found is not None else ""
+
     # ------------------------------------------------------------------ events
 
     def _publish_id(self, delivery_id: int, state: str) -> None:

@@ -128,7 +128,8 @@ class ControlServer:
         subscription = self.engine.bus.subscribe()
         try:
             await _send(writer, {"ok": True, **status_of(self.engine),
-                                 "blocks": [b.to_json() for b in self.engine.list_blocks()]})
+                                 "blocks": [b.to_json() for b in self.engine.list_blocks()],
+                                 "fleet": self.engine.fleet.listing()})
             while True:
                 batch = await subscription.next_batch()
                 payload = b"".join(

@@ -28,6 +28,7 @@ from arconsole.engine.fleet_table import (
     FleetTable,
     consequence,
     describe_end,
+    expected_end,
     is_ar_log_alert,
     read_ar_log_alert,
     row_state,
@@ -109,8 +110,19 @@ class FleetStage:
         """What `blocks list` shows besides the server's blocks: arconsole's agent blocks and
         the rows the agents reported (Wazuh's own blocks with the consequence of F3)."""
         now = self._context.clock.now()
-        return fleet_listing(self.table.rows.values(),
-                             self.delivery.blocks.blocks.values() if self.delivery else (), now)
+        delivery = self.delivery
+        listing = fleet_listing(self.table.rows.values(),
+                                delivery.blocks.blocks.values() if delivery else (), now)
+        for entry in listing:  # what the console's TARGET and DELIVERY columns show
+            agent, program, target = (str(entry[k]) for k in ("agent", "program", "target"))
+            if entry["owner"] == "arconsole" and delivery is not None:
+                entry["delivery"] = delivery.delivery_state(agent, program, target)
+                entry["agent_name"] = delivery.agent_name(agent)
+            else:
+                entry["delivery"] = "observed"
+                row = self.table.get(agent, program, target)
+                entry["agent_name"] = row.agent_name if row is not None else ""
+        return listing
 
 
 def fleet_listing(rows: Iterable[FleetRow], blocks: Iterable[AgentBlock],
@@ -119,16 +131,22 @@ def fleet_listing(rows: Iterable[FleetRow], blocks: Iterable[AgentBlock],
     listing: list[dict[str, object]] = [
         {"key": block.row_key, "agent": block.agent, "program": block.program,
          "target": block.key, "owner": "arconsole", "state": "active",
-         "expires_at": block.expires_at, "note": "arconsole's timer"}
+         "started_at": block.started_at, "expires_at": block.expires_at,
+         "timeout": block.timeout, "response": block.response, "note": "arconsole's timer"}
         for block in blocks
     ]
     for row in rows:
         if row.row_key in ours or not row.active:
             continue
         data = row_json(row, now)
+        end = expected_end(row)
         listing.append({"key": row.row_key, "agent": row.agent, "program": row.program,
                         "target": row.key, "owner": "agent execd", "state": data["state"],
-                        "expected_end": data["expected_end"], "note": consequence(row)})
+                        "expected_end": data["expected_end"], "note": consequence(row),
+                        "started_at": row.last_added or 0.0,
+                        "expires_at": end[1] if end is not None else 0.0,
+                        "timeout": row.timeout_max or 0, "response": row.responses,
+                        "rule_id": row.trigger_rule})
     return listing
 
 

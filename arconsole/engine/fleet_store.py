@@ -247,6 +247,16 @@ class FleetStore:
         ).fetchall()
         return [_delivery(row) for row in rows]
 
+    def latest_delivery_state(self, agent: str, program: str, key: str) -> str | None:
+        """The state of the newest delivery of (agent, program, key), if any."""
+        if not self._has_tables():
+            return None
+        row = self._conn.execute(
+            "SELECT state FROM fleet_deliveries WHERE agent = ? AND program = ? AND key = ? "
+            "ORDER BY id DESC LIMIT 1", (agent, program, key),
+        ).fetchone()
+        return str(row[0]) if row else None
+
     def confirm_deliveries(self, agent: str, program: str, key: str, now: float) -> int:
         """Sent (or unconfirmed) records of (agent, program, key) become `confirmed`."""
         with self._store.transaction():

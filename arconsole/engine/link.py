@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -46,10 +47,60 @@ class BlockInfo(msgspec.Struct, frozen=True, kw_only=True):
     manual: bool = False
     last_error: str | None = None
     dry_run: bool = False
+    # Fleet rows (a block on an agent; `target` is then the agent id): empty for local blocks.
+    agent_name: str = ""
+    delivery: str = "-"  # sent | confirmed | failed | observed | queued ...; `-` for local
+    owner: str = ""  # arconsole (its own timer) | agent execd (Wazuh's own block)
+    fleet_state: str = ""  # active | overdue, as the fleet table says
+    note: str = ""  # for a Wazuh-held block: what an early reversal leaves (fleet.md F3)
+    node: str = ""  # the manager node the block belongs to (several attached engines)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BlockInfo:
         return msgspec.convert(data, cls)
+
+    @classmethod
+    def of_fleet(cls, row: dict[str, Any]) -> BlockInfo:
+        """A row of the engine's fleet listing (`list` answer `fleet`), as a block."""
+        target = str(row.get("target", ""))
+        try:
+            ipaddress.ip_address(target.split("/")[0])
+            srcip, user = target, None
+        except ValueError:
+            srcip, user = None, target or None
+        return cls(
+            key=str(row.get("key", "")), command=str(row.get("program", "")),
+            name=str(row.get("response", "")), executable=str(row.get("program", "")),
+            target=str(row.get("agent", "")), srcip=srcip, user=user,
+            started_at=float(row.get("started_at") or 0.0),
+            expires_at=float(row.get("expires_at") or 0.0),
+            timeout=int(row.get("timeout") or 0), rule_id=row.get("rule_id") or None,
+            agent_name=str(row.get("agent_name", "")), delivery=str(row.get("delivery", "-")),
+            owner=str(row.get("owner", "")), fleet_state=str(row.get("state", "")),
+            note=str(row.get("note", "")),
+        )
+
+    @property
+    def on_agent(self) -> bool:
+        """A fleet row: a block on an agent (its key is `AGENT:program-key`)."""
+        return bool(self.owner)
+
+    @property
+    def target_label(self) -> str:
+        """`server`, or the agent's id and name."""
+        if not self.on_agent:
+            return self.target or "server"
+        return f"{self.target} {self.agent_name}".strip()
+
+    @property
+    def agent_label(self) -> str:
+        """The agent's id and name; empty for a block on this server (`agent:001` filter)."""
+        return self.target_label if self.on_agent else ""
+
+    @property
+    def held_by_agent(self) -> bool:
+        """Wazuh's own execd holds it (its own timer): reversing leaves that timer running."""
+        return self.owner == "agent execd"
 
     @classmethod
     def of_event(cls, event: BlockChanged) -> BlockInfo:
@@ -68,6 +119,8 @@ class BlockInfo(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def counts_down(self) -> bool:
         """Its timer runs (failed blocks are retried at expiry, so they count down too)."""
+        if self.on_agent and not self.expires_at:
+            return False  # a Wazuh-held block whose timeout no response of the config gives
         return self.state in (BlockState.ACTIVE, BlockState.FAILED, BlockState.REVERSING)
 
     @property
@@ -79,7 +132,9 @@ class BlockInfo(msgspec.Struct, frozen=True, kw_only=True):
         """active, reversing, failed, untracked or restored (an active block from the state
         file), with ` (dry)` for a dry run's imagined block."""
         label = str(self.state)
-        if self.state is BlockState.ACTIVE and self.restored:
+        if self.fleet_state:
+            label = self.fleet_state
+        elif self.state is BlockState.ACTIVE and self.restored:
             label = "restored"
         return label + " (dry)" if self.dry_run else label
 
@@ -119,7 +174,8 @@ class EngineLink(Protocol):
     def status(self) -> LinkStatus: ...
 
     def blocks(self) -> list[BlockInfo]:
-        """The blocks as last known, nearest expiry first."""
+        """The blocks as last known: the server's, nearest expiry first, then the fleet's
+        (blocks on agents, `BlockInfo.on_agent`)."""
         ...
 
     def events(self) -> AsyncIterator[list[Event]]:
@@ -160,7 +216,8 @@ class LocalLink:
         )
 
     def blocks(self) -> list[BlockInfo]:
-        return [BlockInfo.from_json(b.to_json()) for b in self.engine.list_blocks()]
+        return [*(BlockInfo.from_json(b.to_json()) for b in self.engine.list_blocks()),
+                *fleet_blocks(self.engine.fleet.listing())]
 
     async def events(self) -> AsyncIterator[list[Event]]:
         while True:
@@ -193,6 +250,11 @@ class LocalLink:
         self._subscription.close()
 
 
+def fleet_blocks(rows: list[dict[str, Any]]) -> list[BlockInfo]:
+    """The engine's fleet listing as blocks, in its order."""
+    return [BlockInfo.of_fleet(row) for row in rows]
+
+
 EVENTS_PER_BATCH = 256  # decoded before the loop gets a turn (keys wait for no more)
 _EVENT_LINE = msgspec.json.Decoder()
 
@@ -215,6 +277,7 @@ class SocketLink:
         self._writer = writer
         self._blocks: dict[str, BlockInfo] = {
             block.key: block for block in map(BlockInfo.from_json, hello.get("blocks", []))}
+        self._fleet = fleet_blocks(hello.get("fleet", []))
         self._read_only = read_only or bool(hello.get("read_only"))
         self._generation = int(hello.get("generation", 0))
 
@@ -235,10 +298,17 @@ class SocketLink:
         )
 
     def blocks(self) -> list[BlockInfo]:
-        return sorted(self._blocks.values(), key=lambda b: b.expires_at)
+        return [*sorted(self._blocks.values(), key=lambda b: b.expires_at), *self._fleet]
+
+    async def _refresh_fleet(self) -> None:
+        """The fleet rows again, after a fleet or delivery event (one request per batch)."""
+        from arconsole.engine.control import request
+
+        answer = await asyncio.to_thread(request, self.path, {"op": "list"})
+        self._fleet = fleet_blocks(answer.get("fleet", []))
 
     async def events(self) -> AsyncIterator[list[Event]]:
-        from arconsole.engine.events import ConfigLoaded
+        from arconsole.engine.events import ConfigLoaded, DeliveryChanged, FleetChanged
 
         while True:
             line = await self._reader.readline()
@@ -248,6 +318,8 @@ class SocketLink:
             buffered = self._reader._buffer  # type: ignore[attr-defined]
             while len(batch) < EVENTS_PER_BATCH and b"\n" in buffered:
                 batch.append(decode_event(await self._reader.readline()))
+            if any(isinstance(e, FleetChanged | DeliveryChanged) for e in batch):
+                await self._refresh_fleet()
             for event in batch:
                 if isinstance(event, BlockChanged):
                     if event.change == "reversed":
@@ -263,6 +335,11 @@ class SocketLink:
     @property
     def dropped_alerts(self) -> int:
         return 0
+
+    @property
+    def node(self) -> str:
+        """The engine's cluster node name, else the socket path's parent directory's name."""
+        return str(self._hello.get("node") or "") or self.path.parent.name or str(self.path)
 
     async def _request(self, payload: dict[str, Any]) -> dict[str, Any]:
         from arconsole.engine.control import request

@@ -27,6 +27,7 @@ def status_of(engine: Engine) -> dict[str, Any]:
         "generation": engine.generation,
         "config": str(engine.options.config_path),
         "home": str(engine.options.home),
+        "node": engine.context.config.node_name if engine.context.config else "",
         "blocks": len(engine.blocks),
         "alerts": engine.stats.alerts,
         "store_fault": engine.store_fault,  # None, or why the state file cannot be written

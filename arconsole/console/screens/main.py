@@ -57,7 +57,9 @@ from arconsole.engine.events import (
     AlertHandled,
     ConfigLoaded,
     ConfigRejected,
+    DeliveryChanged,
     Event,
+    FleetChanged,
     Undelivered,
 )
 from arconsole.engine.link import BlockInfo, EngineLink
@@ -129,6 +131,7 @@ class MainScreen(Screen[None]):
     alerts_per_second: var[float] = var(0.0)
     blocks: var[int] = var(0)
     next_expiry: var[str] = var("")
+    nodes: var[str] = var("")  # blocks per node when several engines are attached
     not_shown: var[int] = var(0)
     header: var[HeaderState] = var(HeaderState)
     last_result: var[str] = var("")  # the latest action outcome, in the blocks pane
@@ -171,7 +174,7 @@ class MainScreen(Screen[None]):
             alerts_per_second=self.alerts_per_second, blocks=self.blocks,
             next_expiry=self.next_expiry, not_shown=self.not_shown, paused=self.paused,
             new_while_paused=self.new_while_paused, new_above=self.new_above,
-            read_only=self.read_only, errors=self.errors,
+            read_only=self.read_only, errors=self.errors, nodes=self.nodes,
         )
 
     # ------------------------------------------------------------------ layout
@@ -265,6 +268,7 @@ class MainScreen(Screen[None]):
         self.mode = status.mode
         self.attached = status.attached
         self._ar_tail = FileTail(Path(status.home) / "logs" / "active-responses.log")
+        self.blocks_view.node_names = list(getattr(link, "links", ()))
         self.blocks_view.set_blocks(link.blocks())
         await self._load_config(first=True)
         self.run_worker(self._pump(link), group="bridge", exit_on_error=False)
@@ -347,6 +351,9 @@ class MainScreen(Screen[None]):
                     key: (None if event.change == "reversed" else BlockInfo.of_event(event))
                     for key, event in batch.blocks.items()
                 })
+            if self.link is not None and any(
+                    isinstance(e, FleetChanged | DeliveryChanged) for e in batch.events):
+                self.blocks_view.set_fleet([b for b in self.link.blocks() if b.on_agent])
             for event in batch.events:
                 if isinstance(event, Undelivered):
                     said = self.undelivered.add(event)
@@ -468,6 +475,7 @@ class MainScreen(Screen[None]):
         self.new_while_paused = self.ring.new_while_paused
         self.new_above = self.alerts_view.new_above
         self.blocks = len(self.blocks_view.entries)
+        self.nodes = self.blocks_view.node_counts()
         entry = self.blocks_view.next_expiry()
         self.next_expiry = (f"{format_remaining(int(entry.remaining))} {entry.who}"
                             if entry is not None else "")
@@ -643,7 +651,8 @@ class MainScreen(Screen[None]):
         title = (f"alert {row.alert_id}  rule {row.rule_id}  level {row.level}  "
                  f"srcip {row.srcip or '-'}")
         return DetailScreen(title, [
-            ("Why each response fired or not (explain)", explain_alert(self.config, row.raw)),
+            ("Why each response fired or not (explain)",
+             explain_alert(self.config, row.raw, observe=self.mode == "observe")),
             ("Alert JSON", json_text(row.raw)),
         ], copy_text=row.raw)
 

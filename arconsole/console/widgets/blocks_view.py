@@ -67,20 +67,26 @@ SORTS: list[tuple[str, Callable[[BlockEntry], Any]]] = [
 ]
 
 
-def block_columns(width: int) -> list[Column]:
+def block_columns(width: int, *, nodes: bool = False) -> list[Column]:
+    """At 80 columns the offence count and start time give way to TARGET and DELIVERY, and
+    with several nodes attached the KEY (it starts with the node) gives way to NODE."""
     wide = width >= 84
-    columns = [
+    columns = [Column("node", "NODE", 9)] if nodes else []
+    columns += [
         Column("who", "SRCIP/USER", 15),
         Column("left", "LEFT", 7),
         Column("state", "STATE", 9),
-        Column("command", "COMMAND", 14),
-        Column("target", "TARGET", 6),
-        Column("offences", "OFF", 3),
+        Column("command", "COMMAND", 14 if wide else 13),
+        Column("target", "TARGET", 12 if wide else 9),
+        Column("delivery", "DELIVERY", 9),
     ]
     if wide:
+        columns.append(Column("offences", "OFF", 3))
         columns.append(Column("started", "STARTED", 8))
     used = sum(c.width + 1 for c in columns) + 1
-    return [*columns, Column("key", "KEY", max(10, width - used))]
+    if nodes and width < 100:
+        return columns
+    return [*columns, Column("key", "KEY", max(10 if wide else 9, width - used))]
 
 
 class BlocksView(LineTable):
@@ -113,6 +119,7 @@ class BlocksView(LineTable):
         self.sort_reverse = False
         self.nearest_key: str | None = None
         self.tick_time: float | None = None  # the latest tick's second: every countdown uses it
+        self.node_names: list[str] = []  # several engines attached: a NODE column
 
     # ------------------------------------------------------------------ data
 
@@ -132,6 +139,13 @@ class BlocksView(LineTable):
             else:
                 self.entries[key] = BlockEntry(block)
         self._reorder()
+
+    def set_fleet(self, blocks: list[BlockInfo]) -> None:
+        """The fleet rows (blocks on agents) now: those not listed any more are gone."""
+        keep = {b.key for b in blocks}
+        for key in [k for k, e in self.entries.items() if e.block.on_agent and k not in keep]:
+            del self.entries[key]
+        self.apply({b.key: b for b in blocks})
 
     def set_filter(self, predicate: Predicate | None) -> None:
         self._filter = predicate
@@ -180,6 +194,15 @@ class BlocksView(LineTable):
     def sort_title(self) -> str:
         return SORTS[self.sort_index][0] + (" ↓" if self.sort_reverse else " ↑")
 
+    def node_counts(self) -> str:
+        """`node01 3 · node02 1`: blocks per node, when several engines are attached."""
+        if not self.node_names:
+            return ""
+        counts = dict.fromkeys(self.node_names, 0)
+        for entry in self.entries.values():
+            counts[entry.block.node] = counts.get(entry.block.node, 0) + 1
+        return " · ".join(f"{node} {n}" for node, n in counts.items())
+
     def next_expiry(self) -> BlockEntry | None:
         return self.entries.get(self.nearest_key) if self.nearest_key else None
 
@@ -212,7 +235,7 @@ class BlocksView(LineTable):
     # ------------------------------------------------------------------ LineTable
 
     def columns(self, width: int) -> list[Column]:
-        return block_columns(width)
+        return block_columns(width, nodes=bool(self.node_names))
 
     def row_count(self) -> int:
         return len(self._rows)
@@ -256,6 +279,12 @@ class BlocksView(LineTable):
             return str(block.offences), ("high" if block.offences > 1 else None)
         if attr == "who":
             return row.who, None
+        if attr == "target":
+            return block.target_label, (None if block.on_agent else "dim")
+        if attr == "delivery":
+            if block.delivery in ("failed", "unconfirmed"):
+                return block.delivery, "failed"
+            return block.delivery, ("dim" if block.delivery == "-" else None)
         value = getattr(block, attr)
         return ("-", "dim") if value in (None, "") else (str(value), None)
 

@@ -45,6 +45,7 @@ class HeaderState:
     new_above: int = 0  # alerts that arrived above the cursor while it is off the top row
     read_only: bool = False
     errors: int = 0
+    nodes: str = ""  # "node01 3 · node02 1" when several engines are attached
 
     def badges(self) -> list[tuple[str, str]]:
         """(text, style name) of every badge that is on, in a fixed order."""
@@ -163,6 +164,8 @@ class HeaderStrip(Widget):
             f" · {state.config_note}" if state.config_note else "")
         if state.demo:
             config = f"{state.demo} · {config}"
+        if state.nodes:
+            config = f"{state.nodes} · {config}"
         badges = state.badges()
         top_key = (mode, config, tuple(badges))
         if self._shown.get("#header-top") != top_key:
