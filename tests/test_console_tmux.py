@@ -243,6 +243,15 @@ def test_log_pane_still_follows_after_hiding_and_a_resize(tmp_path: Path,
     settled = terminal.screen()
     terminal.tmux("resize-window", "-t", terminal.name, "-x", "120", "-y", "36", check=True)
     shown = terminal.wait(lambda s: "following" in s and log_lines(s), what="the log pane")
+    # A loaded machine may still be catching up: wait until the pane shows no new line for a
+    # while. A pane stuck behind (the bug) is quiet too, and End then shows what it missed.
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        time.sleep(1.5)
+        again = terminal.screen()
+        if log_lines(again) and log_lines(again)[-1] == log_lines(shown)[-1]:
+            break
+        shown = again
     terminal.press("4", "End")  # what following must already show
     newest = terminal.wait(lambda s: "following" in s and log_lines(s), what="the log's end")
     assert log_lines(shown)[-1] == log_lines(newest)[-1], (settled, shown, newest)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine, Iterable
-from pathlib import Path
 from typing import Any
 
 from arconsole.alerts.position import ReadPosition
@@ -36,6 +35,7 @@ from arconsole.engine.executor import Executor
 from arconsole.engine.fleet import FleetStage, double_delivery_warning
 from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.intake import Intake
+from arconsole.engine.inventory import AgentInventory
 from arconsole.engine.model import ActionResult, Block, BlockState
 from arconsole.engine.operations import Operations
 from arconsole.engine.options import EngineOptions, Mode
@@ -66,12 +66,9 @@ class Engine:
         self.agent_delivery: WazuhQueueDelivery | None = None
         if delivery is None and options.agent_queue is not None:
             self.agent_delivery = WazuhQueueDelivery(
-                self.context, options.agent_queue, self._inventory)
+                self.context, options.agent_queue, lambda: self.inventory.current)
             delivery = self.agent_delivery
-        self._agents: AgentDirectory | None = None
-        self._inventory_note: str | None = None
-        self._agents_digest: bytes | None = None
-        self.agents_watch_ready = asyncio.Event()  # set once `--agents FILE` is watched
+        self.inventory = AgentInventory(self.context)
         self.intake = Intake(self.context, self.dispatcher, delivery or NoTransport(self.context))
         self.fleet = FleetStage(self.context, lambda: self.intake.decider, self.agent_delivery)
         self.intake.observe = self.fleet.observe
@@ -180,8 +177,8 @@ class Engine:
         )
         context.notice("info", f"scripts are contained by {context.executor.decide_containment()}; "
                        "what a script leaves running is killed when it exits")
-        if self._inventory_note is not None:
-            context.notice("info", self._inventory_note)
+        if self.inventory.note is not None:
+            context.notice("info", self.inventory.note)
         if self.options.agent_queue is not None:
             double = double_delivery_warning(config, self.options.config_path,
                                              self.options.home)
@@ -207,7 +204,8 @@ class Engine:
         if self.options.watch_config:
             self._run_in_background(self._config_loop(), "config")
             if self.options.agents_file is not None:
-                self._run_in_background(self._agents_loop(self.options.agents_file), "agents")
+                self._run_in_background(
+                    self.inventory.watch(self.options.agents_file, self._agents_changed), "agents")
 
     async def _snapshot_loop(self) -> None:
         """Keep the blocks snapshot beside the state file current (at most once a second)."""
@@ -291,68 +289,24 @@ class Engine:
     def _decider_for(self, config: Config) -> Decider:
         """Everything a config needs before it can be swapped in (AgentsFileError if the
         agents file went bad)."""
-        agents = None
-        if self.options.agents_file is not None:
-            from arconsole.config.watch import content_digest
-            from arconsole.engine.agents import load_agents
+        return Decider(config, self.inventory.load())
 
-            with contextlib.suppress(OSError):  # read before loading: a later edit still fires
-                self._agents_digest = content_digest(self.options.agents_file.read_bytes())
-            agents = load_agents(self.options.agents_file)
-        elif self.options.agent_queue is not None:
-            agents = self._client_keys()
-        self._agents = agents
-        return Decider(config, agents)
-
-    def _client_keys(self) -> AgentDirectory | None:
-        """Without --agents, a transport learns the agents from HOME/etc/client.keys."""
-        from arconsole.engine.agents import AgentsFileError, load_client_keys
-
-        try:
-            agents = load_client_keys(self.options.home)
-        except AgentsFileError as error:
-            self.context.notice("warning", f"no agent inventory: {error}; 'all' reaches "
-                                "no agent (pass --agents FILE)")
-            return None
-        if self._inventory_note is None:  # said once, in the state file's log
-            self._inventory_note = (
-                f"agents from {agents.source}: {len(agents.agents)}; their Wazuh versions "
-                "are unknown and taken as 4.2 or later")
-        return agents
-
-    def _inventory(self) -> AgentDirectory | None:
-        return self._agents
-
-    async def _agents_loop(self, path: Path) -> None:
-        """`--agents FILE` is re-read whenever its content changes (not only at a reload)."""
-        from arconsole.config.watch import watch_config
-
-        changes = watch_config(path, since=self._agents_digest, ready=self.agents_watch_ready)
-        async with contextlib.aclosing(changes):
-            async for _ in changes:
-                self.reload_agents()
+    @property
+    def agents_watch_ready(self) -> asyncio.Event:
+        return self.inventory.watch_ready
 
     def reload_agents(self) -> bool:
-        """Read the agents file again and decide with it from now on; a bad file keeps the
-        agents known before, and says why."""
-        from arconsole.engine.agents import AgentsFileError, load_agents
-
-        path = self.options.agents_file
-        config = self.config
-        if path is None or config is None:
+        """Read the agents file again and decide with it from now on (False: kept the old)."""
+        agents = self.inventory.reread()
+        if agents is None:
             return False
-        try:
-            agents = load_agents(path)
-        except AgentsFileError as error:
-            said = str(error) if str(path) in str(error) else f"{path}: {error}"
-            self.context.notice("warning", f"{said}; the agents known before are kept")
-            return False
-        # No await between the two: an alert sees the old inventory or the new one whole.
-        self._agents = agents
-        self.intake.decider = Decider(config, agents)
-        self.context.notice("info", f"agents re-read from {path}: {len(agents.agents)} "
-                            f"agent(s), {len(agents.active_ids)} active")
+        self._agents_changed(agents)
         return True
+
+    def _agents_changed(self, agents: AgentDirectory) -> None:
+        config = self.config
+        if config is not None:  # no await: an alert sees the old inventory or the new whole
+            self.intake.decider = Decider(config, agents)
 
     def _install_config(self, config: Config, decider: Decider, *, summary: str) -> None:
         # No await from here to the publish: alerts see the old config or the new one whole.
