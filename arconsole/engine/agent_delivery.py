@@ -35,23 +35,10 @@ from arconsole.engine.agent_queue import QueueSender, is_retryable
 from arconsole.engine.agents import AgentDirectory
 from arconsole.engine.context import EngineContext
 from arconsole.engine.events import DeliveryChanged
-from arconsole.engine.fleet_store import FleetStore
+from arconsole.engine.fleet_store import FleetStore, NewDelivery
 
 STATELESS_DEADLINE = 600.0  # seconds a stateless response keeps being worth sending
 CONFIRM_WAIT = 120.0  # no AR log line from the agent by then: unconfirmed
-
-
-@dataclass(slots=True)
-class _Pending:
-    response: str
-    program: str
-    agent: str
-    key: str | None
-    datagram: bytes | None
-    state: str
-    reason: str
-    queued_at: float
-    deadline: float
 
 
 @dataclass(slots=True)
@@ -80,7 +67,7 @@ class WazuhQueueDelivery:
         self._retry_max = retry_max
         self._confirm_wait = confirm_wait
         self._store: FleetStore | None = None
-        self._pending: list[_Pending] = []
+        self._pending: list[NewDelivery] = []
         self._persisted: asyncio.Future[None] | None = None
         self._ready: collections.deque[_Ready] = collections.deque()
         self._spilled_from: int | None = None  # first queued id not in memory
@@ -154,8 +141,9 @@ class WazuhQueueDelivery:
                         continue  # a repeat: arconsole's timer was refreshed, nothing is sent
                     if block_timeout > 0:  # a repeated offender's block lasts longer
                         agent_deadline = received_at + block_timeout
-            self._pending.append(_Pending(response.name, executable, agent_id, key, datagram,
-                                          state, reason, received_at, agent_deadline))
+            self._pending.append(NewDelivery(response.name, executable, agent_id, key,
+                                             datagram, state, reason, received_at,
+                                             agent_deadline))
         return self._persist_soon() if self._pending or self.blocks.dirty else None
 
     def send_message(
@@ -169,8 +157,8 @@ class WazuhQueueDelivery:
             state, reason = "queued", ""
         except AgentMessageError as error:
             datagram, state, reason = None, "failed", str(error)
-        self._pending.append(_Pending(response, program, agent, key, datagram, state, reason,
-                                      now, deadline or now + STATELESS_DEADLINE))
+        self._pending.append(NewDelivery(response, program, agent, key, datagram, state,
+                                         reason, now, deadline or now + STATELESS_DEADLINE))
         return self._persist_soon()
 
     def _persist_soon(self) -> asyncio.Future[None]:
@@ -187,10 +175,7 @@ class WazuhQueueDelivery:
             assert self._store is not None, "delivery stage not attached"
             with self._store.transaction():
                 self.blocks.flush()
-                ids = self._store.add_deliveries(
-                    (p.response, p.program, p.agent, p.key, p.datagram, p.state, p.reason,
-                     p.queued_at, p.deadline) for p in pending
-                )
+                ids = self._store.add_deliveries(pending)
         except Exception as error:  # the state file failed: say so, never lose silently
             self._context.notice("error", f"agent responses not recorded: {error}")
             if future is not None and not future.done():

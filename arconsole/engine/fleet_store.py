@@ -74,6 +74,21 @@ DELIVERY_STATES = ("queued", "sending", "sent", "confirmed", "failed", "unconfir
 
 
 @dataclass(slots=True)
+class NewDelivery:
+    """A delivery about to be recorded (it gets its id, `sent_at` and `tries` in the table)."""
+
+    response: str
+    program: str
+    agent: str
+    key: str | None
+    datagram: bytes | None
+    state: str
+    reason: str
+    queued_at: float
+    deadline: float
+
+
+@dataclass(slots=True)
 class DeliveryRecord:
     id: int
     response: str
@@ -185,13 +200,10 @@ class FleetStore:
 
     # ------------------------------------------------------------------ deliveries
 
-    def add_deliveries(
-        self, records: Iterable[tuple[str, str, str, str | None, bytes | None, str, str,
-                                      float, float]],
-    ) -> list[int]:
-        """Insert (response, program, agent, key, datagram, state, reason, queued_at,
-        deadline) rows in one transaction; their ids, in order."""
-        rows = [(*values, values[7]) for values in records]
+    def add_deliveries(self, records: Iterable[NewDelivery]) -> list[int]:
+        """Insert the records in one transaction; their ids, in order."""
+        rows = [(r.response, r.program, r.agent, r.key, r.datagram, r.state, r.reason,
+                 r.queued_at, r.deadline, r.queued_at) for r in records]
         if not rows:
             return []
         with self._store.transaction():
