@@ -48,7 +48,7 @@ class EngineContext:
         # A state file that cannot be written is one fault, retried until it clears.
         self.health = StoreHealth(self.bus, clock, self.keep_event)
         # Writes of one loop turn share a transaction (see group_commit).
-        self.writes = GroupCommit(lambda: self.store, self.health.failed)
+        self.writes = GroupCommit(lambda: self.store, self.health.failed, clock.now)
 
     @property
     def mode(self) -> Mode:

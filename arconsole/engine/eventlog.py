@@ -73,8 +73,9 @@ def _describe(event: Event) -> tuple[str, str]:
 def _safe(text: str | None) -> str:
     if text is None:
         return "-"
-    escaped = text.encode("unicode_escape").decode("ascii")
-    return escaped
+    if text.isascii() and text.isprintable() and "\\" not in text:
+        return text  # what unicode_escape would give back unchanged: the common case
+    return text.encode("unicode_escape").decode("ascii")
 
 
 class EventLogger:
@@ -105,9 +106,12 @@ class EventLogger:
         """One write and one flush for a whole batch: a backlog logs thousands at a time."""
         stamp = time.strftime("%Y/%m/%d %H:%M:%S")
         lines = []
+        verbose, quiet = self.verbose, self.quiet
         for event in events:
+            if not verbose and isinstance(event, AlertHandled) and not event.fired:
+                continue  # debug (see _describe): not worth formatting to drop
             level, text = describe(event)
-            if (level == "debug" and not self.verbose) or (self.quiet and level == "info"):
+            if (level == "debug" and not verbose) or (quiet and level == "info"):
                 continue
             lines.append(f"{stamp} arconsole {level}: {text}\n")
         if lines:
