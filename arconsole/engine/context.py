@@ -38,6 +38,7 @@ class EngineStats:
 class EngineContext:
     def __init__(self, options: EngineOptions, clock: Clock) -> None:
         self.options = options
+        self.dry_run = options.mode == Mode.DRY_RUN  # read for every response: not a property
         self.clock = clock
         self.bus = EventBus()
         self.stats = EngineStats(started_at=clock.now())
@@ -53,10 +54,6 @@ class EngineContext:
     @property
     def mode(self) -> Mode:
         return self.options.mode
-
-    @property
-    def dry_run(self) -> bool:
-        return self.options.mode == Mode.DRY_RUN
 
     @property
     def store(self) -> StateStore:

@@ -92,11 +92,13 @@ class GroupCommit:
                     )
                 if triggers:
                     store.add_triggers(triggers)
-                for key, block in rows.items():
-                    if block is None:
-                        store.delete_block(key)
-                    else:
-                        store.save_block(block)
+                # One row per key: the order between keys does not matter.
+                gone = [key for key, block in rows.items() if block is None]
+                if gone:
+                    store.delete_blocks(gone)
+                kept = [block for block in rows.values() if block is not None]
+                if kept:
+                    store.save_blocks(kept)
             except Exception as failure:  # rolled back whole, never left open
                 if not transaction.__exit__(type(failure), failure, failure.__traceback__):
                     raise

@@ -112,6 +112,13 @@ class StoredEvent:
     kind: str
     message: str
 
+# SAVE_BLOCK's effect (every column as the block has it) without deleting the old row first.
+_UPSERT_BLOCK = (
+    SAVE_BLOCK.replace("INSERT OR REPLACE INTO", "INSERT INTO", 1)
+    + " ON CONFLICT(key) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in BLOCK_COLUMNS if column != "key")
+)
+
 
 class StateStore:
     """Open with `StateStore.open`; close with `close()` (or use it as a context manager)."""
@@ -409,6 +416,18 @@ class StateStore:
         """Insert or replace the block with this key."""
         with self._writing():
             self._write(SAVE_BLOCK, block_row(block))
+            self._blocks_changed = True
+
+    def save_blocks(self, blocks: list[Block]) -> None:
+        """`save_block` for many, in one statement; a row that exists is updated in place (an
+        upsert: no delete and re-insert of a row refreshed by each turn of a backlog)."""
+        with self._writing():
+            self._write_many(_UPSERT_BLOCK, [block_row(block) for block in blocks])
+            self._blocks_changed = True
+
+    def delete_blocks(self, keys: list[str]) -> None:
+        with self._writing():
+            self._write_many("DELETE FROM blocks WHERE key = ?", [(key,) for key in keys])
             self._blocks_changed = True
 
     def delete_block(self, key: str) -> None:
