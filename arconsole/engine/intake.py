@@ -328,6 +328,14 @@ class Intake:
     def _mark_line(self, position: ReadPosition | None, work: list[Awaitable[None]]) -> None:
         seq = self._next_seq
         self._next_seq += 1
+        if not work and not self._pending:
+            # Nothing before it is unfinished (every seq up to this one is committed): the
+            # watermark moves over it at once, as _advance_watermark would, with no record.
+            self._committed_seq = seq
+            if position is not None:
+                self._last_position = position
+                self._position_dirty = True
+            return
         self._pending[seq] = _PendingLine(position, len(work))
         if not work:
             self._advance_watermark()
