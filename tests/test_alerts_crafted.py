@@ -288,3 +288,49 @@ async def test_engine_refuses_every_shape_runs_nothing_and_counts_input_errors(
     finally:
         events.close()
         await engine.stop()
+
+
+def test_quick_reading_of_windows_alerts_refuses_exactly_the_ambiguous_ones() -> None:
+    """Windows EventChannel alerts (the quick reading decodes `data.win` as Wazuh's object):
+    keys of `win`, `eventdata` and `system` repeated or re-cased at random are refused exactly
+    when the exact check calls the line ambiguous, and the address is the scripts' one."""
+    rng = random.Random(13_4)
+    refused = accepted = 0
+    for n in range(2000):
+        address = f"10.0.{n % 7}.{n % 250}"
+        eventdata: list[tuple[str, object]] = [
+            ("subjectUserSid", "S-1-0-0"), ("targetUserName", "Admin"),
+            ("logonType", "3"), ("ipAddress", address), ("ipPort", "4242"),
+        ]
+        if rng.random() < 0.3:
+            eventdata.insert(rng.randrange(len(eventdata) + 1), ("destinationIp", address))
+        system: list[tuple[str, object]] = [("eventID", "4625"), ("level", "0")]
+        win: list[tuple[str, object]] = [("system", system), ("eventdata", eventdata)]
+        data: list[tuple[str, object]] = [("win", win)]
+        document: list[tuple[str, object]] = [
+            ("timestamp", "2026-01-01T00:00:00.000+0000"),
+            ("rule", [("level", 5), ("description", "Logon Failure"), ("id", "60122"),
+                      ("groups", ["windows", "authentication_failed"])]),
+            ("agent", [("id", "004"), ("name", "win-004")]), ("id", f"1.{n}"),
+            ("data", data), ("location", "EventChannel"),
+        ]
+        for _ in range(rng.choice((0, 0, 1, 2))):
+            target = rng.choice((data, win, eventdata, system))
+            index = rng.randrange(len(target))
+            key, value = target[index]
+            if rng.random() < 0.5:
+                target.insert(rng.randrange(len(target) + 1), (key, value))
+            else:
+                target[index] = (_recase(rng, key), value)
+        raw = _dump(document, rng)
+        reason = crafted_keys(raw)
+        try:
+            alert = decode_alert_line(raw)
+        except AlertError as error:
+            assert reason is not None and str(error) == f"crafted: {reason}", raw
+            refused += 1
+            continue
+        assert reason is None, raw
+        assert alert.srcip == address
+        accepted += 1
+    assert refused > 200 and accepted > 200

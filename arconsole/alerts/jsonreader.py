@@ -7,25 +7,31 @@ Missing keys (`agent`, `data`, `id`...) are normal. A line that is not a JSON ob
 `AlertError`. A blank line is not an alert either: `read_alerts_json` and the followers skip it.
 
 Repeated keys. msgspec keeps the last of a repeated key and matches names exactly; the scripts
-read the alert as Wazuh's cJSON does: the first key, compared case-insensitively
-(`arconsole/scripts/protocol.py`). A line whose decision keys are ambiguous that way
-(`{"data":{"srcip":"10.0.0.5","srcip":"8.8.8.8"}}`, `"SrcIP"`, `"DATA"`) would be checked as
-one address and acted on as another, so it is refused: `AlertError("crafted: ...")`.
-`crafted_keys` is the exact check; the hot path runs it only when a cheap test says the line
-might need it:
+read the alert as Wazuh's cJSON does: the first key, compared case-insensitively. A line whose
+decision keys are ambiguous that way (`{"data":{"srcip":"10.0.0.5","srcip":"8.8.8.8"}}`,
+`"SrcIP"`, `"DATA"`) would be checked as one address and acted on as another, so it is refused:
+`AlertError("crafted: ...")`, with the reason `crafted_keys` (`arconsole/alerts/crafted.py`, the
+exact check) gives. The exact check is slow (a second parse keeping every member), so a line
+goes through up to three readings, each vouching for the line or handing it to the next:
 
-- the objects whose keys Wazuh fixes (the line, `rule`, `agent`) are decoded with every key
-  Wazuh writes declared and unknown keys forbidden, so a key in another case fails the
-  decode; the open ones (`data`, `syscheck`) are decoded whole, and their keys on a decision
-  path compared case-blind (`_recased`);
-- re-encoding what was decoded gives back the line's exact length unless a repeated key was
-  dropped somewhere: msgspec writes the shortest form of each string, integers have one
-  form, and raw values (and floats inside `data`) are written as they were, so a repeat
-  can't hide behind a longer spelling elsewhere.
+1. quick: one decode into structs made for Wazuh's alerts (`_FastLine`): the objects whose
+   keys Wazuh fixes (the line, `rule`, `agent`, `data.win`) declare every key Wazuh writes and
+   forbid the others, so a key in another case fails the decode; `data` is a dict of strings
+   and Windows objects, `syscheck` a dict; their keys on a decision path are compared
+   case-blind (`_recased`, `_data_clear`). Then the decoded value is encoded again: that gives
+   back the line's exact length unless a member was dropped somewhere, i.e. a key was
+   repeated (msgspec writes the shortest form of each string, integers have one form, raw
+   values and floats are written as they were, so nothing is ever written longer than it was
+   and a dropped member cannot be made up for elsewhere). Everything that is not plain
+   (a data value that is a number, an object Wazuh doesn't write, whitespace, escapes in keys)
+   goes on to
+2. checked: the same test on a decode that takes any `data` and `syscheck` (`_StrictLine`);
+   a line that fails it goes on to
+3. exact: `crafted_keys`, then the lenient decode (which reports any real error).
 
-Cost, measured by bench/decide.py: the quick test adds about 2 µs to a 1.1 KB line (the
-strict decode, the open objects decoded whole, the re-encoding); a line that fails it costs
-the exact check, about 10 µs more.
+The quick structs skip no field they could need and allocate nothing they do not (unset
+fields stay `UNSET`, and they are not tracked by the garbage collector); bench/decide.py
+measures the result against `orjson.loads` and msgspec's own typed decode.
 
 The compliance arrays are decoded lazily: their raw bytes are the key of a small cache of
 rebuilt group strings, so the usual alert (a rule seen before) costs one dictionary lookup.
@@ -38,20 +44,84 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeAlias
+from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
+from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.groups import COMPLIANCE, COMPLIANCE_KEYS, build_group_string
 from arconsole.alerts.model import Alert, AlertError
 from arconsole.safetext import literal
 
+__all__ = ["DECISION_KEYS", "MAX_LINE", "crafted_keys", "decode_alert_line", "read_alerts_json"]
+
 MAX_LINE = 65536  # OS_MAXSTR
 _NONE = msgspec.Raw(b"")
 _GROUPS_CACHE_LIMIT = 8192
+_Raw = msgspec.Raw | UnsetType  # a member Wazuh writes that decisions don't read
 
 
-# ------------------------------------------------------------------ what is decoded
+# ------------------------------------------------------------------ 1. quick
+
+
+class _FastRule(
+    msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False, kw_only=True
+):
+    # The arrays first: re-encoded, they are the group cache's key (`_ARRAYS_END`).
+    groups: msgspec.Raw = _NONE
+    pci_dss: msgspec.Raw = _NONE
+    cis: msgspec.Raw = _NONE
+    gdpr: msgspec.Raw = _NONE
+    gpg13: msgspec.Raw = _NONE
+    hipaa: msgspec.Raw = _NONE
+    nist_800_53: msgspec.Raw = _NONE
+    tsc: msgspec.Raw = _NONE
+    id: str | int
+    level: int
+    description: str = ""
+    firedtimes: _Raw = UNSET
+    mail: _Raw = UNSET
+    mitre: _Raw = UNSET
+    frequency: _Raw = UNSET
+    info: _Raw = UNSET
+    cve: _Raw = UNSET
+
+
+class _FastAgent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
+    id: str | None = None
+    name: str | None = None
+    ip: _Raw = UNSET
+    labels: _Raw = UNSET
+
+
+class _FastWin(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """`data.win` of a Windows EventChannel alert (Wazuh writes these two objects)."""
+
+    system: _Raw = UNSET
+    eventdata: dict[str, str] | UnsetType = UNSET
+
+
+class _FastLine(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
+    rule: _FastRule
+    id: str = ""
+    timestamp: str = ""
+    agent: _FastAgent | None = None
+    data: dict[str, str | _FastWin] | None = None
+    location: str | None = None
+    syscheck: dict[str, Any] | None = None
+    manager: _Raw = UNSET
+    cluster: _Raw = UNSET
+    full_log: _Raw = UNSET
+    previous_output: _Raw = UNSET
+    previous_log: _Raw = UNSET
+    predecoder: _Raw = UNSET
+    decoder: _Raw = UNSET
+    input: _Raw = UNSET
+    GeoLocation: _Raw = UNSET  # Wazuh's spelling
+
+
+# ------------------------------------------------------------------ 2. checked, 3. lenient
 # Lenient shapes (any other key is skipped); the strict ones below add `forbid_unknown_fields`.
 # Keys that decisions don't read are declared as Raw so the strict decode knows them.
 
@@ -121,6 +191,7 @@ def _number_as_written(text: str) -> msgspec.Raw:
     return msgspec.Raw(text.encode())
 
 
+_decode_fast = msgspec.json.Decoder(_FastLine, float_hook=_number_as_written).decode
 _decode_strict = msgspec.json.Decoder(_StrictLine, float_hook=_number_as_written).decode
 _decode_lenient = msgspec.json.Decoder(_Line).decode
 _encode_into = msgspec.json.Encoder().encode_into
@@ -129,26 +200,12 @@ _decode_strings = msgspec.json.Decoder(tuple[str, ...]).decode
 # raw bytes of groups + compliance arrays -> (groups, group string)
 _groups_cache: dict[bytes, tuple[tuple[str, ...], str]] = {}
 
-# ------------------------------------------------------------------ which keys decide
-# Every key a decision or a response script reads, by object, as written by Wazuh. `None`
-# ends a path; a dict goes on into the value (spec 8.3: the Windows fields come first).
-_Tree: TypeAlias = "dict[str, _Tree | None]"
-DECISION_KEYS: _Tree = {
-    "id": None,
-    "timestamp": None,
-    "location": None,
-    "rule": {
-        "id": None, "level": None, "description": None, "groups": None,
-        **{name: None for name, _ in COMPLIANCE},
-    },
-    "agent": {"id": None, "name": None},
-    "data": {
-        "srcip": None,
-        "dstuser": None,
-        "win": {"eventdata": {"ipAddress": None, "destinationIp": None}},
-    },
-    "syscheck": {"path": None},
-}
+# A quick line re-encodes as `{"rule":{` + the rule's arrays + `"id":`... (`_FastRule`): the
+# arrays between, as written, key the group cache without copying them once more. `"id":`
+# cannot occur inside them (a quote in a string is escaped, and arrays hold no colon).
+_ARRAYS_START = len(b'{"rule":{')
+_ARRAYS_END = b'"id":'
+# Keys on a decision path inside the open objects, folded (see DECISION_KEYS).
 _DATA_NAMES = frozenset(("srcip", "dstuser", "win"))
 _WIN_NAMES = frozenset(("eventdata",))
 _SYSCHECK_NAMES = frozenset(("path",))
@@ -163,37 +220,70 @@ def decode_alert_line(line: bytes) -> Alert:
     if len(line) > MAX_LINE:
         raise AlertError(f"line longer than 64 KiB (more than {MAX_LINE} bytes)")
     try:
-        decoded: _Line = _decode_strict(line)
-    except msgspec.ValidationError:
-        decoded = _checked_slowly(line)  # a key Wazuh doesn't write, or a real error
-    except msgspec.DecodeError as error:
-        raise AlertError(f"not JSON: {_plain(error)}") from None
-    else:
-        data = decoded.data
-        syscheck = decoded.syscheck
-        try:
-            buffer = _per_thread.buffer
-        except AttributeError:
-            buffer = _per_thread.buffer = bytearray()
-        _encode_into(decoded, buffer)
-        if (
-            len(buffer) != len(line)  # a repeated key was dropped somewhere
-            or (data and not _data_clear(data))
-            or (syscheck and _recased(syscheck, _SYSCHECK_NAMES))
-        ):
-            decoded = _checked_slowly(line)
+        decoded = _decode_fast(line)
+    except msgspec.DecodeError:  # not plain, or not JSON: the next reading says which
+        return _checked_alert(line)
+    try:
+        buffer = _per_thread.buffer
+    except AttributeError:
+        buffer = _per_thread.buffer = bytearray()
+    _encode_into(decoded, buffer)
+    data = decoded.data
+    syscheck = decoded.syscheck
+    if (
+        len(buffer) != len(line)  # a repeated key was dropped somewhere (or not plain)
+        # all keys in lower case and no Windows object: nothing more to compare
+        or (data and not (("".join(data).islower() and "win" not in data) or _data_clear(data)))
+        or (syscheck and _recased(syscheck, _SYSCHECK_NAMES))
+    ):
+        return _checked_alert(line)
+    return _alert(decoded, line, bytes(buffer[_ARRAYS_START:buffer.find(_ARRAYS_END)]))
+
+
+def _checked_alert(line: bytes) -> Alert:
+    decoded = _decode_checked(line)
     rule = decoded.rule
     # NUL never occurs in JSON text, so it keeps the arrays apart in the key.
     key = b"\0".join(
         (rule.groups, rule.pci_dss, rule.cis, rule.gdpr, rule.gpg13, rule.hipaa,
          rule.nist_800_53, rule.tsc)
     )
+    return _alert(decoded, line, key)
+
+
+def _decode_checked(line: bytes) -> _Line:
+    """Reading 2, then 3 when 2 cannot vouch for the line."""
+    try:
+        decoded: _Line = _decode_strict(line)
+    except msgspec.ValidationError:
+        return _checked_slowly(line)  # a key Wazuh doesn't write, or a real error
+    except msgspec.DecodeError as error:
+        raise AlertError(f"not JSON: {_plain(error)}") from None
+    data = decoded.data
+    syscheck = decoded.syscheck
+    try:
+        buffer = _per_thread.buffer
+    except AttributeError:
+        buffer = _per_thread.buffer = bytearray()
+    _encode_into(decoded, buffer)
+    if (
+        len(buffer) != len(line)  # a repeated key was dropped somewhere
+        or (data and not _data_clear(data))
+        or (syscheck and _recased(syscheck, _SYSCHECK_NAMES))
+    ):
+        return _checked_slowly(line)
+    return decoded
+
+
+def _alert(decoded: _Line | _FastLine, line: bytes, key: bytes) -> Alert:
+    """The Alert of a line whose keys are known to be unambiguous; `key` is its rule's arrays."""
+    rule = decoded.rule
     try:
         groups, group_string = _groups_cache[key]
     except KeyError:
         groups, group_string = _rebuild_groups(rule, line, key)
     agent = decoded.agent
-    data = decoded.data
+    data: dict[str, Any] | None = decoded.data  # values: strings, or the Windows object
     srcip = dstuser = filename = None
     if data:
         srcip = data.get("srcip")
@@ -239,8 +329,8 @@ def _scripts_address(win: object, srcip: str | None) -> str | None:
     host. arconsole decides on the address that will really be blocked (stricter than Wazuh),
     and refuses as crafted an alert whose srcip and scripts' address disagree.
     """
-    eventdata = win.get("eventdata") if isinstance(win, dict) else None
-    if not isinstance(eventdata, dict):
+    eventdata = _eventdata(win)
+    if eventdata is None:
         return srcip
     for name in ("ipAddress", "destinationIp"):
         address = eventdata.get(name)
@@ -258,6 +348,15 @@ def _scripts_address(win: object, srcip: str | None) -> str | None:
     return srcip
 
 
+def _eventdata(win: object) -> dict[str, Any] | None:
+    """`data.win.eventdata` when it is an object, as either reading decoded it."""
+    if type(win) is _FastWin:
+        written = win.eventdata
+        return None if written is UNSET else written
+    eventdata = win.get("eventdata") if isinstance(win, dict) else None
+    return eventdata if isinstance(eventdata, dict) else None
+
+
 def _data_clear(data: dict[str, Any]) -> bool:
     """True when no key on a decision path below `data` is written in another case.
 
@@ -266,12 +365,13 @@ def _data_clear(data: dict[str, Any]) -> bool:
     if _recased(data, _DATA_NAMES):
         return False
     win = data.get("win")
-    if type(win) is not dict:
+    if type(win) is dict:
+        if _recased(win, _WIN_NAMES):
+            return False
+    elif type(win) is not _FastWin:  # its keys are Wazuh's, in Wazuh's case
         return True  # no object: neither reader looks inside
-    if _recased(win, _WIN_NAMES):
-        return False
-    eventdata = win.get("eventdata")
-    if type(eventdata) is not dict or not eventdata:
+    eventdata = _eventdata(win)
+    if not eventdata:
         return True
     folded = "\0" + "\0".join(eventdata).lower() + "\0"
     for needle, written in _EVENTDATA_NAMES:
@@ -302,66 +402,12 @@ def _checked_slowly(line: bytes) -> _Line:
         raise AlertError(f"not JSON: {_plain(error)}") from None
 
 
-# ------------------------------------------------------------------ the exact check
-
-
-class _Members(list[tuple[str, object]]):
-    """A JSON object's members in order, repeats kept (as cJSON holds them)."""
-
-
-def crafted_keys(line: bytes) -> str | None:
-    """Why the line's decision keys are ambiguous between JSON readers, or None.
-
-    A key on a decision path (`DECISION_KEYS`) that is repeated in its object, or written in
-    another case (cJSON compares names case-insensitively), is reported with its path; the
-    text is escaped for a log line.
-    """
-    try:
-        document = json.loads(line, object_pairs_hook=_Members)
-    except RecursionError:
-        return "the JSON is nested too deeply to check its keys"
-    except ValueError:
-        return None  # not JSON: the decoder says so itself
-    if not isinstance(document, _Members):
-        return None
-    return _ambiguity(document, DECISION_KEYS, "")
-
-
-def _ambiguity(members: _Members, tree: _Tree, path: str) -> str | None:
-    by_name: dict[str, list[tuple[str, object]]] = {}
-    for key, value in members:
-        by_name.setdefault(key.lower() if key.isascii() else _ascii_lower(key), []).append(
-            (key, value)
-        )
-    for name, below in tree.items():
-        found = by_name.get(name.lower())
-        if not found:
-            continue
-        where = f"{path}{name}"
-        if len(found) > 1:
-            spellings = ", ".join(f"'{literal(key)}'" for key, _ in found)
-            return (f"key '{where}' appears {len(found)} times ({spellings}): Wazuh's "
-                    "scripts read the first, ignoring case, and this engine the last")
-        key, value = found[0]
-        if key != name:
-            return (f"key '{path}{literal(key)}' differs from '{name}' only by case: "
-                    "Wazuh's scripts would read it, and this engine would not")
-        if below is not None and isinstance(value, _Members):
-            reason = _ambiguity(value, below, f"{where}.")
-            if reason is not None:
-                return reason
-    return None
-
-
-def _ascii_lower(text: str) -> str:
-    """cJSON's case folding: ASCII letters only."""
-    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
-
-
 # ------------------------------------------------------------------ groups
 
 
-def _rebuild_groups(rule: _Rule, line: bytes, key: bytes) -> tuple[tuple[str, ...], str]:
+def _rebuild_groups(
+    rule: _Rule | _FastRule, line: bytes, key: bytes
+) -> tuple[tuple[str, ...], str]:
     """Decode the arrays of a rule not seen before and remember its group string."""
     try:
         groups = _strings(rule.groups)
