@@ -334,3 +334,36 @@ def test_quick_reading_of_windows_alerts_refuses_exactly_the_ambiguous_ones() ->
         assert alert.srcip == address
         accepted += 1
     assert refused > 200 and accepted > 200
+
+
+PLAIN_WAZUH = [
+    line('"timestamp":"2026-01-01T00:00:00.000+0000"', RULE.replace(
+        '"groups"', '"mitre":{"id":["T1110"]},"firedtimes":7,"mail":false,"groups"'),
+        '"agent":{"id":"001","name":"web","ip":"10.0.1.1"}', '"manager":{"name":"m"}',
+        '"id":"1.1"', '"full_log":"Failed password for root from 8.8.8.8"',
+        '"decoder":{"name":"sshd"}', '"data":{"srcip":"8.8.8.8","srcport":"22","dstuser":"root"}',
+        '"location":"/var/log/auth.log"'),
+    line(RULE, AGENT, '"data":{"win":{"system":{"eventID":"4625"},"eventdata":'
+         '{"targetUserName":"Admin","logonType":"3","ipAddress":"8.8.8.8","ipPort":"4242"}}}',
+         '"location":"EventChannel"'),
+    line(RULE, AGENT, '"syscheck":{"path":"/etc/passwd","mode":"realtime","size_after":"1473",'
+         '"changed_attributes":["size"],"event":"modified"}', '"location":"syscheck"'),
+]
+
+
+@pytest.mark.parametrize("raw", PLAIN_WAZUH)
+def test_plain_wazuh_lines_need_no_second_reading(
+    raw: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quick reading vouches for the alerts Wazuh writes by itself: the checked and exact
+    readings (a second parse of the line) are for lines out of the ordinary."""
+    from arconsole.alerts import jsonreader
+
+    expected = decode_alert_line(raw)
+
+    def second_reading(line: bytes) -> None:
+        raise AssertionError(f"read twice: {line!r}")
+
+    monkeypatch.setattr(jsonreader, "_checked_alert", second_reading)
+    assert decode_alert_line(raw) == expected
+    assert expected.srcip in (None, "8.8.8.8")

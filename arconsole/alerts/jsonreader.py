@@ -14,27 +14,28 @@ decision keys are ambiguous that way (`{"data":{"srcip":"10.0.0.5","srcip":"8.8.
 exact check) gives. The exact check is slow (a second parse keeping every member), so a line
 goes through up to three readings, each vouching for the line or handing it to the next:
 
-1. quick: one decode into structs made for Wazuh's alerts (`_FastLine`): the objects whose
-   keys Wazuh fixes (the line, `rule`, `agent`, `data.win`) declare every key Wazuh writes and
-   forbid the others, so a key in another case fails the decode; `data` is a dict of strings
-   and Windows objects, `syscheck` a dict; their keys on a decision path are compared
-   case-blind (`_recased`, `_data_clear`). Then the decoded value is encoded again: that gives
+1. quick: one decode into structs made for Wazuh's alerts (`QuickLine`): every object on a
+   decision path (the line, `rule`, `agent`, `data`, `data.win`, its `eventdata`, `syscheck`)
+   declares the keys Wazuh and its ruleset usually write there and forbids the others, so a
+   key in another case fails the decode. Then the decoded value is encoded again: that gives
    back the line's exact length unless a member was dropped somewhere, i.e. a key was
    repeated (msgspec writes the shortest form of each string, integers have one form, raw
-   values and floats are written as they were, so nothing is ever written longer than it was
-   and a dropped member cannot be made up for elsewhere). Everything that is not plain
-   (a data value that is a number, an object Wazuh doesn't write, whitespace, escapes in keys)
-   goes on to
-2. checked: the same test on a decode that takes any `data` and `syscheck` (`_StrictLine`);
-   a line that fails it goes on to
+   values are written as they were, so nothing is ever written longer than it was and a
+   dropped member cannot be made up for elsewhere). Everything out of the ordinary (a key
+   Wazuh doesn't usually write, a number where Wazuh writes a string, whitespace, escapes in
+   keys) goes on to
+2. checked: the same length test on a decode that takes any `data` and `syscheck`
+   (`_StrictLine`), their keys on a decision path compared case-blind (`_recased`,
+   `_data_clear`); a line that fails it goes on to
 3. exact: `crafted_keys`, then the lenient decode (which reports any real error).
 
-The quick structs skip no field they could need and allocate nothing they do not (unset
-fields stay `UNSET`, and they are not tracked by the garbage collector); bench/decide.py
-measures the result against `orjson.loads` and msgspec's own typed decode.
+The quick structs (`quick_shapes`) decode nothing of a member they only count (it stays a
+raw view of the line; absent ones stay `UNSET`) and are not tracked by the garbage collector;
+bench/decide.py measures the result against `orjson.loads` and msgspec's typed decode.
 
 The compliance arrays are decoded lazily: their raw bytes are the key of a small cache of
-rebuilt group strings, so the usual alert (a rule seen before) costs one dictionary lookup.
+rebuilt group strings; on the quick path a rule seen before is found by its id, level and
+description, and its arrays are compared in place with the ones it had.
 
 alerts.log (OSSEC's and Wazuh's text format) has no keys to repeat: `logreader` is unaffected.
 """
@@ -47,11 +48,11 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
-from msgspec import UNSET, UnsetType
 
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.groups import COMPLIANCE, COMPLIANCE_KEYS, build_group_string
 from arconsole.alerts.model import Alert, AlertError
+from arconsole.alerts.quick_shapes import QuickLine, QuickRule
 from arconsole.safetext import literal
 
 __all__ = ["DECISION_KEYS", "MAX_LINE", "crafted_keys", "decode_alert_line", "read_alerts_json"]
@@ -59,66 +60,6 @@ __all__ = ["DECISION_KEYS", "MAX_LINE", "crafted_keys", "decode_alert_line", "re
 MAX_LINE = 65536  # OS_MAXSTR
 _NONE = msgspec.Raw(b"")
 _GROUPS_CACHE_LIMIT = 8192
-_Raw = msgspec.Raw | UnsetType  # a member Wazuh writes that decisions don't read
-
-
-# ------------------------------------------------------------------ 1. quick
-
-
-class _FastRule(
-    msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False, kw_only=True
-):
-    # The arrays first: re-encoded, they are the group cache's key (`_ARRAYS_END`).
-    groups: msgspec.Raw = _NONE
-    pci_dss: msgspec.Raw = _NONE
-    cis: msgspec.Raw = _NONE
-    gdpr: msgspec.Raw = _NONE
-    gpg13: msgspec.Raw = _NONE
-    hipaa: msgspec.Raw = _NONE
-    nist_800_53: msgspec.Raw = _NONE
-    tsc: msgspec.Raw = _NONE
-    id: str | int
-    level: int
-    description: str = ""
-    firedtimes: _Raw = UNSET
-    mail: _Raw = UNSET
-    mitre: _Raw = UNSET
-    frequency: _Raw = UNSET
-    info: _Raw = UNSET
-    cve: _Raw = UNSET
-
-
-class _FastAgent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    id: str | None = None
-    name: str | None = None
-    ip: _Raw = UNSET
-    labels: _Raw = UNSET
-
-
-class _FastWin(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """`data.win` of a Windows EventChannel alert (Wazuh writes these two objects)."""
-
-    system: _Raw = UNSET
-    eventdata: dict[str, str] | UnsetType = UNSET
-
-
-class _FastLine(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    rule: _FastRule
-    id: str = ""
-    timestamp: str = ""
-    agent: _FastAgent | None = None
-    data: dict[str, str | _FastWin] | None = None
-    location: str | None = None
-    syscheck: dict[str, Any] | None = None
-    manager: _Raw = UNSET
-    cluster: _Raw = UNSET
-    full_log: _Raw = UNSET
-    previous_output: _Raw = UNSET
-    previous_log: _Raw = UNSET
-    predecoder: _Raw = UNSET
-    decoder: _Raw = UNSET
-    input: _Raw = UNSET
-    GeoLocation: _Raw = UNSET  # Wazuh's spelling
 
 
 # ------------------------------------------------------------------ 2. checked, 3. lenient
@@ -191,7 +132,7 @@ def _number_as_written(text: str) -> msgspec.Raw:
     return msgspec.Raw(text.encode())
 
 
-_decode_fast = msgspec.json.Decoder(_FastLine, float_hook=_number_as_written).decode
+_decode_fast = msgspec.json.Decoder(QuickLine, float_hook=_number_as_written).decode
 _decode_strict = msgspec.json.Decoder(_StrictLine, float_hook=_number_as_written).decode
 _decode_lenient = msgspec.json.Decoder(_Line).decode
 _encode_into = msgspec.json.Encoder().encode_into
@@ -200,11 +141,14 @@ _decode_strings = msgspec.json.Decoder(tuple[str, ...]).decode
 # raw bytes of groups + compliance arrays -> (groups, group string)
 _groups_cache: dict[bytes, tuple[tuple[str, ...], str]] = {}
 
-# A quick line re-encodes as `{"rule":{` + the rule's arrays + `"id":`... (`_FastRule`): the
-# arrays between, as written, key the group cache without copying them once more. `"id":`
-# cannot occur inside them (a quote in a string is escaped, and arrays hold no colon).
+# A quick line re-encodes as `{"rule":{` + the rule's arrays + `"id":`... (`QuickRule`): the
+# arrays between, as written, key the group cache. `"id":` cannot occur inside them (a quote
+# in a string is escaped, and arrays hold no colon).
 _ARRAYS_START = len(b'{"rule":{')
 _ARRAYS_END = b'"id":'
+# (rule id, level, description) -> (the rule's arrays as re-encoded, groups, group string, rule
+# id as a string): a rule seen before is known by comparing its arrays in place, uncopied.
+_rules_seen: dict[tuple[str | int, int, str], tuple[bytes, tuple[str, ...], str, str]] = {}
 # Keys on a decision path inside the open objects, folded (see DECISION_KEYS).
 _DATA_NAMES = frozenset(("srcip", "dstuser", "win"))
 _WIN_NAMES = frozenset(("eventdata",))
@@ -224,20 +168,66 @@ def decode_alert_line(line: bytes) -> Alert:
     except msgspec.DecodeError:  # not plain, or not JSON: the next reading says which
         return _checked_alert(line)
     try:
-        buffer = _per_thread.buffer
+        encoded = _per_thread.buffer
     except AttributeError:
-        buffer = _per_thread.buffer = bytearray()
-    _encode_into(decoded, buffer)
-    data = decoded.data
-    syscheck = decoded.syscheck
-    if (
-        len(buffer) != len(line)  # a repeated key was dropped somewhere (or not plain)
-        # all keys in lower case and no Windows object: nothing more to compare
-        or (data and not (("".join(data).islower() and "win" not in data) or _data_clear(data)))
-        or (syscheck and _recased(syscheck, _SYSCHECK_NAMES))
-    ):
+        encoded = _per_thread.buffer = bytearray()
+    _encode_into(decoded, encoded)
+    if len(encoded) != len(line):  # a repeated key was dropped somewhere (or not plain)
         return _checked_alert(line)
-    return _alert(decoded, line, bytes(buffer[_ARRAYS_START:buffer.find(_ARRAYS_END)]))
+    data = decoded.data
+    # The same steps as `_alert`, in the same order (so the same error when there is one).
+    rule = decoded.rule
+    rule_id = rule.id
+    seen = _rules_seen.get((rule_id, rule.level, rule.description))
+    if (
+        seen is not None
+        and encoded.startswith(seen[0], _ARRAYS_START)
+        and encoded.startswith(_ARRAYS_END, _ARRAYS_START + len(seen[0]))
+    ):
+        _, groups, group_string, rule_id = seen
+    else:
+        key = bytes(encoded[_ARRAYS_START : encoded.find(_ARRAYS_END, _ARRAYS_START)])
+        try:
+            groups, group_string = _groups_cache[key]
+        except KeyError:
+            groups, group_string = _rebuild_groups(rule, line, key)
+        if len(_rules_seen) >= _GROUPS_CACHE_LIMIT:
+            _rules_seen.clear()
+        _rules_seen[(rule_id, rule.level, rule.description)] = seen = (
+            key, groups, group_string, str(rule_id))
+        rule_id = seen[3]
+    srcip = dstuser = filename = None
+    if data is not None:
+        srcip = data.srcip
+        dstuser = data.dstuser
+        win = data.win
+        if win is not None and (eventdata := win.eventdata) is not None:
+            # spec 8.3, as `_scripts_address` reads it
+            if eventdata.ipAddress is not None:
+                srcip = _agreed(srcip, "ipAddress", eventdata.ipAddress)
+            elif eventdata.destinationIp is not None:
+                srcip = _agreed(srcip, "destinationIp", eventdata.destinationIp)
+    syscheck = decoded.syscheck
+    if syscheck is not None:
+        filename = syscheck.path
+    agent = decoded.agent
+    return Alert(
+        decoded.id,
+        decoded.timestamp,
+        rule_id,
+        rule.level,
+        rule.description,
+        groups,
+        group_string,
+        None if agent is None else agent.id,
+        None if agent is None else agent.name,
+        srcip,
+        dstuser,
+        decoded.location,
+        line,
+        None,
+        filename,
+    )
 
 
 def _checked_alert(line: bytes) -> Alert:
@@ -275,7 +265,7 @@ def _decode_checked(line: bytes) -> _Line:
     return decoded
 
 
-def _alert(decoded: _Line | _FastLine, line: bytes, key: bytes) -> Alert:
+def _alert(decoded: _Line, line: bytes, key: bytes) -> Alert:
     """The Alert of a line whose keys are known to be unambiguous; `key` is its rule's arrays."""
     rule = decoded.rule
     try:
@@ -283,7 +273,7 @@ def _alert(decoded: _Line | _FastLine, line: bytes, key: bytes) -> Alert:
     except KeyError:
         groups, group_string = _rebuild_groups(rule, line, key)
     agent = decoded.agent
-    data: dict[str, Any] | None = decoded.data  # values: strings, or the Windows object
+    data = decoded.data
     srcip = dstuser = filename = None
     if data:
         srcip = data.get("srcip")
@@ -338,21 +328,23 @@ def _scripts_address(win: object, srcip: str | None) -> str | None:
             continue
         if type(address) is not str:
             raise AlertError(f"not an alert: data.win.eventdata.{name} must be a string")
-        if srcip is not None and address != srcip:
-            raise AlertError(
-                f"crafted: data.srcip {literal(srcip)!r} and data.win.eventdata.{name} "
-                f"{literal(address)!r} disagree: Wazuh's scripts would block the second "
-                "after the white list checked the first"
-            )
-        return address
+        return _agreed(srcip, name, address)
     return srcip
 
 
+def _agreed(srcip: str | None, name: str, address: str) -> str:
+    """The scripts' address, unless data.srcip names another one (then the line is crafted)."""
+    if srcip is not None and address != srcip:
+        raise AlertError(
+            f"crafted: data.srcip {literal(srcip)!r} and data.win.eventdata.{name} "
+            f"{literal(address)!r} disagree: Wazuh's scripts would block the second "
+            "after the white list checked the first"
+        )
+    return address
+
+
 def _eventdata(win: object) -> dict[str, Any] | None:
-    """`data.win.eventdata` when it is an object, as either reading decoded it."""
-    if type(win) is _FastWin:
-        written = win.eventdata
-        return None if written is UNSET else written
+    """`data.win.eventdata` when it is an object."""
     eventdata = win.get("eventdata") if isinstance(win, dict) else None
     return eventdata if isinstance(eventdata, dict) else None
 
@@ -365,11 +357,10 @@ def _data_clear(data: dict[str, Any]) -> bool:
     if _recased(data, _DATA_NAMES):
         return False
     win = data.get("win")
-    if type(win) is dict:
-        if _recased(win, _WIN_NAMES):
-            return False
-    elif type(win) is not _FastWin:  # its keys are Wazuh's, in Wazuh's case
+    if type(win) is not dict:
         return True  # no object: neither reader looks inside
+    if _recased(win, _WIN_NAMES):
+        return False
     eventdata = _eventdata(win)
     if not eventdata:
         return True
@@ -406,7 +397,7 @@ def _checked_slowly(line: bytes) -> _Line:
 
 
 def _rebuild_groups(
-    rule: _Rule | _FastRule, line: bytes, key: bytes
+    rule: _Rule | QuickRule, line: bytes, key: bytes
 ) -> tuple[tuple[str, ...], str]:
     """Decode the arrays of a rule not seen before and remember its group string."""
     try:
