@@ -93,6 +93,16 @@ SHAPES = [
     # for the 20 bytes of the dropped member, and the lengths would match.
     ("repeated srcip padded out by floats", line(RULE, AGENT, '"data":{"srcip":"10.20.0.5",'
         '"srcip":"8.8.8.8",' + ",".join(f'"n{i}":1E2' for i in range(10)) + "}"), "data.srcip"),
+    ("repeated srcip beside a long float in a key Wazuh writes", line(
+        RULE, AGENT, '"data":{"srcip":"10.20.0.5","srcip":"8.8.8.8",'
+        '"srcport":1.000000000000000000000000E2}'), "data.srcip"),
+    ("repeated Windows address beside a system object", line(
+        RULE, AGENT, '"data":{"win":{"system":{"eventID":"4625"},"eventdata":'
+        '{"ipAddress":"10.20.0.5","logonType":"3","ipAddress":"8.8.4.4"}}}'),
+     "data.win.eventdata.ipAddress"),
+    ("repeated syscheck path among Wazuh's keys", line(
+        RULE, AGENT, '"syscheck":{"path":"/etc/a","mode":"realtime","path":"/etc/b"}'),
+     "syscheck.path"),
     ("spaced out, repeated srcip", line(
         RULE, AGENT, ' "data" : { "srcip" : "10.20.0.5" , "srcip" : "8.8.8.8" } '),
      "data.srcip"),

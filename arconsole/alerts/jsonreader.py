@@ -132,7 +132,7 @@ def _number_as_written(text: str) -> msgspec.Raw:
     return msgspec.Raw(text.encode())
 
 
-_decode_fast = msgspec.json.Decoder(QuickLine, float_hook=_number_as_written).decode
+_decode_fast = msgspec.json.Decoder(QuickLine).decode
 _decode_strict = msgspec.json.Decoder(_StrictLine, float_hook=_number_as_written).decode
 _decode_lenient = msgspec.json.Decoder(_Line).decode
 _encode_into = msgspec.json.Encoder().encode_into
