@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from arconsole.engine.agent_messages import REVERSE_SCRIPT, reverse_json
 from arconsole.engine.context import EngineContext
-from arconsole.engine.fleet_store import AgentBlock, FleetStore
+from arconsole.engine.fleet_store import AgentBlock, FleetStore, message_of
 from arconsole.engine.offenders import escalate
 
 AGENT_STARTED_RULES = frozenset({"501", "503"})
@@ -129,11 +129,12 @@ class AgentBlocks:
             return
         for okey, count in offences.items():
             self._context.store.set_offences(okey, count)
+        saved = [block for block in dirty.values() if block is not None]
+        if saved:
+            self._store.save_agent_blocks(saved)
         for ident, block in dirty.items():
             if block is None:
                 self._store.delete_agent_block(*ident)
-            else:
-                self._store.save_agent_block(block)
 
     def find(self, row_key: str) -> tuple[str, str, str] | None:
         """`AGENT:program-key` -> the block's identity."""
@@ -158,7 +159,7 @@ class AgentBlocks:
         if self._store is not None:
             for record in self._store.unconfirmed(agent, REVERSE_SCRIPT):
                 if record.key and record.datagram and record.key not in blocked:
-                    reversals[record.key] = (record.response, _message_of(record.datagram))
+                    reversals[record.key] = (record.response, message_of(record.datagram))
         for key, (response, message) in reversals.items():
             self._send(response, REVERSE_SCRIPT, agent, key, message, "NNS", None)
         if count or reversals:
@@ -166,7 +167,3 @@ class AgentBlocks:
                                  f"and {len(reversals)} unconfirmed reversal(s) sent again")
         return count + len(reversals)
 
-
-def _message_of(datagram: bytes) -> bytes:
-    """The JSON of a format-C datagram: `(local_source) [] NNS 001 <json>` + NUL."""
-    return datagram.split(b" ", 4)[4].removesuffix(b"\0")

@@ -14,6 +14,8 @@ import contextlib
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from arconsole.engine.store import StateStore
 
@@ -36,6 +38,11 @@ _SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS fleet_deliveries_state ON fleet_deliveries (state, id)",
     "CREATE INDEX IF NOT EXISTS fleet_deliveries_match ON fleet_deliveries (agent, program, key)",
+    # The sender's watermark: one row per batch sent, "every queued record up to `upto` left".
+    """CREATE TABLE IF NOT EXISTS fleet_sent_batches (
+        upto INTEGER PRIMARY KEY,
+        at REAL NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS fleet_rows (
         agent TEXT NOT NULL,
         program TEXT NOT NULL,
@@ -157,10 +164,18 @@ class FleetRow:
         return f"{self.agent}:{self.program}-{self.key}"
 
 
+# When the batch that carried a record left (records sent before the watermark existed have
+# their own `sent_at`).
+_BATCH_TIME = (
+    "(SELECT at FROM fleet_sent_batches WHERE upto >= fleet_deliveries.id ORDER BY upto LIMIT 1)"
+)
 _DELIVERY_COLUMNS = (
     "id, response, program, agent, key, datagram, state, reason, queued_at, deadline, "
-    "sent_at, tries"
+    f"sent_at, tries, {_BATCH_TIME}"
 )
+# A record's state, given the watermark as the statement's next parameter.
+_STATE = "(CASE WHEN state = 'queued' AND id <= ? THEN 'sent' ELSE state END)"
+_LEFT = frozenset({"sent", "confirmed", "unconfirmed"})
 _ROW_COLUMNS = (
     "agent, program, key, agent_name, active, first_added, last_added, lifted_at, adds, "
     "timeout_min, timeout_max, responses, trigger_rule, trigger_description, "
@@ -168,8 +183,23 @@ _ROW_COLUMNS = (
 )
 
 
-def _delivery(row: tuple[object, ...]) -> DeliveryRecord:
-    return DeliveryRecord(*row)  # type: ignore[arg-type]
+def message_of(datagram: bytes) -> bytes:
+    """The JSON of a format-C datagram: `(local_source) [] NNS 001 <json>` + NUL."""
+    return datagram.split(b" ", 4)[4].removesuffix(b"\0")
+
+
+def _delivery(row: tuple[Any, ...], mark: int) -> DeliveryRecord:
+    """A row as it stands, given the watermark `mark`."""
+    (delivery_id, response, program, agent, key, datagram, state, reason, queued_at, deadline,
+     sent_at, tries, batch_at) = row
+    if state == "queued" and delivery_id <= mark:
+        state = "sent"
+    if state in _LEFT:
+        tries = max(tries, 1)
+        if sent_at is None:
+            sent_at = batch_at
+    return DeliveryRecord(delivery_id, response, program, agent, key, datagram, state, reason,
+                          queued_at, deadline, sent_at, tries)
 
 
 def _fleet_row(row: tuple[object, ...]) -> FleetRow:
@@ -184,21 +214,53 @@ class FleetStore:
     def __init__(self, store: StateStore) -> None:
         self._store = store
         self._conn: sqlite3.Connection = store._conn  # same file, same lock
+        self._seen: set[str] = set()
         if not store.read_only:
             with store.transaction():
                 for statement in (*_SCHEMA, *_AGENT_BLOCKS_SCHEMA):
                     self._conn.execute(statement)
 
+    @property
+    def state_path(self) -> Path:
+        return self._store.path
+
+    def db_id(self) -> str:
+        """The state file's own random identity (its `meta` row)."""
+        row = self._conn.execute("SELECT db_id FROM meta").fetchone()
+        return str(row[0]) if row else ""
+
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         return self._store.transaction()
 
     def _has_tables(self) -> bool:
+        return self._has("fleet_rows")
+
+    def _has(self, table: str) -> bool:
+        """Whether `table` exists (a state file from before the fleet, or before the
+        watermark, opened read-only has not got it); remembered once seen."""
+        if table in self._seen:
+            return True
         row = self._conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'fleet_rows'"
+            "SELECT count(*) FROM sqlite_master WHERE name = ?", (table,)
         ).fetchone()
-        return bool(row and row[0])
+        if row and row[0]:
+            self._seen.add(table)
+            return True
+        return False
 
     # ------------------------------------------------------------------ deliveries
+    #
+    # A record is written once, `queued`. Sending does not touch it: the sender appends one row
+    # to `fleet_sent_batches` per batch ("every queued record up to id N has left, at T"), so a
+    # record's state is `sent` when it is still `queued` in the table and its id is at most the
+    # watermark, max(upto). Failures, confirmations and `unconfirmed` are written per record.
+
+    def watermark(self) -> int:
+        """The id of the last record sent (every `queued` one up to it has left)."""
+        if not self._has("fleet_sent_batches"):
+            return 0
+        row = self._conn.execute("SELECT max(upto) FROM fleet_sent_batches").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
 
     def add_deliveries(self, records: Iterable[NewDelivery]) -> list[int]:
         """Insert the records in one transaction; their ids, in order."""
@@ -216,6 +278,12 @@ class FleetStore:
             last = self._conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         return list(range(last - len(rows) + 1, last + 1))
 
+    def mark_sent(self, upto: int, now: float) -> None:
+        """Every `queued` record with id <= `upto` has been sent (one row per batch)."""
+        with self._store.transaction():
+            self._conn.execute(
+                "INSERT OR REPLACE INTO fleet_sent_batches (upto, at) VALUES (?, ?)", (upto, now))
+
     def set_delivery_state(
         self, delivery_id: int, state: str, now: float, *, reason: str | None = None,
         tries: int | None = None, sent_at: float | None = None,
@@ -228,94 +296,111 @@ class FleetStore:
                 (state, now, reason, tries, sent_at, delivery_id),
             )
 
+    def _select(self, where: str, params: Iterable[object], tail: str = "") -> list[DeliveryRecord]:
+        if not self._has_tables():
+            return []
+        mark = self.watermark()
+        rows = self._conn.execute(
+            f"SELECT {_DELIVERY_COLUMNS} FROM fleet_deliveries WHERE {where} {tail}",
+            tuple(params),
+        ).fetchall()
+        return [_delivery(row, mark) for row in rows]
+
     def get_delivery(self, delivery_id: int) -> DeliveryRecord | None:
-        row = self._conn.execute(
-            f"SELECT {_DELIVERY_COLUMNS} FROM fleet_deliveries WHERE id = ?", (delivery_id,)
-        ).fetchone()
-        return _delivery(row) if row else None
+        found = self._select("id = ?", (delivery_id,))
+        return found[0] if found else None
 
     def deliveries(self, *states: str, after_id: int = 0, limit: int = -1) -> list[DeliveryRecord]:
         """Records in any of `states` (all when none given), oldest first."""
+        if not states:
+            return self._select("id > ?", (after_id, limit), "ORDER BY id LIMIT ?")
+        mark = self.watermark()
+        return self._select(f"id > ? AND {_STATE} IN ({','.join('?' * len(states))})",
+                            (after_id, mark, *states, limit), "ORDER BY id LIMIT ?")
+
+    def queued_after(self, after_id: int, limit: int) -> list[tuple[int, bytes, float]]:
+        """(id, datagram, deadline) of records waiting to be sent, from `after_id` on."""
         if not self._has_tables():
             return []
-        where = "id > ?"
-        params: list[object] = [after_id]
-        if states:
-            where += f" AND state IN ({','.join('?' * len(states))})"
-            params.extend(states)
+        start = max(after_id, self.watermark())
         rows = self._conn.execute(
-            f"SELECT {_DELIVERY_COLUMNS} FROM fleet_deliveries WHERE {where} ORDER BY id "
-            "LIMIT ?", (*params, limit),
+            "SELECT id, datagram, deadline FROM fleet_deliveries WHERE id > ? "
+            "AND state = 'queued' AND datagram IS NOT NULL ORDER BY id LIMIT ?",
+            (start, limit),
         ).fetchall()
-        return [_delivery(row) for row in rows]
+        return [(int(i), bytes(d), float(t)) for i, d, t in rows]
 
     def unconfirmed(self, agent: str, program: str) -> list[DeliveryRecord]:
         """Records of `program` for `agent` sent but never confirmed by the agent's log."""
-        if not self._has_tables():
-            return []
-        rows = self._conn.execute(
-            f"SELECT {_DELIVERY_COLUMNS} FROM fleet_deliveries WHERE agent = ? AND program = ? "
-            "AND state IN ('sent', 'unconfirmed') ORDER BY id", (agent, program),
-        ).fetchall()
-        return [_delivery(row) for row in rows]
+        return self._select(f"agent = ? AND program = ? AND {_STATE} IN ('sent', 'unconfirmed')",
+                            (agent, program, self.watermark()), "ORDER BY id")
 
     def latest_delivery_state(self, agent: str, program: str, key: str) -> str | None:
         """The state of the newest delivery of (agent, program, key), if any."""
         if not self._has_tables():
             return None
         row = self._conn.execute(
-            "SELECT state FROM fleet_deliveries WHERE agent = ? AND program = ? AND key = ? "
-            "ORDER BY id DESC LIMIT 1", (agent, program, key),
+            f"SELECT {_STATE} FROM fleet_deliveries WHERE agent = ? AND program = ? AND key = ? "
+            "ORDER BY id DESC LIMIT 1", (self.watermark(), agent, program, key),
         ).fetchone()
         return str(row[0]) if row else None
+
+    def latest_message(self, agent: str, program: str, key: str) -> bytes | None:
+        """The datagram of the newest delivery of (agent, program, key), if any."""
+        if not self._has_tables():
+            return None
+        row = self._conn.execute(
+            "SELECT datagram FROM fleet_deliveries WHERE agent = ? AND program = ? AND key = ? "
+            "AND datagram IS NOT NULL ORDER BY id DESC LIMIT 1", (agent, program, key),
+        ).fetchone()
+        return bytes(row[0]) if row else None
 
     def confirm_deliveries(self, agent: str, program: str, key: str, now: float) -> int:
         """Sent (or unconfirmed) records of (agent, program, key) become `confirmed`."""
         with self._store.transaction():
             cursor = self._conn.execute(
                 "UPDATE fleet_deliveries SET state = 'confirmed', updated_at = ?, "
-                "reason = 'the agent logged it' WHERE agent = ? AND program = ? AND key = ? "
-                "AND state IN ('sent', 'unconfirmed', 'sending')",
-                (now, agent, program, key),
+                "reason = 'the agent logged it', tries = max(tries, 1), "
+                "sent_at = coalesce(sent_at, " + _BATCH_TIME + ") "
+                "WHERE agent = ? AND program = ? AND key = ? "
+                "AND (state IN ('sent', 'unconfirmed', 'sending') "
+                "OR (state = 'queued' AND id <= ?))",
+                (now, agent, program, key, self.watermark()),
             )
         return cursor.rowcount
 
-    def mark_many(self, ids: list[int], state: str, now: float, *,
-                  sent_at: float | None = None) -> None:
-        """One statement for a batch (the sender's hot path)."""
-        if not ids:
-            return
-        with self._store.transaction():
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                self._conn.execute(
-                    f"UPDATE fleet_deliveries SET state = ?, updated_at = ?, "
-                    f"sent_at = coalesce(?, sent_at), "
-                    f"tries = tries + (CASE WHEN ? = 'sending' THEN 1 ELSE 0 END) "
-                    f"WHERE id IN ({','.join('?' * len(chunk))})",
-                    (state, now, sent_at, state, *chunk),
-                )
-
-    def settle_interrupted(self, now: float) -> list[DeliveryRecord]:
-        """After a restart: records caught between `sending` and `sent` may or may not have
-        left. They are not sent again (a firewall add run twice is not harmless); they wait
-        as `unconfirmed` for the agent's log line, which confirms them."""
+    def settle_interrupted(self, now: float, uncertain: int | None = None) -> list[DeliveryRecord]:
+        """After a restart: a record caught between the hand-over to the kernel and the mark
+        that it left (`uncertain`, from the sender's mark file; `sending` in a state file of
+        an older arconsole) may or may not have left. It is not sent again (a firewall add run
+        twice is not harmless); it waits as `unconfirmed` for the agent's log line."""
         records = self.deliveries("sending")
+        if uncertain is not None:
+            records.extend(r for r in self.deliveries("queued", after_id=uncertain - 1, limit=1)
+                           if r.id == uncertain)
         if records:
             with self._store.transaction():
-                self._conn.execute(
+                self._conn.executemany(
                     "UPDATE fleet_deliveries SET state = 'unconfirmed', updated_at = ?, "
+                    "tries = max(tries, 1), "
                     "reason = 'the engine stopped while sending it: not sent again, so it "
                     "never runs twice; the agent''s log line will confirm it' "
-                    "WHERE state = 'sending'", (now,),
+                    "WHERE id = ?", [(now, r.id) for r in records],
                 )
         return records
 
     def expire_unconfirmed(self, sent_before: float, now: float, reason: str) -> int:
+        """Records sent before `sent_before` and still not confirmed become `unconfirmed`."""
         with self._store.transaction():
+            row = self._conn.execute(
+                "SELECT max(upto) FROM fleet_sent_batches WHERE at < ?", (sent_before,)
+            ).fetchone()
+            upto = int(row[0]) if row and row[0] is not None else 0
             cursor = self._conn.execute(
-                "UPDATE fleet_deliveries SET state = 'unconfirmed', updated_at = ?, reason = ? "
-                "WHERE state = 'sent' AND sent_at < ?", (now, reason, sent_before),
+                "UPDATE fleet_deliveries SET state = 'unconfirmed', updated_at = ?, reason = ?, "
+                "tries = max(tries, 1), sent_at = coalesce(sent_at, " + _BATCH_TIME + ") "
+                "WHERE (state = 'sent' AND sent_at < ?) OR (state = 'queued' AND id <= ?)",
+                (now, reason, sent_before, upto),
             )
         return cursor.rowcount
 
@@ -323,19 +408,24 @@ class FleetStore:
         if not self._has_tables():
             return {}
         rows = self._conn.execute(
-            "SELECT state, count(*) FROM fleet_deliveries GROUP BY state"
+            f"SELECT {_STATE} AS s, count(*) FROM fleet_deliveries GROUP BY s",
+            (self.watermark(),),
         ).fetchall()
         return {state: count for state, count in rows}
 
     # ------------------------------------------------------------------ arconsole's agent blocks
 
-    def save_agent_block(self, block: AgentBlock) -> None:
+    def save_agent_blocks(self, blocks: Iterable[AgentBlock]) -> None:
+        """Save blocks without their message: it is the datagram of the block's newest
+        delivery, recorded in the same transaction, so it is not written twice (an empty
+        `message` column; `load_agent_blocks` reads it back from the delivery)."""
         with self._store.transaction():
-            self._conn.execute(
+            self._conn.executemany(
                 "INSERT OR REPLACE INTO fleet_agent_blocks (agent, program, key, response, "
                 "message, flags, timeout, started_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (block.agent, block.program, block.key, block.response, block.message,
-                 block.flags, block.timeout, block.started_at, block.expires_at),
+                [(block.agent, block.program, block.key, block.response, b"",
+                  block.flags, block.timeout, block.started_at, block.expires_at)
+                 for block in blocks],
             )
 
     def delete_agent_block(self, agent: str, program: str, key: str) -> None:
@@ -355,7 +445,12 @@ class FleetStore:
             "SELECT agent, program, key, response, message, flags, timeout, started_at, "
             "expires_at FROM fleet_agent_blocks ORDER BY expires_at"
         ).fetchall()
-        return [AgentBlock(*row) for row in rows]
+        blocks = [AgentBlock(*row) for row in rows]
+        for block in blocks:
+            if not block.message:
+                datagram = self.latest_message(block.agent, block.program, block.key)
+                block.message = message_of(datagram) if datagram else b""
+        return blocks
 
     # ------------------------------------------------------------------ fleet rows
 
