@@ -61,7 +61,8 @@ class AgentBlocks:
         sent; None for a repeat (its timer is refreshed, to the escalated timeout)."""
         if timeout <= 0 or not key:
             return timeout  # stateless, or nothing to key on: every run is sent
-        timeout = self._escalate(offender_key(agent, response, key), timeout)
+        if self._context.current_config.repeated_offenders:
+            timeout = self._escalate(offender_key(agent, response, key), timeout)
         now = self._context.clock.now()
         ident = (agent, program, key)
         block = self.blocks.get(ident)

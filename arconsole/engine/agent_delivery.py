@@ -34,6 +34,7 @@ from arconsole.engine.agent_messages import (
 )
 from arconsole.engine.agent_queue import QueueSender, is_retryable
 from arconsole.engine.agent_sendmark import SendMark, mark_path, read_mark
+from arconsole.engine.agent_spool import spool_path
 from arconsole.engine.agents import AgentDirectory
 from arconsole.engine.context import EngineContext
 from arconsole.engine.events import DeliveryChanged
@@ -88,6 +89,7 @@ class WazuhQueueDelivery:
         self._busy = False  # the last retry was for a full queue, not a missing receiver
         self.blocks = AgentBlocks(context, self.send_message)
         self._mark: SendMark | None = None
+        self._expired_upto = 0  # records up to this id were looked at by the unconfirmed sweep
         self._heads: dict[tuple[object, ...], _MessageHead] = {}
         self._inventory_seen: AgentDirectory | None = None
         self._too_old: dict[str, str] = {}  # agent id -> its version when older than 4.2
@@ -257,10 +259,10 @@ class WazuhQueueDelivery:
             now = self._context.clock.now()
             if now - last_sweep >= 5.0 and self._store is not None:
                 last_sweep = now
-                self._store.expire_unconfirmed(
+                self._expired_upto = self._store.expire_unconfirmed(
                     now - self._confirm_wait, now,
                     f"no active-response log line from the agent within "
-                    f"{self._confirm_wait:g}s")
+                    f"{self._confirm_wait:g}s", self._expired_upto)
 
     async def wait_idle(self) -> None:
         """Until everything recorded so far has been sent or has failed (tests, bench)."""
@@ -273,7 +275,12 @@ class WazuhQueueDelivery:
         if self._ready or self._spilled_from is None or self._store is None:
             return
         records = self._store.queued_after(self._spilled_from - 1, self._memory_limit)
-        self._ready.extend(_Ready(*record) for record in records)
+        for delivery_id, datagram, deadline in records:
+            if datagram is None:
+                self._fail(delivery_id, "its datagram is missing from the delivery spool "
+                           f"{spool_path(self._store.state_path)}")
+            else:
+                self._ready.append(_Ready(delivery_id, datagram, deadline))
         self._spilled_from = (
             records[-1][0] + 1 if len(records) == self._memory_limit else None
         )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from arconsole.engine.agent_spool import Spool, spool_path
 from arconsole.engine.store import StateStore
 
 _SCHEMA = (
@@ -27,6 +28,8 @@ _SCHEMA = (
         agent TEXT NOT NULL,
         key TEXT,
         datagram BLOB,
+        spool_offset INTEGER,
+        spool_length INTEGER,
         state TEXT NOT NULL CHECK (state IN
             ('queued', 'sending', 'sent', 'confirmed', 'failed', 'unconfirmed')),
         reason TEXT NOT NULL DEFAULT '',
@@ -36,7 +39,6 @@ _SCHEMA = (
         tries INTEGER NOT NULL DEFAULT 0,
         updated_at REAL NOT NULL
     )""",
-    "CREATE INDEX IF NOT EXISTS fleet_deliveries_state ON fleet_deliveries (state, id)",
     "CREATE INDEX IF NOT EXISTS fleet_deliveries_match ON fleet_deliveries (agent, program, key)",
     # The sender's watermark: one row per batch sent, "every queued record up to `upto` left".
     """CREATE TABLE IF NOT EXISTS fleet_sent_batches (
@@ -171,8 +173,11 @@ _BATCH_TIME = (
 )
 _DELIVERY_COLUMNS = (
     "id, response, program, agent, key, datagram, state, reason, queued_at, deadline, "
-    f"sent_at, tries, {_BATCH_TIME}"
+    f"sent_at, tries, {_BATCH_TIME}, spool_offset, spool_length"
 )
+# A state file from before the spool, opened read-only, has not got those columns.
+_NO_SPOOL = ("spool_offset, spool_length", "NULL AS spool_offset, NULL AS spool_length")
+_SPOOL_COLUMNS = (("spool_offset", "INTEGER"), ("spool_length", "INTEGER"))
 # A record's state, given the watermark as the statement's next parameter.
 _STATE = "(CASE WHEN state = 'queued' AND id <= ? THEN 'sent' ELSE state END)"
 _LEFT = frozenset({"sent", "confirmed", "unconfirmed"})
@@ -188,20 +193,6 @@ def message_of(datagram: bytes) -> bytes:
     return datagram.split(b" ", 4)[4].removesuffix(b"\0")
 
 
-def _delivery(row: tuple[Any, ...], mark: int) -> DeliveryRecord:
-    """A row as it stands, given the watermark `mark`."""
-    (delivery_id, response, program, agent, key, datagram, state, reason, queued_at, deadline,
-     sent_at, tries, batch_at) = row
-    if state == "queued" and delivery_id <= mark:
-        state = "sent"
-    if state in _LEFT:
-        tries = max(tries, 1)
-        if sent_at is None:
-            sent_at = batch_at
-    return DeliveryRecord(delivery_id, response, program, agent, key, datagram, state, reason,
-                          queued_at, deadline, sent_at, tries)
-
-
 def _fleet_row(row: tuple[object, ...]) -> FleetRow:
     values = list(row)
     values[4] = bool(values[4])
@@ -215,10 +206,31 @@ class FleetStore:
         self._store = store
         self._conn: sqlite3.Connection = store._conn  # same file, same lock
         self._seen: set[str] = set()
+        self._spool: Spool | None = None
+        self._spool_tried = False
         if not store.read_only:
             with store.transaction():
                 for statement in (*_SCHEMA, *_AGENT_BLOCKS_SCHEMA):
                     self._conn.execute(statement)
+                present = {row[1] for row in
+                           self._conn.execute("PRAGMA table_info(fleet_deliveries)")}
+                # Sending no longer changes `state` and reads go by id: an index on it only
+                # cost every insert.
+                self._conn.execute("DROP INDEX IF EXISTS fleet_deliveries_state")
+                for name, kind in _SPOOL_COLUMNS:  # a state file from before the spool
+                    if name not in present:
+                        self._conn.execute(
+                            f"ALTER TABLE fleet_deliveries ADD COLUMN {name} {kind}")
+            self._durable = int(self._conn.execute("PRAGMA synchronous").fetchone()[0]) >= 2
+            try:
+                self._spool = Spool(spool_path(store.path), self.db_id(), writable=True)
+            except OSError as error:  # then the datagrams go into the state file, as before
+                store._notice("warning", f"agent delivery spool unavailable ({error}): "
+                              "datagrams are kept in the state file, more slowly")
+            self._spool_tried = True
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(fleet_deliveries)")}
+        self._columns = (_DELIVERY_COLUMNS if "spool_offset" in columns or not columns
+                         else _DELIVERY_COLUMNS.replace(*_NO_SPOOL))
 
     @property
     def state_path(self) -> Path:
@@ -262,17 +274,45 @@ class FleetStore:
         row = self._conn.execute("SELECT max(upto) FROM fleet_sent_batches").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
+    def spool(self) -> Spool | None:
+        """The datagrams' file (opened read-only on first use by a reader)."""
+        if not self._spool_tried:
+            self._spool_tried = True
+            with contextlib.suppress(OSError):
+                self._spool = Spool(spool_path(self._store.path), self.db_id(), writable=False)
+        return self._spool
+
+    def _bytes(self, datagram: bytes | None, offset: int | None, length: int | None
+               ) -> bytes | None:
+        if datagram is not None or offset is None or length is None:
+            return datagram
+        spool = self.spool()
+        return spool.read(offset, length) if spool is not None else None
+
     def add_deliveries(self, records: Iterable[NewDelivery]) -> list[int]:
-        """Insert the records in one transaction; their ids, in order."""
-        rows = [(r.response, r.program, r.agent, r.key, r.datagram, r.state, r.reason,
-                 r.queued_at, r.deadline, r.queued_at) for r in records]
-        if not rows:
+        """Insert the records in one transaction; their ids, in order. Their datagrams go
+        to the spool first (one write), the records keep where they are."""
+        records = list(records)
+        if not records:
             return []
+        spool = self._spool
+        rows: list[tuple[object, ...]]
+        if spool is not None and spool.writable:
+            datagrams = [r.datagram for r in records if r.datagram is not None]
+            offsets = iter(spool.append(datagrams, sync=self._durable))
+            rows = [(r.response, r.program, r.agent, r.key, None,
+                     next(offsets) if r.datagram is not None else None,
+                     len(r.datagram) if r.datagram is not None else None,
+                     r.state, r.reason, r.queued_at, r.deadline, r.queued_at)
+                    for r in records]
+        else:
+            rows = [(r.response, r.program, r.agent, r.key, r.datagram, None, None, r.state,
+                     r.reason, r.queued_at, r.deadline, r.queued_at) for r in records]
         with self._store.transaction():
             self._conn.executemany(
                 "INSERT INTO fleet_deliveries (response, program, agent, key, datagram, "
-                "state, reason, queued_at, deadline, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
+                "spool_offset, spool_length, state, reason, queued_at, deadline, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
             )
             # One writer holds the file's lock: AUTOINCREMENT ids of one statement follow on.
             last = self._conn.execute("SELECT last_insert_rowid()").fetchone()[0]
@@ -301,10 +341,24 @@ class FleetStore:
             return []
         mark = self.watermark()
         rows = self._conn.execute(
-            f"SELECT {_DELIVERY_COLUMNS} FROM fleet_deliveries WHERE {where} {tail}",
+            f"SELECT {self._columns} FROM fleet_deliveries WHERE {where} {tail}",
             tuple(params),
         ).fetchall()
-        return [_delivery(row, mark) for row in rows]
+        return [self._record(row, mark) for row in rows]
+
+    def _record(self, row: tuple[Any, ...], mark: int) -> DeliveryRecord:
+        """A row as it stands, given the watermark `mark`."""
+        (delivery_id, response, program, agent, key, datagram, state, reason, queued_at,
+         deadline, sent_at, tries, batch_at, offset, length) = row
+        if state == "queued" and delivery_id <= mark:
+            state = "sent"
+        if state in _LEFT:
+            tries = max(tries, 1)
+            if sent_at is None:
+                sent_at = batch_at
+        return DeliveryRecord(delivery_id, response, program, agent, key,
+                              self._bytes(datagram, offset, length), state, reason,
+                              queued_at, deadline, sent_at, tries)
 
     def get_delivery(self, delivery_id: int) -> DeliveryRecord | None:
         found = self._select("id = ?", (delivery_id,))
@@ -318,17 +372,17 @@ class FleetStore:
         return self._select(f"id > ? AND {_STATE} IN ({','.join('?' * len(states))})",
                             (after_id, mark, *states, limit), "ORDER BY id LIMIT ?")
 
-    def queued_after(self, after_id: int, limit: int) -> list[tuple[int, bytes, float]]:
-        """(id, datagram, deadline) of records waiting to be sent, from `after_id` on."""
+    def queued_after(self, after_id: int, limit: int) -> list[tuple[int, bytes | None, float]]:
+        """(id, datagram, deadline) of records waiting to be sent, from `after_id` on (the
+        datagram None when its bytes are lost: the spool file gone or cut short)."""
         if not self._has_tables():
             return []
         start = max(after_id, self.watermark())
         rows = self._conn.execute(
-            "SELECT id, datagram, deadline FROM fleet_deliveries WHERE id > ? "
-            "AND state = 'queued' AND datagram IS NOT NULL ORDER BY id LIMIT ?",
-            (start, limit),
+            "SELECT id, datagram, spool_offset, spool_length, deadline FROM fleet_deliveries "
+            "WHERE id > ? AND state = 'queued' ORDER BY id LIMIT ?", (start, limit),
         ).fetchall()
-        return [(int(i), bytes(d), float(t)) for i, d, t in rows]
+        return [(int(i), self._bytes(d, o, n), float(t)) for i, d, o, n, t in rows]
 
     def unconfirmed(self, agent: str, program: str) -> list[DeliveryRecord]:
         """Records of `program` for `agent` sent but never confirmed by the agent's log."""
@@ -350,10 +404,12 @@ class FleetStore:
         if not self._has_tables():
             return None
         row = self._conn.execute(
-            "SELECT datagram FROM fleet_deliveries WHERE agent = ? AND program = ? AND key = ? "
-            "AND datagram IS NOT NULL ORDER BY id DESC LIMIT 1", (agent, program, key),
+            "SELECT datagram, spool_offset, spool_length FROM fleet_deliveries "
+            "WHERE agent = ? AND program = ? AND key = ? "
+            "AND (datagram IS NOT NULL OR spool_offset IS NOT NULL) ORDER BY id DESC LIMIT 1",
+            (agent, program, key),
         ).fetchone()
-        return bytes(row[0]) if row else None
+        return self._bytes(*row) if row else None
 
     def confirm_deliveries(self, agent: str, program: str, key: str, now: float) -> int:
         """Sent (or unconfirmed) records of (agent, program, key) become `confirmed`."""
@@ -389,20 +445,27 @@ class FleetStore:
                 )
         return records
 
-    def expire_unconfirmed(self, sent_before: float, now: float, reason: str) -> int:
-        """Records sent before `sent_before` and still not confirmed become `unconfirmed`."""
+    def expire_unconfirmed(self, sent_before: float, now: float, reason: str,
+                           after_id: int = 0) -> int:
+        """Records sent before `sent_before` (ids above `after_id`: the caller's previous
+        answer) and still not confirmed become `unconfirmed`; the id they were looked up to."""
         with self._store.transaction():
             row = self._conn.execute(
                 "SELECT max(upto) FROM fleet_sent_batches WHERE at < ?", (sent_before,)
             ).fetchone()
-            upto = int(row[0]) if row and row[0] is not None else 0
-            cursor = self._conn.execute(
+            upto = max(int(row[0]) if row and row[0] is not None else 0, after_id)
+            self._conn.execute(
                 "UPDATE fleet_deliveries SET state = 'unconfirmed', updated_at = ?, reason = ?, "
                 "tries = max(tries, 1), sent_at = coalesce(sent_at, " + _BATCH_TIME + ") "
-                "WHERE (state = 'sent' AND sent_at < ?) OR (state = 'queued' AND id <= ?)",
-                (now, reason, sent_before, upto),
+                "WHERE id > ? AND id <= ? AND state = 'queued'", (now, reason, after_id, upto),
             )
-        return cursor.rowcount
+            if after_id == 0:  # records of an older arconsole, marked `sent` one by one
+                self._conn.execute(
+                    "UPDATE fleet_deliveries SET state = 'unconfirmed', updated_at = ?, "
+                    "reason = ? WHERE state = 'sent' AND sent_at < ?",
+                    (now, reason, sent_before),
+                )
+        return upto
 
     def count_deliveries(self) -> dict[str, int]:
         if not self._has_tables():
