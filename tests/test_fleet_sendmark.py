@@ -142,3 +142,63 @@ async def test_records_from_before_the_spool_keep_their_datagram_in_the_state_fi
     finally:
         await engine.stop()
         queue.close()
+
+
+OLD_DELIVERIES = """CREATE TABLE fleet_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, response TEXT NOT NULL, program TEXT NOT NULL,
+    agent TEXT NOT NULL, key TEXT, datagram BLOB,
+    state TEXT NOT NULL CHECK (state IN
+        ('queued', 'sending', 'sent', 'confirmed', 'failed', 'unconfirmed')),
+    reason TEXT NOT NULL DEFAULT '', queued_at REAL NOT NULL, deadline REAL NOT NULL,
+    sent_at REAL, tries INTEGER NOT NULL DEFAULT 0, updated_at REAL NOT NULL)"""
+
+
+async def test_a_state_file_of_the_previous_arconsole_reads_and_upgrades(tmp_path: Path) -> None:
+    """Delivery records as the previous arconsole wrote them (datagram in the row, `sent`
+    and `sending` marked per record, no watermark table): `blocks list` reads them without
+    taking the file, and an engine upgrades it, settles the interrupted one and sends the
+    queued one."""
+    import sqlite3
+
+    from arconsole.engine.store import StateStore
+
+    home = fleet_home(tmp_path)
+    datagrams, state_path, _ = await record_five_unsent(home)
+    for sidecar in (spool_path(state_path), mark_path(state_path)):
+        sidecar.unlink()
+    conn = sqlite3.connect(state_path)
+    conn.executescript("DROP TABLE fleet_deliveries; DROP TABLE fleet_sent_batches;")
+    conn.execute(OLD_DELIVERIES)
+    conn.execute("CREATE INDEX fleet_deliveries_state ON fleet_deliveries (state, id)")
+    conn.executemany(
+        "INSERT INTO fleet_deliveries (response, program, agent, key, datagram, state, "
+        "queued_at, deadline, sent_at, tries, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        [("firewall-drop", "firewall-drop", "001", f"203.0.113.{n}", datagrams[n - 1], state,
+          1.0, 9e12, 2.0 if state == "sent" else None, 1 if state != "queued" else 0, 2.0)
+         for n, state in ((1, "sent"), (2, "sending"), (3, "queued"))])
+    conn.commit()
+    conn.close()
+
+    looking = StateStore.open(state_path, lock=False)
+    try:
+        old = FleetStore(looking).deliveries()
+    finally:
+        looking.close()
+    assert [(r.state, r.datagram) for r in old] == [
+        ("sent", datagrams[0]), ("sending", datagrams[1]), ("queued", datagrams[2])]
+
+    queue = bind_queue(home)
+    engine = await restart(home)
+    try:
+        assert engine.agent_delivery is not None
+        await engine.agent_delivery.wait_idle()
+        assert received(queue) == [datagrams[2]]  # only the one never handed over
+        records = FleetStore(engine.store).deliveries()
+        assert [r.state for r in records] == ["sent", "unconfirmed", "sent"]
+        assert records[0].sent_at == 2.0 and records[2].sent_at is not None
+        indexes = {row[0] for row in engine.store._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "fleet_deliveries_state" not in indexes
+    finally:
+        await engine.stop()
+        queue.close()

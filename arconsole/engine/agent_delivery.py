@@ -101,6 +101,8 @@ class WazuhQueueDelivery:
         pick up what is still queued."""
         self._store = store
         self.blocks.attach(store)
+        if store.spool_problem:
+            self._context.notice("warning", store.spool_problem)
         now = self._context.clock.now()
         db_id = store.db_id()
         path = mark_path(store.state_path)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 MAGIC = b"ARCSPOL1"
 _HEADER = 8 + 32  # magic + db id
+_IOV_MAX = 1024  # buffers per pwritev (Linux's IOV_MAX)
 
 
 def spool_path(state_path: Path) -> Path:
@@ -72,14 +73,26 @@ class Spool:
     def append(self, datagrams: list[bytes], *, sync: bool = False) -> list[int]:
         """Write the datagrams one after the other; their offsets."""
         offsets: list[int] = []
-        position = self._end
+        # The file's own end, not a remembered one: another Spool on the same file (a second
+        # FleetStore of the same engine) may have appended since.
+        position = self._end = os.fstat(self._fd).st_size
         for datagram in datagrams:
             offsets.append(position)
             position += len(datagram)
-        data = memoryview(b"".join(datagrams))
-        written = 0
-        while written < len(data):
-            written += os.pwrite(self._fd, data[written:], self._end + written)
+        # Gathered writes: no copy of the whole turn into one buffer first.
+        for start in range(0, len(datagrams), _IOV_MAX):
+            chunk = datagrams[start:start + _IOV_MAX]
+            at = offsets[start]
+            size = sum(map(len, chunk))
+            written = os.pwritev(self._fd, chunk, at)
+            if written < size:  # a short write (disk nearly full...): finish it plainly
+                rest = memoryview(b"".join(chunk))[written:]
+                while rest:
+                    done = os.pwrite(self._fd, rest, at + written)
+                    if done <= 0:
+                        raise SpoolError(f"{self.path}: short write")
+                    written += done
+                    rest = rest[done:]
         if sync:
             os.fsync(self._fd)
         self._end = position

@@ -207,6 +207,7 @@ class FleetStore:
         self._conn: sqlite3.Connection = store._conn  # same file, same lock
         self._seen: set[str] = set()
         self._spool: Spool | None = None
+        self.spool_problem: str | None = None
         self._spool_tried = False
         if not store.read_only:
             with store.transaction():
@@ -225,12 +226,17 @@ class FleetStore:
             try:
                 self._spool = Spool(spool_path(store.path), self.db_id(), writable=True)
             except OSError as error:  # then the datagrams go into the state file, as before
-                store._notice("warning", f"agent delivery spool unavailable ({error}): "
-                              "datagrams are kept in the state file, more slowly")
+                self.spool_problem = (f"agent delivery spool unavailable ({error}): datagrams "
+                                      "are kept in the state file, more slowly")
             self._spool_tried = True
+        # A state file of an older arconsole, opened read-only, may lack the spool columns
+        # and the watermark table: read what it has.
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(fleet_deliveries)")}
-        self._columns = (_DELIVERY_COLUMNS if "spool_offset" in columns or not columns
-                         else _DELIVERY_COLUMNS.replace(*_NO_SPOOL))
+        self._columns = _DELIVERY_COLUMNS
+        if columns and "spool_offset" not in columns:
+            self._columns = self._columns.replace(*_NO_SPOOL)
+        if not self._has("fleet_sent_batches"):
+            self._columns = self._columns.replace(_BATCH_TIME, "NULL")
 
     @property
     def state_path(self) -> Path:
