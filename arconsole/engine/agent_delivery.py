@@ -1,11 +1,17 @@
 """Delivery through the `wazuh-queue` transport: agent responses as records, sent in order.
 
 For each (response, agent) the stage records a delivery (`queued`), persisted before the read
-position may pass the alert, then a sender task moves it to `sending` and `sent` in batches;
-the agent's own AR log line (fleet table) makes it `confirmed`; no line within `confirm_wait`
-makes it `unconfirmed`; an agent older than 4.2, a message remoted cannot take, or a send that
-kept failing until the response no longer made sense (its timeout; 10 minutes for stateless
-ones) makes it `failed`, with the reason. Nothing is dropped silently.
+position may pass the alert; a sender task sends them in batches and, per batch, moves the
+state file's watermark (one row: every queued record up to that id has left) instead of
+rewriting each record; the agent's own AR log line (fleet table) makes it `confirmed`; no line
+within `confirm_wait` makes it `unconfirmed`; an agent older than 4.2, a message remoted cannot
+take, or a send that kept failing until the response no longer made sense (its timeout; 10
+minutes for stateless ones) makes it `failed`, with the reason. Nothing is dropped silently.
+
+Exactly once across a crash: around every datagram the sender notes its id in a mapped mark
+file (`agent_sendmark`), which a kill -9 does not lose, so a restart sends what had not left
+and nothing that had; the one datagram a kill can catch between the kernel's `send` and the
+note is not sent again and stays `unconfirmed` until the agent's log line confirms it.
 
 Its own bounded queue: records wait in the state file, at most `memory_limit` of them in memory,
 so 10,000 agent responses at once cost the intake one SQLite transaction and never a wait on

@@ -1,11 +1,13 @@
 """The fleet's tables in the engine's state file: agent delivery records and fleet rows.
 
 Kept beside `StateStore` (same SQLite connection, same transactions) rather than inside it:
-`fleet_deliveries` holds each (response, agent) message from `queued` through `sending` to
-`sent` and then `confirmed`, `failed` or `unconfirmed`, with its exact datagram, so a restart
-resends what was not sent and loses nothing; `fleet_rows` holds the blocks agents reported
-through their active-response log (fleet.md F2, F3). Tables are created on first use, so a
-state file from before the fleet opens unchanged.
+`fleet_deliveries` holds each (response, agent) message, written once as `queued`; it is
+`sent` once the sender's watermark (`fleet_sent_batches`, one row per batch) passes its id,
+then `confirmed`, `failed` or `unconfirmed`, written per record with the reason. Its exact
+datagram is in the spool file beside the state file (`agent_spool`; rows of an older
+arconsole keep it in the row), so a restart resends what was not sent and loses nothing;
+`fleet_rows` holds the blocks agents reported through their active-response log (fleet.md F2,
+F3). Tables are created on first use, so a state file from before the fleet opens unchanged.
 """
 
 from __future__ import annotations
