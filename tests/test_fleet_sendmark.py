@@ -202,3 +202,30 @@ async def test_a_state_file_of_the_previous_arconsole_reads_and_upgrades(tmp_pat
     finally:
         await engine.stop()
         queue.close()
+
+
+async def test_a_block_whose_message_was_lost_with_the_spool_is_not_sent_empty(
+    tmp_path: Path,
+) -> None:
+    """Agent blocks keep their message as their delivery's datagram (not twice in the state
+    file): with the spool gone, an agent's restart cannot send them again, and says so
+    instead of sending an empty message."""
+    home = fleet_home(tmp_path)
+    _, state_path, _ = await record_five_unsent(home)
+    spool_path(state_path).unlink()
+    queue = bind_queue(home)
+    engine = await restart(home)
+    try:
+        assert engine.agent_delivery is not None
+        await engine.agent_delivery.wait_idle()
+        assert received(queue) == []  # the five records failed: their bytes are gone
+        await engine.handle_line(alert_line("7.9", rule_id="503", level=3, agent_id="001",
+                                            srcip=None, groups=["ossec"]))
+        await engine.drain()
+        await engine.agent_delivery.wait_idle()
+        assert received(queue) == []
+        said = [e.message for e in engine.store.list_events()]
+        assert sum("its message is lost" in m for m in said) == 5
+    finally:
+        await engine.stop()
+        queue.close()

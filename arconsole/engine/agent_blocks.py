@@ -152,9 +152,14 @@ class AgentBlocks:
         blocked: set[str] = set()
         for block in self.blocks.values():
             if block.agent == agent:
+                blocked.add(block.key)
+                if not block.message:  # its datagram was lost with the delivery spool
+                    self._context.notice(
+                        "warning", f"agent block {block.row_key}: its message is lost (the "
+                        "delivery spool beside the state file is gone): not sent again")
+                    continue
                 self._send(block.response, block.program, agent, block.key, block.message,
                            block.flags, block.expires_at)
-                blocked.add(block.key)
                 count += 1
         reversals: dict[str, tuple[str, bytes]] = {}  # the latest per key
         if self._store is not None:
