@@ -231,19 +231,24 @@ class WazuhQueueDelivery:
             if future is not None and not future.done():
                 future.set_exception(error)
             return
+        told = self._context.bus.has_subscribers
+        ready = self._ready
+        room = self._memory_limit - len(ready) if self._spilled_from is None else 0
         for delivery_id, record in zip(ids, pending, strict=True):
             if record.state == "failed":
                 self.failed += 1
                 self._publish(delivery_id, record.response, record.program, record.agent,
                               record.key, "failed", record.reason)
                 continue
-            self._publish(delivery_id, record.response, record.program, record.agent,
-                          record.key, "queued", "")
+            if told:
+                self._publish(delivery_id, record.response, record.program, record.agent,
+                              record.key, "queued", "")
             assert record.datagram is not None
-            if self._spilled_from is None and len(self._ready) < self._memory_limit:
-                self._ready.append(_Ready(delivery_id, record.datagram, record.deadline))
+            if room > 0:
+                ready.append(_Ready(delivery_id, record.datagram, record.deadline))
+                room -= 1
             elif self._spilled_from is None:
-                self._spilled_from = delivery_id
+                self._spilled_from = delivery_id  # the rest waits in the state file
         if future is not None and not future.done():
             future.set_result(None)
         self._idle.clear()
