@@ -33,7 +33,7 @@ The quick structs (`quick_shapes`) decode nothing of a member they only count (i
 raw view of the line; absent ones stay `UNSET`) and are not tracked by the garbage collector;
 bench/decide.py measures the result against `orjson.loads` and msgspec's typed decode.
 
-The compliance arrays are decoded lazily: their raw bytes are the key of a small cache of
+The compliance arrays are decoded lazily (`rule_groups`): their raw bytes are the key of a cache of
 rebuilt group strings; on the quick path a rule seen before is found by its id, level and
 description, and its arrays are compared in place with the ones it had.
 
@@ -42,7 +42,6 @@ alerts.log (OSSEC's and Wazuh's text format) has no keys to repeat: `logreader` 
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -50,16 +49,15 @@ from typing import Any
 import msgspec
 
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
-from arconsole.alerts.groups import COMPLIANCE, COMPLIANCE_KEYS, build_group_string
 from arconsole.alerts.model import Alert, AlertError
-from arconsole.alerts.quick_shapes import QuickLine, QuickRule
+from arconsole.alerts.quick_shapes import QuickLine
+from arconsole.alerts.rule_groups import CACHE_LIMIT, GROUPS_BY_ARRAYS, rebuild_groups
 from arconsole.safetext import literal
 
 __all__ = ["DECISION_KEYS", "MAX_LINE", "crafted_keys", "decode_alert_line", "read_alerts_json"]
 
 MAX_LINE = 65536  # OS_MAXSTR
 _NONE = msgspec.Raw(b"")
-_GROUPS_CACHE_LIMIT = 8192
 
 
 # ------------------------------------------------------------------ 2. checked, 3. lenient
@@ -137,9 +135,6 @@ _decode_strict = msgspec.json.Decoder(_StrictLine, float_hook=_number_as_written
 _decode_lenient = msgspec.json.Decoder(_Line).decode
 _encode_into = msgspec.json.Encoder().encode_into
 _per_thread = threading.local()  # a reused buffer for re-encoding, one per thread
-_decode_strings = msgspec.json.Decoder(tuple[str, ...]).decode
-# raw bytes of groups + compliance arrays -> (groups, group string)
-_groups_cache: dict[bytes, tuple[tuple[str, ...], str]] = {}
 
 # A quick line re-encodes as `{"rule":{` + the rule's arrays + `"id":`... (`QuickRule`): the
 # arrays between, as written, key the group cache. `"id":` cannot occur inside them (a quote
@@ -188,10 +183,10 @@ def decode_alert_line(line: bytes) -> Alert:
     else:
         key = bytes(encoded[_ARRAYS_START : encoded.find(_ARRAYS_END, _ARRAYS_START)])
         try:
-            groups, group_string = _groups_cache[key]
+            groups, group_string = GROUPS_BY_ARRAYS[key]
         except KeyError:
-            groups, group_string = _rebuild_groups(rule, line, key)
-        if len(_rules_seen) >= _GROUPS_CACHE_LIMIT:
+            groups, group_string = rebuild_groups(rule, line, key)
+        if len(_rules_seen) >= CACHE_LIMIT:
             _rules_seen.clear()
         _rules_seen[(rule_id, rule.level, rule.description)] = seen = (
             key, groups, group_string, str(rule_id))
@@ -269,9 +264,9 @@ def _alert(decoded: _Line, line: bytes, key: bytes) -> Alert:
     """The Alert of a line whose keys are known to be unambiguous; `key` is its rule's arrays."""
     rule = decoded.rule
     try:
-        groups, group_string = _groups_cache[key]
+        groups, group_string = GROUPS_BY_ARRAYS[key]
     except KeyError:
-        groups, group_string = _rebuild_groups(rule, line, key)
+        groups, group_string = rebuild_groups(rule, line, key)
     agent = decoded.agent
     data = decoded.data
     srcip = dstuser = filename = None
@@ -391,42 +386,6 @@ def _checked_slowly(line: bytes) -> _Line:
         raise AlertError(f"not an alert: {_plain(error)}") from None
     except msgspec.DecodeError as error:
         raise AlertError(f"not JSON: {_plain(error)}") from None
-
-
-# ------------------------------------------------------------------ groups
-
-
-def _rebuild_groups(
-    rule: _Rule | QuickRule, line: bytes, key: bytes
-) -> tuple[tuple[str, ...], str]:
-    """Decode the arrays of a rule not seen before and remember its group string."""
-    try:
-        groups = _strings(rule.groups)
-        arrays = {name: _strings(raw) for name, _ in COMPLIANCE if (raw := getattr(rule, name))}
-    except msgspec.ValidationError as error:
-        raise AlertError(f"not an alert: rule groups: {_plain(error)}") from None
-    order = _compliance_order(line) if len(arrays) > 1 else list(arrays)
-    ordered = [(name, arrays[name]) for name in order if name in arrays]
-    ordered += [(name, values) for name, values in arrays.items() if name not in order]
-    result = (groups, build_group_string(groups, ordered))
-    if len(_groups_cache) >= _GROUPS_CACHE_LIMIT:
-        _groups_cache.clear()
-    _groups_cache[key] = result
-    return result
-
-
-def _strings(raw: msgspec.Raw) -> tuple[str, ...]:
-    """A JSON array of strings; absent or null means none."""
-    return _decode_strings(raw) if raw and bytes(raw) != b"null" else ()
-
-
-def _compliance_order(line: bytes) -> list[str]:
-    """The compliance keys of `rule` in the order the line writes them (first miss only)."""
-    try:
-        rule = json.loads(line).get("rule")
-    except ValueError:
-        return []
-    return [name for name in rule if name in COMPLIANCE_KEYS] if isinstance(rule, dict) else []
 
 
 def _plain(error: Exception) -> str:
