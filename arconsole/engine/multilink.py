@@ -138,9 +138,14 @@ class MultiLink:
         return self._retag(node, await link.extend(own, seconds, operator))
 
     async def add(self, command: str, srcip: str, operator: str, *, timeout: int | None,
-                  force: bool) -> Outcome:
-        """A block by hand goes to the first node attached (the one named first)."""
-        node, link = next(iter(self.links.items()))
+                  force: bool, node: str | None = None) -> Outcome:
+        """A block by hand on `node`, the engine the operator chose: with several attached
+        there is no right default, so without a node (or with an unknown one) nothing runs."""
+        link = self.links.get(node) if node is not None else None
+        if link is None or node is None:
+            detail = (f"no attached node is called {node!r}" if node is not None else
+                      "several nodes are attached: say which one blocks it")
+            return Outcome(ok=False, action="add", target=srcip, detail=detail)
         outcome = await link.add(command, srcip, operator, timeout=timeout, force=force)
         return self._retag(node, outcome)
 

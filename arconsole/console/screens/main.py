@@ -743,11 +743,16 @@ class MainScreen(Screen[None]):
         self.flows.extend(block)
 
     def action_manual_block(self) -> None:
-        address = ""
+        """Block by hand: the selected alert's address; with several engines attached, the
+        selected block's node (from the alerts pane the node is asked: alerts carry none)."""
+        address, node = "", ""
         focused = self.focused
         if isinstance(focused, AlertsView) and focused.selected_alert is not None:
             address = focused.selected_alert.srcip or ""
-        self.flows.manual_block(address)
+        elif isinstance(focused, BlocksView):
+            block = focused.selected_block()
+            node = block.node if block is not None else ""
+        self.flows.manual_block(address, node)
 
     def action_bulk_reverse(self) -> None:
         keys = [entry.key for entry in self.blocks_view.visible_entries
