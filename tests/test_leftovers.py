@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from arconsole.engine import executor as executor_module
+from arconsole.engine import child as child_module
 from arconsole.engine.cgroups import RunCgroups
 from arconsole.engine.executor import Executor
 
@@ -123,7 +123,7 @@ async def test_before_linux_6_9_the_group_id_is_signalled(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Without pidfd process-group signals (Linux < 6.9) the sweep uses killpg.
-    monkeypatch.setattr(executor_module, "_PIDFD_GROUP_SIGNALS", False)
+    monkeypatch.setattr(child_module, "_PIDFD_GROUP_SIGNALS", False)
     install(home, "stray", STRAY)
     executor = Executor(home, kill_grace=0.3, cgroups=False)
     _, stray = await run_stray(home, "stray", executor)

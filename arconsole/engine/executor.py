@@ -28,11 +28,9 @@ import asyncio
 import contextlib
 import functools
 import os
-import select
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -45,6 +43,9 @@ from arconsole.config.executables import ExecutableMissing as ExecutableMissing
 from arconsole.config.executables import ExecutableRefused as ExecutableRefused
 from arconsole.config.executables import checked_executable as _checked_file
 from arconsole.engine.cgroups import RunCgroup, RunCgroups
+from arconsole.engine.child import LINE_MAX as LINE_MAX
+from arconsole.engine.child import STDERR_CAP as STDERR_CAP
+from arconsole.engine.child import Child, FdWatcher, write_some
 from arconsole.engine.spawn import Spawned, Spawner, SpawnRequest
 
 # Scripts get a fixed environment: nothing from the console's, nothing from an alert.
@@ -56,16 +57,11 @@ SCRIPT_ENV = {
     ),
     "LANG": "C",
 }
-LINE_MAX = 8191  # execd reads the check_keys line with fgets(buffer, 8192)
-STDERR_CAP = 64 * 1024
-_READ_CHUNK = 65536
+_HAVE_PIDFD = hasattr(os, "pidfd_open")  # tests turn it off to try the thread fallback
 _REAP_WAIT = 5.0  # after SIGKILL: how long a run waits for the kernel before reaping later
 
 _SWEEP_POLL = 0.05  # how often a run's leftovers are looked for during the grace
 
-_HAVE_PIDFD = hasattr(os, "pidfd_open")
-_PIDFD_SIGNAL_PROCESS_GROUP = 4  # linux/pidfd.h (Linux 6.9)
-_PIDFD_GROUP_SIGNALS = hasattr(signal, "pidfd_send_signal")  # until the kernel says EINVAL
 
 # Scripts whose detached children are meant to outlive them: Wazuh's and OSSEC's restart
 # scripts start the daemons. They run without a cgroup (their process group is still swept).
@@ -122,325 +118,6 @@ class ScriptResult:
     def duration(self) -> float:
         return self.ended_at - self.started_at
 
-
-class _FdWatcher:
-    """The executor's own epoll set, watched by the loop as one reader.
-
-    A run watches three descriptors (stdout, stderr, its pidfd); through asyncio's add_reader
-    each registration and removal costs a Handle, a selector key and an epoll_ctl in Python.
-    Here it is one C call each, and one loop wake-up serves every run that has news.
-    Level-triggered like asyncio's selector, so a callback that reads only part is called again.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self._epoll = select.epoll()
-        self._callbacks: dict[int, Callable[[], None]] = {}
-        loop.add_reader(self._epoll.fileno(), self._dispatch)
-
-    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
-        self._epoll.register(fd, select.EPOLLIN)
-        self._callbacks[fd] = callback
-
-    def add_writer(self, fd: int, callback: Callable[[], None]) -> None:
-        self._epoll.register(fd, select.EPOLLOUT)
-        self._callbacks[fd] = callback
-
-    def remove(self, fd: int) -> None:
-        if self._callbacks.pop(fd, None) is not None:
-            with contextlib.suppress(OSError):
-                self._epoll.unregister(fd)
-
-    def _dispatch(self) -> None:
-        for fd, _ in self._epoll.poll(0, 256):
-            callback = self._callbacks.get(fd)
-            if callback is not None:  # removed by an earlier callback of this batch
-                callback()
-
-    def close(self) -> None:
-        if not self.loop.is_closed():
-            self.loop.remove_reader(self._epoll.fileno())
-        self._epoll.close()
-
-
-class _Child:
-    """One spawned script: its pipes and its exit, driven by event-loop callbacks."""
-
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, watcher: _FdWatcher, spawned: Spawned,
-        stdin_fd: int | None, stdout_fd: int | None, stderr_fd: int | None,
-        *, want_line: bool, pending: bytes = b"", close_after_write: bool = False,
-        cgroup: RunCgroup | None = None,
-    ) -> None:
-        self.loop = loop
-        self.watcher = watcher
-        self.popen = spawned.popen
-        self.pid = spawned.pid
-        self.exited: asyncio.Future[None] = loop.create_future()
-        self.first_line: asyncio.Future[bytes | None] = loop.create_future()
-        if not want_line:
-            self.first_line.set_result(None)
-        self.abort: asyncio.Future[None] = loop.create_future()
-        self.killed = False
-        self.reaped = False
-        self._stdin_fd = stdin_fd
-        self._stdout_fd = stdout_fd
-        self._stderr_fd = stderr_fd
-        self._pending = bytearray(pending)
-        self._close_after_write = close_after_write
-        self._writing = False
-        self._line = bytearray()
-        self._stderr = bytearray()
-        self._pidfd = spawned.pidfd
-        self.cgroup = cgroup
-        if stdout_fd is not None:
-            watcher.add_reader(stdout_fd, self._on_stdout)
-        if stderr_fd is not None:
-            watcher.add_reader(stderr_fd, self._on_stderr)
-        self._watch_exit()
-        if self._pending:
-            self._flush()
-
-    # ---------------------------------------------------------------- exit
-
-    def _watch_exit(self) -> None:
-        if self._pidfd is not None:
-            self.watcher.add_reader(self._pidfd, self._on_exit)
-            return
-        # No pidfd (old kernel): a thread waits without reaping (WNOWAIT), so the pid, and
-        # with it the process group id, stays reserved until the kill sequence is over.
-        threading.Thread(target=self._wait_exit_thread, daemon=True).start()
-
-    def _wait_exit_thread(self) -> None:
-        with contextlib.suppress(ChildProcessError):
-            os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
-        with contextlib.suppress(RuntimeError):  # loop already closed
-            self.loop.call_soon_threadsafe(self._on_exit)
-
-    def _on_exit(self) -> None:
-        if self._pidfd is not None and not self.exited.done():
-            # The pidfd stays open: after the reap it still names the script's process
-            # group, so leftovers are signalled without any risk of a reused id.
-            self.watcher.remove(self._pidfd)
-        if not self.exited.done():
-            self.exited.set_result(None)
-
-    def reap(self) -> int | None:
-        """Collect the exit status of a process whose exit was seen (no blocking)."""
-        self.reaped = True
-        if self.popen is not None:
-            return self.popen.wait()
-        while True:
-            try:
-                _, status = os.waitpid(self.pid, 0)
-            except InterruptedError:  # pragma: no cover - PEP 475 retries already
-                continue
-            except ChildProcessError:  # pragma: no cover - someone else reaped it
-                return None
-            return os.waitstatus_to_exitcode(status)
-
-    def signal_group(self, signum: int) -> None:
-        """Signal the script's process group, and the script itself if it left the group.
-
-        Only called before the script is reaped: until then its pid, which is also the
-        group id, cannot be reused, so the signal cannot reach a stranger.
-        """
-        self.killed = True
-        self.signal_leftovers(signum)
-        with contextlib.suppress(OSError):
-            os.kill(self.pid, signum)
-
-    # ---------------------------------------------------------------- what the script leaves
-
-    def signal_leftovers(self, signum: int, *, cgroup: bool = True) -> None:
-        """Signal the process group and, with one, the run's cgroup (setsid children too).
-
-        Before the reap the zombie script holds its pid, the group id; after it, the pidfd
-        names the group where the kernel can (Linux >= 6.9), else the group id is used: it
-        stays reserved while any member lives.
-        """
-        if not self._signal_group_by_pidfd(signum):
-            with contextlib.suppress(OSError):
-                os.killpg(self.pid, signum)
-        if cgroup and self.cgroup is not None:
-            self.cgroup.signal_all(signum)
-
-    def leftovers(self) -> bool:
-        """Whether anything of the run is still there: a member of its process group (a
-        zombie not yet collected by init counts), or a live process in its cgroup."""
-        if self.cgroup is not None and self.cgroup.populated():
-            return True
-        if self._pidfd is not None and _PIDFD_GROUP_SIGNALS:
-            try:
-                signal.pidfd_send_signal(self._pidfd, 0, None, _PIDFD_SIGNAL_PROCESS_GROUP)
-            except OSError:
-                return False
-            return True
-        try:
-            os.killpg(self.pid, 0)
-        except OSError:
-            return False
-        return True
-
-    def _signal_group_by_pidfd(self, signum: int) -> bool:
-        global _PIDFD_GROUP_SIGNALS
-        if self._pidfd is None or not _PIDFD_GROUP_SIGNALS:
-            return False
-        try:
-            signal.pidfd_send_signal(self._pidfd, signum, None, _PIDFD_SIGNAL_PROCESS_GROUP)
-        except ProcessLookupError:
-            return True  # nobody left in the group
-        except OSError:
-            _PIDFD_GROUP_SIGNALS = False  # EINVAL: a kernel before 6.9
-            return False
-        return True
-
-    def release(self) -> None:
-        """Let go of the pidfd once the run and its leftovers are done with."""
-        fd, self._pidfd = self._pidfd, None
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-    # ---------------------------------------------------------------- stdin
-
-    def write(self, data: bytes) -> None:
-        if self._stdin_fd is None:
-            return
-        self._pending += data
-        self._flush()
-
-    def close_stdin(self) -> None:
-        self._close_after_write = True
-        if not self._pending:
-            self._close_stdin()
-
-    def _flush(self) -> None:
-        fd = self._stdin_fd
-        while self._pending and fd is not None:
-            try:
-                written = os.write(fd, self._pending)
-            except BlockingIOError:
-                if not self._writing:
-                    self.watcher.add_writer(fd, self._flush)
-                    self._writing = True
-                return
-            except OSError:  # EPIPE: the script stopped reading; execd's write fails too
-                self._pending.clear()
-                self._close_stdin()
-                return
-            del self._pending[:written]
-        if self._writing and fd is not None:
-            self.watcher.remove(fd)
-            self._writing = False
-        if self._close_after_write:
-            self._close_stdin()
-
-    def _close_stdin(self) -> None:
-        fd, self._stdin_fd = self._stdin_fd, None
-        if fd is None:
-            return
-        if self._writing:
-            self.watcher.remove(fd)
-            self._writing = False
-        os.close(fd)
-
-    # ---------------------------------------------------------------- stdout, stderr
-
-    def _on_stdout(self) -> None:
-        fd = self._stdout_fd
-        assert fd is not None
-        try:
-            data = os.read(fd, _READ_CHUNK)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._close_stdout()
-            self._take_line(eof=True)
-        elif not self.first_line.done():
-            self._line += data
-            self._take_line(eof=False)
-        # After the first line, stdout is read and dropped so a chatty script never blocks.
-
-    def _take_line(self, *, eof: bool) -> None:
-        """fgets: up to the first newline within LINE_MAX bytes, or LINE_MAX bytes, or what
-        is there at end of file (None if nothing)."""
-        if self.first_line.done():
-            return
-        end = self._line.find(b"\n", 0, LINE_MAX)
-        if end >= 0:
-            line: bytes | None = bytes(self._line[:end])
-        elif len(self._line) >= LINE_MAX:
-            line = bytes(self._line[:LINE_MAX])
-        elif eof:
-            line = bytes(self._line) if self._line else None
-        else:
-            return
-        self._line.clear()
-        self.first_line.set_result(line)
-
-    def _close_stdout(self) -> None:
-        fd, self._stdout_fd = self._stdout_fd, None
-        if fd is not None:
-            self.watcher.remove(fd)
-            os.close(fd)
-
-    def _on_stderr(self) -> None:
-        fd = self._stderr_fd
-        assert fd is not None
-        try:
-            data = os.read(fd, _READ_CHUNK)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._close_stderr()
-            return
-        room = STDERR_CAP - len(self._stderr)
-        if room > 0:
-            self._stderr += data[:room]
-
-    def _close_stderr(self) -> None:
-        fd, self._stderr_fd = self._stderr_fd, None
-        if fd is not None:
-            self.watcher.remove(fd)
-            os.close(fd)
-
-    def settle_after_exit(self) -> None:
-        """The script has exited: take what its pipes already hold, then let go of them.
-
-        A background child may keep the pipes open for ever; what the script itself wrote is
-        already in them, so one last non-blocking read is all that is owed to it.
-        """
-        for _ in range(16):  # bounded: a grandchild could keep writing
-            if self._stdout_fd is None or self.first_line.done():
-                break
-            self._on_stdout()
-        self._take_line(eof=True)
-        for _ in range(16):
-            if self._stderr_fd is None or len(self._stderr) >= STDERR_CAP:
-                break
-            before = len(self._stderr)
-            self._on_stderr()
-            if len(self._stderr) == before:
-                break
-        self.close()
-
-    def close(self) -> None:
-        self._close_stdin()
-        self._close_stdout()
-        self._close_stderr()
-        if not self.first_line.done():
-            self.first_line.set_result(None)
-
-    @property
-    def stderr(self) -> bytes:
-        return bytes(self._stderr)
-
-
 class Executor:
     """Runs scripts from `HOME/active-response/bin`, at most `max_concurrency` at a time.
 
@@ -477,7 +154,7 @@ class Executor:
         # separate slots for deletes mean a burst of adds can never starve the delete it awaits.
         self._delete_slots = asyncio.Semaphore(max(1, max_concurrency))
         self._closed = False
-        self._live: set[_Child] = set()
+        self._live: set[Child] = set()
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -489,7 +166,7 @@ class Executor:
         self._uncontained = frozenset(uncontained)
         self._cgroups: RunCgroups | None = None
         self._cgroups_tried = False
-        self._watcher: _FdWatcher | None = None
+        self._watcher: FdWatcher | None = None
         self.containment = "not decided yet (at the first run)"
 
     # ---------------------------------------------------------------- public runs
@@ -595,7 +272,7 @@ class Executor:
     ) -> ScriptResult:
         started = self.clock()
 
-        def result(child: _Child | None, **fields: object) -> ScriptResult:
+        def result(child: Child | None, **fields: object) -> ScriptResult:
             values: dict[str, object] = {
                 "program": program, "argv": argv, "pid": None, "returncode": None,
                 "timed_out": False, "killed": False, "first_line": None, "stderr": b"",
@@ -669,7 +346,7 @@ class Executor:
     async def _spawn(
         self, argv: tuple[str, ...], stdin: bytes | None, capture_stdout: bool, *,
         close_stdin: bool,
-    ) -> _Child:
+    ) -> Child:
         """Start `argv[0]` (relative paths are taken from the home, the working directory).
 
         The message goes into the stdin pipe before the script exists: a write with nobody
@@ -692,7 +369,7 @@ class Executor:
             stdin_parent = stdout_parent = None
             if stdin is not None:
                 stdin_parent, stdin_child = pipe(parent_reads=False)
-                pending = stdin[_write_some(stdin_parent, stdin):]
+                pending = stdin[write_some(stdin_parent, stdin):]
                 if close_stdin and not pending:
                     parent_fds.remove(stdin_parent)
                     os.close(stdin_parent)
@@ -727,15 +404,15 @@ class Executor:
             elif cgroup is not None and self._cgroups is not None:
                 self._cgroups.give_back(cgroup)
             raise
-        return _Child(
+        return Child(
             loop, self._watcher_for(loop), spawned, stdin_parent, stdout_parent, stderr_parent,
             want_line=capture_stdout, pending=pending, close_after_write=close_stdin,
             cgroup=cgroup,
         )
 
-    def _watcher_for(self, loop: asyncio.AbstractEventLoop) -> _FdWatcher:
+    def _watcher_for(self, loop: asyncio.AbstractEventLoop) -> FdWatcher:
         if self._watcher is None or self._watcher.loop is not loop:
-            self._watcher = _FdWatcher(loop)
+            self._watcher = FdWatcher(loop)
         return self._watcher
 
     def decide_containment(self) -> str:
@@ -764,7 +441,7 @@ class Executor:
                 self._cgroups.give_back(cgroup)
             return
         loop = asyncio.get_running_loop()
-        child = _Child(
+        child = Child(
             loop, self._watcher_for(loop), future.result(), None, None, None, want_line=False,
             cgroup=cgroup,
         )
@@ -776,7 +453,7 @@ class Executor:
             self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         return self._devnull
 
-    async def _terminate(self, child: _Child, loop: asyncio.AbstractEventLoop) -> bool:
+    async def _terminate(self, child: Child, loop: asyncio.AbstractEventLoop) -> bool:
         """SIGTERM the group, give the script `kill_grace`, then SIGKILL the group.
 
         SIGKILL goes out even when the script itself died of SIGTERM: children that ignore
@@ -789,7 +466,7 @@ class Executor:
         await _wait_any((child.exited,), loop.time() + _REAP_WAIT, loop)
         return child.exited.done()
 
-    def _abandon(self, child: _Child) -> None:
+    def _abandon(self, child: Child) -> None:
         """Kill the group now and reap in the background (the run itself is going away)."""
         if child.reaped:
             return
@@ -811,7 +488,7 @@ class Executor:
         self._reapers.add(task)
         task.add_done_callback(self._reapers.discard)
 
-    def _after_reap(self, child: _Child) -> None:
+    def _after_reap(self, child: Child) -> None:
         """The script is reaped: if it left processes behind, sweep them in the background
         (SIGTERM went out already; SIGKILL after `kill_grace`). The result does not wait."""
         if child.leftovers():
@@ -819,7 +496,7 @@ class Executor:
         else:
             self._release(child, known_empty=True)
 
-    async def _sweep(self, child: _Child) -> None:
+    async def _sweep(self, child: Child) -> None:
         loop = asyncio.get_running_loop()
         try:
             child.signal_leftovers(signal.SIGTERM)  # the cgroup's, outside the group, too
@@ -836,7 +513,7 @@ class Executor:
         finally:
             self._release(child)
 
-    def _release(self, child: _Child, *, known_empty: bool = False) -> None:
+    def _release(self, child: Child, *, known_empty: bool = False) -> None:
         child.release()
         group, child.cgroup = child.cgroup, None
         if group is not None and self._cgroups is not None:
@@ -868,14 +545,6 @@ async def _wait_any(
         timer.cancel()
         for future in futures:
             future.remove_done_callback(wake)
-
-
-def _write_some(fd: int, data: bytes) -> int:
-    """Write what a non-blocking pipe takes now; how many bytes that was."""
-    try:
-        return os.write(fd, data)
-    except BlockingIOError:
-        return 0
 
 
 def _describe(error: BaseException, path: str) -> str:

@@ -35,10 +35,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import sqlite3
-import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,146 +44,56 @@ from pathlib import Path
 from typing import Any
 
 from arconsole.alerts.position import ReadPosition
-from arconsole.engine.model import AuditEntry, Block, BlockState, Protocol
+from arconsole.engine.model import AuditEntry, Block, BlockState
 from arconsole.engine.snapshot import (
     SnapshotUnreadable,
     read_snapshot,
     snapshot_path_for,
     write_snapshot,
 )
+from arconsole.engine.state_files import (
+    check_regular,
+    ensure_private_file,
+    make_private_dirs,
+    move_aside,
+    others_can_write,
+    sidecars,
+    take_lock,
+    tighten_if_present,
+)
+from arconsole.engine.store_errors import (
+    StateCorrupt,
+    StateError,
+    StateLocked,
+    StateReadOnly,
+    StoreWriteError,
+)
+from arconsole.engine.store_schema import (
+    BLOCK_COLUMNS,
+    BUSY_TIMEOUT_S,
+    SAVE_BLOCK,
+    SCHEMA_VERSION,
+    SELECT_BLOCKS,
+    WRITE_FAILURE_CODES,
+    Unusable,
+    block_row,
+    connect_checked,
+    count_salvageable,
+    is_corruption,
+    row_block,
+    salvage_blocks,
+    schema_version,
+)
 
-SCHEMA_VERSION = 2
+__all__ = [
+    "BLOCK_COLUMNS", "BUSY_TIMEOUT_S", "EVENTS_KEPT", "SCHEMA_VERSION", "StateCorrupt",
+    "StateError", "StateLocked", "StateReadOnly", "StateStore", "StoreNotice", "StoreWriteError",
+    "StoredEvent", "count_salvageable", "salvage_blocks",
+]
+
 EVENTS_KEPT = 10_000
-BUSY_TIMEOUT_S = 5.0
-ORPHAN_LOCK_WAIT_S = 5.0  # a dead engine's lock, still held by a child about to exec
 TRIGGERS_KEPT = 100_000  # applied alerts remembered: far more than a re-read can reach
 SNAPSHOT_INTERVAL_S = 1.0  # at most one snapshot a second, however busy the engine
-
-# Statements that bring a state file from version N to N + 1. Empty while there is only one
-# version; a new Block field means a new entry here (ALTER TABLE ... ADD COLUMN ... DEFAULT).
-_META = (
-    "CREATE TABLE meta (db_id TEXT NOT NULL, seq INTEGER NOT NULL)",
-    # A random identity per database: a snapshot written for another file is never trusted
-    # to say what this one lost. `seq` counts the commits that changed blocks.
-    "INSERT INTO meta (db_id, seq) VALUES (lower(hex(randomblob(16))), 0)",
-    # Alerts whose response was applied (answered continue/abort): an alert re-read after a
-    # crash is not applied twice (the read position lags behind scripts still running).
-    """CREATE TABLE triggers (
-        id INTEGER PRIMARY KEY,
-        executable TEXT NOT NULL,
-        alert_id TEXT NOT NULL
-    )""",
-)
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _META}
-
-_SCHEMA = (
-    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
-    """CREATE TABLE blocks (
-        key TEXT PRIMARY KEY NOT NULL,
-        command TEXT NOT NULL,
-        name TEXT NOT NULL,
-        executable TEXT NOT NULL,
-        protocol TEXT NOT NULL CHECK (protocol IN ('json', 'argv')),
-        target TEXT NOT NULL,
-        srcip TEXT,
-        user TEXT,
-        started_at REAL NOT NULL,
-        timeout INTEGER NOT NULL,
-        offences INTEGER NOT NULL,
-        delete_message BLOB NOT NULL,
-        state TEXT NOT NULL
-            CHECK (state IN ('active', 'reversing', 'reversed', 'failed', 'untracked')),
-        alert_id TEXT,
-        rule_id TEXT,
-        restored INTEGER NOT NULL CHECK (restored IN (0, 1)),
-        manual INTEGER NOT NULL CHECK (manual IN (0, 1)),
-        last_error TEXT,
-        dry_run INTEGER NOT NULL CHECK (dry_run IN (0, 1))
-    )""",
-    """CREATE TABLE offenders (
-        key TEXT PRIMARY KEY NOT NULL,
-        count INTEGER NOT NULL,
-        updated_at REAL NOT NULL
-    )""",
-    """CREATE TABLE positions (
-        path TEXT PRIMARY KEY NOT NULL,
-        inode INTEGER NOT NULL,
-        offset INTEGER NOT NULL,
-        first_line_hash TEXT NOT NULL
-    )""",
-    """CREATE TABLE audit (
-        id INTEGER PRIMARY KEY,
-        at REAL NOT NULL,
-        operator TEXT NOT NULL,
-        action TEXT NOT NULL,
-        target TEXT NOT NULL,
-        detail TEXT NOT NULL
-    )""",
-    """CREATE TABLE events (
-        id INTEGER PRIMARY KEY,
-        at REAL NOT NULL,
-        kind TEXT NOT NULL,
-        message TEXT NOT NULL
-    )""",
-    *_META,
-)
-
-# Same order as Block's fields, so a row becomes a Block positionally (fast restore).
-BLOCK_COLUMNS = (
-    "key", "command", "name", "executable", "protocol", "target", "srcip", "user",
-    "started_at", "timeout", "offences", "delete_message", "state", "alert_id", "rule_id",
-    "restored", "manual", "last_error", "dry_run",
-)
-_SELECT_BLOCKS = f"SELECT {', '.join(BLOCK_COLUMNS)} FROM blocks"
-_SAVE_BLOCK = (
-    f"INSERT OR REPLACE INTO blocks ({', '.join(BLOCK_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(BLOCK_COLUMNS))})"
-)
-_PROTOCOLS = {member.value: member for member in Protocol}
-_STATES = {member.value: member for member in BlockState}
-_CORRUPTION_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
-# Primary result codes of a write the file system refused: full, I/O error, gone read-only,
-# a -wal/-journal that could not be created.
-_WRITE_FAILURE_CODES = {
-    sqlite3.SQLITE_FULL: "disk full",
-    sqlite3.SQLITE_IOERR: "I/O error",
-    sqlite3.SQLITE_READONLY: "file system read-only",
-    sqlite3.SQLITE_CANTOPEN: "cannot open a journal file",
-}
-
-
-class StateError(Exception):
-    """The state file cannot be used as asked."""
-
-
-class StateLocked(StateError):
-    """Another engine owns the state file."""
-
-    def __init__(self, path: Path, holder_pid: int | None) -> None:
-        self.path = path
-        self.holder_pid = holder_pid
-        owner = f"engine pid {holder_pid}" if holder_pid else "another engine"
-        super().__init__(f"state file {path} is owned by {owner}; only one engine may run on it")
-
-
-class StateCorrupt(StateError):
-    """The file is damaged and this store may not repair it (opened without the lock)."""
-
-
-class StateReadOnly(StateError):
-    """A write was attempted on a store opened without the lock."""
-
-
-class StoreWriteError(StateError):
-    """A write failed (disk full, I/O error...): the transaction was rolled back whole.
-
-    `reason` is short ("disk full"); the message names the file and SQLite's words.
-    """
-
-    def __init__(self, path: Path, reason: str, detail: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(f"state file {path}: write failed ({reason}): {detail}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,10 +111,6 @@ class StoredEvent:
     at: float
     kind: str
     message: str
-
-
-class _Unusable(Exception):
-    """The file is not a sound arconsole state file: move it aside and start afresh."""
 
 
 class StateStore:
@@ -271,15 +175,15 @@ class StateStore:
         path = Path(path).absolute()
         if not lock:
             return cls._open_read_only(path, clock, offender_decay)
-        _make_private_dirs(path.parent)
-        _ensure_private_file(path)
-        lock_fd = _take_lock(path)
+        make_private_dirs(path.parent)
+        ensure_private_file(path)
+        lock_fd = take_lock(path)
         try:
             store = cls._open_owned(path, clock, offender_decay, lock_fd, durable)
         except BaseException:
             os.close(lock_fd)
             raise
-        if _others_can_write(path.parent):
+        if others_can_write(path.parent):
             store._notice(
                 "warning",
                 f"state directory {path.parent} is writable by other users; "
@@ -296,21 +200,21 @@ class StateStore:
         lock_fd: int,
         durable: bool,
     ) -> StateStore:
-        for sidecar in _sidecars(path):
-            _tighten_if_present(sidecar)
+        for sidecar in sidecars(path):
+            tighten_if_present(sidecar)
         recovered: tuple[Path, str] | None = None
         try:
-            connection, journal = _connect_checked(path, durable)
-        except _Unusable as problem:
-            recovered = (_move_aside(path, clock()), str(problem))
-            _ensure_private_file(path)
+            connection, journal = connect_checked(path, durable)
+        except Unusable as problem:
+            recovered = (move_aside(path, clock()), str(problem))
+            ensure_private_file(path)
             # The lock held the moved file; the fresh one is a new identity: own it too.
-            new_fd = _take_lock(path)
+            new_fd = take_lock(path)
             os.close(lock_fd)
             lock_fd = new_fd
             try:
-                connection, journal = _connect_checked(path, durable)
-            except _Unusable as again:
+                connection, journal = connect_checked(path, durable)
+            except Unusable as again:
                 os.close(lock_fd)
                 raise StateError(f"cannot create a fresh state file at {path}: {again}") from None
         store = cls(path, connection, lock_fd, clock, decay)
@@ -349,19 +253,19 @@ class StateStore:
     def _open_read_only(
         cls, path: Path, clock: Callable[[], float], decay: float | None
     ) -> StateStore:
-        _check_regular(path, must_exist=True)
+        check_regular(path, must_exist=True)
         uri = path.as_uri() + "?mode=ro"
         connection = sqlite3.connect(
             uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S
         )
         try:
-            version = _schema_version(connection)
+            version = schema_version(connection)
         except sqlite3.DatabaseError as error:
             connection.close()
-            if _is_corruption(error):
+            if is_corruption(error):
                 raise StateCorrupt(f"state file {path} is corrupt: {error}") from error
             raise
-        except _Unusable as problem:
+        except Unusable as problem:
             connection.close()
             raise StateCorrupt(f"state file {path}: {problem}") from None
         if version is None or version != SCHEMA_VERSION:
@@ -477,8 +381,8 @@ class StateStore:
 
     def _write_failure(self, error: sqlite3.Error) -> StoreWriteError | None:
         code = getattr(error, "sqlite_errorcode", None)
-        if code is not None and code & 0xFF in _WRITE_FAILURE_CODES:
-            return StoreWriteError(self.path, _WRITE_FAILURE_CODES[code & 0xFF], str(error))
+        if code is not None and code & 0xFF in WRITE_FAILURE_CODES:
+            return StoreWriteError(self.path, WRITE_FAILURE_CODES[code & 0xFF], str(error))
         if self._write_failed is not None and not self._conn.in_transaction:
             # SQLite rolled the transaction back itself after the failure (full, I/O):
             # what follows ("cannot commit - no transaction is active") is the same fault.
@@ -490,7 +394,7 @@ class StateStore:
     def save_block(self, block: Block) -> None:
         """Insert or replace the block with this key."""
         with self._writing():
-            self._write(_SAVE_BLOCK, _block_row(block))
+            self._write(SAVE_BLOCK, block_row(block))
             self._blocks_changed = True
 
     def delete_block(self, key: str) -> None:
@@ -512,14 +416,14 @@ class StateStore:
             self._blocks_changed = True
 
     def get_block(self, key: str) -> Block | None:
-        row = self._conn.execute(_SELECT_BLOCKS + " WHERE key = ?", (key,)).fetchone()
-        return None if row is None else _row_block(row, {})
+        row = self._conn.execute(SELECT_BLOCKS + " WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row_block(row, {})
 
     def load_blocks(self) -> list[Block]:
         """Every stored block, in no particular order."""
         shared: dict[Any, Any] = {}  # one copy of repeated strings (command, name...) per load
-        rows = self._conn.execute(_SELECT_BLOCKS).fetchall()
-        return [_row_block(row, shared) for row in rows]
+        rows = self._conn.execute(SELECT_BLOCKS).fetchall()
+        return [row_block(row, shared) for row in rows]
 
     def count_blocks(self) -> int:
         row = self._conn.execute("SELECT count(*) FROM blocks").fetchone()
@@ -797,367 +701,3 @@ class StateStore:
             with contextlib.suppress(StoreWriteError):
                 self.write_snapshot()
         return missing
-
-
-def salvage_blocks(path: Path) -> list[Block]:
-    """Whatever block rows a damaged state file still gives, read-only; [] if none.
-
-    Reads in rowid order and steps over a damaged stretch rather than giving up at it.
-    """
-    try:
-        connection = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True, isolation_level=None)
-    except sqlite3.Error:
-        return []
-    found: list[Block] = []
-    after, skip = -1, 1
-    try:
-        while skip < 1 << 20:
-            try:
-                cursor = connection.execute(
-                    f"SELECT rowid, {', '.join(BLOCK_COLUMNS)} FROM blocks WHERE rowid > ? "
-                    "ORDER BY rowid", (after,))
-                for row in cursor:
-                    after = row[0]
-                    with contextlib.suppress(KeyError, ValueError, TypeError):
-                        found.append(_row_block(row[1:], {}))
-                return found
-            except sqlite3.Error:
-                after, skip = after + skip, skip * 2  # jump over the damage, further each time
-        return found
-    finally:
-        connection.close()
-
-
-def count_salvageable(path: Path) -> int | None:
-    """How many blocks a damaged state file says it held; None if it cannot say."""
-    try:
-        connection = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True, isolation_level=None)
-    except sqlite3.Error:
-        return None
-    try:
-        return int(connection.execute("SELECT count(*) FROM blocks").fetchone()[0])
-    except sqlite3.Error:
-        return None
-    finally:
-        connection.close()
-
-
-# ---------------------------------------------------------------------- rows
-
-
-def _block_row(block: Block) -> tuple[object, ...]:
-    return (
-        block.key, block.command, block.name, block.executable, block.protocol.value,
-        block.target, block.srcip, block.user, block.started_at, block.timeout,
-        block.offences, block.delete_message, block.state.value, block.alert_id,
-        block.rule_id, int(block.restored), int(block.manual), block.last_error,
-        int(block.dry_run),
-    )
-
-
-def _row_block(row: tuple[Any, ...], shared: dict[Any, Any]) -> Block:
-    (key, command, name, executable, protocol, target, srcip, user, started_at, timeout,
-     offences, delete_message, state, alert_id, rule_id, restored, manual, last_error,
-     dry_run) = row
-    share = shared.setdefault
-    return Block(
-        key, share(command, command), share(name, name), share(executable, executable),
-        _PROTOCOLS[protocol], share(target, target), srcip, user, started_at, timeout,
-        offences, delete_message, _STATES[state], alert_id, share(rule_id, rule_id),
-        restored == 1, manual == 1, last_error, dry_run == 1,
-    )
-
-
-# ---------------------------------------------------------------------- the database
-
-
-def _connect_checked(path: Path, durable: bool) -> tuple[sqlite3.Connection, str]:
-    """Check the file, then open it for writing with the schema up to date.
-
-    Raises _Unusable for a file to move aside. The check runs on a read-only connection
-    because closing a writable one deletes the -wal file, which belongs in the backup.
-    """
-    _probe(path)
-    connection = sqlite3.connect(
-        str(path), isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=True
-    )
-    try:
-        journal = str(connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
-        full = durable or journal != "wal"
-        connection.execute(f"PRAGMA synchronous = {'FULL' if full else 'NORMAL'}")
-        connection.execute("PRAGMA trusted_schema = OFF")
-        _prepare_schema(connection)
-    except sqlite3.DatabaseError as error:
-        connection.close()
-        if _is_corruption(error):
-            raise _Unusable(str(error)) from error
-        raise
-    except BaseException:
-        connection.close()
-        raise
-    return connection, journal
-
-
-def _probe(path: Path) -> None:
-    """Integrity and ownership check that never writes to the file nor deletes its WAL."""
-    probe = sqlite3.connect(
-        path.as_uri() + "?mode=ro", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S
-    )
-    try:
-        problems = [row[0] for row in probe.execute("PRAGMA integrity_check").fetchall()]
-        if problems != ["ok"]:
-            raise _Unusable("integrity check failed: " + "; ".join(problems[:3]))
-        version = _schema_version(probe)
-        if version is not None and version > SCHEMA_VERSION:
-            raise StateError(
-                f"state file {path} has schema version {version}, newer than this arconsole "
-                f"understands ({SCHEMA_VERSION}); use a newer arconsole or another state file"
-            )
-    except sqlite3.DatabaseError as error:
-        if _is_corruption(error):
-            raise _Unusable(str(error)) from error
-        raise
-    finally:
-        probe.close()
-
-
-def _prepare_schema(connection: sqlite3.Connection) -> None:
-    """Create the tables in an empty file, or migrate an older one (the probe refused newer)."""
-    version = _schema_version(connection)
-    if version is None:
-        connection.execute("BEGIN IMMEDIATE")
-        for statement in _SCHEMA:
-            connection.execute(statement)
-        connection.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-        connection.execute("COMMIT")
-        return
-    if version < SCHEMA_VERSION:
-        connection.execute("BEGIN IMMEDIATE")
-        for step in range(version, SCHEMA_VERSION):
-            for statement in MIGRATIONS[step]:
-                connection.execute(statement)
-        connection.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-        connection.execute("COMMIT")
-
-
-def _schema_version(connection: sqlite3.Connection) -> int | None:
-    """The stored version; None for an empty database. _Unusable for someone else's."""
-    tables = {
-        row[0]
-        for row in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        )
-    }
-    if not tables:
-        return None
-    if "schema_version" not in tables:
-        raise _Unusable("not an arconsole state file (no schema_version table)")
-    row = connection.execute("SELECT version FROM schema_version").fetchone()
-    if row is None or not isinstance(row[0], int):
-        raise _Unusable("schema_version table holds no version")
-    return row[0]
-
-
-def _is_corruption(error: sqlite3.DatabaseError) -> bool:
-    code = getattr(error, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in _CORRUPTION_CODES
-
-
-# ---------------------------------------------------------------------- files and the lock
-
-
-def _sidecars(path: Path) -> tuple[Path, ...]:
-    return tuple(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))
-
-
-def _make_private_dirs(directory: Path) -> None:
-    """Create missing directories 0700 (only the ones created here; existing ones untouched)."""
-    missing: list[Path] = []
-    current = directory
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            folder.mkdir(mode=0o700)
-
-
-def _others_can_write(directory: Path) -> bool:
-    mode = directory.stat().st_mode
-    return bool(mode & (stat.S_IWGRP | stat.S_IWOTH))
-
-
-def _open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
-    try:
-        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise StateError(f"refusing {path}: it is a symbolic link") from error
-        raise
-
-
-def _check_regular(path: Path, *, must_exist: bool) -> bool:
-    """True if `path` is a regular file; False if absent (when allowed); else StateError."""
-    try:
-        fd = _open_nofollow(path, os.O_RDONLY)
-    except FileNotFoundError:
-        if must_exist:
-            raise
-        return False
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise StateError(f"refusing {path}: not a regular file")
-    finally:
-        os.close(fd)
-    return True
-
-
-def _ensure_private_file(path: Path) -> None:
-    """Create `path` 0600 atomically, or tighten an existing regular file to 0600."""
-    try:
-        fd = _open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-    except FileExistsError:
-        _tighten_if_present(path)
-    else:
-        os.fchmod(fd, 0o600)  # the umask may have removed bits, never added: be exact anyway
-        os.close(fd)
-
-
-def _tighten_if_present(path: Path) -> None:
-    try:
-        fd = _open_nofollow(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise StateError(f"refusing {path}: not a regular file")
-        if info.st_mode & 0o077:
-            os.fchmod(fd, stat.S_IMODE(info.st_mode) & 0o600)
-    finally:
-        os.close(fd)
-
-
-def _take_lock(path: Path) -> int:
-    """Own the database file itself (flock, released by the kernel when the process dies).
-
-    The lock is on the file's identity (device, inode), not its name: two hard links to one
-    state file, or one reached through another path, are one lock. `<path>.lock` receives our
-    pid so others can say who owns it. Returns the locked descriptor, kept open while owned.
-    """
-    fd = _open_nofollow(path, os.O_RDWR)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise StateError(f"refusing {path}: not a regular file")
-        deadline = time.monotonic() + ORPHAN_LOCK_WAIT_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = _flock_holder(info.st_dev, info.st_ino)
-                # An engine killed while starting a script: the child holds a copy of the
-                # lock's descriptor until its exec closes it (moments). Wait for that only.
-                # (/proc/locks shows pid 0 once the process that took the lock is gone.)
-                orphaned = holder is not None and (
-                    holder <= 0 or not _holds(holder, info.st_dev, info.st_ino))
-                if not orphaned or time.monotonic() > deadline:
-                    raise StateLocked(path, holder or _read_pid_file(path)) from None
-                time.sleep(0.02)
-        _write_pid_file(path)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _holds(pid: int, device: int, inode: int) -> bool:
-    """Whether process `pid` has the file (device, inode) open; True when it cannot be told.
-
-    The pid /proc/locks gives is the lock's creator: gone, or reused by another process, it
-    no longer holds the file, and the lock is an inherited copy about to be closed.
-    """
-    try:
-        descriptors = os.listdir(f"/proc/{pid}/fd")
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    for name in descriptors:
-        try:
-            info = os.stat(f"/proc/{pid}/fd/{name}")
-        except OSError:
-            continue
-        if (info.st_dev, info.st_ino) == (device, inode):
-            return True
-    return False
-
-
-def _pid_file(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
-
-
-def _write_pid_file(path: Path) -> None:
-    pid_path = _pid_file(path)
-    fd = _open_nofollow(pid_path, os.O_RDWR | os.O_CREAT)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise StateError(f"refusing {pid_path}: not a regular file")
-        if info.st_mode & 0o077:
-            os.fchmod(fd, 0o600)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    finally:
-        os.close(fd)
-
-
-def _read_pid_file(path: Path) -> int | None:
-    try:
-        fd = _open_nofollow(_pid_file(path), os.O_RDONLY)
-    except (OSError, StateError):
-        return None
-    try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-    finally:
-        os.close(fd)
-    return int(text) if text.isdigit() else None
-
-
-def _flock_holder(device: int, inode: int) -> int | None:
-    """The pid holding an exclusive flock on (device, inode), from /proc/locks; None if unknown.
-
-    Lines read `1: FLOCK  ADVISORY  WRITE 1234 08:02:5678 0 EOF` (device in hex).
-    """
-    wanted = (os.major(device), os.minor(device), inode)
-    try:
-        with open("/proc/locks", encoding="ascii", errors="replace") as locks:
-            lines = locks.read().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        words = line.split()
-        if len(words) < 6 or "->" in words or words[1] != "FLOCK" or words[3] != "WRITE":
-            continue
-        try:
-            major, minor, ino = words[5].split(":")
-            if (int(major, 16), int(minor, 16), int(ino)) == wanted:
-                return int(words[4])
-        except ValueError:
-            continue
-    return None
-
-
-def _move_aside(path: Path, now: float) -> Path:
-    """Rename the database (and its -wal/-shm/-journal) to `<name>.corrupt-<UTC time>`."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-    backup = path.with_name(f"{path.name}.corrupt-{stamp}")
-    serial = 1
-    while backup.exists() or any(side.exists() for side in _sidecars(backup)):
-        backup = path.with_name(f"{path.name}.corrupt-{stamp}-{serial}")
-        serial += 1
-    for source, target in zip((path, *_sidecars(path)), (backup, *_sidecars(backup)), strict=True):
-        with contextlib.suppress(FileNotFoundError):
-            os.rename(source, target)
-    return backup

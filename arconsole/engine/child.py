@@ -1,0 +1,353 @@
+"""One spawned script's pipes and exit, driven by event-loop callbacks, and the epoll set that
+watches every run's descriptors as a single reader of the loop.
+
+A Child writes the message to stdin as the pipe takes it, reads the first line as execd's
+fgets does (LINE_MAX), keeps up to STDERR_CAP of stderr, learns of the exit from a pidfd (or a
+thread waiting with WNOWAIT on old kernels) and signals the process group or its leftovers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import select
+import signal
+import threading
+from collections.abc import Callable
+
+from arconsole.engine.cgroups import RunCgroup
+from arconsole.engine.spawn import Spawned
+
+LINE_MAX = 8191  # execd reads the check_keys line with fgets(buffer, 8192)
+STDERR_CAP = 64 * 1024
+_READ_CHUNK = 65536
+
+_PIDFD_SIGNAL_PROCESS_GROUP = 4  # linux/pidfd.h (Linux 6.9)
+_PIDFD_GROUP_SIGNALS = hasattr(signal, "pidfd_send_signal")  # until the kernel says EINVAL
+
+
+class FdWatcher:
+    """The executor's own epoll set, watched by the loop as one reader.
+
+    A run watches three descriptors (stdout, stderr, its pidfd); through asyncio's add_reader
+    each registration and removal costs a Handle, a selector key and an epoll_ctl in Python.
+    Here it is one C call each, and one loop wake-up serves every run that has news.
+    Level-triggered like asyncio's selector, so a callback that reads only part is called again.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._epoll = select.epoll()
+        self._callbacks: dict[int, Callable[[], None]] = {}
+        loop.add_reader(self._epoll.fileno(), self._dispatch)
+
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
+        self._epoll.register(fd, select.EPOLLIN)
+        self._callbacks[fd] = callback
+
+    def add_writer(self, fd: int, callback: Callable[[], None]) -> None:
+        self._epoll.register(fd, select.EPOLLOUT)
+        self._callbacks[fd] = callback
+
+    def remove(self, fd: int) -> None:
+        if self._callbacks.pop(fd, None) is not None:
+            with contextlib.suppress(OSError):
+                self._epoll.unregister(fd)
+
+    def _dispatch(self) -> None:
+        for fd, _ in self._epoll.poll(0, 256):
+            callback = self._callbacks.get(fd)
+            if callback is not None:  # removed by an earlier callback of this batch
+                callback()
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self._epoll.fileno())
+        self._epoll.close()
+
+
+class Child:
+    """One spawned script: its pipes and its exit, driven by event-loop callbacks."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, watcher: FdWatcher, spawned: Spawned,
+        stdin_fd: int | None, stdout_fd: int | None, stderr_fd: int | None,
+        *, want_line: bool, pending: bytes = b"", close_after_write: bool = False,
+        cgroup: RunCgroup | None = None,
+    ) -> None:
+        self.loop = loop
+        self.watcher = watcher
+        self.popen = spawned.popen
+        self.pid = spawned.pid
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.first_line: asyncio.Future[bytes | None] = loop.create_future()
+        if not want_line:
+            self.first_line.set_result(None)
+        self.abort: asyncio.Future[None] = loop.create_future()
+        self.killed = False
+        self.reaped = False
+        self._stdin_fd = stdin_fd
+        self._stdout_fd = stdout_fd
+        self._stderr_fd = stderr_fd
+        self._pending = bytearray(pending)
+        self._close_after_write = close_after_write
+        self._writing = False
+        self._line = bytearray()
+        self._stderr = bytearray()
+        self._pidfd = spawned.pidfd
+        self.cgroup = cgroup
+        if stdout_fd is not None:
+            watcher.add_reader(stdout_fd, self._on_stdout)
+        if stderr_fd is not None:
+            watcher.add_reader(stderr_fd, self._on_stderr)
+        self._watch_exit()
+        if self._pending:
+            self._flush()
+
+    # ---------------------------------------------------------------- exit
+
+    def _watch_exit(self) -> None:
+        if self._pidfd is not None:
+            self.watcher.add_reader(self._pidfd, self._on_exit)
+            return
+        # No pidfd (old kernel): a thread waits without reaping (WNOWAIT), so the pid, and
+        # with it the process group id, stays reserved until the kill sequence is over.
+        threading.Thread(target=self._wait_exit_thread, daemon=True).start()
+
+    def _wait_exit_thread(self) -> None:
+        with contextlib.suppress(ChildProcessError):
+            os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+        with contextlib.suppress(RuntimeError):  # loop already closed
+            self.loop.call_soon_threadsafe(self._on_exit)
+
+    def _on_exit(self) -> None:
+        if self._pidfd is not None and not self.exited.done():
+            # The pidfd stays open: after the reap it still names the script's process
+            # group, so leftovers are signalled without any risk of a reused id.
+            self.watcher.remove(self._pidfd)
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def reap(self) -> int | None:
+        """Collect the exit status of a process whose exit was seen (no blocking)."""
+        self.reaped = True
+        if self.popen is not None:
+            return self.popen.wait()
+        while True:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+            except InterruptedError:  # pragma: no cover - PEP 475 retries already
+                continue
+            except ChildProcessError:  # pragma: no cover - someone else reaped it
+                return None
+            return os.waitstatus_to_exitcode(status)
+
+    def signal_group(self, signum: int) -> None:
+        """Signal the script's process group, and the script itself if it left the group.
+
+        Only called before the script is reaped: until then its pid, which is also the
+        group id, cannot be reused, so the signal cannot reach a stranger.
+        """
+        self.killed = True
+        self.signal_leftovers(signum)
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signum)
+
+    # ---------------------------------------------------------------- what the script leaves
+
+    def signal_leftovers(self, signum: int, *, cgroup: bool = True) -> None:
+        """Signal the process group and, with one, the run's cgroup (setsid children too).
+
+        Before the reap the zombie script holds its pid, the group id; after it, the pidfd
+        names the group where the kernel can (Linux >= 6.9), else the group id is used: it
+        stays reserved while any member lives.
+        """
+        if not self._signal_group_by_pidfd(signum):
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signum)
+        if cgroup and self.cgroup is not None:
+            self.cgroup.signal_all(signum)
+
+    def leftovers(self) -> bool:
+        """Whether anything of the run is still there: a member of its process group (a
+        zombie not yet collected by init counts), or a live process in its cgroup."""
+        if self.cgroup is not None and self.cgroup.populated():
+            return True
+        if self._pidfd is not None and _PIDFD_GROUP_SIGNALS:
+            try:
+                signal.pidfd_send_signal(self._pidfd, 0, None, _PIDFD_SIGNAL_PROCESS_GROUP)
+            except OSError:
+                return False
+            return True
+        try:
+            os.killpg(self.pid, 0)
+        except OSError:
+            return False
+        return True
+
+    def _signal_group_by_pidfd(self, signum: int) -> bool:
+        global _PIDFD_GROUP_SIGNALS
+        if self._pidfd is None or not _PIDFD_GROUP_SIGNALS:
+            return False
+        try:
+            signal.pidfd_send_signal(self._pidfd, signum, None, _PIDFD_SIGNAL_PROCESS_GROUP)
+        except ProcessLookupError:
+            return True  # nobody left in the group
+        except OSError:
+            _PIDFD_GROUP_SIGNALS = False  # EINVAL: a kernel before 6.9
+            return False
+        return True
+
+    def release(self) -> None:
+        """Let go of the pidfd once the run and its leftovers are done with."""
+        fd, self._pidfd = self._pidfd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    # ---------------------------------------------------------------- stdin
+
+    def write(self, data: bytes) -> None:
+        if self._stdin_fd is None:
+            return
+        self._pending += data
+        self._flush()
+
+    def close_stdin(self) -> None:
+        self._close_after_write = True
+        if not self._pending:
+            self._close_stdin()
+
+    def _flush(self) -> None:
+        fd = self._stdin_fd
+        while self._pending and fd is not None:
+            try:
+                written = os.write(fd, self._pending)
+            except BlockingIOError:
+                if not self._writing:
+                    self.watcher.add_writer(fd, self._flush)
+                    self._writing = True
+                return
+            except OSError:  # EPIPE: the script stopped reading; execd's write fails too
+                self._pending.clear()
+                self._close_stdin()
+                return
+            del self._pending[:written]
+        if self._writing and fd is not None:
+            self.watcher.remove(fd)
+            self._writing = False
+        if self._close_after_write:
+            self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        fd, self._stdin_fd = self._stdin_fd, None
+        if fd is None:
+            return
+        if self._writing:
+            self.watcher.remove(fd)
+            self._writing = False
+        os.close(fd)
+
+    # ---------------------------------------------------------------- stdout, stderr
+
+    def _on_stdout(self) -> None:
+        fd = self._stdout_fd
+        assert fd is not None
+        try:
+            data = os.read(fd, _READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close_stdout()
+            self._take_line(eof=True)
+        elif not self.first_line.done():
+            self._line += data
+            self._take_line(eof=False)
+        # After the first line, stdout is read and dropped so a chatty script never blocks.
+
+    def _take_line(self, *, eof: bool) -> None:
+        """fgets: up to the first newline within LINE_MAX bytes, or LINE_MAX bytes, or what
+        is there at end of file (None if nothing)."""
+        if self.first_line.done():
+            return
+        end = self._line.find(b"\n", 0, LINE_MAX)
+        if end >= 0:
+            line: bytes | None = bytes(self._line[:end])
+        elif len(self._line) >= LINE_MAX:
+            line = bytes(self._line[:LINE_MAX])
+        elif eof:
+            line = bytes(self._line) if self._line else None
+        else:
+            return
+        self._line.clear()
+        self.first_line.set_result(line)
+
+    def _close_stdout(self) -> None:
+        fd, self._stdout_fd = self._stdout_fd, None
+        if fd is not None:
+            self.watcher.remove(fd)
+            os.close(fd)
+
+    def _on_stderr(self) -> None:
+        fd = self._stderr_fd
+        assert fd is not None
+        try:
+            data = os.read(fd, _READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close_stderr()
+            return
+        room = STDERR_CAP - len(self._stderr)
+        if room > 0:
+            self._stderr += data[:room]
+
+    def _close_stderr(self) -> None:
+        fd, self._stderr_fd = self._stderr_fd, None
+        if fd is not None:
+            self.watcher.remove(fd)
+            os.close(fd)
+
+    def settle_after_exit(self) -> None:
+        """The script has exited: take what its pipes already hold, then let go of them.
+
+        A background child may keep the pipes open for ever; what the script itself wrote is
+        already in them, so one last non-blocking read is all that is owed to it.
+        """
+        for _ in range(16):  # bounded: a grandchild could keep writing
+            if self._stdout_fd is None or self.first_line.done():
+                break
+            self._on_stdout()
+        self._take_line(eof=True)
+        for _ in range(16):
+            if self._stderr_fd is None or len(self._stderr) >= STDERR_CAP:
+                break
+            before = len(self._stderr)
+            self._on_stderr()
+            if len(self._stderr) == before:
+                break
+        self.close()
+
+    def close(self) -> None:
+        self._close_stdin()
+        self._close_stdout()
+        self._close_stderr()
+        if not self.first_line.done():
+            self.first_line.set_result(None)
+
+    @property
+    def stderr(self) -> bytes:
+        return bytes(self._stderr)
+
+
+def write_some(fd: int, data: bytes) -> int:
+    """Write what a non-blocking pipe takes now; how many bytes that was."""
+    try:
+        return os.write(fd, data)
+    except BlockingIOError:
+        return 0
