@@ -136,7 +136,8 @@ async def test_a_world_writable_state_dir_reaches_an_attached_console(tmp_path: 
         try:
             async with app.run_test(size=(120, 36)) as pilot:
                 await wait_for(pilot, app.main.ready.is_set, what="the console to attach")
-                await pilot.pause()
+                await wait_for(pilot, lambda: "⚠ state store:" in screen_text(app),
+                               what="the warning on screen")
                 text = screen_text(app)
                 line = next(li for li in text.splitlines() if "⚠ state store:" in li)
                 assert SHOWN_DIR in line and "\x1b" not in text
@@ -202,13 +203,13 @@ async def drive_in_process(home: Path, state_dir: Path) -> dict[str, object]:
                     break
                 await engine.handle_line(brute(100 + n, f"198.51.100.{n % 250 + 1}"))
                 await engine.drain()
-            await wait_for(pilot, lambda: main.store_banner.has_class("-fault"), timeout=30,
-                           what="the fault banner")
+            await wait_for(pilot, lambda: bool(fault_lines(screen_text(app))), timeout=30,
+                           what="the fault banner on screen")
             report["during"] = screen_text(app)
             report["badges_during"] = main.header_strip.badge_texts
             filler.unlink()  # space comes back: the engine's retry must find it by itself
-            await wait_for(pilot, lambda: not main.store_banner.display, timeout=90,
-                           what="the banner to clear")
+            await wait_for(pilot, lambda: not fault_lines(screen_text(app)), timeout=90,
+                           what="the banner to clear from the screen")
             report["after"] = screen_text(app)
             report["badges_after"] = main.header_strip.badge_texts
             report["fault_after"] = engine.store_fault
@@ -302,15 +303,17 @@ async def test_a_full_disk_raises_the_banner_of_an_attached_console(
                 append_alerts(home, [brute(100 + n, f"198.51.100.{n % 250 + 1}")])
                 n += 1
                 await pilot.pause(0.05)
+            await wait_for(pilot, lambda: bool(fault_lines(screen_text(app))),
+                           what="the fault banner on screen")
             assert_fault_shown(screen_text(app), main.header_strip.badge_texts)
             # The control socket's status says the same.
             status = await asyncio.to_thread(request, socket, {"op": "status"})
             assert "disk full" in status["store_fault"]
             assert isinstance(status["store_fault_since"], float)
             filler.unlink()
-            await wait_for(pilot, lambda: not main.store_banner.display, timeout=90,
-                           what="the banner to clear")
-            assert fault_lines(screen_text(app)) == []
+            await wait_for(pilot, lambda: not fault_lines(screen_text(app)), timeout=90,
+                           what="the banner to clear from the screen")
+            assert not main.store_banner.display
             assert "STORE FAULT" not in main.header_strip.badge_texts
             status = await asyncio.to_thread(request, socket, {"op": "status"})
             assert status["store_fault"] is None and status["store_fault_since"] is None
