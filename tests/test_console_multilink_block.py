@@ -162,3 +162,42 @@ async def test_a_multilink_add_without_a_node_runs_nothing(two_nodes: tuple[Path
         assert await asyncio.to_thread(blocked_on, home_b) == set()
     finally:
         await multi.close()
+
+
+async def test_a_nodes_store_warning_is_shown_with_its_node(tmp_path: Path) -> None:
+    """The store banner with several nodes: each warning says which node's state it is."""
+    from arconsole.engine.clock import ManualClock
+    from arconsole.engine.control import serve_control
+    from tests.engine_support import T0, new_engine
+
+    engines, controls = [], []
+    for name in ("node-a", "node-b"):
+        home = node_home(tmp_path, name)
+        state_dir = home / "var" / "shared"
+        state_dir.mkdir(parents=True)
+        if name == "node-b":
+            state_dir.chmod(0o777)
+        engine = new_engine(home, ManualClock(T0), control_socket=True,
+                            state_path=state_dir / "state.db")
+        await engine.start(follow=False)
+        engines.append(engine)
+        controls.append(await serve_control(engine))
+    try:
+        multi = MultiLink([await SocketLink.connect(e.options.socket_path) for e in engines])
+        [warning] = multi.status.store_warnings
+        assert warning.startswith("node-b: state directory ") and "writable by other" in warning
+        app = ConsoleApp(multi, live=False, theme="arconsole-dark", theme_dirs=[],
+                         operator="tester")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_for(pilot, app.main.ready.is_set, what="the console to attach")
+            await wait_for(pilot, lambda: "⚠ state store: node-b: state directory"
+                           in screen_text(app), what="node-b's warning on screen")
+            assert "node-a: state directory" not in screen_text(app)
+            app.exit()
+        await multi.close()
+    finally:
+        for control in controls:
+            if control is not None:
+                await control.stop()
+        for engine in engines:
+            await engine.stop()
