@@ -34,6 +34,7 @@ from arconsole.engine.events import (
     Notice,
     OperatorAction,
     ScriptRan,
+    StoreHealthChanged,
     Undelivered,
     event_from_json,
 )
@@ -106,6 +107,8 @@ def sample_events() -> list[Event]:
         ConfigLoaded(at=1.0, generation=2, path="/x", summary="1 change", warnings=0),
         ConfigRejected(at=1.0, path="/x", first_error="x:1:1: error: bad", errors=1),
         Notice(at=1.0, level="warning", message="careful \u202e"),
+        StoreHealthChanged(at=1.0, fault="disk full", since=0.5),
+        StoreHealthChanged(at=2.0, fault=None, since=None),
         BacklogProgress(at=1.0, done=5, total=10),
         OperatorAction(at=1.0, operator="me", action="reverse", target="k", detail="ok",
                        ok=True),

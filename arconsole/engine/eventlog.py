@@ -18,6 +18,7 @@ from arconsole.engine.events import (
     Notice,
     OperatorAction,
     ScriptRan,
+    StoreHealthChanged,
     Undelivered,
 )
 from arconsole.safetext import literal
@@ -85,6 +86,12 @@ def _notice(event: Notice) -> tuple[str, str]:
     return event.level, event.message
 
 
+def _store_health_changed(event: StoreHealthChanged) -> tuple[str, str]:
+    # The Notice published with it is the one clear line; this is the console's state.
+    return "debug", (f"store fault: {event.fault}" if event.fault is not None
+                     else "store fault cleared")
+
+
 def _backlog_progress(event: BacklogProgress) -> tuple[str, str]:
     percent = event.done * 100 // max(1, event.total)
     return "progress", f"backlog {percent}% ({event.done}/{event.total} bytes)"
@@ -109,6 +116,7 @@ _DESCRIBERS: dict[type[Event], Callable[[Any], tuple[str, str]]] = {
     ConfigLoaded: _config_loaded,
     ConfigRejected: _config_rejected,
     Notice: _notice,
+    StoreHealthChanged: _store_health_changed,
     BacklogProgress: _backlog_progress,
     OperatorAction: _operator_action,
 }
