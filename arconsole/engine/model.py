@@ -62,7 +62,7 @@ class Block:
         return now >= self.expires_at
 
     def with_(self, **changes: object) -> Block:
-        return _copy_block(self, **changes)  # dataclasses.replace, ~4x cheaper
+        return _copy_block(self, **changes)  # dataclasses.replace, ~2.5x cheaper
 
     def to_json(self) -> dict[str, object]:
         return {
