@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from arconsole.engine.events import BlockChanged, ScriptRan
 from arconsole.engine.frozen import fast_copy_with
 from arconsole.engine.group_commit import GroupCommit
 from arconsole.engine.messages import ExecdMessage
@@ -144,8 +145,21 @@ async def test_a_dry_run_backlog_leaves_every_block_row_as_the_book_holds_it(
 ) -> None:
     alerts = 3_000
     home = backlog_home(tmp_path, alerts)
-    _, engine = await replay(home, alerts)
+    events, engine = await replay(home, alerts)
     assert engine.blocks  # the generator's bursts add blocks, then refresh them
+    # Each imagined run told as before: (action, program, key, reply), then its block.
+    ran = [event for event in events if isinstance(event, ScriptRan)]
+    changed = [event for event in events if isinstance(event, BlockChanged)]
+    assert len(ran) == len(changed) > 100
+    for script, block in zip(ran, changed, strict=True):
+        assert dataclasses.replace(script, at=0.0) == ScriptRan(
+            at=0.0, action="add (dry-run)",
+            program=f"active-response/bin/{block.block['executable']}",
+            key=block.block["key"], reply="continue" if block.change == "added" else "abort",
+            returncode=None, timed_out=False, ok=True, error=None, stderr="", duration=0.0)
+        assert block.change in ("added", "refreshed") and block.at >= script.at - 1.0
+    assert {e.block["key"]: e.block for e in changed} == {
+        key: block.to_json() for key, block in engine.blocks.items()}
     with sqlite3.connect(home / "var" / "arconsole" / "state.db") as db:
         rows = db.execute(SELECT_BLOCKS).fetchall()
     stored = {block.key: block for block in (row_block(row, {}) for row in rows)}

@@ -265,8 +265,7 @@ class BlockBook:
 
     def publish(self, change: str, block: Block) -> None:
         context = self._context
-        context.bus.publish(BlockChanged(at=context.clock.now(), change=change,
-                                         block=block.to_json()))
+        context.bus.publish(BlockChanged(context.clock.now(), change, block.to_json()))
 
     def sorted_by_expiry(self) -> list[Block]:
         return sorted(self.blocks.values(), key=lambda b: b.expires_at)
