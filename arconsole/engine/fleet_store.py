@@ -3,9 +3,14 @@
 Kept beside `StateStore` (same SQLite connection, same transactions) rather than inside it:
 `fleet_deliveries` holds each (response, agent) message, written once as `queued`; it is
 `sent` once the sender's watermark (`fleet_sent_batches`, one row per batch) passes its id,
-then `confirmed`, `failed` or `unconfirmed`, written per record with the reason. Its exact
-datagram is in the spool file beside the state file (`agent_spool`; rows of an older
-arconsole keep it in the row), so a restart resends what was not sent and loses nothing;
+then `confirmed`, `failed` or `unconfirmed`, written per record with the reason. The record
+is first written, with its exact datagram, as an entry of the spool file beside the state
+file (`agent_spool`): that entry is the durable `queued` record, so recording a burst costs
+one `write`, not SQLite rows. Entries are indexed into `fleet_deliveries` (and the agent
+blocks they open into `fleet_agent_blocks`) in batches by `catch_up`, which every read or
+change of those tables runs first, in the same transaction; `fleet_spool_index` says how far.
+Rows of an older arconsole keep their datagram in the row or as a bare spool datagram. A
+restart indexes what the last run left, resends what was not sent and loses nothing;
 `fleet_rows` holds the blocks agents reported through their active-response log (fleet.md F2,
 F3). Tables are created on first use, so a state file from before the fleet opens unchanged.
 """
@@ -19,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from arconsole.engine.agent_spool import Spool, spool_path
+from arconsole.engine.agent_spool import Entry, Spool, encode_entry, spool_path
 from arconsole.engine.store import StateStore
 
 _SCHEMA = (
@@ -68,6 +73,12 @@ _SCHEMA = (
     )""",
 )
 
+# How far the spool's entries are indexed into the tables above (one row).
+_INDEX_SCHEMA = ("""CREATE TABLE IF NOT EXISTS fleet_spool_index (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        upto INTEGER NOT NULL
+    )""",)
+
 _AGENT_BLOCKS_SCHEMA = ("""CREATE TABLE IF NOT EXISTS fleet_agent_blocks (
         agent TEXT NOT NULL,
         program TEXT NOT NULL,
@@ -80,6 +91,20 @@ _AGENT_BLOCKS_SCHEMA = ("""CREATE TABLE IF NOT EXISTS fleet_agent_blocks (
         expires_at REAL NOT NULL,
         PRIMARY KEY (agent, program, key)
     )""",)
+
+# A record handed to `FleetStore.append`: (response, program, agent, key, datagram, state,
+# reason, queued_at, deadline, the agent block it opens or None). A tuple: one per response.
+NewRecord = tuple[str, str, str, "str | None", "bytes | None", str, str, float, float,
+                  "AgentBlock | None"]
+_INSERT_DELIVERY = (
+    "INSERT INTO fleet_deliveries (id, response, program, agent, key, datagram, spool_offset, "
+    "spool_length, state, reason, queued_at, deadline, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SAVE_BLOCK = (
+    "INSERT OR REPLACE INTO fleet_agent_blocks (agent, program, key, response, message, flags, "
+    "timeout, started_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?)"
+)
 
 DELIVERY_STATES = ("queued", "sending", "sent", "confirmed", "failed", "unconfirmed")
 
@@ -211,9 +236,12 @@ class FleetStore:
         self._spool: Spool | None = None
         self.spool_problem: str | None = None
         self._spool_tried = False
+        self._next_id = 1
+        # Where `append`'s entries start in the spool (None when they went to SQLite).
+        self.last_offsets: list[int] | None = None
         if not store.read_only:
             with store.transaction():
-                for statement in (*_SCHEMA, *_AGENT_BLOCKS_SCHEMA):
+                for statement in (*_SCHEMA, *_AGENT_BLOCKS_SCHEMA, *_INDEX_SCHEMA):
                     self._conn.execute(statement)
                 present = {row[1] for row in
                            self._conn.execute("PRAGMA table_info(fleet_deliveries)")}
@@ -227,10 +255,17 @@ class FleetStore:
             self._durable = int(self._conn.execute("PRAGMA synchronous").fetchone()[0]) >= 2
             try:
                 self._spool = Spool(spool_path(store.path), self.db_id(), writable=True)
-            except OSError as error:  # then the datagrams go into the state file, as before
-                self.spool_problem = (f"agent delivery spool unavailable ({error}): datagrams "
+            except OSError as error:  # then the records go into the state file, as before
+                self.spool_problem = (f"agent delivery spool unavailable ({error}): records "
                                       "are kept in the state file, more slowly")
             self._spool_tried = True
+            if self._spool is not None:
+                self._start_index(self._spool)
+            row = self._conn.execute(
+                "SELECT max(coalesce((SELECT max(id) FROM fleet_deliveries), 0), coalesce("
+                "(SELECT seq FROM sqlite_sequence WHERE name = 'fleet_deliveries'), 0))"
+            ).fetchone()
+            self._next_id = int(row[0]) + 1
         # A state file of an older arconsole, opened read-only, may lack the spool columns
         # and the watermark table: read what it has.
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(fleet_deliveries)")}
@@ -239,6 +274,119 @@ class FleetStore:
             self._columns = self._columns.replace(*_NO_SPOOL)
         if not self._has("fleet_sent_batches"):
             self._columns = self._columns.replace(_BATCH_TIME, "NULL")
+
+    def _start_index(self, spool: Spool) -> None:
+        """The index offset at open: a new table starts at the spool's end (what is before
+        is bare datagrams of an older arconsole); an offset past the end means the spool was
+        lost and started afresh; what the last run left unindexed is indexed now."""
+        end = spool.end()
+        with self._store.transaction():
+            row = self._conn.execute("SELECT upto FROM fleet_spool_index").fetchone()
+            if row is None or int(row[0]) > end:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO fleet_spool_index (one, upto) VALUES (1, ?)", (end,))
+        self.catch_up()
+
+    def _index_offset(self) -> int | None:
+        if not self._has("fleet_spool_index"):
+            return None
+        row = self._conn.execute("SELECT upto FROM fleet_spool_index").fetchone()
+        return int(row[0]) if row else None
+
+    def catch_up(self) -> int:
+        """Index the spool's entries not yet in the tables (one transaction); how many. Runs
+        before every read or change of the delivery and agent-block tables, so they show
+        every record; a torn tail (a crash mid-write) is cut off."""
+        spool = self._spool
+        if spool is None or not spool.writable:
+            return 0
+        start = self._index_offset()
+        if start is None:
+            return 0
+        end = spool.end()
+        if start >= end:
+            return 0
+        entries, stop = spool.entries(start, upto=end)
+        if stop < end:  # not a whole entry (a crash mid-write): nothing refers to it
+            spool.truncate(stop)
+        with self._store.transaction():
+            self._index(entries)
+            self._conn.execute("UPDATE fleet_spool_index SET upto = ?", (stop,))
+        return len(entries)
+
+    def _index(self, entries: list[Entry]) -> None:
+        self._conn.executemany(_INSERT_DELIVERY, [
+            (e.id, e.response, e.program, e.agent, e.key, None,
+             e.datagram_offset if e.datagram else None, len(e.datagram) if e.datagram else None,
+             e.state, e.reason, e.queued_at, e.deadline, e.queued_at) for e in entries])
+        blocks = [(e.agent, e.program, e.key, e.response, b"", e.flags, e.block_timeout,
+                   e.block_started, e.block_expires)
+                  for e in entries if e.block_timeout >= 0 and e.key]
+        if blocks:
+            self._conn.executemany(_SAVE_BLOCK, blocks)
+
+    def _tail(self) -> list[Entry]:
+        """A read-only look at the entries not yet indexed (nothing is written)."""
+        spool = self.spool()
+        start = self._index_offset()
+        if spool is None or start is None:
+            return []
+        return spool.entries(start)[0]
+
+    def append(self, records: list[NewRecord]) -> int:
+        """Record new deliveries (and the agent blocks they open) durably; the id of the
+        first (the others follow on). With the spool: one gathered write of their entries,
+        no SQLite; without it: rows, as before."""
+        first = self._next_id
+        spool = self._spool
+        self.last_offsets = None
+        if spool is None or not spool.writable:
+            self._insert_rows(records, first)
+            self._next_id = first + len(records)
+            return first
+        chunks: list[bytes] = []
+        heads: list[int] = []
+        record_id = first
+        for (response, program, agent, key, datagram, state, reason, queued_at, deadline,
+             block) in records:
+            size = len(datagram) if datagram is not None else 0
+            if block is not None:
+                head = encode_entry(record_id, response, program, agent, key,
+                                    state == "failed", reason, queued_at, deadline,
+                                    block.flags, block.timeout, block.started_at,
+                                    block.expires_at, size)
+            else:
+                head = encode_entry(record_id, response, program, agent, key,
+                                    state == "failed", reason, queued_at, deadline, "", -1,
+                                    0.0, 0.0, size)
+            heads.append(len(chunks))
+            chunks.append(head)
+            if size:
+                chunks.append(datagram)  # type: ignore[arg-type]
+            record_id += 1
+        offsets = spool.append(chunks, sync=self._durable)
+        self._next_id = record_id
+        self.last_offsets = [offsets[index] for index in heads]
+        return first
+
+    def _insert_rows(self, records: list[NewRecord], first: int) -> None:
+        with self._store.transaction():
+            self._conn.executemany(_INSERT_DELIVERY, [
+                (first + n, r[0], r[1], r[2], r[3], r[4], None, None, r[5], r[6], r[7], r[8],
+                 r[7]) for n, r in enumerate(records)])
+            self.save_agent_blocks([r[9] for r in records if r[9] is not None])
+
+    def spooled(self, offset: int, limit: int) -> tuple[list[Entry], int]:
+        """Entries from `offset` on (the sender's queue beyond what it holds in memory)."""
+        spool = self._spool
+        if spool is None:
+            return [], offset
+        return spool.entries(offset, limit)
+
+    def spool_end(self) -> int | None:
+        """Where the next entry will go (None without a writable spool)."""
+        spool = self._spool
+        return spool.end() if spool is not None and spool.writable else None
 
     @property
     def state_path(self) -> Path:
@@ -336,6 +484,7 @@ class FleetStore:
         self, delivery_id: int, state: str, now: float, *, reason: str | None = None,
         tries: int | None = None, sent_at: float | None = None,
     ) -> None:
+        self.catch_up()
         with self._store.transaction():
             self._conn.execute(
                 "UPDATE fleet_deliveries SET state = ?, updated_at = ?, "
@@ -347,6 +496,7 @@ class FleetStore:
     def _select(self, where: str, params: Iterable[object], tail: str = "") -> list[DeliveryRecord]:
         if not self._has_tables():
             return []
+        self.catch_up()
         mark = self.watermark()
         rows = self._conn.execute(
             f"SELECT {self._columns} FROM fleet_deliveries WHERE {where} {tail}",
@@ -385,6 +535,7 @@ class FleetStore:
         datagram None when its bytes are lost: the spool file gone or cut short)."""
         if not self._has_tables():
             return []
+        self.catch_up()
         start = max(after_id, self.watermark())
         rows = self._conn.execute(
             "SELECT id, datagram, spool_offset, spool_length, deadline FROM fleet_deliveries "
@@ -401,6 +552,7 @@ class FleetStore:
         """The state of the newest delivery of (agent, program, key), if any."""
         if not self._has_tables():
             return None
+        self.catch_up()
         row = self._conn.execute(
             f"SELECT {_STATE} FROM fleet_deliveries WHERE agent = ? AND program = ? AND key = ? "
             "ORDER BY id DESC LIMIT 1", (self.watermark(), agent, program, key),
@@ -411,6 +563,7 @@ class FleetStore:
         """The datagram of the newest delivery of (agent, program, key), if any."""
         if not self._has_tables():
             return None
+        self.catch_up()
         row = self._conn.execute(
             "SELECT datagram, spool_offset, spool_length FROM fleet_deliveries "
             "WHERE agent = ? AND program = ? AND key = ? "
@@ -421,6 +574,7 @@ class FleetStore:
 
     def confirm_deliveries(self, agent: str, program: str, key: str, now: float) -> int:
         """Sent (or unconfirmed) records of (agent, program, key) become `confirmed`."""
+        self.catch_up()
         with self._store.transaction():
             cursor = self._conn.execute(
                 "UPDATE fleet_deliveries SET state = 'confirmed', updated_at = ?, "
@@ -438,6 +592,7 @@ class FleetStore:
         that it left (`uncertain`, from the sender's mark file; `sending` in a state file of
         an older arconsole) may or may not have left. It is not sent again (a firewall add run
         twice is not harmless); it waits as `unconfirmed` for the agent's log line."""
+        self.catch_up()
         records = self.deliveries("sending")
         if uncertain is not None:
             records.extend(r for r in self.deliveries("queued", after_id=uncertain - 1, limit=1)
@@ -457,6 +612,7 @@ class FleetStore:
                            after_id: int = 0) -> int:
         """Records sent before `sent_before` (ids above `after_id`: the caller's previous
         answer) and still not confirmed become `unconfirmed`; the id they were looked up to."""
+        self.catch_up()
         with self._store.transaction():
             row = self._conn.execute(
                 "SELECT max(upto) FROM fleet_sent_batches WHERE at < ?", (sent_before,)
@@ -478,6 +634,7 @@ class FleetStore:
     def count_deliveries(self) -> dict[str, int]:
         if not self._has_tables():
             return {}
+        self.catch_up()
         rows = self._conn.execute(
             f"SELECT {_STATE} AS s, count(*) FROM fleet_deliveries GROUP BY s",
             (self.watermark(),),
@@ -490,16 +647,17 @@ class FleetStore:
         """Save blocks without their message: it is the datagram of the block's newest
         delivery, recorded in the same transaction, so it is not written twice (an empty
         `message` column; `load_agent_blocks` reads it back from the delivery)."""
+        self.catch_up()
         with self._store.transaction():
             self._conn.executemany(
-                "INSERT OR REPLACE INTO fleet_agent_blocks (agent, program, key, response, "
-                "message, flags, timeout, started_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                _SAVE_BLOCK,
                 [(block.agent, block.program, block.key, block.response, b"",
                   block.flags, block.timeout, block.started_at, block.expires_at)
                  for block in blocks],
             )
 
     def delete_agent_block(self, agent: str, program: str, key: str) -> None:
+        self.catch_up()
         with self._store.transaction():
             self._conn.execute(
                 "DELETE FROM fleet_agent_blocks WHERE agent = ? AND program = ? AND key = ?",
@@ -512,16 +670,23 @@ class FleetStore:
         ).fetchone()
         if not row or not row[0]:
             return []
+        self.catch_up()
         rows = self._conn.execute(
             "SELECT agent, program, key, response, message, flags, timeout, started_at, "
             "expires_at FROM fleet_agent_blocks ORDER BY expires_at"
         ).fetchall()
-        blocks = [AgentBlock(*row) for row in rows]
-        for block in blocks:
+        blocks = {(row[0], row[1], row[2]): AgentBlock(*row) for row in rows}
+        for entry in self._tail():  # a reader's view of what is not indexed yet
+            if entry.block_timeout >= 0 and entry.key:
+                blocks[(entry.agent, entry.program, entry.key)] = AgentBlock(
+                    entry.agent, entry.program, entry.key, entry.response,
+                    message_of(entry.datagram) if entry.datagram else b"", entry.flags,
+                    entry.block_timeout, entry.block_started, entry.block_expires)
+        for block in blocks.values():
             if not block.message:
                 datagram = self.latest_message(block.agent, block.program, block.key)
                 block.message = message_of(datagram) if datagram else b""
-        return blocks
+        return sorted(blocks.values(), key=lambda block: block.expires_at)
 
     # ------------------------------------------------------------------ fleet rows
 
