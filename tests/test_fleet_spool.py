@@ -1,0 +1,115 @@
+"""The spool entry is the durable delivery record; the state file indexes it lazily.
+
+A burst of agent responses is written as spool entries only (no SQLite row on the way): the
+tests check that the rows really are not there while the engine runs, that `blocks list` on a
+state file no engine holds still shows the agent blocks those entries opened, that a restart
+indexes them without sending anything twice, and that a torn tail (a crash mid-write) is cut
+off so that later records follow whole entries.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from arconsole.commands.blocks_fleet import stored_fleet
+from arconsole.engine.agent_spool import encode_entry, read_entries, spool_path
+from arconsole.engine.fleet_store import FleetStore
+from arconsole.engine.store import StateStore
+from tests.engine_support import alert_line
+from tests.test_fleet_delivery import bind_queue, fleet_home, received
+from tests.test_fleet_sendmark import restart
+
+
+def rows_in_state_file(path: Path) -> int:
+    """What another connection sees committed in the delivery table."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM fleet_deliveries").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def burst(home: Path, first: int, count: int) -> tuple[list[bytes], Path]:
+    """`count` local responses for agent 001, sent to a bound queue; the datagrams."""
+    queue = bind_queue(home)
+    engine = await restart(home)
+    try:
+        indexed = rows_in_state_file(engine.store.path)  # what the start indexed
+        for n in range(first, first + count):
+            await engine.handle_line(alert_line(f"8.{n}", rule_id="5710", level=5,
+                                                agent_id="001", srcip=f"198.51.100.{n}"))
+        await engine.drain()
+        assert engine.agent_delivery is not None
+        await engine.agent_delivery.wait_idle()
+        # entries only: no SQLite row on the way
+        assert rows_in_state_file(engine.store.path) == indexed
+        return received(queue), engine.store.path
+    finally:
+        await engine.stop()
+        queue.close()
+        (home / "queue" / "alerts" / "ar").unlink()
+
+
+async def test_entries_not_yet_indexed_are_listed_and_indexed_at_restart(tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)
+    sent, state_path = await burst(home, 1, 5)
+    assert len(sent) == 5
+
+    looking = StateStore.open(state_path, lock=False)  # `blocks list`, no engine
+    try:
+        keys = sorted(str(row["key"]) for row in stored_fleet(looking))
+    finally:
+        looking.close()
+    assert keys == sorted(f"001:firewall-drop-198.51.100.{n}" for n in range(1, 6))
+
+    queue = bind_queue(home)
+    engine = await restart(home)
+    try:
+        assert engine.agent_delivery is not None
+        await engine.agent_delivery.wait_idle()
+        assert received(queue) == []  # nothing sent twice
+        records = FleetStore(engine.store).deliveries()
+        assert [(r.id, r.state, r.key) for r in records] == [
+            (n, "sent", f"198.51.100.{n}") for n in range(1, 6)]
+        assert [r.datagram for r in records] == sent
+        assert len(engine.agent_delivery.blocks.blocks) == 5
+    finally:
+        await engine.stop()
+        queue.close()
+        (home / "queue" / "alerts" / "ar").unlink()
+
+
+async def test_a_torn_tail_is_cut_and_later_records_follow_whole_entries(tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)
+    first, state_path = await burst(home, 1, 3)
+    spool = spool_path(state_path)
+    head = encode_entry(99, "firewall-drop", "firewall-drop", "001", "198.51.100.99", 0, "",
+                        1.0, 2.0, "", -1, 0.0, 0.0, 100)
+    with spool.open("ab") as file:
+        file.write(head + b"x" * 40)  # a kill mid-write: the entry's datagram cut short
+    later, state_path = await burst(home, 4, 2)
+    assert len(later) == 2
+    reopened = StateStore.open(state_path)  # writable: indexes what the run left
+    try:
+        records = FleetStore(reopened).deliveries()
+    finally:
+        reopened.close()
+    assert [(r.id, r.key, r.state) for r in records] == [
+        (n, f"198.51.100.{n}", "sent") for n in range(1, 6)]
+    assert [r.datagram for r in records] == first + later
+
+
+def test_a_damaged_entry_stops_the_reading() -> None:
+    heads = [encode_entry(n, "r", "firewall-drop", "001", f"k{n}", 0, "", 1.0, 2.0, "NRN",
+                          600, 1.0, 601.0, 3) for n in (1, 2)]
+    data = heads[0] + b"abc" + heads[1] + b"def"
+    entries, stop = read_entries(data, 40)
+    assert [(e.id, e.key, e.datagram, e.flags, e.block_timeout) for e in entries] == [
+        (1, "k1", b"abc", "NRN", 600), (2, "k2", b"def", "NRN", 600)]
+    assert stop == 40 + len(data)
+    damaged = bytearray(data)
+    damaged[len(heads[0]) + 3 + len(heads[1]) - 2] ^= 1  # a byte of entry 2's key
+    entries, stop = read_entries(bytes(damaged), 40)
+    assert [e.id for e in entries] == [1] and stop == 40 + len(heads[0]) + 3
+    assert read_entries(b"\0" * 200, 40) == ([], 40)  # a zero-filled tail
