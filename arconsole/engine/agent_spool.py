@@ -207,6 +207,11 @@ class Spool:
                     written += done
                     rest = rest[done:]
 
+    @property
+    def start(self) -> int:
+        """Where the first entry goes (after the header)."""
+        return _HEADER
+
     def end(self) -> int:
         """The file's size now (another Spool on the file may have appended)."""
         return os.fstat(self._fd).st_size

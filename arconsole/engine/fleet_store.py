@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from arconsole.engine.agent_spool import Entry, Spool, encode_entry, spool_path
+from arconsole.engine.fleet_rowlog import RowImage, decode_rows, encode_rows, rows_log_path
 from arconsole.engine.store import StateStore
 
 _SCHEMA = (
@@ -73,11 +74,21 @@ _SCHEMA = (
     )""",
 )
 
-# How far the spool's entries are indexed into the tables above (one row).
+# How far the spool's entries, and the rows log's, are indexed into the tables above.
 _INDEX_SCHEMA = ("""CREATE TABLE IF NOT EXISTS fleet_spool_index (
         one INTEGER PRIMARY KEY CHECK (one = 1),
         upto INTEGER NOT NULL
-    )""",)
+    )""", """CREATE TABLE IF NOT EXISTS fleet_rows_index (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        upto INTEGER NOT NULL
+    )""")
+# The rows log is indexed and started afresh once its unindexed part is this large.
+ROWS_LOG_LIMIT = 16 << 20
+_SAVE_ROW = (
+    "INSERT OR REPLACE INTO fleet_rows (agent, program, key, agent_name, active, first_added, "
+    "last_added, lifted_at, adds, timeout_min, timeout_max, responses, trigger_rule, "
+    "trigger_description, trigger_timestamp, last_rule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 
 _AGENT_BLOCKS_SCHEMA = ("""CREATE TABLE IF NOT EXISTS fleet_agent_blocks (
         agent TEXT NOT NULL,
@@ -236,6 +247,7 @@ class FleetStore:
         self._spool: Spool | None = None
         self.spool_problem: str | None = None
         self._spool_tried = False
+        self._rows_log: Spool | None = None
         self._next_id = 1
         # Where `append`'s entries start in the spool (None when they went to SQLite).
         self.last_offsets: list[int] | None = None
@@ -261,6 +273,12 @@ class FleetStore:
             self._spool_tried = True
             if self._spool is not None:
                 self._start_index(self._spool)
+            try:
+                self._rows_log = Spool(rows_log_path(store.path), self.db_id(), writable=True)
+            except OSError:  # then rows go to the state file one by one, as before
+                pass
+            else:
+                self._start_rows_log(self._rows_log)
             row = self._conn.execute(
                 "SELECT max(coalesce((SELECT max(id) FROM fleet_deliveries), 0), coalesce("
                 "(SELECT seq FROM sqlite_sequence WHERE name = 'fleet_deliveries'), 0))"
@@ -694,20 +712,77 @@ class FleetStore:
         self.save_rows((row,))
 
     def save_rows(self, rows: Iterable[FleetRow]) -> None:
+        """Record the rows' new images: appended to the rows log (one write), or written to
+        the state file when there is no log."""
+        images: list[RowImage] = [
+            (row.agent, row.program, row.key, row.agent_name, row.active, row.first_added,
+             row.last_added, row.lifted_at, row.adds, row.timeout_min, row.timeout_max,
+             row.responses, row.trigger_rule, row.trigger_description, row.trigger_timestamp,
+             row.last_rule) for row in rows]
+        log = self._rows_log
+        if log is None:
+            with self._store.transaction():
+                self._conn.executemany(_SAVE_ROW, images)
+            return
+        log.append([encode_rows(images)], sync=self._durable)
+        if log.end() - self._rows_index() > ROWS_LOG_LIMIT:
+            self.catch_up_rows()
+
+    def _start_rows_log(self, log: Spool) -> None:
+        end = log.end()
         with self._store.transaction():
-            self._conn.executemany(
-                f"INSERT OR REPLACE INTO fleet_rows ({_ROW_COLUMNS}) "
-                f"VALUES ({','.join('?' * 16)})",
-                [(row.agent, row.program, row.key, row.agent_name, int(row.active),
-                  row.first_added, row.last_added, row.lifted_at, row.adds, row.timeout_min,
-                  row.timeout_max, row.responses, row.trigger_rule, row.trigger_description,
-                  row.trigger_timestamp, row.last_rule) for row in rows],
-            )
+            row = self._conn.execute("SELECT upto FROM fleet_rows_index").fetchone()
+            if row is None or int(row[0]) > end:  # new, or the log was lost
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO fleet_rows_index (one, upto) VALUES (1, ?)", (end,))
+        self.catch_up_rows()
+
+    def _rows_index(self) -> int:
+        if not self._has("fleet_rows_index"):
+            return 0
+        row = self._conn.execute("SELECT upto FROM fleet_rows_index").fetchone()
+        return int(row[0]) if row else 0
+
+    def _rows_tail(self, log: Spool, start: int) -> tuple[list[RowImage], int]:
+        end = log.end()
+        if start <= 0 or start >= end:
+            return [], start
+        data = log.read(start, end - start)
+        if data is None:
+            return [], start
+        images, used = decode_rows(data)
+        return images, start + used
+
+    def catch_up_rows(self) -> int:
+        """Write the rows log's images into `fleet_rows` (the last of each row), then start
+        the log afresh; how many images were read."""
+        log = self._rows_log
+        if log is None:
+            return 0
+        start = self._rows_index()
+        if start == log.start and log.end() == start:
+            return 0
+        images, _ = self._rows_tail(log, start)
+        latest = {image[:3]: image for image in images}
+        with self._store.transaction():
+            if latest:
+                self._conn.executemany(_SAVE_ROW, list(latest.values()))
+            self._conn.execute("UPDATE fleet_rows_index SET upto = ?", (log.start,))
+        log.truncate(log.start)  # a crash before this: the images are replayed, harmlessly
+        return len(images)
 
     def load_rows(self) -> list[FleetRow]:
         if not self._has_tables():
             return []
-        rows = self._conn.execute(
-            f"SELECT {_ROW_COLUMNS} FROM fleet_rows ORDER BY agent, program, key"
-        ).fetchall()
-        return [_fleet_row(row) for row in rows]
+        self.catch_up_rows()
+        rows = {(row[0], row[1], row[2]): row for row in self._conn.execute(
+            f"SELECT {_ROW_COLUMNS} FROM fleet_rows").fetchall()}
+        if self._rows_log is None and self._store.read_only:  # a reader: the log's tail too
+            with contextlib.suppress(OSError):
+                log = Spool(rows_log_path(self._store.path), self.db_id(), writable=False)
+                try:
+                    for image in self._rows_tail(log, self._rows_index())[0]:
+                        rows[image[:3]] = image
+                finally:
+                    log.close()
+        return [_fleet_row(rows[key]) for key in sorted(rows)]
