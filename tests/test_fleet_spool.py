@@ -167,3 +167,34 @@ def test_fleet_rows_go_through_their_log_and_survive_a_torn_tail(tmp_path: Path)
     finally:
         store.close()
     assert log.stat().st_size == 40  # indexed, and started afresh
+
+
+async def test_a_burst_beyond_the_memory_limit_is_read_back_from_the_spool(
+    tmp_path: Path,
+) -> None:
+    """More responses in one turn than the sender holds in memory: the rest are read back
+    from the spool, failed entries (agent 004, older than 4.2) skipped, every datagram sent
+    once and in order."""
+    from arconsole.alerts.jsonreader import decode_alert_line
+
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    engine = await restart(home)
+    try:
+        delivery = engine.agent_delivery
+        assert delivery is not None and engine.config is not None
+        delivery._memory_limit = 3
+        response = engine.config.responses[0]
+        agents = ["001" if n % 3 else "004" for n in range(1, 13)]
+        for n, agent in enumerate(agents, 1):
+            alert = decode_alert_line(alert_line(f"9.{n}", rule_id="5710", level=5,
+                                                 agent_id=agent, srcip=f"198.51.100.{n}"))
+            delivery.deliver(response, agent, alert, 1_700_000_000.0)
+        await delivery.wait_idle()
+        records = FleetStore(engine.store).deliveries()
+        assert [(r.agent, r.state) for r in records] == [
+            (agent, "sent" if agent == "001" else "failed") for agent in agents]
+        assert received(queue) == [r.datagram for r in records if r.agent == "001"]
+    finally:
+        await engine.stop()
+        queue.close()

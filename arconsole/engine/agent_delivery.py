@@ -304,12 +304,14 @@ class WazuhQueueDelivery:
         store = self._store
         if self._ready or store is None:
             return
-        if self._spilled_at is not None:  # this run's overflow: read back from the spool
+        while self._spilled_at is not None and not self._ready:
+            # this run's overflow: read back from the spool (failed entries are skipped)
             entries, after = store.spooled(self._spilled_at, self._memory_limit)
-            self._ready.extend((e.id, e.datagram, e.deadline) for e in entries
-                               if e.state == "queued")
+            self._ready.extend(entries)
             end = store.spool_end()
-            self._spilled_at = after if entries and end is not None and after < end else None
+            self._spilled_at = (after if after != self._spilled_at and end is not None
+                                and after < end else None)
+        if self._ready:
             return
         if self._spilled_from is None:
             return

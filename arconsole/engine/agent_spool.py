@@ -246,6 +246,30 @@ class Spool:
             offset = stop
         return found, offset
 
+    def queued(self, offset: int, limit: int) -> tuple[list[tuple[int, bytes, float]], int]:
+        """(id, datagram, deadline) of the `queued` entries from `offset` (at most `limit`),
+        and where the next entry starts: the sender's read-back of its own overflow, written
+        by this process in this run, so only the fields it sends are read (no strings, no
+        CRC: `read_entries` checks those when the state file indexes the entries)."""
+        end = self.end()
+        found: list[tuple[int, bytes, float]] = []
+        unpack_pre, unpack_fixed = _PRE.unpack_from, _FIXED.unpack_from
+        while offset < end and len(found) < limit:
+            data = os.pread(self._fd, min(end - offset, _READ_CHUNK), offset)
+            at, size = 0, len(data)
+            while at + _HEAD <= size and len(found) < limit:
+                total = unpack_pre(data, at)[0]
+                if total < _HEAD or at + total > size:
+                    break
+                fixed = unpack_fixed(data, at + _PRE.size)
+                if fixed[7] == 0:  # queued
+                    found.append((fixed[0], data[at + total - fixed[14]:at + total], fixed[2]))
+                at += total
+            if at == 0:
+                break  # a torn entry (or one larger than a chunk): `entries` reads those
+            offset += at
+        return found, offset
+
     def read(self, offset: int, length: int) -> bytes | None:
         """The bytes at (offset, length); None when the file does not hold them."""
         if offset < _HEADER or length < 0:

@@ -394,12 +394,13 @@ class FleetStore:
                  r[7]) for n, r in enumerate(records)])
             self.save_agent_blocks([r[9] for r in records if r[9] is not None])
 
-    def spooled(self, offset: int, limit: int) -> tuple[list[Entry], int]:
-        """Entries from `offset` on (the sender's queue beyond what it holds in memory)."""
+    def spooled(self, offset: int, limit: int) -> tuple[list[tuple[int, bytes, float]], int]:
+        """(id, datagram, deadline) of queued entries from `offset` on (the sender's queue
+        beyond what it holds in memory), and the offset after them."""
         spool = self._spool
         if spool is None:
             return [], offset
-        return spool.entries(offset, limit)
+        return spool.queued(offset, limit)
 
     def spool_end(self) -> int | None:
         """Where the next entry will go (None without a writable spool)."""
