@@ -108,8 +108,10 @@ def test_a_damaged_entry_stops_the_reading() -> None:
                           600, 1.0, 601.0, 3) for n in (1, 2)]
     data = heads[0] + b"abc" + heads[1] + b"def"
     entries, stop = read_entries(data, 40)
-    assert [(e.id, e.key, e.datagram, e.flags, e.block_timeout) for e in entries] == [
-        (1, "k1", b"abc", "NRN", 600), (2, "k2", b"def", "NRN", 600)]
+    assert [(e.id, e.key, e.flags, e.block_timeout) for e in entries] == [
+        (1, "k1", "NRN", 600), (2, "k2", "NRN", 600)]
+    assert [data[e.datagram_offset - 40:][:e.datagram_length] for e in entries] == [
+        b"abc", b"def"]
     assert stop == 40 + len(data)
     damaged = bytearray(data)
     damaged[len(heads[0]) + 3 + len(heads[1]) - 2] ^= 1  # a byte of entry 2's key

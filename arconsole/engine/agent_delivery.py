@@ -138,6 +138,11 @@ class WazuhQueueDelivery:
             self._wake.set()
             self._idle.clear()
 
+    @property
+    def store(self) -> FleetStore | None:
+        """The fleet tables it records into (None before `attach`)."""
+        return self._store
+
     # ------------------------------------------------------------------ the intake's door
 
     def deliver(
@@ -227,13 +232,15 @@ class WazuhQueueDelivery:
         try:
             store = self._store
             assert store is not None, "delivery stage not attached"
+            reversed_now = None in blocks.dirty.values()
             if blocks.dirty or blocks.dirty_offences:
                 with store.transaction():
                     blocks.flush()  # refreshes and reversals; new blocks ride in the entries
-            for index, record in enumerate(pending):
-                block = record[9]
-                if block is not None and not blocks.in_force(block):
-                    pending[index] = (*record[:9], None)  # reversed in this very turn
+            if reversed_now:  # a block opened and reversed in this very turn: not opened
+                for index, record in enumerate(pending):
+                    block = record[9]
+                    if block is not None and not blocks.in_force(block):
+                        pending[index] = (*record[:9], None)
             first = store.append(pending)
             offsets = store.last_offsets
         except Exception as error:  # the state file failed: say so, never lose silently

@@ -64,7 +64,7 @@ class Entry(NamedTuple):
     block_started: float
     block_expires: float
     datagram_offset: int
-    datagram: bytes
+    datagram_length: int  # its bytes: `Spool.read(datagram_offset, datagram_length)`
     end: int  # the offset after the entry
 
 
@@ -74,17 +74,39 @@ def encode_entry(record_id: int, response: str, program: str, agent: str, key: s
                  datagram_length: int) -> bytes:
     """An entry's head (fixed fields and strings); its datagram follows it in the file.
     `state` indexes `STATES`."""
-    r, p, a, n, f = (response.encode(), program.encode(), agent.encode(), reason.encode(),
-                     flags.encode())
-    k = key.encode() if key is not None else b""
-    strings = r + p + a + k + n + f
-    fixed = _FIXED.pack(
-        record_id, queued_at, deadline, block_started, block_expires, 0.0, block_timeout,
-        state, len(r), len(p), len(a), _NO_KEY if key is None else len(k), len(n), len(f),
-        datagram_length)
-    return (_PRE.pack(_HEAD + len(strings) + datagram_length,
-                      zlib.crc32(strings, zlib.crc32(fixed)))
-            + fixed + strings)
+    return EntryWriter().head(record_id, response, program, agent, key, state, reason,
+                              queued_at, deadline, flags, block_timeout, block_started,
+                              block_expires, datagram_length)
+
+
+class EntryWriter:
+    """Builds entry heads; what repeats between records (response, program, agent, flags:
+    the strings' first part) is encoded once."""
+
+    def __init__(self) -> None:
+        self._common: dict[tuple[str, str, str, str], tuple[bytes, int, int, int, int]] = {}
+
+    def head(self, record_id: int, response: str, program: str, agent: str, key: str | None,
+             state: int, reason: str, queued_at: float, deadline: float, flags: str,
+             block_timeout: int, block_started: float, block_expires: float,
+             datagram_length: int) -> bytes:
+        common = self._common.get((response, program, agent, flags))
+        if common is None:
+            r, p, a, f = response.encode(), program.encode(), agent.encode(), flags.encode()
+            common = (r + p + a + f, len(r), len(p), len(a), len(f))
+            if len(self._common) >= 4096:
+                self._common.clear()
+            self._common[(response, program, agent, flags)] = common
+        n = reason.encode() if reason else b""
+        k = key.encode() if key is not None else b""
+        strings = common[0] + n + k
+        fixed = _FIXED.pack(
+            record_id, queued_at, deadline, block_started, block_expires, 0.0, block_timeout,
+            state, common[1], common[2], common[3], common[4], len(n),
+            _NO_KEY if key is None else len(k), datagram_length)
+        return (_PRE.pack(_HEAD + len(strings) + datagram_length,
+                          zlib.crc32(strings, zlib.crc32(fixed)))
+                + fixed + strings)
 
 
 def read_entries(data: bytes, base: int, limit: int = -1) -> tuple[list[Entry], int]:
@@ -100,7 +122,7 @@ def read_entries(data: bytes, base: int, limit: int = -1) -> tuple[list[Entry], 
             break
         fixed = _FIXED.unpack_from(data, at + _PRE.size)
         (record_id, queued_at, deadline, started, expires, _, block_timeout, state,
-         n_response, n_program, n_agent, n_key, n_reason, n_flags, n_datagram) = fixed
+         n_response, n_program, n_agent, n_flags, n_reason, n_key, n_datagram) = fixed
         strings_at = at + _HEAD
         n_strings = (n_response + n_program + n_agent + (0 if n_key == _NO_KEY else n_key)
                      + n_reason + n_flags)
@@ -111,17 +133,17 @@ def read_entries(data: bytes, base: int, limit: int = -1) -> tuple[list[Entry], 
             break
         fields: list[str | None] = []
         cursor = strings_at
-        for length in (n_response, n_program, n_agent, n_key, n_reason, n_flags):
+        for length in (n_response, n_program, n_agent, n_flags, n_reason, n_key):
             if length == _NO_KEY:
                 fields.append(None)
                 continue
             fields.append(data[cursor:cursor + length].decode(errors="replace"))
             cursor += length
-        response, program, agent, key, reason, flags = fields
+        response, program, agent, flags, reason, key = fields
         entries.append(Entry(record_id, response or "", program or "", agent or "", key,
                              STATES[state], reason or "", queued_at, deadline, flags or "",
-                             block_timeout, started, expires, base + cursor,
-                             data[cursor:cursor + n_datagram], base + at + total))
+                             block_timeout, started, expires, base + cursor, n_datagram,
+                             base + at + total))
         at += total
         limit -= 1
     return entries, base + at

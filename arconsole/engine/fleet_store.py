@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from arconsole.engine.agent_spool import Entry, Spool, encode_entry, spool_path
+from arconsole.engine.agent_spool import Entry, EntryWriter, Spool, spool_path
 from arconsole.engine.fleet_rowlog import RowImage, decode_rows, encode_rows, rows_log_path
 from arconsole.engine.store import StateStore
 
@@ -249,6 +249,7 @@ class FleetStore:
         self._spool_tried = False
         self._rows_log: Spool | None = None
         self._next_id = 1
+        self._heads = EntryWriter()
         # Where `append`'s entries start in the spool (None when they went to SQLite).
         self.last_offsets: list[int] | None = None
         if not store.read_only:
@@ -335,7 +336,7 @@ class FleetStore:
     def _index(self, entries: list[Entry]) -> None:
         self._conn.executemany(_INSERT_DELIVERY, [
             (e.id, e.response, e.program, e.agent, e.key, None,
-             e.datagram_offset if e.datagram else None, len(e.datagram) if e.datagram else None,
+             e.datagram_offset if e.datagram_length else None, e.datagram_length or None,
              e.state, e.reason, e.queued_at, e.deadline, e.queued_at) for e in entries])
         blocks = [(e.agent, e.program, e.key, e.response, b"", e.flags, e.block_timeout,
                    e.block_started, e.block_expires)
@@ -343,13 +344,21 @@ class FleetStore:
         if blocks:
             self._conn.executemany(_SAVE_BLOCK, blocks)
 
-    def _tail(self) -> list[Entry]:
-        """A read-only look at the entries not yet indexed (nothing is written)."""
+    def _tail_blocks(self) -> list[AgentBlock]:
+        """A read-only look at the agent blocks opened by entries not yet indexed."""
         spool = self.spool()
         start = self._index_offset()
         if spool is None or start is None:
             return []
-        return spool.entries(start)[0]
+        blocks: list[AgentBlock] = []
+        for entry in spool.entries(start)[0]:
+            if entry.block_timeout >= 0 and entry.key:
+                datagram = spool.read(entry.datagram_offset, entry.datagram_length)
+                blocks.append(AgentBlock(
+                    entry.agent, entry.program, entry.key, entry.response,
+                    message_of(datagram) if datagram else b"", entry.flags,
+                    entry.block_timeout, entry.block_started, entry.block_expires))
+        return blocks
 
     def append(self, records: list[NewRecord]) -> int:
         """Record new deliveries (and the agent blocks they open) durably; the id of the
@@ -365,18 +374,17 @@ class FleetStore:
         chunks: list[bytes] = []
         heads: list[int] = []
         record_id = first
+        encode = self._heads.head
         for (response, program, agent, key, datagram, state, reason, queued_at, deadline,
              block) in records:
             size = len(datagram) if datagram is not None else 0
             if block is not None:
-                head = encode_entry(record_id, response, program, agent, key,
-                                    state == "failed", reason, queued_at, deadline,
-                                    block.flags, block.timeout, block.started_at,
-                                    block.expires_at, size)
+                head = encode(record_id, response, program, agent, key, state == "failed",
+                              reason, queued_at, deadline, block.flags, block.timeout,
+                              block.started_at, block.expires_at, size)
             else:
-                head = encode_entry(record_id, response, program, agent, key,
-                                    state == "failed", reason, queued_at, deadline, "", -1,
-                                    0.0, 0.0, size)
+                head = encode(record_id, response, program, agent, key, state == "failed",
+                              reason, queued_at, deadline, "", -1, 0.0, 0.0, size)
             heads.append(len(chunks))
             chunks.append(head)
             if size:
@@ -695,12 +703,8 @@ class FleetStore:
             "expires_at FROM fleet_agent_blocks ORDER BY expires_at"
         ).fetchall()
         blocks = {(row[0], row[1], row[2]): AgentBlock(*row) for row in rows}
-        for entry in self._tail():  # a reader's view of what is not indexed yet
-            if entry.block_timeout >= 0 and entry.key:
-                blocks[(entry.agent, entry.program, entry.key)] = AgentBlock(
-                    entry.agent, entry.program, entry.key, entry.response,
-                    message_of(entry.datagram) if entry.datagram else b"", entry.flags,
-                    entry.block_timeout, entry.block_started, entry.block_expires)
+        for block in self._tail_blocks():  # a reader's view of what is not indexed yet
+            blocks[(block.agent, block.program, block.key)] = block
         for block in blocks.values():
             if not block.message:
                 datagram = self.latest_message(block.agent, block.program, block.key)

@@ -319,6 +319,10 @@ class FleetTable:
             for row in store.load_rows():
                 self.rows[(row.agent, row.program, row.key)] = row
 
+    @property
+    def store(self) -> FleetStore | None:
+        return self._store
+
     def _save(self, ident: tuple[str, str, str], row: FleetRow) -> None:
         if self._store is None:
             return
