@@ -11,7 +11,8 @@ layer, where `arconsole check` gives the same warning.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+
+import msgspec
 
 from arconsole.alerts.model import Alert
 from arconsole.config.double_delivery import (
@@ -155,7 +156,7 @@ def fleet_listing(rows: Iterable[FleetRow], blocks: Iterable[AgentBlock],
 
 
 def row_json(row: FleetRow, now: float) -> dict[str, object]:
-    data: dict[str, object] = asdict(row)
+    data: dict[str, object] = msgspec.structs.asdict(row)
     data["row_key"] = row.row_key
     data["state"] = row_state(row, now)
     data["expected_end"] = describe_end(row)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from arconsole.engine.agent_spool import Entry, EntryWriter, Spool, spool_path
 from arconsole.engine.fleet_rowlog import RowImage, decode_rows, encode_rows, rows_log_path
 from arconsole.engine.store import StateStore
@@ -177,9 +179,9 @@ class AgentBlock:
         return f"{self.agent}:{self.program}-{self.key}"
 
 
-@dataclass(slots=True)
-class FleetRow:
-    """One (agent, program, key) as the agent's own log reported it."""
+class FleetRow(msgspec.Struct, gc=False):
+    """One (agent, program, key) as the agent's own log reported it. (A msgspec Struct the
+    garbage collector does not track: a burst makes thousands, all of plain values.)"""
 
     agent: str
     program: str
