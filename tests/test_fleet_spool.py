@@ -200,3 +200,39 @@ async def test_a_burst_beyond_the_memory_limit_is_read_back_from_the_spool(
     finally:
         await engine.stop()
         queue.close()
+
+
+async def test_the_index_from_memory_equals_the_index_read_back_from_the_spool(
+    tmp_path: Path,
+) -> None:
+    """The engine's own store indexes what it appended from memory; any other store reads
+    the entries back: both give the very same rows."""
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    engine = await restart(home)
+    try:
+        for n in range(1, 7):
+            await engine.handle_line(alert_line(f"6.{n}", rule_id="5710", level=5,
+                                                agent_id="001" if n % 2 else "004",
+                                                srcip=f"198.51.100.{n}"))
+        await engine.drain()
+        delivery = engine.agent_delivery
+        assert delivery is not None and delivery.store is not None
+        await delivery.wait_idle()
+        conn = engine.store._conn
+        start = conn.execute("SELECT upto FROM fleet_spool_index").fetchone()[0]
+        assert delivery.store._memo  # what the next catch-up will index from memory
+        assert delivery.store.catch_up() == 6
+        tables = ("SELECT * FROM fleet_deliveries ORDER BY id",
+                  "SELECT * FROM fleet_agent_blocks ORDER BY agent, program, key")
+        from_memory = [conn.execute(query).fetchall() for query in tables]
+        with engine.store.transaction():
+            conn.execute("DELETE FROM fleet_deliveries")
+            conn.execute("DELETE FROM fleet_agent_blocks")
+            conn.execute("UPDATE fleet_spool_index SET upto = ?", (start,))
+        FleetStore(engine.store)  # another store: reads the entries back
+        assert [conn.execute(query).fetchall() for query in tables] == from_memory
+        assert len(from_memory[0]) == 6 and len(from_memory[1]) == 3  # 004: failed, no block
+    finally:
+        await engine.stop()
+        queue.close()

@@ -84,6 +84,8 @@ _INDEX_SCHEMA = ("""CREATE TABLE IF NOT EXISTS fleet_spool_index (
         one INTEGER PRIMARY KEY CHECK (one = 1),
         upto INTEGER NOT NULL
     )""")
+# Records the index may take from memory instead of reading the spool back.
+MEMO_LIMIT = 65536
 # The rows log is indexed and started afresh once its unindexed part is this large.
 ROWS_LOG_LIMIT = 16 << 20
 _SAVE_ROW = (
@@ -252,6 +254,10 @@ class FleetStore:
         self._rows_log: Spool | None = None
         self._next_id = 1
         self._heads = EntryWriter()
+        # Batches appended since the last catch-up, while they follow on from its offset:
+        # (first id, records, chunk offsets, index of each record's head among the chunks).
+        self._memo: list[tuple[int, list[NewRecord], list[int], list[int]]] = []
+        self._memo_start = self._memo_end = -1
         # Where `append`'s entries start in the spool (None when they went to SQLite).
         self.last_offsets: list[int] | None = None
         if not store.read_only:
@@ -326,14 +332,46 @@ class FleetStore:
             return 0
         end = spool.end()
         if start >= end:
+            self._memo = []
+            self._memo_start = self._memo_end = end
             return 0
-        entries, stop = spool.entries(start, upto=end)
-        if stop < end:  # not a whole entry (a crash mid-write): nothing refers to it
-            spool.truncate(stop)
+        memo, self._memo = self._memo, []
+        if memo and start == self._memo_start and end == self._memo_end:
+            # What this store appended since the last catch-up, still in memory: the same
+            # fields the entries hold, without reading them back.
+            count = self._index_memo(memo)
+            stop = end
+        else:
+            entries, stop = spool.entries(start, upto=end)
+            if stop < end:  # not a whole entry (a crash mid-write): nothing refers to it
+                spool.truncate(stop)
+            count = len(entries)
+            with self._store.transaction():
+                self._index(entries)
+                self._conn.execute("UPDATE fleet_spool_index SET upto = ?", (stop,))
+        self._memo_start = self._memo_end = stop
+        return count
+
+    def _index_memo(self, memo: list[tuple[int, list[NewRecord], list[int], list[int]]]
+                    ) -> int:
+        rows: list[tuple[object, ...]] = []
+        blocks: list[tuple[object, ...]] = []
+        for first, records, offsets, heads in memo:
+            for n, (response, program, agent, key, datagram, state, reason, queued_at,
+                    deadline, block) in enumerate(records):
+                size = len(datagram) if datagram is not None else 0
+                rows.append((first + n, response, program, agent, key, None,
+                             offsets[heads[n] + 1] if size else None, size or None, state,
+                             reason, queued_at, deadline, queued_at))
+                if block is not None and key:
+                    blocks.append((agent, program, key, response, b"", block.flags,
+                                   block.timeout, block.started_at, block.expires_at))
         with self._store.transaction():
-            self._index(entries)
-            self._conn.execute("UPDATE fleet_spool_index SET upto = ?", (stop,))
-        return len(entries)
+            self._conn.executemany(_INSERT_DELIVERY, rows)
+            if blocks:
+                self._conn.executemany(_SAVE_BLOCK, blocks)
+            self._conn.execute("UPDATE fleet_spool_index SET upto = ?", (self._memo_end,))
+        return len(rows)
 
     def _index(self, entries: list[Entry]) -> None:
         self._conn.executemany(_INSERT_DELIVERY, [
@@ -395,7 +433,16 @@ class FleetStore:
         offsets = spool.append(chunks, sync=self._durable)
         self._next_id = record_id
         self.last_offsets = [offsets[index] for index in heads]
+        if offsets[0] == self._memo_end and self._memo_count() + len(records) <= MEMO_LIMIT:
+            self._memo.append((first, records, offsets, heads))
+            self._memo_end = offsets[-1] + len(chunks[-1])
+        else:  # not right after the memo (another writer?) or too many: read them back
+            self._memo = []
+            self._memo_end = -1
         return first
+
+    def _memo_count(self) -> int:
+        return sum(len(batch[1]) for batch in self._memo)
 
     def _insert_rows(self, records: list[NewRecord], first: int) -> None:
         with self._store.transaction():
