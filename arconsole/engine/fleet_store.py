@@ -12,7 +12,10 @@ change of those tables runs first, in the same transaction; `fleet_spool_index` 
 Rows of an older arconsole keep their datagram in the row or as a bare spool datagram. A
 restart indexes what the last run left, resends what was not sent and loses nothing;
 `fleet_rows` holds the blocks agents reported through their active-response log (fleet.md F2,
-F3). Tables are created on first use, so a state file from before the fleet opens unchanged.
+F3), written through the rows log (`fleet_rowlog`) the same lazy way. A read-only store (a
+tool while the engine runs, or after a crash) overlays the agent blocks and fleet rows not yet
+indexed; its delivery records are the indexed ones. Tables are created on first use, so a
+state file from before the fleet opens unchanged.
 """
 
 from __future__ import annotations
@@ -122,21 +125,6 @@ _SAVE_BLOCK = (
 )
 
 DELIVERY_STATES = ("queued", "sending", "sent", "confirmed", "failed", "unconfirmed")
-
-
-@dataclass(slots=True)
-class NewDelivery:
-    """A delivery about to be recorded (it gets its id, `sent_at` and `tries` in the table)."""
-
-    response: str
-    program: str
-    agent: str
-    key: str | None
-    datagram: bytes | None
-    state: str
-    reason: str
-    queued_at: float
-    deadline: float
 
 
 @dataclass(slots=True)
@@ -520,35 +508,6 @@ class FleetStore:
             return datagram
         spool = self.spool()
         return spool.read(offset, length) if spool is not None else None
-
-    def add_deliveries(self, records: Iterable[NewDelivery]) -> list[int]:
-        """Insert the records in one transaction; their ids, in order. Their datagrams go
-        to the spool first (one write), the records keep where they are."""
-        records = list(records)
-        if not records:
-            return []
-        spool = self._spool
-        rows: list[tuple[object, ...]]
-        if spool is not None and spool.writable:
-            datagrams = [r.datagram for r in records if r.datagram is not None]
-            offsets = iter(spool.append(datagrams, sync=self._durable))
-            rows = [(r.response, r.program, r.agent, r.key, None,
-                     next(offsets) if r.datagram is not None else None,
-                     len(r.datagram) if r.datagram is not None else None,
-                     r.state, r.reason, r.queued_at, r.deadline, r.queued_at)
-                    for r in records]
-        else:
-            rows = [(r.response, r.program, r.agent, r.key, r.datagram, None, None, r.state,
-                     r.reason, r.queued_at, r.deadline, r.queued_at) for r in records]
-        with self._store.transaction():
-            self._conn.executemany(
-                "INSERT INTO fleet_deliveries (response, program, agent, key, datagram, "
-                "spool_offset, spool_length, state, reason, queued_at, deadline, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
-            )
-            # One writer holds the file's lock: AUTOINCREMENT ids of one statement follow on.
-            last = self._conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-        return list(range(last - len(rows) + 1, last + 1))
 
     def mark_sent(self, upto: int, now: float) -> None:
         """Every `queued` record with id <= `upto` has been sent (one row per batch)."""
