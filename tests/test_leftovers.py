@@ -218,9 +218,9 @@ async def test_run_cgroups_are_reused_and_removed(home: Path) -> None:
 @needs_cgroups
 async def test_a_script_has_its_message_only_inside_its_cgroup(home: Path) -> None:
     # Once it has its message, the script says which cgroup it is in: it gets the message
-    # only once moved (and is stopped from its spawn until then), so whatever it does about
-    # the message, a child it forks included, happens inside. Runs are spaced out so that
-    # each move is a lone one, the slow kind (it waits for an RCU grace period).
+    # only once moved, so whatever it does about the message, a child it forks included,
+    # happens inside. Runs are spaced out so that each move is a lone one, the slow kind (it
+    # waits for an RCU grace period) that a message written before the move would outrun.
     install(home, "where", "#!/bin/sh\nread -r message\nexec grep ^0:: /proc/self/cgroup\n")
     executor = Executor(home)
     lines: list[bytes | None] = []

@@ -16,13 +16,15 @@ Requests are queued; the thread spawns what is queued and rings an eventfd when 
 results, so a burst of spawns costs one wake-up of each side, not one per script. Right after
 a spawn, still on the thread, the child's pidfd is opened.
 
-A run with a cgroup (arconsole.engine.cgroups) is stopped (SIGSTOP) right after its spawn and
-handed to a second thread, the placer, which moves it into its cgroup, continues it (SIGCONT)
-and only then hands it back: the script runs no code of its own outside its cgroup beyond the
-microseconds between its exec and the stop. The move is a write to `cgroup.procs`, which waits
-for an RCU grace period when no other move happened just before (10-20 ms, 70 ms and more on
-a loaded machine): on the spawner thread every later spawn queued behind it (bench/latency.py
-p99 25-450 ms over 60 s); on the placer, moves of a burst follow each other and share it.
+A run with a cgroup (arconsole.engine.cgroups) is moved into it before it is handed back, and
+only then given its message (SpawnRequest.feed): a script that reads its message first, as
+execd's protocol has it, does nothing about it outside its cgroup. The move is a write to
+`cgroup.procs`, which waits for an RCU grace period when no other move happened just before
+(10-20 ms, 70 ms and more on a loaded machine). Moving each child right after its own spawn
+paid that wait once per run whenever spawns came more than a grace period apart, and every
+later spawn queued behind it (bench/latency.py: p99 25-450 ms over 60 s at 100 scripts/s).
+So what is queued is spawned first, then moved in one go: the moves follow each other, and
+only the first can wait.
 """
 
 from __future__ import annotations
@@ -192,10 +194,6 @@ class Spawner:
         self._thread: threading.Thread | None = None
         self.doorbell = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self._done: collections.deque[Done] = collections.deque()
-        self._placer: threading.Thread | None = None
-        self._to_place: queue.SimpleQueue[tuple[SpawnRequest, Spawned] | None] = (
-            queue.SimpleQueue()
-        )
         self._outstanding = 0
         self._drained: asyncio.Event | None = None
 
@@ -245,71 +243,35 @@ class Spawner:
     # ---------------------------------------------------------------- the thread
 
     def _serve(self) -> None:
-        count = 0
         while True:
-            try:
-                request = self._queue.get_nowait() if count else self._queue.get()
-            except queue.Empty:  # nothing more queued: hand back what is done
+            batch = [self._queue.get()]
+            while len(batch) < _BATCH_MAX:  # what else is queued: spawned together
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stopping = None in batch
+            requests = [request for request in batch if request is not None]
+            to_place: list[tuple[SpawnRequest, Spawned]] = []
+            for request in requests:
+                outcome = self._one(request)
+                if isinstance(outcome, Spawned):
+                    if request.enter_cgroup is not None:
+                        to_place.append((request, outcome))
+                        continue
+                    outcome = _feed(request, outcome)
+                self._done.append((request, outcome))
+            # The moves one after the other: only the first may wait for a grace period.
+            for request, spawned in to_place:
+                assert request.enter_cgroup is not None
+                with contextlib.suppress(OSError):
+                    request.enter_cgroup(spawned.pid)
+                self._done.append((request, _feed(request, spawned)))
+            if requests:
                 self._ring()
-                count = 0
-                continue
-            if request is None:
-                if count:
-                    self._ring()
-                if self._placer is None:
-                    os.close(self.doorbell)
-                else:  # the placer rings last, and closes the doorbell
-                    self._to_place.put(None)
-                return
-            outcome = self._one(request)
-            if isinstance(outcome, Spawned):
-                if request.enter_cgroup is not None:
-                    self._place_later(request, outcome)
-                    continue
-                outcome = _feed(request, outcome)
-            self._done.append((request, outcome))
-            count += 1
-            if count >= _BATCH_MAX:  # a long burst still hands back regularly
-                self._ring()
-                count = 0
-
-    def _place_later(self, request: SpawnRequest, spawned: Spawned) -> None:
-        """Stop the child before it can fork, and queue it for the placer thread."""
-        _send(spawned, signal.SIGSTOP)
-        if self._placer is None:
-            self._placer = threading.Thread(
-                target=self._place, name="arconsole-cgroup-placer", daemon=True
-            )
-            self._placer.start()
-        self._to_place.put((request, spawned))
-
-    def _place(self) -> None:
-        """The placer thread: move each stopped child into its cgroup, continue it, hand
-        it back (the spawner thread keeps spawning meanwhile)."""
-        count = 0
-        while True:
-            try:
-                item = self._to_place.get_nowait() if count else self._to_place.get()
-            except queue.Empty:
-                self._ring()
-                count = 0
-                continue
-            if item is None:
-                if count:
-                    self._ring()
+            if stopping:
                 os.close(self.doorbell)
                 return
-            request, spawned = item
-            assert request.enter_cgroup is not None
-            with contextlib.suppress(OSError):
-                request.enter_cgroup(spawned.pid)
-            spawned = _feed(request, spawned)
-            _send(spawned, signal.SIGCONT)
-            self._done.append((request, spawned))
-            count += 1
-            if count >= _BATCH_MAX:
-                self._ring()
-                count = 0
 
     def _ring(self) -> None:
         os.eventfd_write(self.doorbell, 1)
@@ -351,12 +313,3 @@ def _feed(request: SpawnRequest, spawned: Spawned) -> Spawned:
     finally:
         os.close(fd)
     return Spawned(spawned.pid, spawned.pidfd, spawned.popen, fed)
-
-
-def _send(spawned: Spawned, signum: int) -> None:
-    """Signal a child that nobody has reaped yet (its pid cannot have been reused)."""
-    with contextlib.suppress(OSError):
-        if spawned.pidfd is not None:
-            signal.pidfd_send_signal(spawned.pidfd, signum)
-        else:
-            os.kill(spawned.pid, signum)
