@@ -1,4 +1,4 @@
-"""Start script processes with posix_spawn from one dedicated thread, never on the event loop.
+"""Start script processes with posix_spawn from dedicated threads, never on the event loop.
 
 Why not `subprocess.Popen`: it costs the engine's thread ~130 us of CPU per script and holds
 the event loop while the child execs. glibc's posix_spawn (clone with CLONE_VM|CLONE_VFORK)
@@ -10,11 +10,11 @@ attributes setsid (a new session and process group, as execd's wpopenv, so a tim
 kill the group), an empty signal mask, and SIGPIPE/SIGXFSZ back to their defaults (Python
 ignores SIGPIPE; the ignore would be inherited through exec).
 
-Without glibc >= 2.34 (addclosefrom_np) the same thread uses `subprocess.Popen` instead.
+Without glibc >= 2.34 (addclosefrom_np) the same threads use `subprocess.Popen` instead.
 
-Requests are queued; the thread spawns what is queued and rings an eventfd when it has
-results, so a burst of spawns costs one wake-up of each side, not one per script. Right after
-a spawn, still on the thread, the child's pidfd is opened.
+Requests are queued; two threads take them (see _THREADS), spawn what they took and ring an
+eventfd when they have results, so a burst of spawns costs one wake-up of each side, not one
+per script. Right after a spawn, still on its thread, the child's pidfd is opened.
 
 A run with a cgroup (arconsole.engine.cgroups) is moved into it before it is handed back, and
 only then given its message (SpawnRequest.feed): a script that reads its message first, as
@@ -84,6 +84,9 @@ class Spawned:
 Outcome = Spawned | BaseException
 Done = tuple[SpawnRequest, Outcome]
 _BATCH_MAX = 8
+# Two threads: a spawn that the kernel holds up (a child not scheduled for 100-200 ms on a
+# loaded machine, a fork waiting on another process's cgroup move) does not hold up the next.
+_THREADS = 2
 
 
 class _GlibcSpawn:
@@ -172,7 +175,7 @@ class _PopenSpawn:
 
 
 class Spawner:
-    """A thread that starts processes for the event loop (see the module docstring).
+    """Threads that start processes for the event loop (see the module docstring).
 
     `spawn()` is awaited on the loop; the process is started on the spawner thread, and the
     outcome comes back through `doorbell`, an eventfd the caller watches on its loop, calling
@@ -191,7 +194,8 @@ class Spawner:
             _PopenSpawn(cwd, env) if use_popen else _GlibcSpawn(cwd, env)
         )
         self._queue: queue.SimpleQueue[SpawnRequest | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads = 0  # spawner threads started and not yet stopped
+        self._threads_lock = threading.Lock()
         self.doorbell = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self._done: collections.deque[Done] = collections.deque()
         self._outstanding = 0
@@ -199,11 +203,12 @@ class Spawner:
 
     async def spawn(self, request: SpawnRequest) -> Spawned:
         request.future = asyncio.get_running_loop().create_future()
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._serve, name="arconsole-spawner", daemon=True
-            )
-            self._thread.start()
+        if not self._threads:
+            self._threads = _THREADS
+            for number in range(_THREADS):
+                threading.Thread(
+                    target=self._serve, name=f"arconsole-spawner-{number}", daemon=True
+                ).start()
         self._outstanding += 1
         self._queue.put(request)
         return await asyncio.shield(request.future)
@@ -231,12 +236,12 @@ class Spawner:
             await self._drained.wait()
 
     def close(self) -> None:
-        """Stop the thread (it is a daemon: exit never waits for it). Call after drain(),
-        with the doorbell no longer watched: the thread closes it as its last act, so it
-        never writes to a descriptor number that was reused."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread = None
+        """Stop the threads (daemons: exit never waits for them). Call after drain(), with
+        the doorbell no longer watched: the last thread closes it as its last act, so none
+        ever writes to a descriptor number that was reused."""
+        if self._threads:
+            for _ in range(self._threads):
+                self._queue.put(None)
         else:
             os.close(self.doorbell)
 
@@ -245,7 +250,7 @@ class Spawner:
     def _serve(self) -> None:
         while True:
             batch = [self._queue.get()]
-            while len(batch) < _BATCH_MAX:  # what else is queued: spawned together
+            while batch[-1] is not None and len(batch) < _BATCH_MAX:  # spawned together
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
@@ -269,8 +274,12 @@ class Spawner:
                 self._done.append((request, _feed(request, spawned)))
             if requests:
                 self._ring()
-            if stopping:
-                os.close(self.doorbell)
+            if stopping:  # one stop each: the last thread out closes the doorbell
+                with self._threads_lock:
+                    self._threads -= 1
+                    last = self._threads == 0
+                if last:
+                    os.close(self.doorbell)
                 return
 
     def _ring(self) -> None:
