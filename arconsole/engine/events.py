@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
+from arconsole.engine.frozen import fast_init
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -139,6 +141,20 @@ class Notice(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class StoreHealthChanged(Event):
+    """The state file stopped or started taking writes again (the store fault, issue 11).
+
+    `fault` says what failed while it fails, None once writes work again; `since` is when
+    the fault began. The Notice published with it is the log line; this is the state the
+    console shows as a banner until it clears.
+    """
+
+    kind: ClassVar[str] = "store-health"
+    fault: str | None
+    since: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class BacklogProgress(Event):
     """Backlog progress while catching up on the alerts file."""
 
@@ -172,10 +188,15 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ConfigLoaded,
         ConfigRejected,
         Notice,
+        StoreHealthChanged,
         BacklogProgress,
         OperatorAction,
     )
 }
+
+_ALL_EVENT_TYPES: tuple[type[Event], ...] = (Event, *EVENT_TYPES.values())
+for _event_type in _ALL_EVENT_TYPES:
+    fast_init(_event_type)  # a backlog builds two or three events per alert
 
 
 def event_from_json(data: dict[str, Any]) -> Event:
