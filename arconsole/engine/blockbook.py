@@ -376,15 +376,26 @@ class BlockBook:
             return True, f"dry-run: would run {program} delete"
         if context.dry_run:
             return False, f"dry-run: {program} delete not run; the real block is left in place"
+        key = block.key
+
+        def handed_over() -> None:
+            # The delete is the script's now: its row leaves the state file at once, so a
+            # restart after a crash from here on takes the block as reversed instead of
+            # running the delete again. (A failure puts the row back, as `failed`.)
+            self._drop(key)
+            context.writes.flush()
+
         try:
             if block.protocol is Protocol.ARGV:
                 words = json.loads(block.delete_message)
-                result = await context.executor.run_argv(block.executable, words, delete=True)
+                result = await context.executor.run_argv(
+                    block.executable, words, delete=True, on_started=handed_over,
+                )
                 action = "argv-delete"
                 what_ran = f"{program} {' '.join(words)}"
             else:
                 result = await context.executor.run_json_delete(
-                    block.executable, block.delete_message
+                    block.executable, block.delete_message, on_started=handed_over,
                 )
                 action = "delete"
                 what_ran = f"{program} with the stored delete message on stdin"

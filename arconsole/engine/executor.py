@@ -68,6 +68,10 @@ _SWEEP_POLL = 0.05  # how often a run's leftovers are looked for during the grac
 KEEPS_DAEMONS = frozenset({"restart-wazuh", "restart.sh", "restart-ossec.sh"})
 
 FirstLineHandler = Callable[[bytes | None], Awaitable[bytes | None]]
+# Told synchronously, with nothing else run in between, the moment a script has its
+# instructions (a delete its message, an add its reply): the engine records that durably
+# there, so a crash right after does not make it run the same thing twice.
+HandedOver = Callable[[], None]
 
 
 def resolve_executable(home: Path, executable: str) -> Path:
@@ -172,7 +176,8 @@ class Executor:
     # ---------------------------------------------------------------- public runs
 
     async def run_json(
-        self, executable: str, add_message: bytes, on_first_line: FirstLineHandler
+        self, executable: str, add_message: bytes, on_first_line: FirstLineHandler,
+        *, on_replied: HandedOver | None = None,
     ) -> ScriptResult:
         """execd's add (spec 7.3 steps 6-12): message in, one line out, reply in, wait.
 
@@ -181,26 +186,34 @@ class Executor:
 
         `on_first_line` gets the line (None at end of file with no line) and returns the
         reply to write (None: write nothing). It is not called when the script failed to
-        start or was killed before printing.
+        start or was killed before printing. `on_replied` is called right after the reply
+        is put in the pipe.
         """
         path = _checked_file(self._bin_dir, executable)
         program = f"{PROGRAM_DIR}/{executable}"
         return await self._run(
             path, program, (program,), stdin=add_message + b"\n", capture_stdout=True,
-            on_first_line=on_first_line,
+            on_first_line=on_first_line, on_handed_over=on_replied,
         )
 
-    async def run_json_delete(self, executable: str, delete_message: bytes) -> ScriptResult:
-        """execd's reversal (spec 7.4): a fresh process, the message on stdin, no handshake."""
+    async def run_json_delete(
+        self, executable: str, delete_message: bytes, *, on_started: HandedOver | None = None,
+    ) -> ScriptResult:
+        """execd's reversal (spec 7.4): a fresh process, the message on stdin, no handshake.
+
+        With `on_started`, the message is held back until the script exists, then put in the
+        pipe and `on_started` called at once (not before the spawn, as usual).
+        """
         path = _checked_file(self._bin_dir, executable)
         program = f"{PROGRAM_DIR}/{executable}"
         return await self._run(
             path, program, (program,), stdin=delete_message + b"\n", capture_stdout=False,
-            slots=self._delete_slots,
+            slots=self._delete_slots, on_handed_over=on_started,
         )
 
     async def run_argv(
-        self, executable: str, args: Sequence[str], *, delete: bool = False
+        self, executable: str, args: Sequence[str], *, delete: bool = False,
+        on_started: HandedOver | None = None,
     ) -> ScriptResult:
         """OSSEC's protocol (spec 9.1): `[absolute path, *args]`, nothing on stdin.
 
@@ -212,6 +225,7 @@ class Executor:
         return await self._run(
             path, program, (str(home_path(self.home, executable)), *args), stdin=None,
             capture_stdout=False, slots=self._delete_slots if delete else None,
+            on_handed_over=on_started,
         )
 
     async def aclose(self) -> None:
@@ -252,14 +266,14 @@ class Executor:
     async def _run(
         self, path: str, program: str, argv: tuple[str, ...], *, stdin: bytes | None,
         capture_stdout: bool, on_first_line: FirstLineHandler | None = None,
-        slots: asyncio.Semaphore | None = None,
+        slots: asyncio.Semaphore | None = None, on_handed_over: HandedOver | None = None,
     ) -> ScriptResult:
         self._inflight += 1
         self._idle.clear()
         try:
             async with slots or self._slots:
                 return await self._run_slot(
-                    path, program, argv, stdin, capture_stdout, on_first_line
+                    path, program, argv, stdin, capture_stdout, on_first_line, on_handed_over
                 )
         finally:
             self._inflight -= 1
@@ -269,6 +283,7 @@ class Executor:
     async def _run_slot(
         self, path: str, program: str, argv: tuple[str, ...], stdin: bytes | None,
         capture_stdout: bool, on_first_line: FirstLineHandler | None,
+        on_handed_over: HandedOver | None = None,
     ) -> ScriptResult:
         started = self.clock()
 
@@ -285,9 +300,13 @@ class Executor:
 
         if self._closed:
             return result(None, error="executor closed")
+        # A run without a handshake that must say when its script has its instructions
+        # keeps its message until the script exists (a stdin run), so both happen at once.
+        withheld = stdin if on_handed_over is not None and on_first_line is None else None
         try:
             child = await self._spawn(
-                argv, stdin, capture_stdout, close_stdin=on_first_line is None
+                argv, b"" if withheld is not None else stdin, capture_stdout,
+                close_stdin=on_first_line is None and withheld is None,
             )
         except (OSError, ValueError, subprocess.SubprocessError) as error:
             return result(None, error=f"could not launch {program}: {_describe(error, path)}")
@@ -299,6 +318,10 @@ class Executor:
         timed_out = False
         line: bytes | None = None
         try:
+            if on_handed_over is not None and on_first_line is None:
+                if withheld is not None:
+                    child.write(withheld)
+                on_handed_over()
             if on_first_line is None:
                 child.close_stdin()
             else:
@@ -313,6 +336,8 @@ class Executor:
                     deadline += loop.time() - asked  # the engine's time is not the script's
                     if reply is not None and line is not None:
                         child.write(reply + b"\n")
+                        if on_handed_over is not None:
+                            on_handed_over()
                     child.close_stdin()
                 else:
                     timed_out = not child.abort.done()
