@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 import random
+import shlex
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bench.crash import KNOWN, Verdict, run_matrix
+from bench.crash import KNOWN, RULES, Harness, Verdict, run_matrix
+from tests.engine_support import alert_line
 
 ROUNDS = 20
 
@@ -46,3 +50,60 @@ def test_no_kill_lands_in_a_known_window(verdict: tuple[int, Verdict]) -> None:
     seed, result = verdict
     redone = [problem for problem in result.problems if problem.startswith(KNOWN)]
     assert not redone, f"seed {seed}:\n" + "\n".join(redone[:10])
+
+
+# A stateful script whose delete records that it started, then waits for a gate file: the
+# engine is killed while it runs (crash window (a), deterministically).
+GATED = """#!/bin/bash
+IFS= read -r first
+if [[ $first == *'"command":"delete"'* ]]; then
+  echo delete >> {log}
+  until [[ -e {gate} ]]; do sleep 0.01; done
+  echo "delete done" >> {log}
+  exit 0
+fi
+origin='"origin":{{"name":"t","module":"active-response"}}'
+keys='"parameters":{{"keys":["198.51.100.7"]}}'
+printf '{{"version":1,%s,"command":"check_keys",%s}}\\n' "$origin" "$keys"
+IFS= read -r answer
+reply=other
+[[ $answer == *'"command":"continue"'* ]] && reply=continue
+echo "add $reply" >> {log}
+"""
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_a_delete_running_when_the_engine_is_killed_is_not_run_again(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, 0, lambda _: None)
+    log, gate = harness.home / "gated.log", harness.home / "gate"
+    script = harness.home / "active-response" / "bin" / "rec2"
+    script.write_text(GATED.format(log=shlex.quote(str(log)), gate=shlex.quote(str(gate))))
+
+    def lines() -> list[str]:
+        return log.read_text().splitlines() if log.exists() else []
+
+    harness.start()
+    try:
+        with open(harness.alerts_path, "ab") as out:
+            out.write(alert_line("1700000000.1", rule_id=RULES["rec2"], srcip="198.51.100.7")
+                      + b"\n")
+        wait_until(lambda: "delete" in lines(), "the delete (2 s after the add) to start")
+        harness.engine_kill_only()
+        gate.touch()  # the delete the dead engine started finishes
+        wait_until(lambda: "delete done" in lines(), "the orphaned delete to finish")
+        harness.start()
+        started = [line for line in harness.run.logs[-1].read_text().splitlines()
+                   if "engine started" in line]
+        harness.stop()
+    finally:
+        if harness.engine is not None and harness.engine.poll() is None:
+            harness.engine.kill()
+            harness.engine.wait()
+    assert lines() == ["add continue", "delete", "delete done"]
+    assert started and started[0].endswith("0 block(s) restored"), started

@@ -136,15 +136,14 @@ class BlockBook:
             self._offences[key] = new_count
         self.blocks[key] = block
         self.schedule(block)
-        try:
-            if not context.dry_run:  # never `continue` a block the state file does not hold
-                await writes.durable()
-        except Exception:
-            if change == "added":
-                self.timers.cancel(key)
-                if self.blocks.get(key) is block:
-                    del self.blocks[key]
-                return None, "abort"
+        # Never `continue` a block the state file does not hold; and committed here, not at
+        # the end of the turn: the caller writes the reply as soon as this returns, so a kill
+        # can hardly fall between the two (the block is stored, its `continue` not sent).
+        if not context.dry_run and not writes.commit_now() and change == "added":
+            self.timers.cancel(key)
+            if self.blocks.get(key) is block:
+                del self.blocks[key]
+            return None, "abort"
         self._delete_attempts.pop(key, None)
         self.publish(change, block)
         return block, reply
@@ -194,10 +193,9 @@ class BlockBook:
             return
         if not self._write(lambda store: store.add_trigger(executable, alert.alert_id)):
             return
-        try:
-            await context.writes.durable()
-        except Exception:
-            return  # told by the group commit; the response still runs
+        # Committed now, the `continue` is written as soon as this returns (record_trigger);
+        # a failure is told by the group commit, and the response still runs.
+        context.writes.commit_now()
 
     def record_untracked(
         self, response: ActiveResponse, alert: Alert, srcip: str | None, message: ExecdMessage,
@@ -379,11 +377,11 @@ class BlockBook:
         key = block.key
 
         def handed_over() -> None:
-            # The delete is the script's now: its row leaves the state file at once, so a
-            # restart after a crash from here on takes the block as reversed instead of
-            # running the delete again. (A failure puts the row back, as `failed`.)
+            # The script is about to get the delete: its row leaves the state file first,
+            # committed, so a restart after a crash from here on takes the block as reversed
+            # instead of running the delete again. (A failure puts the row back, `failed`.)
             self._drop(key)
-            context.writes.flush()
+            context.writes.commit_now()
 
         try:
             if block.protocol is Protocol.ARGV:

@@ -68,9 +68,9 @@ _SWEEP_POLL = 0.05  # how often a run's leftovers are looked for during the grac
 KEEPS_DAEMONS = frozenset({"restart-wazuh", "restart.sh", "restart-ossec.sh"})
 
 FirstLineHandler = Callable[[bytes | None], Awaitable[bytes | None]]
-# Told synchronously, with nothing else run in between, the moment a script has its
-# instructions (a delete its message, an add its reply): the engine records that durably
-# there, so a crash right after does not make it run the same thing twice.
+# Called when a script is about to have its instructions, with nothing else run in between:
+# a stdin run's message is written right after it returns (an argv run's words were given at
+# the spawn). The engine records the hand-over there, so a crash does not run it twice.
 HandedOver = Callable[[], None]
 
 
@@ -176,8 +176,7 @@ class Executor:
     # ---------------------------------------------------------------- public runs
 
     async def run_json(
-        self, executable: str, add_message: bytes, on_first_line: FirstLineHandler,
-        *, on_replied: HandedOver | None = None,
+        self, executable: str, add_message: bytes, on_first_line: FirstLineHandler
     ) -> ScriptResult:
         """execd's add (spec 7.3 steps 6-12): message in, one line out, reply in, wait.
 
@@ -186,14 +185,14 @@ class Executor:
 
         `on_first_line` gets the line (None at end of file with no line) and returns the
         reply to write (None: write nothing). It is not called when the script failed to
-        start or was killed before printing. `on_replied` is called right after the reply
-        is put in the pipe.
+        start or was killed before printing. The reply is written as soon as it returns,
+        with nothing else run in between.
         """
         path = _checked_file(self._bin_dir, executable)
         program = f"{PROGRAM_DIR}/{executable}"
         return await self._run(
             path, program, (program,), stdin=add_message + b"\n", capture_stdout=True,
-            on_first_line=on_first_line, on_handed_over=on_replied,
+            on_first_line=on_first_line,
         )
 
     async def run_json_delete(
@@ -201,8 +200,8 @@ class Executor:
     ) -> ScriptResult:
         """execd's reversal (spec 7.4): a fresh process, the message on stdin, no handshake.
 
-        With `on_started`, the message is held back until the script exists, then put in the
-        pipe and `on_started` called at once (not before the spawn, as usual).
+        With `on_started`, the message is held back until the script exists: `on_started` is
+        called then, and the message written as soon as it returns (not before the spawn).
         """
         path = _checked_file(self._bin_dir, executable)
         program = f"{PROGRAM_DIR}/{executable}"
@@ -319,9 +318,9 @@ class Executor:
         line: bytes | None = None
         try:
             if on_handed_over is not None and on_first_line is None:
+                on_handed_over()
                 if withheld is not None:
                     child.write(withheld)
-                on_handed_over()
             if on_first_line is None:
                 child.close_stdin()
             else:
@@ -336,8 +335,6 @@ class Executor:
                     deadline += loop.time() - asked  # the engine's time is not the script's
                     if reply is not None and line is not None:
                         child.write(reply + b"\n")
-                        if on_handed_over is not None:
-                            on_handed_over()
                     child.close_stdin()
                 else:
                     timed_out = not child.abort.done()

@@ -2,9 +2,13 @@
 
 A burst of bans used to cost three commits each (offences, block, read position). Now the
 first write of a turn opens a transaction, the end of the turn commits it, and whoever must
-not go on before its write is safe (a `continue` is only sent once its block is stored)
-awaits `durable()`, which resolves after that commit. Block rows are written behind: a key
-refreshed a hundred times in one turn (a backlog, a flood) is written once, as it ends up.
+not go on before its write is safe awaits `durable()`, which resolves after that commit.
+Block rows are written behind: a key refreshed a hundred times in one turn (a backlog, a
+flood) is written once, as it ends up.
+
+A reply to a script (`continue`, `abort`) and a delete handed to its script use `commit_now()`
+instead: committed, then written at once, with no turn of the loop in between where a kill
+would leave the state file saying one thing and the script knowing another (issue 11).
 """
 
 from __future__ import annotations
@@ -49,6 +53,13 @@ class GroupCommit:
         """Wait until what was written so far this turn is committed (raises if it was not)."""
         if self._committed is not None:
             await asyncio.shield(self._committed)
+
+    def commit_now(self) -> bool:
+        """Commit this turn's writes now, before the caller goes on (a reply that must not be
+        sent before its row is safe, with nothing run in between); False if that failed."""
+        committed = self._committed
+        self.flush()
+        return committed is None or (committed.done() and committed.exception() is None)
 
     def flush(self) -> None:
         """Commit now (end of the turn, or before the store closes)."""
