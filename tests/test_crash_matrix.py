@@ -42,11 +42,10 @@ def test_every_alert_fires_once_and_every_block_is_reversed_once_on_time(
     )
 
 
-@pytest.mark.xfail(reason="two known crash windows: a delete running when the engine is killed "
-                   "is run again at restart (the executor does not say when a script started); "
-                   "a kill between storing a block and sending its continue leaves a block the "
-                   "firewall never got", strict=False)
 def test_no_kill_lands_in_a_known_window(verdict: tuple[int, Verdict]) -> None:
+    """The two crash windows (a delete run again after a kill; a block stored whose `continue`
+    was never sent) were a loop turn wide; the state file is now committed right before the
+    pipe write, with nothing run in between, so what is left is a few statements wide."""
     seed, result = verdict
     redone = [problem for problem in result.problems if problem.startswith(KNOWN)]
     assert not redone, f"seed {seed}:\n" + "\n".join(redone[:10])

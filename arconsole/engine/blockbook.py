@@ -301,7 +301,7 @@ class BlockBook:
                 attempts = self._delete_attempts.get(key, 0)
                 reason = f"retry {attempts + 1} of a failed delete" if failed and attempts \
                     else "expired"
-                self._context.spawn(self.reverse(key, reason))
+                self._context.spawn(self.reverse(key, reason, when_due=True))
 
     # ------------------------------------------------------------------ reversal
 
@@ -324,12 +324,19 @@ class BlockBook:
             await busy.wait()
             busy = self._key_busy.get(key)
 
-    async def reverse(self, key: str, reason: str) -> ActionResult:
-        """Run the stored delete for a block; a failure leaves it visible as failed."""
+    async def reverse(self, key: str, reason: str, *, when_due: bool = False) -> ActionResult:
+        """Run the stored delete for a block; a failure leaves it visible as failed.
+
+        `when_due` (the timers): only if it is still due once the key is ours; a trigger may
+        have refreshed it between the timer firing and now (then it has a later timer).
+        """
         await self.wait_key_idle(key)
         block = self.blocks.get(key)
         if block is None:
             return ActionResult(False, "reverse", key, "no such block")
+        if (when_due and block.state is BlockState.ACTIVE
+                and not block.expired(self._context.clock.now())):
+            return ActionResult(False, "reverse", key, "refreshed before it was reversed")
         busy = asyncio.Event()
         self._key_busy[key] = busy
         try:
