@@ -6,6 +6,16 @@ execd's timeout list (spec 7.3 steps 9-10, 7.4, 7.5), persisted: a trigger eithe
 stored delete runs. A failed add or delete stays visible as `failed`, never forgotten, and
 a failed delete is tried again with backoff until it succeeds or an operator forgets the block.
 
+Crashes (issue 11): a reply (`continue`, `abort`) is written right after the state file
+commits what it says, and a delete's row leaves the file, committed, right before its message
+is written to the script; nothing else runs in between. So a kill -9 falls on one side or the
+other: before, the alert is read again and runs again (or the delete runs at restart); after,
+the block stands (or is gone) as the script was told. Only the few statements between the
+commit and the pipe write are left (a delete killed there is taken as done, its script having
+started with nothing on stdin: the rule it should have removed stays). That is for JSON
+scripts; an OSSEC argv script has its words at the spawn, on the spawner thread, so there a
+kill in the moment around the spawn can still leave an add unapplied or run a delete twice.
+
 A state file that cannot be written (StoreWriteError) is the engine's store fault
 (`store_health`): no new block is added then, deletes still run, and nothing is left
 `reversing`; recovery rewrites the state file from this book (`rewrite_store`).
