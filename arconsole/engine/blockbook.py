@@ -155,7 +155,10 @@ class BlockBook:
                 del self.blocks[key]
             return None, "abort"
         self._delete_attempts.pop(key, None)
-        self.publish(change, block)
+        if context.dry_run:
+            self.publish(change, block)
+        else:  # told once the reply is written: nothing between the commit and the write
+            asyncio.get_running_loop().call_soon(self.publish, change, block)
         return block, reply
 
     def _write_trigger(
