@@ -93,6 +93,16 @@ SHAPES = [
     # for the 20 bytes of the dropped member, and the lengths would match.
     ("repeated srcip padded out by floats", line(RULE, AGENT, '"data":{"srcip":"10.20.0.5",'
         '"srcip":"8.8.8.8",' + ",".join(f'"n{i}":1E2' for i in range(10)) + "}"), "data.srcip"),
+    ("repeated srcip beside a long float in a key Wazuh writes", line(
+        RULE, AGENT, '"data":{"srcip":"10.20.0.5","srcip":"8.8.8.8",'
+        '"srcport":1.000000000000000000000000E2}'), "data.srcip"),
+    ("repeated Windows address beside a system object", line(
+        RULE, AGENT, '"data":{"win":{"system":{"eventID":"4625"},"eventdata":'
+        '{"ipAddress":"10.20.0.5","logonType":"3","ipAddress":"8.8.4.4"}}}'),
+     "data.win.eventdata.ipAddress"),
+    ("repeated syscheck path among Wazuh's keys", line(
+        RULE, AGENT, '"syscheck":{"path":"/etc/a","mode":"realtime","path":"/etc/b"}'),
+     "syscheck.path"),
     ("spaced out, repeated srcip", line(
         RULE, AGENT, ' "data" : { "srcip" : "10.20.0.5" , "srcip" : "8.8.8.8" } '),
      "data.srcip"),
@@ -288,3 +298,82 @@ async def test_engine_refuses_every_shape_runs_nothing_and_counts_input_errors(
     finally:
         events.close()
         await engine.stop()
+
+
+def test_quick_reading_of_windows_alerts_refuses_exactly_the_ambiguous_ones() -> None:
+    """Windows EventChannel alerts (the quick reading decodes `data.win` as Wazuh's object):
+    keys of `win`, `eventdata` and `system` repeated or re-cased at random are refused exactly
+    when the exact check calls the line ambiguous, and the address is the scripts' one."""
+    rng = random.Random(13_4)
+    refused = accepted = 0
+    for n in range(2000):
+        address = f"10.0.{n % 7}.{n % 250}"
+        eventdata: list[tuple[str, object]] = [
+            ("subjectUserSid", "S-1-0-0"), ("targetUserName", "Admin"),
+            ("logonType", "3"), ("ipAddress", address), ("ipPort", "4242"),
+        ]
+        if rng.random() < 0.3:
+            eventdata.insert(rng.randrange(len(eventdata) + 1), ("destinationIp", address))
+        system: list[tuple[str, object]] = [("eventID", "4625"), ("level", "0")]
+        win: list[tuple[str, object]] = [("system", system), ("eventdata", eventdata)]
+        data: list[tuple[str, object]] = [("win", win)]
+        document: list[tuple[str, object]] = [
+            ("timestamp", "2026-01-01T00:00:00.000+0000"),
+            ("rule", [("level", 5), ("description", "Logon Failure"), ("id", "60122"),
+                      ("groups", ["windows", "authentication_failed"])]),
+            ("agent", [("id", "004"), ("name", "win-004")]), ("id", f"1.{n}"),
+            ("data", data), ("location", "EventChannel"),
+        ]
+        for _ in range(rng.choice((0, 0, 1, 2))):
+            target = rng.choice((data, win, eventdata, system))
+            index = rng.randrange(len(target))
+            key, value = target[index]
+            if rng.random() < 0.5:
+                target.insert(rng.randrange(len(target) + 1), (key, value))
+            else:
+                target[index] = (_recase(rng, key), value)
+        raw = _dump(document, rng)
+        reason = crafted_keys(raw)
+        try:
+            alert = decode_alert_line(raw)
+        except AlertError as error:
+            assert reason is not None and str(error) == f"crafted: {reason}", raw
+            refused += 1
+            continue
+        assert reason is None, raw
+        assert alert.srcip == address
+        accepted += 1
+    assert refused > 200 and accepted > 200
+
+
+PLAIN_WAZUH = [
+    line('"timestamp":"2026-01-01T00:00:00.000+0000"', RULE.replace(
+        '"groups"', '"mitre":{"id":["T1110"]},"firedtimes":7,"mail":false,"groups"'),
+        '"agent":{"id":"001","name":"web","ip":"10.0.1.1"}', '"manager":{"name":"m"}',
+        '"id":"1.1"', '"full_log":"Failed password for root from 8.8.8.8"',
+        '"decoder":{"name":"sshd"}', '"data":{"srcip":"8.8.8.8","srcport":"22","dstuser":"root"}',
+        '"location":"/var/log/auth.log"'),
+    line(RULE, AGENT, '"data":{"win":{"system":{"eventID":"4625"},"eventdata":'
+         '{"targetUserName":"Admin","logonType":"3","ipAddress":"8.8.8.8","ipPort":"4242"}}}',
+         '"location":"EventChannel"'),
+    line(RULE, AGENT, '"syscheck":{"path":"/etc/passwd","mode":"realtime","size_after":"1473",'
+         '"changed_attributes":["size"],"event":"modified"}', '"location":"syscheck"'),
+]
+
+
+@pytest.mark.parametrize("raw", PLAIN_WAZUH)
+def test_plain_wazuh_lines_need_no_second_reading(
+    raw: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quick reading vouches for the alerts Wazuh writes by itself: the checked and exact
+    readings (a second parse of the line) are for lines out of the ordinary."""
+    from arconsole.alerts import jsonreader
+
+    expected = decode_alert_line(raw)
+
+    def second_reading(line: bytes) -> None:
+        raise AssertionError(f"read twice: {line!r}")
+
+    monkeypatch.setattr(jsonreader, "_checked_alert", second_reading)
+    assert decode_alert_line(raw) == expected
+    assert expected.srcip in (None, "8.8.8.8")

@@ -235,3 +235,36 @@ async def test_engine_follows_ar_alerts_and_they_fire_only_where_bound(tmp_path:
         assert engine.stats.fired == 1
     finally:
         await engine.stop()
+
+
+def test_the_lean_trigger_reading_binds_as_the_whole_alert_would() -> None:
+    """The fleet row reads only the trigger's rule (shared between triggers of one rule) and
+    its timestamp; what the binding sees (rule id, level, group string with the compliance
+    groups) and what the row shows must equal a reading of the whole trigger alert."""
+    from arconsole.engine.fleet_table import _whole_trigger, trigger_alert
+
+    line = SAMPLE.read_text().splitlines()[0].encode()
+    document = sample()
+    raw = json.dumps(document["data"]["parameters"]["alert"], separators=(",", ":")).encode()
+    whole = _whole_trigger(raw)
+    lean = trigger_alert(raw)
+    assert whole is not None and lean is not None
+    fields = ("rule_id", "level", "description", "groups", "group_string", "timestamp")
+    assert [getattr(lean, f) for f in fields] == [getattr(whole, f) for f in fields]
+    assert "pci_dss_" in whole.group_string  # compliance groups are part of the binding
+    entry = read_ar_log_alert(decode_alert_line(line), 0.0)
+    assert entry is not None and entry.trigger is not None
+    assert entry.trigger_timestamp == whole.timestamp != ""
+    assert (entry.trigger.rule_id, entry.trigger.level, entry.trigger.group_string) == (
+        whole.rule_id, whole.level, whole.group_string)
+    # Another trigger of the same rule shares the decoded rule but keeps its own time.
+    other = copy.deepcopy(document)
+    other["data"]["parameters"]["alert"]["timestamp"] = "2026-05-03T06:00:00.000+0000"
+    again = read_ar_log_alert(decode_alert_line(json.dumps(other).encode()), 0.0)
+    assert again is not None and again.trigger is entry.trigger
+    assert again.trigger_timestamp == "2026-05-03T06:00:00.000+0000"
+    # An odd trigger (a number where the rule's groups belong) is read the old way.
+    odd = copy.deepcopy(document)
+    odd["data"]["parameters"]["alert"]["rule"]["groups"] = [1, 2]
+    assert trigger_alert(json.dumps(odd["data"]["parameters"]["alert"]).encode()) == \
+        _whole_trigger(json.dumps(odd["data"]["parameters"]["alert"]).encode())

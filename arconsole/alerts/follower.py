@@ -10,37 +10,32 @@ OS_MAXSTR, 64 KiB), bytes lost to a truncation with no copy to read them from, t
 of a file rotated away while arconsole was stopped, and an unterminated last line left in a
 rotated file. Rotations that lose nothing are only logged.
 
-How changes are seen:
-- file events on the parent directory (watchfiles) wake the reader within milliseconds;
-  while a writer keeps it busy, it polls every few milliseconds instead (see BUSY_STEPS);
-- the file is also checked every `poll_interval` whatever happens, because events get lost
-  and some filesystems have none;
-- the path naming another inode than the open descriptor is a rotation (rename + create,
-  delete + re-create, Wazuh's hard-link switch): the old file is read to its end first, the
-  lines written there after the rename included, then the new file from its start. The switch
-  waits until the new file has data, the sign that the writer has moved to it;
-- a size below the read offset, or a first line that changed (checked at every look, since
-  the file may be refilled to the old size or past it before the follower looks), is a
-  truncation (copy-truncate, truncation by hand): a copy next to the file with the same
-  first line supplies the rest of the old content; then the file is read from its start.
+How changes are seen: file events wake the reader, or it polls while a writer keeps it busy
+(`follow_wakeup`), and it looks every `poll_interval` whatever happens, because events get lost
+and some filesystems have none. A rotation (the path names another file) is followed by
+reading the old file to its end first, the lines written there after the rename included,
+then the new file from its start, once the new file has data (the sign that the writer has
+moved to it). A truncation (the file shrank, or its first line changed) is followed by reading
+the rest of the old content from a copy beside the file when there is one, then the file from
+its start (`follow_rotation`). The open file, its identity and offsets are a `Source`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
-import stat
 import time
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
+from arconsole.alerts.follow_items import FollowItem, Line, ReadProgress, Skipped, SkipReason
+from arconsole.alerts.follow_rotation import open_copy, replaced, truncated
+from arconsole.alerts.follow_source import Source, open_regular, same_path, stat_or_none
+from arconsole.alerts.follow_wakeup import BusyWriter
 from arconsole.alerts.position import ReadPosition
-from arconsole.alerts.rotation import find_previous, first_line_hash
+from arconsole.alerts.rotation import first_line_hash
 from arconsole.fswatch import DirWaker
 
 __all__ = [
@@ -56,100 +51,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHUNK = 1 << 20  # read size: big reads and bytes.split keep the per-line cost low
-# A writer that keeps the follower busy (a whole read's worth waiting, or data at
-# BUSY_STEPS looks in a row within BUSY_WINDOW seconds) makes it pause the file events and
-# poll every BUSY_POLL seconds until no data came for IDLE_RESUME seconds: one event per
-# write would cost the watcher thread as much CPU as reading the lines (bench/follow.py).
-BUSY_STEPS = 4
-BUSY_WINDOW = 0.1
-BUSY_POLL = 0.005
-IDLE_RESUME = 0.1
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    data: bytes  # without the newline
-    position: ReadPosition  # just after this line: storing it means "this line is handled"
-
-
-class SkipReason(StrEnum):
-    LONG_LINE = "long-line"  # a line over max_line bytes, skipped whole
-    TRUNCATED = "truncated"  # the file shrank under unread data and no copy was found
-    ROTATED_AWAY = "rotated-away"  # at start, the stored file could not be found again
-    PARTIAL_LINE = "partial-line"  # a rotated file ended without a final newline
-    NOT_A_RECORD = "not-a-record"  # alerts.log: text outside any `** Alert` record
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    reason: SkipReason
-    detail: str
-    position: ReadPosition  # where reading goes on; storing it is safe
-
-
-FollowItem = Line | Skipped
-
-
-@dataclass(frozen=True, slots=True)
-class ReadProgress:
-    """Backlog found at start (bytes to read then) and how much of it has been read."""
-
-    done: int
-    total: int
-
-    @property
-    def fraction(self) -> float:
-        return 1.0 if self.total <= 0 else min(1.0, self.done / self.total)
-
-    @property
-    def caught_up(self) -> bool:
-        return self.done >= self.total
-
-
-class _Source:
-    """One open file being read, and how far."""
-
-    def __init__(self, fd: int, st: os.stat_result, name: str) -> None:
-        self.fd = fd
-        self.ino = st.st_ino
-        self.dev = st.st_dev
-        self.name = name  # the name it was opened under, for log messages
-        self.offset = 0  # just after the last complete line handed out
-        self.read_at = 0  # next byte to read; offset + len(buf) unless discarding
-        self.buf = b""  # an unfinished line, starting at offset
-        self.discarding = False  # inside an over-long line: drop bytes up to its newline
-        self.first_line: bytes | None = None  # kept to notice a rewrite in place
-        self.hash = ""
-        self.seen_size = st.st_size
-        self.switching = False  # the path names a newer file: read this one to EOF, then move
-
-    def seek(self, offset: int) -> None:
-        self.offset = self.read_at = offset
-        self.buf = b""
-        self.discarding = False
-
-    def learn_first_line(self, max_line: int) -> None:
-        data = os.pread(self.fd, max_line + 2, 0)
-        end = data.find(b"\n")
-        if end >= 0:
-            self.first_line = data[: end + 1]
-            self.hash = hashlib.sha256(self.first_line).hexdigest()
-        else:
-            self.first_line = None
-            self.hash = first_line_hash(self.fd) if len(data) > max_line + 1 else ""
-
-    def rewritten(self) -> bool:
-        """The file's first line is not the one it had: it was truncated and written again."""
-        if self.first_line is not None:
-            return os.pread(self.fd, len(self.first_line), 0) != self.first_line
-        return bool(self.hash) and first_line_hash(self.fd) != self.hash
-
-    def position(self, path: str) -> ReadPosition:
-        return ReadPosition(path, self.ino, self.offset, self.hash)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
 
 
 class AlertFollower:
@@ -187,7 +88,7 @@ class AlertFollower:
         self._use_events = use_events
         self._chunk = max(chunk_size, max_line + 1)
         self._clock = clock
-        self._src: _Source | None = None
+        self._src: Source | None = None
         self._first_open = True
         self._wake = asyncio.Event()
         self._stopped = False
@@ -314,7 +215,7 @@ class AlertFollower:
             )
             waker.start()
         self._waker = waker
-        busy = _Busy()
+        busy = BusyWriter()
         try:
             while not self._stopped:
                 self._wake.clear()  # before the step: an event during it wakes the next wait
@@ -359,18 +260,15 @@ class AlertFollower:
             src = self._open(items)
             if src is None:
                 return items, False
-        fst = os.fstat(src.fd)
-        # A copy-truncate can refill the file to the old offset or past it before this look:
-        # the size alone cannot tell, so the first line is checked at every look (one small
-        # pread; mtime is too coarse to say whether anything changed).
-        if fst.st_size < src.read_at or (src.read_at and src.rewritten()):
+        size = os.fstat(src.fd).st_size
+        if truncated(src, size):
             self._truncated(src, items)
             return items, True
-        src.seen_size = max(src.seen_size, fst.st_size)
+        src.seen_size = max(src.seen_size, size)
         if self._read(src, items) == self._chunk:
             return items, True
-        st = _stat(self._path)
-        if st is None or (st.st_ino, st.st_dev) == (src.ino, src.dev):
+        st = stat_or_none(self._path)
+        if st is None or not replaced(src, st):
             src.switching = False
             return items, False
         if src.switching:
@@ -383,62 +281,19 @@ class AlertFollower:
             return items, True
         return items, False  # the new file is still empty: the writer may be on this one
 
-    def _read(self, src: _Source, items: list[FollowItem]) -> int:
-        data = os.pread(src.fd, self._chunk, src.read_at)
-        size = len(data)
-        if not size:
-            return 0
-        src.read_at += size
-        self._bytes_read += size
-        self._last_growth = self._clock()
-        if src.discarding:
-            end = data.find(b"\n")
-            if end < 0:
-                return size
-            src.discarding = False
-            src.offset = src.read_at - size + end + 1
-            data = data[end + 1 :]
-            items.append(self._long_line(src))
-        elif src.buf:
-            data = src.buf + data
-        last = data.rfind(b"\n")
-        if last < 0:
-            src.buf = data
-        else:
-            src.buf = data[last + 1 :]
-            if not src.hash:
-                src.learn_first_line(self._max_line)
-            path, ino, first, max_line = self._path_str, src.ino, src.hash, self._max_line
-            skip_blank = self._skip_blank
-            end = src.offset
-            for line in data[:last].split(b"\n"):
-                end += len(line) + 1
-                if skip_blank and (not line or (line[0] != 123 and line.isspace())):
-                    continue  # a blank line is no alert (Wazuh never writes one): no item
-                if len(line) > max_line:
-                    detail = f"a line of {len(line)} bytes (limit {max_line})"
-                    where = ReadPosition(path, ino, end, first)
-                    items.append(Skipped(SkipReason.LONG_LINE, detail, where))
-                else:
-                    items.append(Line(line, ReadPosition(path, ino, end, first)))
-            src.offset = end
-        if len(src.buf) > self._max_line:
-            src.buf = b""  # keep memory bounded: the line is dropped up to its newline
-            src.discarding = True
+    def _read(self, src: Source, items: list[FollowItem]) -> int:
+        size = src.read_lines(self._chunk, self._path_str, self._max_line, self._skip_blank, items)
+        if size:
+            self._bytes_read += size
+            self._last_growth = self._clock()
         return size
-
-    def _long_line(self, src: _Source) -> Skipped:
-        if not src.hash:
-            src.learn_first_line(self._max_line)
-        detail = f"a line over {self._max_line} bytes"
-        return Skipped(SkipReason.LONG_LINE, detail, src.position(self._path_str))
 
     # -- opening ------------------------------------------------------------------------
 
-    def _open(self, items: list[FollowItem]) -> _Source | None:
+    def _open(self, items: list[FollowItem]) -> Source | None:
         first = self._backlog is None
         resume, self._resume_from = self._resume_from, None
-        if resume is not None and not _same_path(resume.path, self._path_str):
+        if resume is not None and not same_path(resume.path, self._path_str):
             logger.warning("stored position is for %s, not %s: ignored", resume.path, self._path)
             resume = None
         if resume is not None:
@@ -448,7 +303,7 @@ class AlertFollower:
             at_end = self._first_open and not self._from_start
             src = self._open_file(self._path)
             if src is not None and at_end:
-                self._seek_end(src)
+                src.seek_end(self._max_line)
             if src is not None or self._open_problem is None:
                 # Opened, or missing: a file that appears later is new, read from its start.
                 # (One that could not be read is still the file that was there at start.)
@@ -460,9 +315,9 @@ class AlertFollower:
                 self._start = self._delivered = self._read_mark = src.position(self._path_str)
         return src
 
-    def _open_file(self, path: Path) -> _Source | None:
+    def _open_file(self, path: Path) -> Source | None:
         try:
-            fd = _open_regular(path)
+            fd = open_regular(path)
         except OSError as exc:
             problem = f"cannot read {path}: {exc.strerror}"
             if problem != self._open_problem:  # say it once, not at every poll
@@ -472,26 +327,12 @@ class AlertFollower:
         if fd is None:
             return None
         self._open_problem = None
-        src = _Source(fd, os.fstat(fd), str(path))
+        src = Source(fd, os.fstat(fd), str(path))
         src.learn_first_line(self._max_line)
         return src
 
-    def _seek_end(self, src: _Source) -> None:
-        """Start after the last complete line (a line being written will still be read)."""
-        size = src.seen_size
-        window = min(size, self._max_line + 1)
-        tail = os.pread(src.fd, window, size - window)
-        end = tail.rfind(b"\n")
-        if end >= 0:
-            src.seek(size - window + end + 1)
-        elif size <= self._max_line:
-            src.seek(0)
-        else:
-            src.seek(size)
-            src.discarding = True  # the end of an over-long line: skip up to its newline
-
-    def _resume(self, pos: ReadPosition, items: list[FollowItem]) -> _Source | None:
-        st = _stat(self._path)
+    def _resume(self, pos: ReadPosition, items: list[FollowItem]) -> Source | None:
+        st = stat_or_none(self._path)
         if st is not None and st.st_ino == pos.inode:
             src = self._open_file(self._path)
             if src is None and self._open_problem is not None:
@@ -506,25 +347,17 @@ class AlertFollower:
                     src.seek(pos.offset)
                     return src
                 src.close()
-        found = find_previous(
+        old = open_copy(
             self._path,
             inode=pos.inode,
             first_hash=pos.first_line_hash,
-            min_size=pos.offset,
+            offset=pos.offset,
             exclude_inode=st.st_ino if st is not None else None,
+            open_file=self._open_file,
         )
-        if found is not None:
-            old = self._open_file(found.path)
-            if (
-                old is not None
-                and (not pos.first_line_hash or old.hash == pos.first_line_hash)
-                and old.seen_size >= pos.offset
-            ):
-                logger.info("%s was rotated to %s: finishing it first", self._path, found.path)
-                old.seek(pos.offset)
-                return old
-            if old is not None:
-                old.close()
+        if old is not None:
+            logger.info("%s was rotated to %s: finishing it first", self._path, old.name)
+            return old
         src = self._open_file(self._path)
         if src is None and self._open_problem is not None:
             self._resume_from = pos
@@ -537,18 +370,18 @@ class AlertFollower:
         items.append(Skipped(SkipReason.ROTATED_AWAY, detail, where))
         return src
 
-    def _pending_bytes(self, src: _Source | None) -> int:
+    def _pending_bytes(self, src: Source | None) -> int:
         if src is None:
             return 0
         pending = max(0, src.seen_size - src.read_at)
-        st = _stat(self._path)
-        if st is not None and (st.st_ino, st.st_dev) != (src.ino, src.dev):
+        st = stat_or_none(self._path)
+        if replaced(src, st) and st is not None:
             pending += st.st_size  # a rotated file is finished first, then this one
         return pending
 
     # -- rotation and truncation --------------------------------------------------------
 
-    def _switch(self, src: _Source, items: list[FollowItem]) -> None:
+    def _switch(self, src: Source, items: list[FollowItem]) -> None:
         if src.buf or src.discarding:
             detail = f"{src.name} ended with an unterminated line ({len(src.buf)} bytes kept)"
             items.append(Skipped(SkipReason.PARTIAL_LINE, detail, src.position(self._path_str)))
@@ -556,24 +389,21 @@ class AlertFollower:
         src.close()
         self._src = self._open_file(self._path)
 
-    def _truncated(self, src: _Source, items: list[FollowItem]) -> None:
+    def _truncated(self, src: Source, items: list[FollowItem]) -> None:
         if src.hash and src.offset > 0:
-            found = find_previous(
+            copy = open_copy(
                 self._path,
                 inode=src.ino,
                 first_hash=src.hash,
-                min_size=src.offset,
+                offset=src.offset,
                 exclude_inode=src.ino,
+                open_file=self._open_file,
             )
-            copy = self._open_file(found.path) if found is not None else None
-            if copy is not None and copy.hash == src.hash and copy.seen_size >= src.offset:
+            if copy is not None:
                 logger.info("%s was truncated: reading the rest from %s", src.name, copy.name)
-                copy.seek(src.offset)
                 src.close()
                 self._src = copy
                 return
-            if copy is not None:
-                copy.close()
         unread = max(src.seen_size, src.read_at) - src.offset
         logger.info("%s was truncated: reading it from its start", src.name)
         src.seek(0)
@@ -586,60 +416,3 @@ class AlertFollower:
         if self._src is not None:
             self._src.close()
             self._src = None
-
-
-class _Busy:
-    """Pauses the file events while a writer keeps the follower busy (see BUSY_STEPS)."""
-
-    def __init__(self) -> None:
-        self.recent: list[float] = []  # when the last looks that found data were
-        self.last_data = 0.0
-
-    def after_look(self, waker: DirWaker, got_data: bool, behind: bool, poll: float) -> float:
-        """Note one look at the file (`behind`: it filled a whole read, so more is waiting);
-        returns how long to wait for the next one at most."""
-        now = time.monotonic()
-        if got_data:
-            self.last_data = now
-            if not waker.paused:
-                self.recent.append(now)
-                del self.recent[:-BUSY_STEPS]
-                if behind or (
-                    len(self.recent) == BUSY_STEPS and now - self.recent[0] < BUSY_WINDOW
-                ):
-                    waker.pause()
-        elif waker.paused and now - self.last_data > IDLE_RESUME:
-            waker.resume()
-            self.recent.clear()
-            return 0.02  # one more look once the watch is back: nothing written in between
-        return BUSY_POLL if waker.paused else poll
-
-
-def _stat(path: Path) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except OSError:
-        return None
-
-
-def _open_regular(path: Path) -> int | None:
-    """Open a regular file for reading; None when missing or not a regular file.
-
-    O_NONBLOCK so that a FIFO put in the file's place cannot hang the engine. Errors other
-    than a missing file (permissions) are raised.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    try:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            return fd
-    except OSError:
-        pass
-    os.close(fd)
-    return None
-
-
-def _same_path(stored: str, current: str) -> bool:
-    return os.path.abspath(stored) == os.path.abspath(current)

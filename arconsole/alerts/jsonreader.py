@@ -7,51 +7,60 @@ Missing keys (`agent`, `data`, `id`...) are normal. A line that is not a JSON ob
 `AlertError`. A blank line is not an alert either: `read_alerts_json` and the followers skip it.
 
 Repeated keys. msgspec keeps the last of a repeated key and matches names exactly; the scripts
-read the alert as Wazuh's cJSON does: the first key, compared case-insensitively
-(`arconsole/scripts/protocol.py`). A line whose decision keys are ambiguous that way
-(`{"data":{"srcip":"10.0.0.5","srcip":"8.8.8.8"}}`, `"SrcIP"`, `"DATA"`) would be checked as
-one address and acted on as another, so it is refused: `AlertError("crafted: ...")`.
-`crafted_keys` is the exact check; the hot path runs it only when a cheap test says the line
-might need it:
+read the alert as Wazuh's cJSON does: the first key, compared case-insensitively. A line whose
+decision keys are ambiguous that way (`{"data":{"srcip":"10.0.0.5","srcip":"8.8.8.8"}}`,
+`"SrcIP"`, `"DATA"`) would be checked as one address and acted on as another, so it is refused:
+`AlertError("crafted: ...")`, with the reason `crafted_keys` (`arconsole/alerts/crafted.py`, the
+exact check) gives. The exact check is slow (a second parse keeping every member), so a line
+goes through up to three readings, each vouching for the line or handing it to the next:
 
-- the objects whose keys Wazuh fixes (the line, `rule`, `agent`) are decoded with every key
-  Wazuh writes declared and unknown keys forbidden, so a key in another case fails the
-  decode; the open ones (`data`, `syscheck`) are decoded whole, and their keys on a decision
-  path compared case-blind (`_recased`);
-- re-encoding what was decoded gives back the line's exact length unless a repeated key was
-  dropped somewhere: msgspec writes the shortest form of each string, integers have one
-  form, and raw values (and floats inside `data`) are written as they were, so a repeat
-  can't hide behind a longer spelling elsewhere.
+1. quick: one decode into structs made for Wazuh's alerts (`QuickLine`): every object on a
+   decision path (the line, `rule`, `agent`, `data`, `data.win`, its `eventdata`, `syscheck`)
+   declares the keys Wazuh and its ruleset usually write there and forbids the others, so a
+   key in another case fails the decode. Then the decoded value is encoded again: that gives
+   back the line's exact length unless a member was dropped somewhere, i.e. a key was
+   repeated (msgspec writes the shortest form of each string, integers have one form, raw
+   values are written as they were, so nothing is ever written longer than it was and a
+   dropped member cannot be made up for elsewhere). Everything out of the ordinary (a key
+   Wazuh doesn't usually write, a number where Wazuh writes a string, whitespace, escapes in
+   keys) goes on to
+2. checked: the same length test on a decode that takes any `data` and `syscheck`
+   (`_StrictLine`), their keys on a decision path compared case-blind (`_recased`,
+   `_data_clear`); a line that fails it goes on to
+3. exact: `crafted_keys`, then the lenient decode (which reports any real error).
 
-Cost, measured by bench/decide.py: the quick test adds about 2 µs to a 1.1 KB line (the
-strict decode, the open objects decoded whole, the re-encoding); a line that fails it costs
-the exact check, about 10 µs more.
+The quick structs (`quick_shapes`) decode nothing of a member they only count (it stays a
+raw view of the line; absent ones stay `UNSET`) and are not tracked by the garbage collector;
+bench/decide.py measures the result against `orjson.loads` and msgspec's typed decode.
 
-The compliance arrays are decoded lazily: their raw bytes are the key of a small cache of
-rebuilt group strings, so the usual alert (a rule seen before) costs one dictionary lookup.
+The compliance arrays are decoded lazily (`rule_groups`): their raw bytes are the key of a cache of
+rebuilt group strings; on the quick path a rule seen before is found by its id, level and
+description, and its arrays are compared in place with the ones it had.
 
 alerts.log (OSSEC's and Wazuh's text format) has no keys to repeat: `logreader` is unaffected.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeAlias
+from typing import Any
 
 import msgspec
 
-from arconsole.alerts.groups import COMPLIANCE, COMPLIANCE_KEYS, build_group_string
+from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.model import Alert, AlertError
+from arconsole.alerts.quick_shapes import QuickLine
+from arconsole.alerts.rule_groups import CACHE_LIMIT, GROUPS_BY_ARRAYS, rebuild_groups
 from arconsole.safetext import literal
+
+__all__ = ["DECISION_KEYS", "MAX_LINE", "crafted_keys", "decode_alert_line", "read_alerts_json"]
 
 MAX_LINE = 65536  # OS_MAXSTR
 _NONE = msgspec.Raw(b"")
-_GROUPS_CACHE_LIMIT = 8192
 
 
-# ------------------------------------------------------------------ what is decoded
+# ------------------------------------------------------------------ 2. checked, 3. lenient
 # Lenient shapes (any other key is skipped); the strict ones below add `forbid_unknown_fields`.
 # Keys that decisions don't read are declared as Raw so the strict decode knows them.
 
@@ -121,34 +130,21 @@ def _number_as_written(text: str) -> msgspec.Raw:
     return msgspec.Raw(text.encode())
 
 
+_decode_fast = msgspec.json.Decoder(QuickLine).decode
 _decode_strict = msgspec.json.Decoder(_StrictLine, float_hook=_number_as_written).decode
 _decode_lenient = msgspec.json.Decoder(_Line).decode
 _encode_into = msgspec.json.Encoder().encode_into
 _per_thread = threading.local()  # a reused buffer for re-encoding, one per thread
-_decode_strings = msgspec.json.Decoder(tuple[str, ...]).decode
-# raw bytes of groups + compliance arrays -> (groups, group string)
-_groups_cache: dict[bytes, tuple[tuple[str, ...], str]] = {}
 
-# ------------------------------------------------------------------ which keys decide
-# Every key a decision or a response script reads, by object, as written by Wazuh. `None`
-# ends a path; a dict goes on into the value (spec 8.3: the Windows fields come first).
-_Tree: TypeAlias = "dict[str, _Tree | None]"
-DECISION_KEYS: _Tree = {
-    "id": None,
-    "timestamp": None,
-    "location": None,
-    "rule": {
-        "id": None, "level": None, "description": None, "groups": None,
-        **{name: None for name, _ in COMPLIANCE},
-    },
-    "agent": {"id": None, "name": None},
-    "data": {
-        "srcip": None,
-        "dstuser": None,
-        "win": {"eventdata": {"ipAddress": None, "destinationIp": None}},
-    },
-    "syscheck": {"path": None},
-}
+# A quick line re-encodes as `{"rule":{` + the rule's arrays + `"id":`... (`QuickRule`): the
+# arrays between, as written, key the group cache. `"id":` cannot occur inside them (a quote
+# in a string is escaped, and arrays hold no colon).
+_ARRAYS_START = len(b'{"rule":{')
+_ARRAYS_END = b'"id":'
+# (rule id, level, description) -> (the rule's arrays as re-encoded, groups, group string, rule
+# id as a string): a rule seen before is known by comparing its arrays in place, uncopied.
+_rules_seen: dict[tuple[str | int, int, str], tuple[bytes, tuple[str, ...], str, str]] = {}
+# Keys on a decision path inside the open objects, folded (see DECISION_KEYS).
 _DATA_NAMES = frozenset(("srcip", "dstuser", "win"))
 _WIN_NAMES = frozenset(("eventdata",))
 _SYSCHECK_NAMES = frozenset(("path",))
@@ -163,35 +159,114 @@ def decode_alert_line(line: bytes) -> Alert:
     if len(line) > MAX_LINE:
         raise AlertError(f"line longer than 64 KiB (more than {MAX_LINE} bytes)")
     try:
-        decoded: _Line = _decode_strict(line)
-    except msgspec.ValidationError:
-        decoded = _checked_slowly(line)  # a key Wazuh doesn't write, or a real error
-    except msgspec.DecodeError as error:
-        raise AlertError(f"not JSON: {_plain(error)}") from None
+        decoded = _decode_fast(line)
+    except msgspec.DecodeError:  # not plain, or not JSON: the next reading says which
+        return _checked_alert(line)
+    try:
+        encoded = _per_thread.buffer
+    except AttributeError:
+        encoded = _per_thread.buffer = bytearray()
+    _encode_into(decoded, encoded)
+    if len(encoded) != len(line):  # a repeated key was dropped somewhere (or not plain)
+        return _checked_alert(line)
+    data = decoded.data
+    # The same steps as `_alert`, in the same order (so the same error when there is one).
+    rule = decoded.rule
+    rule_id = rule.id
+    seen = _rules_seen.get((rule_id, rule.level, rule.description))
+    if (
+        seen is not None
+        and encoded.startswith(seen[0], _ARRAYS_START)
+        and encoded.startswith(_ARRAYS_END, _ARRAYS_START + len(seen[0]))
+    ):
+        _, groups, group_string, rule_id = seen
     else:
-        data = decoded.data
-        syscheck = decoded.syscheck
+        key = bytes(encoded[_ARRAYS_START : encoded.find(_ARRAYS_END, _ARRAYS_START)])
         try:
-            buffer = _per_thread.buffer
-        except AttributeError:
-            buffer = _per_thread.buffer = bytearray()
-        _encode_into(decoded, buffer)
-        if (
-            len(buffer) != len(line)  # a repeated key was dropped somewhere
-            or (data and not _data_clear(data))
-            or (syscheck and _recased(syscheck, _SYSCHECK_NAMES))
-        ):
-            decoded = _checked_slowly(line)
+            groups, group_string = GROUPS_BY_ARRAYS[key]
+        except KeyError:
+            groups, group_string = rebuild_groups(rule, line, key)
+        if len(_rules_seen) >= CACHE_LIMIT:
+            _rules_seen.clear()
+        _rules_seen[(rule_id, rule.level, rule.description)] = seen = (
+            key, groups, group_string, str(rule_id))
+        rule_id = seen[3]
+    srcip = dstuser = filename = None
+    if data is not None:
+        srcip = data.srcip
+        dstuser = data.dstuser
+        win = data.win
+        if win is not None and (eventdata := win.eventdata) is not None:
+            # spec 8.3, as `_scripts_address` reads it
+            if eventdata.ipAddress is not None:
+                srcip = _agreed(srcip, "ipAddress", eventdata.ipAddress)
+            elif eventdata.destinationIp is not None:
+                srcip = _agreed(srcip, "destinationIp", eventdata.destinationIp)
+    syscheck = decoded.syscheck
+    if syscheck is not None:
+        filename = syscheck.path
+    agent = decoded.agent
+    return Alert(
+        decoded.id,
+        decoded.timestamp,
+        rule_id,
+        rule.level,
+        rule.description,
+        groups,
+        group_string,
+        None if agent is None else agent.id,
+        None if agent is None else agent.name,
+        srcip,
+        dstuser,
+        decoded.location,
+        line,
+        None,
+        filename,
+    )
+
+
+def _checked_alert(line: bytes) -> Alert:
+    decoded = _decode_checked(line)
     rule = decoded.rule
     # NUL never occurs in JSON text, so it keeps the arrays apart in the key.
     key = b"\0".join(
         (rule.groups, rule.pci_dss, rule.cis, rule.gdpr, rule.gpg13, rule.hipaa,
          rule.nist_800_53, rule.tsc)
     )
+    return _alert(decoded, line, key)
+
+
+def _decode_checked(line: bytes) -> _Line:
+    """Reading 2, then 3 when 2 cannot vouch for the line."""
     try:
-        groups, group_string = _groups_cache[key]
+        decoded: _Line = _decode_strict(line)
+    except msgspec.ValidationError:
+        return _checked_slowly(line)  # a key Wazuh doesn't write, or a real error
+    except msgspec.DecodeError as error:
+        raise AlertError(f"not JSON: {_plain(error)}") from None
+    data = decoded.data
+    syscheck = decoded.syscheck
+    try:
+        buffer = _per_thread.buffer
+    except AttributeError:
+        buffer = _per_thread.buffer = bytearray()
+    _encode_into(decoded, buffer)
+    if (
+        len(buffer) != len(line)  # a repeated key was dropped somewhere
+        or (data and not _data_clear(data))
+        or (syscheck and _recased(syscheck, _SYSCHECK_NAMES))
+    ):
+        return _checked_slowly(line)
+    return decoded
+
+
+def _alert(decoded: _Line, line: bytes, key: bytes) -> Alert:
+    """The Alert of a line whose keys are known to be unambiguous; `key` is its rule's arrays."""
+    rule = decoded.rule
+    try:
+        groups, group_string = GROUPS_BY_ARRAYS[key]
     except KeyError:
-        groups, group_string = _rebuild_groups(rule, line, key)
+        groups, group_string = rebuild_groups(rule, line, key)
     agent = decoded.agent
     data = decoded.data
     srcip = dstuser = filename = None
@@ -239,8 +314,8 @@ def _scripts_address(win: object, srcip: str | None) -> str | None:
     host. arconsole decides on the address that will really be blocked (stricter than Wazuh),
     and refuses as crafted an alert whose srcip and scripts' address disagree.
     """
-    eventdata = win.get("eventdata") if isinstance(win, dict) else None
-    if not isinstance(eventdata, dict):
+    eventdata = _eventdata(win)
+    if eventdata is None:
         return srcip
     for name in ("ipAddress", "destinationIp"):
         address = eventdata.get(name)
@@ -248,14 +323,25 @@ def _scripts_address(win: object, srcip: str | None) -> str | None:
             continue
         if type(address) is not str:
             raise AlertError(f"not an alert: data.win.eventdata.{name} must be a string")
-        if srcip is not None and address != srcip:
-            raise AlertError(
-                f"crafted: data.srcip {literal(srcip)!r} and data.win.eventdata.{name} "
-                f"{literal(address)!r} disagree: Wazuh's scripts would block the second "
-                "after the white list checked the first"
-            )
-        return address
+        return _agreed(srcip, name, address)
     return srcip
+
+
+def _agreed(srcip: str | None, name: str, address: str) -> str:
+    """The scripts' address, unless data.srcip names another one (then the line is crafted)."""
+    if srcip is not None and address != srcip:
+        raise AlertError(
+            f"crafted: data.srcip {literal(srcip)!r} and data.win.eventdata.{name} "
+            f"{literal(address)!r} disagree: Wazuh's scripts would block the second "
+            "after the white list checked the first"
+        )
+    return address
+
+
+def _eventdata(win: object) -> dict[str, Any] | None:
+    """`data.win.eventdata` when it is an object."""
+    eventdata = win.get("eventdata") if isinstance(win, dict) else None
+    return eventdata if isinstance(eventdata, dict) else None
 
 
 def _data_clear(data: dict[str, Any]) -> bool:
@@ -270,8 +356,8 @@ def _data_clear(data: dict[str, Any]) -> bool:
         return True  # no object: neither reader looks inside
     if _recased(win, _WIN_NAMES):
         return False
-    eventdata = win.get("eventdata")
-    if type(eventdata) is not dict or not eventdata:
+    eventdata = _eventdata(win)
+    if not eventdata:
         return True
     folded = "\0" + "\0".join(eventdata).lower() + "\0"
     for needle, written in _EVENTDATA_NAMES:
@@ -300,96 +386,6 @@ def _checked_slowly(line: bytes) -> _Line:
         raise AlertError(f"not an alert: {_plain(error)}") from None
     except msgspec.DecodeError as error:
         raise AlertError(f"not JSON: {_plain(error)}") from None
-
-
-# ------------------------------------------------------------------ the exact check
-
-
-class _Members(list[tuple[str, object]]):
-    """A JSON object's members in order, repeats kept (as cJSON holds them)."""
-
-
-def crafted_keys(line: bytes) -> str | None:
-    """Why the line's decision keys are ambiguous between JSON readers, or None.
-
-    A key on a decision path (`DECISION_KEYS`) that is repeated in its object, or written in
-    another case (cJSON compares names case-insensitively), is reported with its path; the
-    text is escaped for a log line.
-    """
-    try:
-        document = json.loads(line, object_pairs_hook=_Members)
-    except RecursionError:
-        return "the JSON is nested too deeply to check its keys"
-    except ValueError:
-        return None  # not JSON: the decoder says so itself
-    if not isinstance(document, _Members):
-        return None
-    return _ambiguity(document, DECISION_KEYS, "")
-
-
-def _ambiguity(members: _Members, tree: _Tree, path: str) -> str | None:
-    by_name: dict[str, list[tuple[str, object]]] = {}
-    for key, value in members:
-        by_name.setdefault(key.lower() if key.isascii() else _ascii_lower(key), []).append(
-            (key, value)
-        )
-    for name, below in tree.items():
-        found = by_name.get(name.lower())
-        if not found:
-            continue
-        where = f"{path}{name}"
-        if len(found) > 1:
-            spellings = ", ".join(f"'{literal(key)}'" for key, _ in found)
-            return (f"key '{where}' appears {len(found)} times ({spellings}): Wazuh's "
-                    "scripts read the first, ignoring case, and this engine the last")
-        key, value = found[0]
-        if key != name:
-            return (f"key '{path}{literal(key)}' differs from '{name}' only by case: "
-                    "Wazuh's scripts would read it, and this engine would not")
-        if below is not None and isinstance(value, _Members):
-            reason = _ambiguity(value, below, f"{where}.")
-            if reason is not None:
-                return reason
-    return None
-
-
-def _ascii_lower(text: str) -> str:
-    """cJSON's case folding: ASCII letters only."""
-    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
-
-
-# ------------------------------------------------------------------ groups
-
-
-def _rebuild_groups(rule: _Rule, line: bytes, key: bytes) -> tuple[tuple[str, ...], str]:
-    """Decode the arrays of a rule not seen before and remember its group string."""
-    try:
-        groups = _strings(rule.groups)
-        arrays = {name: _strings(raw) for name, _ in COMPLIANCE if (raw := getattr(rule, name))}
-    except msgspec.ValidationError as error:
-        raise AlertError(f"not an alert: rule groups: {_plain(error)}") from None
-    order = _compliance_order(line) if len(arrays) > 1 else list(arrays)
-    ordered = [(name, arrays[name]) for name in order if name in arrays]
-    ordered += [(name, values) for name, values in arrays.items() if name not in order]
-    result = (groups, build_group_string(groups, ordered))
-    if len(_groups_cache) >= _GROUPS_CACHE_LIMIT:
-        _groups_cache.clear()
-    _groups_cache[key] = result
-    return result
-
-
-def _strings(raw: msgspec.Raw) -> tuple[str, ...]:
-    """A JSON array of strings; absent or null means none."""
-    return _decode_strings(raw) if raw and bytes(raw) != b"null" else ()
-
-
-def _compliance_order(line: bytes) -> list[str]:
-    """The compliance keys of `rule` in the order the line writes them (first miss only)."""
-    try:
-        rule = json.loads(line).get("rule")
-    except ValueError:
-        return []
-    return [name for name in rule if name in COMPLIANCE_KEYS] if isinstance(rule, dict) else []
 
 
 def _plain(error: Exception) -> str:

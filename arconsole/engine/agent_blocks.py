@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from arconsole.engine.agent_messages import REVERSE_SCRIPT, reverse_json
 from arconsole.engine.context import EngineContext
-from arconsole.engine.fleet_store import AgentBlock, FleetStore
+from arconsole.engine.fleet_store import AgentBlock, FleetStore, message_of
 from arconsole.engine.offenders import escalate
 
 AGENT_STARTED_RULES = frozenset({"501", "503"})
@@ -61,7 +61,8 @@ class AgentBlocks:
         sent; None for a repeat (its timer is refreshed, to the escalated timeout)."""
         if timeout <= 0 or not key:
             return timeout  # stateless, or nothing to key on: every run is sent
-        timeout = self._escalate(offender_key(agent, response, key), timeout)
+        if self._context.current_config.repeated_offenders:
+            timeout = self._escalate(offender_key(agent, response, key), timeout)
         now = self._context.clock.now()
         ident = (agent, program, key)
         block = self.blocks.get(ident)
@@ -129,11 +130,12 @@ class AgentBlocks:
             return
         for okey, count in offences.items():
             self._context.store.set_offences(okey, count)
+        saved = [block for block in dirty.values() if block is not None]
+        if saved:
+            self._store.save_agent_blocks(saved)
         for ident, block in dirty.items():
             if block is None:
                 self._store.delete_agent_block(*ident)
-            else:
-                self._store.save_agent_block(block)
 
     def find(self, row_key: str) -> tuple[str, str, str] | None:
         """`AGENT:program-key` -> the block's identity."""
@@ -150,15 +152,20 @@ class AgentBlocks:
         blocked: set[str] = set()
         for block in self.blocks.values():
             if block.agent == agent:
+                blocked.add(block.key)
+                if not block.message:  # its datagram was lost with the delivery spool
+                    self._context.notice(
+                        "warning", f"agent block {block.row_key}: its message is lost (the "
+                        "delivery spool beside the state file is gone): not sent again")
+                    continue
                 self._send(block.response, block.program, agent, block.key, block.message,
                            block.flags, block.expires_at)
-                blocked.add(block.key)
                 count += 1
         reversals: dict[str, tuple[str, bytes]] = {}  # the latest per key
         if self._store is not None:
             for record in self._store.unconfirmed(agent, REVERSE_SCRIPT):
                 if record.key and record.datagram and record.key not in blocked:
-                    reversals[record.key] = (record.response, _message_of(record.datagram))
+                    reversals[record.key] = (record.response, message_of(record.datagram))
         for key, (response, message) in reversals.items():
             self._send(response, REVERSE_SCRIPT, agent, key, message, "NNS", None)
         if count or reversals:
@@ -166,7 +173,3 @@ class AgentBlocks:
                                  f"and {len(reversals)} unconfirmed reversal(s) sent again")
         return count + len(reversals)
 
-
-def _message_of(datagram: bytes) -> bytes:
-    """The JSON of a format-C datagram: `(local_source) [] NNS 001 <json>` + NUL."""
-    return datagram.split(b" ", 4)[4].removesuffix(b"\0")

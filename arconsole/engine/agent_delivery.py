@@ -1,11 +1,17 @@
 """Delivery through the `wazuh-queue` transport: agent responses as records, sent in order.
 
 For each (response, agent) the stage records a delivery (`queued`), persisted before the read
-position may pass the alert, then a sender task moves it to `sending` and `sent` in batches;
-the agent's own AR log line (fleet table) makes it `confirmed`; no line within `confirm_wait`
-makes it `unconfirmed`; an agent older than 4.2, a message remoted cannot take, or a send that
-kept failing until the response no longer made sense (its timeout; 10 minutes for stateless
-ones) makes it `failed`, with the reason. Nothing is dropped silently.
+position may pass the alert; a sender task sends them in batches and, per batch, moves the
+state file's watermark (one row: every queued record up to that id has left) instead of
+rewriting each record; the agent's own AR log line (fleet table) makes it `confirmed`; no line
+within `confirm_wait` makes it `unconfirmed`; an agent older than 4.2, a message remoted cannot
+take, or a send that kept failing until the response no longer made sense (its timeout; 10
+minutes for stateless ones) makes it `failed`, with the reason. Nothing is dropped silently.
+
+Exactly once across a crash: around every datagram the sender notes its id in a mapped mark
+file (`agent_sendmark`), which a kill -9 does not lose, so a restart sends what had not left
+and nothing that had; the one datagram a kill can catch between the kernel's `send` and the
+note is not sent again and stays `unconfirmed` until the agent's log line confirms it.
 
 Its own bounded queue: records wait in the state file, at most `memory_limit` of them in memory,
 so 10,000 agent responses at once cost the intake one SQLite transaction and never a wait on
@@ -26,12 +32,15 @@ from arconsole.alerts.model import Alert
 from arconsole.config.model import ActiveResponse
 from arconsole.engine.agent_blocks import AgentBlocks
 from arconsole.engine.agent_messages import (
+    ADHOC_TAIL,
     AgentMessageError,
-    adhoc_json,
+    adhoc_head,
     agent_datagram,
     header_flags,
 )
 from arconsole.engine.agent_queue import QueueSender, is_retryable
+from arconsole.engine.agent_sendmark import SendMark, mark_path, read_mark
+from arconsole.engine.agent_spool import spool_path
 from arconsole.engine.agents import AgentDirectory
 from arconsole.engine.context import EngineContext
 from arconsole.engine.events import DeliveryChanged
@@ -39,6 +48,12 @@ from arconsole.engine.fleet_store import FleetStore, NewDelivery
 
 STATELESS_DEADLINE = 600.0  # seconds a stateless response keeps being worth sending
 CONFIRM_WAIT = 120.0  # no AR log line from the agent by then: unconfirmed
+
+
+@dataclass(frozen=True, slots=True)
+class _MessageHead:
+    prefix: bytes  # format A up to the alert
+    flags: str  # format C's flags
 
 
 @dataclass(slots=True)
@@ -79,6 +94,11 @@ class WazuhQueueDelivery:
         self.last_error = ""
         self._busy = False  # the last retry was for a full queue, not a missing receiver
         self.blocks = AgentBlocks(context, self.send_message)
+        self._mark: SendMark | None = None
+        self._expired_upto = 0  # records up to this id were looked at by the unconfirmed sweep
+        self._heads: dict[tuple[object, ...], _MessageHead] = {}
+        self._inventory_seen: AgentDirectory | None = None
+        self._too_old: dict[str, str] = {}  # agent id -> its version when older than 4.2
 
     # ------------------------------------------------------------------ start
 
@@ -87,16 +107,34 @@ class WazuhQueueDelivery:
         pick up what is still queued."""
         self._store = store
         self.blocks.attach(store)
+        if store.spool_problem:
+            self._context.notice("warning", store.spool_problem)
         now = self._context.clock.now()
-        interrupted = store.settle_interrupted(now)
+        db_id = store.db_id()
+        path = mark_path(store.state_path)
+        stored = store.watermark()
+        left = read_mark(path, db_id)
+        uncertain: int | None = None
+        if left is not None and left.sent >= stored:
+            # The mark file knows, to the datagram, what left after the last batch's row.
+            if left.sent > stored:
+                store.mark_sent(left.sent, now)
+            uncertain = left.uncertain
+        interrupted = store.settle_interrupted(now, uncertain)
         if interrupted:
             self._context.notice(
                 "warning", f"{len(interrupted)} agent response(s) were being sent when the "
                 "engine stopped: marked unconfirmed, not sent again (the agents' logs will "
                 "confirm them)")
-        queued = store.deliveries("queued", limit=1)
+        try:
+            self._mark = SendMark(path, db_id, store.watermark())
+        except OSError as error:
+            self._context.notice(
+                "warning", f"{path}: {error}: without the sender's mark file a crash can leave "
+                "a whole batch of agent responses unconfirmed")
+        queued = store.queued_after(0, 1)
         if queued:
-            self._spilled_from = queued[0].id
+            self._spilled_from = queued[0][0]
             self._wake.set()
             self._idle.clear()
 
@@ -116,18 +154,30 @@ class WazuhQueueDelivery:
         key = strip_mapped(alert.srcip) if alert.srcip else alert.dstuser
         timeout = response.timeout or 0
         deadline = received_at + (timeout if timeout > 0 else STATELESS_DEADLINE)
-        message = adhoc_json(
-            node_name=self._context.current_config.node_name, executable=executable,
-            extra_args=response.extra_args, alert_raw=alert.raw,
-        )
-        flags = header_flags(response.location_flags)
+        node_name = self._context.current_config.node_name
+        shape = (node_name, executable, response.extra_args, response.location_flags)
+        head = self._heads.get(shape)
+        if head is None:  # what does not change between alerts, encoded once
+            head = _MessageHead(adhoc_head(node_name=node_name, executable=executable,
+                                           extra_args=response.extra_args),
+                                header_flags(response.location_flags))
+            self._heads[shape] = head
+        message = head.prefix + alert.raw + ADHOC_TAIL
+        flags = head.flags
+        if inventory is not self._inventory_seen:
+            self._inventory_seen = inventory
+            self._too_old.clear()
         for agent_id in agents:
             state, reason, datagram = "queued", "", None
             agent_deadline = deadline
-            known = inventory.get(agent_id) if inventory is not None else None
-            if known is not None and not known.speaks_json:
+            too_old = self._too_old.get(agent_id)
+            if too_old is None:
+                known = inventory.get(agent_id) if inventory is not None else None
+                too_old = known.version if known is not None and not known.speaks_json else ""
+                self._too_old[agent_id] = too_old
+            if too_old:
                 state = "failed"
-                reason = (f"agent {agent_id} runs {known.version}, older than 4.2: it does not "
+                reason = (f"agent {agent_id} runs {too_old}, older than 4.2: it does not "
                           "read the JSON message, so it cannot be delivered")
             else:
                 try:
@@ -181,19 +231,24 @@ class WazuhQueueDelivery:
             if future is not None and not future.done():
                 future.set_exception(error)
             return
+        told = self._context.bus.has_subscribers
+        ready = self._ready
+        room = self._memory_limit - len(ready) if self._spilled_from is None else 0
         for delivery_id, record in zip(ids, pending, strict=True):
             if record.state == "failed":
                 self.failed += 1
                 self._publish(delivery_id, record.response, record.program, record.agent,
                               record.key, "failed", record.reason)
                 continue
-            self._publish(delivery_id, record.response, record.program, record.agent,
-                          record.key, "queued", "")
+            if told:
+                self._publish(delivery_id, record.response, record.program, record.agent,
+                              record.key, "queued", "")
             assert record.datagram is not None
-            if self._spilled_from is None and len(self._ready) < self._memory_limit:
-                self._ready.append(_Ready(delivery_id, record.datagram, record.deadline))
+            if room > 0:
+                ready.append(_Ready(delivery_id, record.datagram, record.deadline))
+                room -= 1
             elif self._spilled_from is None:
-                self._spilled_from = delivery_id
+                self._spilled_from = delivery_id  # the rest waits in the state file
         if future is not None and not future.done():
             future.set_result(None)
         self._idle.clear()
@@ -217,10 +272,10 @@ class WazuhQueueDelivery:
             now = self._context.clock.now()
             if now - last_sweep >= 5.0 and self._store is not None:
                 last_sweep = now
-                self._store.expire_unconfirmed(
+                self._expired_upto = self._store.expire_unconfirmed(
                     now - self._confirm_wait, now,
                     f"no active-response log line from the agent within "
-                    f"{self._confirm_wait:g}s")
+                    f"{self._confirm_wait:g}s", self._expired_upto)
 
     async def wait_idle(self) -> None:
         """Until everything recorded so far has been sent or has failed (tests, bench)."""
@@ -232,13 +287,15 @@ class WazuhQueueDelivery:
     def _refill(self) -> None:
         if self._ready or self._spilled_from is None or self._store is None:
             return
-        records = self._store.deliveries("queued", after_id=self._spilled_from - 1,
-                                         limit=self._memory_limit)
-        for record in records:
-            if record.datagram is not None:
-                self._ready.append(_Ready(record.id, record.datagram, record.deadline))
+        records = self._store.queued_after(self._spilled_from - 1, self._memory_limit)
+        for delivery_id, datagram, deadline in records:
+            if datagram is None:
+                self._fail(delivery_id, "its datagram is missing from the delivery spool "
+                           f"{spool_path(self._store.state_path)}")
+            else:
+                self._ready.append(_Ready(delivery_id, datagram, deadline))
         self._spilled_from = (
-            records[-1].id + 1 if len(records) == self._memory_limit else None
+            records[-1][0] + 1 if len(records) == self._memory_limit else None
         )
 
     async def _send_all(self) -> None:
@@ -246,41 +303,52 @@ class WazuhQueueDelivery:
         if store is None:
             return
         delay = self._retry_initial
+        ready = self._ready
+        send = self._sender.send
+        mark = self._mark
         while True:
             self._refill()
-            if not self._ready:
+            if not ready:
                 break
-            batch = [self._ready.popleft() for _ in range(min(self._batch, len(self._ready)))]
             now = self._context.clock.now()
-            store.mark_many([r.id for r in batch], "sending", now)
+            last: int | None = None
             sent: list[int] = []
-            retry_at: int | None = None
-            for index, record in enumerate(batch):
+            retry = False
+            for _ in range(min(self._batch, len(ready))):
+                record = ready[0]
                 if now > record.deadline:
-                    self._fail(record.id, f"gave up: {self.last_error or 'not sent'} until the "
-                               "response no longer made sense (its timeout)")
+                    ready.popleft()
+                    self._fail(record.id, f"gave up: {self.last_error or 'not sent'} until "
+                               "the response no longer made sense (its timeout)")
                     continue
+                if mark is not None:
+                    mark.intend(record.id)
                 try:
-                    self._sender.send(record.datagram)
+                    send(record.datagram)
                 except OSError as error:
+                    if mark is not None:
+                        mark.not_sent()
                     self.last_error = f"{self.path}: {error.strerror or error}"
                     if is_retryable(error):
                         self._busy = error.errno in (errno.EAGAIN, errno.ENOBUFS)
-                        retry_at = index
+                        retry = True
                         break
+                    ready.popleft()
                     self._fail(record.id, self.last_error)
                     continue
+                if mark is not None:
+                    mark.done(record.id)
+                ready.popleft()
                 sent.append(record.id)
-            now = self._context.clock.now()
-            store.mark_many(sent, "sent", now, sent_at=now)
-            self.sent += len(sent)
-            if self._context.bus.has_subscribers:
-                for delivery_id in sent:
-                    self._publish_id(delivery_id, "sent")
-            if retry_at is not None:
-                rest = batch[retry_at:]
-                store.mark_many([r.id for r in rest], "queued", now)
-                self._ready.extendleft(reversed(rest))
+                last = record.id
+            if last is not None:
+                # One row for the batch: every queued record up to `last` has left.
+                store.mark_sent(last, self._context.clock.now())
+                self.sent += len(sent)
+                if self._context.bus.has_subscribers:
+                    for delivery_id in sent:
+                        self._publish_id(delivery_id, "sent")
+            if retry:
                 if self._busy:
                     # The receiver is reading, only slower than us: wait for room, no backoff.
                     await self._sender.wait_writable(self._retry_max)
@@ -339,3 +407,5 @@ class WazuhQueueDelivery:
 
     def close(self) -> None:
         self._sender.close()
+        if self._mark is not None:
+            self._mark.close()

@@ -45,12 +45,21 @@ def adhoc_json(
     *, node_name: str, executable: str, extra_args: Sequence[str], alert_raw: bytes,
 ) -> bytes:
     """Format A for an ad-hoc run of `active-response/bin/<executable>` on an agent."""
+    return (adhoc_head(node_name=node_name, executable=executable, extra_args=extra_args)
+            + alert_raw + ADHOC_TAIL)
+
+
+ADHOC_TAIL = b"}}"
+
+
+def adhoc_head(*, node_name: str, executable: str, extra_args: Sequence[str]) -> bytes:
+    """Format A up to the alert (the same for every alert of one response: built once)."""
     return (
         b'{"version":1,"origin":{"name":' + _json_text(node_name)
         + b',"module":"' + ORIGIN_MODULE.encode() + b'"},"command":'
         + _json_text("!" + executable)
         + b',"parameters":{"extra_args":' + _json_text(list(extra_args))
-        + b',"alert":' + alert_raw + b"}}"
+        + b',"alert":'
     )
 
 

@@ -46,13 +46,39 @@ class ArLogEntry:
     command: str  # add | delete
     rule_id: str
     at: float  # the manager's time of the alert
-    trigger: Alert | None  # data.parameters.alert, as an alert (None for legacy lines)
+    trigger: Alert | None  # data.parameters.alert's rule, as an alert (None for legacy lines)
     origin_module: str
+    trigger_timestamp: str = ""  # data.parameters.alert.timestamp
+
+
+_NONE = msgspec.Raw(b"null")
+
+
+class _TriggerRule(msgspec.Struct):
+    """What the expected end needs of the trigger's rule: the binding reads id, level and the
+    groups (compliance arrays included, spec 5.4); the row shows the description."""
+
+    id: str | int = ""
+    level: str | int = ""
+    description: str = ""
+    groups: tuple[str, ...] | None = None
+    pci_dss: tuple[str, ...] | None = None
+    cis: tuple[str, ...] | None = None
+    gdpr: tuple[str, ...] | None = None
+    gpg13: tuple[str, ...] | None = None
+    hipaa: tuple[str, ...] | None = None
+    nist_800_53: tuple[str, ...] | None = None
+    tsc: tuple[str, ...] | None = None
+
+
+class _Trigger(msgspec.Struct):
+    timestamp: str = ""
+    rule: _TriggerRule | None = None
 
 
 class _Params(msgspec.Struct):
     program: str = ""
-    alert: msgspec.Raw = msgspec.Raw(b"null")
+    alert: msgspec.Raw = _NONE
 
 
 class _Origin(msgspec.Struct):
@@ -80,7 +106,36 @@ class _ArLine(msgspec.Struct):
     data: _Data | None = None
 
 
+class _TypedParams(msgspec.Struct):
+    program: str = ""
+    alert: _Trigger | None = None
+
+
+class _TypedData(msgspec.Struct):
+    command: str | None = None
+    srcip: str | None = None
+    dstuser: str | None = None
+    parameters: _TypedParams | None = None
+    origin: _Origin | None = None
+
+
+class _TypedArLine(msgspec.Struct):
+    """The usual JSON AR log alert, its trigger read in the same pass."""
+
+    timestamp: str = ""
+    agent: _Agent | None = None
+    data: _TypedData | None = None
+
+
 _decode_ar = msgspec.json.Decoder(_ArLine).decode
+_decode_typed_ar = msgspec.json.Decoder(_TypedArLine).decode
+_decode_trigger = msgspec.json.Decoder(_Trigger).decode
+_encode = msgspec.json.Encoder().encode
+_COMPLIANCE = ("pci_dss", "cis", "gdpr", "gpg13", "hipaa", "nist_800_53", "tsc")
+# Triggers by their rule's shape (id, level, description, groups): a burst of AR alerts has
+# few distinct ones, and each costs a decode only once. Bounded: cleared when full.
+_TRIGGERS_LIMIT = 4096
+_triggers: dict[tuple[object, ...], Alert | None] = {}
 _INT_FIELDS = ("level", "firedtimes")
 
 
@@ -95,6 +150,12 @@ def is_ar_log_alert(alert: Alert) -> bool:
 
 def alert_time(timestamp: str) -> float | None:
     """Seconds since the epoch of an alert's `timestamp` (`2026-05-03T05:23:56.662+0000`)."""
+    try:  # the C parser, when it reads the zone (3.11 reads Wazuh's `+0000`)
+        parsed = dt.datetime.fromisoformat(timestamp)
+    except ValueError:
+        parsed = None
+    if parsed is not None and parsed.tzinfo is not None:
+        return parsed.timestamp()
     try:
         return dt.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
     except ValueError:
@@ -110,8 +171,56 @@ def program_name(path: str) -> str:
 
 
 def trigger_alert(raw: bytes) -> Alert | None:
-    """`data.parameters.alert` as an Alert: the JSON decoder made every scalar a string
-    (`"level":"5"`), so numbers are given back their type before decoding."""
+    """`data.parameters.alert` as an Alert, as far as the fleet row needs it: timestamp,
+    rule id, level, description and groups (the rest of the alert is not read). The JSON
+    decoder made every scalar a string there (`"level":"5"`): numbers get their type back."""
+    try:
+        trigger = _decode_trigger(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return _whole_trigger(raw)  # an odd shape: read it whole, as before
+    found = _trigger_of(trigger)
+    return msgspec.structs.replace(found, timestamp=trigger.timestamp) if found else None
+
+
+def _trigger_of(trigger: _Trigger) -> Alert | None:
+    """The trigger's rule as an Alert, shared by every trigger of that rule (its timestamp
+    is the entry's `trigger_timestamp`)."""
+    rule = trigger.rule
+    if rule is None:
+        return None
+    key = (rule.id, rule.level, rule.description, rule.groups, rule.pci_dss, rule.cis,
+           rule.gdpr, rule.gpg13, rule.hipaa, rule.nist_800_53, rule.tsc)
+    try:
+        return _triggers[key]
+    except KeyError:
+        pass
+    found = _rule_alert(rule)
+    if len(_triggers) >= _TRIGGERS_LIMIT:
+        _triggers.clear()
+    _triggers[key] = found
+    return found
+
+
+def _rule_alert(rule: _TriggerRule) -> Alert | None:
+    """An Alert of the rule alone, decoded by the alerts reader (so its group string is
+    exactly the one a decision would see)."""
+    level = rule.level
+    if isinstance(level, str) and level.strip().isdigit():
+        level = int(level)
+    fields = b",".join(
+        b'"' + name.encode() + b'":' + _encode(getattr(rule, name))
+        for name in ("groups", *_COMPLIANCE) if getattr(rule, name) is not None
+    )
+    line = (b'{"rule":{"id":' + _encode(rule.id) + b',"level":' + _encode(level)
+            + b',"description":' + _encode(rule.description)
+            + (b"," + fields if fields else b"") + b"}}")
+    try:
+        return decode_alert_line(line)
+    except AlertError:
+        return None
+
+
+def _whole_trigger(raw: bytes) -> Alert | None:
     try:
         document: Any = msgspec.json.decode(raw)
     except msgspec.DecodeError:
@@ -134,6 +243,20 @@ def read_ar_log_alert(alert: Alert, received_at: float) -> ArLogEntry | None:
     if not is_ar_log_alert(alert):
         return None
     try:
+        typed = _decode_typed_ar(alert.raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass  # legacy fields, or a trigger of an odd shape: the general reading below
+    else:
+        parameters = typed.data.parameters if typed.data is not None else None
+        if parameters is not None and typed.agent is not None and typed.agent.id:
+            data_ = typed.data
+            assert data_ is not None
+            return _entry(alert, received_at, typed.agent, data_.command or "",
+                          parameters.program, data_.srcip or data_.dstuser,
+                          _trigger_of(parameters.alert) if parameters.alert is not None else None,
+                          data_.origin.module if data_.origin else "", typed.timestamp,
+                          parameters.alert.timestamp if parameters.alert is not None else "")
+    try:
         line = _decode_ar(alert.raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
@@ -145,18 +268,25 @@ def read_ar_log_alert(alert: Alert, received_at: float) -> ArLogEntry | None:
     module = ""
     if data.parameters is not None:  # JSON (650-658)
         command = data.command or ""
-        program = program_name(data.parameters.program)
+        program_path = data.parameters.program
         trigger = trigger_alert(bytes(data.parameters.alert))
         module = data.origin.module if data.origin else ""
     else:  # legacy text (600-607)
         command = data.type or ""
-        program = program_name(data.script or "")
-    key = data.srcip or data.dstuser
+        program_path = data.script or ""
+    return _entry(alert, received_at, agent, command, program_path, data.srcip or data.dstuser,
+                  trigger, module, line.timestamp, trigger.timestamp if trigger else "")
+
+
+def _entry(alert: Alert, received_at: float, agent: _Agent, command: str, program_path: str,
+           key: str | None, trigger: Alert | None, module: str,
+           timestamp: str, trigger_timestamp: str) -> ArLogEntry | None:
+    program = program_name(program_path)
     if command not in ("add", "delete") or not program or not key:
         return None
-    at = alert_time(line.timestamp) or received_at
+    at = alert_time(timestamp) or received_at
     return ArLogEntry(agent.id, agent.name, program, key, command, alert.rule_id, at, trigger,
-                      module)
+                      module, trigger_timestamp)
 
 
 Binder = Callable[[Alert], Iterable[ActiveResponse]]
@@ -216,7 +346,7 @@ class FleetTable:
                 trigger = entry.trigger
                 row.trigger_rule = trigger.rule_id
                 row.trigger_description = trigger.description
-                row.trigger_timestamp = trigger.timestamp
+                row.trigger_timestamp = entry.trigger_timestamp
                 self._bind(row, entry, binder)
         else:
             row.active = False
