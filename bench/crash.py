@@ -340,7 +340,8 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
     for record in records:
         if record["exe"] in STATEFUL and record["command"] in ("add", "delete"):
             if id(record) in phantoms:
-                record = {**record, "reply": "continue"}  # a block, as far as the engine knows
+                # As far as the engine knows, an add (or a refresh, if a block was in force).
+                record = {**record, "reply": "phantom"}
             elif record["command"] == "add" and record.get("reply") not in ("continue", "abort"):
                 continue  # the engine died before answering: the script changed nothing
             by_key[f"{record['exe']}-{record['srcip']}"].append(record)
@@ -359,6 +360,8 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
         for event in events:
             timeout = STATEFUL[event["exe"]]
             if event["command"] == "add":
+                if event["reply"] == "phantom":
+                    event = {**event, "reply": "continue" if due is None else "abort"}
                 if event["reply"] == "continue":
                     adds += 1
                     if due is not None:
