@@ -150,11 +150,10 @@ _per_thread = threading.local()  # a reused buffer for re-encoding, one per thre
 _ARRAYS_START = len(b'{"rule":{')
 _ARRAYS_END = b'"id":'
 # (rule id, level, description) -> (the rule's arrays as re-encoded, the arrays as the line
-# wrote them, groups, group string, rule id as a string): a rule seen before is known by
-# comparing its arrays in place, uncopied, and their order at the line's `"groups":`.
-_rules_seen: dict[
-    tuple[str | int, int, str], tuple[bytes, bytes, tuple[str, ...], str, str]
-] = {}
+# wrote them, groups, group string, rule id as a string, where the line wrote them): a rule seen
+# before is known by comparing its arrays in place, uncopied, and their order where its last
+# line wrote them.
+_rules_seen: dict[tuple[str | int, int, str], list[Any]] = {}
 # Keys on a decision path inside the open objects, folded (see DECISION_KEYS).
 _DATA_NAMES = frozenset(("srcip", "dstuser", "win"))
 _WIN_NAMES = frozenset(("eventdata",))
@@ -189,9 +188,14 @@ def decode_alert_line(line: bytes) -> Alert:
         seen is not None
         and encoded.startswith(seen[0], _ARRAYS_START)
         and encoded.startswith(_ARRAYS_END, _ARRAYS_START + len(seen[0]))
-        and line.startswith(seen[1], groups_at(line))  # and in the same order
+        # and in the same order: where this rule's lines write them (their layout moves only
+        # when `firedtimes` gains a digit), else at the line's first `"groups":`
+        and (line.startswith(seen[1], seen[5])
+             or line.startswith(seen[1], _moved(seen, groups_at(line))))
     ):
-        _, _, groups, group_string, rule_id = seen
+        rule_id = seen[4]
+        groups = seen[2]
+        group_string = seen[3]
     else:
         written = written_arrays(line, rule)
         key = written if written is not None else arrays_key(line, rule)
@@ -204,10 +208,10 @@ def decode_alert_line(line: bytes) -> Alert:
         arrays = bytes(encoded[_ARRAYS_START : encoded.find(_ARRAYS_END, _ARRAYS_START)])
         # A line that does not write its arrays as Wazuh does is never taken for a seen one
         # (NUL never occurs in JSON text).
-        _rules_seen[(rule_id, rule.level, rule.description)] = seen = (
-            arrays, written if written is not None else b"\0", groups, group_string,
-            str(rule_id))
-        rule_id = seen[4]
+        rule_id = str(rule_id)
+        _rules_seen[(rule.id, rule.level, rule.description)] = [
+            arrays, written if written is not None else b"\0", groups, group_string, rule_id,
+            groups_at(line)]
     srcip = dstuser = filename = None
     if data is not None:
         srcip = data.srcip
@@ -240,6 +244,12 @@ def decode_alert_line(line: bytes) -> Alert:
         None,
         filename,
     )
+
+
+def _moved(seen: list[Any], start: int) -> int:
+    """Remember where this rule's arrays start now (`firedtimes` grew a digit)."""
+    seen[5] = start
+    return start
 
 
 def _checked_alert(line: bytes) -> Alert:
