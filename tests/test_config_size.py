@@ -140,15 +140,20 @@ def peak_of_loading(path: Path) -> float:
                             text=True, timeout=300, cwd=REPO, check=True,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     peak, responses = map(int, result.stdout.split())
-    assert responses > 3_000  # the whole file was read
+    # The whole file was read: the shapes here hold a response every 1,026 bytes or less.
+    assert responses * 1100 > path.stat().st_size
     ratio = peak / path.stat().st_size
     print(f"{path.name}: peak {ratio:.1f}x the file size")
     return ratio
 
 
-def test_memory_stays_under_ten_times_the_file_size(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mib", [1, 4])
+def test_memory_stays_under_ten_times_the_file_size(tmp_path: Path, mib: int) -> None:
+    """Measured 8.3x (1 MiB) and 8.8x (4 MiB); 11.0x and 9.2x before the parse stopped
+    interning every short value for good and stopped keeping the source text alive (in a
+    reference cycle through lxml's parser) while the model was built."""
     path = tmp_path / "realistic.conf"
-    path.write_text(realistic_config(4 * 2**20))
+    path.write_text(realistic_config(mib * 2**20))
     assert peak_of_loading(path) < 10
 
 

@@ -28,33 +28,24 @@ from pathlib import Path
 
 import pytest
 
-from arconsole.engine.engine import Engine
 from arconsole.engine.fleet_store import DeliveryRecord, FleetStore
-from arconsole.engine.options import EngineOptions
-from tests.fleet_support import shared
-from tests.test_fleet_lab import AGENT_SCRIPT, lab_env
+from tests.lab_support import (
+    AGENT_SCRIPT,
+    ARCONSOLE_CONF_TEMPLATE,
+    LAB_MARKS,
+    MANAGER_CONF,
+    Lab,
+    lab_engine,
+    lab_env,
+    lab_port,
+    running_lab,
+    sshd_attempt,
+    wait_until,
+)
 
-TOOL = shared("tools", "wazuh-4.14.7")
-pytestmark = [
-    pytest.mark.skipif(not (TOOL / "start-lab").exists(), reason="Wazuh tools absent"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
-]
-
-MANAGER_CONF = """<ossec_config>
-  <command><name>firewall-drop</name><executable>firewall-drop</executable>
-    <timeout_allowed>yes</timeout_allowed></command>
-</ossec_config>
-"""
+pytestmark = LAB_MARKS
 
 TIMEOUT = 30  # long enough for a restart (about 5 s here) well inside the block
-ARCONSOLE_CONF_TEMPLATE = """<ossec_config>
-  <cluster><node_name>node01</node_name></cluster>
-  <command><name>firewall-drop</name><executable>firewall-drop</executable>
-    <timeout_allowed>yes</timeout_allowed></command>
-  <active-response><command>firewall-drop</command><location>local</location>
-    <rules_id>5710</rules_id><timeout>{timeout}</timeout></active-response>
-</ossec_config>
-"""
 ARCONSOLE_CONF = ARCONSOLE_CONF_TEMPLATE.format(timeout=TIMEOUT)
 CHILDREN: list[subprocess.Popen[bytes]] = []  # the daemons this module started again
 
@@ -67,32 +58,12 @@ AGENT_DAEMONS = (
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
-    base = tmp_path_factory.mktemp("lab")
-    (base / "manager.conf").write_text(MANAGER_CONF)
-    auth_log = base / "auth.log"
-    port = 18000 + os.getpid() % 1000  # helpers share the machine: not the default port
-    started = subprocess.run(
-        [str(TOOL / "start-lab"), str(base / "d"), "--analysisd", "--port", str(port),
-         "--manager-conf", str(base / "manager.conf"), "--localfile", str(auth_log)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
-    if started.returncode != 0 or "ready" not in started.stdout:
-        pytest.skip(f"start-lab failed: {started.stderr.strip()[-300:]}")
-    home = base / "d"
-    script = home / "agent" / "active-response" / "bin" / "firewall-drop"
-    script.write_text(AGENT_SCRIPT)
-    script.chmod(0o755)
-    from arconsole.scripts.agent_reverse import install_agent_scripts
-
-    install_agent_scripts(home / "agent")
-    env = lab_env(home / "lab.env")
-    env["AUTH_LOG"] = str(auth_log)
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     try:
-        yield home, env
+        with running_lab(tmp_path_factory.mktemp("lab"), manager_conf=MANAGER_CONF,
+                         agent_script=AGENT_SCRIPT, port=lab_port(18000)) as started:
+            yield started
     finally:
-        subprocess.run([str(TOOL / "stop-lab"), str(home)], capture_output=True, check=False,
-                       timeout=60)
         for child in CHILDREN:  # stop-lab stopped them (their pids are in lab.env): reap
             if child.poll() is None:
                 child.kill()
@@ -150,18 +121,6 @@ def wait_path(path: Path, timeout: float) -> None:
         time.sleep(0.05)
 
 
-async def wait_until(predicate: object, timeout: float) -> None:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            import inspect
-
-            raise AssertionError(f"not reached in {timeout:g}s: "
-                                 f"{inspect.getsource(predicate).strip()[:160]}")
-        await asyncio.sleep(0.1)
-
-
 def commands(ran: Path, srcip: str = "203.0.113.77") -> list[str]:
     """What the agent's firewall-drop ran for `srcip`, in order."""
     if not ran.exists():
@@ -176,27 +135,15 @@ def rules_seen(alerts: Path, rule: str) -> int:
 
 
 async def test_agent_restart_mid_block_loses_nothing_and_resends_on_503(
-    lab: tuple[Path, dict[str, str]], tmp_path: Path,
+    lab: Lab, tmp_path: Path,
 ) -> None:
-    home, env = lab
-    alerts = Path(env["ALERTS"])
-    config = tmp_path / "arconsole.conf"
-    config.write_text(ARCONSOLE_CONF)
-    engine = Engine(EngineOptions(
-        config_path=config, home=home / "manager", alerts_path=alerts,
-        state_path=tmp_path / "state.db", watch_config=False, control_socket=False,
-        agent_queue=Path(env["AR_QUEUE"]),
-    ))
-    await engine.start(follow=True)
+    home, alerts, ran = lab.home, lab.alerts, lab.ran
+    engine = await lab_engine(lab, tmp_path, ARCONSOLE_CONF)
     delivery = engine.agent_delivery
     assert delivery is not None
-    ran = home / "agent" / "ran.log"
     try:
         store = FleetStore(engine.store)
-        await asyncio.sleep(1.5)  # the follower has opened alerts.json at its end
-        with open(env["AUTH_LOG"], "a") as log:
-            log.write(f"{time.strftime('%b %e %H:%M:%S')} agent1 sshd[4244]: Invalid user ke "
-                      "from 203.0.113.77 port 10013 ssh2\n")
+        sshd_attempt(lab, "203.0.113.77", 4244)
         key = "001:firewall-drop-203.0.113.77"
         await wait_until(lambda: bool(store.deliveries("confirmed")), 40)
         ident = delivery.blocks.find(key)
@@ -239,29 +186,17 @@ async def test_agent_restart_mid_block_loses_nothing_and_resends_on_503(
 
 
 async def test_block_expiring_while_the_agent_is_down_is_reversed_when_it_is_back(
-    lab: tuple[Path, dict[str, str]], tmp_path: Path,
+    lab: Lab, tmp_path: Path,
 ) -> None:
-    home, env = lab
-    alerts = Path(env["ALERTS"])
-    config = tmp_path / "arconsole.conf"
-    config.write_text(ARCONSOLE_CONF_TEMPLATE.format(timeout=8))
-    engine = Engine(EngineOptions(
-        config_path=config, home=home / "manager", alerts_path=alerts,
-        state_path=tmp_path / "state.db", watch_config=False, control_socket=False,
-        agent_queue=Path(env["AR_QUEUE"]),
-    ))
-    await engine.start(follow=True)
+    home, alerts, ran = lab.home, lab.alerts, lab.ran
+    engine = await lab_engine(lab, tmp_path, ARCONSOLE_CONF_TEMPLATE.format(timeout=8))
     delivery = engine.agent_delivery
     assert delivery is not None
-    ran = home / "agent" / "ran.log"
     srcip = "203.0.113.78"
     key = f"001:firewall-drop-{srcip}"
     try:
         store = FleetStore(engine.store)
-        await asyncio.sleep(1.5)  # the follower has opened alerts.json at its end
-        with open(env["AUTH_LOG"], "a") as log:
-            log.write(f"{time.strftime('%b %e %H:%M:%S')} agent1 sshd[4245]: Invalid user ke "
-                      f"from {srcip} port 10013 ssh2\n")
+        sshd_attempt(lab, srcip, 4245)
         await wait_until(lambda: any(d.state == "confirmed" and d.key == srcip
                                      for d in store.deliveries()), 40)
         assert commands(ran, srcip) == ["add"]

@@ -35,7 +35,7 @@ class ConfigTooLarge(ConfigReadError):
     """The file is over `SIZE_LIMIT`: not read, so that a runaway file cannot exhaust memory."""
 
 
-# Generous: Wazuh's stock configs are under 50 KiB; loading costs about 10x the size in memory.
+# Generous: Wazuh's stock configs are under 50 KiB; loading costs about 9x the size in memory.
 SIZE_LIMIT = 16 * 1024 * 1024
 
 

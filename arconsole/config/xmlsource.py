@@ -207,6 +207,11 @@ def _stream(source: _Source) -> tuple[tuple[ConfigNode, ...], list[etree._LogEnt
     except etree.XMLSyntaxError as error:  # recover mode gave up entirely
         source.problem(Severity.ERROR, 1, 1, f"the file could not be read as XML: {error}")
         return (), list(parser.error_log)
+    finally:
+        # lxml's parser and its context hold the target in a reference cycle: without this,
+        # the source text and its tables would live on until the next garbage collection.
+        target.matcher = None
+        target.shared = {}
     target.end_all()  # recovery may stop with elements open: they are kept as they are
     return tuple(target.roots), list(parser.error_log)
 
@@ -221,7 +226,11 @@ class _Open:
         self.children: list[ConfigNode] = []
 
 
+# Short values repeat by thousands ("yes", "local", "syslog"): one object each is shared. The
+# table is bounded and lives for one parse (sys.intern's table would keep every distinct value
+# of a big file's worth of slots for good).
 _SHARED_VALUE = 24
+_SHARED_VALUES = 2048
 
 
 class _NodeBuilder:
@@ -229,16 +238,18 @@ class _NodeBuilder:
     (os_xml's view): the data directly inside it, comments and children left out."""
 
     def __init__(self, matcher: _TagMatcher) -> None:
-        self.matcher = matcher
+        self.matcher: _TagMatcher | None = matcher  # None once the parse is over
         self.roots: list[ConfigNode] = []
         self.open: list[_Open] = []
         self.depth = 0
+        self.shared: dict[str, str] = {}
 
     def start(self, tag: str | bytes, attrib: dict[str | bytes, str | bytes]) -> None:
         self.depth += 1
         if self.depth == 1:
             return  # the synthetic root
         name = sys.intern(_restore(_str(tag)))
+        assert self.matcher is not None, "a start event after the parse"
         line, column = self.matcher.next_position(name)
         attributes = tuple((_restore(_str(k)), _restore(_str(v))) for k, v in attrib.items())
         self.open.append(_Open(name, line, column, attributes))
@@ -261,7 +272,11 @@ class _NodeBuilder:
         children = tuple(element.children)
         value = _restore("".join(element.parts))
         if len(value) <= _SHARED_VALUE:
-            value = sys.intern(value)  # "yes", "no", "local", "syslog"... repeat by thousands
+            seen = self.shared.get(value)
+            if seen is not None:
+                value = seen
+            elif len(self.shared) < _SHARED_VALUES:
+                self.shared[value] = value
         node = ConfigNode(
             tag=element.tag,
             text=None if children and not value.strip() else value,

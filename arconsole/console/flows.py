@@ -29,6 +29,7 @@ from arconsole.console.text import escape_text
 from arconsole.durations import format_remaining
 from arconsole.engine.link import BlockInfo, EngineLink, Outcome
 from arconsole.engine.model import BlockState
+from arconsole.engine.multilink import MultiLink
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -194,11 +195,16 @@ class ActionFlows:
             return
         self.show_outcomes([outcome])
 
-    def manual_block(self, address: str) -> None:
+    def manual_block(self, address: str, node: str = "") -> None:
+        """Ask what to block; with several engines attached, on which node too (`node`, the
+        selected row's, is offered first)."""
         config = self.host.config
         commands = [c.name for c in config.commands] if config else []
         default = "firewall-drop" if "firewall-drop" in commands else None
-        self.host.push_dialog(ManualBlockScreen(commands, address=address, command=default),
+        link = self.host.link
+        nodes = list(link.links) if isinstance(link, MultiLink) else []
+        self.host.push_dialog(ManualBlockScreen(commands, address=address, command=default,
+                                                nodes=nodes, node=node or None),
                               self._manual_requested)
 
     def _manual_requested(self, request: object) -> None:
@@ -210,6 +216,7 @@ class ActionFlows:
             command = self.host.config.command(request.command)
             executable = command.executable if command else None
         facts: Facts = [
+            *([("node", request.node)] if request.node else []),
             ("address", request.address),
             ("command", request.command),
             ("for", format_remaining(request.seconds)),
@@ -231,9 +238,14 @@ class ActionFlows:
 
     async def _add(self, request: ManualBlock) -> None:
         try:
-            outcome = await self._link().add(request.command, request.address,
-                                             self.host.operator, timeout=request.seconds,
-                                             force=False)
+            link = self._link()
+            if isinstance(link, MultiLink):  # several engines: the one the operator chose
+                outcome = await link.add(request.command, request.address, self.host.operator,
+                                         timeout=request.seconds, force=False,
+                                         node=request.node or None)
+            else:
+                outcome = await link.add(request.command, request.address, self.host.operator,
+                                         timeout=request.seconds, force=False)
         except Exception as error:
             self._refused("add", request.address, error)
             return

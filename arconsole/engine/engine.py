@@ -122,6 +122,18 @@ class Engine:
         return self.context.health.fault
 
     @property
+    def store_fault_since(self) -> float | None:
+        """When the current store fault began (clock time), or None."""
+        return self.context.health.faulted_at
+
+    @property
+    def store_warnings(self) -> list[str]:
+        """What the state store found wrong at open (a world-writable directory...): logged
+        at start, and shown by the console for as long as it runs."""
+        store = self.context.store_or_none
+        return store.warnings if store is not None else []
+
+    @property
     def executor(self) -> Executor:
         return self.context.executor
 

@@ -17,6 +17,7 @@ from arconsole.engine.events import (
     Notice,
     OperatorAction,
     ScriptRan,
+    StoreHealthChanged,
     Undelivered,
 )
 from arconsole.safetext import literal
@@ -61,6 +62,10 @@ def _describe(event: Event) -> tuple[str, str]:
                          f"good config: {event.first_error}")
     if isinstance(event, Notice):
         return event.level, event.message
+    if isinstance(event, StoreHealthChanged):
+        # The Notice published with it is the one clear line; this is the console's state.
+        return "debug", (f"store fault: {event.fault}" if event.fault is not None
+                         else "store fault cleared")
     if isinstance(event, BacklogProgress):
         percent = event.done * 100 // max(1, event.total)
         return "progress", f"backlog {percent}% ({event.done}/{event.total} bytes)"

@@ -139,6 +139,20 @@ class Notice(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class StoreHealthChanged(Event):
+    """The state file stopped or started taking writes again (the store fault, issue 11).
+
+    `fault` says what failed while it fails, None once writes work again; `since` is when
+    the fault began. The Notice published with it is the log line; this is the state the
+    console shows as a banner until it clears.
+    """
+
+    kind: ClassVar[str] = "store-health"
+    fault: str | None
+    since: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class BacklogProgress(Event):
     """Backlog progress while catching up on the alerts file."""
 
@@ -172,6 +186,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ConfigLoaded,
         ConfigRejected,
         Notice,
+        StoreHealthChanged,
         BacklogProgress,
         OperatorAction,
     )

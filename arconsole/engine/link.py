@@ -167,6 +167,11 @@ class LinkStatus:
     generation: int
     config: str
     home: str
+    # The state file cannot be written: why (one line), and since when; None while it can.
+    store_fault: str | None = None
+    store_fault_since: float | None = None
+    # What the state store found wrong at open (world-writable directory...), as said.
+    store_warnings: tuple[str, ...] = ()
 
 
 class EngineLink(Protocol):
@@ -212,7 +217,9 @@ class LocalLink:
         return LinkStatus(
             attached=False, mode=str(engine.mode), read_only=engine.read_only,
             generation=engine.generation, config=str(engine.options.config_path),
-            home=str(engine.options.home),
+            home=str(engine.options.home), store_fault=engine.store_fault,
+            store_fault_since=engine.store_fault_since,
+            store_warnings=tuple(engine.store_warnings),
         )
 
     def blocks(self) -> list[BlockInfo]:
@@ -280,6 +287,9 @@ class SocketLink:
         self._fleet = fleet_blocks(hello.get("fleet", []))
         self._read_only = read_only or bool(hello.get("read_only"))
         self._generation = int(hello.get("generation", 0))
+        fault, since = hello.get("store_fault"), hello.get("store_fault_since")
+        self._store_fault: str | None = str(fault) if fault is not None else None
+        self._store_fault_since = float(since) if isinstance(since, int | float) else None
 
     @classmethod
     async def connect(cls, path: Path, *, read_only: bool = False) -> SocketLink:
@@ -294,7 +304,9 @@ class SocketLink:
         return LinkStatus(
             attached=True, mode=str(hello.get("mode", "?")), read_only=self._read_only,
             generation=self._generation, config=str(hello.get("config", "")),
-            home=str(hello.get("home", "")),
+            home=str(hello.get("home", "")), store_fault=self._store_fault,
+            store_fault_since=self._store_fault_since,
+            store_warnings=tuple(str(w) for w in hello.get("store_warnings") or ()),
         )
 
     def blocks(self) -> list[BlockInfo]:
@@ -308,7 +320,12 @@ class SocketLink:
         self._fleet = fleet_blocks(answer.get("fleet", []))
 
     async def events(self) -> AsyncIterator[list[Event]]:
-        from arconsole.engine.events import ConfigLoaded, DeliveryChanged, FleetChanged
+        from arconsole.engine.events import (
+            ConfigLoaded,
+            DeliveryChanged,
+            FleetChanged,
+            StoreHealthChanged,
+        )
 
         while True:
             line = await self._reader.readline()
@@ -329,6 +346,8 @@ class SocketLink:
                         self._blocks[block.key] = block
                 elif isinstance(event, ConfigLoaded):
                     self._generation = event.generation
+                elif isinstance(event, StoreHealthChanged):
+                    self._store_fault, self._store_fault_since = event.fault, event.since
             yield batch
             await asyncio.sleep(0)  # a flood of buffered lines never holds the loop
 

@@ -39,6 +39,7 @@ class MultiLink:
     @property
     def status(self) -> LinkStatus:
         states = [link.status for link in self.links.values()]
+        pairs = list(zip(self.links, states, strict=True))
         modes = sorted({s.mode for s in states})
         return LinkStatus(
             attached=True, mode="/".join(modes), read_only=any(s.read_only for s in states),
@@ -46,6 +47,13 @@ class MultiLink:
             config=", ".join(f"{node}: {s.config}" for node, s in zip(self.links, states,
                                                                         strict=True)),
             home=states[0].home,
+            # Each node's store fault, said with its node; the earliest start of them.
+            store_fault="; ".join(f"{node}: {s.store_fault}" for node, s in pairs
+                                  if s.store_fault is not None) or None,
+            store_fault_since=min((s.store_fault_since for _, s in pairs
+                                   if s.store_fault_since is not None), default=None),
+            store_warnings=tuple(f"{node}: {warning}" for node, s in pairs
+                                 for warning in s.store_warnings),
         )
 
     @staticmethod
@@ -130,9 +138,14 @@ class MultiLink:
         return self._retag(node, await link.extend(own, seconds, operator))
 
     async def add(self, command: str, srcip: str, operator: str, *, timeout: int | None,
-                  force: bool) -> Outcome:
-        """A block by hand goes to the first node attached (the one named first)."""
-        node, link = next(iter(self.links.items()))
+                  force: bool, node: str | None = None) -> Outcome:
+        """A block by hand on `node`, the engine the operator chose: with several attached
+        there is no right default, so without a node (or with an unknown one) nothing runs."""
+        link = self.links.get(node) if node is not None else None
+        if link is None or node is None:
+            detail = (f"no attached node is called {node!r}" if node is not None else
+                      "several nodes are attached: say which one blocks it")
+            return Outcome(ok=False, action="add", target=srcip, detail=detail)
         outcome = await link.add(command, srcip, operator, timeout=timeout, force=force)
         return self._retag(node, outcome)
 

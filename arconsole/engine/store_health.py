@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from arconsole.engine.bus import EventBus
 from arconsole.engine.clock import Clock
-from arconsole.engine.events import Notice
+from arconsole.engine.events import Notice, StoreHealthChanged
 
 FIRST_RETRY_S = 0.5
 LONGEST_RETRY_S = 30.0
@@ -49,6 +49,8 @@ class StoreHealth:
             return
         self.fault = str(error)
         self.faulted_at = self._clock.now()
+        self._bus.publish(StoreHealthChanged(at=self.faulted_at, fault=self.fault,
+                                             since=self.faulted_at))
         self._tell(
             "error",
             f"{self.fault}; no new stateful response is started until the state file can be "
@@ -74,6 +76,7 @@ class StoreHealth:
             down = self._clock.now() - (self.faulted_at or self._clock.now())
             refused, failures = self.refused, self.failures
             self.fault, self.faulted_at, self.failures, self.refused = None, None, 0, 0
+            self._bus.publish(StoreHealthChanged(at=self._clock.now(), fault=None, since=None))
             self._tell(
                 "info",
                 f"state file writable again after {down:.0f}s: blocks re-saved; {failures} "

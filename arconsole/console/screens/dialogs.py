@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import ClassVar, Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar, cast
 
 from rich.table import Table
 from rich.text import Text
@@ -194,41 +194,65 @@ class ManualBlock:
     address: str
     command: str
     seconds: int
+    node: str = ""  # the engine that blocks it, when several are attached
 
 
 class ManualBlockScreen(Dialog[ManualBlock]):
-    """Which address to block, with which command, for how long."""
+    """Which address to block, with which command, for how long; and on which node, when
+    several engines are attached (the selected row's node is offered; none is guessed)."""
 
     confirm_label = "Continue"
 
     def __init__(self, commands: list[str], *, address: str = "", command: str | None = None,
-                 default_timeout: str = "10m") -> None:
+                 default_timeout: str = "10m", nodes: list[str] | None = None,
+                 node: str | None = None) -> None:
         super().__init__("Block an address by hand",
                          note="Enter continues to a confirmation; Escape cancels.")
         self.commands = commands
         self.address = address
         self.command = command if command in commands else (commands[0] if commands else None)
         self.default_timeout = default_timeout
+        self.nodes = nodes or []
+        self.node = node if node in self.nodes else None
 
     def fields(self) -> ComposeResult:
+        if len(self.nodes) > 1:
+            yield Select([(n, n) for n in self.nodes], value=self.node or Select.NULL,
+                         id="block-node", prompt="node: which engine blocks it")
         yield Input(self.address, placeholder="address, e.g. 203.0.113.7", id="block-address")
-        yield Select([(c, c) for c in self.commands], value=self.command or Select.BLANK,
-                     allow_blank=not self.commands, id="block-command", prompt="command")
+        if self.commands:
+            yield Select([(c, c) for c in self.commands], value=self.command or Select.NULL,
+                         allow_blank=False, id="block-command", prompt="command")
+        else:  # no config to list them (several nodes attached): the engine checks the name
+            yield Input("firewall-drop", placeholder="command name, as in the node's config",
+                        id="block-command")
         yield Input(self.default_timeout, placeholder="for how long: 90s, 10m, 2h",
                     id="block-timeout")
 
     def on_mount(self) -> None:
-        self.query_one("#block-address", Input).focus()
+        if len(self.nodes) > 1 and self.node is None:
+            self.query_one("#block-node", Select).focus()  # the one thing nobody can guess
+        else:
+            self.query_one("#block-address", Input).focus()
 
     def answer(self) -> ManualBlock | None:
+        node = ""
+        if len(self.nodes) > 1:
+            chosen = self.query_one("#block-node", Select).value
+            if not isinstance(chosen, str):
+                self.show_error("choose the node whose engine blocks it")
+                return None
+            node = chosen
         address = self.query_one("#block-address", Input).value.strip()
         try:
             address = str(ipaddress.ip_address(address))
         except ValueError:
             self.show_error(f"not an IP address: {address!r}")
             return None
-        command = self.query_one("#block-command", Select).value
-        if not isinstance(command, str):
+        field = self.query_one("#block-command")
+        command = field.value.strip() if isinstance(field, Input) else cast(Select[str],
+                                                                             field).value
+        if not isinstance(command, str) or not command:
             self.show_error("choose a command")
             return None
         timeout_text = self.query_one("#block-timeout", Input).value
@@ -236,7 +260,7 @@ class ManualBlockScreen(Dialog[ManualBlock]):
         if seconds is None or seconds <= 0:
             self.show_error(f"not a duration: {timeout_text!r}")
             return None
-        return ManualBlock(address, command, seconds)
+        return ManualBlock(address, command, seconds, node)
 
 
 class BulkReverseScreen(Dialog[bool]):

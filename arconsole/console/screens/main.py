@@ -51,6 +51,7 @@ from arconsole.console.widgets.config_tree import ConfigTree
 from arconsole.console.widgets.filter_bar import FilterBar
 from arconsole.console.widgets.header import HeaderState, HeaderStrip
 from arconsole.console.widgets.log_view import LogView
+from arconsole.console.widgets.store_banner import StoreBanner, StoreState
 from arconsole.durations import format_remaining
 from arconsole.engine.eventlog import describe
 from arconsole.engine.events import (
@@ -60,9 +61,10 @@ from arconsole.engine.events import (
     DeliveryChanged,
     Event,
     FleetChanged,
+    StoreHealthChanged,
     Undelivered,
 )
-from arconsole.engine.link import BlockInfo, EngineLink
+from arconsole.engine.link import BlockInfo, EngineLink, LinkStatus
 
 # Lists are redrawn at most five times a second, twice a second in a flood: drawing costs per
 # frame, not per alert, and nobody reads faster (htop and k9s refresh every 1.5-2 s). Keys do
@@ -125,6 +127,7 @@ class MainScreen(Screen[None]):
     rejected: var[bool] = var(False)
     read_only: var[bool] = var(False)
     errors: var[int] = var(0)
+    store_fault: var[bool] = var(False)  # the state file cannot be written (banner below)
     paused: var[bool] = var(False)
     new_while_paused: var[int] = var(0)
     new_above: var[int] = var(0)
@@ -175,12 +178,14 @@ class MainScreen(Screen[None]):
             next_expiry=self.next_expiry, not_shown=self.not_shown, paused=self.paused,
             new_while_paused=self.new_while_paused, new_above=self.new_above,
             read_only=self.read_only, errors=self.errors, nodes=self.nodes,
+            store_fault=self.store_fault,
         )
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield HeaderStrip(id="header").data_bind(state=MainScreen.header)
+        yield StoreBanner(id="store-banner")
         yield Static("", id="config-banner")
         with Horizontal(id="body"):
             with Vertical(id="config-pane", classes="pane"):
@@ -232,6 +237,10 @@ class MainScreen(Screen[None]):
         return self.query_one("#header", HeaderStrip)
 
     @cached_property
+    def store_banner(self) -> StoreBanner:
+        return self.query_one("#store-banner", StoreBanner)
+
+    @cached_property
     def _panes(self) -> dict[str, Widget]:
         return {name: self.query_one(f"#{name}") for name in (
             "config-pane", "config-detail", "alerts-pane", "blocks-pane", "log-pane",
@@ -240,7 +249,7 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         for name in ("alerts_view", "blocks_view", "config_tree", "event_log", "ar_log",
-                     "header_strip", "_panes"):
+                     "header_strip", "store_banner", "_panes"):
             getattr(self, name)  # look every widget up while the DOM is complete
         self._panes["config-pane"].border_title = "1 Config"
         self._panes["alerts-pane"].border_title = "2 Alerts"
@@ -270,6 +279,7 @@ class MainScreen(Screen[None]):
         self._ar_tail = FileTail(Path(status.home) / "logs" / "active-responses.log")
         self.blocks_view.node_names = list(getattr(link, "links", ()))
         self.blocks_view.set_blocks(link.blocks())
+        self._show_store(status)
         await self._load_config(first=True)
         self.run_worker(self._pump(link), group="bridge", exit_on_error=False)
         self.poll_files()
@@ -355,6 +365,11 @@ class MainScreen(Screen[None]):
                     isinstance(e, FleetChanged | DeliveryChanged) for e in batch.events):
                 self.blocks_view.set_fleet([b for b in self.link.blocks() if b.on_agent])
             for event in batch.events:
+                if isinstance(event, StoreHealthChanged):
+                    # The banner shows the link's state now; the Notice is the log line.
+                    if self.link is not None:
+                        self._show_store(self.link.status)
+                    continue
                 if isinstance(event, Undelivered):
                     said = self.undelivered.add(event)
                     if said is not None:
@@ -390,6 +405,14 @@ class MainScreen(Screen[None]):
             self.rejected = True
             self.config_note = f"reload rejected {stamp(event.at)}"
             self._show_banner(event)
+
+    def _show_store(self, status: LinkStatus) -> None:
+        """The store banner and badge as the engine says now: a fault until it clears,
+        the warnings found at open for as long as the console runs."""
+        state = StoreState(status.store_fault, status.store_fault_since, status.store_warnings)
+        since = stamp(state.since) if state.since is not None else ""
+        self.store_banner.show_state(state, self.clock(), since)
+        self.store_fault = state.fault is not None
 
     def _show_banner(self, event: ConfigRejected | None) -> None:
         banner = cast(Static, self._panes["config-banner"])
@@ -452,6 +475,8 @@ class MainScreen(Screen[None]):
         self.blocks_view.tick(math.floor(self.clock()))
         self._block_counts.append(float(len(self.blocks_view.entries)))
         self.header_strip.show_rates(self._alert_rates, self._block_counts)
+        if self.store_fault and self.link is not None:
+            self._show_store(self.link.status)  # how long it has lasted
         summary = self.undelivered.summary(self.clock())
         if summary is not None:
             self.event_log.add_lines([summary])
@@ -718,11 +743,16 @@ class MainScreen(Screen[None]):
         self.flows.extend(block)
 
     def action_manual_block(self) -> None:
-        address = ""
+        """Block by hand: the selected alert's address; with several engines attached, the
+        selected block's node (from the alerts pane the node is asked: alerts carry none)."""
+        address, node = "", ""
         focused = self.focused
         if isinstance(focused, AlertsView) and focused.selected_alert is not None:
             address = focused.selected_alert.srcip or ""
-        self.flows.manual_block(address)
+        elif isinstance(focused, BlocksView):
+            block = focused.selected_block()
+            node = block.node if block is not None else ""
+        self.flows.manual_block(address, node)
 
     def action_bulk_reverse(self) -> None:
         keys = [entry.key for entry in self.blocks_view.visible_entries

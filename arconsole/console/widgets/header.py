@@ -46,6 +46,7 @@ class HeaderState:
     read_only: bool = False
     errors: int = 0
     nodes: str = ""  # "node01 3 · node02 1" when several engines are attached
+    store_fault: bool = False  # the state file cannot be written (the banner says more)
 
     def badges(self) -> list[tuple[str, str]]:
         """(text, style name) of every badge that is on, in a fixed order."""
@@ -59,6 +60,8 @@ class HeaderState:
             badges.append((f"+{self.new_above} new", "paused"))
         if self.read_only:
             badges.append(("READ-ONLY", "read-only"))
+        if self.store_fault:
+            badges.append(("STORE FAULT", "alarm"))
         if self.errors:
             badges.append((f"ERRORS {self.errors}", "alarm"))
         if self.engine_gone:
