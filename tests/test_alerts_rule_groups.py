@@ -22,10 +22,12 @@ GDPR_FIRST = '"gdpr":["IV_35.7.d"],"pci_dss":["10.2.4"]'
 SPANNING = "pci_dss_10.2.4,gdpr_"  # matches only when pci_dss comes first
 
 
-def wazuh_line(arrays: str, rule_id: str = "5716", data: str = '"srcip":"203.0.113.9"') -> bytes:
+def wazuh_line(
+    arrays: str, rule_id: str = "5716", data: str = '"srcip":"203.0.113.9"', fired: int = 1
+) -> bytes:
     return (
         '{"timestamp":"2020-04-17T00:17:53.159+0000","rule":{"level":5,"description":'
-        f'"sshd: authentication failed.","id":"{rule_id}","firedtimes":1,"mail":false,'
+        f'"sshd: authentication failed.","id":"{rule_id}","firedtimes":{fired},"mail":false,'
         f'"groups":["syslog","sshd"],{arrays}}},"agent":{{"id":"001","name":"web"}},'
         f'"id":"1587082673.1","data":{{{data}}},"location":"/var/log/auth.log"}}'
     ).encode()
@@ -85,3 +87,12 @@ def test_a_rule_seen_before_is_still_read_in_this_line_order() -> None:
     after = decode_alert_line(wazuh_line(GDPR_FIRST))
     assert before.group_string == again.group_string != after.group_string
     assert after.group_string == "syslog,sshd,gdpr_IV_35.7.d,pci_dss_10.2.4,"
+
+
+def test_the_order_is_checked_wherever_firedtimes_moves_the_arrays() -> None:
+    """`firedtimes` grows with every alert of the rule: the arrays move, the check follows."""
+    for fired, arrays in ((7, PCI_FIRST), (12345, PCI_FIRST), (42, GDPR_FIRST),
+                          (9, PCI_FIRST), (1000000, GDPR_FIRST), (3, GDPR_FIRST)):
+        alert = decode_alert_line(wazuh_line(arrays, "5720", fired=fired))
+        first = "pci_dss" if arrays is PCI_FIRST else "gdpr"
+        assert alert.group_string.startswith(f"syslog,sshd,{first}_"), (fired, arrays)

@@ -48,6 +48,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.model import Alert, AlertError
@@ -149,10 +150,10 @@ _per_thread = threading.local()  # a reused buffer for re-encoding, one per thre
 # in a string is escaped, and arrays hold no colon).
 _ARRAYS_START = len(b'{"rule":{')
 _ARRAYS_END = b'"id":'
-# (rule id, level, description) -> (the rule's arrays as re-encoded, the arrays as the line
-# wrote them, groups, group string, rule id as a string, where the line wrote them): a rule seen
-# before is known by comparing its arrays in place, uncopied, and their order where its last
-# line wrote them.
+# (rule id, level, description) -> [the rule's arrays as re-encoded, the arrays as the line
+# wrote them, groups, group string, rule id as a string, where the line wrote them less the
+# length of its `firedtimes`]: a rule seen before is known by comparing its arrays in place,
+# uncopied, and their order where its lines write them.
 _rules_seen: dict[tuple[str | int, int, str], list[Any]] = {}
 # Keys on a decision path inside the open objects, folded (see DECISION_KEYS).
 _DATA_NAMES = frozenset(("srcip", "dstuser", "win"))
@@ -184,14 +185,16 @@ def decode_alert_line(line: bytes) -> Alert:
     rule = decoded.rule
     rule_id = rule.id
     seen = _rules_seen.get((rule_id, rule.level, rule.description))
+    firedtimes = rule.firedtimes
     if (
         seen is not None
         and encoded.startswith(seen[0], _ARRAYS_START)
         and encoded.startswith(_ARRAYS_END, _ARRAYS_START + len(seen[0]))
-        # and in the same order: where this rule's lines write them (their layout moves only
-        # when `firedtimes` gains a digit), else at the line's first `"groups":`
-        and (line.startswith(seen[1], seen[5])
-             or line.startswith(seen[1], _moved(seen, groups_at(line))))
+        # and in the same order: where this rule's lines write them (only `firedtimes`
+        # moves them), else at the line's first `"groups":`
+        and (line.startswith(seen[1], seen[5] + (
+            0 if firedtimes is UNSET else len(firedtimes)))  # type: ignore[arg-type]
+             or _moved(line, seen, firedtimes))
     ):
         rule_id = seen[4]
         groups = seen[2]
@@ -211,7 +214,7 @@ def decode_alert_line(line: bytes) -> Alert:
         rule_id = str(rule_id)
         _rules_seen[(rule.id, rule.level, rule.description)] = [
             arrays, written if written is not None else b"\0", groups, group_string, rule_id,
-            groups_at(line)]
+            groups_at(line) - _length(rule.firedtimes)]
     srcip = dstuser = filename = None
     if data is not None:
         srcip = data.srcip
@@ -246,10 +249,18 @@ def decode_alert_line(line: bytes) -> Alert:
     )
 
 
-def _moved(seen: list[Any], start: int) -> int:
-    """Remember where this rule's arrays start now (`firedtimes` grew a digit)."""
-    seen[5] = start
-    return start
+def _moved(line: bytes, seen: list[Any], firedtimes: msgspec.Raw | UnsetType) -> bool:
+    """The rule's arrays as seen before at the line's first `"groups":` (then remembered
+    there: the rule's lines are laid out otherwise)."""
+    start = groups_at(line)
+    if not line.startswith(seen[1], start):
+        return False
+    seen[5] = start - _length(firedtimes)
+    return True
+
+
+def _length(member: msgspec.Raw | UnsetType) -> int:
+    return 0 if member is UNSET else len(member)  # type: ignore[arg-type]
 
 
 def _checked_alert(line: bytes) -> Alert:
