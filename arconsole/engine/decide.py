@@ -2,9 +2,9 @@
 
 Wazuh binds responses to rules once, when rules load (5.1); arconsole binds them once per
 distinct (rule id, level, group string) and caches the result. In Wazuh, routing depends only
-on the alert's agent, so the hot path keeps what fires by (rule id, level, group string,
-agent): the per-alert work is that one lookup, then (only when something fires) the alert-wide
-checks, each remembered per value. The checks, in Wazuh's order:
+on the alert's agent, so each binding also keeps what fires by agent (a slot per agent, shared
+by every binding): the per-alert work is two small lookups, then (only when something fires)
+the alert-wide checks, each remembered per value. The checks, in Wazuh's order:
 
 1. input sanity (6.1): a crafted `dstuser` or `srcip` skips the response (wazuh: every
    response of the alert; ossec: the responses whose command expects that field);
@@ -37,6 +37,7 @@ from arconsole.safetext import literal
 _USER_OK = re.compile(r"[a-zA-Z._0-9@?-]*").fullmatch
 _IP_OK = re.compile(r"[a-zA-Z.:_0-9-]*").fullmatch
 _BINDINGS_LIMIT = 65536  # distinct (rule, level, groups) remembered before starting over
+_AGENTS_LIMIT = 65536  # agents given a slot before starting over
 _ROUTED_LIMIT = 4096  # firing decisions remembered per response (one per target agent)
 _VERDICTS_LIMIT = 65536  # srcip and dstuser verdicts remembered before starting over
 SERVER = "server"
@@ -44,8 +45,6 @@ ALL_AGENTS = "all"
 SERVER_ONLY = (SERVER,)
 # Keys of the cached decisions whose targets do not depend on the alert (never an agent id).
 _MANAGER, _ALL, _DEFINED = object(), object(), object()
-# (rule id, level, group string, agent id or (None, agent name)): all a Wazuh route depends on.
-_RouteKey = tuple[str, int, str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +146,8 @@ class _Binding:
 
     bound: tuple[_Plan, ...]
     verdicts: tuple[tuple[bool, tuple[str, ...]], ...]  # per plan, file order
+    # Wazuh: the firing decisions of `bound` routed for each agent, by the agent's slot.
+    routes: list[tuple[ResponseDecision, ...] | None] = field(default_factory=list)
 
 
 class Decider:
@@ -167,9 +168,8 @@ class Decider:
         self._plans = tuple(self._plan(response) for response in config.responses)
         self._live = tuple(plan for plan in self._plans if not plan.never)
         self._bindings: dict[tuple[str, int, str], _Binding] = {}
-        # Wazuh: (rule id, level, group string, agent) -> what fires before the alert-wide
-        # checks.
-        self._routes: dict[_RouteKey, tuple[ResponseDecision, ...]] = {}
+        # Wazuh: agent id (or (None, agent name)) -> its slot in every binding's `routes`.
+        self._agent_slots: dict[object, int] = {}
         # Wazuh's alert-wide refusals by value: crafted or white-listed srcip, crafted user.
         self._ip_refused: dict[str, bool] = {}
         self._user_refused: dict[str, bool] = {}
@@ -188,13 +188,16 @@ class Decider:
         if not self._wazuh:
             return self._ossec_fired(alert)
         # Wazuh: what fires, before the alert-wide checks, depends only on the rule and the
-        # agent: one lookup finds it (a few dozen rules times the agents, remembered).
+        # agent: the rule's binding (a few dozen, found by objects the decoder shares) holds
+        # it by the agent's slot (a few hundred agents, one small table for every rule).
+        binding = self._bindings.get((alert.rule_id, alert.level, alert.group_string))
+        if binding is None:
+            binding = self._binding(alert)
         agent_id = alert.agent_id
-        key = (alert.rule_id, alert.level, alert.group_string,
-               agent_id if agent_id is not None else (None, alert.agent_name))
-        routed = self._routes.get(key)
-        if routed is None:
-            routed = self._route_all(alert, key)
+        slot = self._agent_slots.get(agent_id if agent_id is not None else (None, alert.agent_name))
+        routes = binding.routes
+        if slot is None or slot >= len(routes) or (routed := routes[slot]) is None:
+            routed = self._route_all(alert, binding)
         if not routed:
             return routed  # nothing to check: most alerts of a quiet rule end here
         # The input checks and the white list hold for every response of the alert. Their
@@ -216,17 +219,26 @@ class Decider:
                 return ()
         return routed
 
-    def _route_all(self, alert: Alert, key: _RouteKey) -> tuple[ResponseDecision, ...]:
+    def _route_all(self, alert: Alert, binding: _Binding) -> tuple[ResponseDecision, ...]:
         """The firing decisions of the responses bound to the alert's rule, routed for its
         agent (Wazuh: no per-response check depends on anything else), remembered."""
-        binding = self._binding(alert)
         routed = tuple(
             decision for plan in binding.bound
             if (decision := self._route_decision(plan, alert)) is not None
         )
-        if len(self._routes) >= _BINDINGS_LIMIT:
-            self._routes.clear()
-        self._routes[key] = routed
+        agent_id = alert.agent_id
+        agent: object = agent_id if agent_id is not None else (None, alert.agent_name)
+        slot = self._agent_slots.get(agent)
+        if slot is None:
+            if len(self._agent_slots) >= _AGENTS_LIMIT:  # start over, every rule's too
+                self._agent_slots.clear()
+                for known in self._bindings.values():
+                    known.routes.clear()
+            slot = self._agent_slots[agent] = len(self._agent_slots)
+        routes = binding.routes
+        if slot >= len(routes):
+            routes.extend([None] * (slot + 1 - len(routes)))
+        routes[slot] = routed
         return routed
 
     def _ossec_fired(self, alert: Alert) -> tuple[ResponseDecision, ...]:
