@@ -157,9 +157,9 @@ class BlockBook:
     ) -> tuple[Block, str, str]:
         context = self._context
         live = existing is not None and existing.state is BlockState.ACTIVE
-        with context.writes.writing() as store:
+        with context.writes.writing():
             if new_count is not None and new_count != count:
-                store.set_offences(key, new_count)
+                context.writes.set_offences(key, new_count)
             if live and existing is not None:
                 block = existing.with_(
                     started_at=took_effect, timeout=timeout,
@@ -182,7 +182,7 @@ class BlockBook:
                 change, reply = "added", "continue"
             context.writes.save_block(block)
             if not manual:
-                store.add_trigger(block.executable, alert.alert_id)
+                context.writes.add_trigger(block.executable, alert.alert_id)
         return block, change, reply
 
     async def record_stateless(self, executable: str, alert: Alert) -> None:
@@ -192,7 +192,7 @@ class BlockBook:
         context = self._context
         if not context.health.ok:
             return
-        if not self._write(lambda store: store.add_trigger(executable, alert.alert_id)):
+        if not self._write(lambda _: context.writes.add_trigger(executable, alert.alert_id)):
             return
         try:
             await context.writes.durable()

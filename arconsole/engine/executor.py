@@ -350,7 +350,8 @@ class Executor:
         """Start `argv[0]` (relative paths are taken from the home, the working directory).
 
         The message goes into the stdin pipe before the script exists: a write with nobody
-        waiting on the other end wakes nobody, and most messages fit the pipe's 64 KiB.
+        waiting on the other end wakes nobody, and most messages fit the pipe's 64 KiB. A run
+        with a cgroup gets it from the spawner once it is in the cgroup (SpawnRequest.feed).
         """
         loop = asyncio.get_running_loop()
         parent_fds: list[int] = []
@@ -364,16 +365,21 @@ class Executor:
             child_fds.append(child)
             return parent, child
 
+        cgroup = self._take_cgroup(os.path.basename(argv[0]))
         pending = b""
+        feed: tuple[int, bytes] | None = None
         try:
             stdin_parent = stdout_parent = None
             if stdin is not None:
                 stdin_parent, stdin_child = pipe(parent_reads=False)
-                pending = stdin[write_some(stdin_parent, stdin):]
-                if close_stdin and not pending:
-                    parent_fds.remove(stdin_parent)
-                    os.close(stdin_parent)
-                    stdin_parent = None
+                if cgroup is not None:
+                    feed = (os.dup(stdin_parent), stdin)
+                else:
+                    pending = stdin[write_some(stdin_parent, stdin):]
+                    if close_stdin and not pending:
+                        parent_fds.remove(stdin_parent)
+                        os.close(stdin_parent)
+                        stdin_parent = None
             else:
                 stdin_child = self._null()
             if capture_stdout:
@@ -382,16 +388,18 @@ class Executor:
                 stdout_child = self._null()
             stderr_parent, stderr_child = pipe(parent_reads=True)
         except BaseException:
-            for fd in parent_fds + child_fds:
+            for fd in parent_fds + child_fds + ([feed[0]] if feed is not None else []):
                 os.close(fd)
+            if cgroup is not None and self._cgroups is not None:
+                self._cgroups.give_back(cgroup)
             raise
         if self._spawner is None:
             self._spawner = Spawner(self._cwd, SCRIPT_ENV, use_popen=self._use_popen)
             self._watcher_for(loop).add_reader(self._spawner.doorbell, self._spawner.deliver)
-        cgroup = self._take_cgroup(os.path.basename(argv[0]))
         request = SpawnRequest(
             argv[0], argv, (stdin_child, stdout_child, stderr_child), tuple(child_fds),
             enter_cgroup=cgroup.enter if cgroup is not None else None, open_pidfd=_HAVE_PIDFD,
+            feed=feed,
         )
         try:
             spawned = await self._spawner.spawn(request)
@@ -404,6 +412,11 @@ class Executor:
             elif cgroup is not None and self._cgroups is not None:
                 self._cgroups.give_back(cgroup)
             raise
+        if feed is not None and stdin is not None:
+            pending = stdin[spawned.fed:]
+            if close_stdin and not pending and stdin_parent is not None:
+                os.close(stdin_parent)
+                stdin_parent = None
         return Child(
             loop, self._watcher_for(loop), spawned, stdin_parent, stdout_parent, stderr_parent,
             want_line=capture_stdout, pending=pending, close_after_write=close_stdin,

@@ -3,11 +3,19 @@
 Kept beside `StateStore` (same SQLite connection, same transactions) rather than inside it:
 `fleet_deliveries` holds each (response, agent) message, written once as `queued`; it is
 `sent` once the sender's watermark (`fleet_sent_batches`, one row per batch) passes its id,
-then `confirmed`, `failed` or `unconfirmed`, written per record with the reason. Its exact
-datagram is in the spool file beside the state file (`agent_spool`; rows of an older
-arconsole keep it in the row), so a restart resends what was not sent and loses nothing;
+then `confirmed`, `failed` or `unconfirmed`, written per record with the reason. The record
+is first written, with its exact datagram, as an entry of the spool file beside the state
+file (`agent_spool`): that entry is the durable `queued` record, so recording a burst costs
+one `write`, not SQLite rows. Entries are indexed into `fleet_deliveries` (and the agent
+blocks they open into `fleet_agent_blocks`) in batches by `catch_up`, which every read or
+change of those tables runs first, in the same transaction; `fleet_spool_index` says how far.
+Rows of an older arconsole keep their datagram in the row or as a bare spool datagram. A
+restart indexes what the last run left, resends what was not sent and loses nothing;
 `fleet_rows` holds the blocks agents reported through their active-response log (fleet.md F2,
-F3). Tables are created on first use, so a state file from before the fleet opens unchanged.
+F3), written through the rows log (`fleet_rowlog`) the same lazy way. A read-only store (a
+tool while the engine runs, or after a crash) overlays the agent blocks and fleet rows not yet
+indexed; its delivery records are the indexed ones. Tables are created on first use, so a
+state file from before the fleet opens unchanged.
 """
 
 from __future__ import annotations
@@ -19,7 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from arconsole.engine.agent_spool import Spool, spool_path
+import msgspec
+
+from arconsole.engine.agent_spool import Entry, EntryWriter, Spool, spool_path
+from arconsole.engine.fleet_rowlog import RowImage, decode_rows, encode_rows, rows_log_path
 from arconsole.engine.store import StateStore
 
 _SCHEMA = (
@@ -68,6 +79,24 @@ _SCHEMA = (
     )""",
 )
 
+# How far the spool's entries, and the rows log's, are indexed into the tables above.
+_INDEX_SCHEMA = ("""CREATE TABLE IF NOT EXISTS fleet_spool_index (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        upto INTEGER NOT NULL
+    )""", """CREATE TABLE IF NOT EXISTS fleet_rows_index (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        upto INTEGER NOT NULL
+    )""")
+# Records the index may take from memory instead of reading the spool back.
+MEMO_LIMIT = 65536
+# The rows log is indexed and started afresh once its unindexed part is this large.
+ROWS_LOG_LIMIT = 16 << 20
+_SAVE_ROW = (
+    "INSERT OR REPLACE INTO fleet_rows (agent, program, key, agent_name, active, first_added, "
+    "last_added, lifted_at, adds, timeout_min, timeout_max, responses, trigger_rule, "
+    "trigger_description, trigger_timestamp, last_rule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
 _AGENT_BLOCKS_SCHEMA = ("""CREATE TABLE IF NOT EXISTS fleet_agent_blocks (
         agent TEXT NOT NULL,
         program TEXT NOT NULL,
@@ -81,22 +110,21 @@ _AGENT_BLOCKS_SCHEMA = ("""CREATE TABLE IF NOT EXISTS fleet_agent_blocks (
         PRIMARY KEY (agent, program, key)
     )""",)
 
+# A record handed to `FleetStore.append`: (response, program, agent, key, datagram, state,
+# reason, queued_at, deadline, the agent block it opens or None). A tuple: one per response.
+NewRecord = tuple[str, str, str, "str | None", "bytes | None", str, str, float, float,
+                  "AgentBlock | None"]
+_INSERT_DELIVERY = (
+    "INSERT INTO fleet_deliveries (id, response, program, agent, key, datagram, spool_offset, "
+    "spool_length, state, reason, queued_at, deadline, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SAVE_BLOCK = (
+    "INSERT OR REPLACE INTO fleet_agent_blocks (agent, program, key, response, message, flags, "
+    "timeout, started_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?)"
+)
+
 DELIVERY_STATES = ("queued", "sending", "sent", "confirmed", "failed", "unconfirmed")
-
-
-@dataclass(slots=True)
-class NewDelivery:
-    """A delivery about to be recorded (it gets its id, `sent_at` and `tries` in the table)."""
-
-    response: str
-    program: str
-    agent: str
-    key: str | None
-    datagram: bytes | None
-    state: str
-    reason: str
-    queued_at: float
-    deadline: float
 
 
 @dataclass(slots=True)
@@ -141,9 +169,9 @@ class AgentBlock:
         return f"{self.agent}:{self.program}-{self.key}"
 
 
-@dataclass(slots=True)
-class FleetRow:
-    """One (agent, program, key) as the agent's own log reported it."""
+class FleetRow(msgspec.Struct, gc=False):
+    """One (agent, program, key) as the agent's own log reported it. (A msgspec Struct the
+    garbage collector does not track: a burst makes thousands, all of plain values.)"""
 
     agent: str
     program: str
@@ -211,9 +239,18 @@ class FleetStore:
         self._spool: Spool | None = None
         self.spool_problem: str | None = None
         self._spool_tried = False
+        self._rows_log: Spool | None = None
+        self._next_id = 1
+        self._heads = EntryWriter()
+        # Batches appended since the last catch-up, while they follow on from its offset:
+        # (first id, records, chunk offsets, index of each record's head among the chunks).
+        self._memo: list[tuple[int, list[NewRecord], list[int], list[int]]] = []
+        self._memo_start = self._memo_end = -1
+        # Where `append`'s entries start in the spool (None when they went to SQLite).
+        self.last_offsets: list[int] | None = None
         if not store.read_only:
             with store.transaction():
-                for statement in (*_SCHEMA, *_AGENT_BLOCKS_SCHEMA):
+                for statement in (*_SCHEMA, *_AGENT_BLOCKS_SCHEMA, *_INDEX_SCHEMA):
                     self._conn.execute(statement)
                 present = {row[1] for row in
                            self._conn.execute("PRAGMA table_info(fleet_deliveries)")}
@@ -227,10 +264,23 @@ class FleetStore:
             self._durable = int(self._conn.execute("PRAGMA synchronous").fetchone()[0]) >= 2
             try:
                 self._spool = Spool(spool_path(store.path), self.db_id(), writable=True)
-            except OSError as error:  # then the datagrams go into the state file, as before
-                self.spool_problem = (f"agent delivery spool unavailable ({error}): datagrams "
+            except OSError as error:  # then the records go into the state file, as before
+                self.spool_problem = (f"agent delivery spool unavailable ({error}): records "
                                       "are kept in the state file, more slowly")
             self._spool_tried = True
+            if self._spool is not None:
+                self._start_index(self._spool)
+            try:
+                self._rows_log = Spool(rows_log_path(store.path), self.db_id(), writable=True)
+            except OSError:  # then rows go to the state file one by one, as before
+                pass
+            else:
+                self._start_rows_log(self._rows_log)
+            row = self._conn.execute(
+                "SELECT max(coalesce((SELECT max(id) FROM fleet_deliveries), 0), coalesce("
+                "(SELECT seq FROM sqlite_sequence WHERE name = 'fleet_deliveries'), 0))"
+            ).fetchone()
+            self._next_id = int(row[0]) + 1
         # A state file of an older arconsole, opened read-only, may lack the spool columns
         # and the watermark table: read what it has.
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(fleet_deliveries)")}
@@ -239,6 +289,168 @@ class FleetStore:
             self._columns = self._columns.replace(*_NO_SPOOL)
         if not self._has("fleet_sent_batches"):
             self._columns = self._columns.replace(_BATCH_TIME, "NULL")
+
+    def _start_index(self, spool: Spool) -> None:
+        """The index offset at open: a new table starts at the spool's end (what is before
+        is bare datagrams of an older arconsole); an offset past the end means the spool was
+        lost and started afresh; what the last run left unindexed is indexed now."""
+        end = spool.end()
+        with self._store.transaction():
+            row = self._conn.execute("SELECT upto FROM fleet_spool_index").fetchone()
+            if row is None or int(row[0]) > end:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO fleet_spool_index (one, upto) VALUES (1, ?)", (end,))
+        self.catch_up()
+
+    def _index_offset(self) -> int | None:
+        if not self._has("fleet_spool_index"):
+            return None
+        row = self._conn.execute("SELECT upto FROM fleet_spool_index").fetchone()
+        return int(row[0]) if row else None
+
+    def catch_up(self) -> int:
+        """Index the spool's entries not yet in the tables (one transaction); how many. Runs
+        before every read or change of the delivery and agent-block tables, so they show
+        every record; a torn tail (a crash mid-write) is cut off."""
+        spool = self._spool
+        if spool is None or not spool.writable:
+            return 0
+        start = self._index_offset()
+        if start is None:
+            return 0
+        end = spool.end()
+        if start >= end:
+            self._memo = []
+            self._memo_start = self._memo_end = end
+            return 0
+        memo, self._memo = self._memo, []
+        if memo and start == self._memo_start and end == self._memo_end:
+            # What this store appended since the last catch-up, still in memory: the same
+            # fields the entries hold, without reading them back.
+            count = self._index_memo(memo)
+            stop = end
+        else:
+            entries, stop = spool.entries(start, upto=end)
+            if stop < end:  # not a whole entry (a crash mid-write): nothing refers to it
+                spool.truncate(stop)
+            count = len(entries)
+            with self._store.transaction():
+                self._index(entries)
+                self._conn.execute("UPDATE fleet_spool_index SET upto = ?", (stop,))
+        self._memo_start = self._memo_end = stop
+        return count
+
+    def _index_memo(self, memo: list[tuple[int, list[NewRecord], list[int], list[int]]]
+                    ) -> int:
+        rows: list[tuple[object, ...]] = []
+        blocks: list[tuple[object, ...]] = []
+        for first, records, offsets, heads in memo:
+            for n, (response, program, agent, key, datagram, state, reason, queued_at,
+                    deadline, block) in enumerate(records):
+                size = len(datagram) if datagram is not None else 0
+                rows.append((first + n, response, program, agent, key, None,
+                             offsets[heads[n] + 1] if size else None, size or None, state,
+                             reason, queued_at, deadline, queued_at))
+                if block is not None and key:
+                    blocks.append((agent, program, key, response, b"", block.flags,
+                                   block.timeout, block.started_at, block.expires_at))
+        with self._store.transaction():
+            self._conn.executemany(_INSERT_DELIVERY, rows)
+            if blocks:
+                self._conn.executemany(_SAVE_BLOCK, blocks)
+            self._conn.execute("UPDATE fleet_spool_index SET upto = ?", (self._memo_end,))
+        return len(rows)
+
+    def _index(self, entries: list[Entry]) -> None:
+        self._conn.executemany(_INSERT_DELIVERY, [
+            (e.id, e.response, e.program, e.agent, e.key, None,
+             e.datagram_offset if e.datagram_length else None, e.datagram_length or None,
+             e.state, e.reason, e.queued_at, e.deadline, e.queued_at) for e in entries])
+        blocks = [(e.agent, e.program, e.key, e.response, b"", e.flags, e.block_timeout,
+                   e.block_started, e.block_expires)
+                  for e in entries if e.block_timeout >= 0 and e.key]
+        if blocks:
+            self._conn.executemany(_SAVE_BLOCK, blocks)
+
+    def _tail_blocks(self) -> list[AgentBlock]:
+        """A read-only look at the agent blocks opened by entries not yet indexed."""
+        spool = self.spool()
+        start = self._index_offset()
+        if spool is None or start is None:
+            return []
+        blocks: list[AgentBlock] = []
+        for entry in spool.entries(start)[0]:
+            if entry.block_timeout >= 0 and entry.key:
+                datagram = spool.read(entry.datagram_offset, entry.datagram_length)
+                blocks.append(AgentBlock(
+                    entry.agent, entry.program, entry.key, entry.response,
+                    message_of(datagram) if datagram else b"", entry.flags,
+                    entry.block_timeout, entry.block_started, entry.block_expires))
+        return blocks
+
+    def append(self, records: list[NewRecord]) -> int:
+        """Record new deliveries (and the agent blocks they open) durably; the id of the
+        first (the others follow on). With the spool: one gathered write of their entries,
+        no SQLite; without it: rows, as before."""
+        first = self._next_id
+        spool = self._spool
+        self.last_offsets = None
+        if spool is None or not spool.writable:
+            self._insert_rows(records, first)
+            self._next_id = first + len(records)
+            return first
+        chunks: list[bytes] = []
+        heads: list[int] = []
+        record_id = first
+        encode = self._heads.head
+        for (response, program, agent, key, datagram, state, reason, queued_at, deadline,
+             block) in records:
+            size = len(datagram) if datagram is not None else 0
+            if block is not None:
+                head = encode(record_id, response, program, agent, key, state == "failed",
+                              reason, queued_at, deadline, block.flags, block.timeout,
+                              block.started_at, block.expires_at, size)
+            else:
+                head = encode(record_id, response, program, agent, key, state == "failed",
+                              reason, queued_at, deadline, "", -1, 0.0, 0.0, size)
+            heads.append(len(chunks))
+            chunks.append(head)
+            if size:
+                chunks.append(datagram)  # type: ignore[arg-type]
+            record_id += 1
+        offsets = spool.append(chunks, sync=self._durable)
+        self._next_id = record_id
+        self.last_offsets = [offsets[index] for index in heads]
+        if offsets[0] == self._memo_end and self._memo_count() + len(records) <= MEMO_LIMIT:
+            self._memo.append((first, records, offsets, heads))
+            self._memo_end = offsets[-1] + len(chunks[-1])
+        else:  # not right after the memo (another writer?) or too many: read them back
+            self._memo = []
+            self._memo_end = -1
+        return first
+
+    def _memo_count(self) -> int:
+        return sum(len(batch[1]) for batch in self._memo)
+
+    def _insert_rows(self, records: list[NewRecord], first: int) -> None:
+        with self._store.transaction():
+            self._conn.executemany(_INSERT_DELIVERY, [
+                (first + n, r[0], r[1], r[2], r[3], r[4], None, None, r[5], r[6], r[7], r[8],
+                 r[7]) for n, r in enumerate(records)])
+            self.save_agent_blocks([r[9] for r in records if r[9] is not None])
+
+    def spooled(self, offset: int, limit: int) -> tuple[list[tuple[int, bytes, float]], int]:
+        """(id, datagram, deadline) of queued entries from `offset` on (the sender's queue
+        beyond what it holds in memory), and the offset after them."""
+        spool = self._spool
+        if spool is None:
+            return [], offset
+        return spool.queued(offset, limit)
+
+    def spool_end(self) -> int | None:
+        """Where the next entry will go (None without a writable spool)."""
+        spool = self._spool
+        return spool.end() if spool is not None and spool.writable else None
 
     @property
     def state_path(self) -> Path:
@@ -297,35 +509,6 @@ class FleetStore:
         spool = self.spool()
         return spool.read(offset, length) if spool is not None else None
 
-    def add_deliveries(self, records: Iterable[NewDelivery]) -> list[int]:
-        """Insert the records in one transaction; their ids, in order. Their datagrams go
-        to the spool first (one write), the records keep where they are."""
-        records = list(records)
-        if not records:
-            return []
-        spool = self._spool
-        rows: list[tuple[object, ...]]
-        if spool is not None and spool.writable:
-            datagrams = [r.datagram for r in records if r.datagram is not None]
-            offsets = iter(spool.append(datagrams, sync=self._durable))
-            rows = [(r.response, r.program, r.agent, r.key, None,
-                     next(offsets) if r.datagram is not None else None,
-                     len(r.datagram) if r.datagram is not None else None,
-                     r.state, r.reason, r.queued_at, r.deadline, r.queued_at)
-                    for r in records]
-        else:
-            rows = [(r.response, r.program, r.agent, r.key, r.datagram, None, None, r.state,
-                     r.reason, r.queued_at, r.deadline, r.queued_at) for r in records]
-        with self._store.transaction():
-            self._conn.executemany(
-                "INSERT INTO fleet_deliveries (response, program, agent, key, datagram, "
-                "spool_offset, spool_length, state, reason, queued_at, deadline, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
-            )
-            # One writer holds the file's lock: AUTOINCREMENT ids of one statement follow on.
-            last = self._conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-        return list(range(last - len(rows) + 1, last + 1))
-
     def mark_sent(self, upto: int, now: float) -> None:
         """Every `queued` record with id <= `upto` has been sent (one row per batch)."""
         with self._store.transaction():
@@ -336,6 +519,7 @@ class FleetStore:
         self, delivery_id: int, state: str, now: float, *, reason: str | None = None,
         tries: int | None = None, sent_at: float | None = None,
     ) -> None:
+        self.catch_up()
         with self._store.transaction():
             self._conn.execute(
                 "UPDATE fleet_deliveries SET state = ?, updated_at = ?, "
@@ -347,6 +531,7 @@ class FleetStore:
     def _select(self, where: str, params: Iterable[object], tail: str = "") -> list[DeliveryRecord]:
         if not self._has_tables():
             return []
+        self.catch_up()
         mark = self.watermark()
         rows = self._conn.execute(
             f"SELECT {self._columns} FROM fleet_deliveries WHERE {where} {tail}",
@@ -385,6 +570,7 @@ class FleetStore:
         datagram None when its bytes are lost: the spool file gone or cut short)."""
         if not self._has_tables():
             return []
+        self.catch_up()
         start = max(after_id, self.watermark())
         rows = self._conn.execute(
             "SELECT id, datagram, spool_offset, spool_length, deadline FROM fleet_deliveries "
@@ -401,6 +587,7 @@ class FleetStore:
         """The state of the newest delivery of (agent, program, key), if any."""
         if not self._has_tables():
             return None
+        self.catch_up()
         row = self._conn.execute(
             f"SELECT {_STATE} FROM fleet_deliveries WHERE agent = ? AND program = ? AND key = ? "
             "ORDER BY id DESC LIMIT 1", (self.watermark(), agent, program, key),
@@ -411,6 +598,7 @@ class FleetStore:
         """The datagram of the newest delivery of (agent, program, key), if any."""
         if not self._has_tables():
             return None
+        self.catch_up()
         row = self._conn.execute(
             "SELECT datagram, spool_offset, spool_length FROM fleet_deliveries "
             "WHERE agent = ? AND program = ? AND key = ? "
@@ -421,6 +609,7 @@ class FleetStore:
 
     def confirm_deliveries(self, agent: str, program: str, key: str, now: float) -> int:
         """Sent (or unconfirmed) records of (agent, program, key) become `confirmed`."""
+        self.catch_up()
         with self._store.transaction():
             cursor = self._conn.execute(
                 "UPDATE fleet_deliveries SET state = 'confirmed', updated_at = ?, "
@@ -438,6 +627,7 @@ class FleetStore:
         that it left (`uncertain`, from the sender's mark file; `sending` in a state file of
         an older arconsole) may or may not have left. It is not sent again (a firewall add run
         twice is not harmless); it waits as `unconfirmed` for the agent's log line."""
+        self.catch_up()
         records = self.deliveries("sending")
         if uncertain is not None:
             records.extend(r for r in self.deliveries("queued", after_id=uncertain - 1, limit=1)
@@ -457,6 +647,7 @@ class FleetStore:
                            after_id: int = 0) -> int:
         """Records sent before `sent_before` (ids above `after_id`: the caller's previous
         answer) and still not confirmed become `unconfirmed`; the id they were looked up to."""
+        self.catch_up()
         with self._store.transaction():
             row = self._conn.execute(
                 "SELECT max(upto) FROM fleet_sent_batches WHERE at < ?", (sent_before,)
@@ -478,6 +669,7 @@ class FleetStore:
     def count_deliveries(self) -> dict[str, int]:
         if not self._has_tables():
             return {}
+        self.catch_up()
         rows = self._conn.execute(
             f"SELECT {_STATE} AS s, count(*) FROM fleet_deliveries GROUP BY s",
             (self.watermark(),),
@@ -490,16 +682,17 @@ class FleetStore:
         """Save blocks without their message: it is the datagram of the block's newest
         delivery, recorded in the same transaction, so it is not written twice (an empty
         `message` column; `load_agent_blocks` reads it back from the delivery)."""
+        self.catch_up()
         with self._store.transaction():
             self._conn.executemany(
-                "INSERT OR REPLACE INTO fleet_agent_blocks (agent, program, key, response, "
-                "message, flags, timeout, started_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                _SAVE_BLOCK,
                 [(block.agent, block.program, block.key, block.response, b"",
                   block.flags, block.timeout, block.started_at, block.expires_at)
                  for block in blocks],
             )
 
     def delete_agent_block(self, agent: str, program: str, key: str) -> None:
+        self.catch_up()
         with self._store.transaction():
             self._conn.execute(
                 "DELETE FROM fleet_agent_blocks WHERE agent = ? AND program = ? AND key = ?",
@@ -512,16 +705,19 @@ class FleetStore:
         ).fetchone()
         if not row or not row[0]:
             return []
+        self.catch_up()
         rows = self._conn.execute(
             "SELECT agent, program, key, response, message, flags, timeout, started_at, "
             "expires_at FROM fleet_agent_blocks ORDER BY expires_at"
         ).fetchall()
-        blocks = [AgentBlock(*row) for row in rows]
-        for block in blocks:
+        blocks = {(row[0], row[1], row[2]): AgentBlock(*row) for row in rows}
+        for block in self._tail_blocks():  # a reader's view of what is not indexed yet
+            blocks[(block.agent, block.program, block.key)] = block
+        for block in blocks.values():
             if not block.message:
                 datagram = self.latest_message(block.agent, block.program, block.key)
                 block.message = message_of(datagram) if datagram else b""
-        return blocks
+        return sorted(blocks.values(), key=lambda block: block.expires_at)
 
     # ------------------------------------------------------------------ fleet rows
 
@@ -529,20 +725,77 @@ class FleetStore:
         self.save_rows((row,))
 
     def save_rows(self, rows: Iterable[FleetRow]) -> None:
+        """Record the rows' new images: appended to the rows log (one write), or written to
+        the state file when there is no log."""
+        images: list[RowImage] = [
+            (row.agent, row.program, row.key, row.agent_name, row.active, row.first_added,
+             row.last_added, row.lifted_at, row.adds, row.timeout_min, row.timeout_max,
+             row.responses, row.trigger_rule, row.trigger_description, row.trigger_timestamp,
+             row.last_rule) for row in rows]
+        log = self._rows_log
+        if log is None:
+            with self._store.transaction():
+                self._conn.executemany(_SAVE_ROW, images)
+            return
+        log.append([encode_rows(images)], sync=self._durable)
+        if log.end() - self._rows_index() > ROWS_LOG_LIMIT:
+            self.catch_up_rows()
+
+    def _start_rows_log(self, log: Spool) -> None:
+        end = log.end()
         with self._store.transaction():
-            self._conn.executemany(
-                f"INSERT OR REPLACE INTO fleet_rows ({_ROW_COLUMNS}) "
-                f"VALUES ({','.join('?' * 16)})",
-                [(row.agent, row.program, row.key, row.agent_name, int(row.active),
-                  row.first_added, row.last_added, row.lifted_at, row.adds, row.timeout_min,
-                  row.timeout_max, row.responses, row.trigger_rule, row.trigger_description,
-                  row.trigger_timestamp, row.last_rule) for row in rows],
-            )
+            row = self._conn.execute("SELECT upto FROM fleet_rows_index").fetchone()
+            if row is None or int(row[0]) > end:  # new, or the log was lost
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO fleet_rows_index (one, upto) VALUES (1, ?)", (end,))
+        self.catch_up_rows()
+
+    def _rows_index(self) -> int:
+        if not self._has("fleet_rows_index"):
+            return 0
+        row = self._conn.execute("SELECT upto FROM fleet_rows_index").fetchone()
+        return int(row[0]) if row else 0
+
+    def _rows_tail(self, log: Spool, start: int) -> tuple[list[RowImage], int]:
+        end = log.end()
+        if start <= 0 or start >= end:
+            return [], start
+        data = log.read(start, end - start)
+        if data is None:
+            return [], start
+        images, used = decode_rows(data)
+        return images, start + used
+
+    def catch_up_rows(self) -> int:
+        """Write the rows log's images into `fleet_rows` (the last of each row), then start
+        the log afresh; how many images were read."""
+        log = self._rows_log
+        if log is None:
+            return 0
+        start = self._rows_index()
+        if start == log.start and log.end() == start:
+            return 0
+        images, _ = self._rows_tail(log, start)
+        latest = {image[:3]: image for image in images}
+        with self._store.transaction():
+            if latest:
+                self._conn.executemany(_SAVE_ROW, list(latest.values()))
+            self._conn.execute("UPDATE fleet_rows_index SET upto = ?", (log.start,))
+        log.truncate(log.start)  # a crash before this: the images are replayed, harmlessly
+        return len(images)
 
     def load_rows(self) -> list[FleetRow]:
         if not self._has_tables():
             return []
-        rows = self._conn.execute(
-            f"SELECT {_ROW_COLUMNS} FROM fleet_rows ORDER BY agent, program, key"
-        ).fetchall()
-        return [_fleet_row(row) for row in rows]
+        self.catch_up_rows()
+        rows = {(row[0], row[1], row[2]): row for row in self._conn.execute(
+            f"SELECT {_ROW_COLUMNS} FROM fleet_rows").fetchall()}
+        if self._rows_log is None and self._store.read_only:  # a reader: the log's tail too
+            with contextlib.suppress(OSError):
+                log = Spool(rows_log_path(self._store.path), self.db_id(), writable=False)
+                try:
+                    for image in self._rows_tail(log, self._rows_index())[0]:
+                        rows[image[:3]] = image
+                finally:
+                    log.close()
+        return [_fleet_row(rows[key]) for key in sorted(rows)]
