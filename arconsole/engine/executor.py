@@ -68,6 +68,10 @@ _SWEEP_POLL = 0.05  # how often a run's leftovers are looked for during the grac
 KEEPS_DAEMONS = frozenset({"restart-wazuh", "restart.sh", "restart-ossec.sh"})
 
 FirstLineHandler = Callable[[bytes | None], Awaitable[bytes | None]]
+# Called when a script is about to have its instructions, with nothing else run in between:
+# a stdin run's message is written right after it returns (an argv run's words were given at
+# the spawn). The engine records the hand-over there, so a crash does not run it twice.
+HandedOver = Callable[[], None]
 
 
 def resolve_executable(home: Path, executable: str) -> Path:
@@ -181,7 +185,8 @@ class Executor:
 
         `on_first_line` gets the line (None at end of file with no line) and returns the
         reply to write (None: write nothing). It is not called when the script failed to
-        start or was killed before printing.
+        start or was killed before printing. The reply is written as soon as it returns,
+        with nothing else run in between.
         """
         path = _checked_file(self._bin_dir, executable)
         program = f"{PROGRAM_DIR}/{executable}"
@@ -190,17 +195,24 @@ class Executor:
             on_first_line=on_first_line,
         )
 
-    async def run_json_delete(self, executable: str, delete_message: bytes) -> ScriptResult:
-        """execd's reversal (spec 7.4): a fresh process, the message on stdin, no handshake."""
+    async def run_json_delete(
+        self, executable: str, delete_message: bytes, *, on_started: HandedOver | None = None,
+    ) -> ScriptResult:
+        """execd's reversal (spec 7.4): a fresh process, the message on stdin, no handshake.
+
+        With `on_started`, the message is held back until the script exists: `on_started` is
+        called then, and the message written as soon as it returns (not before the spawn).
+        """
         path = _checked_file(self._bin_dir, executable)
         program = f"{PROGRAM_DIR}/{executable}"
         return await self._run(
             path, program, (program,), stdin=delete_message + b"\n", capture_stdout=False,
-            slots=self._delete_slots,
+            slots=self._delete_slots, on_handed_over=on_started,
         )
 
     async def run_argv(
-        self, executable: str, args: Sequence[str], *, delete: bool = False
+        self, executable: str, args: Sequence[str], *, delete: bool = False,
+        on_started: HandedOver | None = None,
     ) -> ScriptResult:
         """OSSEC's protocol (spec 9.1): `[absolute path, *args]`, nothing on stdin.
 
@@ -212,6 +224,7 @@ class Executor:
         return await self._run(
             path, program, (str(home_path(self.home, executable)), *args), stdin=None,
             capture_stdout=False, slots=self._delete_slots if delete else None,
+            on_handed_over=on_started,
         )
 
     async def aclose(self) -> None:
@@ -252,14 +265,14 @@ class Executor:
     async def _run(
         self, path: str, program: str, argv: tuple[str, ...], *, stdin: bytes | None,
         capture_stdout: bool, on_first_line: FirstLineHandler | None = None,
-        slots: asyncio.Semaphore | None = None,
+        slots: asyncio.Semaphore | None = None, on_handed_over: HandedOver | None = None,
     ) -> ScriptResult:
         self._inflight += 1
         self._idle.clear()
         try:
             async with slots or self._slots:
                 return await self._run_slot(
-                    path, program, argv, stdin, capture_stdout, on_first_line
+                    path, program, argv, stdin, capture_stdout, on_first_line, on_handed_over
                 )
         finally:
             self._inflight -= 1
@@ -269,6 +282,7 @@ class Executor:
     async def _run_slot(
         self, path: str, program: str, argv: tuple[str, ...], stdin: bytes | None,
         capture_stdout: bool, on_first_line: FirstLineHandler | None,
+        on_handed_over: HandedOver | None = None,
     ) -> ScriptResult:
         started = self.clock()
 
@@ -285,9 +299,13 @@ class Executor:
 
         if self._closed:
             return result(None, error="executor closed")
+        # A run without a handshake that must say when its script has its instructions
+        # keeps its message until the script exists (a stdin run), so both happen at once.
+        withheld = stdin if on_handed_over is not None and on_first_line is None else None
         try:
             child = await self._spawn(
-                argv, stdin, capture_stdout, close_stdin=on_first_line is None
+                argv, b"" if withheld is not None else stdin, capture_stdout,
+                close_stdin=on_first_line is None and withheld is None,
             )
         except (OSError, ValueError, subprocess.SubprocessError) as error:
             return result(None, error=f"could not launch {program}: {_describe(error, path)}")
@@ -299,6 +317,10 @@ class Executor:
         timed_out = False
         line: bytes | None = None
         try:
+            if on_handed_over is not None and on_first_line is None:
+                on_handed_over()
+                if withheld is not None:
+                    child.write(withheld)
             if on_first_line is None:
                 child.close_stdin()
             else:

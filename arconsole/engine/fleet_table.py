@@ -133,7 +133,7 @@ _COMPLIANCE = ("pci_dss", "cis", "gdpr", "gpg13", "hipaa", "nist_800_53", "tsc")
 # Triggers by their rule (id, level, description, groups): a burst of AR alerts has few
 # distinct ones, and each becomes an Alert only once. Bounded: cleared when full.
 _TRIGGERS_LIMIT = 4096
-_triggers: dict[_TriggerRule, Alert | None] = {}
+_triggers: dict[tuple[_TriggerRule, tuple[str, ...]], Alert | None] = {}
 AR_RULE_IDS = frozenset(str(number) for number in AR_RULES)
 _INT_FIELDS = ("level", "firedtimes")
 
@@ -173,28 +173,39 @@ def trigger_alert(raw: bytes) -> Alert | None:
         trigger = _decode_trigger(raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _whole_trigger(raw)  # an odd shape: read it whole, as before
-    found = _trigger_of(trigger)
+    found = _trigger_of(trigger, raw)
     return msgspec.structs.replace(found, timestamp=trigger.timestamp) if found else None
 
 
-def _trigger_of(trigger: _Trigger) -> Alert | None:
+def _trigger_of(trigger: _Trigger, raw: bytes, start: int = 0) -> Alert | None:
     """The trigger's rule as an Alert, shared by every trigger of that rule (its timestamp
-    is the entry's `trigger_timestamp`)."""
+    is the entry's `trigger_timestamp`). The trigger is written in `raw` from `start` on."""
     rule = trigger.rule
     if rule is None:
         return None
+    # The group string follows the order the trigger writes its compliance arrays in (the
+    # first occurrence of each key: the rule comes before the alert's data).
+    order = tuple(sorted(
+        (name for name in _COMPLIANCE if getattr(rule, name) is not None),
+        key=lambda name: raw.find(b'"' + name.encode() + b'":', start)))
+    key = (rule, order)
     try:
-        return _triggers[rule]
+        return _triggers[key]
     except KeyError:
         pass
-    found = _rule_alert(rule)
+    found = _rule_alert(rule, order)
     if len(_triggers) >= _TRIGGERS_LIMIT:
         _triggers.clear()
-    _triggers[rule] = found
+    _triggers[key] = found
     return found
 
 
-def _rule_alert(rule: _TriggerRule) -> Alert | None:
+def _trigger_start(raw: bytes) -> int:
+    """Where `data.parameters.alert` starts in an AR log alert (after the alert's own rule)."""
+    return max(raw.find(b'"alert":', max(raw.find(b'"parameters":'), 0)), 0)
+
+
+def _rule_alert(rule: _TriggerRule, order: tuple[str, ...]) -> Alert | None:
     """An Alert of the rule alone, decoded by the alerts reader (so its group string is
     exactly the one a decision would see)."""
     level = rule.level
@@ -202,7 +213,7 @@ def _rule_alert(rule: _TriggerRule) -> Alert | None:
         level = int(level)
     fields = b",".join(
         b'"' + name.encode() + b'":' + _encode(getattr(rule, name))
-        for name in ("groups", *_COMPLIANCE) if getattr(rule, name) is not None
+        for name in ("groups", *order) if getattr(rule, name) is not None
     )
     line = (b'{"rule":{"id":' + _encode(rule.id) + b',"level":' + _encode(level)
             + b',"description":' + _encode(rule.description)
@@ -261,7 +272,8 @@ def read_ar_entry(alert: Alert, received_at: float) -> ArLogEntry | None:
                 return ArLogEntry(
                     agent_id, alert.agent_name or "", program, key, command, alert.rule_id,
                     alert_time(alert.timestamp) or received_at,
-                    _trigger_of(inner) if inner is not None else None,
+                    _trigger_of(inner, alert.raw, _trigger_start(alert.raw))
+                    if inner is not None else None,
                     data_.origin.module if data_.origin else "",
                     inner.timestamp if inner is not None else "")
     try:

@@ -9,6 +9,10 @@ turn (a backlog, a flood) is written once, as it ends up, and a turn's triggers 
 statement. A refresh of a stored block writes only the columns a refresh changes (not its
 ~1.4 KB delete message). A write that fails then fails the whole turn, as one failed
 statement did.
+
+A reply to a script (`continue`, `abort`) and a delete handed to its script use `commit_now()`
+instead: committed, then written at once, with no turn of the loop in between where a kill
+would leave the state file saying one thing and the script knowing another (issue 11).
 """
 
 from __future__ import annotations
@@ -93,6 +97,13 @@ class GroupCommit:
         """Wait until what was written so far this turn is committed (raises if it was not)."""
         if self._committed is not None:
             await asyncio.shield(self._committed)
+
+    def commit_now(self) -> bool:
+        """Commit this turn's writes now, before the caller goes on (a reply that must not be
+        sent before its row is safe, with nothing run in between); False if that failed."""
+        committed = self._committed
+        self.flush()
+        return committed is None or (committed.done() and committed.exception() is None)
 
     def flush(self) -> None:
         """Commit now (end of the turn, or before the store closes)."""
