@@ -51,21 +51,22 @@ def make_home(folder: Path, alerts: int, seed: int) -> Path:
     return home
 
 
-def baseline(home: Path) -> tuple[float, int, int]:
-    """Plain decode + decide of every line: (alerts/s, alerts, responses decided)."""
+def baseline(home: Path) -> tuple[float, float, int, int]:
+    """Plain decode + decide of every line: (alerts/s, alerts per CPU second, alerts,
+    responses decided)."""
     config = load_config(home / "etc" / "ossec.conf")
     decider = Decider(config, None)
     lines = (home / "logs" / "alerts" / "alerts.json").read_bytes().splitlines()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     responses = 0
     for line in lines:
         responses += len(decider.fired(decode_alert_line(line)))
-    elapsed = time.perf_counter() - began
-    return len(lines) / elapsed, len(lines), responses
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+    return len(lines) / elapsed, len(lines) / cpu, len(lines), responses
 
 
-async def replay(home: Path, alerts: int) -> tuple[float, int, int]:
-    """A dry-run engine from the start: (alerts/s, blocks, log lines)."""
+async def replay(home: Path, alerts: int) -> tuple[float, float, int, int]:
+    """A dry-run engine from the start: (alerts/s, alerts per CPU second, blocks, log lines)."""
     options = EngineOptions(
         config_path=home / "etc" / "ossec.conf", home=home,
         alerts_path=home / "logs" / "alerts" / "alerts.json",
@@ -78,18 +79,18 @@ async def replay(home: Path, alerts: int) -> tuple[float, int, int]:
         logger = EventLogger(counted)
         subscription = engine.bus.subscribe()
         printer = asyncio.create_task(logger.follow(subscription))
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         await engine.start()
         while engine.stats.alerts + engine.stats.input_errors < alerts:
             await asyncio.sleep(0.01)
         await engine.drain()
-        elapsed = time.perf_counter() - began
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
         blocks = len(engine.blocks)
         await engine.stop()
         await asyncio.sleep(0)
         logger.flush(subscription)
         printer.cancel()
-    return alerts / elapsed, blocks, counted.lines
+    return alerts / elapsed, alerts / cpu, blocks, counted.lines
 
 
 class _Counting:
@@ -117,15 +118,18 @@ def main() -> None:
         size = (home / "logs" / "alerts" / "alerts.json").stat().st_size
         print(f"== backlog: {args.alerts:,} alerts, {size / 1e6:.0f} MB, sample config, dry run")
         # The replay first: its peak RSS is then the engine's, not the baseline's lines.
-        rate, blocks, lines = asyncio.run(replay(home, args.alerts))
+        rate, rate_cpu, blocks, lines = asyncio.run(replay(home, args.alerts))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        plain, count, responses = baseline(home)
+        plain, plain_cpu, count, responses = baseline(home)
         assert count == args.alerts
-        print(f"baseline decode + decide: {plain:,.0f} alerts/s ({responses:,} responses decided)")
-        print(f"engine replay (--from-start, dry-run): {rate:,.0f} alerts/s, {blocks:,} blocks, "
-              f"{lines:,} log lines, peak RSS {peak:.0f} MB")
-        print(f"ratio replay / decode+decide: {rate / plain:.2f} (target: replay >= 50,000/s)")
-
+        print(f"baseline decode + decide: {plain:,.0f} alerts/s, {plain_cpu:,.0f} per CPU s "
+              f"({responses:,} responses decided)")
+        print(f"engine replay (--from-start, dry-run): {rate:,.0f} alerts/s, {rate_cpu:,.0f} per "
+              f"CPU s, {blocks:,} blocks, {lines:,} log lines, peak RSS {peak:.0f} MB")
+        # Wall time is the target; CPU time says the same with less noise on a shared machine
+        # (the replay's wall time also holds the state file's writes to disk).
+        print(f"ratio replay / decode+decide: {rate / plain:.2f} wall, {rate_cpu / plain_cpu:.2f} "
+              "CPU (target: replay >= 50,000/s)")
 
 if __name__ == "__main__":
     main()

@@ -3,10 +3,13 @@
 Plain script (not a test): prints rates, CPU per run and ratios against baselines measured in
 the same run.
 
-    python bench/exec.py [--runs 1000] [--concurrency 16] [--rounds 3] [--ballast-mb 60]
+    python bench/exec.py [--runs 1000] [--concurrency 16] [--rounds 5] [--ballast-mb 60]
 
 The script is a stateless response (`#!/bin/sh`, reads its line, exits: execd's E12 path), fed
-a Wazuh-sized add message. Variants, timed in `--rounds` interleaved rounds, best kept:
+a Wazuh-sized add message. Variants, timed in `--rounds` interleaved rounds; every figure is
+the median over the rounds (with the lowest and highest after it), and each executor/raw ratio
+is taken within a round, against the raw loop timed next to it, then the median of those: on a
+shared machine a burst of load elsewhere then hits both sides of a ratio alike.
 
 - raw serial: `os.posix_spawn` (stdin from a pipe holding the message, stdout to /dev/null,
   new session) then `os.waitpid`, one at a time. The floor for one process per response.
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -151,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ballast-mb", type=int, default=60)
     args = parser.parse_args()
     runs, concurrency, rounds = args.runs, args.concurrency, args.rounds
@@ -178,26 +182,34 @@ def main() -> None:
             ),
         }
         # Rounds interleave the variants so a burst of load elsewhere hits them alike.
-        best = dict.fromkeys(variants, 0.0)
-        cpu = dict.fromkeys(variants, float("inf"))
+        rates: dict[str, list[float]] = {label: [] for label in variants}
+        cpus: dict[str, list[float]] = {label: [] for label in variants}
         for _ in range(rounds):
             for label, job in variants.items():
                 rate, cpu_per_run = timed(runs, job)
-                best[label] = max(best[label], rate)
-                cpu[label] = min(cpu[label], cpu_per_run)
+                rates[label].append(rate)
+                cpus[label].append(cpu_per_run)
     print(f"{runs} runs of a stateless #!/bin/sh response, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}, {len(ballast) // 10_000} MB ballast, "
-          f"best of {rounds} interleaved rounds")
+          f"median of {rounds} interleaved rounds [lowest-highest]")
     print(f"containment: {CONTAINMENT.get(True, '?')}")
-    for label, rate in best.items():
-        print(f"  {label:<24} {rate:10.0f} runs/s   {cpu[label]:6.0f} us CPU per run")
+    for label in variants:
+        print(f"  {label:<26} {spread(rates[label], '10.0f')} runs/s   "
+              f"{spread(cpus[label], '5.0f')} us CPU per run")
     for pair in ("serial", wide):
-        raw, executor, popen = best[f"raw {pair}"], best[f"executor {pair}"], best[
-            f"Popen executor {pair}"]
-        print(f"{pair:>6}: executor CPU per run {cpu[f'executor {pair}']:.0f} us "
-              f"(target <= 400; Popen before: {cpu[f'Popen executor {pair}']:.0f}), "
-              f"executor/raw {executor / raw:.2f} (target >= 0.8; Popen before: "
-              f"{popen / raw:.2f})")
+        raw = rates[f"raw {pair}"]
+        ratio = [ex / base for ex, base in zip(rates[f"executor {pair}"], raw, strict=True)]
+        popen = [ex / base for ex, base in zip(rates[f"Popen executor {pair}"], raw, strict=True)]
+        cpu, popen_cpu = cpus[f"executor {pair}"], cpus[f"Popen executor {pair}"]
+        print(f"{pair:>6}: executor CPU per run {statistics.median(cpu):.0f} us "
+              f"(target <= 400; Popen: {statistics.median(popen_cpu):.0f}), "
+              f"executor/raw {spread(ratio, '.2f')} (target >= 0.8; Popen: {spread(popen, '.2f')})")
+
+
+def spread(values: list[float], form: str) -> str:
+    """The median, then the lowest and highest: `12.3 [11.0-14.1]`."""
+    return (f"{format(statistics.median(values), form)} "
+            f"[{format(min(values), form).strip()}-{format(max(values), form).strip()}]")
 
 
 if __name__ == "__main__":

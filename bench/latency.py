@@ -116,13 +116,23 @@ def run_engine(home: Path, rate: int, seconds: float, fire_ratio: float) -> list
         if time.monotonic() > deadline or engine.poll() is not None:
             raise SystemExit("engine did not start")
         time.sleep(0.05)
+    # Readiness: one response gone all the way through (the engine imports and opens its
+    # stages after the socket is there; that start-up is not what is measured here).
+    alerts = home / "logs" / "alerts" / "alerts.json"
+    stamps = home / "stamps.log"
+    with alerts.open("ab", buffering=0) as out:
+        out.write(alert(-1, True))
+    while not (stamps.exists() and b"lat.-1" in stamps.read_bytes()):
+        if time.monotonic() > deadline or engine.poll() is not None:
+            raise SystemExit("engine did not run the warm-up response")
+        time.sleep(0.05)
     written: dict[str, float] = {}
     every = max(1, round(1 / fire_ratio))
     interval = 1.0 / rate
     total = int(rate * seconds)
     start = time.monotonic()
     next_sample = start
-    with (home / "logs" / "alerts" / "alerts.json").open("ab", buffering=0) as out:
+    with alerts.open("ab", buffering=0) as out:
         for n in range(total):
             if time.monotonic() >= next_sample:
                 RSS_SAMPLES.append((time.monotonic() - start, rss_kib(engine.pid)))
@@ -142,14 +152,31 @@ def run_engine(home: Path, rate: int, seconds: float, fire_ratio: float) -> list
     return latencies(home / "stamps.log", written)
 
 
+TIMELINE: list[tuple[float, float]] = []  # (wall time written, latency ms) of each response
+
+
 def latencies(stamps: Path, written: dict[str, float]) -> list[float]:
     result = []
+    TIMELINE.clear()
     for row in stamps.read_text().splitlines():
         stamp, _, ident = row.partition(" ")
         ident = ident.split('"')[0].strip()
         if ident in written:
             result.append((float(stamp) - written[ident]) * 1000)
+            TIMELINE.append((written[ident], result[-1]))
     return result
+
+
+def windows(timeline: list[tuple[float, float]], width: float) -> list[str]:
+    """p99 and max per `width` seconds of the run: when the slow responses happened."""
+    if not timeline:
+        return []
+    first = min(at for at, _ in timeline)
+    buckets: dict[int, list[float]] = {}
+    for at, latency in timeline:
+        buckets.setdefault(int((at - first) // width), []).append(latency)
+    return [f"{index * width:>4.0f}s p99 {percentile(values, 0.99):6.1f} max "
+            f"{max(values):6.1f}" for index, values in sorted(buckets.items())]
 
 
 def run_baseline(home: Path, count: int) -> list[float]:
@@ -174,11 +201,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--fire-ratio", type=float, default=0.1,
                         help="share of alerts that fire a response (default 0.1)")
+    parser.add_argument("--windows", type=float, default=0.0,
+                        help="also print p99/max per window of this many seconds")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="arconsole-latency-"))
     try:
         home = build_home(root)
         measured = run_engine(home, args.rate, args.seconds, args.fire_ratio)
+        timeline = list(TIMELINE)
         expected = int(args.rate * args.seconds * args.fire_ratio)
         baseline = run_baseline(home, min(500, max(50, len(measured))))
         print(f"alerts: {args.rate}/s for {args.seconds:.0f}s, {args.fire_ratio:.0%} fire "
@@ -194,6 +224,14 @@ def main() -> None:
             print(f"ratio p99 engine/baseline: "
                   f"{percentile(measured, 0.99) / max(0.001, percentile(baseline, 0.99)):.1f}x; "
                   f"target p99 < 25 ms: {'met' if percentile(measured, 0.99) < 25 else 'missed'}")
+        if measured and args.windows:
+            print(f"per {args.windows:.0f} s window (ms):")
+            for row in windows(timeline, args.windows):
+                print("  " + row)
+            slow = sorted((at, latency) for at, latency in timeline if latency >= 25)
+            if slow:
+                print(f"{len(slow)} responses >= 25 ms; written at (wall clock): "
+                      + ", ".join(f"{at:.3f}:{latency:.0f}" for at, latency in slow[:40]))
         settled = [kib for at, kib in RSS_SAMPLES if at >= 10]
         if len(settled) >= 2:
             print(f"engine RSS: {settled[0] / 1024:.1f} MiB at 10 s, {settled[-1] / 1024:.1f} MiB "

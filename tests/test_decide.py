@@ -581,3 +581,23 @@ def test_to_json_is_the_explain_object() -> None:
         "fires": True, "reasons": data["responses"][0]["reasons"],  # type: ignore[index]
         "targets": ["001"], "timeout": 600, "stateful": True,
     }]
+
+
+def test_the_hot_path_routes_each_agent_also_after_its_table_starts_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What fires is kept per rule by agent slot; when the slots start over (bounded), every
+    rule's table starts over with them and no agent gets another agent's targets."""
+    import arconsole.engine.decide as decide
+
+    monkeypatch.setattr(decide, "_AGENTS_LIMIT", 2)
+    decider = Decider(config(block(level=5), block("restart-wazuh", "server", level=10)))
+    for _ in range(2):
+        for agent_id in ("001", "002", "003", "000", "004"):
+            for rule_id, level in (("5710", 5), ("5712", 10)):
+                expected = [(1, ("server",) if agent_id == "000" else (agent_id,))]
+                if level == 10:
+                    expected.append((2, ("server",)))
+                event = alert(rule_id=rule_id, level=level, agent=agent_id)
+                assert fired(decider, event) == expected, (agent_id, rule_id)
+    assert fired(decider, alert(agent=None)) == [(1, ("server",))]  # the manager's own

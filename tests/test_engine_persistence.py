@@ -217,3 +217,26 @@ async def test_reload_keeps_blocks_and_rejects_broken_config(tmp_path: Path) -> 
     assert engine.blocks == {}
     await engine.stop()
     assert not any(b.state is BlockState.FAILED for b in engine.blocks.values())
+
+
+async def test_a_timer_that_fires_as_its_block_is_refreshed_leaves_it_to_its_new_time(
+    tmp_path: Path,
+) -> None:
+    """The timer pops a due key and starts its reverse; a trigger that refreshes the block
+    before that reverse holds the key wins (the crash matrix caught a delete 5 s early)."""
+    clock = ManualClock(T0)
+    home = home_with(tmp_path, timeout=10)
+    engine = await started(home, clock)
+    await engine.handle_line(alert_line("1.1"))
+    await engine.drain()
+    clock.advance(9)
+    await engine.handle_line(alert_line("1.2"))  # refreshed: due at T0 + 19 now
+    await engine.drain()
+    late = await engine.book.reverse(KEY, "expired", when_due=True)  # the old timer's reverse
+    assert not late.ok and "refreshed" in late.detail
+    assert engine.blocks[KEY].state is BlockState.ACTIVE
+    assert commands_seen(home) == ["add", "add"]
+    clock.advance(10)
+    await wait_for(lambda: KEY not in engine.blocks)
+    assert commands_seen(home) == ["add", "add", "delete"]
+    await engine.stop()

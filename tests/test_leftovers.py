@@ -213,3 +213,31 @@ async def test_run_cgroups_are_reused_and_removed(home: Path) -> None:
     assert 1 <= len(runs) <= 4 + 1  # reused, not one per run
     await executor.aclose()
     assert not os.path.exists(root)
+
+
+@needs_cgroups
+async def test_a_script_has_its_message_only_inside_its_cgroup(home: Path) -> None:
+    # Once it has its message, the script says which cgroup it is in: it gets the message
+    # only once moved, so whatever it does about the message, a child it forks included,
+    # happens inside. Runs are spaced out so that each move is a lone one, the slow kind (it
+    # waits for an RCU grace period) that a message written before the move would outrun.
+    install(home, "where", "#!/bin/sh\nread -r message\nexec grep ^0:: /proc/self/cgroup\n")
+    executor = Executor(home)
+    lines: list[bytes | None] = []
+
+    async def keep(line: bytes | None) -> bytes | None:
+        lines.append(line)
+        return None
+
+    try:
+        for _ in range(8):
+            result = await executor.run_json("where", b"{}", keep)
+            assert result.ok, result
+            await asyncio.sleep(0.05)
+        assert executor.containment.startswith("process groups and one cgroup per run")
+        pool = executor._cgroups
+        assert pool is not None
+        inside = os.path.basename(pool.root)
+        assert all(line is not None and f"/{inside}/run".encode() in line for line in lines), lines
+    finally:
+        await executor.aclose()

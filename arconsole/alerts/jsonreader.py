@@ -33,9 +33,10 @@ The quick structs (`quick_shapes`) decode nothing of a member they only count (i
 raw view of the line; absent ones stay `UNSET`) and are not tracked by the garbage collector;
 bench/decide.py measures the result against `orjson.loads` and msgspec's typed decode.
 
-The compliance arrays are decoded lazily (`rule_groups`): their raw bytes are the key of a cache of
-rebuilt group strings; on the quick path a rule seen before is found by its id, level and
-description, and its arrays are compared in place with the ones it had.
+The compliance arrays are decoded lazily (`rule_groups`): their raw bytes, in the line's order,
+are the key of a cache of rebuilt group strings; on the quick path a rule seen before is found
+by its id, level and description, and its arrays are compared in place with the ones it had,
+order included (`rules_group` sees the order).
 
 alerts.log (OSSEC's and Wazuh's text format) has no keys to repeat: `logreader` is unaffected.
 """
@@ -47,11 +48,19 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.model import Alert, AlertError
 from arconsole.alerts.quick_shapes import QuickLine
-from arconsole.alerts.rule_groups import CACHE_LIMIT, GROUPS_BY_ARRAYS, rebuild_groups
+from arconsole.alerts.rule_groups import (
+    CACHE_LIMIT,
+    GROUPS_BY_ARRAYS,
+    arrays_key,
+    groups_at,
+    rebuild_groups,
+    written_arrays,
+)
 from arconsole.safetext import literal
 
 __all__ = ["DECISION_KEYS", "MAX_LINE", "crafted_keys", "decode_alert_line", "read_alerts_json"]
@@ -141,9 +150,11 @@ _per_thread = threading.local()  # a reused buffer for re-encoding, one per thre
 # in a string is escaped, and arrays hold no colon).
 _ARRAYS_START = len(b'{"rule":{')
 _ARRAYS_END = b'"id":'
-# (rule id, level, description) -> (the rule's arrays as re-encoded, groups, group string, rule
-# id as a string): a rule seen before is known by comparing its arrays in place, uncopied.
-_rules_seen: dict[tuple[str | int, int, str], tuple[bytes, tuple[str, ...], str, str]] = {}
+# (rule id, level, description) -> [the rule's arrays as re-encoded, the arrays as the line
+# wrote them, groups, group string, rule id as a string, where the line wrote them less the
+# length of its `firedtimes`]: a rule seen before is known by comparing its arrays in place,
+# uncopied, and their order where its lines write them.
+_rules_seen: dict[tuple[str | int, int, str], list[Any]] = {}
 # Keys on a decision path inside the open objects, folded (see DECISION_KEYS).
 _DATA_NAMES = frozenset(("srcip", "dstuser", "win"))
 _WIN_NAMES = frozenset(("eventdata",))
@@ -174,23 +185,36 @@ def decode_alert_line(line: bytes) -> Alert:
     rule = decoded.rule
     rule_id = rule.id
     seen = _rules_seen.get((rule_id, rule.level, rule.description))
+    firedtimes = rule.firedtimes
     if (
         seen is not None
         and encoded.startswith(seen[0], _ARRAYS_START)
         and encoded.startswith(_ARRAYS_END, _ARRAYS_START + len(seen[0]))
+        # and in the same order: where this rule's lines write them (only `firedtimes`
+        # moves them), else at the line's first `"groups":`
+        and (line.startswith(seen[1], seen[5] + (
+            0 if firedtimes is UNSET else len(firedtimes)))  # type: ignore[arg-type]
+             or _moved(line, seen, firedtimes))
     ):
-        _, groups, group_string, rule_id = seen
+        rule_id = seen[4]
+        groups = seen[2]
+        group_string = seen[3]
     else:
-        key = bytes(encoded[_ARRAYS_START : encoded.find(_ARRAYS_END, _ARRAYS_START)])
+        written = written_arrays(line, rule)
+        key = written if written is not None else arrays_key(line, rule)
         try:
             groups, group_string = GROUPS_BY_ARRAYS[key]
         except KeyError:
             groups, group_string = rebuild_groups(rule, line, key)
         if len(_rules_seen) >= CACHE_LIMIT:
             _rules_seen.clear()
-        _rules_seen[(rule_id, rule.level, rule.description)] = seen = (
-            key, groups, group_string, str(rule_id))
-        rule_id = seen[3]
+        arrays = bytes(encoded[_ARRAYS_START : encoded.find(_ARRAYS_END, _ARRAYS_START)])
+        # A line that does not write its arrays as Wazuh does is never taken for a seen one
+        # (NUL never occurs in JSON text).
+        rule_id = str(rule_id)
+        _rules_seen[(rule.id, rule.level, rule.description)] = [
+            arrays, written if written is not None else b"\0", groups, group_string, rule_id,
+            groups_at(line) - _length(rule.firedtimes)]
     srcip = dstuser = filename = None
     if data is not None:
         srcip = data.srcip
@@ -225,15 +249,23 @@ def decode_alert_line(line: bytes) -> Alert:
     )
 
 
+def _moved(line: bytes, seen: list[Any], firedtimes: msgspec.Raw | UnsetType) -> bool:
+    """The rule's arrays as seen before at the line's first `"groups":` (then remembered
+    there: the rule's lines are laid out otherwise)."""
+    start = groups_at(line)
+    if not line.startswith(seen[1], start):
+        return False
+    seen[5] = start - _length(firedtimes)
+    return True
+
+
+def _length(member: msgspec.Raw | UnsetType) -> int:
+    return 0 if member is UNSET else len(member)  # type: ignore[arg-type]
+
+
 def _checked_alert(line: bytes) -> Alert:
     decoded = _decode_checked(line)
-    rule = decoded.rule
-    # NUL never occurs in JSON text, so it keeps the arrays apart in the key.
-    key = b"\0".join(
-        (rule.groups, rule.pci_dss, rule.cis, rule.gdpr, rule.gpg13, rule.hipaa,
-         rule.nist_800_53, rule.tsc)
-    )
-    return _alert(decoded, line, key)
+    return _alert(decoded, line, arrays_key(line, decoded.rule))
 
 
 def _decode_checked(line: bytes) -> _Line:

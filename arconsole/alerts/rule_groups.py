@@ -1,9 +1,14 @@
 """A rule's groups and group string from the raw arrays of an alerts.json line, once per set.
 
 `rule.groups` and the compliance arrays are kept raw by the decoder; a set seen before is one
-dictionary lookup (`GROUPS_BY_ARRAYS`, keyed by the arrays' bytes as the reader lays them
-out); a new one is decoded and its group string rebuilt (spec 5.4, `groups`), in the order
-the line writes the compliance arrays.
+dictionary lookup (`GROUPS_BY_ARRAYS`), a new one is decoded and its group string rebuilt
+(spec 5.4, `groups`) in the order the line writes the compliance arrays.
+
+The order is part of the key: `rules_group` is searched in the rebuilt string, so the same
+arrays in another order can bind other responses. The key is the arrays as the line writes
+them (`written_arrays`: Wazuh writes `groups` then the compliance arrays, compact and
+contiguous) or, for a line laid out otherwise, the arrays followed by the order a full parse
+of the line finds (`arrays_key`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,68 @@ class RuleArrays(Protocol):
 
     @property
     def groups(self) -> msgspec.Raw: ...
+
+    @property
+    def pci_dss(self) -> msgspec.Raw: ...
+
+    @property
+    def cis(self) -> msgspec.Raw: ...
+
+    @property
+    def gdpr(self) -> msgspec.Raw: ...
+
+    @property
+    def gpg13(self) -> msgspec.Raw: ...
+
+    @property
+    def hipaa(self) -> msgspec.Raw: ...
+
+    @property
+    def nist_800_53(self) -> msgspec.Raw: ...
+
+    @property
+    def tsc(self) -> msgspec.Raw: ...
+
+
+_GROUPS = b'"groups":'
+_NAMES = tuple(name for name, _ in COMPLIANCE)
+_MEMBERS = tuple((name, f',"{name}":'.encode()) for name in _NAMES)
+
+
+def groups_at(line: bytes) -> int:
+    """Where the line's first `"groups":` key is: the rule's in a line laid out as Wazuh
+    writes it (only `timestamp`, and the rule's own members, come before it)."""
+    return line.find(_GROUPS)
+
+
+def written_arrays(line: bytes, rule: RuleArrays) -> bytes | None:
+    """`"groups":[...],"pci_dss":[...],...` exactly as the line writes the rule's arrays,
+    their order included; None when the line does not write them so (whitespace, another
+    member between them, no `groups`): `arrays_key` then finds the order."""
+    start = groups_at(line)
+    groups = rule.groups
+    if start < 0 or not groups:
+        return None
+    present = [(member, raw) for (name, member) in _MEMBERS if (raw := getattr(rule, name))]
+    end = start + len(_GROUPS) + len(groups) + sum(
+        len(member) + len(raw) for member, raw in present)
+    segment = line[start:end]
+    if len(present) > 1:  # in the order the line writes them
+        present.sort(key=lambda item: segment.find(item[0]))
+    expected = b"".join((_GROUPS, groups, *(member + raw for member, raw in present)))
+    return segment if expected == segment else None
+
+
+def arrays_key(line: bytes, rule: RuleArrays) -> bytes:
+    """The cache key of the rule's arrays, their order in the line included."""
+    written = written_arrays(line, rule)
+    if written is not None:
+        return written
+    # NUL never occurs in JSON text, so it keeps the arrays and the order apart.
+    arrays = [bytes(getattr(rule, name)) for name in _NAMES]
+    several = sum(1 for raw in arrays if raw) > 1
+    order = ",".join(_compliance_order(line)).encode() if several else b""
+    return b"\0".join((bytes(rule.groups), *arrays, order))
 
 
 def rebuild_groups(rule: RuleArrays, line: bytes, key: bytes) -> tuple[tuple[str, ...], str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import signal
 import sqlite3
 import sys
@@ -78,6 +79,9 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
         f"(generation {engine.generation}), alerts {options.alerts_path}, "
         f"state {options.state_path}, {len(engine.blocks)} block(s) restored"
     )
+    # The start-up heap (modules, config, restored blocks) lives as long as the process: out of
+    # the collector's sight, a full collection no longer stalls the loop for 30-70 ms scanning it.
+    gc.freeze()
     await engine.run_until_stopped()
     logger.line("stopping")
     await host.stop()

@@ -45,6 +45,9 @@ class AgentBlocks:
         # Changes not yet in the state file: saved in the same transaction as the delivery
         # records they go with (None: deleted), so a crash cannot keep one without the other.
         self.dirty: dict[tuple[str, str, str], AgentBlock | None] = {}
+        # Blocks opened since the last flush: their delivery's spool entry records them, so
+        # `flush` writes no row for them.
+        self.fresh: set[tuple[str, str, str]] = set()
         self._offences: dict[str, int] = {}  # counts read or set this run
         self.dirty_offences: dict[str, int] = {}
 
@@ -56,9 +59,10 @@ class AgentBlocks:
             heapq.heappush(self._due, (block.expires_at, ident))
 
     def admit(self, agent: str, program: str, key: str | None, response: str, timeout: int,
-              message: bytes, flags: str) -> int | None:
-        """The block's timeout (after repeated-offender escalation) when the add must be
-        sent; None for a repeat (its timer is refreshed, to the escalated timeout)."""
+              message: bytes, flags: str) -> AgentBlock | int | None:
+        """The new block (its timeout after repeated-offender escalation) when the add must
+        be sent; the plain timeout when no block is kept (stateless, or no key); None for a
+        repeat (its timer is refreshed, to the escalated timeout)."""
         if timeout <= 0 or not key:
             return timeout  # stateless, or nothing to key on: every run is sent
         if self._context.current_config.repeated_offenders:
@@ -71,12 +75,13 @@ class AgentBlocks:
             block = AgentBlock(agent, program, key, response, message, flags, timeout, now,
                                now + timeout)
             self.blocks[ident] = block
+            self.fresh.add(ident)
         else:
             block.expires_at = now + timeout
             block.timeout = timeout
         heapq.heappush(self._due, (block.expires_at, ident))
         self.dirty[ident] = block
-        return None if repeat else timeout
+        return None if repeat else block
 
     def _escalate(self, okey: str, timeout: int) -> int:
         """Spec 7.5, as execd does it: escalation runs before the dedupe, so a repeat
@@ -122,15 +127,23 @@ class AgentBlocks:
                              f"!{REVERSE_SCRIPT} sent to agent {block.agent}")
         return block
 
+    def in_force(self, block: AgentBlock) -> bool:
+        """Whether `block` is still the one kept for its identity (not reversed since)."""
+        return self.blocks.get((block.agent, block.program, block.key)) is block
+
     def flush(self) -> None:
-        """Write the changed blocks (the delivery stage calls it inside its transaction)."""
+        """Write the changed blocks (the delivery stage calls it inside its transaction,
+        before the spool entries of this turn): refreshes and reversals of blocks opened
+        earlier; a block opened this turn is in its delivery's entry."""
         dirty, self.dirty = self.dirty, {}
+        fresh, self.fresh = self.fresh, set()
         offences, self.dirty_offences = self.dirty_offences, {}
         if self._store is None:
             return
         for okey, count in offences.items():
             self._context.store.set_offences(okey, count)
-        saved = [block for block in dirty.values() if block is not None]
+        saved = [block for ident, block in dirty.items()
+                 if block is not None and ident not in fresh]
         if saved:
             self._store.save_agent_blocks(saved)
         for ident, block in dirty.items():

@@ -13,9 +13,11 @@ file (`agent_sendmark`), which a kill -9 does not lose, so a restart sends what 
 and nothing that had; the one datagram a kill can catch between the kernel's `send` and the
 note is not sent again and stays `unconfirmed` until the agent's log line confirms it.
 
-Its own bounded queue: records wait in the state file, at most `memory_limit` of them in memory,
-so 10,000 agent responses at once cost the intake one SQLite transaction and never a wait on
-the socket. Sending is one task, oldest first, so responses reach each agent in order.
+Its own bounded queue: records wait in the spool file (`fleet_store`: its entries are the
+durable records, indexed into the state file in batches when something reads them), at most
+`memory_limit` of them in memory, so 10,000 agent responses at once cost the intake one
+`write` and never a wait on the socket. Sending is one task, oldest first, so responses reach
+each agent in order.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from arconsole.engine.agent_spool import spool_path
 from arconsole.engine.agents import AgentDirectory
 from arconsole.engine.context import EngineContext
 from arconsole.engine.events import DeliveryChanged
-from arconsole.engine.fleet_store import FleetStore, NewDelivery
+from arconsole.engine.fleet_store import AgentBlock, FleetStore, NewRecord
 
 STATELESS_DEADLINE = 600.0  # seconds a stateless response keeps being worth sending
 CONFIRM_WAIT = 120.0  # no AR log line from the agent by then: unconfirmed
@@ -56,11 +58,8 @@ class _MessageHead:
     flags: str  # format C's flags
 
 
-@dataclass(slots=True)
-class _Ready:
-    id: int
-    datagram: bytes
-    deadline: float
+# A record waiting in memory to be sent: (id, datagram, deadline).
+_Ready = tuple[int, bytes, float]
 
 
 class WazuhQueueDelivery:
@@ -82,10 +81,11 @@ class WazuhQueueDelivery:
         self._retry_max = retry_max
         self._confirm_wait = confirm_wait
         self._store: FleetStore | None = None
-        self._pending: list[NewDelivery] = []
+        self._pending: list[NewRecord] = []
         self._persisted: asyncio.Future[None] | None = None
         self._ready: collections.deque[_Ready] = collections.deque()
-        self._spilled_from: int | None = None  # first queued id not in memory
+        self._spilled_from: int | None = None  # first queued id not in memory (restart)
+        self._spilled_at: int | None = None  # spool offset of the first entry not in memory
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -138,6 +138,11 @@ class WazuhQueueDelivery:
             self._wake.set()
             self._idle.clear()
 
+    @property
+    def store(self) -> FleetStore | None:
+        """The fleet tables it records into (None before `attach`)."""
+        return self._store
+
     # ------------------------------------------------------------------ the intake's door
 
     def deliver(
@@ -169,6 +174,7 @@ class WazuhQueueDelivery:
             self._too_old.clear()
         for agent_id in agents:
             state, reason, datagram = "queued", "", None
+            block: AgentBlock | None = None
             agent_deadline = deadline
             too_old = self._too_old.get(agent_id)
             if too_old is None:
@@ -185,15 +191,16 @@ class WazuhQueueDelivery:
                 except AgentMessageError as error:
                     state, reason = "failed", str(error)
                 if state == "queued":
-                    block_timeout = self.blocks.admit(agent_id, executable, key,
-                                                      response.name, timeout, message, flags)
-                    if block_timeout is None:
+                    admitted = self.blocks.admit(agent_id, executable, key,
+                                                 response.name, timeout, message, flags)
+                    if admitted is None:
                         continue  # a repeat: arconsole's timer was refreshed, nothing is sent
-                    if block_timeout > 0:  # a repeated offender's block lasts longer
-                        agent_deadline = received_at + block_timeout
-            self._pending.append(NewDelivery(response.name, executable, agent_id, key,
-                                             datagram, state, reason, received_at,
-                                             agent_deadline))
+                    if type(admitted) is AgentBlock:
+                        block = admitted
+                        if block.timeout > 0:  # a repeated offender's block lasts longer
+                            agent_deadline = received_at + block.timeout
+            self._pending.append((response.name, executable, agent_id, key, datagram, state,
+                                  reason, received_at, agent_deadline, block))
         return self._persist_soon() if self._pending or self.blocks.dirty else None
 
     def send_message(
@@ -207,8 +214,8 @@ class WazuhQueueDelivery:
             state, reason = "queued", ""
         except AgentMessageError as error:
             datagram, state, reason = None, "failed", str(error)
-        self._pending.append(NewDelivery(response, program, agent, key, datagram, state,
-                                         reason, now, deadline or now + STATELESS_DEADLINE))
+        self._pending.append((response, program, agent, key, datagram, state, reason, now,
+                              deadline or now + STATELESS_DEADLINE, None))
         return self._persist_soon()
 
     def _persist_soon(self) -> asyncio.Future[None]:
@@ -221,11 +228,21 @@ class WazuhQueueDelivery:
     def _persist(self) -> None:
         future, self._persisted = self._persisted, None
         pending, self._pending = self._pending, []
+        blocks = self.blocks
         try:
-            assert self._store is not None, "delivery stage not attached"
-            with self._store.transaction():
-                self.blocks.flush()
-                ids = self._store.add_deliveries(pending)
+            store = self._store
+            assert store is not None, "delivery stage not attached"
+            reversed_now = None in blocks.dirty.values()
+            if blocks.dirty or blocks.dirty_offences:
+                with store.transaction():
+                    blocks.flush()  # refreshes and reversals; new blocks ride in the entries
+            if reversed_now:  # a block opened and reversed in this very turn: not opened
+                for index, record in enumerate(pending):
+                    block = record[9]
+                    if block is not None and not blocks.in_force(block):
+                        pending[index] = (*record[:9], None)
+            first = store.append(pending)
+            offsets = store.last_offsets
         except Exception as error:  # the state file failed: say so, never lose silently
             self._context.notice("error", f"agent responses not recorded: {error}")
             if future is not None and not future.done():
@@ -233,22 +250,28 @@ class WazuhQueueDelivery:
             return
         told = self._context.bus.has_subscribers
         ready = self._ready
-        room = self._memory_limit - len(ready) if self._spilled_from is None else 0
-        for delivery_id, record in zip(ids, pending, strict=True):
-            if record.state == "failed":
+        spilled = self._spilled_from is not None or self._spilled_at is not None
+        room = 0 if spilled else self._memory_limit - len(ready)
+        delivery_id = first
+        for index, record in enumerate(pending):
+            if record[5] == "failed":
                 self.failed += 1
-                self._publish(delivery_id, record.response, record.program, record.agent,
-                              record.key, "failed", record.reason)
-                continue
-            if told:
-                self._publish(delivery_id, record.response, record.program, record.agent,
-                              record.key, "queued", "")
-            assert record.datagram is not None
-            if room > 0:
-                ready.append(_Ready(delivery_id, record.datagram, record.deadline))
-                room -= 1
-            elif self._spilled_from is None:
-                self._spilled_from = delivery_id  # the rest waits in the state file
+                self._publish(delivery_id, record[0], record[1], record[2], record[3],
+                              "failed", record[6])
+            else:
+                if told:
+                    self._publish(delivery_id, record[0], record[1], record[2], record[3],
+                                  "queued", "")
+                if room > 0:
+                    ready.append((delivery_id, record[4], record[8]))  # type: ignore[arg-type]
+                    room -= 1
+                elif not spilled:  # the rest waits in the spool (or the state file)
+                    spilled = True
+                    if offsets is not None:
+                        self._spilled_at = offsets[index]
+                    else:
+                        self._spilled_from = delivery_id
+            delivery_id += 1
         if future is not None and not future.done():
             future.set_result(None)
         self._idle.clear()
@@ -285,15 +308,27 @@ class WazuhQueueDelivery:
                 await asyncio.sleep(0)
 
     def _refill(self) -> None:
-        if self._ready or self._spilled_from is None or self._store is None:
+        store = self._store
+        if self._ready or store is None:
             return
-        records = self._store.queued_after(self._spilled_from - 1, self._memory_limit)
+        while self._spilled_at is not None and not self._ready:
+            # this run's overflow: read back from the spool (failed entries are skipped)
+            entries, after = store.spooled(self._spilled_at, self._memory_limit)
+            self._ready.extend(entries)
+            end = store.spool_end()
+            self._spilled_at = (after if after != self._spilled_at and end is not None
+                                and after < end else None)
+        if self._ready:
+            return
+        if self._spilled_from is None:
+            return
+        records = store.queued_after(self._spilled_from - 1, self._memory_limit)
         for delivery_id, datagram, deadline in records:
             if datagram is None:
                 self._fail(delivery_id, "its datagram is missing from the delivery spool "
-                           f"{spool_path(self._store.state_path)}")
+                           f"{spool_path(store.state_path)}")
             else:
-                self._ready.append(_Ready(delivery_id, datagram, deadline))
+                self._ready.append((delivery_id, datagram, deadline))
         self._spilled_from = (
             records[-1][0] + 1 if len(records) == self._memory_limit else None
         )
@@ -315,16 +350,16 @@ class WazuhQueueDelivery:
             sent: list[int] = []
             retry = False
             for _ in range(min(self._batch, len(ready))):
-                record = ready[0]
-                if now > record.deadline:
+                record_id, datagram, deadline = ready[0]
+                if now > deadline:
                     ready.popleft()
-                    self._fail(record.id, f"gave up: {self.last_error or 'not sent'} until "
+                    self._fail(record_id, f"gave up: {self.last_error or 'not sent'} until "
                                "the response no longer made sense (its timeout)")
                     continue
                 if mark is not None:
-                    mark.intend(record.id)
+                    mark.intend(record_id)
                 try:
-                    send(record.datagram)
+                    send(datagram)
                 except OSError as error:
                     if mark is not None:
                         mark.not_sent()
@@ -334,13 +369,13 @@ class WazuhQueueDelivery:
                         retry = True
                         break
                     ready.popleft()
-                    self._fail(record.id, self.last_error)
+                    self._fail(record_id, self.last_error)
                     continue
                 if mark is not None:
-                    mark.done(record.id)
+                    mark.done(record_id)
                 ready.popleft()
-                sent.append(record.id)
-                last = record.id
+                sent.append(record_id)
+                last = record_id
             if last is not None:
                 # One row for the batch: every queued record up to `last` has left.
                 store.mark_sent(last, self._context.clock.now())

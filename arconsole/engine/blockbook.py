@@ -6,6 +6,16 @@ execd's timeout list (spec 7.3 steps 9-10, 7.4, 7.5), persisted: a trigger eithe
 stored delete runs. A failed add or delete stays visible as `failed`, never forgotten, and
 a failed delete is tried again with backoff until it succeeds or an operator forgets the block.
 
+Crashes (issue 11): a reply (`continue`, `abort`) is written right after the state file
+commits what it says, and a delete's row leaves the file, committed, right before its message
+is written to the script; nothing else runs in between. So a kill -9 falls on one side or the
+other: before, the alert is read again and runs again (or the delete runs at restart); after,
+the block stands (or is gone) as the script was told. Only the few statements between the
+commit and the pipe write are left (a delete killed there is taken as done, its script having
+started with nothing on stdin: the rule it should have removed stays). That is for JSON
+scripts; an OSSEC argv script has its words at the spawn, on the spawner thread, so there a
+kill in the moment around the spawn can still leave an add unapplied or run a delete twice.
+
 A state file that cannot be written (StoreWriteError) is the engine's store fault
 (`store_health`): no new block is added then, deletes still run, and nothing is left
 `reversing`; recovery rewrites the state file from this book (`rewrite_store`).
@@ -136,17 +146,19 @@ class BlockBook:
             self._offences[key] = new_count
         self.blocks[key] = block
         self.schedule(block)
-        try:
-            if not context.dry_run:  # never `continue` a block the state file does not hold
-                await writes.durable()
-        except Exception:
-            if change == "added":
-                self.timers.cancel(key)
-                if self.blocks.get(key) is block:
-                    del self.blocks[key]
-                return None, "abort"
+        # Never `continue` a block the state file does not hold; and committed here, not at
+        # the end of the turn: the caller writes the reply as soon as this returns, so a kill
+        # can hardly fall between the two (the block is stored, its `continue` not sent).
+        if not context.dry_run and not writes.commit_now() and change == "added":
+            self.timers.cancel(key)
+            if self.blocks.get(key) is block:
+                del self.blocks[key]
+            return None, "abort"
         self._delete_attempts.pop(key, None)
-        self.publish(change, block)
+        if context.dry_run:
+            self.publish(change, block)
+        else:  # told once the reply is written: nothing between the commit and the write
+            asyncio.get_running_loop().call_soon(self.publish, change, block)
         return block, reply
 
     def _write_trigger(
@@ -157,9 +169,9 @@ class BlockBook:
     ) -> tuple[Block, str, str]:
         context = self._context
         live = existing is not None and existing.state is BlockState.ACTIVE
-        with context.writes.writing() as store:
+        with context.writes.writing():
             if new_count is not None and new_count != count:
-                store.set_offences(key, new_count)
+                context.writes.set_offences(key, new_count)
             if live and existing is not None:
                 block = existing.with_(
                     started_at=took_effect, timeout=timeout,
@@ -182,7 +194,7 @@ class BlockBook:
                 change, reply = "added", "continue"
             context.writes.save_block(block)
             if not manual:
-                store.add_trigger(block.executable, alert.alert_id)
+                context.writes.add_trigger(block.executable, alert.alert_id)
         return block, change, reply
 
     async def record_stateless(self, executable: str, alert: Alert) -> None:
@@ -192,12 +204,11 @@ class BlockBook:
         context = self._context
         if not context.health.ok:
             return
-        if not self._write(lambda store: store.add_trigger(executable, alert.alert_id)):
+        if not self._write(lambda _: context.writes.add_trigger(executable, alert.alert_id)):
             return
-        try:
-            await context.writes.durable()
-        except Exception:
-            return  # told by the group commit; the response still runs
+        # Committed now, the `continue` is written as soon as this returns (record_trigger);
+        # a failure is told by the group commit, and the response still runs.
+        context.writes.commit_now()
 
     def record_untracked(
         self, response: ActiveResponse, alert: Alert, srcip: str | None, message: ExecdMessage,
@@ -303,7 +314,7 @@ class BlockBook:
                 attempts = self._delete_attempts.get(key, 0)
                 reason = f"retry {attempts + 1} of a failed delete" if failed and attempts \
                     else "expired"
-                self._context.spawn(self.reverse(key, reason))
+                self._context.spawn(self.reverse(key, reason, when_due=True))
 
     # ------------------------------------------------------------------ reversal
 
@@ -326,12 +337,19 @@ class BlockBook:
             await busy.wait()
             busy = self._key_busy.get(key)
 
-    async def reverse(self, key: str, reason: str) -> ActionResult:
-        """Run the stored delete for a block; a failure leaves it visible as failed."""
+    async def reverse(self, key: str, reason: str, *, when_due: bool = False) -> ActionResult:
+        """Run the stored delete for a block; a failure leaves it visible as failed.
+
+        `when_due` (the timers): only if it is still due once the key is ours; a trigger may
+        have refreshed it between the timer firing and now (then it has a later timer).
+        """
         await self.wait_key_idle(key)
         block = self.blocks.get(key)
         if block is None:
             return ActionResult(False, "reverse", key, "no such block")
+        if (when_due and block.state is BlockState.ACTIVE
+                and not block.expired(self._context.clock.now())):
+            return ActionResult(False, "reverse", key, "refreshed before it was reversed")
         busy = asyncio.Event()
         self._key_busy[key] = busy
         try:
@@ -376,15 +394,26 @@ class BlockBook:
             return True, f"dry-run: would run {program} delete"
         if context.dry_run:
             return False, f"dry-run: {program} delete not run; the real block is left in place"
+        key = block.key
+
+        def handed_over() -> None:
+            # The script is about to get the delete: its row leaves the state file first,
+            # committed, so a restart after a crash from here on takes the block as reversed
+            # instead of running the delete again. (A failure puts the row back, `failed`.)
+            self._drop(key)
+            context.writes.commit_now()
+
         try:
             if block.protocol is Protocol.ARGV:
                 words = json.loads(block.delete_message)
-                result = await context.executor.run_argv(block.executable, words, delete=True)
+                result = await context.executor.run_argv(
+                    block.executable, words, delete=True, on_started=handed_over,
+                )
                 action = "argv-delete"
                 what_ran = f"{program} {' '.join(words)}"
             else:
                 result = await context.executor.run_json_delete(
-                    block.executable, block.delete_message
+                    block.executable, block.delete_message, on_started=handed_over,
                 )
                 action = "delete"
                 what_ran = f"{program} with the stored delete message on stdin"

@@ -11,10 +11,12 @@ Layout: `<the engine's cgroup>/arconsole.<pid>.<n>/run<k>`. Run cgroups are reus
 "no internal processes" rule does not stand in the way. Leftover directories of an engine
 that died are removed at the next start when they are empty.
 
-The move happens right after posix_spawn returns, on the spawner thread: a child forked by the
-script in those microseconds stays outside the cgroup (it is still in the process group).
-glibc 2.41's `posix_spawnattr_setcgroup_np` (clone3 with CLONE_INTO_CGROUP) would close that
-gap; it is not used yet.
+The move happens on the spawner thread after posix_spawn returns (arconsole.engine.spawn),
+before the run gets its message on stdin: a script that reads its message first, as execd's
+protocol has it, acts inside its cgroup; a child forked before that stays outside the cgroup
+(it is still in the process group). A lone move waits for an RCU grace period, so what is
+queued is spawned first and moved in one go. glibc 2.41's `posix_spawnattr_setcgroup_np`
+(clone3 with CLONE_INTO_CGROUP) would need no move at all; this machine has glibc 2.36.
 """
 
 from __future__ import annotations

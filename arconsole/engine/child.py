@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from arconsole.engine.cgroups import RunCgroup
 from arconsole.engine.spawn import Spawned
+from arconsole.engine.spawn import write_some as write_some
 
 LINE_MAX = 8191  # execd reads the check_keys line with fgets(buffer, 8192)
 STDERR_CAP = 64 * 1024
@@ -344,10 +345,3 @@ class Child:
     def stderr(self) -> bytes:
         return bytes(self._stderr)
 
-
-def write_some(fd: int, data: bytes) -> int:
-    """Write what a non-blocking pipe takes now; how many bytes that was."""
-    try:
-        return os.write(fd, data)
-    except BlockingIOError:
-        return 0

@@ -38,6 +38,7 @@ class EngineStats:
 class EngineContext:
     def __init__(self, options: EngineOptions, clock: Clock) -> None:
         self.options = options
+        self.dry_run = options.mode == Mode.DRY_RUN  # read for every response: not a property
         self.clock = clock
         self.bus = EventBus()
         self.stats = EngineStats(started_at=clock.now())
@@ -48,15 +49,11 @@ class EngineContext:
         # A state file that cannot be written is one fault, retried until it clears.
         self.health = StoreHealth(self.bus, clock, self.keep_event)
         # Writes of one loop turn share a transaction (see group_commit).
-        self.writes = GroupCommit(lambda: self.store, self.health.failed)
+        self.writes = GroupCommit(lambda: self.store, self.health.failed, clock.now)
 
     @property
     def mode(self) -> Mode:
         return self.options.mode
-
-    @property
-    def dry_run(self) -> bool:
-        return self.options.mode == Mode.DRY_RUN
 
     @property
     def store(self) -> StateStore:

@@ -1,8 +1,10 @@
 """Which responses an alert fires, and why (spec 3.3, 4, 5, 6).
 
 Wazuh binds responses to rules once, when rules load (5.1); arconsole binds them once per
-distinct (rule id, level, group string) and caches the result, so the per-alert work is a
-dictionary lookup plus the alert-time checks of the bound responses:
+distinct (rule id, level, group string) and caches the result. In Wazuh, routing depends only
+on the alert's agent, so each binding also keeps what fires by agent (a slot per agent, shared
+by every binding): the per-alert work is two small lookups, then (only when something fires)
+the alert-wide checks, each remembered per value. The checks, in Wazuh's order:
 
 1. input sanity (6.1): a crafted `dstuser` or `srcip` skips the response (wazuh: every
    response of the alert; ossec: the responses whose command expects that field);
@@ -35,7 +37,8 @@ from arconsole.safetext import literal
 _USER_OK = re.compile(r"[a-zA-Z._0-9@?-]*").fullmatch
 _IP_OK = re.compile(r"[a-zA-Z.:_0-9-]*").fullmatch
 _BINDINGS_LIMIT = 65536  # distinct (rule, level, groups) remembered before starting over
-_ROUTED_LIMIT = 4096  # agents remembered per binding
+_AGENTS_LIMIT = 65536  # agents given a slot before starting over
+_ROUTED_LIMIT = 4096  # firing decisions remembered per response (one per target agent)
 _VERDICTS_LIMIT = 65536  # srcip and dstuser verdicts remembered before starting over
 SERVER = "server"
 ALL_AGENTS = "all"
@@ -143,8 +146,8 @@ class _Binding:
 
     bound: tuple[_Plan, ...]
     verdicts: tuple[tuple[bool, tuple[str, ...]], ...]  # per plan, file order
-    # Routing depends only on the alert's agent: the firing decisions of `bound` by agent.
-    routed: dict[object, tuple[ResponseDecision, ...]] = field(default_factory=dict)
+    # Wazuh: the firing decisions of `bound` routed for each agent, by the agent's slot.
+    routes: list[tuple[ResponseDecision, ...] | None] = field(default_factory=list)
 
 
 class Decider:
@@ -165,6 +168,8 @@ class Decider:
         self._plans = tuple(self._plan(response) for response in config.responses)
         self._live = tuple(plan for plan in self._plans if not plan.never)
         self._bindings: dict[tuple[str, int, str], _Binding] = {}
+        # Wazuh: agent id (or (None, agent name)) -> its slot in every binding's `routes`.
+        self._agent_slots: dict[object, int] = {}
         # Wazuh's alert-wide refusals by value: crafted or white-listed srcip, crafted user.
         self._ip_refused: dict[str, bool] = {}
         self._user_refused: dict[str, bool] = {}
@@ -178,29 +183,32 @@ class Decider:
 
     # ------------------------------------------------------------------ hot path
 
-    def fired(self, alert: Alert) -> list[ResponseDecision]:
+    def fired(self, alert: Alert) -> tuple[ResponseDecision, ...]:
         """Only the responses that fire, in file order; reasons are short here."""
+        if not self._wazuh:
+            return self._ossec_fired(alert)
+        # Wazuh: what fires, before the alert-wide checks, depends only on the rule and the
+        # agent: the rule's binding (a few dozen, found by objects the decoder shares) holds
+        # it by the agent's slot (a few hundred agents, one small table for every rule).
         binding = self._bindings.get((alert.rule_id, alert.level, alert.group_string))
         if binding is None:
-            binding = self._bind((alert.rule_id, alert.level, alert.group_string))
-        bound = binding.bound
-        if not bound:
-            return []
-        if not self._wazuh:
-            return [
-                decision for plan in bound
-                if not self._ossec_blocked(plan, alert)
-                and (decision := self._route_decision(plan, alert)) is not None
-            ]
-        # Wazuh: the input checks and the white list hold for every response of the alert.
-        # Their verdicts are remembered per value: a few addresses and users make most alerts.
+            binding = self._binding(alert)
+        agent_id = alert.agent_id
+        slot = self._agent_slots.get(agent_id if agent_id is not None else (None, alert.agent_name))
+        routes = binding.routes
+        if slot is None or slot >= len(routes) or (routed := routes[slot]) is None:
+            routed = self._route_all(alert, binding)
+        if not routed:
+            return routed  # nothing to check: most alerts of a quiet rule end here
+        # The input checks and the white list hold for every response of the alert. Their
+        # verdicts are remembered per value: a few addresses and users make most alerts.
         dstuser = alert.dstuser
         if dstuser is not None:
             refused = self._user_refused.get(dstuser)
             if refused is None:
                 refused = self._remember(self._user_refused, dstuser, crafted_user(dstuser))
             if refused:
-                return []
+                return ()
         srcip = alert.srcip
         if srcip is not None:
             refused = self._ip_refused.get(srcip)
@@ -208,26 +216,48 @@ class Decider:
                 refused = self._remember(self._ip_refused, srcip, crafted_ip(srcip) or (
                     self._has_white_list and self.whitelist.match(srcip) is not None))
             if refused:
-                return []
+                return ()
+        return routed
+
+    def _route_all(self, alert: Alert, binding: _Binding) -> tuple[ResponseDecision, ...]:
+        """The firing decisions of the responses bound to the alert's rule, routed for its
+        agent (Wazuh: no per-response check depends on anything else), remembered."""
+        routed = tuple(
+            decision for plan in binding.bound
+            if (decision := self._route_decision(plan, alert)) is not None
+        )
         agent_id = alert.agent_id
-        agent_key: object = agent_id if agent_id is not None else (None, alert.agent_name)
-        routed = binding.routed.get(agent_key)
-        if routed is None:
-            routed = tuple(
-                decision for plan in bound
-                if (decision := self._route_decision(plan, alert)) is not None
-            )
-            if len(binding.routed) >= _ROUTED_LIMIT:
-                binding.routed.clear()
-            binding.routed[agent_key] = routed
-        return list(routed)
+        agent: object = agent_id if agent_id is not None else (None, alert.agent_name)
+        slot = self._agent_slots.get(agent)
+        if slot is None:
+            if len(self._agent_slots) >= _AGENTS_LIMIT:  # start over, every rule's too
+                self._agent_slots.clear()
+                for known in self._bindings.values():
+                    known.routes.clear()
+            slot = self._agent_slots[agent] = len(self._agent_slots)
+        routes = binding.routes
+        if slot >= len(routes):
+            routes.extend([None] * (slot + 1 - len(routes)))
+        routes[slot] = routed
+        return routed
+
+    def _ossec_fired(self, alert: Alert) -> tuple[ResponseDecision, ...]:
+        """OSSEC: the input checks and the white list hold per response (its `expect`)."""
+        return tuple(
+            decision for plan in self._binding(alert).bound
+            if not self._ossec_blocked(plan, alert)
+            and (decision := self._route_decision(plan, alert)) is not None
+        )
+
+    def _binding(self, alert: Alert) -> _Binding:
+        key = (alert.rule_id, alert.level, alert.group_string)
+        binding = self._bindings.get(key)
+        return binding if binding is not None else self._bind(key)
 
     def bound_responses(self, alert: Alert) -> tuple[ActiveResponse, ...]:
         """The responses bound to the alert's rule (5.x), before any alert-time check: what
         an agent's execd was told to run for it (the fleet table's expected end)."""
-        key = (alert.rule_id, alert.level, alert.group_string)
-        binding = self._bindings.get(key) or self._bind(key)
-        return tuple(plan.response for plan in binding.bound)
+        return tuple(plan.response for plan in self._binding(alert).bound)
 
     def _ossec_blocked(self, plan: _Plan, alert: Alert) -> bool:
         if plan.expects_user and (alert.dstuser is None or crafted_user(alert.dstuser)):
@@ -278,10 +308,7 @@ class Decider:
 
     def decide(self, alert: Alert) -> AlertDecision:
         """Every response of the config, in file order, with the reasons for each."""
-        key = (alert.rule_id, alert.level, alert.group_string)
-        binding = self._bindings.get(key)
-        if binding is None:
-            binding = self._bind(key)
+        binding = self._binding(alert)
         verdicts = dict(zip((id(plan) for plan in self._live), binding.verdicts, strict=True))
         decisions = []
         for plan in self._plans:

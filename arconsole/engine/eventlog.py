@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from arconsole.engine.bus import Subscription
 from arconsole.engine.events import (
@@ -31,55 +32,102 @@ def describe(event: Event) -> tuple[str, str]:
 
 
 def _describe(event: Event) -> tuple[str, str]:
-    if isinstance(event, AlertHandled):
-        fired = ", ".join(event.fired) or "nothing"
-        # Alerts that fire nothing are the bulk of a backlog: kept out of the default log.
-        level = "info" if event.fired else "debug"
-        return level, (f"alert {_safe(event.alert_id)} rule {_safe(event.rule_id)} "
-                       f"level {event.level} srcip {_safe(event.srcip)} -> {fired}")
-    if isinstance(event, InputError):
-        return "warning", f"line {event.line} skipped: {event.error}"
-    if isinstance(event, ScriptRan):
-        status = "ok" if event.ok else (event.error or (
-            "timed out" if event.timed_out else f"exit {event.returncode}"))
-        reply = f" {event.reply}" if event.reply else ""
-        key = f" key {_safe(event.key)}" if event.key else ""
-        return ("info" if event.ok else "error"), (
-            f"{event.action} {event.program}{key}{reply}: {status}")
-    if isinstance(event, BlockChanged):
-        block = event.block
-        return ("error" if event.change == "failed" else "info"), (
-            f"block {event.change}: {_safe(str(block.get('key')))} ({block.get('name')}, "
-            f"{block.get('timeout')}s)" + (f": {block.get('last_error')}"
-                                          if event.change == "failed" else ""))
-    if isinstance(event, Undelivered):
-        return "warning", (f"{event.response} for agent {event.target} (alert {event.alert_id}) "
-                           "not delivered: no agent transport configured")
-    if isinstance(event, ConfigLoaded):
-        return "info", f"config generation {event.generation} loaded: {event.summary}"
-    if isinstance(event, ConfigRejected):
-        return "error", (f"config reload rejected ({event.errors} error(s)); keeping the last "
-                         f"good config: {event.first_error}")
-    if isinstance(event, Notice):
-        return event.level, event.message
-    if isinstance(event, StoreHealthChanged):
-        # The Notice published with it is the one clear line; this is the console's state.
-        return "debug", (f"store fault: {event.fault}" if event.fault is not None
-                         else "store fault cleared")
-    if isinstance(event, BacklogProgress):
-        percent = event.done * 100 // max(1, event.total)
-        return "progress", f"backlog {percent}% ({event.done}/{event.total} bytes)"
-    if isinstance(event, OperatorAction):
-        return ("info" if event.ok else "warning"), (
-            f"operator {event.operator}: {event.action} {event.target}: {event.detail}")
+    describer = _DESCRIBERS.get(type(event))
+    if describer is None:  # a subclass: the first kind it is an instance of
+        describer = next((function for kind, function in _DESCRIBERS.items()
+                          if isinstance(event, kind)), _kind_only)
+    return describer(event)
+
+
+def _alert_handled(event: AlertHandled) -> tuple[str, str]:
+    fired = ", ".join(event.fired) or "nothing"
+    # Alerts that fire nothing are the bulk of a backlog: kept out of the default log.
+    level = "info" if event.fired else "debug"
+    return level, (f"alert {_safe(event.alert_id)} rule {_safe(event.rule_id)} "
+                   f"level {event.level} srcip {_safe(event.srcip)} -> {fired}")
+
+
+def _input_error(event: InputError) -> tuple[str, str]:
+    return "warning", f"line {event.line} skipped: {event.error}"
+
+
+def _script_ran(event: ScriptRan) -> tuple[str, str]:
+    status = "ok" if event.ok else (event.error or (
+        "timed out" if event.timed_out else f"exit {event.returncode}"))
+    reply = f" {event.reply}" if event.reply else ""
+    key = f" key {_safe(event.key)}" if event.key else ""
+    return ("info" if event.ok else "error"), (
+        f"{event.action} {event.program}{key}{reply}: {status}")
+
+
+def _block_changed(event: BlockChanged) -> tuple[str, str]:
+    block = event.block
+    return ("error" if event.change == "failed" else "info"), (
+        f"block {event.change}: {_safe(str(block.get('key')))} ({block.get('name')}, "
+        f"{block.get('timeout')}s)" + (f": {block.get('last_error')}"
+                                      if event.change == "failed" else ""))
+
+
+def _undelivered(event: Undelivered) -> tuple[str, str]:
+    return "warning", (f"{event.response} for agent {event.target} (alert {event.alert_id}) "
+                       "not delivered: no agent transport configured")
+
+
+def _config_loaded(event: ConfigLoaded) -> tuple[str, str]:
+    return "info", f"config generation {event.generation} loaded: {event.summary}"
+
+
+def _config_rejected(event: ConfigRejected) -> tuple[str, str]:
+    return "error", (f"config reload rejected ({event.errors} error(s)); keeping the last "
+                     f"good config: {event.first_error}")
+
+
+def _notice(event: Notice) -> tuple[str, str]:
+    return event.level, event.message
+
+
+def _store_health_changed(event: StoreHealthChanged) -> tuple[str, str]:
+    # The Notice published with it is the one clear line; this is the console's state.
+    return "debug", (f"store fault: {event.fault}" if event.fault is not None
+                     else "store fault cleared")
+
+
+def _backlog_progress(event: BacklogProgress) -> tuple[str, str]:
+    percent = event.done * 100 // max(1, event.total)
+    return "progress", f"backlog {percent}% ({event.done}/{event.total} bytes)"
+
+
+def _operator_action(event: OperatorAction) -> tuple[str, str]:
+    return ("info" if event.ok else "warning"), (
+        f"operator {event.operator}: {event.action} {event.target}: {event.detail}")
+
+
+def _kind_only(event: Event) -> tuple[str, str]:
     return "info", event.kind
+
+
+# By exact type: a backlog describes a few events per alert, an isinstance chain costs.
+_DESCRIBERS: dict[type[Event], Callable[[Any], tuple[str, str]]] = {
+    AlertHandled: _alert_handled,
+    InputError: _input_error,
+    ScriptRan: _script_ran,
+    BlockChanged: _block_changed,
+    Undelivered: _undelivered,
+    ConfigLoaded: _config_loaded,
+    ConfigRejected: _config_rejected,
+    Notice: _notice,
+    StoreHealthChanged: _store_health_changed,
+    BacklogProgress: _backlog_progress,
+    OperatorAction: _operator_action,
+}
 
 
 def _safe(text: str | None) -> str:
     if text is None:
         return "-"
-    escaped = text.encode("unicode_escape").decode("ascii")
-    return escaped
+    if text.isascii() and text.isprintable() and "\\" not in text:
+        return text  # what unicode_escape would give back unchanged: the common case
+    return text.encode("unicode_escape").decode("ascii")
 
 
 class EventLogger:
@@ -110,11 +158,18 @@ class EventLogger:
         """One write and one flush for a whole batch: a backlog logs thousands at a time."""
         stamp = time.strftime("%Y/%m/%d %H:%M:%S")
         lines = []
+        verbose, quiet = self.verbose, self.quiet
+        prefixes: dict[str, str] = {}
         for event in events:
-            level, text = describe(event)
-            if (level == "debug" and not self.verbose) or (self.quiet and level == "info"):
+            if not verbose and type(event) is AlertHandled and not event.fired:
+                continue  # debug (see _describe): not worth formatting to drop
+            level, text = _describe(event)
+            if (level == "debug" and not verbose) or (quiet and level == "info"):
                 continue
-            lines.append(f"{stamp} arconsole {level}: {text}\n")
+            prefix = prefixes.get(level)
+            if prefix is None:
+                prefix = prefixes[level] = f"{stamp} arconsole {level}: "
+            lines.append(prefix + literal(text) + "\n")
         if lines:
             self.stream.write("".join(lines))
             self.stream.flush()

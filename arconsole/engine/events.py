@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
+from arconsole.engine.frozen import fast_init
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -191,6 +193,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         OperatorAction,
     )
 }
+
+_ALL_EVENT_TYPES: tuple[type[Event], ...] = (Event, *EVENT_TYPES.values())
+for _event_type in _ALL_EVENT_TYPES:
+    fast_init(_event_type)  # a backlog builds two or three events per alert
 
 
 def event_from_json(data: dict[str, Any]) -> Event:

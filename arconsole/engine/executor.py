@@ -68,6 +68,10 @@ _SWEEP_POLL = 0.05  # how often a run's leftovers are looked for during the grac
 KEEPS_DAEMONS = frozenset({"restart-wazuh", "restart.sh", "restart-ossec.sh"})
 
 FirstLineHandler = Callable[[bytes | None], Awaitable[bytes | None]]
+# Called when a script is about to have its instructions, with nothing else run in between:
+# a stdin run's message is written right after it returns (an argv run's words were given at
+# the spawn). The engine records the hand-over there, so a crash does not run it twice.
+HandedOver = Callable[[], None]
 
 
 def resolve_executable(home: Path, executable: str) -> Path:
@@ -181,7 +185,8 @@ class Executor:
 
         `on_first_line` gets the line (None at end of file with no line) and returns the
         reply to write (None: write nothing). It is not called when the script failed to
-        start or was killed before printing.
+        start or was killed before printing. The reply is written as soon as it returns,
+        with nothing else run in between.
         """
         path = _checked_file(self._bin_dir, executable)
         program = f"{PROGRAM_DIR}/{executable}"
@@ -190,17 +195,24 @@ class Executor:
             on_first_line=on_first_line,
         )
 
-    async def run_json_delete(self, executable: str, delete_message: bytes) -> ScriptResult:
-        """execd's reversal (spec 7.4): a fresh process, the message on stdin, no handshake."""
+    async def run_json_delete(
+        self, executable: str, delete_message: bytes, *, on_started: HandedOver | None = None,
+    ) -> ScriptResult:
+        """execd's reversal (spec 7.4): a fresh process, the message on stdin, no handshake.
+
+        With `on_started`, the message is held back until the script exists: `on_started` is
+        called then, and the message written as soon as it returns (not before the spawn).
+        """
         path = _checked_file(self._bin_dir, executable)
         program = f"{PROGRAM_DIR}/{executable}"
         return await self._run(
             path, program, (program,), stdin=delete_message + b"\n", capture_stdout=False,
-            slots=self._delete_slots,
+            slots=self._delete_slots, on_handed_over=on_started,
         )
 
     async def run_argv(
-        self, executable: str, args: Sequence[str], *, delete: bool = False
+        self, executable: str, args: Sequence[str], *, delete: bool = False,
+        on_started: HandedOver | None = None,
     ) -> ScriptResult:
         """OSSEC's protocol (spec 9.1): `[absolute path, *args]`, nothing on stdin.
 
@@ -212,6 +224,7 @@ class Executor:
         return await self._run(
             path, program, (str(home_path(self.home, executable)), *args), stdin=None,
             capture_stdout=False, slots=self._delete_slots if delete else None,
+            on_handed_over=on_started,
         )
 
     async def aclose(self) -> None:
@@ -252,14 +265,14 @@ class Executor:
     async def _run(
         self, path: str, program: str, argv: tuple[str, ...], *, stdin: bytes | None,
         capture_stdout: bool, on_first_line: FirstLineHandler | None = None,
-        slots: asyncio.Semaphore | None = None,
+        slots: asyncio.Semaphore | None = None, on_handed_over: HandedOver | None = None,
     ) -> ScriptResult:
         self._inflight += 1
         self._idle.clear()
         try:
             async with slots or self._slots:
                 return await self._run_slot(
-                    path, program, argv, stdin, capture_stdout, on_first_line
+                    path, program, argv, stdin, capture_stdout, on_first_line, on_handed_over
                 )
         finally:
             self._inflight -= 1
@@ -269,6 +282,7 @@ class Executor:
     async def _run_slot(
         self, path: str, program: str, argv: tuple[str, ...], stdin: bytes | None,
         capture_stdout: bool, on_first_line: FirstLineHandler | None,
+        on_handed_over: HandedOver | None = None,
     ) -> ScriptResult:
         started = self.clock()
 
@@ -285,9 +299,13 @@ class Executor:
 
         if self._closed:
             return result(None, error="executor closed")
+        # A run without a handshake that must say when its script has its instructions
+        # keeps its message until the script exists (a stdin run), so both happen at once.
+        withheld = stdin if on_handed_over is not None and on_first_line is None else None
         try:
             child = await self._spawn(
-                argv, stdin, capture_stdout, close_stdin=on_first_line is None
+                argv, b"" if withheld is not None else stdin, capture_stdout,
+                close_stdin=on_first_line is None and withheld is None,
             )
         except (OSError, ValueError, subprocess.SubprocessError) as error:
             return result(None, error=f"could not launch {program}: {_describe(error, path)}")
@@ -299,6 +317,10 @@ class Executor:
         timed_out = False
         line: bytes | None = None
         try:
+            if on_handed_over is not None and on_first_line is None:
+                on_handed_over()
+                if withheld is not None:
+                    child.write(withheld)
             if on_first_line is None:
                 child.close_stdin()
             else:
@@ -350,7 +372,8 @@ class Executor:
         """Start `argv[0]` (relative paths are taken from the home, the working directory).
 
         The message goes into the stdin pipe before the script exists: a write with nobody
-        waiting on the other end wakes nobody, and most messages fit the pipe's 64 KiB.
+        waiting on the other end wakes nobody, and most messages fit the pipe's 64 KiB. A run
+        with a cgroup gets it from the spawner once it is in the cgroup (SpawnRequest.feed).
         """
         loop = asyncio.get_running_loop()
         parent_fds: list[int] = []
@@ -364,16 +387,21 @@ class Executor:
             child_fds.append(child)
             return parent, child
 
+        cgroup = self._take_cgroup(os.path.basename(argv[0]))
         pending = b""
+        feed: tuple[int, bytes] | None = None
         try:
             stdin_parent = stdout_parent = None
             if stdin is not None:
                 stdin_parent, stdin_child = pipe(parent_reads=False)
-                pending = stdin[write_some(stdin_parent, stdin):]
-                if close_stdin and not pending:
-                    parent_fds.remove(stdin_parent)
-                    os.close(stdin_parent)
-                    stdin_parent = None
+                if cgroup is not None:
+                    feed = (os.dup(stdin_parent), stdin)
+                else:
+                    pending = stdin[write_some(stdin_parent, stdin):]
+                    if close_stdin and not pending:
+                        parent_fds.remove(stdin_parent)
+                        os.close(stdin_parent)
+                        stdin_parent = None
             else:
                 stdin_child = self._null()
             if capture_stdout:
@@ -382,16 +410,18 @@ class Executor:
                 stdout_child = self._null()
             stderr_parent, stderr_child = pipe(parent_reads=True)
         except BaseException:
-            for fd in parent_fds + child_fds:
+            for fd in parent_fds + child_fds + ([feed[0]] if feed is not None else []):
                 os.close(fd)
+            if cgroup is not None and self._cgroups is not None:
+                self._cgroups.give_back(cgroup)
             raise
         if self._spawner is None:
             self._spawner = Spawner(self._cwd, SCRIPT_ENV, use_popen=self._use_popen)
             self._watcher_for(loop).add_reader(self._spawner.doorbell, self._spawner.deliver)
-        cgroup = self._take_cgroup(os.path.basename(argv[0]))
         request = SpawnRequest(
             argv[0], argv, (stdin_child, stdout_child, stderr_child), tuple(child_fds),
             enter_cgroup=cgroup.enter if cgroup is not None else None, open_pidfd=_HAVE_PIDFD,
+            feed=feed,
         )
         try:
             spawned = await self._spawner.spawn(request)
@@ -404,6 +434,11 @@ class Executor:
             elif cgroup is not None and self._cgroups is not None:
                 self._cgroups.give_back(cgroup)
             raise
+        if feed is not None and stdin is not None:
+            pending = stdin[spawned.fed:]
+            if close_stdin and not pending and stdin_parent is not None:
+                os.close(stdin_parent)
+                stdin_parent = None
         return Child(
             loop, self._watcher_for(loop), spawned, stdin_parent, stdout_parent, stderr_parent,
             want_line=capture_stdout, pending=pending, close_after_write=close_stdin,

@@ -11,7 +11,8 @@ layer, where `arconsole check` gives the same warning.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+
+import msgspec
 
 from arconsole.alerts.model import Alert
 from arconsole.config.double_delivery import (
@@ -25,12 +26,13 @@ from arconsole.engine.decide import Decider
 from arconsole.engine.events import FleetChanged
 from arconsole.engine.fleet_store import AgentBlock, FleetRow, FleetStore
 from arconsole.engine.fleet_table import (
+    AR_GROUP,
+    AR_RULE_IDS,
     FleetTable,
     consequence,
     describe_end,
     expected_end,
-    is_ar_log_alert,
-    read_ar_log_alert,
+    read_ar_entry,
     row_state,
 )
 from arconsole.engine.model import ActionResult
@@ -59,21 +61,24 @@ class FleetStage:
             if alert.agent_id and not alert.from_manager:
                 self.delivery.blocks.agent_started(alert.agent_id)
             return
-        if not is_ar_log_alert(alert):
+        if alert.rule_id not in AR_RULE_IDS or AR_GROUP not in alert.groups:
             return
-        entry = read_ar_log_alert(alert, received_at)
+        entry = read_ar_entry(alert, received_at)
         if entry is None:
             return
         if entry.command == "add" and self.delivery is not None:
             self.delivery.confirm(entry.agent, entry.program, entry.key)
         decider = self._decider()
-        before = self.table.get(entry.agent, entry.program, entry.key)
-        was_active = before.active if before is not None else False
+        told = self._context.bus.has_subscribers
+        was_active = False
+        if told:
+            before = self.table.get(entry.agent, entry.program, entry.key)
+            was_active = before.active if before is not None else False
         row = self.table.apply(entry, decider.bound_responses if decider else None)
         if row is None:
             return
         self.updates += 1
-        if self._context.bus.has_subscribers:
+        if told:
             change = "lifted" if not row.active else ("refreshed" if was_active else "added")
             self._context.bus.publish(FleetChanged(
                 at=received_at, change=change, row=row_json(row, self._context.clock.now())))
@@ -151,7 +156,7 @@ def fleet_listing(rows: Iterable[FleetRow], blocks: Iterable[AgentBlock],
 
 
 def row_json(row: FleetRow, now: float) -> dict[str, object]:
-    data: dict[str, object] = asdict(row)
+    data: dict[str, object] = msgspec.structs.asdict(row)
     data["row_key"] = row.row_key
     data["state"] = row_state(row, now)
     data["expected_end"] = describe_end(row)

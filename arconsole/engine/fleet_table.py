@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -35,9 +34,9 @@ EXECD_TICK = 1.0  # execd checks its timers once a second (spec 7.4)
 _PROGRAM_PREFIX = "active-response/bin/"
 
 
-@dataclass(frozen=True, slots=True)
-class ArLogEntry:
-    """What one AR log alert says: agent, program, key, add or delete, and its trigger."""
+class ArLogEntry(msgspec.Struct, frozen=True, gc=False):
+    """What one AR log alert says: agent, program, key, add or delete, and its trigger.
+    (A msgspec Struct: one is built per AR alert, on the fleet table's hot path.)"""
 
     agent: str
     agent_name: str
@@ -54,9 +53,10 @@ class ArLogEntry:
 _NONE = msgspec.Raw(b"null")
 
 
-class _TriggerRule(msgspec.Struct):
+class _TriggerRule(msgspec.Struct, frozen=True):
     """What the expected end needs of the trigger's rule: the binding reads id, level and the
-    groups (compliance arrays included, spec 5.4); the row shows the description."""
+    groups (compliance arrays included, spec 5.4); the row shows the description. Frozen:
+    hashable, it is itself the key of the shared triggers (`_trigger_of`)."""
 
     id: str | int = ""
     level: str | int = ""
@@ -119,33 +119,28 @@ class _TypedData(msgspec.Struct):
     origin: _Origin | None = None
 
 
-class _TypedArLine(msgspec.Struct):
-    """The usual JSON AR log alert, its trigger read in the same pass."""
+class _LeanArLine(msgspec.Struct):
+    """What the intake's Alert does not hold already (agent, key and timestamp it does)."""
 
-    timestamp: str = ""
-    agent: _Agent | None = None
     data: _TypedData | None = None
 
 
 _decode_ar = msgspec.json.Decoder(_ArLine).decode
-_decode_typed_ar = msgspec.json.Decoder(_TypedArLine).decode
+_decode_lean_ar = msgspec.json.Decoder(_LeanArLine).decode
 _decode_trigger = msgspec.json.Decoder(_Trigger).decode
 _encode = msgspec.json.Encoder().encode
 _COMPLIANCE = ("pci_dss", "cis", "gdpr", "gpg13", "hipaa", "nist_800_53", "tsc")
-# Triggers by their rule's shape (id, level, description, groups): a burst of AR alerts has
-# few distinct ones, and each costs a decode only once. Bounded: cleared when full.
+# Triggers by their rule (id, level, description, groups): a burst of AR alerts has few
+# distinct ones, and each becomes an Alert only once. Bounded: cleared when full.
 _TRIGGERS_LIMIT = 4096
-_triggers: dict[tuple[object, ...], Alert | None] = {}
+_triggers: dict[tuple[_TriggerRule, tuple[str, ...]], Alert | None] = {}
+AR_RULE_IDS = frozenset(str(number) for number in AR_RULES)
 _INT_FIELDS = ("level", "firedtimes")
 
 
 def is_ar_log_alert(alert: Alert) -> bool:
     """Rules 600-607 / 650-658 in group active_response (cheap: rule id first)."""
-    number = alert.rule_id
-    return (
-        len(number) == 3 and number.isdigit() and int(number) in AR_RULES
-        and AR_GROUP in alert.groups
-    )
+    return alert.rule_id in AR_RULE_IDS and AR_GROUP in alert.groups
 
 
 def alert_time(timestamp: str) -> float | None:
@@ -167,7 +162,7 @@ def alert_time(timestamp: str) -> float | None:
 
 def program_name(path: str) -> str:
     """`active-response/bin/firewall-drop` -> `firewall-drop` (legacy paths are absolute)."""
-    return path.rsplit("/", 1)[-1] if path else ""
+    return path[path.rfind("/") + 1:]
 
 
 def trigger_alert(raw: bytes) -> Alert | None:
@@ -178,30 +173,39 @@ def trigger_alert(raw: bytes) -> Alert | None:
         trigger = _decode_trigger(raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _whole_trigger(raw)  # an odd shape: read it whole, as before
-    found = _trigger_of(trigger)
+    found = _trigger_of(trigger, raw)
     return msgspec.structs.replace(found, timestamp=trigger.timestamp) if found else None
 
 
-def _trigger_of(trigger: _Trigger) -> Alert | None:
+def _trigger_of(trigger: _Trigger, raw: bytes, start: int = 0) -> Alert | None:
     """The trigger's rule as an Alert, shared by every trigger of that rule (its timestamp
-    is the entry's `trigger_timestamp`)."""
+    is the entry's `trigger_timestamp`). The trigger is written in `raw` from `start` on."""
     rule = trigger.rule
     if rule is None:
         return None
-    key = (rule.id, rule.level, rule.description, rule.groups, rule.pci_dss, rule.cis,
-           rule.gdpr, rule.gpg13, rule.hipaa, rule.nist_800_53, rule.tsc)
+    # The group string follows the order the trigger writes its compliance arrays in (the
+    # first occurrence of each key: the rule comes before the alert's data).
+    order = tuple(sorted(
+        (name for name in _COMPLIANCE if getattr(rule, name) is not None),
+        key=lambda name: raw.find(b'"' + name.encode() + b'":', start)))
+    key = (rule, order)
     try:
         return _triggers[key]
     except KeyError:
         pass
-    found = _rule_alert(rule)
+    found = _rule_alert(rule, order)
     if len(_triggers) >= _TRIGGERS_LIMIT:
         _triggers.clear()
     _triggers[key] = found
     return found
 
 
-def _rule_alert(rule: _TriggerRule) -> Alert | None:
+def _trigger_start(raw: bytes) -> int:
+    """Where `data.parameters.alert` starts in an AR log alert (after the alert's own rule)."""
+    return max(raw.find(b'"alert":', max(raw.find(b'"parameters":'), 0)), 0)
+
+
+def _rule_alert(rule: _TriggerRule, order: tuple[str, ...]) -> Alert | None:
     """An Alert of the rule alone, decoded by the alerts reader (so its group string is
     exactly the one a decision would see)."""
     level = rule.level
@@ -209,7 +213,7 @@ def _rule_alert(rule: _TriggerRule) -> Alert | None:
         level = int(level)
     fields = b",".join(
         b'"' + name.encode() + b'":' + _encode(getattr(rule, name))
-        for name in ("groups", *_COMPLIANCE) if getattr(rule, name) is not None
+        for name in ("groups", *order) if getattr(rule, name) is not None
     )
     line = (b'{"rule":{"id":' + _encode(rule.id) + b',"level":' + _encode(level)
             + b',"description":' + _encode(rule.description)
@@ -242,20 +246,36 @@ def read_ar_log_alert(alert: Alert, received_at: float) -> ArLogEntry | None:
     """The fleet entry an AR log alert stands for, or None if it names no block."""
     if not is_ar_log_alert(alert):
         return None
-    try:
-        typed = _decode_typed_ar(alert.raw)
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        pass  # legacy fields, or a trigger of an odd shape: the general reading below
-    else:
-        parameters = typed.data.parameters if typed.data is not None else None
-        if parameters is not None and typed.agent is not None and typed.agent.id:
-            data_ = typed.data
-            assert data_ is not None
-            return _entry(alert, received_at, typed.agent, data_.command or "",
-                          parameters.program, data_.srcip or data_.dstuser,
-                          _trigger_of(parameters.alert) if parameters.alert is not None else None,
-                          data_.origin.module if data_.origin else "", typed.timestamp,
-                          parameters.alert.timestamp if parameters.alert is not None else "")
+    return read_ar_entry(alert, received_at)
+
+
+def read_ar_entry(alert: Alert, received_at: float) -> ArLogEntry | None:
+    """`read_ar_log_alert` for an alert known to be an AR log alert. The agent, the key
+    (data.srcip, else data.dstuser) and the timestamp come from the intake's Alert; one lean
+    decode reads the command, the program, the origin and the trigger's rule."""
+    agent_id = alert.agent_id
+    if agent_id:
+        try:
+            lean = _decode_lean_ar(alert.raw)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            pass  # legacy fields, or a trigger of an odd shape: the general reading below
+        else:
+            data_ = lean.data
+            parameters = data_.parameters if data_ is not None else None
+            if data_ is not None and parameters is not None:
+                command = data_.command
+                program = program_name(parameters.program)
+                key = alert.srcip or alert.dstuser
+                if (command != "add" and command != "delete") or not program or not key:
+                    return None
+                inner = parameters.alert
+                return ArLogEntry(
+                    agent_id, alert.agent_name or "", program, key, command, alert.rule_id,
+                    alert_time(alert.timestamp) or received_at,
+                    _trigger_of(inner, alert.raw, _trigger_start(alert.raw))
+                    if inner is not None else None,
+                    data_.origin.module if data_.origin else "",
+                    inner.timestamp if inner is not None else "")
     try:
         line = _decode_ar(alert.raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
@@ -302,9 +322,18 @@ class FleetTable:
         self._write_behind = write_behind
         self._dirty: dict[tuple[str, str, str], FleetRow] = {}
         self.rows: dict[tuple[str, str, str], FleetRow] = {}
+        # (trigger, program) -> (timeout_min, timeout_max, responses) under `_bound_by`:
+        # the binding depends on the trigger's rule and the config only (a new binder, a
+        # new config: forgotten).
+        self._bound: dict[tuple[Alert, str], tuple[int | None, int | None, str]] = {}
+        self._bound_by: Binder | None = None
         if store is not None:
             for row in store.load_rows():
                 self.rows[(row.agent, row.program, row.key)] = row
+
+    @property
+    def store(self) -> FleetStore | None:
+        return self._store
 
     def _save(self, ident: tuple[str, str, str], row: FleetRow) -> None:
         if self._store is None:
@@ -354,18 +383,28 @@ class FleetTable:
         self._save(ident, row)
         return row
 
-    @staticmethod
-    def _bind(row: FleetRow, entry: ArLogEntry, binder: Binder | None) -> None:
-        timeouts: list[int] = []
-        names: list[str] = []
-        if binder is not None and entry.trigger is not None:
-            for response in binder(entry.trigger):
+    def _bind(self, row: FleetRow, entry: ArLogEntry, binder: Binder | None) -> None:
+        trigger = entry.trigger
+        if binder is None or trigger is None:
+            row.timeout_min = row.timeout_max = None
+            row.responses = ""
+            return
+        if binder != self._bound_by or len(self._bound) >= _TRIGGERS_LIMIT:
+            self._bound_by = binder
+            self._bound.clear()
+        key = (trigger, entry.program)
+        bound = self._bound.get(key)
+        if bound is None:
+            timeouts: list[int] = []
+            names: list[str] = []
+            for response in binder(trigger):
                 if response.executable == entry.program:
                     timeouts.append(response.timeout or 0)
                     names.append(response.name)
-        row.timeout_min = min(timeouts) if timeouts else None
-        row.timeout_max = max(timeouts) if timeouts else None
-        row.responses = ",".join(names)
+            bound = (min(timeouts) if timeouts else None, max(timeouts) if timeouts else None,
+                     ",".join(names))
+            self._bound[key] = bound
+        row.timeout_min, row.timeout_max, row.responses = bound
 
     def get(self, agent: str, program: str, key: str) -> FleetRow | None:
         return self.rows.get((agent, program, key))

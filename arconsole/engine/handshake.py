@@ -235,8 +235,11 @@ def parse_check_keys(line: bytes) -> list[str] | None:
 
 def _key_bytes(executable: str, keys: Sequence[str] | None) -> bytes:
     base = executable.rsplit("/", 1)[-1].encode(*_ENCODING)[: KEY_MAX - 1]
-    tail = b"".join(b"-" + key.encode(*_ENCODING) for key in keys or ())
-    return base + tail
+    if not keys:
+        return base
+    if len(keys) == 1:  # the stock scripts' case, once per response of a backlog
+        return base + b"-" + keys[0].encode(*_ENCODING)
+    return base + b"".join([b"-" + key.encode(*_ENCODING) for key in keys])
 
 
 def key_exceeds_limit(executable: str, keys: Sequence[str] | None) -> bool:

@@ -138,12 +138,19 @@ class Intake:
         batches: AsyncIterator[Sequence[Line | Record | Skipped]],
     ) -> None:
         """Handle each item in order; publish backlog progress at most twice a second."""
+        from arconsole.alerts.jsonreader import decode_alert_line
+
         context = self._context
         last_progress = 0.0
         catching_up = True
         async for batch in batches:
             for item in batch:
-                if isinstance(item, Skipped):
+                if type(item) is Line:
+                    # The bulk of a backlog, without a coroutine per line: most fire nothing.
+                    work = self._take(item.data, item.position, decode_alert_line, "")
+                    if work is not None:
+                        await self._settle(work, item.position)
+                elif isinstance(item, Skipped):
                     self._line_number += 1
                     context.stats.input_errors += 1
                     context.bus.publish(InputError(at=context.clock.now(), line=self._line_number,
@@ -188,6 +195,15 @@ class Intake:
         self, data: bytes, position: ReadPosition | None,
         decode: Callable[[bytes], Alert], error_prefix: str,
     ) -> None:
+        work = self._take(data, position, decode, error_prefix)
+        if work is not None:
+            await self._settle(work, position)
+
+    def _take(
+        self, data: bytes, position: ReadPosition | None,
+        decode: Callable[[bytes], Alert], error_prefix: str,
+    ) -> list[Awaitable[None]] | None:
+        """Decode and decide one item; None when it is done with (its line is marked)."""
         context = self._context
         self._line_number += 1
         line_number = self._line_number
@@ -198,12 +214,21 @@ class Intake:
             context.bus.publish(InputError(at=context.clock.now(), line=line_number,
                                            error=f"{error_prefix}{error}"))
             self._mark_line(position, [])
-            return
-        await self.handle_alert(alert, position, line_number)
+            return None
+        return self._decide(alert, position, line_number)
 
     async def handle_alert(
         self, alert: Alert, position: ReadPosition | None = None, line_number: int = 0
     ) -> None:
+        work = self._decide(alert, position, line_number)
+        if work is not None:
+            await self._settle(work, position)
+
+    def _decide(
+        self, alert: Alert, position: ReadPosition | None, line_number: int
+    ) -> list[Awaitable[None]] | None:
+        """Decide what fires and tell the console; the responses' work is returned, not
+        started (None, with the line marked, when there is none)."""
         context = self._context
         decider = self.decider
         assert decider is not None
@@ -213,13 +238,18 @@ class Intake:
             self.observe(alert, received_at)
         if self._too_old(alert, received_at):
             self._mark_line(position, [])
-            return
+            return None
+        decisions = decider.fired(alert)
+        if not decisions:
+            if context.bus.has_subscribers:
+                self._publish_handled(alert, line_number, received_at, ())
+            self._mark_line(position, [])
+            return None
         work: list[Awaitable[None]] = []
         fired: list[str] = []
         dispatched = 0
-        inline = context.dry_run  # nothing runs: no need for a task and a slot each
         observing = context.mode == Mode.OBSERVE
-        for decision in decider.fired(alert):
+        for decision in decisions:
             response = decision.response
             fired.append(response.name)
             if observing:
@@ -234,16 +264,27 @@ class Intake:
                         work.append(delivering)
         context.stats.fired += dispatched
         if context.bus.has_subscribers:
-            context.bus.publish(
-                AlertHandled(
-                    at=received_at, line=line_number, alert_id=alert.alert_id,
-                    rule_id=alert.rule_id, level=alert.level, description=alert.description,
-                    agent_id=alert.agent_id, agent_name=alert.agent_name, srcip=alert.srcip,
-                    dstuser=alert.dstuser, fired=tuple(fired),
-                    raw=alert.raw.decode("utf-8", "replace"),
-                )
+            self._publish_handled(alert, line_number, received_at, tuple(fired))
+        if not work:
+            self._mark_line(position, work)
+            return None
+        return work
+
+    def _publish_handled(
+        self, alert: Alert, line_number: int, received_at: float, fired: tuple[str, ...]
+    ) -> None:
+        self._context.bus.publish(
+            AlertHandled(  # by position (at, line, alert_id, ... raw): once per alert
+                received_at, line_number, alert.alert_id, alert.rule_id, alert.level,
+                alert.description, alert.agent_id, alert.agent_name, alert.srcip,
+                alert.dstuser, fired, alert.raw.decode("utf-8", "replace"),
             )
-        if inline:
+        )
+
+    async def _settle(self, work: list[Awaitable[None]], position: ReadPosition | None) -> None:
+        """Run a dry run's work in place, or start the rest within the bound on work in flight;
+        the line's position waits for all of it."""
+        if self._context.dry_run:  # nothing runs: no need for a task and a slot each
             for index, one in enumerate(work):
                 try:
                     await one
@@ -287,6 +328,14 @@ class Intake:
     def _mark_line(self, position: ReadPosition | None, work: list[Awaitable[None]]) -> None:
         seq = self._next_seq
         self._next_seq += 1
+        if not work and not self._pending:
+            # Nothing before it is unfinished (every seq up to this one is committed): the
+            # watermark moves over it at once, as _advance_watermark would, with no record.
+            self._committed_seq = seq
+            if position is not None:
+                self._last_position = position
+                self._position_dirty = True
+            return
         self._pending[seq] = _PendingLine(position, len(work))
         if not work:
             self._advance_watermark()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
+
+from arconsole.engine.frozen import fast_init, fast_replace
 
 
 class BlockState(StrEnum):
@@ -60,7 +62,7 @@ class Block:
         return now >= self.expires_at
 
     def with_(self, **changes: object) -> Block:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return _copy_block(self, **changes)  # dataclasses.replace, ~2.5x cheaper
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -84,6 +86,10 @@ class Block:
             "last_error": self.last_error,
             "dry_run": self.dry_run,
         }
+
+
+fast_init(Block)  # built or copied for every trigger: a backlog makes thousands a second
+_copy_block = fast_replace(Block)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,9 @@ async def restore_blocks(context: EngineContext, book: BlockBook) -> None:
             continue
         restored = block.with_(restored=True)
         if block.state is BlockState.REVERSING:
-            restored = restored.with_(state=BlockState.ACTIVE)  # the delete never finished
+            # Stored as reversing, its delete was never handed to a script (that takes the
+            # row out of the file at once, blockbook._run_delete): it is still in force.
+            restored = restored.with_(state=BlockState.ACTIVE)
         book.restore(restored)
         if context.dry_run and not block.dry_run:
             pass  # shown, never reversed by a dry run

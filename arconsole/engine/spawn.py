@@ -1,4 +1,4 @@
-"""Start script processes with posix_spawn from one dedicated thread, never on the event loop.
+"""Start script processes with posix_spawn from dedicated threads, never on the event loop.
 
 Why not `subprocess.Popen`: it costs the engine's thread ~130 us of CPU per script and holds
 the event loop while the child execs. glibc's posix_spawn (clone with CLONE_VM|CLONE_VFORK)
@@ -10,12 +10,21 @@ attributes setsid (a new session and process group, as execd's wpopenv, so a tim
 kill the group), an empty signal mask, and SIGPIPE/SIGXFSZ back to their defaults (Python
 ignores SIGPIPE; the ignore would be inherited through exec).
 
-Without glibc >= 2.34 (addclosefrom_np) the same thread uses `subprocess.Popen` instead.
+Without glibc >= 2.34 (addclosefrom_np) the same threads use `subprocess.Popen` instead.
 
-Requests are queued; the thread spawns what is queued and rings an eventfd when it has
-results, so a burst of spawns costs one wake-up of each side, not one per script. Right after
-a spawn, still on the thread, the child's pidfd is opened and the child is moved into its
-run's cgroup when it has one (arconsole.engine.cgroups).
+Requests are queued; two threads take them (see _THREADS), spawn what they took and ring an
+eventfd when they have results, so a burst of spawns costs one wake-up of each side, not one
+per script. Right after a spawn, still on its thread, the child's pidfd is opened.
+
+A run with a cgroup (arconsole.engine.cgroups) is moved into it before it is handed back, and
+only then given its message (SpawnRequest.feed): a script that reads its message first, as
+execd's protocol has it, does nothing about it outside its cgroup. The move is a write to
+`cgroup.procs`, which waits for an RCU grace period when no other move happened just before
+(10-20 ms, 70 ms and more on a loaded machine). Moving each child right after its own spawn
+paid that wait once per run whenever spawns came more than a grace period apart, and every
+later spawn queued behind it (bench/latency.py: p99 25-450 ms over 60 s at 100 scripts/s).
+So what is queued is spawned first, then moved in one go: the moves follow each other, and
+only the first can wait.
 """
 
 from __future__ import annotations
@@ -57,6 +66,10 @@ class SpawnRequest:
     close_after: tuple[int, ...]  # the child's pipe ends: the parent must not keep them
     enter_cgroup: Callable[[int], None] | None = None
     open_pidfd: bool = _HAVE_PIDFD
+    # (a descriptor of its own for the stdin pipe, the message): written once the child is
+    # in its cgroup, so a script that reads its message first cannot act outside it. The
+    # spawner closes the descriptor.
+    feed: tuple[int, bytes] | None = None
     future: asyncio.Future[Spawned] | None = field(default=None)
 
 
@@ -65,11 +78,15 @@ class Spawned:
     pid: int
     pidfd: int | None  # None without pidfd support (the caller watches the exit otherwise)
     popen: subprocess.Popen[bytes] | None = None  # set only by the Popen fallback
+    fed: int = 0  # bytes of the request's `feed` written to the child's stdin
 
 
 Outcome = Spawned | BaseException
 Done = tuple[SpawnRequest, Outcome]
 _BATCH_MAX = 8
+# Two threads: a spawn that the kernel holds up (a child not scheduled for 100-200 ms on a
+# loaded machine, a fork waiting on another process's cgroup move) does not hold up the next.
+_THREADS = 2
 
 
 class _GlibcSpawn:
@@ -158,7 +175,7 @@ class _PopenSpawn:
 
 
 class Spawner:
-    """A thread that starts processes for the event loop (see the module docstring).
+    """Threads that start processes for the event loop (see the module docstring).
 
     `spawn()` is awaited on the loop; the process is started on the spawner thread, and the
     outcome comes back through `doorbell`, an eventfd the caller watches on its loop, calling
@@ -177,7 +194,8 @@ class Spawner:
             _PopenSpawn(cwd, env) if use_popen else _GlibcSpawn(cwd, env)
         )
         self._queue: queue.SimpleQueue[SpawnRequest | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads = 0  # spawner threads started and not yet stopped
+        self._threads_lock = threading.Lock()
         self.doorbell = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self._done: collections.deque[Done] = collections.deque()
         self._outstanding = 0
@@ -185,11 +203,12 @@ class Spawner:
 
     async def spawn(self, request: SpawnRequest) -> Spawned:
         request.future = asyncio.get_running_loop().create_future()
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._serve, name="arconsole-spawner", daemon=True
-            )
-            self._thread.start()
+        if not self._threads:
+            self._threads = _THREADS
+            for number in range(_THREADS):
+                threading.Thread(
+                    target=self._serve, name=f"arconsole-spawner-{number}", daemon=True
+                ).start()
         self._outstanding += 1
         self._queue.put(request)
         return await asyncio.shield(request.future)
@@ -217,36 +236,51 @@ class Spawner:
             await self._drained.wait()
 
     def close(self) -> None:
-        """Stop the thread (it is a daemon: exit never waits for it). Call after drain(),
-        with the doorbell no longer watched: the thread closes it as its last act, so it
-        never writes to a descriptor number that was reused."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread = None
+        """Stop the threads (daemons: exit never waits for them). Call after drain(), with
+        the doorbell no longer watched: the last thread closes it as its last act, so none
+        ever writes to a descriptor number that was reused."""
+        if self._threads:
+            for _ in range(self._threads):
+                self._queue.put(None)
         else:
             os.close(self.doorbell)
 
     # ---------------------------------------------------------------- the thread
 
     def _serve(self) -> None:
-        count = 0
         while True:
-            try:
-                request = self._queue.get_nowait() if count else self._queue.get()
-            except queue.Empty:  # nothing more queued: hand back what is done
+            batch = [self._queue.get()]
+            while batch[-1] is not None and len(batch) < _BATCH_MAX:  # spawned together
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stopping = None in batch
+            requests = [request for request in batch if request is not None]
+            to_place: list[tuple[SpawnRequest, Spawned]] = []
+            for request in requests:
+                outcome = self._one(request)
+                if isinstance(outcome, Spawned):
+                    if request.enter_cgroup is not None:
+                        to_place.append((request, outcome))
+                        continue
+                    outcome = _feed(request, outcome)
+                self._done.append((request, outcome))
+            # The moves one after the other: only the first may wait for a grace period.
+            for request, spawned in to_place:
+                assert request.enter_cgroup is not None
+                with contextlib.suppress(OSError):
+                    request.enter_cgroup(spawned.pid)
+                self._done.append((request, _feed(request, spawned)))
+            if requests:
                 self._ring()
-                count = 0
-                continue
-            if request is None:
-                if count:
-                    self._ring()
-                os.close(self.doorbell)
+            if stopping:  # one stop each: the last thread out closes the doorbell
+                with self._threads_lock:
+                    self._threads -= 1
+                    last = self._threads == 0
+                if last:
+                    os.close(self.doorbell)
                 return
-            self._done.append((request, self._one(request)))
-            count += 1
-            if count >= _BATCH_MAX:  # a long burst still hands back regularly
-                self._ring()
-                count = 0
 
     def _ring(self) -> None:
         os.eventfd_write(self.doorbell, 1)
@@ -255,6 +289,8 @@ class Spawner:
         try:
             spawned = self._start(request)
         except BaseException as error:  # handed to the awaiting task
+            if request.feed is not None:
+                os.close(request.feed[0])
             return error
         finally:
             for fd in request.close_after:
@@ -263,7 +299,26 @@ class Spawner:
         if request.open_pidfd:
             with contextlib.suppress(OSError):
                 pidfd = os.pidfd_open(spawned.pid)
-        if request.enter_cgroup is not None:
-            with contextlib.suppress(OSError):
-                request.enter_cgroup(spawned.pid)
         return Spawned(spawned.pid, pidfd, spawned.popen)
+
+
+def write_some(fd: int, data: bytes) -> int:
+    """Write what a non-blocking pipe takes now; how many bytes that was."""
+    try:
+        return os.write(fd, data)
+    except BlockingIOError:
+        return 0
+
+
+def _feed(request: SpawnRequest, spawned: Spawned) -> Spawned:
+    """Write the request's message (what the pipe takes now) and close the descriptor."""
+    if request.feed is None:
+        return spawned
+    fd, data = request.feed
+    try:
+        fed = write_some(fd, data)
+    except OSError:  # EPIPE: the script is gone already; the run will see it
+        fed = len(data)
+    finally:
+        os.close(fd)
+    return Spawned(spawned.pid, spawned.pidfd, spawned.popen, fed)

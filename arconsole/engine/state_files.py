@@ -104,12 +104,18 @@ def take_lock(path: Path) -> int:
         if not stat.S_ISREG(info.st_mode):
             raise StateError(f"refusing {path}: not a regular file")
         deadline = time.monotonic() + ORPHAN_LOCK_WAIT_S
+        vanished = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 holder = _flock_holder(info.st_dev, info.st_ino)
+                if holder is None and not vanished:
+                    # Not in /proc/locks: released between our try and the look (the last
+                    # copy closed just then). Try once more before calling it owned.
+                    vanished = True
+                    continue
                 # An engine killed while starting a script: the child holds a copy of the
                 # lock's descriptor until its exec closes it (moments). Wait for that only.
                 # (/proc/locks shows pid 0 once the process that took the lock is gone.)

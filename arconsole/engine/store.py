@@ -38,7 +38,7 @@ import errno
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,6 +111,13 @@ class StoredEvent:
     at: float
     kind: str
     message: str
+
+# SAVE_BLOCK's effect (every column as the block has it) without deleting the old row first.
+_UPSERT_BLOCK = (
+    SAVE_BLOCK.replace("INSERT OR REPLACE INTO", "INSERT INTO", 1)
+    + " ON CONFLICT(key) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in BLOCK_COLUMNS if column != "key")
+)
 
 
 class StateStore:
@@ -379,6 +386,20 @@ class StateStore:
                 self._write_failed = failure
             raise failure from error
 
+    def _write_many(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
+        """`_write` for one statement run over many rows (executemany)."""
+        if self._depth and self._write_failed is not None:
+            raise self._write_failed
+        try:
+            self._conn.executemany(sql, rows)
+        except sqlite3.Error as error:
+            failure = self._write_failure(error)
+            if failure is None:
+                raise
+            if self._depth:
+                self._write_failed = failure
+            raise failure from error
+
     def _write_failure(self, error: sqlite3.Error) -> StoreWriteError | None:
         code = getattr(error, "sqlite_errorcode", None)
         if code is not None and code & 0xFF in WRITE_FAILURE_CODES:
@@ -395,6 +416,18 @@ class StateStore:
         """Insert or replace the block with this key."""
         with self._writing():
             self._write(SAVE_BLOCK, block_row(block))
+            self._blocks_changed = True
+
+    def save_blocks(self, blocks: list[Block]) -> None:
+        """`save_block` for many, in one statement; a row that exists is updated in place (an
+        upsert: no delete and re-insert of a row refreshed by each turn of a backlog)."""
+        with self._writing():
+            self._write_many(_UPSERT_BLOCK, [block_row(block) for block in blocks])
+            self._blocks_changed = True
+
+    def delete_blocks(self, keys: list[str]) -> None:
+        with self._writing():
+            self._write_many("DELETE FROM blocks WHERE key = ?", [(key,) for key in keys])
             self._blocks_changed = True
 
     def delete_block(self, key: str) -> None:
@@ -455,6 +488,13 @@ class StateStore:
             self._write(
                 "INSERT OR REPLACE INTO offenders (key, count, updated_at) VALUES (?, ?, ?)",
                 (key, count, self._clock()),
+            )
+
+    def set_offences_many(self, rows: list[tuple[str, int, float]]) -> None:
+        """Store (key, count, set at) rows in one statement: a turn's counts, written behind."""
+        with self._writing():
+            self._write_many(
+                "INSERT OR REPLACE INTO offenders (key, count, updated_at) VALUES (?, ?, ?)", rows
             )
 
     def load_offences(self) -> dict[str, int]:
@@ -538,6 +578,16 @@ class StateStore:
             newest = cursor.lastrowid
             if newest is not None and newest % 1000 == 0 and newest > TRIGGERS_KEPT:
                 self._write("DELETE FROM triggers WHERE id <= ?", (newest - TRIGGERS_KEPT,))
+
+    def add_triggers(self, rows: list[tuple[str, str]]) -> None:
+        """`add_trigger` for many (executable, alert id) rows in one statement; the oldest are
+        forgotten at the same points (each 1,000th row) as one by one."""
+        with self._writing():
+            self._write_many("INSERT INTO triggers (executable, alert_id) VALUES (?, ?)", rows)
+            newest = int(self._conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+            last_trim = newest - newest % 1000
+            if last_trim > newest - len(rows) and last_trim > TRIGGERS_KEPT:
+                self._write("DELETE FROM triggers WHERE id <= ?", (last_trim - TRIGGERS_KEPT,))
 
     def load_triggers(self) -> set[tuple[str, str]]:
         """(executable, alert id) of the newest TRIGGERS_KEPT applied alerts."""
