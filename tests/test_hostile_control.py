@@ -101,7 +101,7 @@ async def test_silent_clients_are_dropped_and_do_not_block_others(
 
 
 async def _wait_streams_empty(server: control.ControlServer) -> bool:
-    while server._streams:  # noqa: SLF001 - what the server still holds
+    while server._streams:
         await asyncio.sleep(0.02)
     return True
 

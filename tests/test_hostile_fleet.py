@@ -175,3 +175,4 @@ async def test_deletes_of_unknown_blocks_do_not_grow_the_table(tmp_path: Path) -
     finally:
         await engine.stop()
         queue.close()
+

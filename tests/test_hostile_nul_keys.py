@@ -63,7 +63,7 @@ HOLE = (
 @pytest.mark.xfail(strict=True, reason=HOLE)
 @pytest.mark.parametrize(("name", "raw"), SHAPES, ids=[s[0] for s in SHAPES])
 def test_a_nul_in_a_decision_key_is_refused_as_crafted(name: str, raw: str) -> None:
-    with pytest.raises(AlertError, match="^crafted: "):
+    with pytest.raises(AlertError, match=r"^crafted: "):
         decode_alert_line(raw.encode() + b"\n")
 
 
