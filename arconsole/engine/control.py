@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from arconsole.engine.engine import Engine
 
 MAX_REQUEST = 1 << 20
+# A client has this long to send its whole request line: one that connects and stays silent
+# (or trickles) must not hold a task and a descriptor for ever.
+REQUEST_DEADLINE = 30.0
 
 
 class ControlError(Exception):
@@ -93,13 +96,25 @@ class ControlServer:
         if task is not None:
             self._streams.add(task)
         try:
-            line = await reader.readline()
+            try:
+                line = await asyncio.wait_for(reader.readline(), REQUEST_DEADLINE)
+            except TimeoutError:
+                await _send(writer, {"ok": False, "error": "bad request: no complete request "
+                                     f"line within {REQUEST_DEADLINE:g} s"})
+                return
+            except ValueError:  # asyncio's LimitOverrunError, as readline raises it
+                await _send(writer, {"ok": False, "error": "bad request: request line too "
+                                     f"long (over {MAX_REQUEST} bytes)"})
+                return
             if not line:
                 return
             try:
                 request = json.loads(line)
                 if not isinstance(request, dict):
                     raise ValueError("request is not an object")
+            except RecursionError:
+                await _send(writer, {"ok": False, "error": "bad request: nested too deeply"})
+                return
             except ValueError as error:
                 await _send(writer, {"ok": False, "error": f"bad request: {error}"})
                 return

@@ -89,21 +89,21 @@ class Dialog(ModalScreen[ResultT]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog" if not self.calm else "dialog -calm"):
-            yield Static(Text(self.title_text), classes="dialog-title")
+            yield Static(literal(self.title_text, wrap=True), classes="dialog-title")
             if self.facts:
                 yield Static(facts_table(self.facts), id="dialog-facts")
             yield from self.fields()
             if self.has_fields:
                 yield Label("", classes="dialog-error", id="dialog-error")
-            if self.note:
-                yield Static(Text(self.note), classes="dialog-note")
+            if self.note:  # may name an agent: attacker text, drawn literally
+                yield Static(literal(self.note, wrap=True), classes="dialog-note")
             if self.confirm_label:
                 with Horizontal(classes="dialog-buttons"):
                     yield Button(self.cancel_label or "Cancel", id="cancel")
                     yield Button(self.confirm_label, id="confirm", variant=self.confirm_variant)
 
     def show_error(self, text: str) -> None:
-        self.query_one("#dialog-error", Label).update(Text(text))
+        self.query_one("#dialog-error", Label).update(literal(text, wrap=True))
 
     def action_submit(self) -> None:
         result = self.answer()

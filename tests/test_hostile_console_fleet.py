@@ -1,0 +1,61 @@
+"""The console draws every attacker-controlled fleet field literally: agent names, programs and
+keys from AR log alerts (spoofable on an agent) carrying Textual/Rich markup (`[bold]`,
+`[@click=app.quit]`), terminal escapes and bidi controls. Real engine, real Textual app: the
+blocks pane, the row's detail and the reverse dialog show the text as written (escapes made
+visible), never as styles, links or terminal control.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from console_support import console, screen_text, settle, wait_for
+
+from tests.test_fleet_delivery import bind_queue, fleet_home
+from tests.test_hostile_fleet import ar_alert
+
+NAME = "[bold]nm[/bold][@click=app.quit]Q[/]\x1b[31m\u202ez"
+PROGRAM = "active-response/bin/[@click=app.quit]f[b]"
+KEY = "198.51.100.7[reverse]\x1b]0;t\x07"
+
+
+def assert_literal(text: str) -> None:
+    assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
+    assert "\\x1b" in text or "\\u202e" in text  # escapes are shown, not dropped
+
+
+async def test_hostile_fleet_fields_render_literally(tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    try:
+        async with console(tmp_path, size=(220, 40), home=home,
+                           agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar") as c:
+            await c.feed(ar_alert("002", PROGRAM, KEY, agent_name=NAME))
+            await wait_for(c.pilot, lambda: len(c.shown_keys()) == 1, what="the fleet row")
+            await c.press("3")
+            await settle(c)
+            text = screen_text(c.app)
+            assert "002:[@click=app.quit]f[b]-198.51.100.7[reverse]\\x1b]0;t\\x07" in text
+            assert "002 [bold]n" in text  # the agent name, markup as written
+            assert_literal(text)
+            assert c.app.is_running
+
+            await c.press("enter")  # the row's detail
+            await settle(c)
+            detail = screen_text(c.app)
+            assert "[@click=app.quit]" in detail and "[reverse]" in detail
+            assert_literal(detail)
+            await c.press("escape")
+            await settle(c)
+
+            await c.press("r")  # the reverse dialog names the key
+            await settle(c)
+            dialog = screen_text(c.app)
+            assert "[reverse]" in dialog
+            assert "\x1b" not in dialog and "\x07" not in dialog
+            await c.press("escape")
+            await settle(c)
+            assert c.app.is_running
+    finally:
+        queue.close()

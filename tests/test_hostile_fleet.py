@@ -1,0 +1,178 @@
+"""The fleet surface attacked (issue 14 is new attacker-controlled input): AR log alerts with
+crafted programs, keys and agent names, decoy rows, agent keys that cannot reach an agent.
+
+Everything in an AR log alert is the attacker's: a spoofed log line on an agent decodes as a
+rule-651 alert as well as a real one does. Real engine, real Unix datagram socket standing for
+Wazuh's queue. Tests marked xfail name a hole in `arconsole/engine/` (owned elsewhere this
+session) and the fix proposed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from arconsole.commands.blocks_fleet import format_fleet
+from arconsole.engine.clock import ManualClock
+from tests.engine_support import T0, started
+from tests.test_fleet_agent_blocks import settle
+from tests.test_fleet_delivery import bind_queue, fleet_home, received
+
+
+def ar_alert(agent: str, program_path: str, key: str, *, agent_name: str = "web-01",
+             command: str = "add", rule_id: str = "651") -> bytes:
+    """A rule-651/652 AR log alert with the given (hostile) fields."""
+    trigger = {"timestamp": "2023-11-14T22:13:20.000+0000",
+               "rule": {"level": "5", "description": "sshd: x", "id": "5710",
+                        "groups": ["syslog", "sshd"]},
+               "agent": {"id": agent, "name": agent_name}, "data": {"srcip": key}}
+    alert = {"timestamp": "2023-11-14T22:13:22.000+0000",
+             "rule": {"level": 3, "description": "Host Blocked", "id": rule_id,
+                      "groups": ["ossec", "active_response"]},
+             "agent": {"id": agent, "name": agent_name}, "id": "1700000002.9",
+             "data": {"srcip": key, "command": command,
+                      "origin": {"module": "wazuh-execd", "name": "node01"},
+                      "parameters": {"alert": trigger, "extra_args": [],
+                                     "program": program_path}},
+             "location": "/var/ossec/logs/active-responses.log"}
+    return json.dumps(alert, separators=(",", ":")).encode()
+
+
+HOSTILE_NAME = "\x1b]0;pwned\x07[bold red]x[/][@click=app.quit]q[/]\u202eevil\u2028"
+
+
+async def test_hostile_fleet_fields_are_listed_literally(tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    engine = await started(home, ManualClock(T0), agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    try:
+        await engine.handle_line(ar_alert(
+            "002", "active-response/bin/fw\x1b[2J[bold]x\u202e", "198.51.100.7\x1b[31m\n",
+            agent_name=HOSTILE_NAME))
+        await engine.handle_line(ar_alert(
+            "002", "active-response/bin/../../../../bin/sh", "198.51.100.8"))
+        await engine.drain()
+        listing = engine.fleet.listing()
+        assert len(listing) == 2
+        text = format_fleet(listing)
+        for bad in ("\x1b", "\u202e", "\u2028", "\x07"):
+            assert bad not in text
+        assert text.count("\n") == 2  # the heading and one line per row: none forged
+        assert {row["program"] for row in listing} >= {"sh"}  # never a path
+    finally:
+        await engine.stop()
+        queue.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: FleetTable.find (engine/fleet_table.py) takes the first row whose "
+    "f'{program}-{key}' equals the text after 'AGENT:', so a spoofed AR alert for program "
+    "'firewall' and key 'drop-198.51.100.7' planted earlier captures the operator's "
+    "'blocks reverse 002:firewall-drop-198.51.100.7': the reverse goes to the decoy (which "
+    "the agent refuses), is reported as sent, and the real block stays. Fix: find() collects "
+    "every match and refuses an ambiguous key (naming the candidates), and the table ignores "
+    "rows whose program the agent's helper would refuse"))
+async def test_a_decoy_row_cannot_capture_the_operators_reverse(tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    engine = await started(home, ManualClock(T0), agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    try:
+        await engine.handle_line(ar_alert("002", "active-response/bin/firewall",
+                                          "drop-198.51.100.7"))  # the decoy, planted first
+        await engine.handle_line(ar_alert("002", "active-response/bin/firewall-drop",
+                                          "198.51.100.7"))  # the block Wazuh's execd holds
+        await engine.drain()
+        results = await engine.reverse_blocks(["002:firewall-drop-198.51.100.7"], "tester")
+        await settle(engine)
+        sent = received(queue)
+        real_reverse = [d for d in sent if b'"extra_args":["firewall-drop","198.51.100.7"]' in d]
+        # Either the real block is reversed, or the operator is told the key is ambiguous.
+        assert real_reverse or (not results[0].ok and "ambiguous" in results[0].detail)
+    finally:
+        await engine.stop()
+        queue.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: FleetStage.reverse_on_agent (engine/fleet.py) sends !arconsole-reverse for any "
+    "row the agents reported and answers ok 'sent', even when program or key is outside the "
+    "agent helper's strict patterns (so the agent is certain to refuse it and the block "
+    "stays). Fix: before sending, check program against [A-Za-z0-9._-]{1,128} (not leading "
+    "'.' or '-') and key against [A-Za-z0-9.:_@-]{1,255} (not leading '-'), the helper's own "
+    "patterns, kept in agent_messages.py beside reverse_json; refuse with ok=False and "
+    "'the agent's arconsole-reverse would refuse this program/key'"))
+async def test_reverse_is_not_reported_sent_for_a_key_the_agent_must_refuse(
+        tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    engine = await started(home, ManualClock(T0), agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    try:
+        key = "198.51.100.7;touch pwned"
+        await engine.handle_line(ar_alert("002", "active-response/bin/firewall-drop", key))
+        await engine.drain()
+        results = await engine.reverse_blocks([f"002:firewall-drop-{key}"], "tester")
+        await settle(engine)
+        assert not results[0].ok
+        assert received(queue) == []
+    finally:
+        await engine.stop()
+        queue.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: agent_datagram (engine/agent_messages.py) refuses every agent id that is not "
+    "exactly 3 digits, but Wazuh numbers agents past 999 as '1000', '1001'... (printf "
+    "%03d), so in a fleet of more than 999 agents those agents are never reached (every "
+    "response to them 'failed: bad header'). Fix: accept `agent_id.isdigit() and "
+    "3 <= len(agent_id) <= 8` (a one-line change)"))
+async def test_agents_past_999_are_reached(tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)
+    agents = {"data": {"affected_items": [
+        {"id": "1000", "name": "big-1000", "ip": "192.0.2.10", "version": "Wazuh v4.14.7",
+         "status": "active"}]}}
+    (home / "agents.json").write_text(json.dumps(agents))
+    queue = bind_queue(home)
+    engine = await started(home, ManualClock(T0), agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    try:
+        from tests.engine_support import alert_line
+
+        await engine.handle_line(alert_line("9.1", rule_id="5710", level=5, agent_id="1000",
+                                            srcip="203.0.113.9"))
+        await engine.drain()
+        await settle(engine)
+        sent = received(queue)
+        assert len(sent) == 1 and sent[0].startswith(b"(local_source) [] NRN 1000 {")
+    finally:
+        await engine.stop()
+        queue.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: FleetTable.apply (engine/fleet_table.py) creates a row for a `delete` of a block "
+    "it never saw, and lifted rows are never pruned: spoofed rule-652 lines with distinct "
+    "keys grow the table (and the state DB) without bound - measured 100,000 spoofed deletes "
+    "-> 100,000 rows, 55 MB held, find() 79 ms per reverse. Fix: `if row is None and "
+    "entry.command == 'delete': return None` before creating the row, and drop lifted rows "
+    "older than a retention (e.g. 24 h) when saving"))
+async def test_deletes_of_unknown_blocks_do_not_grow_the_table(tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    engine = await started(home, ManualClock(T0), agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    try:
+        for i in range(500):
+            await engine.handle_line(ar_alert(
+                "002", "active-response/bin/firewall-drop", f"10.9.{i >> 8}.{i & 255}",
+                command="delete", rule_id="652"))
+        await engine.drain()
+        assert len(engine.fleet.table.rows) == 0
+    finally:
+        await engine.stop()
+        queue.close()
+
