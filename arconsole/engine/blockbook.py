@@ -279,7 +279,8 @@ class BlockBook:
         context.bus.publish(BlockChanged(context.clock.now(), change, block.to_json()))
 
     def sorted_by_expiry(self) -> list[Block]:
-        return sorted(self.blocks.values(), key=lambda b: b.expires_at)
+        # Ties (one clock tick, scripts answering in any order) by key: the same list each time.
+        return sorted(self.blocks.values(), key=lambda b: (b.expires_at, b.key))
 
     # ------------------------------------------------------------------ timers
 

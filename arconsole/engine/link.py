@@ -310,7 +310,7 @@ class SocketLink:
         )
 
     def blocks(self) -> list[BlockInfo]:
-        return [*sorted(self._blocks.values(), key=lambda b: b.expires_at), *self._fleet]
+        return [*sorted(self._blocks.values(), key=lambda b: (b.expires_at, b.key)), *self._fleet]
 
     async def _refresh_fleet(self) -> None:
         """The fleet rows again, after a fleet or delivery event (one request per batch)."""
