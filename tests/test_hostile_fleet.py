@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from arconsole.commands.blocks_fleet import format_fleet
+from arconsole.engine.agent_messages import AgentMessageError, agent_datagram
 from arconsole.engine.clock import ManualClock
 from tests.engine_support import T0, started
 from tests.test_fleet_agent_blocks import settle
@@ -124,12 +125,19 @@ async def test_reverse_is_not_reported_sent_for_a_key_the_agent_must_refuse(
         queue.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: agent_datagram (engine/agent_messages.py) refuses every agent id that is not "
-    "exactly 3 digits, but Wazuh numbers agents past 999 as '1000', '1001'... (printf "
-    "%03d), so in a fleet of more than 999 agents those agents are never reached (every "
-    "response to them 'failed: bad header'). Fix: accept `agent_id.isdigit() and "
-    "3 <= len(agent_id) <= 8` (a one-line change)"))
+@pytest.mark.parametrize(("agent_id", "ok"), [
+    ("001", True), ("999", True), ("1000", True), ("12345678", True), ("01", False),
+    ("123456789", False), ("\u0661\u0662\u0663", False), ("12a", False), ("-12", False)])
+def test_agent_ids_in_the_header_are_three_to_eight_ascii_digits(agent_id: str,
+                                                                 ok: bool) -> None:
+    if ok:
+        assert agent_datagram("NRN", agent_id, b"{}").startswith(
+            f"(local_source) [] NRN {agent_id} {{".encode())
+    else:
+        with pytest.raises(AgentMessageError):
+            agent_datagram("NRN", agent_id, b"{}")
+
+
 async def test_agents_past_999_are_reached(tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
     agents = {"data": {"affected_items": [

@@ -3,8 +3,9 @@
 Format A (spec 6.3 A) with `command` = `!<executable>`, an ad-hoc run that the agent's execd
 accepts whatever its ar.conf holds (fleet.md F1) and runs with timeout 0, `origin.module`
 "arconsole" so the agent's log says who sent it; behind the header of format C
-(`(local_source) [] N<R|N><S|N> <3-digit id> `); sent as ONE datagram with the trailing NUL,
-as `OS_SendUnix(sock, msg, 0)` does. The alert is spliced in as its raw bytes.
+(`(local_source) [] N<R|N><S|N> <agent id> `, the id `%03d`: 3 digits, more past 999);
+sent as ONE datagram with the trailing NUL, as `OS_SendUnix(sock, msg, 0)` does.
+The alert is spliced in as its raw bytes.
 """
 
 from __future__ import annotations
@@ -63,9 +64,15 @@ def adhoc_head(*, node_name: str, executable: str, extra_args: Sequence[str]) ->
     )
 
 
+def is_agent_id(agent_id: str) -> bool:
+    """A Wazuh agent id as remoted's header carries it: 3 to 8 ASCII digits."""
+    return 3 <= len(agent_id) <= 8 and agent_id.isascii() and agent_id.isdigit()
+
+
 def agent_datagram(flags: str, agent_id: str, message: bytes) -> bytes:
     """Header + message + NUL: exactly the bytes analysisd writes to `queue/alerts/ar`."""
-    if len(flags) != 3 or not agent_id.isdigit() or len(agent_id) != 3:
+    # Wazuh numbers agents %03d: "001"... "999", then "1000", "1001"... (ASCII digits only).
+    if len(flags) != 3 or not is_agent_id(agent_id):
         raise AgentMessageError(f"bad header {flags!r} for agent {agent_id!r}")
     if b"\0" in message:
         raise AgentMessageError("the message holds a NUL byte")

@@ -20,7 +20,7 @@ from arconsole.config.double_delivery import (
 )
 from arconsole.engine.agent_blocks import AGENT_STARTED_RULES
 from arconsole.engine.agent_delivery import WazuhQueueDelivery
-from arconsole.engine.agent_messages import REVERSE_SCRIPT, reverse_json
+from arconsole.engine.agent_messages import REVERSE_SCRIPT, is_agent_id, reverse_json
 from arconsole.engine.context import EngineContext
 from arconsole.engine.decide import Decider
 from arconsole.engine.events import FleetChanged
@@ -89,7 +89,7 @@ class FleetStage:
         (its timer dropped); a block Wazuh's execd holds gets its delete run on the agent, and
         the answer says what the agent's own timer still does (fleet.md F3)."""
         agent, colon, _ = key.partition(":")
-        if not colon or not agent.isdigit():
+        if not colon or not is_agent_id(agent):
             return None
         delivery = self.delivery
         ident = delivery.blocks.find(key) if delivery is not None else None
