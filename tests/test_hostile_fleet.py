@@ -68,14 +68,6 @@ async def test_hostile_fleet_fields_are_listed_literally(tmp_path: Path) -> None
         queue.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: FleetTable.find (engine/fleet_table.py) takes the first row whose "
-    "f'{program}-{key}' equals the text after 'AGENT:', so a spoofed AR alert for program "
-    "'firewall' and key 'drop-198.51.100.7' planted earlier captures the operator's "
-    "'blocks reverse 002:firewall-drop-198.51.100.7': the reverse goes to the decoy (which "
-    "the agent refuses), is reported as sent, and the real block stays. Fix: find() collects "
-    "every match and refuses an ambiguous key (naming the candidates), and the table ignores "
-    "rows whose program the agent's helper would refuse"))
 async def test_a_decoy_row_cannot_capture_the_operators_reverse(tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
@@ -91,21 +83,15 @@ async def test_a_decoy_row_cannot_capture_the_operators_reverse(tmp_path: Path) 
         await settle(engine)
         sent = received(queue)
         real_reverse = [d for d in sent if b'"extra_args":["firewall-drop","198.51.100.7"]' in d]
-        # Either the real block is reversed, or the operator is told the key is ambiguous.
-        assert real_reverse or (not results[0].ok and "ambiguous" in results[0].detail)
+        # The operator is told the key is ambiguous, with both candidates, and nothing is sent.
+        assert not real_reverse and not results[0].ok and "ambiguous" in results[0].detail
+        assert "'firewall'" in results[0].detail and "'firewall-drop'" in results[0].detail
+        assert sent == []
     finally:
         await engine.stop()
         queue.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: FleetStage.reverse_on_agent (engine/fleet.py) sends !arconsole-reverse for any "
-    "row the agents reported and answers ok 'sent', even when program or key is outside the "
-    "agent helper's strict patterns (so the agent is certain to refuse it and the block "
-    "stays). Fix: before sending, check program against [A-Za-z0-9._-]{1,128} (not leading "
-    "'.' or '-') and key against [A-Za-z0-9.:_@-]{1,255} (not leading '-'), the helper's own "
-    "patterns, kept in agent_messages.py beside reverse_json; refuse with ok=False and "
-    "'the agent's arconsole-reverse would refuse this program/key'"))
 async def test_reverse_is_not_reported_sent_for_a_key_the_agent_must_refuse(
         tmp_path: Path) -> None:
     home = fleet_home(tmp_path)

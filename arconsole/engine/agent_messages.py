@@ -10,6 +10,7 @@ The alert is spliced in as its raw bytes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import msgspec
@@ -82,6 +83,21 @@ def agent_datagram(flags: str, agent_id: str, message: bytes) -> bytes:
             f"message of {len(datagram)} bytes is longer than remoted reads ({MAX_DATAGRAM})"
         )
     return datagram
+
+
+# The agent helper's own patterns (scripts/agent_reverse.py, `case` under LC_ALL=C): a program
+# file name not starting `.` or `-`, an address or a user name not starting `-`.
+_HELPER_PROGRAM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+_HELPER_KEY = re.compile(r"[A-Za-z0-9.:_@][A-Za-z0-9.:_@-]{0,254}")
+
+
+def reverse_refusal(program: str, key: str) -> str | None:
+    """Why the agent's arconsole-reverse would refuse (program, key); None when it takes them."""
+    if program == REVERSE_SCRIPT or _HELPER_PROGRAM.fullmatch(program) is None:
+        return f"the agent's {REVERSE_SCRIPT} would refuse this program"
+    if _HELPER_KEY.fullmatch(key) is None:
+        return f"the agent's {REVERSE_SCRIPT} would refuse this key"
+    return None
 
 
 def reverse_json(*, node_name: str, program: str, key: str) -> bytes:

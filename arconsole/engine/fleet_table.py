@@ -26,6 +26,7 @@ from arconsole.alerts.model import Alert, AlertError
 from arconsole.config.model import ActiveResponse
 from arconsole.engine.agent_messages import REVERSE_SCRIPT
 from arconsole.engine.fleet_store import FleetRow, FleetStore
+from arconsole.safetext import literal
 
 AR_RULES = frozenset({*range(600, 608), *range(650, 659)})
 AR_GROUP = "active_response"
@@ -410,12 +411,29 @@ class FleetTable:
         return self.rows.get((agent, program, key))
 
     def find(self, row_key: str) -> FleetRow | None:
-        """By `AGENT:program-key`."""
+        """By `AGENT:program-key`; AmbiguousRowKey when it splits into more than one row.
+
+        Both program and key may hold `-` and both are the agents' (attacker's) text: a row
+        (`firewall`, `drop-IP`) reads the same as (`firewall-drop`, `IP`). Taking the first
+        would let a planted row capture the operator's reverse, so every match is collected.
+        """
         agent, _, rest = row_key.partition(":")
-        for (row_agent, program, key), row in self.rows.items():
-            if row_agent == agent and rest == f"{program}-{key}":
-                return row
-        return None
+        found = [row for (row_agent, program, key), row in self.rows.items()
+                 if row_agent == agent and rest == f"{program}-{key}"]
+        if len(found) > 1:
+            raise AmbiguousRowKey(row_key, found)
+        return found[0] if found else None
+
+
+class AmbiguousRowKey(ValueError):
+    """`AGENT:program-key` names more than one reported row; the candidates, escaped."""
+
+    def __init__(self, row_key: str, rows: list[FleetRow]) -> None:
+        candidates = "; ".join(f"program {literal(row.program)!r} key {literal(row.key)!r}"
+                               for row in rows)
+        super().__init__(f"ambiguous: {literal(row_key)} names {len(rows)} reported blocks "
+                         f"({candidates}); not reversed, reverse it on the agent itself")
+        self.rows = rows
 
 
 def expected_end(row: FleetRow) -> tuple[float, float] | None:
