@@ -147,13 +147,6 @@ async def test_agents_past_999_are_reached(tmp_path: Path) -> None:
         queue.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: FleetTable.apply (engine/fleet_table.py) creates a row for a `delete` of a block "
-    "it never saw, and lifted rows are never pruned: spoofed rule-652 lines with distinct "
-    "keys grow the table (and the state DB) without bound - measured 100,000 spoofed deletes "
-    "-> 100,000 rows, 55 MB held, find() 79 ms per reverse. Fix: `if row is None and "
-    "entry.command == 'delete': return None` before creating the row, and drop lifted rows "
-    "older than a retention (e.g. 24 h) when saving"))
 async def test_deletes_of_unknown_blocks_do_not_grow_the_table(tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
     queue = bind_queue(home)

@@ -360,6 +360,10 @@ class FleetTable:
         ident = (entry.agent, entry.program, entry.key)
         row = self.rows.get(ident)
         if row is None:
+            if entry.command != "add":
+                # A delete of a block never seen lifts nothing; a row for it would let spoofed
+                # rule-652 lines grow the table (and the state file) without bound.
+                return None
             row = FleetRow(entry.agent, entry.program, entry.key, active=False)
             self.rows[ident] = row
         row.agent_name = entry.agent_name or row.agent_name
