@@ -17,6 +17,9 @@ import pytest
 from arconsole.commands.blocks_fleet import format_fleet
 from arconsole.engine.agent_messages import AgentMessageError, agent_datagram
 from arconsole.engine.clock import ManualClock
+from arconsole.engine.fleet_store import FleetStore
+from arconsole.engine.fleet_table import ArLogEntry, FleetTable
+from arconsole.engine.store import StateStore
 from tests.engine_support import T0, started
 from tests.test_fleet_agent_blocks import settle
 from tests.test_fleet_delivery import bind_queue, fleet_home, received
@@ -163,3 +166,35 @@ async def test_deletes_of_unknown_blocks_do_not_grow_the_table(tmp_path: Path) -
         await engine.stop()
         queue.close()
 
+
+
+def _entry(key: str, command: str, at: float) -> ArLogEntry:
+    return ArLogEntry(agent="002", agent_name="web-01", program="firewall-drop", key=key,
+                      command=command, rule_id="651" if command == "add" else "652", at=at,
+                      trigger=None, origin_module="wazuh-execd")
+
+
+def test_lifted_rows_are_pruned_by_count_and_age_and_stay_pruned(tmp_path: Path) -> None:
+    store = StateStore.open(tmp_path / "state.db")
+    try:
+        table = FleetTable(FleetStore(store), lifted_keep=10)
+        table.apply(_entry("192.0.2.1", "add", T0), None)  # active: never pruned
+        for i in range(200):  # spoofed add + delete pairs, every key new
+            key = f"10.9.{i >> 8}.{i & 255}"
+            table.apply(_entry(key, "add", T0 + i), None)
+            table.apply(_entry(key, "delete", T0 + i), None)
+        lifted = [row for row in table.rows.values() if not row.active]
+        assert 10 <= len(lifted) <= 11 and table.rows[("002", "firewall-drop", "192.0.2.1")]
+        assert ("002", "firewall-drop", "10.9.0.199") in table.rows  # the newest are kept
+        # A day later, one more lift: every lifted row older than the retention goes.
+        table.apply(_entry("192.0.2.2", "add", T0 + 90_000), None)
+        table.apply(_entry("192.0.2.2", "delete", T0 + 90_000), None)
+        assert sorted(key for (_, _, key) in table.rows) == ["192.0.2.1", "192.0.2.2"]
+    finally:
+        store.close()
+    store = StateStore.open(tmp_path / "state.db")
+    try:  # the state file forgot them too (the rows log folded in before the delete)
+        assert sorted(row.key for row in FleetStore(store).load_rows()) == [
+            "192.0.2.1", "192.0.2.2"]
+    finally:
+        store.close()
