@@ -198,3 +198,52 @@ def test_lifted_rows_are_pruned_by_count_and_age_and_stay_pruned(tmp_path: Path)
             "192.0.2.1", "192.0.2.2"]
     finally:
         store.close()
+
+
+async def test_a_burst_of_agent_started_alerts_resends_the_blocks_twice_at_most(
+        tmp_path: Path) -> None:
+    """20 "agent started" alerts in a second: the agent's blocks go out at the first, once
+    more when the 10 s window ends, then a start after the window is a start again."""
+    import asyncio
+
+    from tests.engine_support import alert_line
+
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    clock = ManualClock(T0)
+    engine = await started(home, clock, agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    started_alert = alert_line("9.9", rule_id="503", level=3, agent_id="001", srcip=None,
+                               groups=["ossec"])
+    try:
+        await engine.handle_line(alert_line("9.1", rule_id="5710", level=5, agent_id="001",
+                                            srcip="203.0.113.9"))
+        await engine.drain()
+        await settle(engine)
+        (block,) = received(queue)
+        for _ in range(20):
+            await engine.handle_line(started_alert)
+        await engine.drain()
+        await settle(engine)
+        assert received(queue) == [block]  # once, not 20 times
+        clock.advance(10)  # the window ends: the repeats inside it give one more
+        got: list[bytes] = []
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            got += received(queue)
+            if got:
+                break
+        await settle(engine)
+        got += received(queue)
+        assert got == [block]
+        clock.advance(10)  # a window with no repeats: nothing more
+        engine.agent_delivery.blocks.started_window_ends()  # type: ignore[union-attr]
+        await settle(engine)
+        assert received(queue) == []
+        await engine.handle_line(started_alert)  # a start after the window
+        await engine.drain()
+        await settle(engine)
+        assert received(queue) == [block]
+    finally:
+        await engine.stop()
+        queue.close()
