@@ -25,8 +25,8 @@ from arconsole.engine.offenders import escalate
 AGENT_STARTED_RULES = frozenset({"501", "503"})
 TICK = 0.5  # how often due blocks are looked for
 # "Agent started" alerts for one agent closer than this are one start: its blocks go out at
-# the first, and once more at the window's end if more came (a burst of spoofed or repeated
-# rule-501/503 alerts must not re-send every block each time).
+# the first only (rules 501 and 503 both come for one start, and a burst of spoofed ones must
+# not re-send every block each time; a real restart takes longer than this).
 STARTED_COALESCE = 10.0
 
 
@@ -55,7 +55,6 @@ class AgentBlocks:
         self._offences: dict[str, int] = {}  # counts read or set this run
         self.dirty_offences: dict[str, int] = {}
         self._started_at: dict[str, float] = {}  # agent -> when its blocks last went again
-        self._started_again: set[str] = set()  # started again inside that window
 
     def attach(self, store: FleetStore) -> None:
         self._store = store
@@ -111,15 +110,12 @@ class AgentBlocks:
             self.started_window_ends()
 
     def started_window_ends(self) -> None:
-        """Agents whose "started" window has ended: once more if they started again in it."""
+        """Forget the agents whose "started" window has ended (agent ids are alert text)."""
         now = self._context.clock.now()
         ended = [agent for agent, at in self._started_at.items()
                  if now - at >= STARTED_COALESCE]
         for agent in ended:
             del self._started_at[agent]
-            if agent in self._started_again:
-                self._started_again.discard(agent)
-                self.agent_started(agent)
 
     def expire_due(self) -> list[AgentBlock]:
         """Reverse the blocks whose time has come: `!arconsole-reverse` to their agent."""
@@ -178,12 +174,11 @@ class AgentBlocks:
     def agent_started(self, agent: str) -> int:
         """An agent started again: send its active blocks once more, and the reversals it
         never confirmed (sent while it was down: remoted drops what a disconnected agent
-        cannot take), unless that key is blocked again by now. Coalesced: a repeat within
-        STARTED_COALESCE sends nothing now and once more at the window's end."""
+        cannot take), unless that key is blocked again by now. A repeat within
+        STARTED_COALESCE of the last one sends nothing."""
         now = self._context.clock.now()
         last = self._started_at.get(agent)
         if last is not None and now - last < STARTED_COALESCE:
-            self._started_again.add(agent)
             return 0
         self._started_at[agent] = now
         count = 0
