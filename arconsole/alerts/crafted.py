@@ -4,7 +4,9 @@ msgspec keeps the last of a repeated key and matches names exactly; the response
 the alert as Wazuh's cJSON does: the first key, compared case-insensitively (ASCII letters only,
 `arconsole/scripts/protocol.py`). A key on a decision path that is repeated in its object, or
 written in another case, would be checked as one value and acted on as another (issue 11
-item 2). `crafted_keys` says why a line is such a line, from every member of every object on
+item 2). A key holding a NUL (`\\u0000`) is, to cJSON, the C string before it: `"srcip\\u0000x"` is
+`srcip` to the scripts and another key to msgspec, so it counts as a spelling of `srcip`.
+`crafted_keys` says why a line is such a line, from every member of every object on
 the paths, repeats kept. It is the reference the decoder's quick tests are held to
 (`jsonreader`), and it runs only when they cannot vouch for a line.
 """
@@ -63,9 +65,7 @@ def crafted_keys(line: bytes) -> str | None:
 def _ambiguity(members: _Members, tree: _Tree, path: str) -> str | None:
     by_name: dict[str, list[tuple[str, object]]] = {}
     for key, value in members:
-        by_name.setdefault(key.lower() if key.isascii() else _ascii_lower(key), []).append(
-            (key, value)
-        )
+        by_name.setdefault(_cjson_name(key), []).append((key, value))
     for name, below in tree.items():
         found = by_name.get(name.lower())
         if not found:
@@ -76,6 +76,9 @@ def _ambiguity(members: _Members, tree: _Tree, path: str) -> str | None:
             return (f"key '{where}' appears {len(found)} times ({spellings}): Wazuh's "
                     "scripts read the first, ignoring case, and this engine the last")
         key, value = found[0]
+        if "\0" in key:
+            return (f"key '{path}{literal(key)}' holds a NUL: Wazuh's scripts compare keys as C "
+                    f"strings and read it as '{name}', and this engine would not")
         if key != name:
             return (f"key '{path}{literal(key)}' differs from '{name}' only by case: "
                     "Wazuh's scripts would read it, and this engine would not")
@@ -84,6 +87,13 @@ def _ambiguity(members: _Members, tree: _Tree, path: str) -> str | None:
             if reason is not None:
                 return reason
     return None
+
+
+def _cjson_name(key: str) -> str:
+    """The name cJSON matches a key by: a C string (up to a NUL, which `\\u0000` decodes to),
+    ASCII letters folded to lower case."""
+    key = key.split("\0", 1)[0]
+    return key.lower() if key.isascii() else _ascii_lower(key)
 
 
 def _ascii_lower(text: str) -> str:

@@ -163,12 +163,18 @@ _SYSCHECK_NAMES = frozenset(("path",))
 _EVENTDATA_NAMES = (("\0ipaddress\0", "ipAddress"), ("\0destinationip\0", "destinationIp"))
 
 
+_NUL = b"\\u0000"  # how JSON text writes a NUL (a raw one is invalid JSON)
+
+
 def decode_alert_line(line: bytes) -> Alert:
     """One alerts.json line (with or without its newline) as an Alert; AlertError if unusable."""
     if line.endswith(b"\n"):
         line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
     if len(line) > MAX_LINE:
         raise AlertError(f"line longer than 64 KiB (more than {MAX_LINE} bytes)")
+    if _NUL in line:  # a key holding NUL is another key to msgspec, the same one to cJSON
+        decoded_slowly = _checked_slowly(line)
+        return _alert(decoded_slowly, line, arrays_key(line, decoded_slowly.rule))
     try:
         decoded = _decode_fast(line)
     except msgspec.DecodeError:  # not plain, or not JSON: the next reading says which

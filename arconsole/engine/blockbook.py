@@ -173,11 +173,9 @@ class BlockBook:
             if new_count is not None and new_count != count:
                 context.writes.set_offences(key, new_count)
             if live and existing is not None:
-                block = existing.with_(
-                    started_at=took_effect, timeout=timeout,
-                    offences=new_count or 0, restored=False,
-                )
+                block = existing.refreshed(took_effect, timeout, new_count or 0)
                 change, reply = "refreshed", "abort"
+                context.writes.refresh_block(block)  # its row exists: the changed columns
             else:
                 delete_message = (
                     message.with_command("delete") if isinstance(message, ExecdMessage)
@@ -192,7 +190,7 @@ class BlockBook:
                     dry_run=context.dry_run,
                 )
                 change, reply = "added", "continue"
-            context.writes.save_block(block)
+                context.writes.save_block(block)
             if not manual:
                 context.writes.add_trigger(block.executable, alert.alert_id)
         return block, change, reply
@@ -278,8 +276,7 @@ class BlockBook:
 
     def publish(self, change: str, block: Block) -> None:
         context = self._context
-        context.bus.publish(BlockChanged(at=context.clock.now(), change=change,
-                                         block=block.to_json()))
+        context.bus.publish(BlockChanged(context.clock.now(), change, block.to_json()))
 
     def sorted_by_expiry(self) -> list[Block]:
         return sorted(self.blocks.values(), key=lambda b: b.expires_at)

@@ -80,3 +80,23 @@ def fast_replace(cls: type[T]) -> Callable[..., T]:
     replace: Callable[..., T] = namespace["replace"]
     replace.__qualname__ = f"{cls.__qualname__}.replace"
     return replace
+
+
+def fast_copy_with(cls: type[T], *changed: str) -> Callable[..., T]:
+    """A copy of a `cls` with the named fields given positionally, in that order: for one
+    change made often (a block's refresh), without `replace`'s keyword dict (~2x cheaper)."""
+    names = [field.name for field in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    unknown = set(changed) - set(names)
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field(s) {', '.join(sorted(unknown))}")
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    body = []
+    for name in names:
+        namespace[f"_set_{name}"] = _slot_setter(cls, name)
+        body.append(f"    _set_{name}(new, {name if name in changed else 'self.' + name})\n")
+    source = (f"def copy_with(self, {', '.join(changed)}):\n    new = _new(_cls)\n"
+              + "".join(body) + "    return new\n")
+    exec(source, namespace)  # built from the class's own field names, nothing else
+    copy_with: Callable[..., T] = namespace["copy_with"]
+    copy_with.__qualname__ = f"{cls.__qualname__}.copy_with"
+    return copy_with

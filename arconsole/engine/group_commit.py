@@ -6,7 +6,9 @@ not go on before its write is safe (a `continue` is only sent once its block is 
 awaits `durable()`, which resolves after that commit. Block rows, offender counts and
 applied triggers are written behind, at the commit: a key refreshed a hundred times in one
 turn (a backlog, a flood) is written once, as it ends up, and a turn's triggers go in one
-statement. A write that fails then fails the whole turn, as one failed statement did.
+statement. A refresh of a stored block writes only the columns a refresh changes (not its
+~1.4 KB delete message). A write that fails then fails the whole turn, as one failed
+statement did.
 
 A reply to a script (`continue`, `abort`) and a delete handed to its script use `commit_now()`
 instead: committed, then written at once, with no turn of the loop in between where a kill
@@ -34,6 +36,8 @@ class GroupCommit:
         self._open: contextlib.AbstractContextManager[None] | None = None
         self._committed: asyncio.Future[None] | None = None
         self._blocks: dict[str, Block | None] = {}  # key -> row to write, None to delete
+        # key -> a refreshed block whose row exists: only the refresh's columns are written
+        self._refreshes: dict[str, Block] = {}
         self._offences: dict[str, tuple[int, float]] = {}  # key -> (count, set at)
         self._triggers: list[tuple[str, str]] = []  # (executable, alert id), in order
         self._writing = _Writing(self)  # a plain class: a generator context costs ~1 us a use
@@ -56,11 +60,27 @@ class GroupCommit:
         if self._open is None:
             self.begin()
         self._blocks[block.key] = block
+        if self._refreshes:
+            self._refreshes.pop(block.key, None)
+
+    def refresh_block(self, block: Block) -> None:
+        """`save_block` for a refresh of a stored block (`Block.refreshed`): only its start,
+        timeout, offender count and restored flag are written, not the whole row; a row
+        that turns out missing at the commit is written whole."""
+        if self._open is None:
+            self.begin()
+        key = block.key
+        if key in self._blocks:  # written whole this turn already: stays whole
+            self._blocks[key] = block
+        else:
+            self._refreshes[key] = block
 
     def delete_block(self, key: str) -> None:
         if self._open is None:
             self.begin()
         self._blocks[key] = None
+        if self._refreshes:
+            self._refreshes.pop(key, None)
 
     def set_offences(self, key: str, count: int) -> None:
         if self._open is None:
@@ -92,6 +112,7 @@ class GroupCommit:
             return
         self._open = self._committed = None
         rows, self._blocks = self._blocks, {}
+        refreshes, self._refreshes = self._refreshes, {}
         offences, self._offences = self._offences, {}
         triggers, self._triggers = self._triggers, []
         try:
@@ -110,6 +131,10 @@ class GroupCommit:
                 kept = [block for block in rows.values() if block is not None]
                 if kept:
                     store.save_blocks(kept)
+                if refreshes:
+                    refreshed = list(refreshes.values())
+                    if store.refresh_blocks(refreshed) != len(refreshed):
+                        store.save_blocks(refreshed)  # a row was missing: write them whole
             except Exception as failure:  # rolled back whole, never left open
                 if not transaction.__exit__(type(failure), failure, failure.__traceback__):
                     raise

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
 
 from arconsole.alerts.model import Alert
 from arconsole.config.executables import PROGRAM_DIR
@@ -27,29 +26,46 @@ def _json_text(value: str | tuple[str, ...]) -> bytes:
                       separators=(",", ":")).encode()
 
 
-@dataclass(frozen=True, slots=True)
 class ExecdMessage:
-    head: bytes  # everything up to the command value's opening quote
-    tail: bytes  # everything after the command value's closing quote
+    """One alert's execd message, put together only when a command is first asked for: a
+    dry run's refresh of a block in force (most triggers of a backlog) never needs it."""
+
+    __slots__ = ("_alert_raw", "_executable", "_extra_args", "_node_name", "_parts")
+
+    def __init__(
+        self, node_name: str, extra_args: tuple[str, ...], alert_raw: bytes, executable: str,
+    ) -> None:
+        self._node_name = node_name
+        self._extra_args = extra_args
+        self._alert_raw = alert_raw
+        self._executable = executable
+        self._parts: tuple[bytes, bytes] | None = None
 
     @classmethod
     def build(
         cls, *, node_name: str, extra_args: tuple[str, ...] | list[str], alert_raw: bytes,
         executable: str,
     ) -> ExecdMessage:
+        return cls(node_name, tuple(extra_args), alert_raw, executable)
+
+    def _splice(self) -> tuple[bytes, bytes]:
+        """(everything up to the command value's opening quote, everything after its
+        closing quote)."""
         head = (
-            b'{"version":1,"origin":{"name":' + _json_text(node_name)
+            b'{"version":1,"origin":{"name":' + _json_text(self._node_name)
             + b',"module":"wazuh-execd"},"command":"'
         )
         tail = (
-            b'","parameters":{"extra_args":' + _json_text(tuple(extra_args))
-            + b',"alert":' + alert_raw
-            + b',"program":' + _json_text(f"{PROGRAM_DIR}/{executable}") + b"}}"
+            b'","parameters":{"extra_args":' + _json_text(self._extra_args)
+            + b',"alert":' + self._alert_raw
+            + b',"program":' + _json_text(f"{PROGRAM_DIR}/{self._executable}") + b"}}"
         )
-        return cls(head, tail)
+        self._parts = (head, tail)
+        return head, tail
 
     def with_command(self, command: str) -> bytes:
-        return self.head + command.encode() + self.tail
+        head, tail = self._parts or self._splice()
+        return head + command.encode() + tail
 
     @staticmethod
     def replace_command(message: bytes, command: str) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from arconsole.engine.frozen import fast_init, fast_replace
+from arconsole.engine.frozen import fast_copy_with, fast_init, fast_replace
 
 
 class BlockState(StrEnum):
@@ -64,6 +64,13 @@ class Block:
     def with_(self, **changes: object) -> Block:
         return _copy_block(self, **changes)  # dataclasses.replace, ~2.5x cheaper
 
+    def refreshed(self, started_at: float, timeout: int, offences: int) -> Block:
+        """A trigger's refresh of this block in force (execd's `abort`): its time starts again
+        with its (escalated) timeout and count; no longer the block restored at start. Same
+        as `with_(started_at=..., timeout=..., offences=..., restored=False)`, cheaper: most
+        triggers of a backlog are refreshes."""
+        return _refresh_block(self, started_at, timeout, offences, False)
+
     def to_json(self) -> dict[str, object]:
         return {
             "key": self.key,
@@ -90,6 +97,7 @@ class Block:
 
 fast_init(Block)  # built or copied for every trigger: a backlog makes thousands a second
 _copy_block = fast_replace(Block)
+_refresh_block = fast_copy_with(Block, "started_at", "timeout", "offences", "restored")
 
 
 @dataclass(frozen=True, slots=True)

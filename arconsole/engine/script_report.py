@@ -54,10 +54,10 @@ class ScriptReporter:
         """A run that did not happen: a dry run's imagined one, or one refused before it ran."""
         context = self._context
         context.bus.publish(
-            ScriptRan(
-                at=context.clock.now(), action=action + (" (dry-run)" if dry else ""),
-                program=f"{PROGRAM_DIR}/{executable}", key=key, reply=reply,
-                returncode=None, timed_out=False, ok=error is None, error=error,
-                stderr="", duration=0.0,
+            ScriptRan(  # by position (at, action, program, key, reply, returncode, timed_out,
+                # ok, error, stderr, duration): a dry-run backlog tells one per trigger
+                context.clock.now(), action + " (dry-run)" if dry else action,
+                f"{PROGRAM_DIR}/{executable}", key, reply, None, False, error is None, error,
+                "", 0.0,
             )
         )

@@ -118,6 +118,10 @@ _UPSERT_BLOCK = (
     + " ON CONFLICT(key) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in BLOCK_COLUMNS if column != "key")
 )
+# A refresh (execd's `abort` on a block in force) changes these columns only.
+_REFRESH_BLOCK = (
+    "UPDATE blocks SET started_at = ?, timeout = ?, offences = ?, restored = ? WHERE key = ?"
+)
 
 
 class StateStore:
@@ -386,12 +390,12 @@ class StateStore:
                 self._write_failed = failure
             raise failure from error
 
-    def _write_many(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
+    def _write_many(self, sql: str, rows: Iterable[tuple[object, ...]]) -> sqlite3.Cursor:
         """`_write` for one statement run over many rows (executemany)."""
         if self._depth and self._write_failed is not None:
             raise self._write_failed
         try:
-            self._conn.executemany(sql, rows)
+            return self._conn.executemany(sql, rows)
         except sqlite3.Error as error:
             failure = self._write_failure(error)
             if failure is None:
@@ -424,6 +428,18 @@ class StateStore:
         with self._writing():
             self._write_many(_UPSERT_BLOCK, [block_row(block) for block in blocks])
             self._blocks_changed = True
+
+    def refresh_blocks(self, blocks: list[Block]) -> int:
+        """Write only what a refresh changes (start, timeout, offender count, restored) of
+        blocks whose rows exist, in one statement: the rest of a row (its stored delete
+        message, ~1.4 KB) stays as it is. Returns how many rows there were to change."""
+        with self._writing():
+            cursor = self._write_many(_REFRESH_BLOCK, [
+                (block.started_at, block.timeout, block.offences, int(block.restored), block.key)
+                for block in blocks
+            ])
+            self._blocks_changed = True
+        return cursor.rowcount
 
     def delete_blocks(self, keys: list[str]) -> None:
         with self._writing():

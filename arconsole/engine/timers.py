@@ -1,8 +1,9 @@
 """The expiry schedule: which block keys are due, in time order.
 
-A heap with lazy invalidation: rescheduling a key pushes a new entry and the stale one is
-skipped when it surfaces, so a re-trigger or an extension costs O(log n) and 10,000
-simultaneous expiries cost one pass.
+A heap with lazy invalidation: rescheduling a key earlier pushes a new entry and the stale
+one is skipped when it surfaces; rescheduling it later (a re-trigger, an extension: most
+reschedules) pushes nothing, and its entry is pushed again at the new time when the old one
+surfaces. A reschedule costs O(log n) at most and 10,000 simultaneous expiries cost one pass.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ class TimerTable:
 
     def schedule(self, key: str, due_at: float) -> None:
         """(Re)schedule `key` to be due at `due_at`, replacing any earlier schedule."""
+        previous = self._due_at.get(key)
         self._due_at[key] = due_at
+        if previous is not None and due_at >= previous:
+            return  # its entry at `previous` surfaces first and is pushed again then
+        self._push(key, due_at)
+
+    def _push(self, key: str, due_at: float) -> None:
         self._counter += 1
         heapq.heappush(self._heap, (due_at, self._counter, key))
 
@@ -40,14 +47,20 @@ class TimerTable:
         due: list[str] = []
         while self._heap and self._heap[0][0] <= now:
             due_at, _, key = heapq.heappop(self._heap)
-            if self._due_at.get(key) == due_at:
+            current = self._due_at.get(key)
+            if current == due_at:
                 del self._due_at[key]
                 due.append(key)
+            elif current is not None and current > due_at:
+                self._push(key, current)  # rescheduled later: due then (maybe now)
         return due
 
     def _drop_stale(self) -> None:
         while self._heap:
             due_at, _, key = self._heap[0]
-            if self._due_at.get(key) == due_at:
+            current = self._due_at.get(key)
+            if current == due_at:
                 return
             heapq.heappop(self._heap)
+            if current is not None and current > due_at:
+                self._push(key, current)
