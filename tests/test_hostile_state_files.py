@@ -7,7 +7,9 @@ stuck test run. Holes in `arconsole/engine/` are xfail with the fix named.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -94,5 +96,13 @@ def test_a_planted_fifo_does_not_hang_the_start(tmp_path: Path, name: str) -> No
 ])
 def test_a_planted_hard_link_is_not_clobbered(tmp_path: Path, name: str) -> None:
     home, victim = plant(tmp_path, name, "hardlink")
-    start_engine(tmp_path, home)
+    result = start_engine(tmp_path, home)
+    assert "started" in result.stdout, result.stderr[-2000:]
     assert victim.read_text() == "precious\n" and victim.stat().st_mode & 0o777 == 0o644
+    if name != "snapshot":  # (the snapshot is replaced by a rename: the link just goes)
+        # The operator is told which name to remove (the state file's event log).
+        with contextlib.closing(sqlite3.connect(
+                home / "var" / "arconsole" / "state.db")) as db:
+            told = [m for (m,) in db.execute("SELECT message FROM events")
+                    if f"state.db.{name} has 2 hard links" in m]
+        assert told
