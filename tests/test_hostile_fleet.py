@@ -3,8 +3,9 @@ crafted programs, keys and agent names, decoy rows, agent keys that cannot reach
 
 Everything in an AR log alert is the attacker's: a spoofed log line on an agent decodes as a
 rule-651 alert as well as a real one does. Real engine, real Unix datagram socket standing for
-Wazuh's queue. Tests marked xfail name a hole in `arconsole/engine/` (owned elsewhere this
-session) and the fix proposed.
+Wazuh's queue. The holes these tests found are closed: ambiguous reverse keys, keys the
+agent's helper refuses, agent ids past 999, table growth from spoofed deletes, and bursts of
+"agent started" alerts.
 """
 
 from __future__ import annotations
