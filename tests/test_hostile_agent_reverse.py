@@ -141,3 +141,26 @@ def test_install_does_not_follow_a_planted_temporary_symlink(tmp_path: Path) -> 
     with pytest.raises(OSError):
         install_agent_scripts(home)
     assert victim.read_text() == "keep\n"
+
+
+PROGRAMS = ["firewall-drop", "fw_2.sh", ".hidden", "-p", "a" * 128, "b" * 129, "x y", "é"]
+KEYS = ["203.0.113.9", "2001:db8::1", "user@host", "_u", "-x", "a" * 255, "c" * 256, "x;y",
+        "é", "a b", ".a", "x/y"]
+
+
+@pytest.mark.parametrize(("program", "key"), [
+    *((program, "203.0.113.9") for program in PROGRAMS),
+    *(("firewall-drop", key) for key in KEYS)])
+def test_the_engine_refuses_exactly_what_the_helper_refuses(
+        tmp_path: Path, program: str, key: str) -> None:
+    """`reverse_refusal` (checked before the engine sends a reverse and reports it sent) must
+    agree with the real helper run by a real shell, both ways."""
+    from arconsole.engine.agent_messages import reverse_refusal
+
+    home = agent_home(tmp_path)
+    target = home / "active-response" / "bin" / program
+    target.write_text(RECORDING_PROGRAM)
+    target.chmod(0o755)
+    run(home, SHELLS[0], as_execd_sends(program, key))
+    ran = (home / "program-calls.log").exists()
+    assert ran == (reverse_refusal(program, key) is None), (program, key)

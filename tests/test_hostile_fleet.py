@@ -3,8 +3,9 @@ crafted programs, keys and agent names, decoy rows, agent keys that cannot reach
 
 Everything in an AR log alert is the attacker's: a spoofed log line on an agent decodes as a
 rule-651 alert as well as a real one does. Real engine, real Unix datagram socket standing for
-Wazuh's queue. Tests marked xfail name a hole in `arconsole/engine/` (owned elsewhere this
-session) and the fix proposed.
+Wazuh's queue. The holes these tests found are closed: ambiguous reverse keys, keys the
+agent's helper refuses, agent ids past 999, table growth from spoofed deletes, and bursts of
+"agent started" alerts.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from pathlib import Path
 import pytest
 
 from arconsole.commands.blocks_fleet import format_fleet
+from arconsole.engine.agent_messages import AgentMessageError, agent_datagram
 from arconsole.engine.clock import ManualClock
+from arconsole.engine.fleet_store import FleetStore
+from arconsole.engine.fleet_table import ArLogEntry, FleetTable
+from arconsole.engine.store import StateStore
 from tests.engine_support import T0, started
 from tests.test_fleet_agent_blocks import settle
 from tests.test_fleet_delivery import bind_queue, fleet_home, received
@@ -67,14 +72,6 @@ async def test_hostile_fleet_fields_are_listed_literally(tmp_path: Path) -> None
         queue.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: FleetTable.find (engine/fleet_table.py) takes the first row whose "
-    "f'{program}-{key}' equals the text after 'AGENT:', so a spoofed AR alert for program "
-    "'firewall' and key 'drop-198.51.100.7' planted earlier captures the operator's "
-    "'blocks reverse 002:firewall-drop-198.51.100.7': the reverse goes to the decoy (which "
-    "the agent refuses), is reported as sent, and the real block stays. Fix: find() collects "
-    "every match and refuses an ambiguous key (naming the candidates), and the table ignores "
-    "rows whose program the agent's helper would refuse"))
 async def test_a_decoy_row_cannot_capture_the_operators_reverse(tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
@@ -90,21 +87,15 @@ async def test_a_decoy_row_cannot_capture_the_operators_reverse(tmp_path: Path) 
         await settle(engine)
         sent = received(queue)
         real_reverse = [d for d in sent if b'"extra_args":["firewall-drop","198.51.100.7"]' in d]
-        # Either the real block is reversed, or the operator is told the key is ambiguous.
-        assert real_reverse or (not results[0].ok and "ambiguous" in results[0].detail)
+        # The operator is told the key is ambiguous, with both candidates, and nothing is sent.
+        assert not real_reverse and not results[0].ok and "ambiguous" in results[0].detail
+        assert "'firewall'" in results[0].detail and "'firewall-drop'" in results[0].detail
+        assert sent == []
     finally:
         await engine.stop()
         queue.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: FleetStage.reverse_on_agent (engine/fleet.py) sends !arconsole-reverse for any "
-    "row the agents reported and answers ok 'sent', even when program or key is outside the "
-    "agent helper's strict patterns (so the agent is certain to refuse it and the block "
-    "stays). Fix: before sending, check program against [A-Za-z0-9._-]{1,128} (not leading "
-    "'.' or '-') and key against [A-Za-z0-9.:_@-]{1,255} (not leading '-'), the helper's own "
-    "patterns, kept in agent_messages.py beside reverse_json; refuse with ok=False and "
-    "'the agent's arconsole-reverse would refuse this program/key'"))
 async def test_reverse_is_not_reported_sent_for_a_key_the_agent_must_refuse(
         tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
@@ -124,12 +115,19 @@ async def test_reverse_is_not_reported_sent_for_a_key_the_agent_must_refuse(
         queue.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: agent_datagram (engine/agent_messages.py) refuses every agent id that is not "
-    "exactly 3 digits, but Wazuh numbers agents past 999 as '1000', '1001'... (printf "
-    "%03d), so in a fleet of more than 999 agents those agents are never reached (every "
-    "response to them 'failed: bad header'). Fix: accept `agent_id.isdigit() and "
-    "3 <= len(agent_id) <= 8` (a one-line change)"))
+@pytest.mark.parametrize(("agent_id", "ok"), [
+    ("001", True), ("999", True), ("1000", True), ("12345678", True), ("01", False),
+    ("123456789", False), ("\u0661\u0662\u0663", False), ("12a", False), ("-12", False)])
+def test_agent_ids_in_the_header_are_three_to_eight_ascii_digits(agent_id: str,
+                                                                 ok: bool) -> None:
+    if ok:
+        assert agent_datagram("NRN", agent_id, b"{}").startswith(
+            f"(local_source) [] NRN {agent_id} {{".encode())
+    else:
+        with pytest.raises(AgentMessageError):
+            agent_datagram("NRN", agent_id, b"{}")
+
+
 async def test_agents_past_999_are_reached(tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
     agents = {"data": {"affected_items": [
@@ -153,13 +151,6 @@ async def test_agents_past_999_are_reached(tmp_path: Path) -> None:
         queue.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: FleetTable.apply (engine/fleet_table.py) creates a row for a `delete` of a block "
-    "it never saw, and lifted rows are never pruned: spoofed rule-652 lines with distinct "
-    "keys grow the table (and the state DB) without bound - measured 100,000 spoofed deletes "
-    "-> 100,000 rows, 55 MB held, find() 79 ms per reverse. Fix: `if row is None and "
-    "entry.command == 'delete': return None` before creating the row, and drop lifted rows "
-    "older than a retention (e.g. 24 h) when saving"))
 async def test_deletes_of_unknown_blocks_do_not_grow_the_table(tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
@@ -176,3 +167,70 @@ async def test_deletes_of_unknown_blocks_do_not_grow_the_table(tmp_path: Path) -
         await engine.stop()
         queue.close()
 
+
+
+def _entry(key: str, command: str, at: float) -> ArLogEntry:
+    return ArLogEntry(agent="002", agent_name="web-01", program="firewall-drop", key=key,
+                      command=command, rule_id="651" if command == "add" else "652", at=at,
+                      trigger=None, origin_module="wazuh-execd")
+
+
+def test_lifted_rows_are_pruned_by_count_and_age_and_stay_pruned(tmp_path: Path) -> None:
+    store = StateStore.open(tmp_path / "state.db")
+    try:
+        table = FleetTable(FleetStore(store), lifted_keep=10)
+        table.apply(_entry("192.0.2.1", "add", T0), None)  # active: never pruned
+        for i in range(200):  # spoofed add + delete pairs, every key new
+            key = f"10.9.{i >> 8}.{i & 255}"
+            table.apply(_entry(key, "add", T0 + i), None)
+            table.apply(_entry(key, "delete", T0 + i), None)
+        lifted = [row for row in table.rows.values() if not row.active]
+        assert 10 <= len(lifted) <= 11 and table.rows[("002", "firewall-drop", "192.0.2.1")]
+        assert ("002", "firewall-drop", "10.9.0.199") in table.rows  # the newest are kept
+        # A day later, one more lift: every lifted row older than the retention goes.
+        table.apply(_entry("192.0.2.2", "add", T0 + 90_000), None)
+        table.apply(_entry("192.0.2.2", "delete", T0 + 90_000), None)
+        assert sorted(key for (_, _, key) in table.rows) == ["192.0.2.1", "192.0.2.2"]
+    finally:
+        store.close()
+    store = StateStore.open(tmp_path / "state.db")
+    try:  # the state file forgot them too (the rows log folded in before the delete)
+        assert sorted(row.key for row in FleetStore(store).load_rows()) == [
+            "192.0.2.1", "192.0.2.2"]
+    finally:
+        store.close()
+
+
+async def test_a_burst_of_agent_started_alerts_resends_the_blocks_once(
+        tmp_path: Path) -> None:
+    """20 "agent started" alerts in a second: the agent's blocks go out at the first only;
+    a start after the 10 s window is a start again."""
+    from tests.engine_support import alert_line
+
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    clock = ManualClock(T0)
+    engine = await started(home, clock, agents_file=home / "agents.json",
+                           agent_queue=home / "queue" / "alerts" / "ar")
+    started_alert = alert_line("9.9", rule_id="503", level=3, agent_id="001", srcip=None,
+                               groups=["ossec"])
+    try:
+        await engine.handle_line(alert_line("9.1", rule_id="5710", level=5, agent_id="001",
+                                            srcip="203.0.113.9"))
+        await engine.drain()
+        await settle(engine)
+        (block,) = received(queue)
+        for _ in range(20):
+            await engine.handle_line(started_alert)
+            clock.advance(0.4)
+        await engine.drain()
+        await settle(engine)
+        assert received(queue) == [block]  # once, not 20 times
+        clock.advance(2)  # 10 s after the first: the window has ended
+        await engine.handle_line(started_alert)
+        await engine.drain()
+        await settle(engine)
+        assert received(queue) == [block]
+    finally:
+        await engine.stop()
+        queue.close()

@@ -24,6 +24,10 @@ from arconsole.engine.offenders import escalate
 
 AGENT_STARTED_RULES = frozenset({"501", "503"})
 TICK = 0.5  # how often due blocks are looked for
+# "Agent started" alerts for one agent closer than this are one start: its blocks go out at
+# the first only (rules 501 and 503 both come for one start, and a burst of spoofed ones must
+# not re-send every block each time; a real restart takes longer than this).
+STARTED_COALESCE = 10.0
 
 
 
@@ -50,6 +54,7 @@ class AgentBlocks:
         self.fresh: set[tuple[str, str, str]] = set()
         self._offences: dict[str, int] = {}  # counts read or set this run
         self.dirty_offences: dict[str, int] = {}
+        self._started_at: dict[str, float] = {}  # agent -> when its blocks last went again
 
     def attach(self, store: FleetStore) -> None:
         self._store = store
@@ -102,6 +107,15 @@ class AgentBlocks:
         while True:
             await self._context.clock.sleep(TICK)
             self.expire_due()
+            self.started_window_ends()
+
+    def started_window_ends(self) -> None:
+        """Forget the agents whose "started" window has ended (agent ids are alert text)."""
+        now = self._context.clock.now()
+        ended = [agent for agent, at in self._started_at.items()
+                 if now - at >= STARTED_COALESCE]
+        for agent in ended:
+            del self._started_at[agent]
 
     def expire_due(self) -> list[AgentBlock]:
         """Reverse the blocks whose time has come: `!arconsole-reverse` to their agent."""
@@ -160,7 +174,13 @@ class AgentBlocks:
     def agent_started(self, agent: str) -> int:
         """An agent started again: send its active blocks once more, and the reversals it
         never confirmed (sent while it was down: remoted drops what a disconnected agent
-        cannot take), unless that key is blocked again by now."""
+        cannot take), unless that key is blocked again by now. A repeat within
+        STARTED_COALESCE of the last one sends nothing."""
+        now = self._context.clock.now()
+        last = self._started_at.get(agent)
+        if last is not None and now - last < STARTED_COALESCE:
+            return 0
+        self._started_at[agent] = now
         count = 0
         blocked: set[str] = set()
         for block in self.blocks.values():

@@ -3,12 +3,14 @@
 Format A (spec 6.3 A) with `command` = `!<executable>`, an ad-hoc run that the agent's execd
 accepts whatever its ar.conf holds (fleet.md F1) and runs with timeout 0, `origin.module`
 "arconsole" so the agent's log says who sent it; behind the header of format C
-(`(local_source) [] N<R|N><S|N> <3-digit id> `); sent as ONE datagram with the trailing NUL,
-as `OS_SendUnix(sock, msg, 0)` does. The alert is spliced in as its raw bytes.
+(`(local_source) [] N<R|N><S|N> <agent id> `, the id `%03d`: 3 digits, more past 999);
+sent as ONE datagram with the trailing NUL, as `OS_SendUnix(sock, msg, 0)` does.
+The alert is spliced in as its raw bytes.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import msgspec
@@ -63,9 +65,15 @@ def adhoc_head(*, node_name: str, executable: str, extra_args: Sequence[str]) ->
     )
 
 
+def is_agent_id(agent_id: str) -> bool:
+    """A Wazuh agent id as remoted's header carries it: 3 to 8 ASCII digits."""
+    return 3 <= len(agent_id) <= 8 and agent_id.isascii() and agent_id.isdigit()
+
+
 def agent_datagram(flags: str, agent_id: str, message: bytes) -> bytes:
     """Header + message + NUL: exactly the bytes analysisd writes to `queue/alerts/ar`."""
-    if len(flags) != 3 or not agent_id.isdigit() or len(agent_id) != 3:
+    # Wazuh numbers agents %03d: "001"... "999", then "1000", "1001"... (ASCII digits only).
+    if len(flags) != 3 or not is_agent_id(agent_id):
         raise AgentMessageError(f"bad header {flags!r} for agent {agent_id!r}")
     if b"\0" in message:
         raise AgentMessageError("the message holds a NUL byte")
@@ -75,6 +83,21 @@ def agent_datagram(flags: str, agent_id: str, message: bytes) -> bytes:
             f"message of {len(datagram)} bytes is longer than remoted reads ({MAX_DATAGRAM})"
         )
     return datagram
+
+
+# The agent helper's own patterns (scripts/agent_reverse.py, `case` under LC_ALL=C): a program
+# file name not starting `.` or `-`, an address or a user name not starting `-`.
+_HELPER_PROGRAM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+_HELPER_KEY = re.compile(r"[A-Za-z0-9.:_@][A-Za-z0-9.:_@-]{0,254}")
+
+
+def reverse_refusal(program: str, key: str) -> str | None:
+    """Why the agent's arconsole-reverse would refuse (program, key); None when it takes them."""
+    if program == REVERSE_SCRIPT or _HELPER_PROGRAM.fullmatch(program) is None:
+        return f"the agent's {REVERSE_SCRIPT} would refuse this program"
+    if _HELPER_KEY.fullmatch(key) is None:
+        return f"the agent's {REVERSE_SCRIPT} would refuse this key"
+    return None
 
 
 def reverse_json(*, node_name: str, program: str, key: str) -> bytes:

@@ -23,6 +23,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from arconsole.engine.linked_files import refuse_if_linked
+
 MAGIC = b"ARCSENT1"
 _LAYOUT = struct.Struct("<8s16sqq")  # magic, db id (16 bytes), intent, sent
 _INTENT = 24
@@ -52,7 +54,8 @@ def _db_key(db_id: str) -> bytes:
 def read_mark(path: Path, db_id: str) -> Mark | None:
     """The mark left in `path` for the state file `db_id`; None when absent or foreign."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        # O_NONBLOCK: a FIFO planted here must not hang the start (refused just below).
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
         return None
     try:
@@ -75,11 +78,13 @@ class SendMark:
     def __init__(self, path: Path, db_id: str, start: int) -> None:
         """`start`: the id known sent so far (both marks begin there)."""
         self.path = path
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
+                     0o600)
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise OSError(f"{path} is not a regular file")
+            refuse_if_linked(path, info)
             if info.st_mode & 0o077:
                 os.fchmod(fd, 0o600)
             os.ftruncate(fd, _LAYOUT.size)

@@ -33,6 +33,8 @@ import zlib
 from pathlib import Path
 from typing import NamedTuple
 
+from arconsole.engine.linked_files import refuse_if_linked
+
 MAGIC = b"ARCSPOL1"
 _HEADER = 8 + 32  # magic + db id
 _IOV_MAX = 1024  # buffers per pwritev (Linux's IOV_MAX)
@@ -167,7 +169,9 @@ class Spool:
     def __init__(self, path: Path, db_id: str, *, writable: bool) -> None:
         self.path = path
         self.writable = writable
-        flags = os.O_NOFOLLOW | (os.O_RDWR | os.O_CREAT if writable else os.O_RDONLY)
+        # O_NONBLOCK: a FIFO planted here must not hang the start (refused just below).
+        flags = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+        flags |= os.O_RDWR | os.O_CREAT if writable else os.O_RDONLY
         try:
             fd = os.open(path, flags, 0o600)
         except OSError as error:
@@ -179,6 +183,7 @@ class Spool:
                 raise SpoolError(f"{path} is not a regular file")
             header = _header(db_id)
             if writable:
+                refuse_if_linked(path, info)
                 if info.st_mode & 0o077:
                     os.fchmod(fd, 0o600)
                 if os.pread(fd, _HEADER, 0) != header:

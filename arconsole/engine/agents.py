@@ -74,7 +74,7 @@ def parse_version(text: str) -> tuple[int, int] | None:
 def normalise_agent_id(value: str | int) -> str:
     """`1`, `"1"` and `"001"` are the same agent: `"001"`. Other text is kept as written."""
     text = str(value).strip()
-    return f"{int(text):03d}" if text.isdigit() else text
+    return f"{int(text):03d}" if text.isascii() and text.isdigit() else text
 
 
 class AgentDirectory:

@@ -20,7 +20,12 @@ from arconsole.config.double_delivery import (
 )
 from arconsole.engine.agent_blocks import AGENT_STARTED_RULES
 from arconsole.engine.agent_delivery import WazuhQueueDelivery
-from arconsole.engine.agent_messages import REVERSE_SCRIPT, reverse_json
+from arconsole.engine.agent_messages import (
+    REVERSE_SCRIPT,
+    is_agent_id,
+    reverse_json,
+    reverse_refusal,
+)
 from arconsole.engine.context import EngineContext
 from arconsole.engine.decide import Decider
 from arconsole.engine.events import FleetChanged
@@ -28,6 +33,7 @@ from arconsole.engine.fleet_store import AgentBlock, FleetRow, FleetStore
 from arconsole.engine.fleet_table import (
     AR_GROUP,
     AR_RULE_IDS,
+    AmbiguousRowKey,
     FleetTable,
     consequence,
     describe_end,
@@ -89,7 +95,7 @@ class FleetStage:
         (its timer dropped); a block Wazuh's execd holds gets its delete run on the agent, and
         the answer says what the agent's own timer still does (fleet.md F3)."""
         agent, colon, _ = key.partition(":")
-        if not colon or not agent.isdigit():
+        if not colon or not is_agent_id(agent):
             return None
         delivery = self.delivery
         ident = delivery.blocks.find(key) if delivery is not None else None
@@ -97,9 +103,15 @@ class FleetStage:
             delivery.blocks.reverse(ident, f"reversed by {operator}")
             return ActionResult(True, "reverse", key,
                                 f"!{REVERSE_SCRIPT} sent to agent {agent}")
-        row = self.table.find(key)
+        try:
+            row = self.table.find(key)
+        except AmbiguousRowKey as error:
+            return ActionResult(False, "reverse", key, str(error))
         if row is None or not row.active:
             return None
+        refusal = reverse_refusal(row.program, row.key)
+        if refusal is not None:  # sending it would be reported "sent" and change nothing
+            return ActionResult(False, "reverse", key, f"not sent: {refusal}")
         if delivery is None:
             return ActionResult(False, "reverse", key, "no agent transport "
                                 "(--agent-transport wazuh-queue) to reach the agent")

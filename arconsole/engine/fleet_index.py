@@ -65,8 +65,11 @@ class FleetIndex:
                 self._start_index(self._spool)
             try:
                 self._rows_log = Spool(rows_log_path(store.path), self.db_id(), writable=True)
-            except OSError:  # then rows go to the state file one by one, as before
-                pass
+            except OSError as error:  # then rows go to the state file one by one, as before
+                rows_problem = (f"fleet rows log unavailable ({error}): fleet rows are written "
+                                "to the state file one by one, more slowly")
+                self.spool_problem = (f"{self.spool_problem}; {rows_problem}"
+                                      if self.spool_problem else rows_problem)
             else:
                 self._start_rows_log(self._rows_log)
             row = self._conn.execute(

@@ -322,6 +322,15 @@ class FleetStore(FleetIndex):
         if log.end() - self._rows_index() > ROWS_LOG_LIMIT:
             self.catch_up_rows()
 
+    def forget_rows(self, idents: Iterable[tuple[str, str, str]]) -> None:
+        """Delete rows (lifted ones pruned from the table). The rows log is folded in first,
+        so no image left in it brings a deleted row back."""
+        self.catch_up_rows()
+        with self._store.transaction():
+            self._conn.executemany(
+                "DELETE FROM fleet_rows WHERE agent = ? AND program = ? AND key = ?",
+                list(idents))
+
     def load_rows(self) -> list[FleetRow]:
         if not self._has_tables():
             return []

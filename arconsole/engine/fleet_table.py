@@ -26,11 +26,15 @@ from arconsole.alerts.model import Alert, AlertError
 from arconsole.config.model import ActiveResponse
 from arconsole.engine.agent_messages import REVERSE_SCRIPT
 from arconsole.engine.fleet_store import FleetRow, FleetStore
+from arconsole.safetext import literal
 
 AR_RULES = frozenset({*range(600, 608), *range(650, 659)})
 AR_GROUP = "active_response"
 OVERDUE_GRACE = 30.0
 EXECD_TICK = 1.0  # execd checks its timers once a second (spec 7.4)
+LIFTED_KEEP = 10_000  # lifted rows kept at most (the newest)
+LIFTED_RETENTION = 24 * 3600.0  # lifted rows older than this are dropped
+AGE_CHECK_EVERY = 600.0  # how often (alert time) old lifted rows are looked for
 _PROGRAM_PREFIX = "active-response/bin/"
 
 
@@ -315,8 +319,17 @@ Binder = Callable[[Alert], Iterable[ActiveResponse]]
 class FleetTable:
     """Rows by (agent, program, key); persisted through `FleetStore` when one is given."""
 
-    def __init__(self, store: FleetStore | None = None, *, write_behind: bool = False) -> None:
+    def __init__(self, store: FleetStore | None = None, *, write_behind: bool = False,
+                 lifted_keep: int = LIFTED_KEEP, lifted_retention: float = LIFTED_RETENTION
+                 ) -> None:
         self._store = store
+        # Lifted rows are history: kept a day, and at most `lifted_keep` of them, so AR lines
+        # for ever new keys (spoofed add + delete pairs) cannot grow the table without bound.
+        self._lifted_keep = lifted_keep
+        self._lifted_retention = lifted_retention
+        self._lifted: dict[tuple[str, str, str], float] = {}  # in the order they were lifted
+        self._next_age_check = -float("inf")
+        self._forget: set[tuple[str, str, str]] = set()  # pruned, still to delete from store
         # write_behind: rows changed in one event-loop turn are saved together at its end
         # (a burst of AR alerts costs one transaction, as the block book's group commit).
         self._write_behind = write_behind
@@ -330,6 +343,10 @@ class FleetTable:
         if store is not None:
             for row in store.load_rows():
                 self.rows[(row.agent, row.program, row.key)] = row
+            lifted = [row for row in self.rows.values() if not row.active]
+            lifted.sort(key=lambda row: row.lifted_at or 0.0)
+            self._lifted = {(row.agent, row.program, row.key): row.lifted_at or 0.0
+                            for row in lifted}
 
     @property
     def store(self) -> FleetStore | None:
@@ -346,10 +363,44 @@ class FleetTable:
         self._dirty[ident] = row
 
     def flush(self) -> None:
-        """Save the rows changed since the last flush, in one transaction."""
+        """Save the rows changed since the last flush, in one transaction; then delete the
+        pruned ones (after, so a pruned row's last image saved here does not bring it back;
+        a row added again since it was pruned is kept)."""
         dirty, self._dirty = self._dirty, {}
         if dirty and self._store is not None:
             self._store.save_rows(dirty.values())
+        forget = [ident for ident in self._forget if ident not in self.rows]
+        self._forget.clear()
+        if forget and self._store is not None:
+            self._store.forget_rows(forget)
+
+    def _prune(self, now: float) -> None:
+        """Drop the oldest lifted rows past the count, and (once in a while) the old ones.
+        Done in batches: each pruning folds the rows log into the state file."""
+        over = len(self._lifted) - self._lifted_keep
+        aged = now >= self._next_age_check
+        if over < max(1, self._lifted_keep // 10) and not aged:
+            return
+        if aged:
+            self._next_age_check = now + AGE_CHECK_EVERY
+        cutoff = now - self._lifted_retention
+        pruned: list[tuple[str, str, str]] = []
+        for ident, lifted_at in self._lifted.items():
+            if len(self._lifted) - len(pruned) > self._lifted_keep or lifted_at < cutoff:
+                pruned.append(ident)
+            else:
+                break
+        for ident in pruned:
+            del self._lifted[ident]
+            self.rows.pop(ident, None)
+            self._dirty.pop(ident, None)
+        if not pruned or self._store is None:
+            return
+        self._forget.update(pruned)
+        if not self._write_behind:
+            self.flush()
+        elif not self._dirty:
+            asyncio.get_running_loop().call_soon(self.flush)
 
     def apply(self, entry: ArLogEntry, binder: Binder | None) -> FleetRow | None:
         """Update the table with one AR log entry; the row it changed (None for the
@@ -359,6 +410,10 @@ class FleetTable:
         ident = (entry.agent, entry.program, entry.key)
         row = self.rows.get(ident)
         if row is None:
+            if entry.command != "add":
+                # A delete of a block never seen lifts nothing; a row for it would let spoofed
+                # rule-652 lines grow the table (and the state file) without bound.
+                return None
             row = FleetRow(entry.agent, entry.program, entry.key, active=False)
             self.rows[ident] = row
         row.agent_name = entry.agent_name or row.agent_name
@@ -369,6 +424,7 @@ class FleetTable:
                 row.adds = 0
                 row.lifted_at = None
             row.active = True
+            self._lifted.pop(ident, None)
             row.adds += 1
             row.last_added = entry.at
             if entry.trigger is not None:
@@ -380,7 +436,11 @@ class FleetTable:
         else:
             row.active = False
             row.lifted_at = entry.at
+            self._lifted.pop(ident, None)
+            self._lifted[ident] = entry.at
         self._save(ident, row)
+        if not row.active:
+            self._prune(entry.at)
         return row
 
     def _bind(self, row: FleetRow, entry: ArLogEntry, binder: Binder | None) -> None:
@@ -410,12 +470,29 @@ class FleetTable:
         return self.rows.get((agent, program, key))
 
     def find(self, row_key: str) -> FleetRow | None:
-        """By `AGENT:program-key`."""
+        """By `AGENT:program-key`; AmbiguousRowKey when it splits into more than one row.
+
+        Both program and key may hold `-` and both are the agents' (attacker's) text: a row
+        (`firewall`, `drop-IP`) reads the same as (`firewall-drop`, `IP`). Taking the first
+        would let a planted row capture the operator's reverse, so every match is collected.
+        """
         agent, _, rest = row_key.partition(":")
-        for (row_agent, program, key), row in self.rows.items():
-            if row_agent == agent and rest == f"{program}-{key}":
-                return row
-        return None
+        found = [row for (row_agent, program, key), row in self.rows.items()
+                 if row_agent == agent and rest == f"{program}-{key}"]
+        if len(found) > 1:
+            raise AmbiguousRowKey(row_key, found)
+        return found[0] if found else None
+
+
+class AmbiguousRowKey(ValueError):
+    """`AGENT:program-key` names more than one reported row; the candidates, escaped."""
+
+    def __init__(self, row_key: str, rows: list[FleetRow]) -> None:
+        candidates = "; ".join(f"program {literal(row.program)!r} key {literal(row.key)!r}"
+                               for row in rows)
+        super().__init__(f"ambiguous: {literal(row_key)} names {len(rows)} reported blocks "
+                         f"({candidates}); not reversed, reverse it on the agent itself")
+        self.rows = rows
 
 
 def expected_end(row: FleetRow) -> tuple[float, float] | None:

@@ -120,7 +120,8 @@ def write_snapshot(
 def read_snapshot(path: Path) -> Snapshot | None:
     """The snapshot at `path`; None if there is none. SnapshotUnreadable for a bad header."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO planted here must not hang the start (refused just below).
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except OSError as error:
