@@ -376,26 +376,20 @@ class StateStore:
     def _write(self, sql: str, parameters: tuple[object, ...] = ()) -> sqlite3.Cursor:
         """Run a writing statement; a refused write becomes StoreWriteError and dooms the
         open transaction (it will be rolled back whole, whatever the caller does)."""
+        return self._guarded(self._conn.execute, sql, parameters)
+
+    def _write_many(self, sql: str, rows: Iterable[tuple[object, ...]]) -> sqlite3.Cursor:
+        """`_write` for one statement run over many rows (executemany)."""
+        return self._guarded(self._conn.executemany, sql, rows)
+
+    def _guarded(self, run: Callable[[str, Any], sqlite3.Cursor], sql: str,
+                 parameters: Any) -> sqlite3.Cursor:
         if self._depth and self._write_failed is not None:
             # Doomed: SQLite may have rolled back already, and a statement run now would
             # commit on its own, outside the transaction it belongs to.
             raise self._write_failed
         try:
-            return self._conn.execute(sql, parameters)
-        except sqlite3.Error as error:
-            failure = self._write_failure(error)
-            if failure is None:
-                raise
-            if self._depth:
-                self._write_failed = failure
-            raise failure from error
-
-    def _write_many(self, sql: str, rows: Iterable[tuple[object, ...]]) -> sqlite3.Cursor:
-        """`_write` for one statement run over many rows (executemany)."""
-        if self._depth and self._write_failed is not None:
-            raise self._write_failed
-        try:
-            return self._conn.executemany(sql, rows)
+            return run(sql, parameters)
         except sqlite3.Error as error:
             failure = self._write_failure(error)
             if failure is None:
