@@ -58,15 +58,20 @@ class AgentInventory:
         return agents
 
     async def watch(self, path: Path, changed: Callable[[AgentDirectory], None]) -> None:
-        """`--agents FILE` is re-read whenever its content changes (not only at a reload)."""
+        """`--agents FILE` is re-read whenever its content changes (not only at a reload),
+        parsed on a worker thread: a fleet-sized file takes seconds, the loop must not wait."""
         from arconsole.config.watch import watch_config
+        from arconsole.engine.agents import AgentsFileError, load_agents
 
         changes = watch_config(path, since=self._digest, ready=self.watch_ready)
         async with contextlib.aclosing(changes):
             async for _ in changes:
-                agents = self.reread()
-                if agents is not None:
-                    changed(agents)
+                try:
+                    agents = await asyncio.to_thread(load_agents, path)
+                except AgentsFileError as error:
+                    self._kept(error, path)
+                else:
+                    changed(self._took(agents, path))
 
     def reread(self) -> AgentDirectory | None:
         """The agents file again; None (and a warning) when it went bad."""
@@ -76,12 +81,17 @@ class AgentInventory:
         if path is None:
             return None
         try:
-            agents = load_agents(path)
+            return self._took(load_agents(path), path)
         except AgentsFileError as error:
-            said = str(error) if str(path) in str(error) else f"{path}: {error}"
-            self._context.notice("warning", f"{said}; the agents known before are kept")
+            self._kept(error, path)
             return None
+
+    def _took(self, agents: AgentDirectory, path: Path) -> AgentDirectory:
         self.current = agents
         self._context.notice("info", f"agents re-read from {path}: {len(agents.agents)} "
                              f"agent(s), {len(agents.active_ids)} active")
         return agents
+
+    def _kept(self, error: Exception, path: Path) -> None:
+        said = str(error) if str(path) in str(error) else f"{path}: {error}"
+        self._context.notice("warning", f"{said}; the agents known before are kept")
