@@ -53,7 +53,10 @@ READY_TIMEOUT_S = 30.0
 
 # Bash, not Python: a recorder must cost little, or a burst of 60 deletes measures the
 # interpreter's start-up instead of the engine. One line per run, appended in one write.
+# It answers `check` as the stock scripts do (# arconsole: answers check): 0 when its own
+# record's last word on the key is an applied add (continue, or abort: in force), 3 otherwise.
 RECORDER = """#!/bin/bash
+# arconsole: answers check
 export LC_ALL=C
 t0=$EPOCHREALTIME
 IFS= read -r first
@@ -64,7 +67,13 @@ cmd= ip= id=
 [[ $first =~ $re_id ]] && id=${{BASH_REMATCH[1]}}
 exe=${{0##*/}}
 tail=
-if [[ $cmd == add ]]; then
+status=0
+if [[ $cmd == check ]]; then
+  last=$(grep -F '"exe":"'"$exe"'"' {record} 2>/dev/null | grep -F '"srcip":"'"$ip"'"' |
+         grep -E '"command":"delete"|"reply":"(continue|abort)"' | tail -n 1)
+  [[ $last == *'"command":"add"'* ]] || status=3
+  tail=',"status":'$status
+elif [[ $cmd == add ]]; then
   origin='"origin":{{"name":"rec","module":"active-response"}}'
   printf '{{"version":1,%s,"command":"check_keys","parameters":{{"keys":["%s"]}}}}\\n' \\
     "$origin" "$ip"
@@ -76,6 +85,7 @@ if [[ $cmd == add ]]; then
 fi
 printf '{{"t0":%s,"command":"%s","exe":"%s","alert_id":"%s","srcip":"%s","pid":%d%s}}\\n' \\
   "$t0" "$cmd" "$exe" "$id" "$ip" "$$" "$tail" >> {record}
+exit $status
 """
 
 
@@ -97,6 +107,8 @@ class Verdict:
     adds: int
     deletes: int
     kills: dict[str, int]
+    reapplied: int = 0  # blocks whose `continue` a kill cut off, re-applied at the restart
+    forgotten: int = 0  # such blocks found due at the restart: forgotten, never in force
 
     @property
     def ok(self) -> bool:
@@ -130,6 +142,7 @@ class Harness:
         self.serial = 0
         self.generation = 0
         self.killed_at = 0.0
+        self.entry = ["-m", "arconsole"]  # how the engine is started (a test may wrap it)
 
     # ------------------------------------------------------------------ the engine
 
@@ -140,7 +153,7 @@ class Harness:
         env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONFAULTHANDLER": "1"}
         with open(log, "wb") as out:
             self.engine = subprocess.Popen(
-                [sys.executable, "-m", "arconsole", "run", str(self.config),
+                [sys.executable, *self.entry, "run", str(self.config),
                  "--home", str(self.home), "--state", str(self.state), "--time-limit", "5"],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                 cwd=self.home,
@@ -317,15 +330,39 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
     def killed_near(moment: float) -> bool:
         return any(abs(moment - killed) <= TOLERANCE_S for killed, _ in run.down)
 
-    phantoms = {
-        id(record) for record in records
-        if record["command"] == "add" and record.get("reply") is None
-        and effective[record["alert_id"]] == 0 and killed_near(record.get("t1", record["t0"]))
-    }
+    # The restart settles such a block: its script's `check` says the rule is missing (3),
+    # then it is re-applied (an add answered `continue`: that is the add, its time counted
+    # from the first attempt, as the engine counts it), or, its time having passed while the
+    # engine was down, forgotten (never in force: no add, no delete).
+    missing_checks: dict[str, float] = {}
+    for record in records:
+        if record["command"] == "check" and record.get("status") == 3:
+            missing_checks.setdefault(record["alert_id"], record["t0"])
+    unanswered: dict[str, float] = {}
+    for record in records:
+        if record["command"] == "add" and record.get("reply") is None:
+            unanswered[record["alert_id"]] = record.get("t1", record["t0"])
+    reapplied: dict[int, float] = {}  # id(re-applying add) -> when its block took effect
+    for record in records:
+        alert_id = record["alert_id"]
+        if (record["command"] == "add" and record.get("reply") == "continue"
+                and alert_id in missing_checks and alert_id in unanswered
+                and missing_checks[alert_id] <= record["t0"]):
+            reapplied[id(record)] = unanswered[alert_id]
+    phantoms: set[int] = set()
+    forgotten: set[int] = set()
+    for record in records:
+        if (record["command"] == "add" and record.get("reply") is None
+                and effective[record["alert_id"]] == 0
+                and killed_near(record.get("t1", record["t0"]))):
+            (forgotten if record["alert_id"] in missing_checks else phantoms).add(id(record))
     phantom_alerts = {r["alert_id"] for r in records if id(r) in phantoms}
+    forgotten_alerts = {r["alert_id"] for r in records if id(r) in forgotten}
     for alert_id, executable in run.alerts.items():
         if alert_id in phantom_alerts:
             problems.append(f"{PHANTOM} alert {alert_id} ({executable})")
+        elif alert_id in forgotten_alerts:
+            continue
         elif effective[alert_id] != 1:
             problems.append(f"[fired {effective[alert_id]}x] alert {alert_id} ({executable})")
 
@@ -342,6 +379,8 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
             if id(record) in phantoms:
                 # As far as the engine knows, an add (or a refresh, if a block was in force).
                 record = {**record, "reply": "phantom"}
+            elif id(record) in reapplied:
+                record = {**record, "t1": reapplied[id(record)], "reapplied": True}
             elif record["command"] == "add" and record.get("reply") not in ("continue", "abort"):
                 continue  # the engine died before answering: the script changed nothing
             by_key[f"{record['exe']}-{record['srcip']}"].append(record)
@@ -405,7 +444,8 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
         for marker in ("Traceback", "Task exception was never retrieved"):
             if marker in text:
                 problems.append(f"[engine output] {log.name}: {marker!r}")
-    return Verdict(problems, len(run.alerts), adds, deletes, dict(run.kills))
+    return Verdict(problems, len(run.alerts), adds, deletes, dict(run.kills),
+                   len(reapplied), len(forgotten))
 
 
 def run_matrix(
@@ -438,7 +478,8 @@ def main() -> int:
     verdict = run_matrix(args.rounds, seed, workdir)
     elapsed = time.monotonic() - started
     print(f"{verdict.alerts} alerts, {verdict.adds} adds, {verdict.deletes} deletes, "
-          f"kills {verdict.kills}, {elapsed:.1f}s")
+          f"kills {verdict.kills}, {elapsed:.1f}s; cut off before `continue`: "
+          f"{verdict.reapplied} re-applied at restart, {verdict.forgotten} forgotten (due)")
     if not args.keep and verdict.ok:
         shutil.rmtree(workdir, ignore_errors=True)
     if verdict.ok:

@@ -15,7 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from bench.crash import PHANTOM, REDO, RULES, UNSENT_DELETE, Harness, Verdict, run_matrix
+from bench.crash import (
+    PHANTOM,
+    REDO,
+    RULES,
+    UNSENT_DELETE,
+    Harness,
+    Verdict,
+    judge,
+    load_records,
+    run_matrix,
+)
 from tests.engine_support import alert_line
 
 ROUNDS = 20
@@ -121,3 +131,96 @@ def test_a_delete_running_when_the_engine_is_killed_is_not_run_again(tmp_path: P
             harness.engine.wait()
     assert lines() == ["add continue", "delete", "delete done"]
     assert started and started[0].endswith("0 block(s) restored"), started
+
+
+# The engine, killed by itself at one exact point of a trigger's handshake: a real kill -9 of
+# a real `arconsole run`, placed where the crash matrix can only land by chance.
+KILLED_AT = """
+import os, runpy, signal, sys
+from arconsole.engine import blockbook
+
+def kill_now() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if sys.argv[1] == "before-continue":
+    original = blockbook.BlockBook.record_trigger
+
+    async def record_trigger(self, *args, **kwargs):
+        block, reply = await original(self, *args, **kwargs)
+        if reply == "continue":
+            kill_now()  # the block is stored; its `continue` is not written yet
+        return block, reply
+
+    blockbook.BlockBook.record_trigger = record_trigger
+else:  # after-continue: written, its mark not yet cleared
+    blockbook.BlockBook._reply_written = lambda self, key, at: kill_now()
+sys.argv = ["arconsole", *sys.argv[2:]]
+runpy.run_module("arconsole", run_name="__main__", alter_sys=True)
+"""
+
+
+def kill_in_handshake(harness: Harness, where: str, srcip: str = "198.51.100.9") -> None:
+    """Start the engine so that it kills itself at `where` on its first add, send one alert,
+    wait for the kill, and start it again as usual."""
+    harness.entry = ["-c", KILLED_AT, where]
+    harness.start()
+    with open(harness.alerts_path, "ab") as out:
+        out.write(alert_line("1700000000.1", rule_id=RULES["rec2"], srcip=srcip) + b"\n")
+    assert harness.engine is not None
+    harness.engine.wait(timeout=30)
+    harness.killed_at = time.time()
+    harness.entry = ["-m", "arconsole"]
+    harness.restart("handshakes")
+
+
+def settle(harness: Harness, deletes: int) -> list[dict[str, object]]:
+    """Wait until the recorder saw `deletes` deletes, stop the engine; its records."""
+    def done() -> bool:
+        return sum(r["command"] == "delete" for r in load_records(harness.record)) >= deletes
+    try:
+        wait_until(done, "the block's delete")
+        harness.stop()
+    finally:
+        if harness.engine is not None and harness.engine.poll() is None:
+            harness.engine.kill()
+            harness.engine.wait()
+    return load_records(harness.record)
+
+
+def test_a_kill_between_a_stored_block_and_its_continue_is_re_applied_once(
+    tmp_path: Path,
+) -> None:
+    harness = Harness(tmp_path, 0, lambda _: None)
+    kill_in_handshake(harness, "before-continue")
+    records = settle(harness, deletes=1)
+    steps = [(r["command"], r.get("reply", r.get("status"))) for r in records]
+    # The script never had `continue`; the restart asked, found it missing, re-applied it once.
+    assert steps == [("add", None), ("check", 3), ("add", "continue"), ("delete", None)]
+    verdict = judge(harness.run, records)
+    assert verdict.problems == [] and verdict.adds == 1 and verdict.deletes == 1
+    assert verdict.reapplied == 1
+
+
+def test_a_kill_after_the_continue_reached_the_script_does_not_apply_it_again(
+    tmp_path: Path,
+) -> None:
+    harness = Harness(tmp_path, 0, lambda _: None)
+    kill_in_handshake(harness, "after-continue")
+    records = settle(harness, deletes=1)
+    steps = [(r["command"], r.get("reply", r.get("status"))) for r in records]
+    assert steps == [("add", "continue"), ("check", 0), ("delete", None)]
+    verdict = judge(harness.run, records)
+    assert verdict.problems == [] and verdict.adds == 1 and verdict.reapplied == 0
+
+
+def test_a_script_without_check_keeps_the_uncertain_block_and_says_so(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, 0, lambda _: None)
+    script = harness.home / "active-response" / "bin" / "rec2"
+    script.write_text(script.read_text().replace("# arconsole: answers check\n", ""))
+    kill_in_handshake(harness, "before-continue")
+    records = settle(harness, deletes=1)
+    steps = [(r["command"], r.get("reply", r.get("status"))) for r in records]
+    assert steps == [("add", None), ("delete", None)]  # never asked, kept, reversed on time
+    log = harness.run.logs[-1].read_text()
+    assert log.count("may not be in force") == 1, log
+    assert "rec2-198.51.100.9" in log

@@ -627,3 +627,42 @@ def test_events_are_bounded_to_the_newest(store: StateStore, state_path: Path) -
         f"event {EVENTS_KEPT + 24}", f"event {EVENTS_KEPT + 23}", f"event {EVENTS_KEPT + 22}"
     ]
     assert store.list_events(limit=EVENTS_KEPT + 100)[-1].message == "event 25"
+
+
+# ---------------------------------------------------------------------- replies pending
+
+
+def make_older(state_path: Path, version: int) -> None:
+    """Turn a fresh file into one as an older arconsole wrote it (its tables, its version)."""
+    with StateStore.open(state_path) as store:
+        store.save_block(make_block())
+    dropped = {2: ["pending_replies"], 1: ["pending_replies", "meta", "triggers"]}[version]
+    with sqlite3.connect(state_path) as other:
+        for table in dropped:
+            other.execute(f"DROP TABLE {table}")
+        other.execute("UPDATE schema_version SET version = ?", (version,))
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_file_opens_upgraded_with_its_blocks(state_path: Path, version: int) -> None:
+    make_older(state_path, version)
+    with pytest.raises(StateError, match="open it once with the engine to migrate"):
+        StateStore.open(state_path, lock=False)  # a reader never migrates
+    with StateStore.open(state_path) as store:
+        assert [block.key for block in store.load_blocks()] == [make_block().key]
+        store.mark_reply_pending("k", 1.0)
+        assert store.load_pending_replies() == {"k"}
+    with sqlite3.connect(state_path) as other:
+        assert other.execute("SELECT version FROM schema_version").fetchone() == (3,)
+
+
+def test_a_reply_mark_is_cleared_only_by_its_own_reply(store: StateStore) -> None:
+    store.mark_reply_pending("a", 1.0)
+    store.mark_reply_pending("b", 1.0)
+    store.mark_reply_pending("a", 2.0)  # a newer add of the same key
+    store.clear_reply_pending("a", 1.0)  # the older reply's clear leaves the newer mark
+    assert store.load_pending_replies() == {"a", "b"}
+    store.clear_reply_pending("a", 2.0)
+    assert store.load_pending_replies() == {"b"}
+    store.clear_pending_replies(["b", "c"])
+    assert store.load_pending_replies() == set()

@@ -158,8 +158,15 @@ class BlockBook:
         if context.dry_run:
             self.publish(change, block)
         else:  # told once the reply is written: nothing between the commit and the write
-            asyncio.get_running_loop().call_soon(self.publish, change, block)
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self.publish, change, block)
+            if change == "added" and protocol is Protocol.JSON:
+                # The `continue` is written by then: its mark goes with the next commit.
+                loop.call_soon(self._reply_written, key, took_effect)
         return block, reply
+
+    def _reply_written(self, key: str, marked_at: float) -> None:
+        self._write(lambda store: store.clear_reply_pending(key, marked_at))
 
     def _write_trigger(
         self, key: str, response: ActiveResponse, alert: Alert, srcip: str | None,
@@ -169,7 +176,7 @@ class BlockBook:
     ) -> tuple[Block, str, str]:
         context = self._context
         live = existing is not None and existing.state is BlockState.ACTIVE
-        with context.writes.writing():
+        with context.writes.writing() as store:
             if new_count is not None and new_count != count:
                 context.writes.set_offences(key, new_count)
             if live and existing is not None:
@@ -191,6 +198,10 @@ class BlockBook:
                 )
                 change, reply = "added", "continue"
                 context.writes.save_block(block)
+                if protocol is Protocol.JSON and not context.dry_run:
+                    # In the block's own transaction: a kill after this commit and before
+                    # the `continue` reaches the script leaves the mark (restore.py).
+                    store.mark_reply_pending(key, took_effect)
             if not manual:
                 context.writes.add_trigger(block.executable, alert.alert_id)
         return block, change, reply

@@ -6,7 +6,10 @@ one is re-applied once (the stored message as an `add`, its handshake answered `
 logged, and marked `drift repaired` on the block's events for the console.
 
 Only the stock scripts that answer `check` are asked; any other answer (an error, a script
-without `check`) changes nothing and is told once per block.
+without `check`) changes nothing and is told once per block. A custom script that answers
+`check` the same way says so with a line holding CHECK_DECLARATION (`# arconsole: answers
+check`) in its first 4 KB; restore.py then asks it too about a block whose `continue` may not
+have reached it (a kill in between).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import asyncio
 from arconsole.config.executables import PROGRAM_DIR
 from arconsole.engine.blockbook import BlockBook
 from arconsole.engine.context import EngineContext
-from arconsole.engine.executor import ExecutableError
+from arconsole.engine.executor import ExecutableError, resolve_executable
 from arconsole.engine.messages import ExecdMessage
 from arconsole.engine.model import Block, BlockState, Protocol
 from arconsole.engine.script_report import ScriptReporter, describe_failure
@@ -25,6 +28,8 @@ from arconsole.safetext import literal
 CHECKABLE = frozenset({"firewall-drop", "route-null"})  # stock scripts with `check`
 EXIT_IN_FORCE = 0
 EXIT_MISSING = 3
+CHECK_DECLARATION = b"# arconsole: answers check"
+_DECLARATION_WINDOW = 4096
 
 
 class DriftChecker:
@@ -33,12 +38,31 @@ class DriftChecker:
         self._book = book
         self._reporter = reporter
         self._told: set[str] = set()  # keys whose check could not answer (told once)
+        self._declared: dict[str, bool] = {}  # executable -> declares `check` (read once)
         self.repaired = 0
 
     @staticmethod
     def checkable(block: Block) -> bool:
         return (block.state is BlockState.ACTIVE and block.protocol is Protocol.JSON
                 and block.executable in CHECKABLE and not block.dry_run)
+
+    def answers_check(self, block: Block) -> bool:
+        """A stock script with `check`, or one that declares it answers `check` alike."""
+        if self.checkable(block):
+            return True
+        if (block.state is not BlockState.ACTIVE or block.protocol is not Protocol.JSON
+                or block.dry_run or not block.executable):
+            return False
+        declared = self._declared.get(block.executable)
+        if declared is None:
+            try:
+                path = resolve_executable(self._context.executor.home, block.executable)
+                with open(path, "rb") as script:
+                    declared = CHECK_DECLARATION in script.read(_DECLARATION_WINDOW)
+            except (OSError, ExecutableError):
+                declared = False
+            self._declared[block.executable] = declared
+        return declared
 
     async def loop(self, interval: float) -> None:
         clock = self._context.clock
@@ -55,19 +79,32 @@ class DriftChecker:
         in-force, repaired, repair-failed, unknown, or gone (reversed meanwhile)."""
         async with self._book.holding(key):  # no delete of this key runs meanwhile
             block = self._book.blocks.get(key)
-            if block is None or not self.checkable(block):
+            if block is None or not self.answers_check(block):
                 return "gone"
-            check = ExecdMessage.replace_command(block.delete_message, "check")
-            try:
-                result = await self._context.executor.run_json_delete(block.executable, check)
-            except ExecutableError as error:
-                return self._unknown(block, str(error))
-            if result.returncode == EXIT_IN_FORCE and not result.timed_out:
-                self._told.discard(key)
-                return "in-force"
-            if result.returncode != EXIT_MISSING or result.timed_out:
-                return self._unknown(block, describe_failure(result))
-            return await self._repair(block)
+            found = await self._check(block)
+            return await self._repair(block) if found == "missing" else found
+
+    async def check_only(self, key: str) -> str:
+        """Ask whether one block is in force, changing nothing: in-force, missing, unknown,
+        or gone."""
+        async with self._book.holding(key):
+            block = self._book.blocks.get(key)
+            if block is None or not self.answers_check(block):
+                return "gone"
+            return await self._check(block)
+
+    async def _check(self, block: Block) -> str:
+        check = ExecdMessage.replace_command(block.delete_message, "check")
+        try:
+            result = await self._context.executor.run_json_delete(block.executable, check)
+        except ExecutableError as error:
+            return self._unknown(block, str(error))
+        if result.returncode == EXIT_IN_FORCE and not result.timed_out:
+            self._told.discard(block.key)
+            return "in-force"
+        if result.returncode != EXIT_MISSING or result.timed_out:
+            return self._unknown(block, describe_failure(result))
+        return "missing"
 
     async def _repair(self, block: Block) -> str:
         context = self._context

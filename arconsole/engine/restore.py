@@ -1,5 +1,6 @@
-"""Restore: bring the block book back from the state file at start, and lift blocks on
-addresses the white list covers (at start, and after a reload that white-lists them)."""
+"""Restore: bring the block book back from the state file at start, settle blocks whose
+`continue` may never have reached their script, and lift blocks on addresses the white list
+covers (at start, and after a reload that white-lists them)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import asyncio
 
 from arconsole.engine.blockbook import BlockBook
 from arconsole.engine.context import EngineContext
+from arconsole.engine.drift import DriftChecker
 from arconsole.engine.model import BlockState
+from arconsole.engine.script_report import ScriptReporter
+from arconsole.engine.store_errors import StoreWriteError
 from arconsole.engine.whitelist import WhiteList
+from arconsole.safetext import literal
 
 
 async def restore_blocks(context: EngineContext, book: BlockBook) -> None:
@@ -34,10 +39,62 @@ async def restore_blocks(context: EngineContext, book: BlockBook) -> None:
         else:
             book.schedule(restored)
         book.publish("restored", restored)
+    forgotten = await settle_uncertain(context, book, set(overdue))
+    overdue = [key for key in overdue if key not in forgotten]
     # Concurrently: one hanging delete must not hold up the others or the start.
     reason = "expired while arconsole was down"
     await asyncio.gather(*(book.reverse(key, reason) for key in overdue))
     await lift_white_listed(context, book, "white-listed while arconsole was down")
+
+
+async def settle_uncertain(
+    context: EngineContext, book: BlockBook, overdue: set[str],
+) -> set[str]:
+    """Blocks stored with a reply pending: the engine was killed after storing the block and
+    maybe before its `continue` reached the script, so the rule may never have been added.
+
+    A script that answers `check` is asked; a missing rule is re-applied once (drift's add +
+    continue handshake), or, for a block whose time passed while the engine was down,
+    forgotten (nothing in force to reverse). Any other script: the block is kept and one
+    warning says it may not be in force. The marks are cleared either way. Returns the
+    overdue keys forgotten (not to be reversed).
+    """
+    pending = context.store.load_pending_replies()
+    forgotten: set[str] = set()
+    if not pending:
+        return forgotten
+    checker = DriftChecker(context, book, ScriptReporter(context))
+    checked: list[str] = []
+    for key in sorted(pending):
+        block = book.blocks.get(key)
+        if block is None or block.state is not BlockState.ACTIVE or block.dry_run:
+            continue
+        if checker.answers_check(block):
+            checked.append(key)
+        else:
+            context.notice("warning", literal(
+                f"{key}: arconsole stopped before {block.executable} was told to go on; the "
+                "block may not be in force and its script cannot be asked (no `check`): "
+                "reverse it and add it again if it must hold"))
+
+    async def settle(key: str) -> None:
+        if key not in overdue:
+            await checker.verify(key)  # re-applied once if missing
+        elif await checker.check_only(key) == "missing":
+            forgotten.add(key)
+            await book.forget(key)
+            context.notice("warning", literal(
+                f"{key}: never applied (arconsole stopped before its script was told to go "
+                "on) and its time passed while arconsole was down: forgotten"))
+
+    await asyncio.gather(*(settle(key) for key in checked))
+    try:
+        with context.writes.writing() as store:
+            store.clear_pending_replies(pending)
+        context.writes.commit_now()
+    except StoreWriteError as error:
+        context.health.failed(error)
+    return forgotten
 
 
 async def lift_white_listed(context: EngineContext, book: BlockBook, reason: str) -> None:

@@ -607,6 +607,29 @@ class StateStore:
         ).fetchall()
         return {(str(executable), str(alert_id)) for executable, alert_id in rows}
 
+    # ------------------------------------------------------------------ replies pending
+
+    def mark_reply_pending(self, key: str, at: float) -> None:
+        """This key's new block is about to be told `continue` (in the block's transaction)."""
+        with self._writing():
+            self._write("INSERT OR REPLACE INTO pending_replies (key, at) VALUES (?, ?)",
+                        (key, at))
+
+    def clear_reply_pending(self, key: str, at: float) -> None:
+        """The reply marked at `at` was written; a newer mark for the key stays."""
+        with self._writing():
+            self._write("DELETE FROM pending_replies WHERE key = ? AND at = ?", (key, at))
+
+    def load_pending_replies(self) -> set[str]:
+        """Keys whose `continue` may never have reached the script (killed in between)."""
+        rows = self._conn.execute("SELECT key FROM pending_replies").fetchall()
+        return {str(row[0]) for row in rows}
+
+    def clear_pending_replies(self, keys: Iterable[str]) -> None:
+        with self._writing():
+            self._write_many("DELETE FROM pending_replies WHERE key = ?",
+                             [(key,) for key in keys])
+
     # ------------------------------------------------------------------ the snapshot
 
     @property

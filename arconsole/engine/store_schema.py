@@ -15,8 +15,7 @@ from arconsole.engine.model import Block, BlockState, Protocol
 from arconsole.engine.store_errors import StateError
 
 BUSY_TIMEOUT_S = 5.0
-SCHEMA_VERSION = 2
-BUSY_TIMEOUT_S = 5.0
+SCHEMA_VERSION = 3
 
 # Statements that bring a state file from version N to N + 1. Empty while there is only one
 # version; a new Block field means a new entry here (ALTER TABLE ... ADD COLUMN ... DEFAULT).
@@ -33,7 +32,13 @@ _META = (
         alert_id TEXT NOT NULL
     )""",
 )
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _META}
+# Keys told `continue` for a new block whose reply may not have reached the script: written in
+# the block's own transaction, cleared once the reply is written. A mark found at start means
+# the engine was killed in between: the block may not be in force (restore.py checks it).
+_PENDING_REPLIES = (
+    "CREATE TABLE pending_replies (key TEXT PRIMARY KEY NOT NULL, at REAL NOT NULL)",
+)
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _META, 2: _PENDING_REPLIES}
 
 _SCHEMA = (
     "CREATE TABLE schema_version (version INTEGER NOT NULL)",
@@ -85,6 +90,7 @@ _SCHEMA = (
         message TEXT NOT NULL
     )""",
     *_META,
+    *_PENDING_REPLIES,
 )
 
 # Same order as Block's fields, so a row becomes a Block positionally (fast restore).
