@@ -373,6 +373,13 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
     def operator_at(moment: float) -> bool:
         return any(asked <= moment <= done + TOLERANCE_S for asked, done in run.reverses)
 
+    def unsent_delete(exe: str, due: float, before: float) -> bool:
+        """A script of `exe` started with nothing on stdin at a kill, while the block due at
+        `due` was in force and before `before`: its delete, cut off."""
+        return any(r["command"] == "" and r["exe"] == exe and killed_near(r["t0"])
+                   and due - STATEFUL[exe] - TOLERANCE_S <= r["t0"] <= before
+                   for r in records)
+
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         if record["exe"] in STATEFUL and record["command"] in ("add", "delete"):
@@ -403,7 +410,12 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
                     event = {**event, "reply": "continue" if due is None else "abort"}
                 if event["reply"] == "continue":
                     adds += 1
-                    if due is not None:
+                    if due is not None and unsent_delete(event["exe"], due, event["t1"]):
+                        # Its block's delete was cut off by a kill (window (c)): the engine
+                        # took it as done, so the key was free for this add.
+                        problems.append(f"{UNSENT_DELETE} {key}: due at {due:.3f}, added "
+                                        f"again at {event['t1']:.3f}")
+                    elif due is not None:
                         problems.append(f"[double add] {key}: added at {event['t1']:.3f} "
                                         f"while its block (due {due:.3f}) was in force")
                 elif due is None:
@@ -433,9 +445,7 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
                                 f"({started - due:+.3f} s){context}")
             due = None
         if due is not None:
-            exe = events[0]["exe"]
-            if any(r["command"] == "" and r["exe"] == exe and killed_near(r["t0"])
-                   and r["t0"] >= due - STATEFUL[exe] - TOLERANCE_S for r in records):
+            if unsent_delete(events[0]["exe"], due, float("inf")):
                 problems.append(f"{UNSENT_DELETE} {key}: due at {due:.3f}")
             else:
                 problems.append(f"[block lost] {key}: added, due at {due:.3f}, never reversed")
