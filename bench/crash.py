@@ -305,7 +305,9 @@ def load_records(path: Path) -> list[dict[str, Any]]:
 # - a kill while a delete script runs, the engine never having recorded that it started: the
 #   delete runs again at restart;
 REDO = "[redone after a kill mid-delete]"
-# - a kill between storing a block and sending its `continue`: a block the firewall never got;
+# - a kill between storing a block and sending its `continue`: a block the firewall never got
+#   (now settled at the restart: the block's pending mark makes the engine ask the recorder's
+#   `check` and re-apply it once; PHANTOM is such a case the restart left unsettled);
 PHANTOM = "[killed between store and continue]"
 # - a kill between a delete's row leaving the state file and its message reaching the script:
 #   the script starts with nothing on stdin (its record has no command) and the block stays.

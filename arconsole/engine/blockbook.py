@@ -11,8 +11,11 @@ commits what it says, and a delete's row leaves the file, committed, right befor
 is written to the script; nothing else runs in between. So a kill -9 falls on one side or the
 other: before, the alert is read again and runs again (or the delete runs at restart); after,
 the block stands (or is gone) as the script was told. Only the few statements between the
-commit and the pipe write are left (a delete killed there is taken as done, its script having
-started with nothing on stdin: the rule it should have removed stays). That is for JSON
+commit and the pipe write are left. An add killed there is marked: its block is stored with a
+"reply pending" mark (pending_replies, same transaction), cleared once the `continue` is
+written; restore.py settles a mark found at start (asks the script's `check`, re-applies a
+missing rule once). A delete killed there is taken as done, its script having started with
+nothing on stdin: the rule it should have removed stays. That is for JSON
 scripts; an OSSEC argv script has its words at the spawn, on the spawner thread, so there a
 kill in the moment around the spawn can still leave an add unapplied or run a delete twice.
 
@@ -148,7 +151,7 @@ class BlockBook:
         self.schedule(block)
         # Never `continue` a block the state file does not hold; and committed here, not at
         # the end of the turn: the caller writes the reply as soon as this returns, so a kill
-        # can hardly fall between the two (the block is stored, its `continue` not sent).
+        # can hardly fall between the two; if one does, the block's pending mark says so.
         if not context.dry_run and not writes.commit_now() and change == "added":
             self.timers.cancel(key)
             if self.blocks.get(key) is block:
