@@ -362,7 +362,7 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
     forgotten_alerts = {r["alert_id"] for r in records if id(r) in forgotten}
     for alert_id, executable in run.alerts.items():
         if alert_id in phantom_alerts:
-            problems.append(f"{PHANTOM} alert {alert_id} ({executable})")
+            continue  # judged with its key below: an add the firewall never got, or a refresh
         elif alert_id in forgotten_alerts:
             continue
         elif effective[alert_id] != 1:
@@ -409,6 +409,10 @@ def judge(run: Run, records: list[dict[str, Any]]) -> Verdict:
             timeout = STATEFUL[event["exe"]]
             if event["command"] == "add":
                 if event["reply"] == "phantom":
+                    if due is None:
+                        problems.append(f"{PHANTOM} alert {event['alert_id']} ({event['exe']})")
+                    # A refresh whose `abort` was cut off changed nothing: the script would
+                    # have done nothing either way, and the engine's timer restarted.
                     event = {**event, "reply": "continue" if due is None else "abort"}
                 if event["reply"] == "continue":
                     adds += 1
