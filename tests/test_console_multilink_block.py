@@ -3,8 +3,9 @@ node the operator chose, never to whichever engine was attached first.
 
 Two real `arconsole run` engines (their own homes, node names, state files and control
 sockets); the console attaches to both through a `MultiLink` and is driven by keys.
-From the blocks pane the selected row's node is offered; from the alerts pane (alerts carry
-no node) the dialog asks, starting on the node field, and refuses to go on without one.
+The selected row's node is offered, a block's or an alert's (each alert carries the node that
+read it); with no row selected the dialog asks, starting on the node field, and refuses to go on
+without one.
 """
 
 from __future__ import annotations
@@ -138,6 +139,39 @@ async def test_b_from_the_alerts_pane_asks_which_node_and_needs_an_answer(
             assert isinstance(app.screen, ConfirmScreen)
             await pilot.press("y")
             await wait_for(pilot, lambda: "198.51.100.8" in blocked_on(home_b), timeout=30,
+                           what="the block on node-b")
+            assert blocked_on(home_a) == set()
+            app.exit()
+    finally:
+        await multi.close()
+
+
+async def test_b_on_a_selected_alert_offers_the_node_that_read_it(
+        two_nodes: tuple[Path, Path]) -> None:
+    home_a, home_b = two_nodes
+    multi = await attach(two_nodes)
+    app = ConsoleApp(multi, live=False, theme="arconsole-dark", theme_dirs=[],
+                     operator="tester")
+    try:
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            main = app.main
+            await wait_for(pilot, main.ready.is_set, what="the console to attach")
+            # A level-3 alert: shown, fires nothing on node-b's config.
+            with open(home_b / "logs" / "alerts" / "alerts.json", "ab") as out:
+                out.write(alert_line("2.1", rule_id="5501", level=3,
+                                     srcip="198.51.100.20") + b"\n")
+            await wait_for(pilot, lambda: main.alerts_view.selected_alert is not None,
+                           timeout=30, what="node-b's alert")
+            await pilot.press("2")
+            assert main.alerts_view.selected_alert.node == "node-b"  # type: ignore[union-attr]
+            await pilot.press("b")
+            dialog = app.screen
+            assert isinstance(dialog, ManualBlockScreen) and dialog.node == "node-b"
+            await pilot.press("enter")  # the alert's address, on the alert's node
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "node-b" in screen_text(app)
+            await pilot.press("y")
+            await wait_for(pilot, lambda: "198.51.100.20" in blocked_on(home_b), timeout=30,
                            what="the block on node-b")
             assert blocked_on(home_a) == set()
             app.exit()

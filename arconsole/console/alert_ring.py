@@ -58,6 +58,10 @@ class AlertRow:
         return self.event.agent_id
 
     @property
+    def node(self) -> str:
+        return self.event.node
+
+    @property
     def agent_name(self) -> str | None:
         return self.event.agent_name
 

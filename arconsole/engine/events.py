@@ -39,6 +39,7 @@ class AlertHandled(Event):
     dstuser: str | None
     fired: tuple[str, ...]
     raw: str  # the alert JSON, as text (console shows it escaped)
+    node: str = ""  # the engine that read it, set by a console attached to several
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from arconsole.engine.events import BlockChanged, Event
+from arconsole.engine.events import AlertHandled, BlockChanged, Event
 from arconsole.engine.link import BlockInfo, LinkStatus, Outcome, SocketLink
 
 NODE_SEPARATOR = "/"
@@ -93,6 +93,8 @@ class MultiLink:
 
     @staticmethod
     def _tag_event(node: str, event: Event) -> Event:
+        if isinstance(event, AlertHandled):  # so `b` on an alert offers the node that read it
+            return dataclasses.replace(event, node=node)
         if not isinstance(event, BlockChanged):
             return event
         block: dict[str, Any] = {**event.block, "node": node,

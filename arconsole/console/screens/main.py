@@ -744,11 +744,12 @@ class MainScreen(Screen[None]):
 
     def action_manual_block(self) -> None:
         """Block by hand: the selected alert's address; with several engines attached, the
-        selected block's node (from the alerts pane the node is asked: alerts carry none)."""
+        selected row's node (an alert's or a block's) is offered; with none selected, asked."""
         address, node = "", ""
         focused = self.focused
         if isinstance(focused, AlertsView) and focused.selected_alert is not None:
             address = focused.selected_alert.srcip or ""
+            node = focused.selected_alert.node
         elif isinstance(focused, BlocksView):
             block = focused.selected_block()
             node = block.node if block is not None else ""
