@@ -253,14 +253,9 @@ class Child:
     # ---------------------------------------------------------------- stdout, stderr
 
     def _on_stdout(self) -> None:
-        fd = self._stdout_fd
-        assert fd is not None
-        try:
-            data = os.read(fd, _READ_CHUNK)
-        except BlockingIOError:
+        data = _read_ready(self._stdout_fd)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._close_stdout()
             self._take_line(eof=True)
@@ -288,19 +283,12 @@ class Child:
 
     def _close_stdout(self) -> None:
         fd, self._stdout_fd = self._stdout_fd, None
-        if fd is not None:
-            self.watcher.remove(fd)
-            os.close(fd)
+        self._let_go(fd)
 
     def _on_stderr(self) -> None:
-        fd = self._stderr_fd
-        assert fd is not None
-        try:
-            data = os.read(fd, _READ_CHUNK)
-        except BlockingIOError:
+        data = _read_ready(self._stderr_fd)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._close_stderr()
             return
@@ -310,6 +298,10 @@ class Child:
 
     def _close_stderr(self) -> None:
         fd, self._stderr_fd = self._stderr_fd, None
+        self._let_go(fd)
+
+    def _let_go(self, fd: int | None) -> None:
+        """Stop watching a pipe and close it (nothing if it was closed already)."""
         if fd is not None:
             self.watcher.remove(fd)
             os.close(fd)
@@ -345,3 +337,15 @@ class Child:
     def stderr(self) -> bytes:
         return bytes(self._stderr)
 
+
+
+def _read_ready(fd: int | None) -> bytes | None:
+    """What a non-blocking pipe holds now: b"" at end of file (or on a read error), None when
+    nothing is there yet."""
+    assert fd is not None
+    try:
+        return os.read(fd, _READ_CHUNK)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
