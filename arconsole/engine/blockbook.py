@@ -99,15 +99,33 @@ class BlockBook:
         sent), not when the alert was read: a block lasts its whole timeout even when its
         script waited for a slot (execd starts it at the alert, and is 0-2 s late besides).
         """
+        if key in self._key_busy and not await self.wait_key_free(key):
+            return self.blocks.get(key), "abort"
+        return self.apply_trigger(key, response, alert, srcip, message, protocol, manual=manual)
+
+    def key_busy(self, key: str) -> bool:
+        """The key is being reversed (or held): a trigger for it must wait."""
+        return key in self._key_busy
+
+    async def wait_key_free(self, key: str) -> bool:
+        """A script waits on our answer while its key is being reversed; never forever:
+        False (and told) when it is still busy after the time limit."""
         context = self._context
         try:
-            # A script waits on our answer while its key is being reversed; never forever.
-            if key in self._key_busy:
-                await asyncio.wait_for(self.wait_key_idle(key), context.options.time_limit)
+            await asyncio.wait_for(self.wait_key_idle(key), context.options.time_limit)
         except TimeoutError:
             context.notice("warning", f"{literal(key)}: still being reversed after "
                            f"{context.options.time_limit:.0f}s; this trigger was aborted")
-            return self.blocks.get(key), "abort"
+            return False
+        return True
+
+    def apply_trigger(
+        self, key: str, response: ActiveResponse, alert: Alert, srcip: str | None,
+        message: ExecdMessage | bytes, protocol: Protocol, *, manual: bool = False,
+    ) -> tuple[Block | None, str]:
+        """`record_trigger` once its key is free (`key_busy` is False): nothing to wait for,
+        so a dry run's backlog applies its triggers without a coroutine each."""
+        context = self._context
         config = context.current_config
         store = context.store
         writes = context.writes

@@ -9,7 +9,6 @@ A dry run decides the same way and runs nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from arconsole.addresses import strip_mapped
@@ -51,16 +50,40 @@ class Dispatcher:
 
     async def dispatch(self, response: ActiveResponse, alert: Alert) -> None:
         """An alert's response for the server (the intake stage calls this)."""
+        if not self._passed_over(response, alert):
+            await self.run(response, alert)
+
+    def imagine_now(self, response: ActiveResponse, alert: Alert) -> bool:
+        """`dispatch` for a dry run of a JSON response, done at once, without a coroutine:
+        most of a backlog's responses. False, with nothing done, when it must be awaited
+        instead (not a JSON dry run, or its key is being reversed)."""
+        context = self._context
+        if not context.dry_run or context.current_config.flavour is Flavour.OSSEC:
+            return False
+        if self._passed_over(response, alert):
+            return True
+        executable = response.executable
+        assert executable is not None
+        srcip = strip_mapped(alert.srcip) if alert.srcip else None
+        key_value = srcip or alert.dstuser
+        key = block_key(executable, [key_value] if key_value else [])
+        if response.timeout != 0 and key_value and self._book.key_busy(key):
+            return False
+        self._imagine_json(response, alert, srcip, key, manual=False)
+        return True
+
+    def _passed_over(self, response: ActiveResponse, alert: Alert) -> bool:
+        """A response dispatch does not run: no program, applied before a crash, or a block
+        the state file cannot record now (the script is not even started)."""
         if response.executable is None:
-            return
+            return True
         if (response.executable, alert.alert_id) in self._book.restored_triggers:
             # Re-read after a crash, and already applied (recorded): applied once only.
-            return
+            return True
         if response.timeout != 0 and not self._context.health.ok:
-            # The state file cannot record a block now: the script is not even started.
             self._context.health.refuse()
-            return
-        await self.run(response, alert)
+            return True
+        return False
 
     async def run(
         self, response: ActiveResponse, alert: Alert, *, manual: bool = False,
@@ -76,11 +99,19 @@ class Dispatcher:
         context = self._context
         executable = response.executable
         assert executable is not None
+        srcip = strip_mapped(alert.srcip) if alert.srcip else None
+        if context.dry_run:
+            key_value = srcip or alert.dstuser
+            key = block_key(executable, [key_value] if key_value else [])
+            free = not (response.timeout != 0 and key_value and self._book.key_busy(key)) \
+                or await self._book.wait_key_free(key)
+            block, text = self._imagine_json(response, alert, srcip, key, manual=manual,
+                                             key_free=free)
+            return Outcome(block, text, ran=False)
         message = ExecdMessage.build(
             node_name=context.current_config.node_name, extra_args=response.extra_args,
             alert_raw=alert.raw, executable=executable,
         )
-        srcip = strip_mapped(alert.srcip) if alert.srcip else None
         handshake = Handshake()
 
         async def answer(keys: list[str] | None) -> str:
@@ -93,9 +124,6 @@ class Dispatcher:
                 handshake.key, response, alert, srcip, message, Protocol.JSON, manual=manual,
             )
             return reply
-
-        if context.dry_run:
-            return await self._imagine_json(response, alert, srcip, answer, handshake)
 
         async def on_first_line(line: bytes | None) -> bytes | None:
             if line is None:
@@ -130,24 +158,34 @@ class Dispatcher:
         )
         return Outcome(block, text, ran=True)
 
-    async def _imagine_json(
-        self, response: ActiveResponse, alert: Alert, srcip: str | None,
-        answer: Callable[[list[str] | None], Awaitable[str]], handshake: Handshake,
-    ) -> Outcome:
+    def _imagine_json(
+        self, response: ActiveResponse, alert: Alert, srcip: str | None, key: str, *,
+        manual: bool, key_free: bool = True,
+    ) -> tuple[Block | None, str]:
         """A dry run: the handshake the stock scripts would make (they key on srcip, else
-        the user), recorded as an imagined block; nothing runs. Without a key no block is
-        imagined: a stock script would refuse such an alert."""
+        the user, `key` being that block key), recorded as an imagined block; nothing runs.
+        Without a key no block is imagined: a stock script would refuse such an alert.
+        (The block, and the line saying what happened.) `key_free`: False when the key was
+        still being reversed after the time limit (the trigger is aborted)."""
         executable = response.executable
         assert executable is not None
-        key_value = srcip or alert.dstuser
-        if response.timeout != 0 and not key_value:
+        if response.timeout == 0:  # stateless: no list, no dedupe (7.3 step 11)
+            block, reply = None, "continue"
+        elif not (srcip or alert.dstuser):
             self._reporter.not_run("add", executable, None, None, dry=True)
-            return Outcome(None, f"would run {PROGRAM_DIR}/{executable} add; the alert has no "
-                           "srcip or user to key a block on", ran=False)
-        reply = await answer([key_value] if key_value else [])
-        self._reporter.not_run("add", executable, handshake.key, reply, dry=True)
-        return Outcome(handshake.block, f"would run {PROGRAM_DIR}/{executable} add "
-                       f"(dry-run): {reply}", ran=False)
+            return None, (f"would run {PROGRAM_DIR}/{executable} add; the alert has no srcip "
+                          "or user to key a block on")
+        elif not key_free:
+            block, reply = self._book.blocks.get(key), "abort"
+        else:
+            message = ExecdMessage.build(
+                node_name=self._context.current_config.node_name,
+                extra_args=response.extra_args, alert_raw=alert.raw, executable=executable,
+            )
+            block, reply = self._book.apply_trigger(key, response, alert, srcip, message,
+                                                    Protocol.JSON, manual=manual)
+        self._reporter.not_run("add", executable, key, reply, dry=True)
+        return block, f"would run {PROGRAM_DIR}/{executable} add (dry-run): {reply}"
 
     async def _run_argv(
         self, response: ActiveResponse, alert: Alert, *, manual: bool,

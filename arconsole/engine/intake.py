@@ -23,6 +23,7 @@ from arconsole.alerts.model import Alert, AlertError
 from arconsole.alerts.position import ReadPosition
 from arconsole.alerts.record_follower import AlertsLogFollower, Record
 from arconsole.alerts.rotation import first_line_hash
+from arconsole.config.model import ActiveResponse
 from arconsole.engine.context import EngineContext
 from arconsole.engine.decide import Decider
 from arconsole.engine.delivery import AgentDelivery
@@ -245,7 +246,9 @@ class Intake:
                 self._publish_handled(alert, line_number, received_at, ())
             self._mark_line(position, [])
             return None
-        work: list[Awaitable[None]] = []
+        # In order: a server response (dispatched once the alert is told), or an agent
+        # delivery's work still to do.
+        steps: list[ActiveResponse | Awaitable[None]] = []
         fired: list[str] = []
         dispatched = 0
         observing = context.mode == Mode.OBSERVE
@@ -257,18 +260,35 @@ class Intake:
             for target in decision.targets:
                 if target == "server":
                     dispatched += 1
-                    work.append(self._dispatcher.dispatch(response, alert))
+                    steps.append(response)
                 else:
                     delivering = self.delivery.deliver(response, target, alert, received_at)
                     if delivering is not None:
-                        work.append(delivering)
+                        steps.append(delivering)
         context.stats.fired += dispatched
         if context.bus.has_subscribers:
             self._publish_handled(alert, line_number, received_at, tuple(fired))
+        work = self._dispatch(steps, alert) if steps else []
         if not work:
             self._mark_line(position, work)
             return None
         return work
+
+    def _dispatch(
+        self, steps: list[ActiveResponse | Awaitable[None]], alert: Alert
+    ) -> list[Awaitable[None]]:
+        """The alert's work, in order. A dry run imagines its leading server responses at
+        once (no coroutine each: most of a backlog's); from the first step that must be
+        awaited on, every later one waits its turn as well."""
+        dispatcher = self._dispatcher
+        start = 0
+        if self._context.dry_run:
+            for step in steps:
+                if not isinstance(step, ActiveResponse) or not dispatcher.imagine_now(step, alert):
+                    break
+                start += 1
+        return [dispatcher.dispatch(step, alert) if isinstance(step, ActiveResponse) else step
+                for step in steps[start:]]
 
     def _publish_handled(
         self, alert: Alert, line_number: int, received_at: float, fired: tuple[str, ...]
