@@ -38,11 +38,11 @@ from arconsole.engine.events import (
     Undelivered,
     event_from_json,
 )
-from arconsole.engine.frozen import fast_init, fast_replace
 from arconsole.engine.group_commit import GroupCommit
 from arconsole.engine.model import Block, BlockState, Protocol
 from arconsole.engine.options import EngineOptions, Mode
 from arconsole.engine.store import StateStore
+from arconsole.frozen import fast_init, fast_replace
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample-conf"
 

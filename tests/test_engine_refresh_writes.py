@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arconsole.engine.events import BlockChanged, ScriptRan
-from arconsole.engine.frozen import fast_copy_with
 from arconsole.engine.group_commit import GroupCommit
 from arconsole.engine.messages import ExecdMessage
 from arconsole.engine.model import Block, Protocol
 from arconsole.engine.store import StateStore
 from arconsole.engine.store_schema import SELECT_BLOCKS, row_block
+from arconsole.frozen import fast_copy_with
 from tests.test_engine_batched_writes import backlog_home, blocks, replay
 
 refreshes = st.tuples(st.floats(allow_nan=False), st.integers(0, 2**31), st.integers(0, 100))

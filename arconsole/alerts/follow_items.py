@@ -7,12 +7,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from arconsole.alerts.position import ReadPosition
+from arconsole.frozen import fast_init
 
 
 @dataclass(frozen=True, slots=True)
 class Line:
     data: bytes  # without the newline
     position: ReadPosition  # just after this line: storing it means "this line is handled"
+
+
+fast_init(Line)  # one per line read: a backlog makes hundreds of thousands
 
 
 class SkipReason(StrEnum):

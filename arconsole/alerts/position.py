@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from arconsole.frozen import fast_init
+
 
 @dataclass(frozen=True, slots=True)
 class ReadPosition:
@@ -13,3 +15,6 @@ class ReadPosition:
     inode: int
     offset: int
     first_line_hash: str  # sha256 hex of the file's first line (with its newline), "" if none
+
+
+fast_init(ReadPosition)  # one per line read: a backlog makes hundreds of thousands

@@ -126,16 +126,14 @@ class BlockBook:
         """`record_trigger` once its key is free (`key_busy` is False): nothing to wait for,
         so a dry run's backlog applies its triggers without a coroutine each."""
         context = self._context
-        config = context.current_config
-        store = context.store
-        writes = context.writes
         took_effect = context.clock.now()
-        timeout = response.timeout
         existing = self.blocks.get(key)
-        if existing is not None and existing.alert_id == alert.alert_id and not manual:
-            # The same alert again (re-read after a crash): already applied, change nothing.
-            return existing, "abort"
-        live = existing is not None and existing.state is BlockState.ACTIVE
+        live = False
+        if existing is not None:
+            if existing.alert_id == alert.alert_id and not manual:
+                # The same alert again (re-read after a crash): already applied, change nothing.
+                return existing, "abort"
+            live = existing.state is BlockState.ACTIVE
         if not live and not context.health.ok:
             # A block the state file cannot hold would never be reversed: not added.
             context.health.refuse()
@@ -143,23 +141,33 @@ class BlockBook:
         if existing is not None and context.dry_run and not existing.dry_run:
             # A dry run never touches a block that was enforced for real.
             return existing, "abort"
-        try:
-            count = self._offences[key] if key in self._offences else store.get_offences(key)
-        except StoreWriteError as error:  # forgetting a decayed count failed: it has decayed
-            context.health.failed(error)
-            count = None
-        # Legacy execd skips escalation for an absent srcip (spec 7.5, "Legacy").
-        escalates = bool(config.repeated_offenders) and not (
-            protocol is Protocol.ARGV and not srcip
-        )
+        count = self._offences.get(key)
+        if count is None:
+            try:
+                count = context.store.get_offences(key)
+            except StoreWriteError as error:  # forgetting a decayed count failed: it has decayed
+                context.health.failed(error)
+        timeout = response.timeout
         new_count = count
-        if escalates:
-            timeout, new_count = escalate(timeout, config.repeated_offenders, count)
+        minutes = context.current_config.repeated_offenders
+        # Legacy execd skips escalation for an absent srcip (spec 7.5, "Legacy").
+        if minutes and not (protocol is Protocol.ARGV and not srcip):
+            timeout, new_count = escalate(timeout, minutes, count)
+        writes = context.writes
         try:
-            block, change, reply = self._write_trigger(
-                key, response, alert, srcip, message, protocol, manual, existing,
-                took_effect, timeout, count, new_count,
-            )
+            if new_count is not None and new_count != count:
+                writes.set_offences(key, new_count)
+            if live:
+                assert existing is not None
+                block = existing.refreshed(took_effect, timeout, new_count or 0)
+                change, reply = "refreshed", "abort"
+                writes.refresh_block(block)  # its row exists: the changed columns
+            else:
+                block = self._write_added(key, response, alert, srcip, message, protocol,
+                                          manual, took_effect, timeout, new_count or 0)
+                change, reply = "added", "continue"
+            if not manual:
+                writes.add_trigger(block.executable, alert.alert_id)
         except StoreWriteError as error:
             context.health.failed(error)
             return existing, "abort"
@@ -167,65 +175,56 @@ class BlockBook:
             self._offences[key] = new_count
         self.blocks[key] = block
         self.schedule(block)
+        if context.dry_run:
+            if self._delete_attempts:
+                self._delete_attempts.pop(key, None)
+            self.publish(change, block)
+            return block, reply
         # Never `continue` a block the state file does not hold; and committed here, not at
         # the end of the turn: the caller writes the reply as soon as this returns, so a kill
         # can hardly fall between the two; if one does, the block's pending mark says so.
-        if not context.dry_run and not writes.commit_now() and change == "added":
+        if not writes.commit_now() and change == "added":
             self.timers.cancel(key)
             if self.blocks.get(key) is block:
                 del self.blocks[key]
             return None, "abort"
         self._delete_attempts.pop(key, None)
-        if context.dry_run:
-            self.publish(change, block)
-        else:  # told once the reply is written: nothing between the commit and the write
-            loop = asyncio.get_running_loop()
-            loop.call_soon(self.publish, change, block)
-            if change == "added" and protocol is Protocol.JSON:
-                # The `continue` is written by then: its mark goes with the next commit.
-                loop.call_soon(self._reply_written, key, took_effect)
+        # Told once the reply is written: nothing between the commit and the write.
+        loop = asyncio.get_running_loop()
+        loop.call_soon(self.publish, change, block)
+        if change == "added" and protocol is Protocol.JSON:
+            # The `continue` is written by then: its mark goes with the next commit.
+            loop.call_soon(self._reply_written, key, took_effect)
         return block, reply
 
     def _reply_written(self, key: str, marked_at: float) -> None:
         self._write(lambda store: store.clear_reply_pending(key, marked_at))
 
-    def _write_trigger(
+    def _write_added(
         self, key: str, response: ActiveResponse, alert: Alert, srcip: str | None,
-        message: ExecdMessage | bytes, protocol: Protocol, manual: bool,
-        existing: Block | None, took_effect: float, timeout: int, count: int | None,
-        new_count: int | None,
-    ) -> tuple[Block, str, str]:
+        message: ExecdMessage | bytes, protocol: Protocol, manual: bool, took_effect: float,
+        timeout: int, offences: int,
+    ) -> Block:
+        """A new block, written with this turn's commit (StoreWriteError if it cannot be)."""
         context = self._context
-        live = existing is not None and existing.state is BlockState.ACTIVE
+        delete_message = (
+            message.with_command("delete") if isinstance(message, ExecdMessage) else message
+        )
+        block = Block(
+            key=key, command=response.command or "", name=response.name,
+            executable=response.executable or "", protocol=protocol, target="server",
+            srcip=srcip, user=alert.dstuser, started_at=took_effect, timeout=timeout,
+            offences=offences, delete_message=delete_message,
+            alert_id=alert.alert_id, rule_id=alert.rule_id, manual=manual,
+            dry_run=context.dry_run,
+        )
         with context.writes.writing() as store:
-            if new_count is not None and new_count != count:
-                context.writes.set_offences(key, new_count)
-            if live and existing is not None:
-                block = existing.refreshed(took_effect, timeout, new_count or 0)
-                change, reply = "refreshed", "abort"
-                context.writes.refresh_block(block)  # its row exists: the changed columns
-            else:
-                delete_message = (
-                    message.with_command("delete") if isinstance(message, ExecdMessage)
-                    else message
-                )
-                block = Block(
-                    key=key, command=response.command or "", name=response.name,
-                    executable=response.executable or "", protocol=protocol, target="server",
-                    srcip=srcip, user=alert.dstuser, started_at=took_effect, timeout=timeout,
-                    offences=new_count or 0, delete_message=delete_message,
-                    alert_id=alert.alert_id, rule_id=alert.rule_id, manual=manual,
-                    dry_run=context.dry_run,
-                )
-                change, reply = "added", "continue"
-                context.writes.save_block(block)
-                if protocol is Protocol.JSON and not context.dry_run:
-                    # In the block's own transaction: a kill after this commit and before
-                    # the `continue` reaches the script leaves the mark (restore.py).
-                    store.mark_reply_pending(key, took_effect)
-            if not manual:
-                context.writes.add_trigger(block.executable, alert.alert_id)
-        return block, change, reply
+            context.writes.save_block(block)
+            if protocol is Protocol.JSON and not context.dry_run:
+                # In the block's own transaction: a kill after this commit and before
+                # the `continue` reaches the script leaves the mark (restore.py).
+                store.mark_reply_pending(key, took_effect)
+        return block
 
     async def record_stateless(self, executable: str, alert: Alert) -> None:
         """Remember a stateless response as applied before its script is told `continue`, so
@@ -308,7 +307,8 @@ class BlockBook:
 
     def publish(self, change: str, block: Block) -> None:
         context = self._context
-        context.bus.publish(BlockChanged(context.clock.now(), change, block.to_json()))
+        if context.bus.has_subscribers:  # built for someone, or not at all
+            context.bus.publish(BlockChanged(context.clock.now(), change, block.to_json()))
 
     def sorted_by_expiry(self) -> list[Block]:
         # Ties (one clock tick, scripts answering in any order) by key: the same list each time.

@@ -23,14 +23,16 @@ class Subscription:
         self.dropped_other = 0
 
     def _push(self, event: Event) -> None:
-        if len(self._events) >= self._capacity:
-            oldest = self._events.popleft()
+        events = self._events
+        if len(events) >= self._capacity:
+            oldest = events.popleft()
             if isinstance(oldest, AlertHandled):
                 self.dropped_alerts += 1
             else:
                 self.dropped_other += 1
-        self._events.append(event)
-        self._ready.set()
+        elif not events:
+            self._ready.set()  # only an empty buffer can have a reader waiting on it
+        events.append(event)
 
     async def next_batch(self, max_events: int = 1000) -> list[Event]:
         """Wait for at least one event, then return up to `max_events` of them, oldest first."""
@@ -52,20 +54,21 @@ class Subscription:
 class EventBus:
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
+        # Read before building an event (a backlog builds a few per alert): an attribute,
+        # kept up to date by subscribe/unsubscribe, not a property.
+        self.has_subscribers = False
 
     def subscribe(self, capacity: int = 20_000) -> Subscription:
         subscription = Subscription(self, capacity)
         self._subscriptions.append(subscription)
+        self.has_subscribers = True
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
+        self.has_subscribers = bool(self._subscriptions)
 
     def publish(self, event: Event) -> None:
         for subscription in self._subscriptions:
             subscription._push(event)
-
-    @property
-    def has_subscribers(self) -> bool:
-        return bool(self._subscriptions)

@@ -30,9 +30,8 @@ class NoTransport:
     def deliver(
         self, response: ActiveResponse, target: str, alert: Alert, received_at: float
     ) -> Awaitable[None] | None:
-        self._context.stats.undelivered += 1
-        self._context.bus.publish(
-            Undelivered(at=received_at, response=response.name, target=target,
-                        alert_id=alert.alert_id)
-        )
+        context = self._context
+        context.stats.undelivered += 1
+        if context.bus.has_subscribers:
+            context.bus.publish(Undelivered(received_at, response.name, target, alert.alert_id))
         return None

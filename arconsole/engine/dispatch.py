@@ -42,11 +42,15 @@ class Outcome:
     ran: bool  # a script was started (False for dry runs and refusals)
 
 
+_KEYS_KEPT = 4096  # block keys remembered by imagine_now (forgotten all at once past that)
+
+
 class Dispatcher:
     def __init__(self, context: EngineContext, book: BlockBook, reporter: ScriptReporter) -> None:
         self._context = context
         self._book = book
         self._reporter = reporter
+        self._keys: dict[tuple[str, str | None], str] = {}  # (program, key value) -> block key
 
     async def dispatch(self, response: ActiveResponse, alert: Alert) -> None:
         """An alert's response for the server (the intake stage calls this)."""
@@ -66,7 +70,12 @@ class Dispatcher:
         assert executable is not None
         srcip = strip_mapped(alert.srcip) if alert.srcip else None
         key_value = srcip or alert.dstuser
-        key = block_key(executable, [key_value] if key_value else [])
+        key = self._keys.get((executable, key_value))
+        if key is None:  # a backlog repeats its offenders: their keys are made once
+            if len(self._keys) >= _KEYS_KEPT:
+                self._keys.clear()
+            key = block_key(executable, [key_value] if key_value else [])
+            self._keys[executable, key_value] = key
         if response.timeout != 0 and key_value and self._book.key_busy(key):
             return False
         self._imagine_json(response, alert, srcip, key, manual=False)
@@ -105,9 +114,13 @@ class Dispatcher:
             key = block_key(executable, [key_value] if key_value else [])
             free = not (response.timeout != 0 and key_value and self._book.key_busy(key)) \
                 or await self._book.wait_key_free(key)
-            block, text = self._imagine_json(response, alert, srcip, key, manual=manual,
-                                             key_free=free)
-            return Outcome(block, text, ran=False)
+            block, reply = self._imagine_json(response, alert, srcip, key, manual=manual,
+                                              key_free=free)
+            if reply is None:
+                return Outcome(None, f"would run {PROGRAM_DIR}/{executable} add; the alert "
+                               "has no srcip or user to key a block on", ran=False)
+            return Outcome(block, f"would run {PROGRAM_DIR}/{executable} add (dry-run): "
+                           f"{reply}", ran=False)
         message = ExecdMessage.build(
             node_name=context.current_config.node_name, extra_args=response.extra_args,
             alert_raw=alert.raw, executable=executable,
@@ -161,31 +174,28 @@ class Dispatcher:
     def _imagine_json(
         self, response: ActiveResponse, alert: Alert, srcip: str | None, key: str, *,
         manual: bool, key_free: bool = True,
-    ) -> tuple[Block | None, str]:
+    ) -> tuple[Block | None, str | None]:
         """A dry run: the handshake the stock scripts would make (they key on srcip, else
         the user, `key` being that block key), recorded as an imagined block; nothing runs.
-        Without a key no block is imagined: a stock script would refuse such an alert.
-        (The block, and the line saying what happened.) `key_free`: False when the key was
-        still being reversed after the time limit (the trigger is aborted)."""
+        (The block, and the reply the script would get.) Without a key no block is imagined:
+        a stock script would refuse such an alert (reply None). `key_free`: False when the
+        key was still being reversed after the time limit (the trigger is aborted)."""
         executable = response.executable
         assert executable is not None
         if response.timeout == 0:  # stateless: no list, no dedupe (7.3 step 11)
             block, reply = None, "continue"
         elif not (srcip or alert.dstuser):
             self._reporter.not_run("add", executable, None, None, dry=True)
-            return None, (f"would run {PROGRAM_DIR}/{executable} add; the alert has no srcip "
-                          "or user to key a block on")
+            return None, None
         elif not key_free:
             block, reply = self._book.blocks.get(key), "abort"
         else:
-            message = ExecdMessage.build(
-                node_name=self._context.current_config.node_name,
-                extra_args=response.extra_args, alert_raw=alert.raw, executable=executable,
-            )
+            message = ExecdMessage(self._context.current_config.node_name,
+                                   response.extra_args, alert.raw, executable)
             block, reply = self._book.apply_trigger(key, response, alert, srcip, message,
                                                     Protocol.JSON, manual=manual)
         self._reporter.not_run("add", executable, key, reply, dry=True)
-        return block, f"would run {PROGRAM_DIR}/{executable} add (dry-run): {reply}"
+        return block, reply
 
     async def _run_argv(
         self, response: ActiveResponse, alert: Alert, *, manual: bool,

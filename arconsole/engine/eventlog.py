@@ -122,6 +122,9 @@ _DESCRIBERS: dict[type[Event], Callable[[Any], tuple[str, str]]] = {
 }
 
 
+_UNSEEN = "unseen"  # a level not met yet in this batch
+
+
 def _safe(text: str | None) -> str:
     if text is None:
         return "-"
@@ -157,19 +160,28 @@ class EventLogger:
     def _write_batch(self, events: list[Event]) -> None:
         """One write and one flush for a whole batch: a backlog logs thousands at a time."""
         stamp = time.strftime("%Y/%m/%d %H:%M:%S")
-        lines = []
+        lines: list[str] = []
+        append = lines.append
         verbose, quiet = self.verbose, self.quiet
-        prefixes: dict[str, str] = {}
+        # level -> the line's start, or None when that level is not logged
+        prefixes: dict[str, str | None] = {}
+        describers = _DESCRIBERS
         for event in events:
-            if not verbose and type(event) is AlertHandled and not event.fired:
-                continue  # debug (see _describe): not worth formatting to drop
-            level, text = _describe(event)
-            if (level == "debug" and not verbose) or (quiet and level == "info"):
-                continue
-            prefix = prefixes.get(level)
-            if prefix is None:
-                prefix = prefixes[level] = f"{stamp} arconsole {level}: "
-            lines.append(prefix + literal(text) + "\n")
+            describer = describers.get(type(event))
+            if describer is None:
+                level, text = _describe(event)
+            elif describer is _alert_handled and not verbose and not event.fired:  # type: ignore[attr-defined]
+                continue  # debug (see _alert_handled): not worth formatting to drop
+            else:
+                level, text = describer(event)
+            prefix = prefixes.get(level, _UNSEEN)
+            if prefix is _UNSEEN:
+                logged = not ((level == "debug" and not verbose) or (quiet and level == "info"))
+                prefix = prefixes[level] = f"{stamp} arconsole {level}: " if logged else None
+            if prefix is not None:
+                # The common line is printable ASCII: literal() would give it back as it is.
+                safe = text if text.isascii() and text.isprintable() else literal(text)
+                append(f"{prefix}{safe}\n")
         if lines:
             self.stream.write("".join(lines))
             self.stream.flush()

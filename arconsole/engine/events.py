@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from arconsole.engine.frozen import fast_init
+from arconsole.frozen import fast_init
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from arconsole.engine.frozen import fast_copy_with, fast_init, fast_replace
+from arconsole.frozen import fast_copy_with, fast_init, fast_replace
 
 
 class BlockState(StrEnum):

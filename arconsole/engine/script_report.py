@@ -53,6 +53,8 @@ class ScriptReporter:
     ) -> None:
         """A run that did not happen: a dry run's imagined one, or one refused before it ran."""
         context = self._context
+        if not context.bus.has_subscribers:
+            return  # nothing else to do: built for someone, or not at all
         context.bus.publish(
             ScriptRan(  # by position (at, action, program, key, reply, returncode, timed_out,
                 # ok, error, stderr, duration): a dry-run backlog tells one per trigger

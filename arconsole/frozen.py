@@ -1,4 +1,5 @@
-"""A cheaper `__init__` for frozen, slotted dataclasses built once per alert (events, blocks).
+"""A cheaper `__init__` for frozen, slotted dataclasses built once per alert or line (events,
+blocks, read positions). Neutral: the alerts and the engine both use it.
 
 A frozen dataclass sets each field with `object.__setattr__`, which re-checks the class
 hierarchy on every call: ~2.7 us for a 12-field event, most of an event's cost in a backlog.
