@@ -47,6 +47,7 @@ from arconsole.safetext import literal
 
 DELETE_RETRY_FIRST_S = 2.0
 DELETE_RETRY_LONGEST_S = 300.0
+_TIMED = (BlockState.ACTIVE, BlockState.FAILED)  # the states whose blocks have a timer
 
 
 class BlockBook:
@@ -317,8 +318,11 @@ class BlockBook:
     # ------------------------------------------------------------------ timers
 
     def schedule(self, block: Block) -> None:
-        if block.state in (BlockState.ACTIVE, BlockState.FAILED) and block.timeout > 0:
-            self.timers.schedule(block.key, block.expires_at)
+        # A block refreshed later (most triggers of a backlog) wakes nobody: the timer loop
+        # finds its old entry moved on when that entry comes due.
+        timeout = block.timeout
+        if (timeout > 0 and block.state in _TIMED
+                and self.timers.schedule(block.key, block.started_at + timeout)):
             self._timers_changed.set()
 
     async def timer_loop(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 from arconsole.engine.events import AlertHandled, Event
 
@@ -54,21 +55,37 @@ class Subscription:
 class EventBus:
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
-        # Read before building an event (a backlog builds a few per alert): an attribute,
-        # kept up to date by subscribe/unsubscribe, not a property.
+        # Read before building an event (a backlog builds a few per alert): attributes kept
+        # up to date by subscribe/unsubscribe, not a property and a loop per event.
         self.has_subscribers = False
+        # publish(event): gives the event to every subscription (the one subscription's own
+        # push when there is one, as `arconsole run` has: no fan-out call per event).
+        self.publish: Callable[[Event], None] = self._to_nobody
 
     def subscribe(self, capacity: int = 20_000) -> Subscription:
         subscription = Subscription(self, capacity)
         self._subscriptions.append(subscription)
-        self.has_subscribers = True
+        self._rewire()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
-        self.has_subscribers = bool(self._subscriptions)
+        self._rewire()
 
-    def publish(self, event: Event) -> None:
+    def _rewire(self) -> None:
+        subscriptions = self._subscriptions
+        self.has_subscribers = bool(subscriptions)
+        if not subscriptions:
+            self.publish = self._to_nobody
+        elif len(subscriptions) == 1:
+            self.publish = subscriptions[0]._push
+        else:
+            self.publish = self._to_all
+
+    def _to_all(self, event: Event) -> None:
         for subscription in self._subscriptions:
             subscription._push(event)
+
+    def _to_nobody(self, event: Event) -> None:
+        pass

@@ -23,13 +23,16 @@ class TimerTable:
     def __contains__(self, key: str) -> bool:
         return key in self._due_at
 
-    def schedule(self, key: str, due_at: float) -> None:
-        """(Re)schedule `key` to be due at `due_at`, replacing any earlier schedule."""
+    def schedule(self, key: str, due_at: float) -> bool:
+        """(Re)schedule `key` to be due at `due_at`, replacing any earlier schedule. True when
+        it may now be due sooner than before (a waiter on `next_due` should look again);
+        False when it only moved later."""
         previous = self._due_at.get(key)
         self._due_at[key] = due_at
         if previous is not None and due_at >= previous:
-            return  # its entry at `previous` surfaces first and is pushed again then
+            return False  # its entry at `previous` surfaces first and is pushed again then
         self._push(key, due_at)
+        return True
 
     def _push(self, key: str, due_at: float) -> None:
         self._counter += 1
