@@ -1,6 +1,6 @@
-"""The expiry schedule against a plain model: rescheduling later pushes nothing, yet every key
-comes due exactly once, at its latest time, earliest first, whatever the order of schedules,
-cancels and pops."""
+"""The expiry schedule against a plain model: rescheduling later pushes nothing (and says so:
+nobody waiting needs waking), yet every key comes due exactly once, at its latest time,
+earliest first, whatever the order of schedules, cancels and pops."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def test_the_schedule_says_what_a_plain_dict_says(steps: list[tuple[str, str, fl
     model: dict[str, float] = {}
     for action, key, at in steps:
         if action == "schedule":
-            table.schedule(key, at)
+            # True when the key may come due sooner (a waiter must look again), else False.
+            assert table.schedule(key, at) == (key not in model or at < model[key])
             model[key] = at
         elif action == "cancel":
             table.cancel(key)
