@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arconsole.console.generator import AlertGenerator
-from arconsole.engine import store as store_module
+from arconsole.engine import store_records
 from arconsole.engine.engine import Engine
 from arconsole.engine.eventlog import EventLogger
 from arconsole.engine.events import (
@@ -201,7 +201,7 @@ def test_batched_block_rows_leave_what_one_by_one_leaves(
 def test_batched_triggers_forget_the_oldest_at_the_same_points(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_module, "TRIGGERS_KEPT", 2_000)
+    monkeypatch.setattr(store_records, "TRIGGERS_KEPT", 2_000)
     rows = [("firewall-drop", f"1700000000.{n}") for n in range(5_321)]
     sizes = [1, 999, 1, 1_500, 7, 993, 2_000, 1, 10_000]
     with StateStore.open(tmp_path / "one.db") as one, \
