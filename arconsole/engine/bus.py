@@ -40,8 +40,12 @@ class Subscription:
         while not self._events:
             self._ready.clear()
             await self._ready.wait()
-        count = min(max_events, len(self._events))
-        return [self._events.popleft() for _ in range(count)]
+        events = self._events
+        if len(events) <= max_events:  # all of them (a logger keeping up): no pop each
+            batch = list(events)
+            events.clear()
+            return batch
+        return [events.popleft() for _ in range(max_events)]
 
     def drain(self) -> list[Event]:
         events = list(self._events)

@@ -244,7 +244,8 @@ class Intake:
         received_at = context.clock.now()
         if self.observe is not None:
             self.observe(alert, received_at)
-        if self._too_old(alert, received_at):
+        if context.options.skip_backlog_older_than is not None and self._too_old(
+                alert, received_at):
             self._mark_line(position, [])
             return None
         decisions = decider.fired(alert)

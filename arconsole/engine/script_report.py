@@ -3,10 +3,18 @@ state file's event log. Shared by the dispatch stage (adds) and the block book (
 
 from __future__ import annotations
 
+import functools
+
 from arconsole.config.executables import PROGRAM_DIR
 from arconsole.engine.context import EngineContext
 from arconsole.engine.events import ScriptRan
 from arconsole.engine.executor import ScriptResult
+
+
+@functools.lru_cache(maxsize=256)
+def _program(executable: str) -> str:
+    """The program a script's events name (one per response: a dry run names it per trigger)."""
+    return f"{PROGRAM_DIR}/{executable}"
 
 
 def describe_failure(result: ScriptResult) -> str:
@@ -59,7 +67,7 @@ class ScriptReporter:
             ScriptRan(  # by position (at, action, program, key, reply, returncode, timed_out,
                 # ok, error, stderr, duration): a dry-run backlog tells one per trigger
                 context.clock.now(), action + " (dry-run)" if dry else action,
-                f"{PROGRAM_DIR}/{executable}", key, reply, None, False, error is None, error,
+                _program(executable), key, reply, None, False, error is None, error,
                 "", 0.0,
             )
         )
