@@ -32,12 +32,6 @@ from arconsole.engine.events import AlertHandled, BacklogProgress, InputError
 from arconsole.engine.options import Mode
 from arconsole.engine.store import StoreWriteError
 
-# Read size while catching up: each read is one turn of the loop and one commit of the
-# state file, whose rows a backlog refreshes over and over. 2 MiB halves those commits
-# (200k-alert backlog: system time 0.38-0.45 -> 0.32-0.35 s, peak RSS 58 -> 61 MB; 4 MiB
-# saved more but peaked at 79 MB).
-READ_CHUNK = 2 << 20
-
 
 @dataclass(slots=True)
 class _PendingLine:
@@ -126,8 +120,7 @@ class Intake:
                 follower = AlertsLogFollower(path, position=position, from_start=from_start)
                 batches = _one_by_one(follower.records())
             else:
-                follower = AlertFollower(path, position=position, from_start=from_start,
-                                         chunk_size=READ_CHUNK)
+                follower = AlertFollower(path, position=position, from_start=from_start)
                 batches = follower.batches()
             try:
                 async with contextlib.aclosing(batches):
