@@ -77,7 +77,7 @@ async def replay(home: Path, alerts: int) -> tuple[float, float, int, int]:
     with open("/dev/null", "w") as null:
         counted = _Counting(null)
         logger = EventLogger(counted)
-        subscription = engine.bus.subscribe()
+        subscription = engine.bus.subscribe(idle_alerts=False)  # as `arconsole run` does
         printer = asyncio.create_task(logger.follow(subscription))
         began, cpu = time.perf_counter(), time.process_time()
         await engine.start()

@@ -30,8 +30,9 @@ from tests.test_engine_batched_writes import backlog_home
 ALERTS = 2_500
 
 
-async def replay(home: Path, *, subscribe: bool = True) -> tuple[list[dict[str, object]],
-                                                                  list[str], list[str]]:
+async def replay(
+    home: Path, *, subscribe: bool = True, idle_alerts: bool = True,
+) -> tuple[list[dict[str, object]], list[str], list[str]]:
     """A dry-run engine reading `home`'s alerts from the start on a fixed clock: (every event
     as JSON, the event log's lines without their time stamps, the state file's rows)."""
     state = home / "var" / "arconsole" / "state.db"
@@ -45,8 +46,9 @@ async def replay(home: Path, *, subscribe: bool = True) -> tuple[list[dict[str, 
     engine = Engine(options, clock=ManualClock(T0))
     text = io.StringIO()
     logger = EventLogger(text)
-    events = engine.bus.subscribe(capacity=1_000_000) if subscribe else None
-    logged = engine.bus.subscribe() if subscribe else None
+    events = engine.bus.subscribe(capacity=1_000_000, idle_alerts=idle_alerts) \
+        if subscribe else None
+    logged = engine.bus.subscribe(idle_alerts=idle_alerts) if subscribe else None
     await engine.start()
     while engine.stats.alerts + engine.stats.input_errors < ALERTS:
         await asyncio.sleep(0.01)
@@ -116,6 +118,26 @@ async def test_without_a_subscriber_no_event_is_built_and_the_state_file_is_the_
     _, _, headless = await replay(home, subscribe=False)
     assert built == []
     assert headless == told
+
+
+async def test_alerts_that_fire_nothing_are_built_only_for_a_subscription_that_wants_them(
+    tmp_path: Path,
+) -> None:
+    home = backlog_home(tmp_path, ALERTS)
+    every, lines, rows = await replay(home)
+    firing, firing_lines, firing_rows = await replay(home, idle_alerts=False)
+    idle = [e for e in every if e["kind"] == "alert" and not e["fired"]]
+    assert len(idle) > 100  # the backlog has alerts that fire nothing
+    assert firing == [e for e in every if not (e["kind"] == "alert" and not e["fired"])]
+    assert firing_lines == lines  # the (not verbose) log never showed them
+    assert firing_rows == rows
+    bus = EventBus()
+    bus.subscribe(idle_alerts=False)
+    assert bus.has_subscribers and not bus.wants_idle_alerts
+    console = bus.subscribe()  # one that wants them: built again, for everyone
+    assert bus.wants_idle_alerts
+    console.close()
+    assert not bus.wants_idle_alerts
 
 
 def test_the_bus_gives_each_event_to_every_subscription_however_many_there_are() -> None:

@@ -54,7 +54,8 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     engine = Engine(options)
     host = HostedEngine(engine)
     logger = EventLogger(sys.stderr, quiet=quiet, verbose=verbose)
-    subscription = engine.bus.subscribe()
+    # Alerts that fire nothing are logged only with --verbose: not even built otherwise.
+    subscription = engine.bus.subscribe(idle_alerts=verbose)
     printer = asyncio.create_task(logger.follow(subscription))
     # Handlers go in before the control socket appears, so no signal finds the defaults.
     loop = asyncio.get_running_loop()

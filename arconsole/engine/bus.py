@@ -15,8 +15,11 @@ from arconsole.engine.events import AlertHandled, Event
 
 
 class Subscription:
-    def __init__(self, bus: EventBus, capacity: int) -> None:
+    def __init__(self, bus: EventBus, capacity: int, idle_alerts: bool = True) -> None:
         self._bus = bus
+        # Whether it wants alerts that fire nothing (a log that drops them does not): when
+        # no subscription does, they are not built at all (most of a quiet backlog).
+        self.idle_alerts = idle_alerts
         self._events: deque[Event] = deque()
         self._capacity = capacity
         self._ready = asyncio.Event()
@@ -62,12 +65,15 @@ class EventBus:
         # Read before building an event (a backlog builds a few per alert): attributes kept
         # up to date by subscribe/unsubscribe, not a property and a loop per event.
         self.has_subscribers = False
+        self.wants_idle_alerts = False  # some subscription wants alerts that fire nothing
         # publish(event): gives the event to every subscription (the one subscription's own
         # push when there is one, as `arconsole run` has: no fan-out call per event).
         self.publish: Callable[[Event], None] = self._to_nobody
 
-    def subscribe(self, capacity: int = 20_000) -> Subscription:
-        subscription = Subscription(self, capacity)
+    def subscribe(self, capacity: int = 20_000, *, idle_alerts: bool = True) -> Subscription:
+        """A new subscription; `idle_alerts=False` when it has no use for alerts that fire
+        nothing (it may still get them, when another subscription wants them)."""
+        subscription = Subscription(self, capacity, idle_alerts)
         self._subscriptions.append(subscription)
         self._rewire()
         return subscription
@@ -80,6 +86,7 @@ class EventBus:
     def _rewire(self) -> None:
         subscriptions = self._subscriptions
         self.has_subscribers = bool(subscriptions)
+        self.wants_idle_alerts = any(s.idle_alerts for s in subscriptions)
         if not subscriptions:
             self.publish = self._to_nobody
         elif len(subscriptions) == 1:

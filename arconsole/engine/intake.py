@@ -243,7 +243,7 @@ class Intake:
             return None
         decisions = decider.fired(alert)
         if not decisions:
-            if context.bus.has_subscribers:
+            if context.bus.wants_idle_alerts:
                 self._publish_handled(alert, line_number, received_at, ())
             self._mark_line(position, [])
             return None
