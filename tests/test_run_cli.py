@@ -213,3 +213,19 @@ def test_blocks_list_says_dry_run(home: Path) -> None:
         assert records(home) == []  # nothing ran
     finally:
         running.stop(signal.SIGKILL)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_alerts_that_fire_nothing_are_logged_with_verbose_only(home: Path, verbose: bool) -> None:
+    """Without --verbose such alerts are not even built (issue 13.7); with it they are logged."""
+    running = RunningEngine(home, "--mode", "dry-run", *(["--verbose"] if verbose else []))
+    try:
+        running.append(alert_line("1.1", level=3), alert_line("1.2", srcip="203.0.113.7"))
+        wait_until(lambda: "alert 1.2 " in running.log.read_text())
+        assert running.stop() == 0
+        log = running.log.read_text()
+        assert ("alert 1.1 rule 5712 level 3 srcip 203.0.113.7 -> nothing" in log) is verbose
+        assert "alert 1.2 rule 5712 level 10 srcip 203.0.113.7 -> rec600" in log
+    finally:
+        if running.process.poll() is None:
+            running.stop(signal.SIGKILL)
