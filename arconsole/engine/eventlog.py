@@ -167,13 +167,10 @@ class EventLogger:
         prefixes: dict[str, str | None] = {}
         describers = _DESCRIBERS
         for event in events:
-            describer = describers.get(type(event))
-            if describer is None:
-                level, text = _describe(event)
-            elif describer is _alert_handled and not verbose and not event.fired:  # type: ignore[attr-defined]
+            if not verbose and type(event) is AlertHandled and not event.fired:
                 continue  # debug (see _alert_handled): not worth formatting to drop
-            else:
-                level, text = describer(event)
+            describer = describers.get(type(event))
+            level, text = _describe(event) if describer is None else describer(event)
             prefix = prefixes.get(level, _UNSEEN)
             if prefix is _UNSEEN:
                 logged = not ((level == "debug" and not verbose) or (quiet and level == "info"))
