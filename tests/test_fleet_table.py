@@ -260,9 +260,15 @@ def test_the_lean_trigger_reading_binds_as_the_whole_alert_would() -> None:
     # Another trigger of the same rule shares the decoded rule but keeps its own time.
     other = copy.deepcopy(document)
     other["data"]["parameters"]["alert"]["timestamp"] = "2026-05-03T06:00:00.000+0000"
-    again = read_ar_log_alert(decode_alert_line(json.dumps(other).encode()), 0.0)
+    again = read_ar_log_alert(decode_alert_line(
+        json.dumps(other, separators=(",", ":")).encode()), 0.0)
     assert again is not None and again.trigger is entry.trigger
     assert again.trigger_timestamp == "2026-05-03T06:00:00.000+0000"
+    # Written with spaces (the typed reading cannot vouch for it: the checked reading), the
+    # same trigger binds the same.
+    spaced = read_ar_log_alert(decode_alert_line(json.dumps(other).encode()), 0.0)
+    assert spaced is not None and spaced.trigger == entry.trigger
+    assert spaced.trigger_timestamp == again.trigger_timestamp
     # An odd trigger (a number where the rule's groups belong) is read the old way.
     odd = copy.deepcopy(document)
     odd["data"]["parameters"]["alert"]["rule"]["groups"] = [1, 2]

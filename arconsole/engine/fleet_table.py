@@ -21,6 +21,8 @@ from typing import Any
 
 import msgspec
 
+from arconsole.alerts.ar_lines import TriggerRule, read_ar_fields, reading_of, rule_alert
+from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.jsonreader import decode_alert_line
 from arconsole.alerts.model import Alert, AlertError
 from arconsole.config.model import ActiveResponse
@@ -57,27 +59,9 @@ class ArLogEntry(msgspec.Struct, frozen=True, gc=False):
 _NONE = msgspec.Raw(b"null")
 
 
-class _TriggerRule(msgspec.Struct, frozen=True):
-    """What the expected end needs of the trigger's rule: the binding reads id, level and the
-    groups (compliance arrays included, spec 5.4); the row shows the description. Frozen:
-    hashable, it is itself the key of the shared triggers (`_trigger_of`)."""
-
-    id: str | int = ""
-    level: str | int = ""
-    description: str = ""
-    groups: tuple[str, ...] | None = None
-    pci_dss: tuple[str, ...] | None = None
-    cis: tuple[str, ...] | None = None
-    gdpr: tuple[str, ...] | None = None
-    gpg13: tuple[str, ...] | None = None
-    hipaa: tuple[str, ...] | None = None
-    nist_800_53: tuple[str, ...] | None = None
-    tsc: tuple[str, ...] | None = None
-
-
 class _Trigger(msgspec.Struct):
     timestamp: str = ""
-    rule: _TriggerRule | None = None
+    rule: TriggerRule | None = None
 
 
 class _Params(msgspec.Struct):
@@ -110,35 +94,21 @@ class _ArLine(msgspec.Struct):
     data: _Data | None = None
 
 
-class _TypedParams(msgspec.Struct):
-    program: str = ""
-    alert: _Trigger | None = None
-
-
-class _TypedData(msgspec.Struct):
-    command: str | None = None
-    srcip: str | None = None
-    dstuser: str | None = None
-    parameters: _TypedParams | None = None
-    origin: _Origin | None = None
-
-
-class _LeanArLine(msgspec.Struct):
-    """What the intake's Alert does not hold already (agent, key and timestamp it does)."""
-
-    data: _TypedData | None = None
-
-
 _decode_ar = msgspec.json.Decoder(_ArLine).decode
-_decode_lean_ar = msgspec.json.Decoder(_LeanArLine).decode
 _decode_trigger = msgspec.json.Decoder(_Trigger).decode
-_encode = msgspec.json.Encoder().encode
 _COMPLIANCE = ("pci_dss", "cis", "gdpr", "gpg13", "hipaa", "nist_800_53", "tsc")
 # Triggers by their rule (id, level, description, groups): a burst of AR alerts has few
 # distinct ones, and each becomes an Alert only once. Bounded: cleared when full.
 _TRIGGERS_LIMIT = 4096
-_triggers: dict[tuple[_TriggerRule, tuple[str, ...]], Alert | None] = {}
+_triggers: dict[tuple[Any, ...], Alert | None] = {}
 AR_RULE_IDS = frozenset(str(number) for number in AR_RULES)
+# The keys a fleet row is read from, beside a decision's (`crafted.DECISION_KEYS`): checked
+# exactly (repeats, other cases, NULs) when the typed reading cannot vouch for a line.
+FLEET_KEYS: dict[str, Any] = {**DECISION_KEYS, "data": {
+    **(DECISION_KEYS["data"] or {}),
+    "command": None, "script": None, "type": None, "origin": {"module": None},
+    "parameters": {"program": None,
+                   "alert": {"timestamp": None, "rule": DECISION_KEYS["rule"]}}}}
 _INT_FIELDS = ("level", "firedtimes")
 
 
@@ -173,59 +143,44 @@ def trigger_alert(raw: bytes) -> Alert | None:
     """`data.parameters.alert` as an Alert, as far as the fleet row needs it: timestamp,
     rule id, level, description and groups (the rest of the alert is not read). The JSON
     decoder made every scalar a string there (`"level":"5"`): numbers get their type back."""
+    found, timestamp = _shared_trigger(raw)
+    return msgspec.structs.replace(found, timestamp=timestamp) if found else None
+
+
+def _shared_trigger(raw: bytes) -> tuple[Alert | None, str]:
+    """(the trigger's rule as the Alert shared by its rule, the trigger's timestamp)."""
     try:
         trigger = _decode_trigger(raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
-        return _whole_trigger(raw)  # an odd shape: read it whole, as before
-    found = _trigger_of(trigger, raw)
-    return msgspec.structs.replace(found, timestamp=trigger.timestamp) if found else None
-
-
-def _trigger_of(trigger: _Trigger, raw: bytes, start: int = 0) -> Alert | None:
-    """The trigger's rule as an Alert, shared by every trigger of that rule (its timestamp
-    is the entry's `trigger_timestamp`). The trigger is written in `raw` from `start` on."""
+        whole = _whole_trigger(raw)  # an odd shape: read it whole, as before
+        return whole, whole.timestamp if whole is not None else ""
     rule = trigger.rule
-    if rule is None:
-        return None
-    # The group string follows the order the trigger writes its compliance arrays in (the
-    # first occurrence of each key: the rule comes before the alert's data).
-    order = tuple(sorted(
+    return (_trigger_of(rule, _order(rule, raw, 0)) if rule is not None else None,
+            trigger.timestamp)
+
+
+def _order(rule: TriggerRule, raw: bytes, start: int) -> tuple[str, ...]:
+    """The compliance arrays of the trigger written in `raw` from `start` on, in the order it
+    writes them (the first occurrence of each key: the rule comes before the alert's data)."""
+    return tuple(sorted(
         (name for name in _COMPLIANCE if getattr(rule, name) is not None),
         key=lambda name: raw.find(b'"' + name.encode() + b'":', start)))
-    key = (rule, order)
+
+
+def _trigger_of(rule: TriggerRule, order: tuple[str, ...]) -> Alert | None:
+    """The trigger's rule as an Alert, shared by every trigger of that rule whose compliance
+    arrays come in that order (its timestamp is the entry's `trigger_timestamp`)."""
+    key = (rule.id, rule.level, rule.description, rule.groups, rule.pci_dss, rule.cis,
+           rule.gdpr, rule.gpg13, rule.hipaa, rule.nist_800_53, rule.tsc, order)
     try:
         return _triggers[key]
     except KeyError:
         pass
-    found = _rule_alert(rule, order)
+    found = rule_alert(rule, order)
     if len(_triggers) >= _TRIGGERS_LIMIT:
         _triggers.clear()
     _triggers[key] = found
     return found
-
-
-def _trigger_start(raw: bytes) -> int:
-    """Where `data.parameters.alert` starts in an AR log alert (after the alert's own rule)."""
-    return max(raw.find(b'"alert":', max(raw.find(b'"parameters":'), 0)), 0)
-
-
-def _rule_alert(rule: _TriggerRule, order: tuple[str, ...]) -> Alert | None:
-    """An Alert of the rule alone, decoded by the alerts reader (so its group string is
-    exactly the one a decision would see)."""
-    level = rule.level
-    if isinstance(level, str) and level.strip().isdigit():
-        level = int(level)
-    fields = b",".join(
-        b'"' + name.encode() + b'":' + _encode(getattr(rule, name))
-        for name in ("groups", *order) if getattr(rule, name) is not None
-    )
-    line = (b'{"rule":{"id":' + _encode(rule.id) + b',"level":' + _encode(level)
-            + b',"description":' + _encode(rule.description)
-            + (b"," + fields if fields else b"") + b"}}")
-    try:
-        return decode_alert_line(line)
-    except AlertError:
-        return None
 
 
 def _whole_trigger(raw: bytes) -> Alert | None:
@@ -255,31 +210,27 @@ def read_ar_log_alert(alert: Alert, received_at: float) -> ArLogEntry | None:
 
 def read_ar_entry(alert: Alert, received_at: float) -> ArLogEntry | None:
     """`read_ar_log_alert` for an alert known to be an AR log alert. The agent, the key
-    (data.srcip, else data.dstuser) and the timestamp come from the intake's Alert; one lean
-    decode reads the command, the program, the origin and the trigger's rule."""
+    (data.srcip, else data.dstuser) and the timestamp come from the intake's Alert; the rest
+    from the reading the intake made of the same line (`ar_lines.reading_of`), else from one
+    typed reading that vouches for every key it reads (`read_ar_fields`). A line neither can
+    vouch for (legacy text, another shape, repeated or re-cased keys) is checked exactly first:
+    the fleet's keys are a decision's (binding) and a reverse's (agent, program, key), so a
+    key read one way here and another way by the agent's script is refused, never guessed."""
     agent_id = alert.agent_id
     if agent_id:
-        try:
-            lean = _decode_lean_ar(alert.raw)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            pass  # legacy fields, or a trigger of an odd shape: the general reading below
-        else:
-            data_ = lean.data
-            parameters = data_.parameters if data_ is not None else None
-            if data_ is not None and parameters is not None:
-                command = data_.command
-                program = program_name(parameters.program)
-                key = alert.srcip or alert.dstuser
-                if (command != "add" and command != "delete") or not program or not key:
-                    return None
-                inner = parameters.alert
-                return ArLogEntry(
-                    agent_id, alert.agent_name or "", program, key, command, alert.rule_id,
-                    alert_time(alert.timestamp) or received_at,
-                    _trigger_of(inner, alert.raw, _trigger_start(alert.raw))
-                    if inner is not None else None,
-                    data_.origin.module if data_.origin else "",
-                    inner.timestamp if inner is not None else "")
+        reading = reading_of(alert) or read_ar_fields(alert.raw)
+        if reading is not None:
+            command = reading.command
+            program = program_name(reading.program)
+            key = alert.srcip or alert.dstuser
+            if (command != "add" and command != "delete") or not program or not key:
+                return None
+            return ArLogEntry(
+                agent_id, alert.agent_name or "", program, key, command, alert.rule_id,
+                alert_time(alert.timestamp) or received_at, reading.trigger,
+                reading.origin_module, reading.trigger_timestamp)
+    if crafted_keys(alert.raw, FLEET_KEYS) is not None:
+        return None
     try:
         line = _decode_ar(alert.raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
@@ -289,17 +240,17 @@ def read_ar_entry(alert: Alert, received_at: float) -> ArLogEntry | None:
     if data is None or agent is None or not agent.id:
         return None
     trigger = None
-    module = ""
+    module = trigger_timestamp = ""
     if data.parameters is not None:  # JSON (650-658)
         command = data.command or ""
         program_path = data.parameters.program
-        trigger = trigger_alert(bytes(data.parameters.alert))
+        trigger, trigger_timestamp = _shared_trigger(bytes(data.parameters.alert))
         module = data.origin.module if data.origin else ""
     else:  # legacy text (600-607)
         command = data.type or ""
         program_path = data.script or ""
     return _entry(alert, received_at, agent, command, program_path, data.srcip or data.dstuser,
-                  trigger, module, line.timestamp, trigger.timestamp if trigger else "")
+                  trigger, module, line.timestamp, trigger_timestamp)
 
 
 def _entry(alert: Alert, received_at: float, agent: _Agent, command: str, program_path: str,

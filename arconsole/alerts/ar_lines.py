@@ -1,0 +1,313 @@
+"""The agents' active-response log alerts (rules 650-658, fleet.md F2) read in one typed pass.
+
+Such a line is 1-3 KB (`data.parameters.alert` holds the whole trigger alert, `full_log` the
+message again), its `data` is not the shape `jsonreader`'s quick reading knows, so the general
+reader takes its slow road, and the fleet table then read the line a second time. Here one
+decode gives both the `Alert` a decision needs and what the fleet row needs (`ArReading`:
+command, program, origin, the trigger's timestamp and rule).
+
+The same guarantees as the quick reading (`jsonreader`): every object on a path read here (the
+line, `rule`, `agent`, `data`, `data.origin`, `data.parameters`, the trigger alert and its rule)
+declares the keys analysisd writes and forbids the others, so a key in another case, or one
+holding a NUL, fails the decode; the decoded value is encoded again and must give back the
+line's exact length, so a repeated key (dropped by the decode) fails it too. Whatever this
+reading cannot vouch for is left to the general reader and the fleet's checked reading: these
+shapes decide speed, never outcome (tests hold the `Alert` equal to `decode_alert_line`'s).
+
+`decode_json_line` is the intake's decoder of alerts.json lines: a line whose rule is written
+where and as analysisd writes an AR log rule (`{"timestamp":"…","rule":{"level":3,
+"description":"Host Blocked by …`) is tried here first, every other line goes straight to
+`decode_alert_line` (one bounded prefix test each). The reading of the last line decoded here
+is kept for the fleet stage, found by the identity of the `Alert`'s `raw` (`reading_of`).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from arconsole.alerts.jsonreader import MAX_LINE, decode_alert_line
+from arconsole.alerts.model import Alert, AlertError
+from arconsole.alerts.quick_shapes import QuickRule
+from arconsole.alerts.rule_groups import (
+    CACHE_LIMIT,
+    GROUPS_BY_ARRAYS,
+    arrays_key,
+    groups_at,
+    rebuild_groups,
+)
+
+_Raw = msgspec.Raw | UnsetType  # written by analysisd, read by nobody here
+COMPLIANCE_NAMES = ("pci_dss", "cis", "gdpr", "gpg13", "hipaa", "nist_800_53", "tsc")
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
+    pass
+
+
+class TriggerRule(msgspec.Struct, frozen=True, gc=False):
+    """What binding reads of `data.parameters.alert.rule` (every scalar a string there)."""
+
+    id: str | int = ""
+    level: str | int = ""
+    description: str = ""
+    groups: tuple[str, ...] | None = None
+    pci_dss: tuple[str, ...] | None = None
+    cis: tuple[str, ...] | None = None
+    gdpr: tuple[str, ...] | None = None
+    gpg13: tuple[str, ...] | None = None
+    hipaa: tuple[str, ...] | None = None
+    nist_800_53: tuple[str, ...] | None = None
+    tsc: tuple[str, ...] | None = None
+
+
+# The trigger's rule is decoded as its members, raw and in the line's order (the compliance
+# order is part of the group string): the members binding does not read are dropped, the rest
+# (names in order, values as written) key the trigger's Alert, made once per distinct rule.
+_BOUND_MEMBERS = frozenset(TriggerRule.__struct_fields__)
+_UNBOUND_MEMBERS = ("firedtimes", "mail", "mitre", "frequency", "info", "cve")
+_TRIGGER_RULE_MEMBERS = _BOUND_MEMBERS | frozenset(_UNBOUND_MEMBERS)
+_COMPLIANCE_MEMBERS = frozenset(COMPLIANCE_NAMES)
+_TRIGGERS_LIMIT = 4096
+_triggers: dict[tuple[tuple[str, ...], bytes], Alert | None] = {}
+_decode_trigger_rule = msgspec.json.Decoder(TriggerRule).decode
+_encode = msgspec.json.Encoder().encode
+
+
+class _TriggerIn(_Strict):
+    rule: dict[str, msgspec.Raw] | None = None
+    timestamp: str = ""
+    agent: _Raw = UNSET
+    manager: _Raw = UNSET
+    cluster: _Raw = UNSET
+    id: _Raw = UNSET
+    full_log: _Raw = UNSET
+    previous_output: _Raw = UNSET
+    predecoder: _Raw = UNSET
+    decoder: _Raw = UNSET
+    data: _Raw = UNSET
+    location: _Raw = UNSET
+    input: _Raw = UNSET
+    GeoLocation: _Raw = UNSET  # Wazuh's spelling
+
+
+class _Parameters(_Strict):
+    alert: _TriggerIn | None = None
+    program: str = ""
+    extra_args: _Raw = UNSET
+
+
+class _Origin(_Strict):
+    module: str = ""
+    name: _Raw = UNSET
+
+
+class _ArData(_Strict):
+    parameters: _Parameters | None = None
+    command: str | None = None
+    srcip: str | None = None
+    dstuser: str | None = None
+    origin: _Origin | None = None
+    version: _Raw = UNSET
+    user: _Raw = UNSET  # the decoder's `dstuser` child names it so
+
+
+class _ArAgent(_Strict):
+    id: str | None = None
+    name: str | None = None
+    ip: _Raw = UNSET
+    labels: _Raw = UNSET
+
+
+class _ArLine(_Strict):
+    # `rule` first and its arrays first (`QuickRule`): re-encoded, they start the buffer.
+    rule: QuickRule
+    data: _ArData | None = None
+    timestamp: str = ""
+    id: str = ""
+    agent: _ArAgent | None = None
+    location: str | None = None
+    manager: _Raw = UNSET
+    cluster: _Raw = UNSET
+    full_log: _Raw = UNSET
+    previous_output: _Raw = UNSET
+    predecoder: _Raw = UNSET
+    decoder: _Raw = UNSET
+    input: _Raw = UNSET
+    GeoLocation: _Raw = UNSET
+
+
+class ArReading(msgspec.Struct, frozen=True, gc=False):
+    """What an AR log alert says besides the Alert's own fields (agent, key, timestamp)."""
+
+    command: str | None  # add | delete (anything else names no block)
+    program: str  # as written: `active-response/bin/firewall-drop`
+    origin_module: str
+    trigger_timestamp: str
+    trigger: Alert | None  # the trigger's rule as an Alert, shared by every trigger of it
+
+
+_decode = msgspec.json.Decoder(_ArLine).decode
+_encode_into = msgspec.json.Encoder().encode_into
+_per_thread = threading.local()  # a reused buffer for re-encoding, one per thread
+_ARRAYS_START = len(b'{"rule":{')
+_ARRAYS_END = b'"id":'
+# (rule id, level, description) -> (the arrays as re-encoded, the arrays as the line writes
+# them, groups, group string, rule id as a string)
+_rules_seen: dict[tuple[str | int, int, str], tuple[bytes, bytes, tuple[str, ...], str, str]] = {}
+
+# analysisd writes `{"timestamp":"2026-05-03T05:23:58.577+0000","rule":{"level":3,...`
+_RULE_AT = len(b'{"timestamp":"2026-05-03T05:23:58.577+0000",')
+_AR_RULE = b'"rule":{"level":3,"description":"'
+_AR_DESCRIPTIONS = (b"Host Blocked by ", b"Host Unblocked by ", b"Active response: ")
+_last: list[Any] = [None, None]  # [the raw line, its ArReading] of the last line read here
+
+
+def decode_json_line(line: bytes) -> Alert:
+    """`decode_alert_line`, with AR log alerts in analysisd's layout read here in one pass."""
+    if line.startswith(_AR_RULE, _RULE_AT) and line.startswith(
+            _AR_DESCRIPTIONS, _RULE_AT + len(_AR_RULE)):
+        read = read_ar_line(line)
+        if read is not None:
+            alert, reading = read
+            _last[0] = alert.raw
+            _last[1] = reading
+            return alert
+    return decode_alert_line(line)
+
+
+def reading_of(alert: Alert) -> ArReading | None:
+    """The reading `decode_json_line` made of this very alert's line, if it was the last."""
+    return _last[1] if alert.raw is _last[0] else None  # type: ignore[no-any-return]
+
+
+def _decoded(line: bytes) -> _ArLine | None:
+    """The line decoded and vouched for (no repeated key, none in another case), or None."""
+    if len(line) > MAX_LINE:
+        return None
+    try:
+        decoded = _decode(line)
+    except msgspec.DecodeError:  # ValidationError included: an unknown key, another shape
+        return None
+    try:
+        buffer = _per_thread.buffer
+    except AttributeError:
+        buffer = _per_thread.buffer = bytearray()
+    _encode_into(decoded, buffer)
+    if len(buffer) != len(line):  # a repeated key was dropped (or the line is not compact)
+        return None
+    return decoded
+
+
+def read_ar_fields(line: bytes) -> ArReading | None:
+    """The fleet's reading of an AR log alert line decoded elsewhere (any key order), or None
+    when this reading cannot vouch for it."""
+    decoded = _decoded(line)
+    return None if decoded is None else _reading(decoded)
+
+
+def read_ar_line(line: bytes) -> tuple[Alert, ArReading] | None:
+    """The Alert (equal to `decode_alert_line`'s) and the fleet's reading, or None."""
+    if line.endswith(b"\n"):
+        line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+    decoded = _decoded(line)
+    if decoded is None:
+        return None
+    reading = _reading(decoded)
+    rule = decoded.rule
+    groups = _groups(rule, line)
+    if groups is None or reading is None:
+        return None
+    rule_id, group_list, group_string = groups
+    agent = decoded.agent
+    data = decoded.data
+    alert = Alert(
+        decoded.id, decoded.timestamp, rule_id, rule.level, rule.description, group_list,
+        group_string,
+        None if agent is None else agent.id, None if agent is None else agent.name,
+        None if data is None else data.srcip, None if data is None else data.dstuser,
+        decoded.location, line, None, None)
+    return alert, reading
+
+
+def _groups(rule: QuickRule, line: bytes) -> tuple[str, tuple[str, ...], str] | None:
+    """(rule id, groups, group string) as the general reader gives them (`rule_groups`)."""
+    buffer: bytearray = _per_thread.buffer
+    seen = _rules_seen.get((rule.id, rule.level, rule.description))
+    if (seen is not None and buffer.startswith(seen[0], _ARRAYS_START)
+            and buffer.startswith(_ARRAYS_END, _ARRAYS_START + len(seen[0]))
+            and line.startswith(seen[1], groups_at(line))):
+        return seen[4], seen[2], seen[3]
+    key = arrays_key(line, rule)
+    try:
+        try:
+            group_list, group_string = GROUPS_BY_ARRAYS[key]
+        except KeyError:
+            group_list, group_string = rebuild_groups(rule, line, key)
+    except AlertError:
+        return None  # the general reader says why
+    rule_id = rule.id if type(rule.id) is str else str(rule.id)
+    if not key.startswith(b'"groups":'):  # laid out otherwise: not remembered
+        return rule_id, group_list, group_string
+    if len(_rules_seen) >= CACHE_LIMIT:
+        _rules_seen.clear()
+    arrays = bytes(buffer[_ARRAYS_START:buffer.find(_ARRAYS_END, _ARRAYS_START)])
+    _rules_seen[(rule.id, rule.level, rule.description)] = (
+        arrays, key, group_list, group_string, rule_id)
+    return rule_id, group_list, group_string
+
+
+def _reading(decoded: _ArLine) -> ArReading | None:
+    """None when the trigger's rule has a member this reading does not know (or in another
+    case, or one holding a NUL)."""
+    data = decoded.data
+    parameters = data.parameters if data is not None else None
+    if data is None or parameters is None:
+        return ArReading(None, "", "", "", None)
+    trigger = parameters.alert
+    rule = trigger.rule if trigger is not None else None
+    found = None
+    if rule is not None:
+        if not rule.keys() <= _TRIGGER_RULE_MEMBERS:
+            return None
+        pop = rule.pop
+        for name in _UNBOUND_MEMBERS:
+            pop(name, None)
+        key = (tuple(rule), b"\0".join(rule.values()))  # JSON text holds no NUL
+        try:
+            found = _triggers[key]
+        except KeyError:
+            try:
+                found = rule_alert(_decode_trigger_rule(b"{" + b",".join(
+                    _encode(name) + b":" + value for name, value in rule.items()) + b"}"),
+                    tuple(name for name in rule if name in _COMPLIANCE_MEMBERS))
+            except msgspec.ValidationError:
+                return None
+            if len(_triggers) >= _TRIGGERS_LIMIT:
+                _triggers.clear()
+            _triggers[key] = found
+    return ArReading(
+        data.command, parameters.program, data.origin.module if data.origin else "",
+        trigger.timestamp if trigger is not None else "", found)
+
+
+def rule_alert(rule: TriggerRule, order: tuple[str, ...]) -> Alert | None:
+    """An Alert of the trigger's rule alone, decoded by the alerts reader (so its group string
+    is exactly the one a decision would see); `order`: its compliance arrays, as written."""
+    level = rule.level
+    if isinstance(level, str) and level.strip().isdigit():
+        level = int(level)
+    fields = b",".join(
+        b'"' + name.encode() + b'":' + _encode(getattr(rule, name))
+        for name in ("groups", *order) if getattr(rule, name) is not None
+    )
+    line = (b'{"rule":{"id":' + _encode(rule.id) + b',"level":' + _encode(level)
+            + b',"description":' + _encode(rule.description)
+            + (b"," + fields if fields else b"") + b"}}")
+    try:
+        return decode_alert_line(line)
+    except AlertError:
+        return None
