@@ -271,11 +271,15 @@ def _reading(decoded: _ArLine) -> ArReading | None:
     rule = trigger.rule if trigger is not None else None
     found = None
     if rule is not None:
-        if not rule.keys() <= _TRIGGER_RULE_MEMBERS:
-            return None
         pop = rule.pop
-        for name in _UNBOUND_MEMBERS:
-            pop(name, None)
+        pop("firedtimes", None)
+        pop("mail", None)
+        pop("mitre", None)
+        if not rule.keys() <= _BOUND_MEMBERS:  # the rarer members, or ones not known here
+            if not rule.keys() <= _TRIGGER_RULE_MEMBERS:
+                return None
+            for name in _UNBOUND_MEMBERS:
+                pop(name, None)
         key = (tuple(rule), b"\0".join(rule.values()))  # JSON text holds no NUL
         try:
             found = _triggers[key]

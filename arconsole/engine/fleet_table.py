@@ -229,6 +229,13 @@ def read_ar_entry(alert: Alert, received_at: float) -> ArLogEntry | None:
                 agent_id, alert.agent_name or "", program, key, command, alert.rule_id,
                 alert_time(alert.timestamp) or received_at, reading.trigger,
                 reading.origin_module, reading.trigger_timestamp)
+    return checked_entry(alert, received_at)
+
+
+def checked_entry(alert: Alert, received_at: float) -> ArLogEntry | None:
+    """The entry of an AR log alert the typed reading could not vouch for: refused when a
+    key the fleet reads is ambiguous between JSON readers (`crafted_keys` on `FLEET_KEYS`),
+    else read leniently (legacy text 600-607 included)."""
     if crafted_keys(alert.raw, FLEET_KEYS) is not None:
         return None
     try:
