@@ -55,13 +55,17 @@ async def test_hostile_fleet_fields_are_listed_literally(tmp_path: Path) -> None
                            agent_queue=home / "queue" / "alerts" / "ar")
     try:
         await engine.handle_line(ar_alert(
-            "002", "active-response/bin/fw\x1b[2J[bold]x\u202e", "198.51.100.7\x1b[31m\n",
+            "002", "active-response/bin/fw\x1b[2J[bold]x\u202e", "198.51.100.7",
             agent_name=HOSTILE_NAME))
         await engine.handle_line(ar_alert(
             "002", "active-response/bin/../../../../bin/sh", "198.51.100.8"))
+        # A key that is no address nor user name keeps no row at all (fleet_bounds).
+        await engine.handle_line(ar_alert(
+            "002", "active-response/bin/fw", "198.51.100.7\x1b[31m\n", agent_name=HOSTILE_NAME))
         await engine.drain()
         listing = engine.fleet.listing()
         assert len(listing) == 2
+        assert engine.fleet.counts()["refused_bad_key"] == 1
         text = format_fleet(listing)
         for bad in ("\x1b", "\u202e", "\u2028", "\x07"):
             assert bad not in text

@@ -27,6 +27,13 @@ from arconsole.alerts.jsonreader import decode_alert_line
 from arconsole.alerts.model import Alert, AlertError
 from arconsole.config.model import ActiveResponse
 from arconsole.engine.agent_messages import REVERSE_SCRIPT
+from arconsole.engine.fleet_bounds import (
+    PER_AGENT_ACTIVE,
+    STALE_AFTER,
+    TOTAL_ACTIVE,
+    FleetBounds,
+    Ident,
+)
 from arconsole.engine.fleet_store import FleetRow, FleetStore
 from arconsole.safetext import literal
 
@@ -278,9 +285,13 @@ class FleetTable:
     """Rows by (agent, program, key); persisted through `FleetStore` when one is given."""
 
     def __init__(self, store: FleetStore | None = None, *, write_behind: bool = False,
-                 lifted_keep: int = LIFTED_KEEP, lifted_retention: float = LIFTED_RETENTION
-                 ) -> None:
+                 lifted_keep: int = LIFTED_KEEP, lifted_retention: float = LIFTED_RETENTION,
+                 per_agent: int = PER_AGENT_ACTIVE, total: int = TOTAL_ACTIVE,
+                 tell: Callable[[str], None] | None = None) -> None:
         self._store = store
+        # Active rows: keys of the program's shape, capped per agent and in all (fleet_bounds).
+        self.bounds = FleetBounds(per_agent=per_agent, total=total, evictable_at=evictable_at,
+                                  tell=tell)
         # Lifted rows are history: kept a day, and at most `lifted_keep` of them, so AR lines
         # for ever new keys (spoofed add + delete pairs) cannot grow the table without bound.
         self._lifted_keep = lifted_keep
@@ -305,6 +316,9 @@ class FleetTable:
             lifted.sort(key=lambda row: row.lifted_at or 0.0)
             self._lifted = {(row.agent, row.program, row.key): row.lifted_at or 0.0
                             for row in lifted}
+            for ident, row in self.rows.items():
+                if row.active:
+                    self.bounds.added(ident)
 
     @property
     def store(self) -> FleetStore | None:
@@ -367,6 +381,13 @@ class FleetTable:
             return None
         ident = (entry.agent, entry.program, entry.key)
         row = self.rows.get(ident)
+        if entry.command == "add" and (row is None or not row.active):
+            victims = self.bounds.admit(entry.agent, entry.program, entry.key, self.rows,
+                                        entry.at)
+            if victims is None:
+                return None  # not the program's key shape, or over a cap (counted, told)
+            for victim in victims:
+                self._drop(victim)
         if row is None:
             if entry.command != "add":
                 # A delete of a block never seen lifts nothing; a row for it would let spoofed
@@ -382,6 +403,7 @@ class FleetTable:
                 row.adds = 0
                 row.lifted_at = None
             row.active = True
+            self.bounds.added(ident)
             self._lifted.pop(ident, None)
             row.adds += 1
             row.last_added = entry.at
@@ -392,6 +414,8 @@ class FleetTable:
                 row.trigger_timestamp = entry.trigger_timestamp
                 self._bind(row, entry, binder)
         else:
+            if row.active:
+                self.bounds.ended(ident)
             row.active = False
             row.lifted_at = entry.at
             self._lifted.pop(ident, None)
@@ -400,6 +424,20 @@ class FleetTable:
         if not row.active:
             self._prune(entry.at)
         return row
+
+    def _drop(self, ident: Ident) -> None:
+        """An active row dropped to make room under a cap (it is overdue): gone from the
+        table and, at the next flush, from the state file."""
+        self.rows.pop(ident, None)
+        self.bounds.ended(ident)
+        self._dirty.pop(ident, None)
+        if self._store is None:
+            return
+        self._forget.add(ident)
+        if not self._write_behind:
+            self.flush()
+        elif not self._dirty:
+            asyncio.get_running_loop().call_soon(self.flush)
 
     def _bind(self, row: FleetRow, entry: ArLogEntry, binder: Binder | None) -> None:
         trigger = entry.trigger
@@ -459,6 +497,15 @@ def expected_end(row: FleetRow) -> tuple[float, float] | None:
         return None
     low = row.timeout_min if row.timeout_min else row.timeout_max
     return row.last_added + low, row.last_added + row.timeout_max + EXECD_TICK
+
+
+def evictable_at(row: FleetRow) -> float:
+    """When an active row may give its place to a new one under a cap: once overdue, or,
+    when its end is unknown or never comes, `STALE_AFTER` after its last add."""
+    end = expected_end(row)
+    if end is not None:
+        return end[1] + OVERDUE_GRACE
+    return (row.last_added or 0.0) + STALE_AFTER
 
 
 def row_state(row: FleetRow, now: float) -> str:
