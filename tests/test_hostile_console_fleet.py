@@ -61,3 +61,24 @@ async def test_hostile_fleet_fields_render_literally(tmp_path: Path) -> None:
             assert c.app.is_running
     finally:
         queue.close()
+
+
+async def test_the_fleet_cap_is_told_in_the_event_log(tmp_path: Path) -> None:
+    """A flood of spoofed adds over an agent's cap: one line in the console's event log (the
+    engine's notice), however many lines are refused."""
+    from tests.test_hostile_fleet_flood import address, ar_line
+
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    try:
+        async with console(tmp_path, size=(220, 40), home=home) as c:
+            store = c.engine.fleet.table.store
+            assert store is not None
+            c.engine.fleet.attach(store, per_agent=3)
+            await c.feed(*(ar_line("007", address(n), 1_700_000_000.0) for n in range(6)))
+            told = [line for line in c.app.main.event_log.lines if "fleet table:" in line]
+            assert len(told) == 1
+            assert "agent 007 reached the cap of 3 active rows" in told[0]
+            assert len(c.shown_keys()) == 3
+    finally:
+        queue.close()
