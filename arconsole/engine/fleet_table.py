@@ -304,10 +304,11 @@ class FleetTable:
         self._write_behind = write_behind
         self._dirty: dict[tuple[str, str, str], FleetRow] = {}
         self.rows: dict[tuple[str, str, str], FleetRow] = {}
-        # (trigger, program) -> (timeout_min, timeout_max, responses) under `_bound_by`:
+        # (trigger's rule id, level, group string, program) -> (timeout_min, timeout_max,
+        # responses) under `_bound_by`:
         # the binding depends on the trigger's rule and the config only (a new binder, a
         # new config: forgotten).
-        self._bound: dict[tuple[Alert, str], tuple[int | None, int | None, str]] = {}
+        self._bound: dict[tuple[str, int, str, str], tuple[int | None, int | None, str]] = {}
         self._bound_by: Binder | None = None
         if store is not None:
             for row in store.load_rows():
@@ -381,45 +382,51 @@ class FleetTable:
             return None
         ident = (entry.agent, entry.program, entry.key)
         row = self.rows.get(ident)
-        if entry.command == "add" and (row is None or not row.active):
-            victims = self.bounds.admit(entry.agent, entry.program, entry.key, self.rows,
-                                        entry.at)
-            if victims is None:
-                return None  # not the program's key shape, or over a cap (counted, told)
-            for victim in victims:
-                self._drop(victim)
-        if row is None:
-            if entry.command != "add":
-                # A delete of a block never seen lifts nothing; a row for it would let spoofed
-                # rule-652 lines grow the table (and the state file) without bound.
-                return None
-            row = FleetRow(entry.agent, entry.program, entry.key, active=False)
-            self.rows[ident] = row
-        row.agent_name = entry.agent_name or row.agent_name
-        row.last_rule = entry.rule_id
+        at = entry.at
         if entry.command == "add":
-            if not row.active:
-                row.first_added = entry.at
-                row.adds = 0
-                row.lifted_at = None
-            row.active = True
-            self.bounds.added(ident)
-            self._lifted.pop(ident, None)
-            row.adds += 1
-            row.last_added = entry.at
-            if entry.trigger is not None:
-                trigger = entry.trigger
+            if row is not None and row.active:  # a repeat: execd reset its timer
+                row.adds += 1
+                row.last_added = at
+                row.agent_name = entry.agent_name or row.agent_name
+                row.last_rule = entry.rule_id
+            else:
+                victims = self.bounds.admit(entry.agent, entry.program, entry.key, self.rows, at)
+                if victims is None:
+                    return None  # not the program's key shape, or over a cap (counted, told)
+                for victim in victims:
+                    self._drop(victim)
+                if row is None:
+                    row = self.rows[ident] = FleetRow(
+                        entry.agent, entry.program, entry.key, entry.agent_name, True, at, at,
+                        None, 1, last_rule=entry.rule_id)
+                else:  # lifted, and added again
+                    row.agent_name = entry.agent_name or row.agent_name
+                    row.last_rule = entry.rule_id
+                    row.active = True
+                    row.first_added = row.last_added = at
+                    row.adds = 1
+                    row.lifted_at = None
+                    self._lifted.pop(ident, None)
+                self.bounds.added(ident)
+            trigger = entry.trigger
+            if trigger is not None:
                 row.trigger_rule = trigger.rule_id
                 row.trigger_description = trigger.description
                 row.trigger_timestamp = entry.trigger_timestamp
                 self._bind(row, entry, binder)
         else:
+            if row is None:
+                # A delete of a block never seen lifts nothing; a row for it would let spoofed
+                # rule-652 lines grow the table (and the state file) without bound.
+                return None
+            row.agent_name = entry.agent_name or row.agent_name
+            row.last_rule = entry.rule_id
             if row.active:
                 self.bounds.ended(ident)
             row.active = False
-            row.lifted_at = entry.at
+            row.lifted_at = at
             self._lifted.pop(ident, None)
-            self._lifted[ident] = entry.at
+            self._lifted[ident] = at
         self._save(ident, row)
         if not row.active:
             self._prune(entry.at)
@@ -448,7 +455,8 @@ class FleetTable:
         if binder != self._bound_by or len(self._bound) >= _TRIGGERS_LIMIT:
             self._bound_by = binder
             self._bound.clear()
-        key = (trigger, entry.program)
+        # What the binding reads of an alert (`Decider._binding`), and the program.
+        key = (trigger.rule_id, trigger.level, trigger.group_string, entry.program)
         bound = self._bound.get(key)
         if bound is None:
             timeouts: list[int] = []
