@@ -240,3 +240,22 @@ async def test_the_engine_keeps_a_row_for_the_real_line_and_none_for_a_spoof(
         assert len(engine.fleet.table.rows) == 1
     finally:
         await engine.stop()
+
+
+def test_a_trigger_rule_seen_before_is_known_by_its_bytes_less_its_counter() -> None:
+    """The trigger's rule is vouched for once; another trigger of it (its `firedtimes` counts
+    up) shares that Alert; a rule that differs otherwise (a repeated or re-cased key) is never
+    taken for it, even after the genuine one was seen."""
+    warm = read_ar_line(REAL_651)
+    assert warm is not None and warm[1].trigger is not None
+    for counter in ("77", 123456):
+        document = real()
+        document["data"]["parameters"]["alert"]["rule"]["firedtimes"] = counter
+        again = read_ar_line(line_of(document))
+        assert again is not None and again[1].trigger is warm[1].trigger
+    document = real()
+    document["data"]["parameters"]["alert"]["rule"]["firedtimes"] = "7a"  # not a counter
+    odd = read_ar_line(line_of(document))
+    assert odd is not None and odd[1].trigger == warm[1].trigger
+    for name in ("trigger rule id twice", "trigger groups recased"):
+        assert read_ar_line(spoofed(name)) is None

@@ -23,6 +23,7 @@ is kept for the fleet stage, found by the identity of the `Alert`'s `raw` (`read
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -64,21 +65,25 @@ class TriggerRule(msgspec.Struct, frozen=True, gc=False):
     tsc: tuple[str, ...] | None = None
 
 
-# The trigger's rule is decoded as its members, raw and in the line's order (the compliance
-# order is part of the group string): the members binding does not read are dropped, the rest
-# (names in order, values as written) key the trigger's Alert, made once per distinct rule.
+# The trigger's rule is kept as written: less its counter (`firedtimes`), its bytes key the
+# trigger's Alert, made once per distinct rule from its members in the order written (the
+# compliance order is part of the group string), after the same checks as the line's.
 _BOUND_MEMBERS = frozenset(TriggerRule.__struct_fields__)
 _UNBOUND_MEMBERS = ("firedtimes", "mail", "mitre", "frequency", "info", "cve")
 _TRIGGER_RULE_MEMBERS = _BOUND_MEMBERS | frozenset(_UNBOUND_MEMBERS)
 _COMPLIANCE_MEMBERS = frozenset(COMPLIANCE_NAMES)
 _TRIGGERS_LIMIT = 4096
-_triggers: dict[tuple[tuple[str, ...], bytes], Alert | None] = {}
+_triggers: dict[bytes, Alert | None] = {}
 _decode_trigger_rule = msgspec.json.Decoder(TriggerRule).decode
+_decode_members = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+_FIREDTIMES = b'"firedtimes":'
+_COUNTER = re.compile(rb'"[0-9]{1,12}"|[0-9]{1,12}(?=[,}])').match
 _encode = msgspec.json.Encoder().encode
 
 
 class _TriggerIn(_Strict):
-    rule: dict[str, msgspec.Raw] | None = None
+    # Raw: a rule seen before is known by its bytes (less its counter), `_reading`.
+    rule: _Raw = UNSET
     timestamp: str = ""
     agent: _Raw = UNSET
     manager: _Raw = UNSET
@@ -261,33 +266,32 @@ def _groups(rule: QuickRule, line: bytes) -> tuple[str, tuple[str, ...], str] | 
 
 
 def _reading(decoded: _ArLine) -> ArReading | None:
-    """None when the trigger's rule has a member this reading does not know (or in another
-    case, or one holding a NUL)."""
+    """None when the trigger's rule cannot be vouched for (`_trigger`)."""
     data = decoded.data
     parameters = data.parameters if data is not None else None
     if data is None or parameters is None:
         return ArReading(None, "", "", "", None)
     trigger = parameters.alert
-    rule = trigger.rule if trigger is not None else None
     found = None
-    if rule is not None:
-        pop = rule.pop
-        pop("firedtimes", None)
-        pop("mail", None)
-        pop("mitre", None)
-        if not rule.keys() <= _BOUND_MEMBERS:  # the rarer members, or ones not known here
-            if not rule.keys() <= _TRIGGER_RULE_MEMBERS:
-                return None
-            for name in _UNBOUND_MEMBERS:
-                pop(name, None)
-        key = (tuple(rule), b"\0".join(rule.values()))  # JSON text holds no NUL
+    if trigger is not None and trigger.rule is not UNSET:
+        raw = bytes(trigger.rule)  # type: ignore[arg-type]
+        start = raw.find(_FIREDTIMES)
+        value = _COUNTER(raw, start + len(_FIREDTIMES)) if start >= 0 else None
+        # The rule as written, less its counter (digits only: the rest byte for byte).
+        key = raw if value is None else raw[:value.start()] + raw[value.end():]
         try:
             found = _triggers[key]
         except KeyError:
+            if raw == b"null":
+                return ArReading(data.command, parameters.program,
+                                 data.origin.module if data.origin else "",
+                                 trigger.timestamp, None)
+            members = _vouched_members(raw)
+            if members is None:
+                return None
             try:
-                found = rule_alert(_decode_trigger_rule(b"{" + b",".join(
-                    _encode(name) + b":" + value for name, value in rule.items()) + b"}"),
-                    tuple(name for name in rule if name in _COMPLIANCE_MEMBERS))
+                found = rule_alert(_decode_trigger_rule(raw),
+                                   tuple(name for name in members if name in _COMPLIANCE_MEMBERS))
             except msgspec.ValidationError:
                 return None
             if len(_triggers) >= _TRIGGERS_LIMIT:
@@ -296,6 +300,18 @@ def _reading(decoded: _ArLine) -> ArReading | None:
     return ArReading(
         data.command, parameters.program, data.origin.module if data.origin else "",
         trigger.timestamp if trigger is not None else "", found)
+
+
+def _vouched_members(raw: bytes) -> dict[str, msgspec.Raw] | None:
+    """The trigger rule's members in the order written, when none is repeated (the length
+    test), in another case or unknown here (the names); else None."""
+    try:
+        members = _decode_members(raw)
+    except msgspec.DecodeError:
+        return None
+    if not members.keys() <= _TRIGGER_RULE_MEMBERS or len(_encode(members)) != len(raw):
+        return None
+    return members
 
 
 def rule_alert(rule: TriggerRule, order: tuple[str, ...]) -> Alert | None:
