@@ -192,6 +192,8 @@ def spoofed(name: str) -> bytes:
                                     '"alert":{"timestamp":"2020-01-01T00:00:00.000+0000",'
                                     '"timestamp":'),
         "trigger groups recased": ('"groups":["syslog"', '"Groups":["x"],"groups":["syslog"'),
+        "rule level twice": ('"rule":{"level":3,', '"rule":{"level":15,"level":3,'),
+        "rule groups recased": ('"groups":["ossec"', '"GROUPS":["x"],"groups":["ossec"'),
         "srcip twice": ('"data":{"srcip":"203.0.113.9",',
                         '"data":{"srcip":"10.0.0.1","srcip":"203.0.113.9",'),
         "agent id twice": ('"agent":{"id":"001","name":"agent1"},"manager":{"name":"vm"},"id":'
@@ -207,7 +209,8 @@ def spoofed(name: str) -> bytes:
 
 SPOOFS = ["command twice", "command recased", "command with a NUL", "program twice",
           "parameters recased", "trigger rule id twice", "trigger timestamp twice",
-          "trigger groups recased", "srcip twice", "agent id twice"]
+          "trigger groups recased", "rule level twice", "rule groups recased", "srcip twice",
+          "agent id twice"]
 
 
 @pytest.mark.parametrize("name", SPOOFS)
@@ -257,5 +260,12 @@ def test_a_trigger_rule_seen_before_is_known_by_its_bytes_less_its_counter() -> 
     document["data"]["parameters"]["alert"]["rule"]["firedtimes"] = "7a"  # not a counter
     odd = read_ar_line(line_of(document))
     assert odd is not None and odd[1].trigger == warm[1].trigger
-    for name in ("trigger rule id twice", "trigger groups recased"):
+    for name in ("trigger rule id twice", "trigger groups recased", "rule level twice",
+                 "rule groups recased"):
         assert read_ar_line(spoofed(name)) is None
+    # The line's own rule likewise: another count shares the seen rule's fields.
+    document = real()
+    document["rule"]["firedtimes"] = 4242
+    counted = read_ar_line(line_of(document))
+    assert counted is not None and counted[0] == decode_alert_line(line_of(document))
+    assert counted[0].group_string is warm[0].group_string

@@ -37,7 +37,6 @@ from arconsole.alerts.rule_groups import (
     CACHE_LIMIT,
     GROUPS_BY_ARRAYS,
     arrays_key,
-    groups_at,
     rebuild_groups,
 )
 
@@ -128,8 +127,7 @@ class _ArAgent(_Strict):
 
 
 class _ArLine(_Strict):
-    # `rule` first and its arrays first (`QuickRule`): re-encoded, they start the buffer.
-    rule: QuickRule
+    rule: msgspec.Raw  # a rule seen before is known by its bytes (less its counter), `_rule`
     data: _ArData | None = None
     timestamp: str = ""
     id: str = ""
@@ -158,11 +156,11 @@ class ArReading(msgspec.Struct, frozen=True, gc=False):
 _decode = msgspec.json.Decoder(_ArLine).decode
 _encode_into = msgspec.json.Encoder().encode_into
 _per_thread = threading.local()  # a reused buffer for re-encoding, one per thread
-_ARRAYS_START = len(b'{"rule":{')
-_ARRAYS_END = b'"id":'
-# (rule id, level, description) -> (the arrays as re-encoded, the arrays as the line writes
-# them, groups, group string, rule id as a string)
-_rules_seen: dict[tuple[str | int, int, str], tuple[bytes, bytes, tuple[str, ...], str, str]] = {}
+# The line's rule as written less its counter -> (rule id as a string, level, description,
+# groups, group string)
+_RuleFields = tuple[str, int, str, tuple[str, ...], str]
+_rules_seen: dict[bytes, _RuleFields] = {}
+_decode_rule = msgspec.json.Decoder(QuickRule).decode
 
 # analysisd writes `{"timestamp":"2026-05-03T05:23:58.577+0000","rule":{"level":3,...`
 _RULE_AT = len(b'{"timestamp":"2026-05-03T05:23:58.577+0000",')
@@ -222,47 +220,57 @@ def read_ar_line(line: bytes) -> tuple[Alert, ArReading] | None:
     if decoded is None:
         return None
     reading = _reading(decoded)
-    rule = decoded.rule
-    groups = _groups(rule, line)
-    if groups is None or reading is None:
+    rule = _rule(bytes(decoded.rule))
+    if rule is None or reading is None:
         return None
-    rule_id, group_list, group_string = groups
     agent = decoded.agent
     data = decoded.data
     alert = Alert(
-        decoded.id, decoded.timestamp, rule_id, rule.level, rule.description, group_list,
-        group_string,
+        decoded.id, decoded.timestamp, rule[0], rule[1], rule[2], rule[3], rule[4],
         None if agent is None else agent.id, None if agent is None else agent.name,
         None if data is None else data.srcip, None if data is None else data.dstuser,
         decoded.location, line, None, None)
     return alert, reading
 
 
-def _groups(rule: QuickRule, line: bytes) -> tuple[str, tuple[str, ...], str] | None:
-    """(rule id, groups, group string) as the general reader gives them (`rule_groups`)."""
-    buffer: bytearray = _per_thread.buffer
-    seen = _rules_seen.get((rule.id, rule.level, rule.description))
-    if (seen is not None and buffer.startswith(seen[0], _ARRAYS_START)
-            and buffer.startswith(_ARRAYS_END, _ARRAYS_START + len(seen[0]))
-            and line.startswith(seen[1], groups_at(line))):
-        return seen[4], seen[2], seen[3]
-    key = arrays_key(line, rule)
+def _less_counter(raw: bytes) -> bytes:
+    """A rule as written less the value of its `firedtimes` (digits only): two rules with the
+    same such bytes differ in nothing else (the first `"firedtimes":` is at the same place)."""
+    start = raw.find(_FIREDTIMES)
+    value = _COUNTER(raw, start + len(_FIREDTIMES)) if start >= 0 else None
+    return raw if value is None else raw[:value.start()] + raw[value.end():]
+
+
+def _rule(raw: bytes) -> _RuleFields | None:
+    """The line's rule as the Alert holds it, known by its bytes less its counter; a rule not
+    seen before is checked (keys known, none repeated) and its groups built by the general
+    reader's own functions (`rule_groups`), so the group string is the one it gives."""
+    key = _less_counter(raw)
+    try:
+        return _rules_seen[key]
+    except KeyError:
+        pass
+    try:
+        rule = _decode_rule(raw)
+    except msgspec.DecodeError:
+        return None
+    if len(_encode(rule)) != len(raw):  # a repeated key (or not written compact)
+        return None
+    as_line = b'{"rule":' + raw + b"}"  # what `rule_groups` reads the arrays' order from
+    arrays = arrays_key(as_line, rule)
     try:
         try:
-            group_list, group_string = GROUPS_BY_ARRAYS[key]
+            groups, group_string = GROUPS_BY_ARRAYS[arrays]
         except KeyError:
-            group_list, group_string = rebuild_groups(rule, line, key)
+            groups, group_string = rebuild_groups(rule, as_line, arrays)
     except AlertError:
         return None  # the general reader says why
-    rule_id = rule.id if type(rule.id) is str else str(rule.id)
-    if not key.startswith(b'"groups":'):  # laid out otherwise: not remembered
-        return rule_id, group_list, group_string
+    found = (rule.id if type(rule.id) is str else str(rule.id), rule.level, rule.description,
+             groups, group_string)
     if len(_rules_seen) >= CACHE_LIMIT:
         _rules_seen.clear()
-    arrays = bytes(buffer[_ARRAYS_START:buffer.find(_ARRAYS_END, _ARRAYS_START)])
-    _rules_seen[(rule.id, rule.level, rule.description)] = (
-        arrays, key, group_list, group_string, rule_id)
-    return rule_id, group_list, group_string
+    _rules_seen[key] = found
+    return found
 
 
 def _reading(decoded: _ArLine) -> ArReading | None:
@@ -275,10 +283,7 @@ def _reading(decoded: _ArLine) -> ArReading | None:
     found = None
     if trigger is not None and trigger.rule is not UNSET:
         raw = bytes(trigger.rule)  # type: ignore[arg-type]
-        start = raw.find(_FIREDTIMES)
-        value = _COUNTER(raw, start + len(_FIREDTIMES)) if start >= 0 else None
-        # The rule as written, less its counter (digits only: the rest byte for byte).
-        key = raw if value is None else raw[:value.start()] + raw[value.end():]
+        key = _less_counter(raw)
         try:
             found = _triggers[key]
         except KeyError:
