@@ -72,7 +72,7 @@ _UNBOUND_MEMBERS = ("firedtimes", "mail", "mitre", "frequency", "info", "cve")
 _TRIGGER_RULE_MEMBERS = _BOUND_MEMBERS | frozenset(_UNBOUND_MEMBERS)
 _COMPLIANCE_MEMBERS = frozenset(COMPLIANCE_NAMES)
 _TRIGGERS_LIMIT = 4096
-_triggers: dict[bytes, Alert | None] = {}
+_triggers: dict[tuple[bytes, bytes], Alert | None] = {}
 _decode_trigger_rule = msgspec.json.Decoder(TriggerRule).decode
 _decode_members = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _FIREDTIMES = b'"firedtimes":'
@@ -159,7 +159,7 @@ _per_thread = threading.local()  # a reused buffer for re-encoding, one per thre
 # The line's rule as written less its counter -> (rule id as a string, level, description,
 # groups, group string)
 _RuleFields = tuple[str, int, str, tuple[str, ...], str]
-_rules_seen: dict[bytes, _RuleFields] = {}
+_rules_seen: dict[tuple[bytes, bytes], _RuleFields] = {}
 _decode_rule = msgspec.json.Decoder(QuickRule).decode
 
 # analysisd writes `{"timestamp":"2026-05-03T05:23:58.577+0000","rule":{"level":3,...`
@@ -233,12 +233,13 @@ def read_ar_line(line: bytes) -> tuple[Alert, ArReading] | None:
     return alert, reading
 
 
-def _less_counter(raw: bytes) -> bytes:
-    """A rule as written less the value of its `firedtimes` (digits only): two rules with the
-    same such bytes differ in nothing else (the first `"firedtimes":` is at the same place)."""
+def _less_counter(raw: bytes) -> tuple[bytes, bytes]:
+    """A rule as written, before and after the value of its `firedtimes` (digits only): two
+    rules with the same such parts differ in nothing else (the first `"firedtimes":` is at
+    the same place in both)."""
     start = raw.find(_FIREDTIMES)
     value = _COUNTER(raw, start + len(_FIREDTIMES)) if start >= 0 else None
-    return raw if value is None else raw[:value.start()] + raw[value.end():]
+    return (raw, b"") if value is None else (raw[:value.start()], raw[value.end():])
 
 
 def _rule(raw: bytes) -> _RuleFields | None:
