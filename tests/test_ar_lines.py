@@ -136,6 +136,9 @@ def variants() -> list[tuple[str, bytes]]:
     del document["data"]["parameters"]["alert"]["rule"]
     out.append(("trigger without rule", line_of(document)))
     document = real()
+    document["data"]["parameters"]["alert"]["rule"] = None
+    out.append(("trigger rule null", line_of(document)))
+    document = real()
     document["rule"]["groups"] = ["active_response", "ossec"]
     out.append(("own groups reordered", line_of(document)))
     return out

@@ -7,12 +7,16 @@ decode gives both the `Alert` a decision needs and what the fleet row needs (`Ar
 command, program, origin, the trigger's timestamp and rule).
 
 The same guarantees as the quick reading (`jsonreader`): every object on a path read here (the
-line, `rule`, `agent`, `data`, `data.origin`, `data.parameters`, the trigger alert and its rule)
-declares the keys analysisd writes and forbids the others, so a key in another case, or one
-holding a NUL, fails the decode; the decoded value is encoded again and must give back the
-line's exact length, so a repeated key (dropped by the decode) fails it too. Whatever this
-reading cannot vouch for is left to the general reader and the fleet's checked reading: these
-shapes decide speed, never outcome (tests hold the `Alert` equal to `decode_alert_line`'s).
+line, `agent`, `data`, `data.origin`, `data.parameters`, the trigger alert) declares the keys
+analysisd writes and forbids the others, so a key in another case, or one holding a NUL, fails
+the decode; the decoded value is encoded again and must give back the line's exact length, so a
+repeated key (dropped by the decode) fails it too. The two rules (the line's and the trigger's)
+are kept as written: a rule is known by its bytes less the value of its `firedtimes` (the one
+member that changes from one alert of a rule to the next), and a rule not seen before passes the
+same two tests on its own before its fields are kept. Whatever this reading cannot vouch for is
+left to the general reader and the fleet's checked reading: these shapes decide speed, never
+outcome (tests hold the `Alert` equal to `decode_alert_line`'s, and the entry to the checked
+reading's).
 
 `decode_json_line` is the intake's decoder of alerts.json lines: a line whose rule is written
 where and as analysisd writes an AR log rule (`{"timestamp":"…","rule":{"level":3,
@@ -25,7 +29,6 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -166,7 +169,9 @@ _decode_rule = msgspec.json.Decoder(QuickRule).decode
 _RULE_AT = len(b'{"timestamp":"2026-05-03T05:23:58.577+0000",')
 _AR_RULE = b'"rule":{"level":3,"description":"'
 _AR_DESCRIPTIONS = (b"Host Blocked by ", b"Host Unblocked by ", b"Active response: ")
-_last: list[Any] = [None, None]  # [the raw line, its ArReading] of the last line read here
+# (the raw line, its ArReading) of the last line read here: one tuple, replaced whole, so a
+# reading is never paired with another line
+_last: tuple[bytes, ArReading] | None = None
 
 
 def decode_json_line(line: bytes) -> Alert:
@@ -175,16 +180,17 @@ def decode_json_line(line: bytes) -> Alert:
             _AR_DESCRIPTIONS, _RULE_AT + len(_AR_RULE)):
         read = read_ar_line(line)
         if read is not None:
+            global _last
             alert, reading = read
-            _last[0] = alert.raw
-            _last[1] = reading
+            _last = (alert.raw, reading)
             return alert
     return decode_alert_line(line)
 
 
 def reading_of(alert: Alert) -> ArReading | None:
     """The reading `decode_json_line` made of this very alert's line, if it was the last."""
-    return _last[1] if alert.raw is _last[0] else None  # type: ignore[no-any-return]
+    last = _last
+    return last[1] if last is not None and alert.raw is last[0] else None
 
 
 def _decoded(line: bytes) -> _ArLine | None:
@@ -275,15 +281,17 @@ def _rule(raw: bytes) -> _RuleFields | None:
 
 
 def _reading(decoded: _ArLine) -> ArReading | None:
-    """None when the trigger's rule cannot be vouched for (`_trigger`)."""
+    """None when the trigger's rule cannot be vouched for (a member unknown here, in another
+    case, or repeated)."""
     data = decoded.data
     parameters = data.parameters if data is not None else None
     if data is None or parameters is None:
         return ArReading(None, "", "", "", None)
     trigger = parameters.alert
     found = None
-    if trigger is not None and trigger.rule is not UNSET:
-        raw = bytes(trigger.rule)  # type: ignore[arg-type]
+    written = trigger.rule if trigger is not None else UNSET
+    if isinstance(written, msgspec.Raw):
+        raw = bytes(written)
         key = _less_counter(raw)
         try:
             found = _triggers[key]
@@ -291,7 +299,7 @@ def _reading(decoded: _ArLine) -> ArReading | None:
             if raw == b"null":
                 return ArReading(data.command, parameters.program,
                                  data.origin.module if data.origin else "",
-                                 trigger.timestamp, None)
+                                 trigger.timestamp if trigger is not None else "", None)
             members = _vouched_members(raw)
             if members is None:
                 return None
