@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing
 import socket
@@ -314,6 +315,7 @@ def fleet_vs_decisions(home: Path, count: int) -> FleetRun:
         )
         engine = Engine(options, clock=ManualClock(1_700_000_000.0))
         await engine.start(follow=False)
+        gc.freeze()  # as `arconsole run` does once started: the start-up heap out of sight
         decider = engine.intake.decider
         assert decider is not None
         fired = decider.fired
