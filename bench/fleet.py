@@ -175,7 +175,8 @@ async def through_engine(home: Path, count: int
     assert delivery.store is not None
     indexed = delivery.store.catch_up()  # the deferred part: spool -> SQLite
     deferred = (time.process_time() - cpu) / max(indexed, 1)
-    records = FleetStore(engine.store).deliveries("sent")
+    with FleetStore(engine.store) as fleet:
+        records = fleet.deliveries("sent")
     await engine.stop()
     reader.join()
     queue.unlink()

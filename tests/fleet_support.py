@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from arconsole.engine.fleet_store import DeliveryRecord, FleetStore
+from arconsole.engine.store import StateStore
+
 
 def shared(*parts: str) -> Path:
     """The first existing `<candidate>/<parts>`, else the conventional path (tests skip)."""
@@ -17,3 +20,10 @@ def shared(*parts: str) -> Path:
         if base.joinpath(*parts).exists():
             return base.joinpath(*parts)
     return conventional.joinpath(*parts)
+
+
+def stored_deliveries(store: StateStore, *states: str) -> list[DeliveryRecord]:
+    """The delivery records of `store` (any of `states`; all when none), through a FleetStore
+    opened for the look and closed after it."""
+    with FleetStore(store) as fleet:
+        return fleet.deliveries(*states)

@@ -22,6 +22,7 @@ from pathlib import Path
 from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.store import StateStore
 from tests.engine_support import alert_line
+from tests.fleet_support import stored_deliveries
 from tests.test_fleet_delivery import Reader, fleet_home
 
 COUNT = 1000
@@ -68,7 +69,8 @@ def test_kill_9_mid_burst_delivers_every_response_exactly_once_in_order(
         def settled() -> bool:
             store = StateStore.open(state, lock=False)
             try:
-                counts = FleetStore(store).count_deliveries()
+                with FleetStore(store) as fleet:
+                    counts = fleet.count_deliveries()
             finally:
                 store.close()
             return sum(counts.values()) >= COUNT and not counts.get("queued") \
@@ -87,7 +89,7 @@ def test_kill_9_mid_burst_delivers_every_response_exactly_once_in_order(
         assert mine == sorted(mine)
     store = StateStore.open(home / "var" / "arconsole" / "state.db", lock=False)
     try:
-        records = FleetStore(store).deliveries()
+        records = stored_deliveries(store)
     finally:
         store.close()
     assert len(records) == COUNT  # one record per response, none doubled by the re-read

@@ -16,8 +16,8 @@ from pathlib import Path
 from arconsole.engine.agent_sendmark import SendMark, mark_path, read_mark
 from arconsole.engine.agent_spool import spool_path
 from arconsole.engine.engine import Engine
-from arconsole.engine.fleet_store import FleetStore
 from tests.engine_support import alert_line, started
+from tests.fleet_support import stored_deliveries
 from tests.test_fleet_delivery import bind_queue, fleet_home, received
 
 QUEUE = ("queue", "alerts", "ar")
@@ -32,13 +32,13 @@ async def record_five_unsent(home: Path) -> tuple[list[bytes], Path, str]:
         for line in lines:
             await engine.handle_line(line)
         await engine.drain()
-        store = FleetStore(engine.store)
-        records = store.deliveries()
+        records = stored_deliveries(engine.store)
         assert [r.state for r in records] == ["queued"] * 5
         assert [r.id for r in records] == [1, 2, 3, 4, 5]
         datagrams = [r.datagram or b"" for r in records]
         assert all(datagrams) and spool_path(engine.store.path).stat().st_size > 0
-        return datagrams, engine.store.path, store.db_id()
+        assert engine.agent_delivery is not None and engine.agent_delivery.store is not None
+        return datagrams, engine.store.path, engine.agent_delivery.store.db_id()
     finally:
         await engine.stop()
 
@@ -68,7 +68,7 @@ async def test_a_crash_mid_send_leaves_one_record_unknown_and_resends_only_the_r
         assert delivery is not None
         await delivery.wait_idle()
         assert received(queue) == datagrams[3:]  # 4 and 5, once each, in order
-        records = FleetStore(engine.store).deliveries()
+        records = stored_deliveries(engine.store)
         assert [r.state for r in records] == ["sent", "sent", "unconfirmed", "sent", "sent"]
         assert "stopped while sending" in records[2].reason
         assert all(r.tries == 1 for r in records)
@@ -85,7 +85,7 @@ async def test_a_crash_mid_send_leaves_one_record_unknown_and_resends_only_the_r
     try:
         assert engine.agent_delivery is not None
         await engine.agent_delivery.wait_idle()
-        states = [r.state for r in FleetStore(engine.store).deliveries()]
+        states = [r.state for r in stored_deliveries(engine.store)]
         assert states == ["sent", "sent", "unconfirmed", "sent", "sent"]
     finally:
         await engine.stop()
@@ -106,7 +106,7 @@ async def test_a_mark_file_of_another_state_file_is_not_believed(tmp_path: Path)
         assert engine.agent_delivery is not None
         await engine.agent_delivery.wait_idle()
         assert received(queue) == datagrams  # all five: none of them had left
-        assert [r.state for r in FleetStore(engine.store).deliveries()] == ["sent"] * 5
+        assert [r.state for r in stored_deliveries(engine.store)] == ["sent"] * 5
     finally:
         await engine.stop()
         queue.close()
@@ -121,8 +121,7 @@ async def test_records_from_before_the_spool_keep_their_datagram_in_the_state_fi
     datagrams, state_path, _ = await record_five_unsent(home)
     engine = await restart(home)  # no socket yet: nothing leaves
     try:
-        store = FleetStore(engine.store)
-        with store.transaction():
+        with engine.store.transaction():
             engine.store._conn.execute(
                 "UPDATE fleet_deliveries SET datagram = ?, spool_offset = NULL, "
                 "spool_length = NULL WHERE id = 1", (datagrams[0],))
@@ -135,7 +134,7 @@ async def test_records_from_before_the_spool_keep_their_datagram_in_the_state_fi
         assert engine.agent_delivery is not None
         await engine.agent_delivery.wait_idle()
         assert received(queue) == datagrams[:1]
-        records = FleetStore(engine.store).deliveries()
+        records = stored_deliveries(engine.store)
         assert [r.state for r in records] == ["sent"] + ["failed"] * 4
         assert all("missing from the delivery spool" in r.reason for r in records[1:])
         assert json.loads(datagrams[0].split(b" ", 4)[4][:-1])["command"] == "!firewall-drop"
@@ -181,7 +180,7 @@ async def test_a_state_file_of_the_previous_arconsole_reads_and_upgrades(tmp_pat
 
     looking = StateStore.open(state_path, lock=False)
     try:
-        old = FleetStore(looking).deliveries()
+        old = stored_deliveries(looking)
     finally:
         looking.close()
     assert [(r.state, r.datagram) for r in old] == [
@@ -193,7 +192,7 @@ async def test_a_state_file_of_the_previous_arconsole_reads_and_upgrades(tmp_pat
         assert engine.agent_delivery is not None
         await engine.agent_delivery.wait_idle()
         assert received(queue) == [datagrams[2]]  # only the one never handed over
-        records = FleetStore(engine.store).deliveries()
+        records = stored_deliveries(engine.store)
         assert [r.state for r in records] == ["sent", "unconfirmed", "sent"]
         assert records[0].sent_at == 2.0 and records[2].sent_at is not None
         indexes = {row[0] for row in engine.store._conn.execute(

@@ -20,6 +20,7 @@ from arconsole.engine.agent_spool import encode_entry, read_entries, spool_path
 from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.store import StateStore
 from tests.engine_support import alert_line
+from tests.fleet_support import stored_deliveries
 from tests.test_fleet_delivery import bind_queue, fleet_home, received
 from tests.test_fleet_sendmark import restart
 
@@ -72,7 +73,7 @@ async def test_entries_not_yet_indexed_are_listed_and_indexed_at_restart(tmp_pat
         assert engine.agent_delivery is not None
         await engine.agent_delivery.wait_idle()
         assert received(queue) == []  # nothing sent twice
-        records = FleetStore(engine.store).deliveries()
+        records = stored_deliveries(engine.store)
         assert [(r.id, r.state, r.key) for r in records] == [
             (n, "sent", f"198.51.100.{n}") for n in range(1, 6)]
         assert [r.datagram for r in records] == sent
@@ -95,7 +96,7 @@ async def test_a_torn_tail_is_cut_and_later_records_follow_whole_entries(tmp_pat
     assert len(later) == 2
     reopened = StateStore.open(state_path)  # writable: indexes what the run left
     try:
-        records = FleetStore(reopened).deliveries()
+        records = stored_deliveries(reopened)
     finally:
         reopened.close()
     assert [(r.id, r.key, r.state) for r in records] == [
@@ -136,7 +137,8 @@ def test_fleet_rows_go_through_their_log_and_survive_a_torn_tail(tmp_path: Path)
     state_path = tmp_path / "state.db"
     store = StateStore.open(state_path)
     try:
-        table = FleetTable(FleetStore(store))
+        fleet = FleetStore(store)
+        table = FleetTable(fleet)
         for timestamp in ("2026-05-03T05:25:00.000+0000", "2026-05-03T05:26:00.000+0000"):
             entry = read_ar_log_alert(decode_alert_line(variant(
                 "651", command_word="add", program="firewall-drop", timestamp=timestamp)), 0.0)
@@ -155,13 +157,15 @@ def test_fleet_rows_go_through_their_log_and_survive_a_torn_tail(tmp_path: Path)
         # (overdue by now: the sample is from May; a lifted row would not be listed)
         assert listed == [("001:firewall-drop-192.168.2.65", "overdue")]
     finally:
+        fleet.close()
         store.close()
     log = rows_log_path(state_path)
     with log.open("ab") as file:
         file.write(b"\x30\0\0\0\1\2\3\4{\"torn")  # a crash mid-append
     store = StateStore.open(state_path)
     try:
-        rows = FleetStore(store).load_rows()
+        with FleetStore(store) as fleet:
+            rows = fleet.load_rows()
         assert [(r.row_key, r.adds, r.active) for r in rows] == [
             ("001:firewall-drop-192.168.2.65", 2, True)]
         count = store._conn.execute("SELECT count(*) FROM fleet_rows").fetchone()[0]
@@ -193,7 +197,7 @@ async def test_a_burst_beyond_the_memory_limit_is_read_back_from_the_spool(
                                                  agent_id=agent, srcip=f"198.51.100.{n}"))
             delivery.deliver(response, agent, alert, 1_700_000_000.0)
         await delivery.wait_idle()
-        records = FleetStore(engine.store).deliveries()
+        records = stored_deliveries(engine.store)
         assert [(r.agent, r.state) for r in records] == [
             (agent, "sent" if agent == "001" else "failed") for agent in agents]
         assert received(queue) == [r.datagram for r in records if r.agent == "001"]
@@ -230,9 +234,54 @@ async def test_the_index_from_memory_equals_the_index_read_back_from_the_spool(
             conn.execute("DELETE FROM fleet_deliveries")
             conn.execute("DELETE FROM fleet_agent_blocks")
             conn.execute("UPDATE fleet_spool_index SET upto = ?", (start,))
-        FleetStore(engine.store)  # another store: reads the entries back
+        FleetStore(engine.store).close()  # another store: reads the entries back
         assert [conn.execute(query).fetchall() for query in tables] == from_memory
         assert len(from_memory[0]) == 6 and len(from_memory[1]) == 3  # 004: failed, no block
     finally:
         await engine.stop()
         queue.close()
+
+
+def open_files_named(*suffixes: str) -> list[str]:
+    """This process's open files whose path ends with one of `suffixes`."""
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:  # closed while listing (the listing's own descriptor)
+            continue
+        if target.endswith(suffixes):
+            found.append(target)
+    return found
+
+
+async def test_the_engine_lets_go_of_the_spool_and_the_rows_log_when_it_stops(
+        tmp_path: Path) -> None:
+    """`FleetStore.close()`: the engine's stop closes the files beside the state file (they
+    stayed open before, until the collector found the store), and a closed store refuses
+    to record instead of quietly writing rows into the state file."""
+    home = fleet_home(tmp_path)
+    engine = await restart(home)
+    try:
+        assert sorted(open_files_named(".fleet-spool", ".fleet-rows")) == sorted(
+            [str(spool_path(engine.store.path)), str(engine.store.path) + ".fleet-rows"])
+        fleet = engine.agent_delivery.store if engine.agent_delivery is not None else None
+        assert fleet is not None
+    finally:
+        await engine.stop()
+    assert open_files_named(".fleet-spool", ".fleet-rows") == []
+    with pytest.raises(ValueError, match="closed"):
+        fleet.append([("r", "firewall-drop", "001", "192.0.2.1", b"x\0", "queued", "", 0.0,
+                       1.0, None)])
+    with pytest.raises(ValueError, match="closed"):
+        fleet.save_rows([])
+    fleet.close()  # twice: harmless
+
+    store = StateStore.open(engine.store.path)
+    try:
+        with FleetStore(store) as reader:
+            assert [r.state for r in reader.deliveries()] == []
+            assert len(open_files_named(".fleet-spool")) == 1
+        assert open_files_named(".fleet-spool", ".fleet-rows") == []
+    finally:
+        store.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterable
+from typing import Self
 
 from arconsole.engine.agent_spool import Entry, EntryWriter, Spool, spool_path
 from arconsole.engine.fleet_records import AgentBlock, NewRecord, message_of
@@ -44,6 +45,7 @@ class FleetIndex:
         self._spool_tried = False
         self._rows_log: Spool | None = None
         self._next_id = 1
+        self._closed = False
         self._heads = EntryWriter()
         # Batches appended since the last catch-up, while they follow on from its offset:
         # (first id, records, chunk offsets, index of each record's head among the chunks).
@@ -180,6 +182,7 @@ class FleetIndex:
         """Record new deliveries (and the agent blocks they open) durably; the id of the
         first (the others follow on). With the spool: one gathered write of their entries,
         no SQLite; without it: rows, as before."""
+        self._check_open()
         first = self._next_id
         spool = self._spool
         self.last_offsets = None
@@ -268,6 +271,28 @@ class FleetIndex:
             self._seen.add(table)
             return True
         return False
+
+    def close(self) -> None:
+        """Let go of the spool and the rows log (the engine's stop; a reader when done). The
+        state file is not this object's: its owner closes it. What is not indexed yet stays
+        in the files and is indexed at the next start. Closing twice is harmless."""
+        self._closed = True
+        self._spool_tried = True  # a closed reader must not open the spool again
+        self._memo = []
+        for log in (self._spool, self._rows_log):
+            if log is not None:
+                log.close()
+        self._spool = self._rows_log = None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("the fleet store is closed")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def spool(self) -> Spool | None:
         """The datagrams' file (opened read-only on first use by a reader)."""

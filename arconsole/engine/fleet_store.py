@@ -312,6 +312,7 @@ class FleetStore(FleetIndex):
     def save_rows(self, rows: Iterable[FleetRow]) -> None:
         """Record the rows' new images: appended to the rows log (one write), or written to
         the state file when there is no log."""
+        self._check_open()
         images = row_images(rows)
         log = self._rows_log
         if log is None:
