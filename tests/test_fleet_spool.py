@@ -285,3 +285,49 @@ async def test_the_engine_lets_go_of_the_spool_and_the_rows_log_when_it_stops(
         assert open_files_named(".fleet-spool", ".fleet-rows") == []
     finally:
         store.close()
+
+
+async def test_what_remoted_could_not_take_is_recorded_failed_with_its_reason(
+        tmp_path: Path) -> None:
+    """The per-response plan and the per-agent memo (headers, versions) still refuse what
+    they refused one by one: an agent id remoted's header cannot carry (it is alert text), an
+    alert too long for one datagram, a NUL byte in the alert; a good record beside them
+    goes out, and a refused agent id stays refused when asked again (the memo)."""
+    import msgspec
+
+    from arconsole.alerts.jsonreader import decode_alert_line
+    from arconsole.alerts.model import Alert
+
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    engine = await restart(home)
+    try:
+        delivery = engine.agent_delivery
+        assert delivery is not None and engine.config is not None
+        response = engine.config.responses[0]
+
+        def alert(n: int, agent: str = "001") -> Alert:
+            return decode_alert_line(alert_line(f"6.{n}", rule_id="5710", level=5,
+                                                agent_id=agent, srcip=f"198.51.100.{n}"))
+
+        good = alert(1)
+        huge = alert(2)
+        huge = msgspec.structs.replace(huge, raw=huge.raw[:-1] + b',"pad":"'
+                                       + b"x" * 70000 + b'"}')
+        nul = alert(3)
+        nul = msgspec.structs.replace(nul, raw=nul.raw.replace(b"198.51", b"19\0.51"))
+        for agent, item in (("12a", alert(4, "12a")), ("001", huge), ("001", nul),
+                            ("001", good), ("12a", alert(5, "12a"))):
+            delivery.deliver(response, agent, item, 1_700_000_000.0)
+        await delivery.wait_idle()
+        records = stored_deliveries(engine.store)
+        assert [(r.agent, r.state) for r in records] == [
+            ("12a", "failed"), ("001", "failed"), ("001", "failed"), ("001", "sent"),
+            ("12a", "failed")]
+        assert "bad header" in records[0].reason and "bad header" in records[4].reason
+        assert "longer than remoted reads (65536)" in records[1].reason
+        assert records[2].reason == "the message holds a NUL byte"
+        assert received(queue) == [records[3].datagram]
+    finally:
+        await engine.stop()
+        queue.close()

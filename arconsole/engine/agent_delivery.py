@@ -57,32 +57,31 @@ CONFIRM_WAIT = 120.0  # no AR log line from the agent by then: unconfirmed
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """What one response's deliveries share under one config."""
+    """What one response's deliveries share under one config and one inventory."""
 
     response: ActiveResponse  # the plans are keyed by its id(): kept alive with them
     config: Config
+    inventory: AgentDirectory | None
     name: str
     executable: str
     timeout: int
     lasts: float  # seconds the response keeps being worth sending
     prefix: bytes  # format A up to the alert
     flags: str  # format C's flags
+    fates: dict[str, bytes | str]  # agent id -> its header, or why it cannot be delivered
 
 
 _AGENTS_REMEMBERED = 65536  # per-agent memos (agent ids come from alerts: bounded)
 
 
-def _unfit(raw: bytes, message_length: int) -> str:
-    """Why an alert cannot ride in a remoted datagram ('' when it can)."""
+def _why_not(fate: bytes | str, raw: bytes, message_length: int) -> str:
+    """Why a record is `failed` rather than sent: the agent's reason, or the alert's."""
+    if isinstance(fate, str):
+        return fate
     if b"\0" in raw:
         return "the message holds a NUL byte"
-    if message_length + MIN_HEADER + 1 > MAX_DATAGRAM:
-        return _too_long(message_length + MIN_HEADER + 1)
-    return ""
-
-
-def _too_long(size: int) -> str:
-    return f"message of {size} bytes is longer than remoted reads ({MAX_DATAGRAM})"
+    return (f"message of {message_length + len(fate) + 1} bytes is longer than remoted "
+            f"reads ({MAX_DATAGRAM})")
 
 
 # A record waiting in memory to be sent: (id, datagram, deadline).
@@ -99,7 +98,7 @@ class WazuhQueueDelivery:
     def __init__(
         self, context: EngineContext, path: Path,
         inventory: Callable[[], AgentDirectory | None], *,
-        batch: int = 256, memory_limit: int = 4096, retry_initial: float = 0.02,
+        batch: int = 256, memory_limit: int = 16384, retry_initial: float = 0.02,
         retry_max: float = 2.0, confirm_wait: float = CONFIRM_WAIT,
     ) -> None:
         self._context = context
@@ -128,9 +127,6 @@ class WazuhQueueDelivery:
         self._mark: SendMark | None = None
         self._expired_upto = 0  # records up to this id were looked at by the unconfirmed sweep
         self._plans: dict[int, _Plan] = {}
-        self._headers: dict[tuple[str, str], bytes] = {}
-        self._inventory_seen: AgentDirectory | None = None
-        self._too_old: dict[str, str] = {}  # agent id -> its version when older than 4.2
 
     # ------------------------------------------------------------------ start
 
@@ -188,48 +184,28 @@ class WazuhQueueDelivery:
         else:
             agents = (target,)
         plan = self._plans.get(id(response))
-        config = self._context.config
-        if plan is None or plan.response is not response or plan.config is not config:
-            plan = self._plan(response)
+        if (plan is None or plan.response is not response
+                or plan.config is not self._context.config or plan.inventory is not inventory):
+            plan = self._plan(response, inventory)
         key = strip_mapped(alert.srcip) if alert.srcip else alert.dstuser
         deadline = received_at + plan.lasts
         # The message is built once per alert; the datagram once per agent, and that very
         # object is what the spool records and the socket sends.
         raw = alert.raw
         message = b"".join((plan.prefix, raw, ADHOC_TAIL))
-        unfit = _unfit(raw, len(message))
-        if inventory is not self._inventory_seen:
-            self._inventory_seen = inventory
-            self._too_old.clear()
+        unfit = b"\0" in raw or len(message) + MIN_HEADER + 1 > MAX_DATAGRAM
         pending = self._pending
         admit = self.blocks.admit
+        fates = plan.fates
         for agent_id in agents:
-            state, reason, datagram = "queued", "", None
             block: AgentBlock | None = None
             agent_deadline = deadline
-            too_old = self._too_old.get(agent_id)
-            if too_old is None:
-                known = inventory.get(agent_id) if inventory is not None else None
-                too_old = known.version if known is not None and not known.speaks_json else ""
-                if len(self._too_old) >= _AGENTS_REMEMBERED:  # agent ids are alert text
-                    self._too_old.clear()
-                self._too_old[agent_id] = too_old
-            if too_old:
-                state = "failed"
-                reason = (f"agent {agent_id} runs {too_old}, older than 4.2: it does not "
-                          "read the JSON message, so it cannot be delivered")
-            else:
-                header = self._headers.get((plan.flags, agent_id))
-                if header is None:
-                    header = self._header(plan.flags, agent_id)
-                if unfit or header is None:
-                    state = "failed"
-                    reason = unfit or f"bad header {plan.flags!r} for agent {agent_id!r}"
-                else:
-                    datagram = b"".join((header, message, b"\0"))
-                    if len(datagram) > MAX_DATAGRAM:
-                        state, reason, datagram = "failed", _too_long(len(datagram)), None
-                if state == "queued":
+            fate = fates.get(agent_id)
+            if fate is None:
+                fate = self._fate(plan, agent_id, inventory)
+            if type(fate) is bytes and not unfit:
+                datagram = b"".join((fate, message, b"\0"))
+                if len(datagram) <= MAX_DATAGRAM:
                     admitted = admit(agent_id, plan.executable, key, plan.name, plan.timeout,
                                      message, plan.flags)
                     if admitted is None:
@@ -238,38 +214,52 @@ class WazuhQueueDelivery:
                         block = admitted
                         if block.timeout > 0:  # a repeated offender's block lasts longer
                             agent_deadline = received_at + block.timeout
-            pending.append((plan.name, plan.executable, agent_id, key, datagram, state,
-                            reason, received_at, agent_deadline, block))
+                    pending.append((plan.name, plan.executable, agent_id, key, datagram,
+                                    "queued", "", received_at, agent_deadline, block))
+                    continue
+            pending.append((plan.name, plan.executable, agent_id, key, None, "failed",
+                            _why_not(fate, raw, len(message)), received_at, agent_deadline,
+                            None))
         return self._persist_soon() if pending or self.blocks.dirty else None
 
-    def _plan(self, response: ActiveResponse) -> _Plan:
-        """What does not change between alerts of `response` under the current config,
-        worked out once (a new config object makes new plans)."""
+    def _plan(self, response: ActiveResponse, inventory: AgentDirectory | None) -> _Plan:
+        """What does not change between alerts of `response` under the current config and
+        inventory, worked out once (a new config or inventory object makes new plans)."""
         config = self._context.current_config
-        if self._plans and next(iter(self._plans.values())).config is not config:
-            self._plans.clear()
+        if self._plans:
+            some = next(iter(self._plans.values()))
+            if some.config is not config or some.inventory is not inventory:
+                self._plans.clear()
         executable = response.executable or ""
         timeout = response.timeout or 0
         plan = _Plan(
-            response, config, response.name, executable, timeout,
+            response, config, inventory, response.name, executable, timeout,
             float(timeout) if timeout > 0 else STATELESS_DEADLINE,
             adhoc_head(node_name=config.node_name, executable=executable,
                        extra_args=response.extra_args),
-            header_flags(response.location_flags))
+            header_flags(response.location_flags), {})
         self._plans[id(response)] = plan
         return plan
 
-    def _header(self, flags: str, agent_id: str) -> bytes | None:
-        """Format C's header for `agent_id`, remembered; None when remoted could not take
-        it (the agent id is alert text)."""
-        try:
-            header = agent_header(flags, agent_id)
-        except AgentMessageError:
-            return None
-        if len(self._headers) >= _AGENTS_REMEMBERED:
-            self._headers.clear()
-        self._headers[(flags, agent_id)] = header
-        return header
+    @staticmethod
+    def _fate(plan: _Plan, agent_id: str, inventory: AgentDirectory | None) -> bytes | str:
+        """Format C's header for `agent_id` under `plan`, or why it cannot be delivered to
+        (older than 4.2; an id remoted could not take: agent ids are alert text).
+        Remembered in the plan, boundedly."""
+        known = inventory.get(agent_id) if inventory is not None else None
+        fate: bytes | str
+        if known is not None and not known.speaks_json:
+            fate = (f"agent {agent_id} runs {known.version}, older than 4.2: it does not "
+                    "read the JSON message, so it cannot be delivered")
+        else:
+            try:
+                fate = agent_header(plan.flags, agent_id)
+            except AgentMessageError as error:
+                fate = str(error)
+        if len(plan.fates) >= _AGENTS_REMEMBERED:
+            plan.fates.clear()
+        plan.fates[agent_id] = fate
+        return fate
 
     def send_message(
         self, response: str, program: str, agent: str, key: str | None, message: bytes,
@@ -301,9 +291,11 @@ class WazuhQueueDelivery:
             store = self._store
             assert store is not None, "delivery stage not attached"
             reversed_now = None in blocks.dirty.values()
-            if blocks.dirty or blocks.dirty_offences:
+            if blocks.dirty_offences or not blocks.fresh.issuperset(blocks.dirty):
                 with store.transaction():
                     blocks.flush()  # refreshes and reversals; new blocks ride in the entries
+            elif blocks.dirty:
+                blocks.flush()  # only blocks opened this turn: no row to write, no transaction
             if reversed_now:  # a block opened and reversed in this very turn: not opened
                 for index, record in enumerate(pending):
                     block = record[9]

@@ -9,7 +9,6 @@ refusing, or its queue full) so that no message is lost.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import socket
 from pathlib import Path
@@ -74,11 +73,13 @@ class QueueSender:
             if not ready.done():
                 ready.set_result(None)
 
+        # A plain timer rather than `wait_for` (no task per wait: a burst waits often).
         loop.add_writer(sock.fileno(), writable)
+        timer = loop.call_later(limit, writable)
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ready, limit)
+            await ready
         finally:
+            timer.cancel()
             loop.remove_writer(sock.fileno())
 
     def close(self) -> None:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import zlib
 from collections.abc import Iterable
 from typing import Self
 
-from arconsole.engine.agent_spool import Entry, EntryWriter, Spool, spool_path
+from arconsole.engine.agent_spool import FIXED, NO_KEY, PRE, Entry, EntryWriter, Spool, spool_path
 from arconsole.engine.fleet_records import AgentBlock, NewRecord, message_of
 from arconsole.engine.fleet_rowlog import RowImage, decode_rows, rows_log_path
 from arconsole.engine.fleet_schema import INSERT_DELIVERY, SAVE_BLOCK, SAVE_ROW, create_tables
@@ -193,19 +194,29 @@ class FleetIndex:
         chunks: list[bytes] = []
         heads: list[int] = []
         record_id = first
-        encode = self._heads.head
+        # `EntryWriter.head`, inlined: this loop runs once per agent response of a burst.
+        writer = self._heads
+        memo = writer.memo
+        pack_fixed, pack_pre, crc32 = FIXED.pack, PRE.pack, zlib.crc32
         for (response, program, agent, key, datagram, state, reason, queued_at, deadline,
              block) in records:
             size = len(datagram) if datagram is not None else 0
             if block is not None:
-                head = encode(record_id, response, program, agent, key, state == "failed",
-                              reason, queued_at, deadline, block.flags, block.timeout,
-                              block.started_at, block.expires_at, size)
+                flags, timeout, started, expires = (block.flags, block.timeout,
+                                                    block.started_at, block.expires_at)
             else:
-                head = encode(record_id, response, program, agent, key, state == "failed",
-                              reason, queued_at, deadline, "", -1, 0.0, 0.0, size)
+                flags, timeout, started, expires = "", -1, 0.0, 0.0
+            common = memo.get((response, program, agent, flags))
+            if common is None:
+                common = writer.common(response, program, agent, flags)
+            n = reason.encode() if reason else b""
+            k = key.encode() if key is not None else b""
+            body = pack_fixed(
+                record_id, queued_at, deadline, started, expires, 0.0, timeout,
+                state == "failed", common[1], common[2], common[3], common[4], len(n),
+                NO_KEY if key is None else len(k), size) + common[0] + n + k
             heads.append(len(chunks))
-            chunks.append(head)
+            chunks.append(pack_pre(PRE.size + len(body) + size, crc32(body)) + body)
             if size:
                 chunks.append(datagram)  # type: ignore[arg-type]
             record_id += 1
