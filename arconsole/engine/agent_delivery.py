@@ -10,8 +10,10 @@ minutes for stateless ones) makes it `failed`, with the reason. Nothing is dropp
 
 Exactly once across a crash: around every datagram the sender notes its id in a mapped mark
 file (`agent_sendmark`), which a kill -9 does not lose, so a restart sends what had not left
-and nothing that had; the one datagram a kill can catch between the kernel's `send` and the
-note is not sent again and stays `unconfirmed` until the agent's log line confirms it.
+and nothing that had. The one datagram a kill can catch between the `intent` note and the
+`sent` note is not sent again (it may have left): it counts as sent, in doubt, until its
+agent's log line confirms it; with no line within `confirm_wait` it is reported
+`unconfirmed`, its reason saying it may never have left.
 
 Its own bounded queue: records wait in the spool file (`fleet_store`: its entries are the
 durable records, indexed into the state file in batches when something reads them), at most
@@ -152,8 +154,8 @@ class WazuhQueueDelivery:
         if interrupted:
             self._context.notice(
                 "warning", f"{len(interrupted)} agent response(s) were being sent when the "
-                "engine stopped: marked unconfirmed, not sent again (the agents' logs will "
-                "confirm them)")
+                "engine stopped: not sent again (never twice); the agents' log lines will "
+                "confirm them, or they are reported unconfirmed")
         try:
             self._mark = SendMark(path, db_id, store.watermark())
         except OSError as error:
@@ -364,12 +366,20 @@ class WazuhQueueDelivery:
             self._wake.clear()
             await self._send_all()
             now = self._context.clock.now()
-            if now - last_sweep >= 5.0 and self._store is not None:
+            if now - last_sweep >= 5.0:
                 last_sweep = now
-                self._expired_upto = self._store.expire_unconfirmed(
-                    now - self._confirm_wait, now,
-                    f"no active-response log line from the agent within "
-                    f"{self._confirm_wait:g}s", self._expired_upto)
+                self.sweep_unconfirmed()
+
+    def sweep_unconfirmed(self) -> None:
+        """Records sent more than `confirm_wait` ago that no agent log line confirmed (those
+        in doubt after a crash included) become `unconfirmed` (the sender's 5 s beat)."""
+        if self._store is None:
+            return
+        now = self._context.clock.now()
+        self._expired_upto = self._store.expire_unconfirmed(
+            now - self._confirm_wait, now,
+            f"no active-response log line from the agent within {self._confirm_wait:g}s",
+            self._expired_upto)
 
     async def wait_idle(self) -> None:
         """Until everything recorded so far has been sent or has failed (tests, bench)."""
