@@ -331,3 +331,22 @@ async def test_what_remoted_could_not_take_is_recorded_failed_with_its_reason(
     finally:
         await engine.stop()
         queue.close()
+
+
+def test_a_turn_of_more_buffers_than_one_gathered_write_takes_lands_whole_in_order(
+        tmp_path: Path) -> None:
+    """Past IOV_MAX (1,024) buffers a turn is written in several gathered writes: every
+    buffer at the offset `append` returned, none lost between two writes."""
+    from arconsole.engine.agent_spool import Spool
+
+    spool = Spool(tmp_path / "s.fleet-spool", "d" * 32, writable=True)
+    try:
+        first = [bytes([n % 251]) * (1 + n % 37) for n in range(10)]
+        spool.append(first)
+        buffers = [bytes([n % 251]) * (1 + (n * 7) % 1500) for n in range(2500)]
+        offsets = spool.append(buffers)
+        assert len(offsets) == len(buffers)
+        assert [spool.read(at, len(b)) for at, b in zip(offsets, buffers, strict=True)] == buffers
+        assert spool.end() == offsets[-1] + len(buffers[-1])
+    finally:
+        spool.close()

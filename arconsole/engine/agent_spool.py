@@ -30,6 +30,7 @@ import os
 import stat
 import struct
 import zlib
+from itertools import accumulate
 from pathlib import Path
 from typing import NamedTuple
 
@@ -209,15 +210,13 @@ class Spool:
 
     def append(self, datagrams: list[bytes], *, sync: bool = False) -> list[int]:
         """Write the datagrams one after the other; their offsets."""
-        offsets: list[int] = []
         # The file's own end, not a remembered one: another Spool on the same file (a second
         # FleetStore of the same engine) may have appended since.
-        position = self._end = os.fstat(self._fd).st_size
-        for datagram in datagrams:
-            offsets.append(position)
-            position += len(datagram)
+        self._end = os.fstat(self._fd).st_size
+        offsets = list(accumulate(map(len, datagrams), initial=self._end))
+        position = offsets.pop()  # the end after them
         try:
-            self._write(datagrams, offsets)
+            self._write(datagrams, offsets, position)
         except BaseException:
             # Whole entries only: a failed write (disk full...) leaves no partial bytes
             # that the next entries would follow.
@@ -229,12 +228,12 @@ class Spool:
         self._end = position
         return offsets
 
-    def _write(self, datagrams: list[bytes], offsets: list[int]) -> None:
+    def _write(self, datagrams: list[bytes], offsets: list[int], end: int) -> None:
         """Gathered writes: no copy of the whole turn into one buffer first."""
         for start in range(0, len(datagrams), _IOV_MAX):
             chunk = datagrams[start:start + _IOV_MAX]
             at = offsets[start]
-            size = sum(map(len, chunk))
+            size = (offsets[start + _IOV_MAX] if start + _IOV_MAX < len(offsets) else end) - at
             written = os.pwritev(self._fd, chunk, at)
             if written < size:  # a short write (disk nearly full...): finish it plainly
                 rest = memoryview(b"".join(chunk))[written:]
