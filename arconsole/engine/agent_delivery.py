@@ -222,6 +222,8 @@ class WazuhQueueDelivery:
             pending.append((plan.name, plan.executable, agent_id, key, None, "failed",
                             _why_not(fate, raw, len(message)), received_at, agent_deadline,
                             None))
+        if self._persisted is not None:  # this turn's write is already due
+            return self._persisted
         return self._persist_soon() if pending or self.blocks.dirty else None
 
     def _plan(self, response: ActiveResponse, inventory: AgentDirectory | None) -> _Plan:
@@ -463,9 +465,9 @@ class WazuhQueueDelivery:
         count = 0
         retry = False
         for _ in range(min(self._batch, len(ready))):
-            record_id, datagram, deadline = ready[0]
+            item = popleft()
+            record_id, datagram, deadline = item
             if now > deadline:
-                popleft()
                 self._fail(record_id, f"gave up: {self.last_error or 'not sent'} until "
                            "the response no longer made sense (its timeout)")
                 continue
@@ -477,13 +479,12 @@ class WazuhQueueDelivery:
                     mark.not_sent()
                 self._sender.failed(error)
                 if self._send_error(error):
+                    ready.appendleft(item)  # still the oldest: it goes first next time
                     retry = True
                     break
-                popleft()
                 self._fail(record_id, self.last_error)
                 continue
             done(record_id)
-            popleft()
             if taken != len(datagram):  # datagrams go whole or not at all; never seen
                 self._fail(record_id, f"{self.path}: {short_send(taken, len(datagram))}")
                 continue
