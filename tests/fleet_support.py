@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from arconsole.engine.engine import Engine
 from arconsole.engine.fleet_store import DeliveryRecord, FleetStore
 from arconsole.engine.store import StateStore
 
@@ -27,3 +28,10 @@ def stored_deliveries(store: StateStore, *states: str) -> list[DeliveryRecord]:
     opened for the look and closed after it."""
     with FleetStore(store) as fleet:
         return fleet.deliveries(*states)
+
+
+def engine_fleet_store(engine: Engine) -> FleetStore:
+    """The running engine's own fleet store (no second store on its state file to close)."""
+    store = engine.fleet.table.store
+    assert store is not None, "the engine's fleet table is not attached"
+    return store
