@@ -148,8 +148,8 @@ _encode_into = msgspec.json.Encoder().encode_into
 _per_thread = threading.local()  # a reused buffer for re-encoding, one per thread
 
 # rule id -> (the rule as written up to its firedtimes, the rule after them, groups, group
-# string, rule id as a string): see `_remember_rule`.
-_rules_seen: dict[str | int, tuple[bytes, bytes, tuple[str, ...], str, str]] = {}
+# string, rule id as a string, the lengths of the first two): see `_remember_rule`.
+_rules_seen: dict[str | int, tuple[bytes, bytes, tuple[str, ...], str, str, int, int]] = {}
 _RULE_AFTER_TIMESTAMP = len(b'{"timestamp":"","rule":')  # + the timestamp's length
 _RULE_FIRST = len(b'{"rule":')
 _MARK = msgspec.Raw(b"\0")  # never in JSON text: stands for the firedtimes
@@ -191,12 +191,11 @@ def decode_alert_line(line: bytes) -> Alert:
         start = len(timestamp) + _RULE_AFTER_TIMESTAMP if timestamp else _RULE_FIRST
         seen = _rules_seen.get(rule_id)
         if seen is not None:
-            before = seen[0]
+            end = start + seen[5]
             firedtimes = rule.firedtimes
-            if line.startswith(before, start) and line.startswith(
-                seen[1], start + len(before) + (
-                    0 if firedtimes is UNSET else len(firedtimes))  # type: ignore[arg-type]
-            ):
+            after = end + (0 if firedtimes is UNSET else len(firedtimes))  # type: ignore[arg-type]
+            # (slices compare sooner than `startswith(text, start)` parses its arguments)
+            if line[start:end] == seen[0] and line[after:after + seen[6]] == seen[1]:
                 groups = seen[2]
                 group_string = seen[3]
                 rule_id = seen[4]
@@ -294,7 +293,8 @@ def _remember_rule(
     if len(_rules_seen) >= CACHE_LIMIT:
         _rules_seen.clear()
     _rules_seen[rule_id] = (
-        before, after, groups, group_string, rule_id if type(rule_id) is str else str(rule_id))
+        before, after, groups, group_string, rule_id if type(rule_id) is str else str(rule_id),
+        len(before), len(after))
 
 
 def _checked_alert(line: bytes) -> Alert:
