@@ -5,8 +5,10 @@ write there and forbids the others: a key in another case, or one out of the ord
 the decode and sends the line to the slower readings, which give the same result. These lists
 decide speed, never outcome. A member decisions don't read is kept as a raw view of the line
 (`_Raw`, left `UNSET` when absent): it is only there to be counted when the decoded value is
-encoded again (see `jsonreader`). None of these structs is tracked by the garbage collector
-(they hold no cycle).
+encoded again (see `jsonreader`). Members are declared in the order Wazuh writes them, so that
+a line Wazuh wrote is its own re-encoding byte for byte (what lets `jsonreader` know a rule seen
+before by comparing bytes) and msgspec finds each key where it looks first. None of these
+structs is tracked by the garbage collector (they hold no cycle).
 """
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ _Raw = msgspec.Raw | UnsetType  # a member Wazuh writes that decisions don't rea
 class QuickRule(
     msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False, kw_only=True
 ):
-    """`rule`, its members in the order Wazuh writes them, the arrays last: re-encoded, a rule
-    Wazuh wrote comes out byte for byte, ending with its arrays (`jsonreader`)."""
+    """`rule`, its members in the order Wazuh writes them (the arrays last)."""
 
     level: int
     description: str = ""
@@ -44,10 +45,6 @@ class QuickRule(
     nist_800_53: msgspec.Raw = _NONE
     tsc: msgspec.Raw = _NONE
     cis: msgspec.Raw = _NONE
-
-
-ARRAYS = ("groups", "pci_dss", "gpg13", "gdpr", "hipaa", "nist_800_53", "tsc", "cis")
-assert QuickRule.__struct_fields__[-len(ARRAYS):] == ARRAYS
 
 
 class _QuickAgent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
