@@ -212,3 +212,17 @@ def test_entries_keep_their_network_as_two_integers() -> None:
     assert not any(isinstance(value, ipaddress.IPv4Network)
                    for entry in config.white_list for value in (
                        getattr(entry, name) for name in entry.__slots__))
+
+
+def test_the_ranges_of_one_loaded_list_are_built_once() -> None:
+    """The engine, a restore and each operator block check build a `WhiteList` of the same
+    loaded tuple: its ranges are built once; another list gets its own."""
+    from arconsole.config.white_list import address_ranges
+
+    entries = tuple(ip_entry(f"10.0.0.{n}") for n in range(5))
+    first = WhiteList(entries, Flavour.WAZUH)
+    assert first._networks is WhiteList(entries, Flavour.OSSEC)._networks
+    assert address_ranges(entries) is first._networks
+    other = tuple(ip_entry(f"10.0.1.{n}") for n in range(5))
+    assert WhiteList(other, Flavour.WAZUH).match("10.0.1.3") is other[3]
+    assert WhiteList(entries, Flavour.WAZUH).match("10.0.0.3") is entries[3]

@@ -185,6 +185,22 @@ class AddressRanges:
         return -1
 
 
+# The last white list given ranges, and them: the engine, a restore and each operator block
+# check the same loaded list (building them takes ~0.3 s for 200,000 entries).
+_last: tuple[tuple[WhiteListEntry, ...], AddressRanges] | None = None
+
+
+def address_ranges(entries: tuple[WhiteListEntry, ...]) -> AddressRanges:
+    """`AddressRanges` of a loaded white list, built once for the same tuple."""
+    global _last
+    last = _last
+    if last is not None and last[0] is entries:
+        return last[1]
+    ranges = AddressRanges(entries)
+    _last = (entries, ranges)
+    return ranges
+
+
 def _judge_pattern(entry: WhiteListEntry, node: ConfigNode, context: ReadContext) -> None:
     findings = context.findings
     text, pattern = entry.text, entry.pattern or ""

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 
 from arconsole.addresses import strip_mapped
 from arconsole.config.model import Flavour, WhiteListEntry
-from arconsole.config.white_list import AddressRanges
+from arconsole.config.white_list import address_ranges
 
 _CACHE_LIMIT = 4096  # distinct srcips remembered; cleared when full (cheap, bounded)
 
@@ -97,7 +97,7 @@ class WhiteList:
         self.entries = tuple(entries)
         self.flavour = flavour
         # The IPv4 entries as integer ranges (config/white_list.py); OSSEC's first `!` one.
-        self._networks = AddressRanges(self.entries)
+        self._networks = address_ranges(self.entries)
         self._first_negated = next((index for index, entry in enumerate(
             self._networks.entries) if entry.negated), len(self._networks.entries))
         self._patterns: list[tuple[WhiteListEntry, OSMatch, bool]] = []
