@@ -278,8 +278,9 @@ def _remember_rule(
     with `after` once past its own firedtimes holds the same rule: a JSON value ends where its
     text says, so member by member the rules are the same, their arrays in the same order.
     `start` is where a rule begins after a plain timestamp (ASCII, nothing escaped); after any
-    other timestamp it points inside the timestamp's string, where `{"` (how `before` starts)
-    cannot occur: a quote in a string is escaped.
+    other timestamp it points earlier, into the timestamp's string or the `","rule":` after
+    it, where the `{"level":` that `before` starts with cannot occur (a quote inside a string
+    is escaped, and the string's own closing quote is followed by a comma).
     """
     firedtimes = rule.firedtimes
     if firedtimes is UNSET:
