@@ -37,7 +37,12 @@ from arconsole.console.action_gate import action_state
 from arconsole.console.alert_ring import AlertRing, AlertRow
 from arconsole.console.bridge import EventBridge
 from arconsole.console.file_tail import FileTail
-from arconsole.console.flows import ActionFlows, stamp
+from arconsole.console.flows import (
+    ERROR_TOAST_SECONDS,
+    INFO_TOAST_SECONDS,
+    ActionFlows,
+    stamp,
+)
 from arconsole.console.pacing import INPUT_GRACE, DrawPacer, next_tick_delay
 from arconsole.console.palette import main_screen_commands
 from arconsole.console.pane_titles import PaneTitles
@@ -257,12 +262,9 @@ class MainScreen(Screen[None]):
             return
         show_batch(self, batch)
 
-    def reload_tree(self) -> None:
-        """Load the config again for the config pane (the engine reloaded it)."""
-        self._reload_tree()
-
     @work(group="config", exclusive=True, exit_on_error=False)
-    async def _reload_tree(self) -> None:
+    async def reload_tree(self) -> None:
+        """Load the config again for the config pane (the engine reloaded it)."""
         await load_config(self, first=False)
 
     # ------------------------------------------------------------------ clock
@@ -508,8 +510,6 @@ class MainScreen(Screen[None]):
         self.run_worker(job, group="actions", exit_on_error=False)
 
     def toast(self, text: str, *, error: bool) -> None:
-        from arconsole.console.flows import ERROR_TOAST_SECONDS, INFO_TOAST_SECONDS
-
         self.notify(text, severity="error" if error else "information", markup=False,
                     timeout=ERROR_TOAST_SECONDS if error else INFO_TOAST_SECONDS)
 
