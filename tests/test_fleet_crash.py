@@ -22,7 +22,8 @@ from pathlib import Path
 from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.store import StateStore
 from tests.engine_support import alert_line
-from tests.test_fleet_delivery import Reader, fleet_home
+from tests.fleet_support import fleet_home
+from tests.test_fleet_delivery import Reader
 
 COUNT = 1000
 

@@ -17,10 +17,8 @@ from arconsole.engine.agent_sendmark import SendMark, mark_path, read_mark
 from arconsole.engine.agent_spool import spool_path
 from arconsole.engine.engine import Engine
 from arconsole.engine.fleet_store import FleetStore
-from tests.engine_support import alert_line, started
-from tests.test_fleet_delivery import bind_queue, fleet_home, received
-
-QUEUE = ("queue", "alerts", "ar")
+from tests.engine_support import alert_line
+from tests.fleet_support import bind_queue, fleet_engine, fleet_home, queue_path, received
 
 
 async def record_five_unsent(home: Path) -> tuple[list[bytes], Path, str]:
@@ -44,8 +42,7 @@ async def record_five_unsent(home: Path) -> tuple[list[bytes], Path, str]:
 
 
 async def restart(home: Path) -> Engine:
-    return await started(home, agents_file=home / "agents.json",
-                         agent_queue=home.joinpath(*QUEUE))
+    return await fleet_engine(home)
 
 
 async def test_a_crash_mid_send_leaves_one_record_unknown_and_resends_only_the_rest(
@@ -79,7 +76,7 @@ async def test_a_crash_mid_send_leaves_one_record_unknown_and_resends_only_the_r
         queue.close()
 
     # And once more: nothing is left to send, nothing is sent again.
-    home.joinpath(*QUEUE).unlink()
+    queue_path(home).unlink()
     queue = bind_queue(home)
     engine = await restart(home)
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from console_support import console, screen_text, settle, wait_for
 
-from tests.test_fleet_delivery import bind_queue, fleet_home
+from tests.fleet_support import bind_queue, fleet_home, fleet_options
 from tests.test_hostile_fleet import ar_alert
 
 NAME = "[bold]nm[/bold][@click=app.quit]Q[/]\x1b[31m\u202ez"
@@ -29,8 +29,7 @@ async def test_hostile_fleet_fields_render_literally(tmp_path: Path) -> None:
     queue = bind_queue(home)
     try:
         async with console(tmp_path, size=(220, 40), home=home,
-                           agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar") as c:
+                           **fleet_options(home)) as c:
             await c.feed(ar_alert("002", PROGRAM, KEY, agent_name=NAME))
             await wait_for(c.pilot, lambda: len(c.shown_keys()) == 1, what="the fleet row")
             await c.press("3")
