@@ -58,3 +58,22 @@ async def test_hostile_fleet_fields_render_literally(tmp_path: Path) -> None:
             assert c.app.is_running
     finally:
         queue.close()
+
+
+async def test_copying_a_hostile_row_names_it_literally(tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    try:
+        async with console(tmp_path, size=(220, 40), home=home,
+                           **fleet_options(home)) as c:
+            await c.feed(ar_alert("002", PROGRAM, KEY, agent_name=NAME))
+            await wait_for(c.pilot, lambda: len(c.shown_keys()) == 1, what="the fleet row")
+            await c.press("3", "c")  # the toast says what was copied: the row's key
+            await settle(c)
+            (toast,) = [n.message for n in c.app._notifications]
+            assert toast.startswith("copied block 002:[@click=app.quit]f[b]-198.51.100.7")
+            assert_literal(toast)
+            assert_literal(screen_text(c.app))
+            assert c.app.is_running
+    finally:
+        queue.close()

@@ -61,6 +61,7 @@ from arconsole.console.screens.main_layout import (
     main_layout,
 )
 from arconsole.console.selection import block_target, selected_text
+from arconsole.console.text import escape_text
 from arconsole.console.undelivered import UndeliveredDigest
 from arconsole.console.widgets.alerts_view import AlertsView
 from arconsole.console.widgets.blocks_view import BlocksView
@@ -467,7 +468,9 @@ class MainScreen(Screen[None]):
             self.notify("nothing selected to copy", severity="warning", markup=False)
             return
         self.app.copy_to_clipboard(text)
-        self.notify(f"copied {what} ({len(text)} characters) to your clipboard", markup=False)
+        # `what` names the row by its key or id: attacker text, shown escaped.
+        self.notify(f"copied {escape_text(what, limit=200)} ({len(text)} characters) to your "
+                    "clipboard", markup=False)
 
     # ------------------------------------------------------------------ operator actions
 
