@@ -195,6 +195,12 @@ CASES: list[Case] = [
      lambda s: [f"cannot read {s.p('private/state.db')}: Permission denied"], True),
     ("explain-agents-dir", lambda s: ["explain", s.config, s.p("file"), "--agents", s.p("home")],
      lambda s: [f"cannot read {s.p('home')}: Is a directory"], False),
+    ("explain-escapes-in-config-path",
+     lambda s: ["explain", "/proc/n\n\x1b[2Jo/c.conf", s.p("file")],
+     lambda s: ["arconsole explain: cannot read /proc/n\\x0a\\x1b[2Jo/c.conf: No such file"],
+     False),
+    ("explain-escapes-in-alerts-path", lambda s: ["explain", s.config, "/proc/n\n\x1b[2Jo/a"],
+     lambda s: ["arconsole explain: cannot read /proc/n\\x0a\\x1b[2Jo/a: No such file"], False),
 ]
 
 
@@ -281,6 +287,31 @@ def test_bad_argument_is_a_usage_error(
     assert argument in errors[0] and reason in errors[0], errors[0]
     assert "\x1b" not in everything and "\x07" not in everything
 
+
+
+@pytest.mark.parametrize("argv", [
+    ["install-scripts", "{root}/file"],
+    ["install-scripts", "--agent", "{root}/file"],
+    ["install-scripts", "{root}/file/n\n\x1b[2Jo"],
+    ["demo", "--home", "{root}/file/n\n\x1b[2Jo"],
+])
+def test_a_home_that_cannot_be_written_is_one_phrased_line(layout: Layout,
+                                                         argv: list[str]) -> None:
+    """install-scripts and demo end an unusable HOME with status 1 (their contract) and one
+    line saying what failed where, escaped: no `[Errno 20]`, no Python repr of a path."""
+    argv = [arg.format(root=layout.root) for arg in argv]
+    result = arconsole(argv)
+    everything = result.stdout + result.stderr
+    assert "Traceback" not in everything and "Errno" not in everything, everything
+    assert "\x1b" not in everything, everything
+    assert result.returncode == 1, everything
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"arconsole {argv[0]}: cannot "), line
+    assert ": Not a directory" in line, line
+    if "\n" in argv[-1]:
+        assert "n\\x0a\\x1b[2Jo" in line, line
+    assert not (layout.root / "file").is_dir()  # nothing was made of the file
 
 
 @pytest.fixture

@@ -134,7 +134,14 @@ def run(args: argparse.Namespace) -> int:
             home = prepare_home(Path(tempfile.mkdtemp(prefix="arconsole-demo-")),
                                 max_timeout=args.max_timeout)
     except (DemoError, OSError) as error:
-        print(f"arconsole demo: {error}", file=sys.stderr)
+        from arconsole.commands.errors import path_failure
+        from arconsole.safetext import literal
+
+        reason = str(error)
+        if isinstance(error, OSError):
+            where = args.home if args.home is not None else Path(tempfile.gettempdir())
+            reason = path_failure("prepare the demo home in", where, error)
+        print(f"arconsole demo: {literal(reason)}", file=sys.stderr)
         return 1
     try:
         return asyncio.run(_run(home, args))
