@@ -513,3 +513,22 @@ async def test_keys_typed_right_after_slash_go_to_the_filter(tmp_path: Path) -> 
         await c.press("enter")
         assert len(c.app.screen_stack) == 1 and not c.app.main.ring.paused
         assert c.app.query_one("#blocks-filter", FilterBar).text == "rep"
+
+
+async def test_an_unreadable_active_responses_log_is_said_once_and_its_return_too(
+        tmp_path: Path) -> None:
+    async with console(tmp_path) as c:
+        log = c.home / "logs" / "active-responses.log"
+        log.mkdir()  # not a file the tab can follow
+        c.app.main.poll_files()
+        c.app.main.poll_files()
+        said = [line for line in c.app.main.event_log.lines if "active-responses.log" in line]
+        assert len(said) == 1, said
+        assert f"warning cannot read {log}: not a regular file" in said[0]
+        log.rmdir()
+        log.write_text("2026/11/23 10:00:00 active-response/bin/firewall-drop: back\n")
+        c.app.main.poll_files()
+        c.app.main.poll_files()
+        assert c.app.main.ar_log.lines[-1].endswith("back")
+        said = [line for line in c.app.main.event_log.lines if "active-responses.log" in line]
+        assert len(said) == 2 and said[1].endswith(f"info    reading {log} again"), said

@@ -122,6 +122,7 @@ class MainScreen(Screen[None]):
         self._pacer = DrawPacer()
         self.rates = RateSampler()
         self._ar_tail: FileTail | None = None
+        self._ar_problem: str | None = None  # why the AR log cannot be read, as last said
         self._titles = PaneTitles()
 
     def compute_header(self) -> HeaderState:
@@ -292,10 +293,17 @@ class MainScreen(Screen[None]):
         self.refresh_counts()
 
     def poll_files(self) -> None:
-        if self._ar_tail is not None and self._ui_alive():
-            lines = self._ar_tail.poll()
+        tail = self._ar_tail
+        if tail is not None and self._ui_alive():
+            lines = tail.poll()
             if lines:
                 self.ar_log.add_lines(lines)
+            if tail.problem != self._ar_problem:  # said once, and once more when it clears
+                self.event_log.add_lines([
+                    f"{stamp(self.clock())} warning {tail.problem}; the active-responses.log "
+                    "tab waits for it" if tail.problem is not None else
+                    f"{stamp(self.clock())} info    reading {tail.path} again"])
+                self._ar_problem = tail.problem
 
     # ------------------------------------------------------------------ presentation
 
