@@ -411,3 +411,24 @@ async def test_alert_detail_says_what_would_follow_a_firing_response(tmp_path: P
         assert "at server: fires, but firewall-drop needs srcip and this alert has none" in why
         agent = str(second.sections[0][1])
         assert "at 001: not delivered to agent 001: no agent transport configured" in agent
+
+
+async def test_a_bulk_reverse_with_failures_toasts_them_on_lines_of_their_own(
+        tmp_path: Path) -> None:
+    from engine_support import recorder, write_script
+
+    async with console(tmp_path) as c:
+        for n, address in enumerate(("203.0.113.1", "203.0.113.2")):
+            await c.feed(brute(n, address))
+        write_script(c.home, "firewall-drop", recorder(exit_code=1))  # deletes now fail
+        c.app.clear_notifications()
+        await c.press("3", "R")
+        assert isinstance(c.app.screen, BulkReverseScreen)
+        await c.press("2", "enter")
+        await wait_for(c.pilot, lambda: len(c.app.main.flows.results) == 2, what="outcomes")
+        await settle(c)
+        (toast,) = [t.message for t in c.app._notifications]
+        lines = toast.split("\n")
+        assert lines[0] == "reverse 2 blocks: 0 done, 2 FAILED", toast
+        assert len(lines) == 3 and all(": FAILED: " in line for line in lines[1:]), toast
+        assert "\\n" not in toast  # the separators are line breaks, not escapes
