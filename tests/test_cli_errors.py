@@ -314,6 +314,23 @@ def test_a_home_that_cannot_be_written_is_one_phrased_line(layout: Layout,
     assert not (layout.root / "file").is_dir()  # nothing was made of the file
 
 
+def test_attaching_to_a_socket_nobody_answers_is_one_phrased_line(tmp_path: Path) -> None:
+    """`--attach` a bound socket with no engine listening: status 1 and the system's reason,
+    not `[Errno 111]`; a path with a newline and an escape code is printed escaped."""
+    import socket
+
+    deaf = tmp_path / "deaf\n\x1b[2J.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as bound:
+        bound.bind(str(deaf))  # bound, never listening
+        result = arconsole(["--attach", str(deaf)])
+    everything = result.stdout + result.stderr
+    assert "Traceback" not in everything and "Errno" not in everything, everything
+    assert result.returncode == 1, everything
+    (line,) = result.stderr.splitlines()
+    assert line == (f"arconsole: cannot attach to the engine on {tmp_path}/deaf\\x0a"
+                    "\\x1b[2J.sock: Connection refused"), line
+
+
 @pytest.fixture
 def recorder_home(tmp_path: Path) -> Path:
     from tests.engine_support import command, make_home, recorder, response

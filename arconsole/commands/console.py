@@ -13,7 +13,6 @@ import contextlib
 import os
 import signal
 import sqlite3
-import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -22,14 +21,20 @@ from arconsole.commands.engine_args import (
     options_from_args,
     with_home_hint,
 )
-from arconsole.commands.errors import describe_start_failure, report
+from arconsole.commands.errors import (
+    EXIT_FAILED,
+    CommandError,
+    describe_start_failure,
+    os_reason,
+    report,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from arconsole.commands.engine_host import HostedEngine
     from arconsole.console.app import ConsoleApp
-    from arconsole.engine.link import EngineLink
+    from arconsole.engine.link import EngineLink, SocketLink
     from arconsole.engine.options import EngineOptions
 
 HANGUP_GRACE = 10.0  # after a hang-up, exit for sure this many seconds later
@@ -72,20 +77,18 @@ def run(args: argparse.Namespace) -> int:
 async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int:
     from arconsole.commands.engine_host import HostedEngine
     from arconsole.console.app import ConsoleApp
-    from arconsole.engine.control import ControlError, engine_listening
+    from arconsole.engine.control import engine_listening
     from arconsole.engine.engine import Engine, EngineError
-    from arconsole.engine.link import LocalLink, SocketLink
+    from arconsole.engine.link import LocalLink
     from arconsole.engine.store import StateError
 
     host: HostedEngine | None = None
     link: EngineLink
     if await asyncio.to_thread(engine_listening, options.socket_path):
         try:
-            link = await SocketLink.connect(options.socket_path, read_only=options.read_only)
-        except (ControlError, OSError) as error:
-            print(f"arconsole: cannot attach to the engine on {options.socket_path}: {error}",
-                  file=sys.stderr)
-            return 1
+            link = await _connect(options.socket_path, read_only=options.read_only)
+        except CommandError as error:
+            return report(error.message, error.status)
     else:
         host = HostedEngine(Engine(options))
         try:
@@ -107,21 +110,33 @@ async def _run_attached(sockets: list[Path], *, read_only: bool, theme: str | No
                         mouse: bool) -> int:
     """`--attach SOCKET ...`: one engine is reached directly, several through a MultiLink."""
     from arconsole.console.app import ConsoleApp
-    from arconsole.engine.control import ControlError
-    from arconsole.engine.link import SocketLink
     from arconsole.engine.multilink import MultiLink
 
     links: list[SocketLink] = []
     for path in sockets:
         try:
-            links.append(await SocketLink.connect(path, read_only=read_only))
-        except (ControlError, OSError) as error:
+            links.append(await _connect(path, read_only=read_only))
+        except CommandError as error:
             for attached in links:
                 await attached.close()
-            return report(f"cannot attach to the engine on {path}: {error}", 1)
+            return report(error.message, error.status)
     link: EngineLink = links[0] if len(links) == 1 else MultiLink(links)
     app = ConsoleApp(link, theme=theme)
     return await run_console(app, link, None, mouse=mouse)
+
+
+async def _connect(path: Path, *, read_only: bool) -> SocketLink:
+    """The engine on the control socket `path`; CommandError (status 1) saying why not, in
+    the system's words (`Connection refused`), not Python's (`[Errno 111] ...`)."""
+    from arconsole.engine.control import ControlError
+    from arconsole.engine.link import SocketLink
+
+    try:
+        return await SocketLink.connect(path, read_only=read_only)
+    except (ControlError, OSError) as error:
+        reason = os_reason(error) if isinstance(error, OSError) else str(error)
+        raise CommandError(f"cannot attach to the engine on {path}: {reason}",
+                           EXIT_FAILED) from None
 
 
 async def run_console(app: ConsoleApp, link: EngineLink, engine: HostedEngine | None, *,
