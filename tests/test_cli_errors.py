@@ -314,6 +314,37 @@ def test_a_home_that_cannot_be_written_is_one_phrased_line(layout: Layout,
     assert not (layout.root / "file").is_dir()  # nothing was made of the file
 
 
+def test_a_demo_whose_engine_cannot_start_says_so_as_run_does(tmp_path: Path) -> None:
+    """The demo's engine start fails as `run`'s does (one shared HostedEngine.start): the
+    same phrasing, status 1 as the demo always ended, no traceback."""
+    from arconsole.commands.demo import prepare_home
+
+    home = prepare_home(tmp_path / "demo")
+    state = home / "var" / "arconsole" / "state.db"
+    state.mkdir(parents=True)
+    result = arconsole(["demo", "--home", str(home)])
+    everything = result.stdout + result.stderr
+    assert "Traceback" not in everything, everything
+    assert result.returncode == 1, everything
+    assert result.stderr.splitlines() == [
+        f"arconsole demo: cannot open state {state}: not a regular file",
+        f"arconsole demo: kept its home {home}",
+    ]
+
+
+def test_a_demo_whose_control_socket_cannot_be_made_names_it(tmp_path: Path) -> None:
+    """Too long a path for the socket: said as `run` says it (it was the generic
+    `arconsole: AF_UNIX path too long`, naming nothing)."""
+    from arconsole.commands.demo import prepare_home
+
+    home = prepare_home(tmp_path / ("d" * 60) / ("e" * 60))
+    result = arconsole(["demo", "--home", str(home)])
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        "arconsole demo: cannot create the control socket "
+        f"{home}/var/arconsole/state.db.sock: AF_UNIX path too long")
+
+
 def test_attaching_to_a_socket_nobody_answers_is_one_phrased_line(tmp_path: Path) -> None:
     """`--attach` a bound socket with no engine listening: status 1 and the system's reason,
     not `[Errno 111]`; a path with a newline and an escape code is printed escaped."""

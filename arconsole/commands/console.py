@@ -12,19 +12,16 @@ import asyncio
 import contextlib
 import os
 import signal
-import sqlite3
 import threading
 from typing import TYPE_CHECKING
 
 from arconsole.commands.engine_args import (
     add_engine_options,
     options_from_args,
-    with_home_hint,
 )
 from arconsole.commands.errors import (
     EXIT_FAILED,
     CommandError,
-    describe_start_failure,
     os_reason,
     report,
 )
@@ -78,9 +75,8 @@ async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int
     from arconsole.commands.engine_host import HostedEngine
     from arconsole.console.app import ConsoleApp
     from arconsole.engine.control import engine_listening
-    from arconsole.engine.engine import Engine, EngineError
+    from arconsole.engine.engine import Engine
     from arconsole.engine.link import LocalLink
-    from arconsole.engine.store import StateError
 
     host: HostedEngine | None = None
     link: EngineLink
@@ -93,14 +89,8 @@ async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int
         host = HostedEngine(Engine(options))
         try:
             await host.start()
-        except (EngineError, StateError, OSError, sqlite3.Error) as error:
-            with contextlib.suppress(Exception):
-                await host.engine.stop(reverse=False)  # the socket is the last step of start
-            message, status = describe_start_failure(
-                error, config=options.config_path, state=options.state_path,
-                alerts=options.alerts_path, socket=options.socket_path,
-            )
-            return report(with_home_hint(message, options), status)
+        except CommandError as error:
+            return report(error.message, error.status)
         link = LocalLink(host.engine)
     app = ConsoleApp(link, theme=theme, flavour=options.flavour, role=options.role)
     return await run_console(app, link, host, mouse=mouse)

@@ -186,11 +186,13 @@ def white_listed_addresses(home: Path) -> list[str]:
 async def _run(home: Path, args: argparse.Namespace) -> int:
     from arconsole.commands.console import run_console
     from arconsole.commands.engine_host import HostedEngine
+    from arconsole.commands.errors import CommandError
     from arconsole.console.app import ConsoleApp
     from arconsole.console.generator import AlertGenerator
-    from arconsole.engine.engine import Engine, EngineError
+    from arconsole.engine.engine import Engine
     from arconsole.engine.link import LocalLink
     from arconsole.engine.options import EngineOptions
+    from arconsole.safetext import literal
 
     options = EngineOptions(
         config_path=home / "etc" / "ossec.conf", home=home,
@@ -201,8 +203,8 @@ async def _run(home: Path, args: argparse.Namespace) -> int:
     host = HostedEngine(Engine(options))
     try:
         await host.start()
-    except EngineError as error:
-        print(f"arconsole demo: {error}", file=sys.stderr)
+    except CommandError as error:
+        print(f"arconsole demo: {literal(error.message)}", file=sys.stderr)
         return 1
     link = LocalLink(host.engine)
     generator = AlertGenerator(options.alerts_path, white_listed=white_listed_addresses(home),
