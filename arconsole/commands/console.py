@@ -22,7 +22,6 @@ from arconsole.commands.engine_args import (
 from arconsole.commands.errors import (
     EXIT_FAILED,
     CommandError,
-    os_reason,
     report,
 )
 
@@ -116,16 +115,14 @@ async def _run_attached(sockets: list[Path], *, read_only: bool, theme: str | No
 
 
 async def _connect(path: Path, *, read_only: bool) -> SocketLink:
-    """The engine on the control socket `path`; CommandError (status 1) saying why not, in
-    the system's words (`Connection refused`), not Python's (`[Errno 111] ...`)."""
+    """The engine on the control socket `path`; CommandError (status 1) saying why not."""
     from arconsole.engine.control import ControlError
     from arconsole.engine.link import SocketLink
 
     try:
         return await SocketLink.connect(path, read_only=read_only)
     except (ControlError, OSError) as error:
-        reason = os_reason(error) if isinstance(error, OSError) else str(error)
-        raise CommandError(f"cannot attach to the engine on {path}: {reason}",
+        raise CommandError(f"cannot attach to the engine on {path}: {error}",
                            EXIT_FAILED) from None
 
 
