@@ -13,6 +13,7 @@ from pathlib import Path
 
 from console_support import Console, console, screen_text, settle, wait_for
 
+from arconsole.console.text import escape_text
 from tests.fleet_support import bind_queue, fleet_home, fleet_options
 from tests.test_hostile_fleet import ar_alert
 
@@ -43,39 +44,48 @@ async def showing_a_hostile_row(tmp_path: Path) -> AsyncIterator[Console]:
 
 
 async def test_hostile_fleet_fields_render_literally(tmp_path: Path) -> None:
-    async with showing_a_hostile_row(tmp_path) as c:
-        await c.press("3")
-        await settle(c)
-        text = screen_text(c.app)
-        assert "002:[@click=app.quit]f[b]-198.51.100.7[reverse]\\x1b]0;t\\x07" in text
-        assert "002 [bold]n" in text  # the agent name, markup as written
-        assert_literal(text)
-        assert c.app.is_running
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    try:
+        async with console(tmp_path, size=(220, 40), home=home,
+                           **fleet_options(home)) as c:
+            await c.feed(ar_alert("002", PROGRAM, KEY, agent_name=NAME))
+            await wait_for(c.pilot, lambda: len(c.shown_keys()) == 1, what="the fleet row")
+            await c.press("3")
+            await settle(c)
+            text = screen_text(c.app)
+            assert "002:[@click=app.quit]f[b]-198.51.100.7[reverse]\\x1b]0;t\\x07" in text
+            assert "002 [bold]n" in text  # the agent name, markup as written
+            assert_literal(text)
+            assert c.app.is_running
 
-        await c.press("enter")  # the row's detail
-        await settle(c)
-        detail = screen_text(c.app)
-        assert "[@click=app.quit]" in detail and "[reverse]" in detail
-        assert_literal(detail)
-        await c.press("escape")
-        await settle(c)
+            await c.press("enter")  # the row's detail
+            await settle(c)
+            detail = screen_text(c.app)
+            assert "[@click=app.quit]" in detail and "[reverse]" in detail
+            assert_literal(detail)
+            await c.press("escape")
+            await settle(c)
 
-        await c.press("r")  # the reverse dialog names the key
-        await settle(c)
-        dialog = screen_text(c.app)
-        assert "[reverse]" in dialog
-        assert "\x1b" not in dialog and "\x07" not in dialog
-        await c.press("escape")
-        await settle(c)
-        assert c.app.is_running
+            await c.press("r")  # the reverse dialog names the key
+            await settle(c)
+            dialog = screen_text(c.app)
+            assert "[reverse]" in dialog
+            assert "\x1b" not in dialog and "\x07" not in dialog
+            await c.press("escape")
+            await settle(c)
+            assert c.app.is_running
+    finally:
+        queue.close()
 
 
 async def test_copying_a_hostile_row_names_it_literally(tmp_path: Path) -> None:
     async with showing_a_hostile_row(tmp_path) as c:
         await c.press("3", "c")  # the toast says what was copied: the row's key
         await settle(c)
+        (key,) = c.shown_keys()
         (toast,) = [n.message for n in c.app._notifications]
-        assert toast.startswith("copied block 002:[@click=app.quit]f[b]-198.51.100.7")
+        assert toast.startswith(f"copied block {escape_text(key)} (")
         assert_literal(toast)
         assert_literal(screen_text(c.app))
         assert c.app.is_running
