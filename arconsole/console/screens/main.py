@@ -35,8 +35,8 @@ from textual.widgets import Static, TabbedContent
 from arconsole.config.model import Config, Flavour, Role
 from arconsole.console.action_gate import action_state
 from arconsole.console.alert_ring import AlertRing, AlertRow
+from arconsole.console.ar_log import ArLogSource
 from arconsole.console.bridge import EventBridge
-from arconsole.console.file_tail import FileTail
 from arconsole.console.flows import (
     ERROR_TOAST_SECONDS,
     INFO_TOAST_SECONDS,
@@ -121,8 +121,7 @@ class MainScreen(Screen[None]):
         self.input_at = 0.0  # monotonic time of the operator's latest key (set by the app)
         self._pacer = DrawPacer()
         self.rates = RateSampler()
-        self._ar_tail: FileTail | None = None
-        self._ar_problem: str | None = None  # why the AR log cannot be read, as last said
+        self._ar_log: ArLogSource | None = None
         self._titles = PaneTitles()
 
     def compute_header(self) -> HeaderState:
@@ -203,7 +202,7 @@ class MainScreen(Screen[None]):
         self.generation = status.generation
         self.mode = status.mode
         self.attached = status.attached
-        self._ar_tail = FileTail(Path(status.home) / "logs" / "active-responses.log")
+        self._ar_log = ArLogSource(Path(status.home))
         self.blocks_view.node_names = list(getattr(link, "links", ()))
         self.blocks_view.set_blocks(link.blocks())
         show_store(self, status)
@@ -293,17 +292,10 @@ class MainScreen(Screen[None]):
         self.refresh_counts()
 
     def poll_files(self) -> None:
-        tail = self._ar_tail
-        if tail is not None and self._ui_alive():
-            lines = tail.poll()
-            if lines:
-                self.ar_log.add_lines(lines)
-            if tail.problem != self._ar_problem:  # said once, and once more when it clears
-                self.event_log.add_lines([
-                    f"{stamp(self.clock())} warning {tail.problem}; the active-responses.log "
-                    "tab waits for it" if tail.problem is not None else
-                    f"{stamp(self.clock())} info    reading {tail.path} again"])
-                self._ar_problem = tail.problem
+        if self._ar_log is not None and self._ui_alive():
+            lines, said = self._ar_log.poll(self.clock())
+            self.ar_log.add_lines(lines)
+            self.event_log.add_lines(said)
 
     # ------------------------------------------------------------------ presentation
 
