@@ -52,3 +52,15 @@ def test_a_flood_slows_the_frames() -> None:
 @pytest.mark.parametrize("now", [100.0, 100.5, 100.98, 100.999])
 def test_ticks_land_just_after_the_next_whole_second(now: float) -> None:
     assert now + next_tick_delay(now) == pytest.approx(101.02)
+
+
+def test_a_throttle_runs_at_once_then_puts_off_what_comes_sooner() -> None:
+    from arconsole.console.pacing import Throttle
+
+    throttle = Throttle(1.0)
+    assert throttle.ask(100.0) == 0.0  # the first run: at once
+    throttle.ran(100.0)
+    assert throttle.ask(100.25) == pytest.approx(0.75)  # too soon: put off until then
+    assert throttle.ask(100.5) is None  # already pending: nothing more to schedule
+    throttle.ran(101.0)
+    assert throttle.ask(102.5) == 0.0  # a quiet second later: at once again

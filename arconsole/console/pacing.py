@@ -18,12 +18,36 @@ TICK_MARGIN = 0.02  # ticks land this long after the clock's whole second
 # INPUT_DEFER_MAX), so redrawing a flood never delays what the operator asked for.
 INPUT_GRACE = 0.15
 INPUT_DEFER_MAX = 1.0
+# The fleet rows are read again at most once a second: an embedded engine's listing of 10,000
+# rows takes ~0.2 s of the loop they share, and deliveries change many times a second.
+FLEET_REFRESH = 1.0
 
 
 def next_tick_delay(now: float) -> float:
     """Seconds until just after the clock's next whole second: every tick then shows a new
     second, exactly one later than the one before (no second shown twice, none skipped)."""
     return math.floor(now) + 1.0 + TICK_MARGIN - now
+
+
+class Throttle:
+    """At most one run per `interval`; a run asked for sooner is put off (once) until then."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last: float | None = None
+        self.pending = False
+
+    def ask(self, now: float) -> float | None:
+        """Seconds to wait before running (zero: run now); None when a run is pending."""
+        if self.pending:
+            return None
+        wait = 0.0 if self._last is None else max(0.0, self._last + self.interval - now)
+        self.pending = wait > 0
+        return wait
+
+    def ran(self, now: float) -> None:
+        self._last = now
+        self.pending = False
 
 
 class DrawPacer:

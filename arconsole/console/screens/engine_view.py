@@ -49,9 +49,8 @@ def show_batch(screen: MainScreen, batch: BridgeBatch) -> None:
                 key: (None if event.change == "reversed" else BlockInfo.of_event(event))
                 for key, event in batch.blocks.items()
             })
-        if screen.link is not None and any(
-                isinstance(e, FleetChanged | DeliveryChanged) for e in batch.events):
-            screen.blocks_view.set_fleet([b for b in screen.link.blocks() if b.on_agent])
+        if any(isinstance(e, FleetChanged | DeliveryChanged) for e in batch.events):
+            screen.fleet_changed()
         for event in batch.events:
             if isinstance(event, StoreHealthChanged):
                 # The banner shows the link's state now; the Notice is the log line.

@@ -43,7 +43,13 @@ from arconsole.console.flows import (
     ActionFlows,
     stamp,
 )
-from arconsole.console.pacing import INPUT_GRACE, DrawPacer, next_tick_delay
+from arconsole.console.pacing import (
+    FLEET_REFRESH,
+    INPUT_GRACE,
+    DrawPacer,
+    Throttle,
+    next_tick_delay,
+)
 from arconsole.console.palette import main_screen_commands
 from arconsole.console.pane_titles import PaneTitles
 from arconsole.console.rates import RateSampler
@@ -120,6 +126,7 @@ class MainScreen(Screen[None]):
         self._flush_pending = False
         self.input_at = 0.0  # monotonic time of the operator's latest key (set by the app)
         self._pacer = DrawPacer()
+        self._fleet_reads = Throttle(FLEET_REFRESH)
         self.rates = RateSampler()
         self._ar_log: ArLogSource | None = None
         self._titles = PaneTitles()
@@ -262,6 +269,23 @@ class MainScreen(Screen[None]):
             self.refresh_counts()
             return
         show_batch(self, batch)
+
+    def fleet_changed(self) -> None:
+        """Deliveries or fleet rows changed: read the fleet rows again, at most once a second
+        in a live console (the last change is always shown)."""
+        wait = self._fleet_reads.ask(time.monotonic()) if self.live else 0.0
+        if wait == 0.0:
+            self._read_fleet()
+        elif wait is not None:
+            self.set_timer(wait, self._read_fleet)
+
+    def _read_fleet(self) -> None:
+        self._fleet_reads.ran(time.monotonic())
+        if self.link is None or not self._ui_alive():
+            return
+        self.blocks_view.set_fleet([b for b in self.link.blocks() if b.on_agent])
+        self.update_titles()
+        self.refresh_counts()
 
     @work(group="config", exclusive=True, exit_on_error=False)
     async def reload_tree(self) -> None:
