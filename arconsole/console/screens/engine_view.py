@@ -6,6 +6,8 @@ decides when a batch is drawn; this decides what it changes."""
 from __future__ import annotations
 
 import asyncio
+import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -50,7 +52,7 @@ def show_batch(screen: MainScreen, batch: BridgeBatch) -> None:
                 for key, event in batch.blocks.items()
             })
         if any(isinstance(e, FleetChanged | DeliveryChanged) for e in batch.events):
-            screen.fleet_changed()
+            fleet_changed(screen)
         for event in batch.events:
             if isinstance(event, StoreHealthChanged):
                 # The banner shows the link's state now; the Notice is the log line.
@@ -74,6 +76,25 @@ def show_batch(screen: MainScreen, batch: BridgeBatch) -> None:
             screen.event_log.add_lines(lines)
         screen.update_titles()
         screen.refresh_counts()
+
+
+def fleet_changed(screen: MainScreen) -> None:
+    """Deliveries or fleet rows changed: read the fleet rows again, at most once a second in
+    a live console (`pacing.FLEET_REFRESH`; the last change is always shown)."""
+    wait = screen.fleet_reads.ask(time.monotonic()) if screen.live else 0.0
+    if wait == 0.0:
+        _read_fleet(screen)
+    elif wait is not None:
+        screen.set_timer(wait, partial(_read_fleet, screen))
+
+
+def _read_fleet(screen: MainScreen) -> None:
+    screen.fleet_reads.ran(time.monotonic())
+    if screen.link is None or not screen.ui_alive():
+        return
+    screen.blocks_view.set_fleet([b for b in screen.link.blocks() if b.on_agent])
+    screen.update_titles()
+    screen.refresh_counts()
 
 
 def log_line(screen: MainScreen, event: Event) -> str:

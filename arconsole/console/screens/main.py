@@ -9,7 +9,8 @@ What it delegates: the layout and keys (`main_layout`), what a batch changes on 
 (`engine_view`), when to draw (`console.pacing`), pane titles (`console.pane_titles`), the
 rates for the sparklines (`console.rates`), what a key takes from the selection
 (`console.selection`), which actions run (`console.action_gate`), the palette
-(`console.palette`), the detail views (`detail`).
+(`console.palette`), the detail views (`detail`), the header's counts
+(`console.header_counts`), the active-responses.log tab's source (`console.ar_log`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from arconsole.console.flows import (
     ActionFlows,
     stamp,
 )
+from arconsole.console.header_counts import refresh_counts
 from arconsole.console.pacing import (
     FLEET_REFRESH,
     INPUT_GRACE,
@@ -76,7 +78,6 @@ from arconsole.console.widgets.filter_bar import FilterBar
 from arconsole.console.widgets.header import HeaderState, HeaderStrip
 from arconsole.console.widgets.log_view import LogView
 from arconsole.console.widgets.store_banner import StoreBanner
-from arconsole.durations import format_remaining
 from arconsole.engine.link import EngineLink
 
 
@@ -126,7 +127,7 @@ class MainScreen(Screen[None]):
         self._flush_pending = False
         self.input_at = 0.0  # monotonic time of the operator's latest key (set by the app)
         self._pacer = DrawPacer()
-        self._fleet_reads = Throttle(FLEET_REFRESH)
+        self.fleet_reads = Throttle(FLEET_REFRESH)  # see engine_view.fleet_changed
         self.rates = RateSampler()
         self._ar_log: ArLogSource | None = None
         self._titles = PaneTitles()
@@ -250,7 +251,7 @@ class MainScreen(Screen[None]):
         else:
             self.call_later(self._apply_batch)
 
-    def _ui_alive(self) -> bool:
+    def ui_alive(self) -> bool:
         """False once the console is closing: timers and workers then leave the UI alone."""
         return self.header_strip.is_attached and self.blocks_view.is_attached
 
@@ -261,7 +262,7 @@ class MainScreen(Screen[None]):
             return
         since = self._pacer.drawing(now)
         self._flush_pending = False
-        if not self._ui_alive():
+        if not self.ui_alive():
             return
         batch = self.bridge.take()
         self._pacer.taken(batch.alerts_seen, since)
@@ -269,23 +270,6 @@ class MainScreen(Screen[None]):
             self.refresh_counts()
             return
         show_batch(self, batch)
-
-    def fleet_changed(self) -> None:
-        """Deliveries or fleet rows changed: read the fleet rows again, at most once a second
-        in a live console (the last change is always shown)."""
-        wait = self._fleet_reads.ask(time.monotonic()) if self.live else 0.0
-        if wait == 0.0:
-            self._read_fleet()
-        elif wait is not None:
-            self.set_timer(wait, self._read_fleet)
-
-    def _read_fleet(self) -> None:
-        self._fleet_reads.ran(time.monotonic())
-        if self.link is None or not self._ui_alive():
-            return
-        self.blocks_view.set_fleet([b for b in self.link.blocks() if b.on_agent])
-        self.update_titles()
-        self.refresh_counts()
 
     @work(group="config", exclusive=True, exit_on_error=False)
     async def reload_tree(self) -> None:
@@ -296,12 +280,12 @@ class MainScreen(Screen[None]):
 
     def _live_tick(self) -> None:
         self.tick()
-        if self._ui_alive():
+        if self.ui_alive():
             self.set_timer(next_tick_delay(self.clock()), self._live_tick, name="tick")
 
     def tick(self, elapsed: float | None = None) -> None:
         """Once a second: rates, sparklines, countdowns, next expiry."""
-        if not self._ui_alive():
+        if not self.ui_alive():
             return
         received = self.bridge.alerts_total + self.bridge.pending_alerts
         self.alerts_per_second = self.rates.sample_alerts(received, elapsed)
@@ -316,7 +300,7 @@ class MainScreen(Screen[None]):
         self.refresh_counts()
 
     def poll_files(self) -> None:
-        if self._ar_log is not None and self._ui_alive():
+        if self._ar_log is not None and self.ui_alive():
             lines, said = self._ar_log.poll(self.clock())
             self.ar_log.add_lines(lines)
             self.event_log.add_lines(said)
@@ -325,18 +309,8 @@ class MainScreen(Screen[None]):
 
     def refresh_counts(self) -> None:
         """The header's numbers, read from the panes' data (reactives redraw what changed)."""
-        if not self._ui_alive():
-            return
-        dropped = self.link.dropped_alerts if self.link is not None else 0
-        self.not_shown = dropped + self.bridge.alerts_not_shown_total + self.ring.not_shown
-        self.paused = self.ring.paused
-        self.new_while_paused = self.ring.new_while_paused
-        self.new_above = self.alerts_view.new_above
-        self.blocks = len(self.blocks_view.entries)
-        self.nodes = self.blocks_view.node_counts()
-        entry = self.blocks_view.next_expiry()
-        self.next_expiry = (f"{format_remaining(int(entry.remaining))} {entry.who}"
-                            if entry is not None else "")
+        if self.ui_alive():
+            refresh_counts(self)
 
     def watch_last_result(self) -> None:
         self.update_titles()
@@ -345,7 +319,7 @@ class MainScreen(Screen[None]):
         self.refresh_bindings()
 
     def update_titles(self) -> None:
-        if not self.is_mounted or not self._ui_alive():
+        if not self.is_mounted or not self.ui_alive():
             return
         self._titles.update(self)
 
@@ -476,13 +450,10 @@ class MainScreen(Screen[None]):
         self.app.push_screen(block_detail(event.block))
 
     def help_sections(self) -> list[tuple[str, tuple[DOMNode, ...]]]:
-        return [
-            ("Everywhere", (self.app, self)),
-            ("Blocks pane (3)", (self.blocks_view,)),
-            ("Alerts pane (2)", (self.alerts_view,)),
-            ("Log pane (4)", (self.event_log,)),
-            ("Config pane (1)", (self.config_tree,)),
-        ]
+        """The `?` screen's sections: the keys of the app and each pane, in that order."""
+        return [("Everywhere", (self.app, self)), ("Blocks pane (3)", (self.blocks_view,)),
+                ("Alerts pane (2)", (self.alerts_view,)), ("Log pane (4)", (self.event_log,)),
+                ("Config pane (1)", (self.config_tree,))]
 
     def action_copy(self) -> None:
         """Copy the selected alert, block, log line or config node to the operator's
