@@ -46,39 +46,31 @@ async def showing_a_hostile_row(tmp_path: Path) -> AsyncIterator[Console]:
 
 
 async def test_hostile_fleet_fields_render_literally(tmp_path: Path) -> None:
-    home = fleet_home(tmp_path)
-    queue = bind_queue(home)
-    try:
-        async with console(tmp_path, size=(220, 40), home=home,
-                           **fleet_options(home)) as c:
-            await c.feed(ar_alert("002", PROGRAM, KEY, agent_name=NAME))
-            await wait_for(c.pilot, lambda: len(c.shown_keys()) == 1, what="the fleet row")
-            await c.press("3")
-            await settle(c)
-            text = screen_text(c.app)
-            assert "002:[@click=app.quit]f[reverse]\\x1b]0;t\\x07-198.51.100.7" in text
-            assert "002 [bold]n" in text  # the agent name, markup as written
-            assert_literal(text)
-            assert c.app.is_running
+    async with showing_a_hostile_row(tmp_path) as c:
+        await c.press("3")
+        await settle(c)
+        text = screen_text(c.app)
+        assert "002:[@click=app.quit]f[reverse]\\x1b]0;t\\x07-198.51.100.7" in text
+        assert "002 [bold]n" in text  # the agent name, markup as written
+        assert_literal(text)
+        assert c.app.is_running
 
-            await c.press("enter")  # the row's detail
-            await settle(c)
-            detail = screen_text(c.app)
-            assert "[@click=app.quit]" in detail and "[reverse]" in detail
-            assert_literal(detail)
-            await c.press("escape")
-            await settle(c)
+        await c.press("enter")  # the row's detail
+        await settle(c)
+        detail = screen_text(c.app)
+        assert "[@click=app.quit]" in detail and "[reverse]" in detail
+        assert_literal(detail)
+        await c.press("escape")
+        await settle(c)
 
-            await c.press("r")  # the reverse dialog names the key
-            await settle(c)
-            dialog = screen_text(c.app)
-            assert "[reverse]" in dialog
-            assert "\x1b" not in dialog and "\x07" not in dialog
-            await c.press("escape")
-            await settle(c)
-            assert c.app.is_running
-    finally:
-        queue.close()
+        await c.press("r")  # the reverse dialog names the key
+        await settle(c)
+        dialog = screen_text(c.app)
+        assert "[reverse]" in dialog
+        assert "\x1b" not in dialog and "\x07" not in dialog
+        await c.press("escape")
+        await settle(c)
+        assert c.app.is_running
 
 
 async def test_copying_a_hostile_row_names_it_literally(tmp_path: Path) -> None:
