@@ -40,7 +40,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 _HAVE_PIDFD = hasattr(os, "pidfd_open")
 
@@ -58,19 +58,20 @@ _SIGSET_SIZE = 256
 @dataclass(slots=True)
 class SpawnRequest:
     """One process to start: `path` is executed (relative paths from `cwd`) with `argv`;
-    `stdio` are the child's descriptors 0, 1, 2 (closed by the spawner once used)."""
+    `stdio` are the child's descriptors 0, 1, 2 (closed by the spawner once used).
+    `on_done` gets the outcome (a Spawned or the exception) on the loop, from `deliver()`."""
 
     path: str
     argv: Sequence[str]
     stdio: tuple[int, int, int]
     close_after: tuple[int, ...]  # the child's pipe ends: the parent must not keep them
+    on_done: Callable[[Outcome], None]
     enter_cgroup: Callable[[int], None] | None = None
     open_pidfd: bool = _HAVE_PIDFD
-    # (a descriptor of its own for the stdin pipe, the message): written once the child is
-    # in its cgroup, so a script that reads its message first cannot act outside it. The
-    # spawner closes the descriptor.
+    # (the parent's end of the stdin pipe, the message): written once the child is in its
+    # cgroup, so a script that reads its message first cannot act outside it. The caller
+    # keeps the descriptor open until `on_done` (it does not touch it before).
     feed: tuple[int, bytes] | None = None
-    future: asyncio.Future[Spawned] | None = field(default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +178,10 @@ class _PopenSpawn:
 class Spawner:
     """Threads that start processes for the event loop (see the module docstring).
 
-    `spawn()` is awaited on the loop; the process is started on the spawner thread, and the
-    outcome comes back through `doorbell`, an eventfd the caller watches on its loop, calling
-    `deliver()` when it is readable (the executor has it in its own epoll set, beside the
-    runs' pipes: no extra loop turn per spawn). If the awaiting task is cancelled, the
-    process may still start: the request's future gets it (the caller kills and reaps it).
+    `submit()` queues a request on the loop; the process is started on a spawner thread, and
+    the outcome comes back through `doorbell`, an eventfd the caller watches on its loop,
+    calling `deliver()` when it is readable (the executor has it in its own epoll set, beside
+    the runs' pipes: no extra loop turn per spawn), which calls each request's `on_done`.
     """
 
     def __init__(
@@ -201,8 +201,13 @@ class Spawner:
         self._outstanding = 0
         self._drained: asyncio.Event | None = None
 
-    async def spawn(self, request: SpawnRequest) -> Spawned:
-        request.future = asyncio.get_running_loop().create_future()
+    def submit(self, request: SpawnRequest) -> None:
+        """Queue a spawn; its outcome goes to `request.on_done` on the loop (see deliver).
+
+        No future per spawn: the caller's own state is updated straight from the delivery,
+        and whatever starts after its caller went away is still handed over (to be killed
+        and reaped), because every submitted request gets its `on_done`.
+        """
         if not self._threads:
             self._threads = _THREADS
             for number in range(_THREADS):
@@ -211,21 +216,15 @@ class Spawner:
                 ).start()
         self._outstanding += 1
         self._queue.put(request)
-        return await asyncio.shield(request.future)
 
     def deliver(self) -> None:
-        """Hand the finished spawns to their futures (on the loop, when `doorbell` rings)."""
+        """Hand the finished spawns to their callers (on the loop, when `doorbell` rings)."""
         with contextlib.suppress(BlockingIOError):
             os.eventfd_read(self.doorbell)
         while self._done:
             request, outcome = self._done.popleft()
             self._outstanding -= 1
-            future = request.future
-            assert future is not None
-            if isinstance(outcome, BaseException):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+            request.on_done(outcome)
         if self._outstanding == 0 and self._drained is not None:
             self._drained.set()
 
@@ -288,9 +287,7 @@ class Spawner:
     def _one(self, request: SpawnRequest) -> Outcome:
         try:
             spawned = self._start(request)
-        except BaseException as error:  # handed to the awaiting task
-            if request.feed is not None:
-                os.close(request.feed[0])
+        except BaseException as error:  # handed to the caller
             return error
         finally:
             for fd in request.close_after:
@@ -311,7 +308,7 @@ def write_some(fd: int, data: bytes) -> int:
 
 
 def _feed(request: SpawnRequest, spawned: Spawned) -> Spawned:
-    """Write the request's message (what the pipe takes now) and close the descriptor."""
+    """Write the request's message (what the pipe takes now; the caller writes the rest)."""
     if request.feed is None:
         return spawned
     fd, data = request.feed
@@ -319,6 +316,4 @@ def _feed(request: SpawnRequest, spawned: Spawned) -> Spawned:
         fed = write_some(fd, data)
     except OSError:  # EPIPE: the script is gone already; the run will see it
         fed = len(data)
-    finally:
-        os.close(fd)
     return Spawned(spawned.pid, spawned.pidfd, spawned.popen, fed)
