@@ -22,7 +22,10 @@ shared machine a burst of load elsewhere then hits both sides of a ratio alike.
   line saying which containment applies shows whether cgroups were usable at all).
 
 "CPU per run" is this process's own CPU time (all its threads, children excluded) per script
-run: the engine's cost of starting, feeding, watching and reaping a script. The process
+run: the engine's cost of starting, feeding, watching and reaping a script; "of which the
+loop thread" is the thread CPU time of the thread running the event loop (the rest is the
+spawner threads'). On a machine whose cores are busy with other work every figure grows
+(cold caches, shared cores): the load average over the rounds is printed with them. The process
 carries `--ballast-mb` of live Python objects, about an engine's heap, so that a spawn that
 copied the parent would show it.
 
@@ -141,14 +144,17 @@ async def executor_concurrent(
     await executor.aclose()
 
 
-def timed(runs: int, job: Callable[[], None]) -> tuple[float, float]:
-    """Runs per second, and this process's own CPU microseconds per run (children excluded:
-    the part of the cost that is the executor's, and that other load cannot inflate much)."""
+def timed(runs: int, job: Callable[[], None]) -> tuple[float, float, float]:
+    """Runs per second, this process's own CPU microseconds per run (all its threads,
+    children excluded: the part of the cost that is the executor's), and the part of that
+    spent on the calling thread, the event loop's (thread CPU time)."""
     cpu = time.process_time()
+    own = time.thread_time()
     started = time.perf_counter()
     job()
     elapsed = time.perf_counter() - started
-    return runs / elapsed, (time.process_time() - cpu) * 1e6 / runs
+    return (runs / elapsed, (time.process_time() - cpu) * 1e6 / runs,
+            (time.thread_time() - own) * 1e6 / runs)
 
 
 def main() -> None:
@@ -184,18 +190,24 @@ def main() -> None:
         # Rounds interleave the variants so a burst of load elsewhere hits them alike.
         rates: dict[str, list[float]] = {label: [] for label in variants}
         cpus: dict[str, list[float]] = {label: [] for label in variants}
+        loop_cpus: dict[str, list[float]] = {label: [] for label in variants}
+        loads: list[float] = []
         for _ in range(rounds):
             for label, job in variants.items():
-                rate, cpu_per_run = timed(runs, job)
+                rate, cpu_per_run, loop_cpu = timed(runs, job)
                 rates[label].append(rate)
                 cpus[label].append(cpu_per_run)
+                loop_cpus[label].append(loop_cpu)
+            loads.append(os.getloadavg()[0])
     print(f"{runs} runs of a stateless #!/bin/sh response, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}, {len(ballast) // 10_000} MB ballast, "
+          f"load average {spread(loads, '.1f')} over the rounds, "
+          f"{len(ballast) // 10_000} MB ballast, "
           f"median of {rounds} interleaved rounds [lowest-highest]")
     print(f"containment: {CONTAINMENT.get(True, '?')}")
     for label in variants:
         print(f"  {label:<26} {spread(rates[label], '10.0f')} runs/s   "
-              f"{spread(cpus[label], '5.0f')} us CPU per run")
+              f"{spread(cpus[label], '5.0f')} us CPU per run, of which the loop thread "
+              f"{spread(loop_cpus[label], '5.0f')}")
     for pair in ("serial", wide):
         raw = rates[f"raw {pair}"]
         ratio = [ex / base for ex, base in zip(rates[f"executor {pair}"], raw, strict=True)]
