@@ -30,6 +30,7 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 
+from arconsole import stagetrace
 from arconsole.alerts.follow_items import FollowItem, Line, ReadProgress, Skipped, SkipReason
 from arconsole.alerts.follow_rotation import open_copy, replaced, truncated
 from arconsole.alerts.follow_source import Source, open_regular, same_path, stat_or_none
@@ -220,6 +221,7 @@ class AlertFollower:
             while not self._stopped:
                 self._wake.clear()  # before the step: an event during it wakes the next wait
                 read_before = self._bytes_read
+                look_began = time.time() if stagetrace.ENABLED else 0.0
                 try:
                     items, more = self._step()
                 except OSError as exc:
@@ -231,6 +233,7 @@ class AlertFollower:
                 self._looked.set()
                 if items:
                     self._read_mark = items[-1].position
+                    stagetrace.last_read = look_began
                 if items or idle_ticks:
                     yield items
                 if self._stopped:

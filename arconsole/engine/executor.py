@@ -45,6 +45,7 @@ from arconsole.engine.child import LINE_MAX as LINE_MAX
 from arconsole.engine.child import STDERR_CAP as STDERR_CAP
 from arconsole.engine.child import Child, FdWatcher, write_some
 from arconsole.engine.spawn import Spawner, SpawnRequest
+from arconsole.stagetrace import Stages
 
 # Scripts get a fixed environment: nothing from the console's, nothing from an alert.
 # The engine's own interpreter directory comes first so that `#!/usr/bin/env python3`
@@ -174,7 +175,8 @@ class Executor:
     # ---------------------------------------------------------------- public runs
 
     async def run_json(
-        self, executable: str, add_message: bytes, on_first_line: FirstLineHandler
+        self, executable: str, add_message: bytes, on_first_line: FirstLineHandler, *,
+        stages: Stages | None = None,
     ) -> ScriptResult:
         """execd's add (spec 7.3 steps 6-12): message in, one line out, reply in, wait.
 
@@ -190,7 +192,7 @@ class Executor:
         program = f"{PROGRAM_DIR}/{executable}"
         return await self._run(
             path, program, (program,), stdin=add_message + b"\n", capture_stdout=True,
-            on_first_line=on_first_line,
+            on_first_line=on_first_line, stages=stages,
         )
 
     async def run_json_delete(
@@ -210,7 +212,7 @@ class Executor:
 
     async def run_argv(
         self, executable: str, args: Sequence[str], *, delete: bool = False,
-        on_started: HandedOver | None = None,
+        on_started: HandedOver | None = None, stages: Stages | None = None,
     ) -> ScriptResult:
         """OSSEC's protocol (spec 9.1): `[absolute path, *args]`, nothing on stdin.
 
@@ -222,7 +224,7 @@ class Executor:
         return await self._run(
             path, program, (str(home_path(self.home, executable)), *args), stdin=None,
             capture_stdout=False, slots=self._delete_slots if delete else None,
-            on_handed_over=on_started,
+            on_handed_over=on_started, stages=stages,
         )
 
     async def aclose(self) -> None:
@@ -263,13 +265,15 @@ class Executor:
         self, path: str, program: str, argv: tuple[str, ...], *, stdin: bytes | None,
         capture_stdout: bool, on_first_line: FirstLineHandler | None = None,
         slots: asyncio.Semaphore | None = None, on_handed_over: HandedOver | None = None,
+        stages: Stages | None = None,
     ) -> ScriptResult:
         self._inflight += 1
         self._idle.clear()
         try:
             async with slots or self._slots:
                 return await self._run_slot(
-                    path, program, argv, stdin, capture_stdout, on_first_line, on_handed_over
+                    path, program, argv, stdin, capture_stdout, on_first_line, on_handed_over,
+                    stages,
                 )
         finally:
             self._inflight -= 1
@@ -279,7 +283,7 @@ class Executor:
     async def _run_slot(
         self, path: str, program: str, argv: tuple[str, ...], stdin: bytes | None,
         capture_stdout: bool, on_first_line: FirstLineHandler | None,
-        on_handed_over: HandedOver | None = None,
+        on_handed_over: HandedOver | None = None, stages: Stages | None = None,
     ) -> ScriptResult:
         started = self.clock()
         if self._closed:
@@ -291,7 +295,7 @@ class Executor:
         try:
             child = self._start(
                 loop, argv, b"" if withheld is not None else stdin, capture_stdout,
-                close_stdin=on_first_line is None and withheld is None,
+                close_stdin=on_first_line is None and withheld is None, stages=stages,
             )
         except (OSError, ValueError, subprocess.SubprocessError) as error:
             return self._result(program, argv, started, None,
@@ -379,7 +383,7 @@ class Executor:
 
     def _start(
         self, loop: asyncio.AbstractEventLoop, argv: tuple[str, ...], stdin: bytes | None,
-        capture_stdout: bool, *, close_stdin: bool,
+        capture_stdout: bool, *, close_stdin: bool, stages: Stages | None = None,
     ) -> Child:
         """Make the run's pipes and its Child, and queue the spawn of `argv[0]` (relative
         paths are taken from the home, the working directory); the Child learns the outcome.
@@ -438,10 +442,12 @@ class Executor:
             close_after_write=close_stdin, cgroup=cgroup, time_limit=self.time_limit,
             on_orphan=self._orphan,
         )
+        if stages is not None:
+            stages.queued = time.time()
         self._spawner.submit(SpawnRequest(
             argv[0], argv, (stdin_child, stdout_child, stderr_child), tuple(child_fds),
             child.start, enter_cgroup=cgroup.enter if cgroup is not None else None,
-            open_pidfd=_HAVE_PIDFD, feed=feed,
+            open_pidfd=_HAVE_PIDFD, feed=feed, stages=stages,
         ))
         return child
 

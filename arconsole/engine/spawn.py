@@ -39,8 +39,12 @@ import queue
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+from arconsole import stagetrace
+from arconsole.stagetrace import Stages
 
 _HAVE_PIDFD = hasattr(os, "pidfd_open")
 
@@ -72,6 +76,7 @@ class SpawnRequest:
     # cgroup, so a script that reads its message first cannot act outside it. The caller
     # keeps the descriptor open until `on_done` (it does not touch it before).
     feed: tuple[int, bytes] | None = None
+    stages: Stages | None = None  # stage times, when tracing (arconsole.stagetrace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +229,8 @@ class Spawner:
         while self._done:
             request, outcome = self._done.popleft()
             self._outstanding -= 1
+            if request.stages is not None:
+                stagetrace.finish(request.stages)
             request.on_done(outcome)
         if self._outstanding == 0 and self._drained is not None:
             self._drained.set()
@@ -258,7 +265,11 @@ class Spawner:
             requests = [request for request in batch if request is not None]
             to_place: list[tuple[SpawnRequest, Spawned]] = []
             for request in requests:
+                if request.stages is not None:
+                    request.stages.spawning = time.time()
                 outcome = self._one(request)
+                if request.stages is not None:
+                    request.stages.spawned = time.time()
                 if isinstance(outcome, Spawned):
                     if request.enter_cgroup is not None:
                         to_place.append((request, outcome))
@@ -270,6 +281,8 @@ class Spawner:
                 assert request.enter_cgroup is not None
                 with contextlib.suppress(OSError):
                     request.enter_cgroup(spawned.pid)
+                if request.stages is not None:
+                    request.stages.contained = time.time()
                 self._done.append((request, _feed(request, spawned)))
             if requests:
                 self._ring()
@@ -316,4 +329,6 @@ def _feed(request: SpawnRequest, spawned: Spawned) -> Spawned:
         fed = write_some(fd, data)
     except OSError:  # EPIPE: the script is gone already; the run will see it
         fed = len(data)
+    if request.stages is not None:
+        request.stages.fed = time.time()
     return Spawned(spawned.pid, spawned.pidfd, spawned.popen, fed)
