@@ -176,6 +176,8 @@ STAGE_SPANS = (
     ("cgroup move", "spawned", "contained"),
     ("message written", "contained", "fed"),
     ("exec -> script's first instruction", "spawned", "started"),
+    ("in all: written -> script started", "written", "started"),
+    ("in all: written -> message written", "written", "fed"),
 )
 
 

@@ -12,19 +12,22 @@ ignores SIGPIPE; the ignore would be inherited through exec).
 
 Without glibc >= 2.34 (addclosefrom_np) the same threads use `subprocess.Popen` instead.
 
-Requests are queued; two threads take them (see _THREADS), spawn what they took and ring an
-eventfd when they have results, so a burst of spawns costs one wake-up of each side, not one
-per script. Right after a spawn, still on its thread, the child's pidfd is opened.
+Requests are queued; two spawner threads take them one at a time (see _THREADS), so a spawn
+the kernel holds up (a child not scheduled for 100 ms on a loaded machine) holds up nothing
+while the other thread is free, and ring an eventfd as each result is ready (rings that come
+while the loop is busy are one wake-up). Right after a spawn, still on its thread, the child's
+pidfd is opened.
 
 A run with a cgroup (arconsole.engine.cgroups) is moved into it before it is handed back, and
 only then given its message (SpawnRequest.feed): a script that reads its message first, as
 execd's protocol has it, does nothing about it outside its cgroup. The move is a write to
 `cgroup.procs`, which waits for an RCU grace period when no other move happened just before
-(10-20 ms, 70 ms and more on a loaded machine). Moving each child right after its own spawn
-paid that wait once per run whenever spawns came more than a grace period apart, and every
-later spawn queued behind it (bench/latency.py: p99 25-450 ms over 60 s at 100 scripts/s).
-So what is queued is spawned first, then moved in one go: the moves follow each other, and
-only the first can wait.
+(10-20 ms, 70 ms and more on a loaded machine). Moves are therefore not made by the spawner
+threads, where every later spawn queued behind them (bench/latency.py: spawner queue wait
+p99 3-14 ms at 100 scripts/s), but by a mover thread of their own, which moves all that is
+queued in one go (the moves follow each other: only the first can wait), then writes each
+run's message. The script starts at its spawn; its message, what it acts on, comes after the
+move.
 """
 
 from __future__ import annotations
@@ -89,7 +92,6 @@ class Spawned:
 
 Outcome = Spawned | BaseException
 Done = tuple[SpawnRequest, Outcome]
-_BATCH_MAX = 8
 # Two threads: a spawn that the kernel holds up (a child not scheduled for 100-200 ms on a
 # loaded machine, a fork waiting on another process's cgroup move) does not hold up the next.
 _THREADS = 2
@@ -199,6 +201,9 @@ class Spawner:
             _PopenSpawn(cwd, env) if use_popen else _GlibcSpawn(cwd, env)
         )
         self._queue: queue.SimpleQueue[SpawnRequest | None] = queue.SimpleQueue()
+        self._moves: queue.SimpleQueue[tuple[SpawnRequest, Spawned] | None] = (
+            queue.SimpleQueue()
+        )
         self._threads = 0  # spawner threads started and not yet stopped
         self._threads_lock = threading.Lock()
         self.doorbell = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
@@ -214,11 +219,12 @@ class Spawner:
         and reaped), because every submitted request gets its `on_done`.
         """
         if not self._threads:
-            self._threads = _THREADS
+            self._threads = _THREADS + 1
             for number in range(_THREADS):
                 threading.Thread(
                     target=self._serve, name=f"arconsole-spawner-{number}", daemon=True
                 ).start()
+            threading.Thread(target=self._move, name="arconsole-mover", daemon=True).start()
         self._outstanding += 1
         self._queue.put(request)
 
@@ -246,53 +252,67 @@ class Spawner:
         the doorbell no longer watched: the last thread closes it as its last act, so none
         ever writes to a descriptor number that was reused."""
         if self._threads:
-            for _ in range(self._threads):
+            for _ in range(_THREADS):
                 self._queue.put(None)
+            self._moves.put(None)
         else:
             os.close(self.doorbell)
 
     # ---------------------------------------------------------------- the thread
 
     def _serve(self) -> None:
+        """A spawner thread: one request at a time, so that a spawn the kernel holds up
+        holds up nothing queued behind it while the other thread is free."""
         while True:
-            batch = [self._queue.get()]
-            while batch[-1] is not None and len(batch) < _BATCH_MAX:  # spawned together
+            request = self._queue.get()
+            if request is None:
+                self._stopped()
+                return
+            if request.stages is not None:
+                request.stages.spawning = time.time()
+            outcome = self._one(request)
+            if request.stages is not None:
+                request.stages.spawned = time.time()
+            if isinstance(outcome, Spawned) and request.enter_cgroup is not None:
+                self._moves.put((request, outcome))  # its message waits for the move
+                continue
+            if isinstance(outcome, Spawned):
+                outcome = _feed(request, outcome)
+            self._done.append((request, outcome))
+            self._ring()
+
+    def _move(self) -> None:
+        """The mover thread: what is queued is moved in one go (the moves follow each other:
+        only the first may wait for a grace period), then each run gets its message."""
+        while True:
+            batch = [self._moves.get()]
+            while batch[-1] is not None:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._moves.get_nowait())
                 except queue.Empty:
                     break
-            stopping = None in batch
-            requests = [request for request in batch if request is not None]
-            to_place: list[tuple[SpawnRequest, Spawned]] = []
-            for request in requests:
-                if request.stages is not None:
-                    request.stages.spawning = time.time()
-                outcome = self._one(request)
-                if request.stages is not None:
-                    request.stages.spawned = time.time()
-                if isinstance(outcome, Spawned):
-                    if request.enter_cgroup is not None:
-                        to_place.append((request, outcome))
-                        continue
-                    outcome = _feed(request, outcome)
-                self._done.append((request, outcome))
-            # The moves one after the other: only the first may wait for a grace period.
-            for request, spawned in to_place:
+            placed = [item for item in batch if item is not None]
+            for request, spawned in placed:
                 assert request.enter_cgroup is not None
                 with contextlib.suppress(OSError):
                     request.enter_cgroup(spawned.pid)
                 if request.stages is not None:
                     request.stages.contained = time.time()
+            for request, spawned in placed:
                 self._done.append((request, _feed(request, spawned)))
-            if requests:
+            if placed:
                 self._ring()
-            if stopping:  # one stop each: the last thread out closes the doorbell
-                with self._threads_lock:
-                    self._threads -= 1
-                    last = self._threads == 0
-                if last:
-                    os.close(self.doorbell)
+            if None in batch:
+                self._stopped()
                 return
+
+    def _stopped(self) -> None:
+        """One thread has stopped: the last one out closes the doorbell."""
+        with self._threads_lock:
+            self._threads -= 1
+            last = self._threads == 0
+        if last:
+            os.close(self.doorbell)
 
     def _ring(self) -> None:
         os.eventfd_write(self.doorbell, 1)
