@@ -92,6 +92,7 @@ class Spawned:
 
 Outcome = Spawned | BaseException
 Done = tuple[SpawnRequest, Outcome]
+_RING_EVERY = 4
 # Two threads: a spawn that the kernel holds up (a child not scheduled for 100-200 ms on a
 # loaded machine, a fork waiting on another process's cgroup move) does not hold up the next.
 _THREADS = 2
@@ -263,6 +264,7 @@ class Spawner:
     def _serve(self) -> None:
         """A spawner thread: one request at a time, so that a spawn the kernel holds up
         holds up nothing queued behind it while the other thread is free."""
+        unrung = 0  # results handed over since this thread last rang
         while True:
             request = self._queue.get()
             if request is None:
@@ -275,11 +277,16 @@ class Spawner:
                 request.stages.spawned = time.time()
             if isinstance(outcome, Spawned) and request.enter_cgroup is not None:
                 self._moves.put((request, outcome))  # its message waits for the move
-                continue
-            if isinstance(outcome, Spawned):
-                outcome = _feed(request, outcome)
-            self._done.append((request, outcome))
-            self._ring()
+            else:
+                if isinstance(outcome, Spawned):
+                    outcome = _feed(request, outcome)
+                self._done.append((request, outcome))
+                unrung += 1
+            # A burst is handed over a few at a time (one wake-up of the loop for several),
+            # a lone spawn at once.
+            if unrung and (unrung >= _RING_EVERY or self._queue.empty()):
+                self._ring()
+                unrung = 0
 
     def _move(self) -> None:
         """The mover thread: what is queued is moved in one go (the moves follow each other:
