@@ -22,12 +22,13 @@ A run with a cgroup (arconsole.engine.cgroups) is moved into it before it is han
 only then given its message (SpawnRequest.feed): a script that reads its message first, as
 execd's protocol has it, does nothing about it outside its cgroup. The move is a write to
 `cgroup.procs`, which waits for an RCU grace period when no other move happened just before
-(10-20 ms, 70 ms and more on a loaded machine). Moves are therefore not made by the spawner
-threads, where every later spawn queued behind them (bench/latency.py: spawner queue wait
-p99 3-14 ms at 100 scripts/s), but by a mover thread of their own, which moves all that is
-queued in one go (the moves follow each other: only the first can wait), then writes each
-run's message. The script starts at its spawn; its message, what it acts on, comes after the
-move.
+(10-20 ms, 70 ms and more on a loaded machine). Such lone moves are therefore not made by the
+spawner threads, where every later spawn queued behind them (bench/latency.py: spawner queue
+wait p99 3-18 ms at 100 scripts/s), but by a mover thread of their own, which moves all that
+is queued in one go (the moves follow each other: only the first can wait), then writes each
+run's message. A move that follows another within _WARM_MOVES is quick, and the spawner thread
+makes it itself (a burst, bench/exec.py: the hand-over to the mover cost more CPU per run than
+the move). The script starts at its spawn; its message, what it acts on, comes after the move.
 """
 
 from __future__ import annotations
@@ -93,6 +94,10 @@ class Spawned:
 Outcome = Spawned | BaseException
 Done = tuple[SpawnRequest, Outcome]
 _RING_EVERY = 4
+# A move within this many seconds of the last one does not wait for a grace period (the
+# kernel's rcu_sync is still in its writer state), so the spawner thread makes it itself: a
+# burst costs no hand-over to the mover. Wrong guesses only cost one slow move on a spawner.
+_WARM_MOVES = 0.004
 # Two threads: a spawn that the kernel holds up (a child not scheduled for 100-200 ms on a
 # loaded machine, a fork waiting on another process's cgroup move) does not hold up the next.
 _THREADS = 2
@@ -205,6 +210,7 @@ class Spawner:
         self._moves: queue.SimpleQueue[tuple[SpawnRequest, Spawned] | None] = (
             queue.SimpleQueue()
         )
+        self._last_move = 0.0  # time.monotonic() at the end of the last move
         self._threads = 0  # spawner threads started and not yet stopped
         self._threads_lock = threading.Lock()
         self.doorbell = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
@@ -275,10 +281,15 @@ class Spawner:
             outcome = self._one(request)
             if request.stages is not None:
                 request.stages.spawned = time.time()
-            if isinstance(outcome, Spawned) and request.enter_cgroup is not None:
-                self._moves.put((request, outcome))  # its message waits for the move
+            if (
+                isinstance(outcome, Spawned) and request.enter_cgroup is not None
+                and time.monotonic() - self._last_move > _WARM_MOVES
+            ):
+                self._moves.put((request, outcome))  # a lone move: the mover waits for it
             else:
                 if isinstance(outcome, Spawned):
+                    if request.enter_cgroup is not None:  # moves are warm: it is quick
+                        self._enter(request, outcome)
                     outcome = _feed(request, outcome)
                 self._done.append((request, outcome))
                 unrung += 1
@@ -300,11 +311,7 @@ class Spawner:
                     break
             placed = [item for item in batch if item is not None]
             for request, spawned in placed:
-                assert request.enter_cgroup is not None
-                with contextlib.suppress(OSError):
-                    request.enter_cgroup(spawned.pid)
-                if request.stages is not None:
-                    request.stages.contained = time.time()
+                self._enter(request, spawned)
             for request, spawned in placed:
                 self._done.append((request, _feed(request, spawned)))
             if placed:
@@ -312,6 +319,15 @@ class Spawner:
             if None in batch:
                 self._stopped()
                 return
+
+    def _enter(self, request: SpawnRequest, spawned: Spawned) -> None:
+        """Move the child into its cgroup (its message is written only after this)."""
+        assert request.enter_cgroup is not None
+        with contextlib.suppress(OSError):
+            request.enter_cgroup(spawned.pid)
+        self._last_move = time.monotonic()
+        if request.stages is not None:
+            request.stages.contained = time.time()
 
     def _stopped(self) -> None:
         """One thread has stopped: the last one out closes the doorbell."""
