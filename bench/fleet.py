@@ -2,13 +2,15 @@
 
 Plain script (not a test): prints rates and ratios against baselines measured in the same run.
 
-    python bench/fleet.py [--responses 10000] [--updates 20000]
+    python bench/fleet.py [--responses 10000] [--updates 20000] [--rounds 3]
 
 Part 1: N alerts, each firing one `local` response for an agent, through a real engine with
 `--agent-transport wazuh-queue` to a real Unix datagram socket drained by another process
 (remoted's part), from the first `handle_line` until every record is `sent` in the state file;
 against raw `send()`s of the very same datagrams on a plain socket to the same reader
-(target: ratio >= 0.5).
+(target: ratio >= 0.5). The stage and the raw sends are each timed in `--rounds` rounds and the
+best of each is kept (the machine is shared); the engine's heap is frozen once started, as
+`arconsole run` does, and so is the bench's own input before each round.
 Part 2: fleet-table updates per second from real-shaped AR log alerts (rule 651, built from
 `alerts-ar-sample.json`'s shape), decode included, against the engine's decision throughput
 (decode + `Decider.fired`) on 5710 alerts (target: ratio >= 0.8). The baseline decodes a
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing
 import socket
@@ -120,22 +123,26 @@ def with_reader(path: Path, count: int) -> multiprocessing.Process:
     return reader
 
 
-def raw_sends(path: Path, datagrams: list[bytes]) -> tuple[float, float]:
-    """(sends per second of wall time, per second of this process's CPU time)."""
-    reader = with_reader(path, len(datagrams))
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.connect(str(path))
-    start, cpu = time.perf_counter(), time.process_time()
-    for datagram in datagrams:
-        sock.send(datagram)  # blocking: waits when the reader's queue is full
-    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    sock.close()
-    reader.join()
-    path.unlink()
-    return len(datagrams) / elapsed, len(datagrams) / cpu
+def raw_sends(path: Path, datagrams: list[bytes], rounds: int) -> tuple[float, float]:
+    """(sends per second of wall time, per second of this process's CPU time): the best
+    round of each."""
+    wall, cpu_rate = 0.0, 0.0
+    for _ in range(rounds):
+        reader = with_reader(path, len(datagrams))
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.connect(str(path))
+        start, cpu = time.perf_counter(), time.process_time()
+        for datagram in datagrams:
+            sock.send(datagram)  # blocking: waits when the reader's queue is full
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        sock.close()
+        reader.join()
+        path.unlink()
+        wall, cpu_rate = max(wall, len(datagrams) / elapsed), max(cpu_rate, len(datagrams) / cpu)
+    return wall, cpu_rate
 
 
-async def through_engine(home: Path, count: int
+async def through_engine(home: Path, count: int, rounds: int
                          ) -> tuple[float, float, float, float, list[bytes]]:
     queue = home / "queue" / "alerts" / "ar"
     lines = [json.dumps(trigger(n, f"{n % 50 + 1:03d}"), separators=(",", ":")).encode()
@@ -146,9 +153,12 @@ async def through_engine(home: Path, count: int
         state_path=home / "var" / "state.db", watch_config=False, control_socket=False,
         agent_queue=queue, agents_file=home / "agents.json",
     )
-    reader = with_reader(queue, 2 * count)
+    total = count * (1 + rounds)
+    reader = with_reader(queue, total)
     engine = Engine(options, clock=ManualClock(1_700_000_000.0))
     await engine.start(follow=False)
+    # As `arconsole run` does once started: the start-up heap out of the collector's sight.
+    gc.freeze()
     delivery = engine.agent_delivery
     assert delivery is not None
     # (a) The whole engine: decode, decide, record, send, mark sent.
@@ -159,27 +169,36 @@ async def through_engine(home: Path, count: int
     await delivery.wait_idle()
     whole = count / (time.perf_counter() - start)
     # (b) The delivery stage alone, fed the decided responses: record, send, mark sent.
+    # Best of `rounds` rounds, each with keys of its own (a repeat would send nothing).
     config = engine.config
     assert config is not None
     response = config.responses[0]
-    alerts = [decode_alert_line(json.dumps(trigger(n, f"{n % 50 + 1:03d}"),
-                                           separators=(",", ":")).encode())
-              for n in range(count, 2 * count)]  # other keys: a repeat would send nothing
-    start, cpu = time.perf_counter(), time.process_time()
-    for alert in alerts:
-        delivery.deliver(response, alert.agent_id or "001", alert, 1_700_000_000.0)
-    await delivery.wait_idle()
-    stage = count / (time.perf_counter() - start)
-    stage_cpu = count / (time.process_time() - cpu)
+    stage = stage_cpu = 0.0
+    for round_ in range(1, rounds + 1):
+        alerts = [decode_alert_line(json.dumps(trigger(n, f"{n % 50 + 1:03d}"),
+                                               separators=(",", ":")).encode())
+                  for n in range(round_ * count, (round_ + 1) * count)]
+        # The bench's own input (a real intake never holds 10,000 decoded alerts at once)
+        # stays out of the collector's sight too.
+        gc.freeze()
+        start, cpu = time.perf_counter(), time.process_time()
+        for alert in alerts:
+            delivery.deliver(response, alert.agent_id or "001", alert, 1_700_000_000.0)
+        await delivery.wait_idle()
+        stage = max(stage, count / (time.perf_counter() - start))
+        stage_cpu = max(stage_cpu, count / (time.process_time() - cpu))
+        del alerts
+        gc.unfreeze()
     cpu = time.process_time()
     assert delivery.store is not None
     indexed = delivery.store.catch_up()  # the deferred part: spool -> SQLite
     deferred = (time.process_time() - cpu) / max(indexed, 1)
-    records = FleetStore(engine.store).deliveries("sent")
+    with FleetStore(engine.store) as fleet:
+        records = fleet.deliveries("sent")
     await engine.stop()
     reader.join()
     queue.unlink()
-    assert len(records) == 2 * count, f"{len(records)} of {2 * count} sent"
+    assert len(records) == total, f"{len(records)} of {total} sent"
     return whole, stage, stage_cpu, deferred, [r.datagram or b"" for r in records[:count]]
 
 
@@ -240,6 +259,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--responses", type=int, default=10_000)
     parser.add_argument("--updates", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="delivery: best of this many rounds, stage and raw sends alike")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -251,8 +272,8 @@ def main() -> None:
                    "version": "Wazuh v4.14.7"} for n in range(1, 51)]
         (home / "agents.json").write_text(json.dumps(agents))
         engine_rate, stage_rate, stage_cpu, deferred, datagrams = asyncio.run(
-            through_engine(home, args.responses))
-        raw_rate, raw_cpu = raw_sends(home / "queue" / "alerts" / "ar", datagrams)
+            through_engine(home, args.responses, args.rounds))
+        raw_rate, raw_cpu = raw_sends(home / "queue" / "alerts" / "ar", datagrams, args.rounds)
         ratio = stage_rate / raw_rate
         print(f"agent responses through the queue:  {stage_rate:,.0f}/s "
               "(delivery stage: recorded in the spool, sent, marked sent)")

@@ -12,9 +12,9 @@ import pytest
 
 from arconsole.engine.agent_messages import agent_datagram, header_flags, reverse_json
 from arconsole.engine.agents import AgentDirectory, load_client_keys
-from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.options import parse_agent_transport
 from tests.engine_support import alert_line, command, make_home, response, started
+from tests.fleet_support import stored_deliveries
 
 API_AGENTS = {
     "data": {
@@ -146,12 +146,11 @@ async def test_conformance_local_defined_agent_and_all_on_a_real_socket(tmp_path
             expected("NNS", "001", "firewall-drop", everyone),
             expected("NNS", "002", "firewall-drop", everyone),
         ]
-        store = FleetStore(engine.store)
-        records = {(r.agent, r.response, r.state) for r in store.deliveries()}
+        records = {(r.agent, r.response, r.state) for r in stored_deliveries(engine.store)}
         assert ("004", "firewall-drop0", "failed") in records
-        failed = next(r for r in store.deliveries("failed"))
+        failed = next(r for r in stored_deliveries(engine.store, "failed"))
         assert "older than 4.2" in failed.reason and failed.agent == "004"
-        assert len(store.deliveries("sent")) == 4
+        assert len(stored_deliveries(engine.store, "sent")) == 4
         # The server-side execd is never sent anything for these routes.
         assert not (home / "record.jsonl").exists()
     finally:
@@ -176,12 +175,11 @@ async def test_queue_missing_at_start_is_retried_until_it_appears(tmp_path: Path
                 break
             await asyncio.sleep(0.01)
         assert "No such file" in delivery.last_error
-        store = FleetStore(engine.store)
-        assert [r.state for r in store.deliveries()] == ["queued"]
+        assert [r.state for r in stored_deliveries(engine.store)] == ["queued"]
         queue = bind_queue(home)
         await delivery.wait_idle()
         assert received(queue) == [expected("NRN", "001", "firewall-drop", line)]
-        assert [r.state for r in store.deliveries()] == ["sent"]
+        assert [r.state for r in stored_deliveries(engine.store)] == ["sent"]
         queue.close()
     finally:
         await engine.stop()

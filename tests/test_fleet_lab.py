@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from arconsole.engine.fleet_store import FleetStore
+from tests.fleet_support import engine_fleet_store
 from tests.lab_support import (
     AGENT_SCRIPT,
     ARCONSOLE_CONF_TEMPLATE,
@@ -49,7 +49,7 @@ async def test_sshd_line_to_delivery_through_real_remoted_and_651_confirmation(
     delivery = engine.agent_delivery
     assert delivery is not None
     try:
-        store = FleetStore(engine.store)
+        store = engine_fleet_store(engine)
         sshd_attempt(lab, "203.0.113.9", 4242)
         await wait_until(lambda: bool(store.deliveries("sent")), 30)
         record = store.deliveries("sent")[0]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.options import Mode
+from tests.fleet_support import engine_fleet_store
 from tests.lab_support import (
     AGENT_SCRIPT,
     LAB_MARKS,
@@ -61,7 +61,7 @@ async def test_observe_wazuh_block_then_reverse_it_on_the_real_agent(
         lab, tmp_path, "<ossec_config><cluster><node_name>node01</node_name></cluster>"
         + WAZUH_CONF.split("<ossec_config>", 1)[1], mode=Mode.OBSERVE)
     try:
-        store = FleetStore(engine.store)
+        store = engine_fleet_store(engine)
         sshd_attempt(lab, "203.0.113.44", 4243)
         key = "001:firewall-drop-203.0.113.44"
         await wait_until(lambda: engine.fleet.table.find(key) is not None, 40)

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from arconsole.engine.fleet_store import DeliveryRecord, FleetStore
+from arconsole.engine.fleet_store import DeliveryRecord
+from tests.fleet_support import engine_fleet_store
 from tests.lab_support import (
     AGENT_SCRIPT,
     ARCONSOLE_CONF_TEMPLATE,
@@ -142,7 +143,7 @@ async def test_agent_restart_mid_block_loses_nothing_and_resends_on_503(
     delivery = engine.agent_delivery
     assert delivery is not None
     try:
-        store = FleetStore(engine.store)
+        store = engine_fleet_store(engine)
         sshd_attempt(lab, "203.0.113.77", 4244)
         key = "001:firewall-drop-203.0.113.77"
         await wait_until(lambda: bool(store.deliveries("confirmed")), 40)
@@ -195,7 +196,7 @@ async def test_block_expiring_while_the_agent_is_down_is_reversed_when_it_is_bac
     srcip = "203.0.113.78"
     key = f"001:firewall-drop-{srcip}"
     try:
-        store = FleetStore(engine.store)
+        store = engine_fleet_store(engine)
         sshd_attempt(lab, srcip, 4245)
         await wait_until(lambda: any(d.state == "confirmed" and d.key == srcip
                                      for d in store.deliveries()), 40)

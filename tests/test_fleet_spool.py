@@ -20,6 +20,7 @@ from arconsole.engine.agent_spool import encode_entry, read_entries, spool_path
 from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.store import StateStore
 from tests.engine_support import alert_line
+from tests.fleet_support import stored_deliveries
 from tests.test_fleet_delivery import bind_queue, fleet_home, received
 from tests.test_fleet_sendmark import restart
 
@@ -72,7 +73,7 @@ async def test_entries_not_yet_indexed_are_listed_and_indexed_at_restart(tmp_pat
         assert engine.agent_delivery is not None
         await engine.agent_delivery.wait_idle()
         assert received(queue) == []  # nothing sent twice
-        records = FleetStore(engine.store).deliveries()
+        records = stored_deliveries(engine.store)
         assert [(r.id, r.state, r.key) for r in records] == [
             (n, "sent", f"198.51.100.{n}") for n in range(1, 6)]
         assert [r.datagram for r in records] == sent
@@ -95,7 +96,7 @@ async def test_a_torn_tail_is_cut_and_later_records_follow_whole_entries(tmp_pat
     assert len(later) == 2
     reopened = StateStore.open(state_path)  # writable: indexes what the run left
     try:
-        records = FleetStore(reopened).deliveries()
+        records = stored_deliveries(reopened)
     finally:
         reopened.close()
     assert [(r.id, r.key, r.state) for r in records] == [
@@ -136,7 +137,8 @@ def test_fleet_rows_go_through_their_log_and_survive_a_torn_tail(tmp_path: Path)
     state_path = tmp_path / "state.db"
     store = StateStore.open(state_path)
     try:
-        table = FleetTable(FleetStore(store))
+        fleet = FleetStore(store)
+        table = FleetTable(fleet)
         for timestamp in ("2026-05-03T05:25:00.000+0000", "2026-05-03T05:26:00.000+0000"):
             entry = read_ar_log_alert(decode_alert_line(variant(
                 "651", command_word="add", program="firewall-drop", timestamp=timestamp)), 0.0)
@@ -155,13 +157,15 @@ def test_fleet_rows_go_through_their_log_and_survive_a_torn_tail(tmp_path: Path)
         # (overdue by now: the sample is from May; a lifted row would not be listed)
         assert listed == [("001:firewall-drop-192.168.2.65", "overdue")]
     finally:
+        fleet.close()
         store.close()
     log = rows_log_path(state_path)
     with log.open("ab") as file:
         file.write(b"\x30\0\0\0\1\2\3\4{\"torn")  # a crash mid-append
     store = StateStore.open(state_path)
     try:
-        rows = FleetStore(store).load_rows()
+        with FleetStore(store) as fleet:
+            rows = fleet.load_rows()
         assert [(r.row_key, r.adds, r.active) for r in rows] == [
             ("001:firewall-drop-192.168.2.65", 2, True)]
         count = store._conn.execute("SELECT count(*) FROM fleet_rows").fetchone()[0]
@@ -193,7 +197,7 @@ async def test_a_burst_beyond_the_memory_limit_is_read_back_from_the_spool(
                                                  agent_id=agent, srcip=f"198.51.100.{n}"))
             delivery.deliver(response, agent, alert, 1_700_000_000.0)
         await delivery.wait_idle()
-        records = FleetStore(engine.store).deliveries()
+        records = stored_deliveries(engine.store)
         assert [(r.agent, r.state) for r in records] == [
             (agent, "sent" if agent == "001" else "failed") for agent in agents]
         assert received(queue) == [r.datagram for r in records if r.agent == "001"]
@@ -230,9 +234,119 @@ async def test_the_index_from_memory_equals_the_index_read_back_from_the_spool(
             conn.execute("DELETE FROM fleet_deliveries")
             conn.execute("DELETE FROM fleet_agent_blocks")
             conn.execute("UPDATE fleet_spool_index SET upto = ?", (start,))
-        FleetStore(engine.store)  # another store: reads the entries back
+        FleetStore(engine.store).close()  # another store: reads the entries back
         assert [conn.execute(query).fetchall() for query in tables] == from_memory
         assert len(from_memory[0]) == 6 and len(from_memory[1]) == 3  # 004: failed, no block
     finally:
         await engine.stop()
         queue.close()
+
+
+def open_files_named(*suffixes: str) -> list[str]:
+    """This process's open files whose path ends with one of `suffixes`."""
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:  # closed while listing (the listing's own descriptor)
+            continue
+        if target.endswith(suffixes):
+            found.append(target)
+    return found
+
+
+async def test_the_engine_lets_go_of_the_spool_and_the_rows_log_when_it_stops(
+        tmp_path: Path) -> None:
+    """`FleetStore.close()`: the engine's stop closes the files beside the state file (they
+    stayed open before, until the collector found the store), and a closed store refuses
+    to record instead of quietly writing rows into the state file."""
+    home = fleet_home(tmp_path)
+    engine = await restart(home)
+    try:
+        assert sorted(open_files_named(".fleet-spool", ".fleet-rows")) == sorted(
+            [str(spool_path(engine.store.path)), str(engine.store.path) + ".fleet-rows"])
+        fleet = engine.agent_delivery.store if engine.agent_delivery is not None else None
+        assert fleet is not None
+    finally:
+        await engine.stop()
+    assert open_files_named(".fleet-spool", ".fleet-rows") == []
+    with pytest.raises(ValueError, match="closed"):
+        fleet.append([("r", "firewall-drop", "001", "192.0.2.1", b"x\0", "queued", "", 0.0,
+                       1.0, None)])
+    with pytest.raises(ValueError, match="closed"):
+        fleet.save_rows([])
+    fleet.close()  # twice: harmless
+
+    store = StateStore.open(engine.store.path)
+    try:
+        with FleetStore(store) as reader:
+            assert [r.state for r in reader.deliveries()] == []
+            assert len(open_files_named(".fleet-spool")) == 1
+        assert open_files_named(".fleet-spool", ".fleet-rows") == []
+    finally:
+        store.close()
+
+
+async def test_what_remoted_could_not_take_is_recorded_failed_with_its_reason(
+        tmp_path: Path) -> None:
+    """The per-response plan and the per-agent memo (headers, versions) still refuse what
+    they refused one by one: an agent id remoted's header cannot carry (it is alert text), an
+    alert too long for one datagram, a NUL byte in the alert; a good record beside them
+    goes out, and a refused agent id stays refused when asked again (the memo)."""
+    import msgspec
+
+    from arconsole.alerts.jsonreader import decode_alert_line
+    from arconsole.alerts.model import Alert
+
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    engine = await restart(home)
+    try:
+        delivery = engine.agent_delivery
+        assert delivery is not None and engine.config is not None
+        response = engine.config.responses[0]
+
+        def alert(n: int, agent: str = "001") -> Alert:
+            return decode_alert_line(alert_line(f"6.{n}", rule_id="5710", level=5,
+                                                agent_id=agent, srcip=f"198.51.100.{n}"))
+
+        good = alert(1)
+        huge = alert(2)
+        huge = msgspec.structs.replace(huge, raw=huge.raw[:-1] + b',"pad":"'
+                                       + b"x" * 70000 + b'"}')
+        nul = alert(3)
+        nul = msgspec.structs.replace(nul, raw=nul.raw.replace(b"198.51", b"19\0.51"))
+        for agent, item in (("12a", alert(4, "12a")), ("001", huge), ("001", nul),
+                            ("001", good), ("12a", alert(5, "12a"))):
+            delivery.deliver(response, agent, item, 1_700_000_000.0)
+        await delivery.wait_idle()
+        records = stored_deliveries(engine.store)
+        assert [(r.agent, r.state) for r in records] == [
+            ("12a", "failed"), ("001", "failed"), ("001", "failed"), ("001", "sent"),
+            ("12a", "failed")]
+        assert "bad header" in records[0].reason and "bad header" in records[4].reason
+        assert "longer than remoted reads (65536)" in records[1].reason
+        assert records[2].reason == "the message holds a NUL byte"
+        assert received(queue) == [records[3].datagram]
+    finally:
+        await engine.stop()
+        queue.close()
+
+
+def test_a_turn_of_more_buffers_than_one_gathered_write_takes_lands_whole_in_order(
+        tmp_path: Path) -> None:
+    """Past IOV_MAX (1,024) buffers a turn is written in several gathered writes: every
+    buffer at the offset `append` returned, none lost between two writes."""
+    from arconsole.engine.agent_spool import Spool
+
+    spool = Spool(tmp_path / "s.fleet-spool", "d" * 32, writable=True)
+    try:
+        first = [bytes([n % 251]) * (1 + n % 37) for n in range(10)]
+        spool.append(first)
+        buffers = [bytes([n % 251]) * (1 + (n * 7) % 1500) for n in range(2500)]
+        offsets = spool.append(buffers)
+        assert len(offsets) == len(buffers)
+        assert [spool.read(at, len(b)) for at, b in zip(offsets, buffers, strict=True)] == buffers
+        assert spool.end() == offsets[-1] + len(buffers[-1])
+    finally:
+        spool.close()

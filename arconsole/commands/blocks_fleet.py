@@ -14,8 +14,8 @@ def stored_fleet(store: StateStore) -> list[dict[str, object]]:
     from arconsole.engine.fleet import fleet_listing
     from arconsole.engine.fleet_store import FleetStore
 
-    fleet = FleetStore(store)  # read-only here: reads the tables if they exist
-    return fleet_listing(fleet.load_rows(), fleet.load_agent_blocks(), time.time())
+    with FleetStore(store) as fleet:  # read-only here: reads the tables if they exist
+        return fleet_listing(fleet.load_rows(), fleet.load_agent_blocks(), time.time())
 
 
 def format_fleet(rows: list[dict[str, Any]]) -> str:

@@ -10,8 +10,10 @@ minutes for stateless ones) makes it `failed`, with the reason. Nothing is dropp
 
 Exactly once across a crash: around every datagram the sender notes its id in a mapped mark
 file (`agent_sendmark`), which a kill -9 does not lose, so a restart sends what had not left
-and nothing that had; the one datagram a kill can catch between the kernel's `send` and the
-note is not sent again and stays `unconfirmed` until the agent's log line confirms it.
+and nothing that had. The one datagram a kill can catch between the `intent` note and the
+`sent` note is not sent again (it may have left): it counts as sent, in doubt, until its
+agent's log line confirms it; with no line within `confirm_wait` it is reported
+`unconfirmed`, its reason saying it may never have left.
 
 Its own bounded queue: records wait in the spool file (`fleet_store`: its entries are the
 durable records, indexed into the state file in batches when something reads them), at most
@@ -31,16 +33,19 @@ from pathlib import Path
 
 from arconsole.addresses import strip_mapped
 from arconsole.alerts.model import Alert
-from arconsole.config.model import ActiveResponse
+from arconsole.config.model import ActiveResponse, Config
 from arconsole.engine.agent_blocks import AgentBlocks
 from arconsole.engine.agent_messages import (
     ADHOC_TAIL,
+    MAX_DATAGRAM,
+    MIN_HEADER,
     AgentMessageError,
     adhoc_head,
     agent_datagram,
+    agent_header,
     header_flags,
 )
-from arconsole.engine.agent_queue import QueueSender, is_retryable
+from arconsole.engine.agent_queue import QueueSender, is_retryable, short_send
 from arconsole.engine.agent_sendmark import SendMark, mark_path, read_mark
 from arconsole.engine.agent_spool import spool_path
 from arconsole.engine.agents import AgentDirectory
@@ -53,13 +58,40 @@ CONFIRM_WAIT = 120.0  # no AR log line from the agent by then: unconfirmed
 
 
 @dataclass(frozen=True, slots=True)
-class _MessageHead:
+class _Plan:
+    """What one response's deliveries share under one config and one inventory."""
+
+    response: ActiveResponse  # the plans are keyed by its id(): kept alive with them
+    config: Config
+    inventory: AgentDirectory | None
+    name: str
+    executable: str
+    timeout: int
+    lasts: float  # seconds the response keeps being worth sending
     prefix: bytes  # format A up to the alert
     flags: str  # format C's flags
+    fates: dict[str, bytes | str]  # agent id -> its header, or why it cannot be delivered
+
+
+_AGENTS_REMEMBERED = 65536  # per-agent memos (agent ids come from alerts: bounded)
+
+
+def _why_not(fate: bytes | str, raw: bytes, message_length: int) -> str:
+    """Why a record is `failed` rather than sent: the agent's reason, or the alert's."""
+    if isinstance(fate, str):
+        return fate
+    if b"\0" in raw:
+        return "the message holds a NUL byte"
+    return (f"message of {message_length + len(fate) + 1} bytes is longer than remoted "
+            f"reads ({MAX_DATAGRAM})")
 
 
 # A record waiting in memory to be sent: (id, datagram, deadline).
 _Ready = tuple[int, bytes, float]
+
+
+def _unmarked(record_id: int) -> None:
+    """The sender's mark when the mark file could not be opened: nothing to note."""
 
 
 class WazuhQueueDelivery:
@@ -68,7 +100,7 @@ class WazuhQueueDelivery:
     def __init__(
         self, context: EngineContext, path: Path,
         inventory: Callable[[], AgentDirectory | None], *,
-        batch: int = 256, memory_limit: int = 4096, retry_initial: float = 0.02,
+        batch: int = 256, memory_limit: int = 16384, retry_initial: float = 0.02,
         retry_max: float = 2.0, confirm_wait: float = CONFIRM_WAIT,
     ) -> None:
         self._context = context
@@ -96,9 +128,7 @@ class WazuhQueueDelivery:
         self.blocks = AgentBlocks(context, self.send_message)
         self._mark: SendMark | None = None
         self._expired_upto = 0  # records up to this id were looked at by the unconfirmed sweep
-        self._heads: dict[tuple[object, ...], _MessageHead] = {}
-        self._inventory_seen: AgentDirectory | None = None
-        self._too_old: dict[str, str] = {}  # agent id -> its version when older than 4.2
+        self._plans: dict[int, _Plan] = {}
 
     # ------------------------------------------------------------------ start
 
@@ -124,8 +154,8 @@ class WazuhQueueDelivery:
         if interrupted:
             self._context.notice(
                 "warning", f"{len(interrupted)} agent response(s) were being sent when the "
-                "engine stopped: marked unconfirmed, not sent again (the agents' logs will "
-                "confirm them)")
+                "engine stopped: not sent again (never twice); the agents' log lines will "
+                "confirm them, or they are reported unconfirmed")
         try:
             self._mark = SendMark(path, db_id, store.watermark())
         except OSError as error:
@@ -155,53 +185,85 @@ class WazuhQueueDelivery:
             agents = inventory.active_ids if inventory is not None else ()
         else:
             agents = (target,)
-        executable = response.executable or ""
+        plan = self._plans.get(id(response))
+        if (plan is None or plan.response is not response
+                or plan.config is not self._context.config or plan.inventory is not inventory):
+            plan = self._plan(response, inventory)
         key = strip_mapped(alert.srcip) if alert.srcip else alert.dstuser
-        timeout = response.timeout or 0
-        deadline = received_at + (timeout if timeout > 0 else STATELESS_DEADLINE)
-        node_name = self._context.current_config.node_name
-        shape = (node_name, executable, response.extra_args, response.location_flags)
-        head = self._heads.get(shape)
-        if head is None:  # what does not change between alerts, encoded once
-            head = _MessageHead(adhoc_head(node_name=node_name, executable=executable,
-                                           extra_args=response.extra_args),
-                                header_flags(response.location_flags))
-            self._heads[shape] = head
-        message = head.prefix + alert.raw + ADHOC_TAIL
-        flags = head.flags
-        if inventory is not self._inventory_seen:
-            self._inventory_seen = inventory
-            self._too_old.clear()
+        deadline = received_at + plan.lasts
+        # The message is built once per alert; the datagram once per agent, and that very
+        # object is what the spool records and the socket sends.
+        raw = alert.raw
+        message = b"".join((plan.prefix, raw, ADHOC_TAIL))
+        unfit = b"\0" in raw or len(message) + MIN_HEADER + 1 > MAX_DATAGRAM
+        pending = self._pending
+        admit = self.blocks.admit
+        fates = plan.fates
         for agent_id in agents:
-            state, reason, datagram = "queued", "", None
             block: AgentBlock | None = None
             agent_deadline = deadline
-            too_old = self._too_old.get(agent_id)
-            if too_old is None:
-                known = inventory.get(agent_id) if inventory is not None else None
-                too_old = known.version if known is not None and not known.speaks_json else ""
-                self._too_old[agent_id] = too_old
-            if too_old:
-                state = "failed"
-                reason = (f"agent {agent_id} runs {too_old}, older than 4.2: it does not "
-                          "read the JSON message, so it cannot be delivered")
-            else:
-                try:
-                    datagram = agent_datagram(flags, agent_id, message)
-                except AgentMessageError as error:
-                    state, reason = "failed", str(error)
-                if state == "queued":
-                    admitted = self.blocks.admit(agent_id, executable, key,
-                                                 response.name, timeout, message, flags)
+            fate = fates.get(agent_id)
+            if fate is None:
+                fate = self._fate(plan, agent_id, inventory)
+            if type(fate) is bytes and not unfit:
+                datagram = b"".join((fate, message, b"\0"))
+                if len(datagram) <= MAX_DATAGRAM:
+                    admitted = admit(agent_id, plan.executable, key, plan.name, plan.timeout,
+                                     message, plan.flags)
                     if admitted is None:
                         continue  # a repeat: arconsole's timer was refreshed, nothing is sent
                     if type(admitted) is AgentBlock:
                         block = admitted
                         if block.timeout > 0:  # a repeated offender's block lasts longer
                             agent_deadline = received_at + block.timeout
-            self._pending.append((response.name, executable, agent_id, key, datagram, state,
-                                  reason, received_at, agent_deadline, block))
-        return self._persist_soon() if self._pending or self.blocks.dirty else None
+                    pending.append((plan.name, plan.executable, agent_id, key, datagram,
+                                    "queued", "", received_at, agent_deadline, block))
+                    continue
+            pending.append((plan.name, plan.executable, agent_id, key, None, "failed",
+                            _why_not(fate, raw, len(message)), received_at, agent_deadline,
+                            None))
+        if self._persisted is not None:  # this turn's write is already due
+            return self._persisted
+        return self._persist_soon() if pending or self.blocks.dirty else None
+
+    def _plan(self, response: ActiveResponse, inventory: AgentDirectory | None) -> _Plan:
+        """What does not change between alerts of `response` under the current config and
+        inventory, worked out once (a new config or inventory object makes new plans)."""
+        config = self._context.current_config
+        if self._plans:
+            some = next(iter(self._plans.values()))
+            if some.config is not config or some.inventory is not inventory:
+                self._plans.clear()
+        executable = response.executable or ""
+        timeout = response.timeout or 0
+        plan = _Plan(
+            response, config, inventory, response.name, executable, timeout,
+            float(timeout) if timeout > 0 else STATELESS_DEADLINE,
+            adhoc_head(node_name=config.node_name, executable=executable,
+                       extra_args=response.extra_args),
+            header_flags(response.location_flags), {})
+        self._plans[id(response)] = plan
+        return plan
+
+    @staticmethod
+    def _fate(plan: _Plan, agent_id: str, inventory: AgentDirectory | None) -> bytes | str:
+        """Format C's header for `agent_id` under `plan`, or why it cannot be delivered to
+        (older than 4.2; an id remoted could not take: agent ids are alert text).
+        Remembered in the plan, boundedly."""
+        known = inventory.get(agent_id) if inventory is not None else None
+        fate: bytes | str
+        if known is not None and not known.speaks_json:
+            fate = (f"agent {agent_id} runs {known.version}, older than 4.2: it does not "
+                    "read the JSON message, so it cannot be delivered")
+        else:
+            try:
+                fate = agent_header(plan.flags, agent_id)
+            except AgentMessageError as error:
+                fate = str(error)
+        if len(plan.fates) >= _AGENTS_REMEMBERED:
+            plan.fates.clear()
+        plan.fates[agent_id] = fate
+        return fate
 
     def send_message(
         self, response: str, program: str, agent: str, key: str | None, message: bytes,
@@ -233,9 +295,11 @@ class WazuhQueueDelivery:
             store = self._store
             assert store is not None, "delivery stage not attached"
             reversed_now = None in blocks.dirty.values()
-            if blocks.dirty or blocks.dirty_offences:
+            if blocks.dirty_offences or not blocks.fresh.issuperset(blocks.dirty):
                 with store.transaction():
                     blocks.flush()  # refreshes and reversals; new blocks ride in the entries
+            elif blocks.dirty:
+                blocks.flush()  # only blocks opened this turn: no row to write, no transaction
             if reversed_now:  # a block opened and reversed in this very turn: not opened
                 for index, record in enumerate(pending):
                     block = record[9]
@@ -252,6 +316,12 @@ class WazuhQueueDelivery:
         ready = self._ready
         spilled = self._spilled_from is not None or self._spilled_at is not None
         room = 0 if spilled else self._memory_limit - len(ready)
+        if not told and len(pending) <= room and not self.failed_in(pending):
+            # The common turn: every record goes to the sender as it is, nothing to tell.
+            ready.extend(zip(range(first, first + len(pending)),
+                             [record[4] for record in pending],  # type: ignore[misc]
+                             [record[8] for record in pending], strict=True))
+            pending = []
         delivery_id = first
         for index, record in enumerate(pending):
             if record[5] == "failed":
@@ -277,6 +347,11 @@ class WazuhQueueDelivery:
         self._idle.clear()
         self._wake.set()
 
+    @staticmethod
+    def failed_in(records: list[NewRecord]) -> bool:
+        """Whether any of `records` was recorded `failed` (not to be sent)."""
+        return any(record[5] == "failed" for record in records)
+
     # ------------------------------------------------------------------ the sender
 
     async def run(self) -> None:
@@ -293,12 +368,20 @@ class WazuhQueueDelivery:
             self._wake.clear()
             await self._send_all()
             now = self._context.clock.now()
-            if now - last_sweep >= 5.0 and self._store is not None:
+            if now - last_sweep >= 5.0:
                 last_sweep = now
-                self._expired_upto = self._store.expire_unconfirmed(
-                    now - self._confirm_wait, now,
-                    f"no active-response log line from the agent within "
-                    f"{self._confirm_wait:g}s", self._expired_upto)
+                self.sweep_unconfirmed()
+
+    def sweep_unconfirmed(self) -> None:
+        """Records sent more than `confirm_wait` ago that no agent log line confirmed (those
+        in doubt after a crash included) become `unconfirmed` (the sender's 5 s beat)."""
+        if self._store is None:
+            return
+        now = self._context.clock.now()
+        self._expired_upto = self._store.expire_unconfirmed(
+            now - self._confirm_wait, now,
+            f"no active-response log line from the agent within {self._confirm_wait:g}s",
+            self._expired_upto)
 
     async def wait_idle(self) -> None:
         """Until everything recorded so far has been sent or has failed (tests, bench)."""
@@ -338,51 +421,19 @@ class WazuhQueueDelivery:
         if store is None:
             return
         delay = self._retry_initial
-        ready = self._ready
-        send = self._sender.send
-        mark = self._mark
         while True:
             self._refill()
-            if not ready:
+            if not self._ready:
                 break
-            now = self._context.clock.now()
-            last: int | None = None
-            sent: list[int] = []
-            retry = False
-            for _ in range(min(self._batch, len(ready))):
-                record_id, datagram, deadline = ready[0]
-                if now > deadline:
-                    ready.popleft()
-                    self._fail(record_id, f"gave up: {self.last_error or 'not sent'} until "
-                               "the response no longer made sense (its timeout)")
+            try:
+                send = self._sender.connected().send
+            except OSError as error:  # remoted's socket is not there (yet)
+                if not self._send_error(error):  # for good: the oldest record fails with it
+                    self._fail(self._ready.popleft()[0], self.last_error)
                     continue
-                if mark is not None:
-                    mark.intend(record_id)
-                try:
-                    send(datagram)
-                except OSError as error:
-                    if mark is not None:
-                        mark.not_sent()
-                    self.last_error = f"{self.path}: {error.strerror or error}"
-                    if is_retryable(error):
-                        self._busy = error.errno in (errno.EAGAIN, errno.ENOBUFS)
-                        retry = True
-                        break
-                    ready.popleft()
-                    self._fail(record_id, self.last_error)
-                    continue
-                if mark is not None:
-                    mark.done(record_id)
-                ready.popleft()
-                sent.append(record_id)
-                last = record_id
-            if last is not None:
-                # One row for the batch: every queued record up to `last` has left.
-                store.mark_sent(last, self._context.clock.now())
-                self.sent += len(sent)
-                if self._context.bus.has_subscribers:
-                    for delivery_id in sent:
-                        self._publish_id(delivery_id, "sent")
+                retry = True
+            else:
+                retry = self._send_batch(send, store)
             if retry:
                 if self._busy:
                     # The receiver is reading, only slower than us: wait for room, no backoff.
@@ -396,6 +447,66 @@ class WazuhQueueDelivery:
             await asyncio.sleep(0)  # let the intake and local work run between batches
         if not self._pending and self._persisted is None:
             self._idle.set()
+
+    def _send_batch(self, send: Callable[[bytes], int], store: FleetStore) -> bool:
+        """Send up to a batch of ready records, oldest first; whether to retry later (the
+        socket refused one for now). The hot loop: per datagram two stores into the mark
+        file around one `send`, nothing else that calls into Python."""
+        ready = self._ready
+        popleft = ready.popleft
+        mark = self._mark
+        # Without the mark file: a no-op, so the loop has no branch.
+        intend = mark.intend if mark is not None else _unmarked
+        done = mark.done if mark is not None else _unmarked
+        now = self._context.clock.now()
+        told = self._context.bus.has_subscribers
+        last: int | None = None
+        sent: list[int] = []
+        count = 0
+        retry = False
+        for _ in range(min(self._batch, len(ready))):
+            item = popleft()
+            record_id, datagram, deadline = item
+            if now > deadline:
+                self._fail(record_id, f"gave up: {self.last_error or 'not sent'} until "
+                           "the response no longer made sense (its timeout)")
+                continue
+            intend(record_id)  # the mark file: "about to send", then "sent", around it
+            try:
+                taken = send(datagram)
+            except OSError as error:
+                if mark is not None:
+                    mark.not_sent()
+                self._sender.failed(error)
+                if self._send_error(error):
+                    ready.appendleft(item)  # still the oldest: it goes first next time
+                    retry = True
+                    break
+                self._fail(record_id, self.last_error)
+                continue
+            done(record_id)
+            if taken != len(datagram):  # datagrams go whole or not at all; never seen
+                self._fail(record_id, f"{self.path}: {short_send(taken, len(datagram))}")
+                continue
+            last = record_id
+            count += 1
+            if told:
+                sent.append(record_id)
+        if last is not None:
+            # One row for the batch: every queued record up to `last` has left.
+            store.mark_sent(last, self._context.clock.now())
+            self.sent += count
+            for delivery_id in sent:
+                self._publish_id(delivery_id, "sent")
+        return retry
+
+    def _send_error(self, error: OSError) -> bool:
+        """Note a send (or connect) error; whether it is worth retrying."""
+        self.last_error = f"{self.path}: {error.strerror or error}"
+        if is_retryable(error):
+            self._busy = error.errno in (errno.EAGAIN, errno.ENOBUFS)
+            return True
+        return False
 
     def _fail(self, delivery_id: int, reason: str) -> None:
         assert self._store is not None

@@ -70,14 +70,24 @@ def is_agent_id(agent_id: str) -> bool:
     return 3 <= len(agent_id) <= 8 and agent_id.isascii() and agent_id.isdigit()
 
 
-def agent_datagram(flags: str, agent_id: str, message: bytes) -> bytes:
-    """Header + message + NUL: exactly the bytes analysisd writes to `queue/alerts/ar`."""
+def agent_header(flags: str, agent_id: str) -> bytes:
+    """Format C's header: `(local_source) [] <flags> <agent id> `."""
     # Wazuh numbers agents %03d: "001"... "999", then "1000", "1001"... (ASCII digits only).
     if len(flags) != 3 or not is_agent_id(agent_id):
         raise AgentMessageError(f"bad header {flags!r} for agent {agent_id!r}")
+    return f"(local_source) [] {flags} {agent_id} ".encode()
+
+
+# The shortest header (3-digit agent id).
+MIN_HEADER = len("(local_source) [] NNS 001 ")
+
+
+def agent_datagram(flags: str, agent_id: str, message: bytes) -> bytes:
+    """Header + message + NUL: exactly the bytes analysisd writes to `queue/alerts/ar`."""
+    header = agent_header(flags, agent_id)
     if b"\0" in message:
         raise AgentMessageError("the message holds a NUL byte")
-    datagram = f"(local_source) [] {flags} {agent_id} ".encode() + message + b"\0"
+    datagram = header + message + b"\0"
     if len(datagram) > MAX_DATAGRAM:
         raise AgentMessageError(
             f"message of {len(datagram)} bytes is longer than remoted reads ({MAX_DATAGRAM})"

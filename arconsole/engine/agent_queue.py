@@ -9,7 +9,6 @@ refusing, or its queue full) so that no message is lost.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import socket
 from pathlib import Path
@@ -28,8 +27,10 @@ class QueueSender:
         self.path = path
         self._socket: socket.socket | None = None
 
-    def send(self, datagram: bytes) -> None:
-        """Send one datagram whole; OSError (with errno) when it could not be sent."""
+    def connected(self) -> socket.socket:
+        """The connected socket (connecting now if needed); OSError when remoted's is not
+        there. A sender sending many datagrams calls its `send` directly, and `failed` on
+        an error."""
         sock = self._socket
         if sock is None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -40,15 +41,24 @@ class QueueSender:
                 sock.close()
                 raise
             self._socket = sock
+        return sock
+
+    def failed(self, error: OSError) -> None:
+        """A send on the connected socket raised `error`."""
+        if error.errno not in (errno.EAGAIN, errno.ENOBUFS):
+            # The receiver went away (remoted restarted): a fresh connect finds the new one.
+            self.close()
+
+    def send(self, datagram: bytes) -> None:
+        """Send one datagram whole; OSError (with errno) when it could not be sent."""
+        sock = self.connected()
         try:
             sent = sock.send(datagram)
         except OSError as error:
-            if error.errno not in (errno.EAGAIN, errno.ENOBUFS):
-                # The receiver went away (remoted restarted): a fresh connect finds the new one.
-                self.close()
+            self.failed(error)
             raise
         if sent != len(datagram):  # datagrams go whole or not at all; never seen, but said
-            raise OSError(errno.EMSGSIZE, f"sent {sent} of {len(datagram)} bytes")
+            raise short_send(sent, len(datagram))
 
     async def wait_writable(self, limit: float) -> None:
         """Until the receiver's queue has room (the kernel says so), at most `limit` s."""
@@ -63,11 +73,13 @@ class QueueSender:
             if not ready.done():
                 ready.set_result(None)
 
+        # A plain timer rather than `wait_for` (no task per wait: a burst waits often).
         loop.add_writer(sock.fileno(), writable)
+        timer = loop.call_later(limit, writable)
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ready, limit)
+            await ready
         finally:
+            timer.cancel()
             loop.remove_writer(sock.fileno())
 
     def close(self) -> None:
@@ -78,3 +90,7 @@ class QueueSender:
 
 def is_retryable(error: OSError) -> bool:
     return error.errno in RETRYABLE
+
+
+def short_send(sent: int, size: int) -> OSError:
+    return OSError(errno.EMSGSIZE, f"sent {sent} of {size} bytes")

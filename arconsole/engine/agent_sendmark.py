@@ -20,7 +20,9 @@ import mmap
 import os
 import stat
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from arconsole.engine.linked_files import refuse_if_linked
@@ -93,16 +95,17 @@ class SendMark:
         finally:
             os.close(fd)
         _LAYOUT.pack_into(self._map, 0, MAGIC, _db_key(db_id), start, start)
-        self.sent = start
+        # The sender calls these around every datagram: bound once, each call is one C
+        # store into the mapped page (no Python frame).
+        self.intend: Callable[[int], None] = partial(_ID.pack_into, self._map, _INTENT)
+        """About to hand a record to the kernel: `intend(record_id)`."""
+        self.done: Callable[[int], None] = partial(_ID.pack_into, self._map, _SENT)
+        """The kernel took it: `done(record_id)`."""
 
-    def intend(self, record_id: int) -> None:
-        """About to hand `record_id` to the kernel."""
-        _ID.pack_into(self._map, _INTENT, record_id)
-
-    def done(self, record_id: int) -> None:
-        """The kernel took it."""
-        _ID.pack_into(self._map, _SENT, record_id)
-        self.sent = record_id
+    @property
+    def sent(self) -> int:
+        """The last record the kernel took."""
+        return int(_ID.unpack_from(self._map, _SENT)[0])
 
     def not_sent(self) -> None:
         """The send failed: the intended record did not leave."""

@@ -30,6 +30,7 @@ import os
 import stat
 import struct
 import zlib
+from itertools import accumulate
 from pathlib import Path
 from typing import NamedTuple
 
@@ -45,6 +46,8 @@ _PRE = struct.Struct("<II")
 _FIXED = struct.Struct("<qdddddiBIIIIIII")
 _HEAD = _PRE.size + _FIXED.size
 _NO_KEY = 0xFFFFFFFF
+# For a writer encoding heads in its own loop (`FleetIndex.append`): the same layout.
+PRE, FIXED, NO_KEY = _PRE, _FIXED, _NO_KEY
 STATES = ("queued", "failed")
 _READ_CHUNK = 1 << 22
 
@@ -94,21 +97,30 @@ class EntryWriter:
              datagram_length: int) -> bytes:
         common = self._common.get((response, program, agent, flags))
         if common is None:
-            r, p, a, f = response.encode(), program.encode(), agent.encode(), flags.encode()
-            common = (r + p + a + f, len(r), len(p), len(a), len(f))
-            if len(self._common) >= 4096:
-                self._common.clear()
-            self._common[(response, program, agent, flags)] = common
+            common = self.common(response, program, agent, flags)
         n = reason.encode() if reason else b""
         k = key.encode() if key is not None else b""
-        strings = common[0] + n + k
-        fixed = _FIXED.pack(
+        # The CRC of fixed fields then strings: one pass over the two together.
+        body = _FIXED.pack(
             record_id, queued_at, deadline, block_started, block_expires, 0.0, block_timeout,
             state, common[1], common[2], common[3], common[4], len(n),
-            _NO_KEY if key is None else len(k), datagram_length)
-        return (_PRE.pack(_HEAD + len(strings) + datagram_length,
-                          zlib.crc32(strings, zlib.crc32(fixed)))
-                + fixed + strings)
+            _NO_KEY if key is None else len(k), datagram_length) + common[0] + n + k
+        return _PRE.pack(_PRE.size + len(body) + datagram_length, zlib.crc32(body)) + body
+
+    def common(self, response: str, program: str, agent: str, flags: str
+               ) -> tuple[bytes, int, int, int, int]:
+        """The strings' first part and their lengths, encoded once (bounded memo)."""
+        r, p, a, f = response.encode(), program.encode(), agent.encode(), flags.encode()
+        common = (r + p + a + f, len(r), len(p), len(a), len(f))
+        if len(self._common) >= 4096:
+            self._common.clear()
+        self._common[(response, program, agent, flags)] = common
+        return common
+
+    @property
+    def memo(self) -> dict[tuple[str, str, str, str], tuple[bytes, int, int, int, int]]:
+        """`common`'s memo, for a caller encoding many heads in its own loop."""
+        return self._common
 
 
 def read_entries(data: bytes, base: int, limit: int = -1) -> tuple[list[Entry], int]:
@@ -198,15 +210,13 @@ class Spool:
 
     def append(self, datagrams: list[bytes], *, sync: bool = False) -> list[int]:
         """Write the datagrams one after the other; their offsets."""
-        offsets: list[int] = []
         # The file's own end, not a remembered one: another Spool on the same file (a second
         # FleetStore of the same engine) may have appended since.
-        position = self._end = os.fstat(self._fd).st_size
-        for datagram in datagrams:
-            offsets.append(position)
-            position += len(datagram)
+        self._end = os.fstat(self._fd).st_size
+        offsets = list(accumulate(map(len, datagrams), initial=self._end))
+        position = offsets.pop()  # the end after them
         try:
-            self._write(datagrams, offsets)
+            self._write(datagrams, offsets, position)
         except BaseException:
             # Whole entries only: a failed write (disk full...) leaves no partial bytes
             # that the next entries would follow.
@@ -218,12 +228,12 @@ class Spool:
         self._end = position
         return offsets
 
-    def _write(self, datagrams: list[bytes], offsets: list[int]) -> None:
+    def _write(self, datagrams: list[bytes], offsets: list[int], end: int) -> None:
         """Gathered writes: no copy of the whole turn into one buffer first."""
         for start in range(0, len(datagrams), _IOV_MAX):
             chunk = datagrams[start:start + _IOV_MAX]
             at = offsets[start]
-            size = sum(map(len, chunk))
+            size = (offsets[start + _IOV_MAX] if start + _IOV_MAX < len(offsets) else end) - at
             written = os.pwritev(self._fd, chunk, at)
             if written < size:  # a short write (disk nearly full...): finish it plainly
                 rest = memoryview(b"".join(chunk))[written:]

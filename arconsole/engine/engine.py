@@ -77,6 +77,7 @@ class Engine:
         self.operations.agent_reverse = self.fleet.reverse_on_agent
         self.generation = 0
         self._background: list[asyncio.Task[None]] = []
+        self._fleet_store: FleetStore | None = None  # closed at stop
         self._stopped = asyncio.Event()
         self._stop_requested = asyncio.Event()
         self._config_digest: bytes | None = None
@@ -197,7 +198,7 @@ class Engine:
             if double is not None:
                 context.notice("warning", double)
         if not self.options.read_only:
-            fleet_store = FleetStore(context.store)
+            fleet_store = self._fleet_store = FleetStore(context.store)
             self.fleet.attach(fleet_store)
             if self.agent_delivery is not None:
                 self.agent_delivery.attach(fleet_store)
@@ -268,6 +269,8 @@ class Engine:
         if self.agent_delivery is not None:
             self.agent_delivery.close()
         self.fleet.flush()
+        if self._fleet_store is not None:
+            self._fleet_store.close()
         self.intake.commit_position(force=True)
         context.writes.flush()
         if context.executor_or_none is not None:

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import zlib
 from collections.abc import Iterable
+from typing import Self
 
-from arconsole.engine.agent_spool import Entry, EntryWriter, Spool, spool_path
+from arconsole.engine.agent_spool import FIXED, NO_KEY, PRE, Entry, EntryWriter, Spool, spool_path
 from arconsole.engine.fleet_records import AgentBlock, NewRecord, message_of
 from arconsole.engine.fleet_rowlog import RowImage, decode_rows, rows_log_path
 from arconsole.engine.fleet_schema import INSERT_DELIVERY, SAVE_BLOCK, SAVE_ROW, create_tables
@@ -44,6 +46,7 @@ class FleetIndex:
         self._spool_tried = False
         self._rows_log: Spool | None = None
         self._next_id = 1
+        self._closed = False
         self._heads = EntryWriter()
         # Batches appended since the last catch-up, while they follow on from its offset:
         # (first id, records, chunk offsets, index of each record's head among the chunks).
@@ -180,6 +183,7 @@ class FleetIndex:
         """Record new deliveries (and the agent blocks they open) durably; the id of the
         first (the others follow on). With the spool: one gathered write of their entries,
         no SQLite; without it: rows, as before."""
+        self._check_open()
         first = self._next_id
         spool = self._spool
         self.last_offsets = None
@@ -190,19 +194,29 @@ class FleetIndex:
         chunks: list[bytes] = []
         heads: list[int] = []
         record_id = first
-        encode = self._heads.head
+        # `EntryWriter.head`, inlined: this loop runs once per agent response of a burst.
+        writer = self._heads
+        memo = writer.memo
+        pack_fixed, pack_pre, crc32 = FIXED.pack, PRE.pack, zlib.crc32
         for (response, program, agent, key, datagram, state, reason, queued_at, deadline,
              block) in records:
             size = len(datagram) if datagram is not None else 0
             if block is not None:
-                head = encode(record_id, response, program, agent, key, state == "failed",
-                              reason, queued_at, deadline, block.flags, block.timeout,
-                              block.started_at, block.expires_at, size)
+                flags, timeout, started, expires = (block.flags, block.timeout,
+                                                    block.started_at, block.expires_at)
             else:
-                head = encode(record_id, response, program, agent, key, state == "failed",
-                              reason, queued_at, deadline, "", -1, 0.0, 0.0, size)
+                flags, timeout, started, expires = "", -1, 0.0, 0.0
+            common = memo.get((response, program, agent, flags))
+            if common is None:
+                common = writer.common(response, program, agent, flags)
+            n = reason.encode() if reason else b""
+            k = key.encode() if key is not None else b""
+            body = pack_fixed(
+                record_id, queued_at, deadline, started, expires, 0.0, timeout,
+                state == "failed", common[1], common[2], common[3], common[4], len(n),
+                NO_KEY if key is None else len(k), size) + common[0] + n + k
             heads.append(len(chunks))
-            chunks.append(head)
+            chunks.append(pack_pre(PRE.size + len(body) + size, crc32(body)) + body)
             if size:
                 chunks.append(datagram)  # type: ignore[arg-type]
             record_id += 1
@@ -268,6 +282,28 @@ class FleetIndex:
             self._seen.add(table)
             return True
         return False
+
+    def close(self) -> None:
+        """Let go of the spool and the rows log (the engine's stop; a reader when done). The
+        state file is not this object's: its owner closes it. What is not indexed yet stays
+        in the files and is indexed at the next start. Closing twice is harmless."""
+        self._closed = True
+        self._spool_tried = True  # a closed reader must not open the spool again
+        self._memo = []
+        for log in (self._spool, self._rows_log):
+            if log is not None:
+                log.close()
+        self._spool = self._rows_log = None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("the fleet store is closed")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def spool(self) -> Spool | None:
         """The datagrams' file (opened read-only on first use by a reader)."""

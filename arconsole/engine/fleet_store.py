@@ -50,6 +50,11 @@ __all__ = [
     "FleetRow", "FleetStore", "NewRecord", "message_of",
 ]
 
+# The reason a record carries when a kill may have caught it between the kernel's send and
+# the sender's mark: until its agent's log line confirms it, nobody knows whether it left.
+IN_DOUBT = ("in doubt: the engine stopped between handing it to the kernel and noting that; "
+            "not sent again, so it never runs twice")
+
 # The states of a record that has left (it was tried at least once).
 _LEFT = frozenset({"sent", "confirmed", "unconfirmed"})
 
@@ -215,15 +220,14 @@ class FleetStore(FleetIndex):
         return cursor.rowcount
 
     def settle_interrupted(self, now: float, uncertain: int | None = None) -> list[DeliveryRecord]:
-        """After a restart: a record caught between the hand-over to the kernel and the mark
-        that it left (`uncertain`, from the sender's mark file; `sending` in a state file of
-        an older arconsole) may or may not have left. It is not sent again (a firewall add run
-        twice is not harmless); it waits as `unconfirmed` for the agent's log line."""
+        """After a restart: the record caught between the hand-over to the kernel and the
+        mark that it left (`uncertain`, from the sender's mark file) may or may not have
+        left. It is not sent again (a firewall add run twice is not harmless): it counts as
+        `sent`, in doubt, and the agent's log line confirms it like any other; without one
+        within the confirmation wait it becomes `unconfirmed`, its reason saying it may never
+        have left. (`sending` records of an older arconsole are settled `unconfirmed`.)"""
         self.catch_up()
         records = self.deliveries("sending")
-        if uncertain is not None:
-            records.extend(r for r in self.deliveries("queued", after_id=uncertain - 1, limit=1)
-                           if r.id == uncertain)
         if records:
             with self._store.transaction():
                 self._conn.executemany(
@@ -233,6 +237,18 @@ class FleetStore(FleetIndex):
                     "never runs twice; the agent''s log line will confirm it' "
                     "WHERE id = ?", [(now, r.id) for r in records],
                 )
+        if uncertain is not None:
+            doubt = [r for r in self.deliveries("queued", after_id=uncertain - 1, limit=1)
+                     if r.id == uncertain]
+            if doubt:
+                with self._store.transaction():
+                    # Past the watermark: counted as left (never sent twice); the reason says
+                    # why it is in doubt until the agent's log line comes.
+                    self._conn.execute(
+                        "UPDATE fleet_deliveries SET reason = ?, updated_at = ? WHERE id = ?",
+                        (IN_DOUBT, now, uncertain))
+                    self.mark_sent(uncertain, now)
+                records.extend(self.deliveries(after_id=uncertain - 1, limit=1))
         return records
 
     def expire_unconfirmed(self, sent_before: float, now: float, reason: str,
@@ -246,9 +262,11 @@ class FleetStore(FleetIndex):
             ).fetchone()
             upto = max(int(row[0]) if row and row[0] is not None else 0, after_id)
             self._conn.execute(
-                "UPDATE fleet_deliveries SET state = 'unconfirmed', updated_at = ?, reason = ?, "
+                "UPDATE fleet_deliveries SET state = 'unconfirmed', updated_at = ?1, "
+                # a reason already there (in doubt after a crash) is kept, this one added
+                "reason = (CASE WHEN reason = '' THEN ?2 ELSE reason || '; ' || ?2 END), "
                 "tries = max(tries, 1), sent_at = coalesce(sent_at, " + BATCH_TIME + ") "
-                "WHERE id > ? AND id <= ? AND state = 'queued'", (now, reason, after_id, upto),
+                "WHERE id > ?3 AND id <= ?4 AND state = 'queued'", (now, reason, after_id, upto),
             )
             if after_id == 0:  # records of an older arconsole, marked `sent` one by one
                 self._conn.execute(
@@ -312,6 +330,7 @@ class FleetStore(FleetIndex):
     def save_rows(self, rows: Iterable[FleetRow]) -> None:
         """Record the rows' new images: appended to the rows log (one write), or written to
         the state file when there is no log."""
+        self._check_open()
         images = row_images(rows)
         log = self._rows_log
         if log is None:
