@@ -4,6 +4,7 @@ Plain script (not a test): prints rates, CPU per run and ratios against baseline
 the same run.
 
     python bench/exec.py [--runs 1000] [--concurrency 16] [--rounds 5] [--ballast-mb 60]
+    python bench/exec.py --machinery   # per-run calls, futures, callbacks, loop turns
 
 The script is a stateless response (`#!/bin/sh`, reads its line, exits: execd's E12 path), fed
 a Wazuh-sized add message. Variants, timed in `--rounds` interleaved rounds; every figure is
@@ -39,10 +40,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import os
 import statistics
+import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -157,14 +161,61 @@ def timed(runs: int, job: Callable[[], None]) -> tuple[float, float, float]:
             (time.thread_time() - own) * 1e6 / runs)
 
 
+def machinery(home: Path, runs: int, concurrency: int) -> None:
+    """What the loop thread does per run, counted (not timed: a loaded machine cannot change
+    these): Python and C function calls, futures made, callbacks scheduled, loop turns."""
+    counts: collections.Counter[str] = collections.Counter()
+    counted = {"create_future": "futures", "call_soon": "callbacks", "_run_once": "loop turns"}
+
+    def profile(frame: types.FrameType, event: str, arg: object) -> None:
+        if event == "call":
+            counts["Python calls"] += 1
+            name = counted.get(frame.f_code.co_name)
+            if name is not None:
+                counts[name] += 1
+        elif event == "c_call":
+            counts["C calls"] += 1
+
+    async def measure(width: int) -> None:
+        executor = make_executor(home, width, False)
+        await asyncio.gather(*(executor.run_json("noop", MESSAGE[:-1], no_reply)
+                               for _ in range(4)))  # threads and cgroups set up
+        counts.clear()
+        sys.setprofile(profile)
+        try:
+            if width == 1:
+                for _ in range(runs):
+                    await executor.run_json("noop", MESSAGE[:-1], no_reply)
+            else:
+                await asyncio.gather(*(executor.run_json("noop", MESSAGE[:-1], no_reply)
+                                       for _ in range(runs)))
+        finally:
+            sys.setprofile(None)
+        await executor.aclose()
+
+    for width in (1, concurrency):
+        asyncio.run(measure(width))
+        label = "serial" if width == 1 else f"x{width}"
+        print(f"{label:>6} per run, loop thread: " + ", ".join(
+            f"{name} {counts[name] / runs:.1f}"
+            for name in ("Python calls", "C calls", "futures", "callbacks", "loop turns")))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ballast-mb", type=int, default=60)
+    parser.add_argument("--machinery", action="store_true",
+                        help="only count what the loop thread does per run (calls, futures, "
+                        "callbacks, loop turns), which load cannot change")
     args = parser.parse_args()
     runs, concurrency, rounds = args.runs, args.concurrency, args.rounds
+    if args.machinery:
+        with tempfile.TemporaryDirectory(prefix="arconsole-bench-") as tmp:
+            machinery(make_home(Path(tmp)), min(runs, 300), concurrency)
+        return
     # About 100 bytes per small string in a list: an engine-sized heap of live objects.
     ballast = [str(number) for number in range(args.ballast_mb * 10_000)]
 
