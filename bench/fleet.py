@@ -11,11 +11,18 @@ against raw `send()`s of the very same datagrams on a plain socket to the same r
 (target: ratio >= 0.5). The stage and the raw sends are each timed in `--rounds` rounds and the
 best of each is kept (the machine is shared); the engine's heap is frozen once started, as
 `arconsole run` does, and so is the bench's own input before each round.
-Part 2: fleet-table updates per second from real-shaped AR log alerts (rule 651, built from
-`alerts-ar-sample.json`'s shape), decode included, against the engine's decision throughput
-(decode + `Decider.fired`) on 5710 alerts (target: ratio >= 0.8). The baseline decodes a
-0.6 KB line; an update must decode a 1.3 KB one whose `data` holds the whole trigger alert
-(the intake's decoder reads `data` whole): the decode alone of each is printed beside it.
+Part 2: fleet-table updates per second from AR log alerts (rule 651), decoded by the intake's
+decoder (`ar_lines.decode_json_line`) and applied to the table, against the engine's decision
+throughput (`decode_alert_line` + `Decider.fired`) on 5710 alerts (target: ratio >= 0.8).
+The AR lines are laid out as analysisd 4.14.7 writes them (a real 651 from the lab: rule first,
+`full_log` holding the whole message, 2.4 KB here; the trigger's `firedtimes` counting up) and,
+printed beside, as `alerts-ar-sample.json` shows one (key order as the indexer showed it, the
+message in `full_log` cut to `{...}`: 1.3 KB), which the intake reads with the general decoder.
+The two sides are unlike in two ways, both printed: the baseline decodes a 0.6 KB line (the
+decode alone of each is printed beside it), and an update also appends its row to the rows log
+while a decision writes nothing. The sides take turns of 1,000 lines (the neighbours on a shared
+machine slow all alike). What the intake's decoder adds to a line that is not an AR one is
+measured too: the baseline itself uses the general decoder, unchanged.
 
 Both the delivery records and the fleet rows are written to files beside the state file on
 the way (the spool, the rows log) and indexed into SQLite later, in batches (when listed, at
@@ -34,10 +41,13 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from arconsole.alerts.ar_lines import decode_json_line
 from arconsole.alerts.jsonreader import decode_alert_line
 from arconsole.engine.clock import ManualClock
 from arconsole.engine.engine import Engine
@@ -83,10 +93,17 @@ def stringified(value: object) -> object:
     return str(value)
 
 
+def unique_address(n: int) -> str:
+    """A key of its own for each of 16 million AR lines (each update adds a row)."""
+    return f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+
+
 def ar_alert(n: int) -> bytes:
+    """An agent's 651 as `alerts-ar-sample.json` shows one (key order as the indexer showed it,
+    the message in `full_log` cut short)."""
     agent = f"{n % 50 + 1:03d}"
     inner = trigger(n, agent)
-    srcip = inner["data"]["srcip"]  # type: ignore[index]
+    srcip = inner["data"]["srcip"] = unique_address(n)  # type: ignore[index]
     alert = {
         "agent": {"id": agent, "name": f"agent-{agent}"}, "manager": {"name": "wazuh"},
         "data": {"srcip": srcip, "origin": {"module": "wazuh-execd", "name": "node01"},
@@ -100,6 +117,38 @@ def ar_alert(n: int) -> bytes:
         "decoder": {"parent": "ar_log_json", "name": "ar_log_json"},
         "id": f"1777785838.{n}", "timestamp": "2026-05-03T05:23:58.000+0000",
         "full_log": "2026/05/03 05:23:56 active-response/bin/firewall-drop: {...}",
+    }
+    return json.dumps(alert, separators=(",", ":")).encode()
+
+
+def ar_alert_wazuh(n: int) -> bytes:
+    """An agent's 651 as analysisd writes it in alerts.json (key order and `full_log` as in a
+    real one from `start-lab`); the trigger fired `n % 1000 + 1` times (it counts up)."""
+    agent = f"{n % 50 + 1:03d}"
+    inner = trigger(n, agent)
+    inner["rule"]["firedtimes"] = n % 1000 + 1  # type: ignore[index]
+    srcip = inner["data"]["srcip"] = unique_address(n)  # type: ignore[index]
+    message = {"version": 1, "origin": {"name": "node01", "module": "wazuh-execd"},
+               "command": "add",
+               "parameters": {"extra_args": [], "alert": inner,
+                              "program": "active-response/bin/firewall-drop"}}
+    alert = {
+        "timestamp": "2026-05-03T05:23:58.577+0000",
+        "rule": {"level": 3, "description": "Host Blocked by firewall-drop Active Response",
+                 "id": "651", "firedtimes": n % 5000 + 1, "mail": False,
+                 "groups": ["ossec", "active_response"], "pci_dss": ["11.4"],
+                 "gpg13": ["4.13"], "gdpr": ["IV_35.7.d"], "nist_800_53": ["SI.4"],
+                 "tsc": ["CC6.1", "CC6.8", "CC7.2", "CC7.3", "CC7.4"]},
+        "agent": {"id": agent, "name": f"agent-{agent}"}, "manager": {"name": "wazuh"},
+        "id": f"1777785838.{n}",
+        "full_log": "2026/05/03 05:23:56 active-response/bin/firewall-drop: "
+                    + json.dumps(message, separators=(",", ":")),
+        "decoder": {"parent": "ar_log_json", "name": "ar_log_json"},
+        "data": {"srcip": srcip, "version": "1",
+                 "origin": {"name": "node01", "module": "wazuh-execd"}, "command": "add",
+                 "parameters": {"extra_args": [], "alert": stringified(inner),
+                                "program": "active-response/bin/firewall-drop"}},
+        "location": "/var/ossec/logs/active-responses.log",
     }
     return json.dumps(alert, separators=(",", ":")).encode()
 
@@ -202,6 +251,21 @@ async def through_engine(home: Path, count: int, rounds: int
     return whole, stage, stage_cpu, deferred, [r.datagram or b"" for r in records[:count]]
 
 
+def router_cost(lines: list[bytes], rounds: int = 20) -> tuple[float, float]:
+    """CPU seconds per line of `decode_alert_line` and of the intake's `decode_json_line` on
+    lines that are not AR lines, taking turns (what the AR test adds to every other line)."""
+    spent = {decode_alert_line: 0.0, decode_json_line: 0.0}
+    for round_ in range(rounds):
+        order = (decode_alert_line, decode_json_line)
+        for decode in order if round_ % 2 else order[::-1]:
+            cpu = time.process_time()
+            for line in lines:
+                decode(line)
+            spent[decode] += time.process_time() - cpu
+    return (spent[decode_alert_line] / rounds / len(lines),
+            spent[decode_json_line] / rounds / len(lines))
+
+
 def per_line(decode: object, lines: list[bytes]) -> float:
     """CPU seconds per line of `decode`."""
     assert callable(decode)
@@ -211,11 +275,56 @@ def per_line(decode: object, lines: list[bytes]) -> float:
     return (time.process_time() - cpu) / len(lines)
 
 
-def fleet_vs_decisions(home: Path, count: int) -> tuple[float, ...]:
-    """(updates, decisions) per second of wall time, then the same per second of CPU time,
-    the deferred indexing's CPU seconds per row, and the decode alone of each kind of line."""
+class Side(NamedTuple):
+    """One measured side: per second of wall time and of CPU time."""
 
-    async def run() -> tuple[float, ...]:
+    wall: float
+    cpu: float
+
+
+class Clocks:
+    """Wall and CPU time summed over the chunks of one side."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+        self.count = 0
+
+    def run(self, count: int, work: Callable[[], object]) -> None:
+        start, cpu = time.perf_counter(), time.process_time()
+        work()
+        self.wall += time.perf_counter() - start
+        self.cpu += time.process_time() - cpu
+        self.count += count
+
+    def side(self) -> Side:
+        return Side(self.count / self.wall, self.count / self.cpu)
+
+
+class FleetRun(NamedTuple):
+    decisions: Side
+    updates: Side  # AR lines as analysisd writes them
+    updates_sample: Side  # AR lines as alerts-ar-sample.json shows one
+    decisions_routed: Side  # the baseline's lines through the intake's decoder
+    router: tuple[float, float]  # decode alone of the baseline's lines: general, intake's
+    deferred: float  # CPU seconds per row to index the rows log into SQLite
+    persisting: float  # CPU seconds per update in the rows log append (in `updates`)
+    decode_ar: float
+    decode_sample: float
+    decode_trigger: float
+    size_ar: int
+    size_sample: int
+    size_trigger: int
+
+
+CHUNK = 1000  # lines per turn: the sides take turns, so the neighbours slow all alike
+
+
+def fleet_vs_decisions(home: Path, count: int) -> FleetRun:
+    """Turns of: the decisions, AR lines as analysisd writes them applied to the table (a new
+    row each: keys never seen), the decisions through the intake's decoder, AR lines as the
+    sample shows one."""
+
+    async def run() -> FleetRun:
         options = EngineOptions(
             config_path=home / "etc" / "ossec.conf", home=home,
             alerts_path=home / "logs" / "alerts" / "alerts.json",
@@ -224,33 +333,70 @@ def fleet_vs_decisions(home: Path, count: int) -> tuple[float, ...]:
         )
         engine = Engine(options, clock=ManualClock(1_700_000_000.0))
         await engine.start(follow=False)
+        gc.freeze()  # as `arconsole run` does once started: the start-up heap out of sight
         decider = engine.intake.decider
         assert decider is not None
-        ar_lines = [ar_alert(n) for n in range(count)]
+        fired = decider.fired
+        fleet = engine.fleet
+        observe = fleet.observe
         trigger_lines = [json.dumps(trigger(n, "001"), separators=(",", ":")).encode()
                          for n in range(count)]
-        start, cpu = time.perf_counter(), time.process_time()
-        for line in trigger_lines:
-            decider.fired(decode_alert_line(line))
-        decisions = count / (time.perf_counter() - start)
-        decisions_cpu = count / (time.process_time() - cpu)
-        start, cpu = time.perf_counter(), time.process_time()
-        for line in ar_lines:
-            engine.fleet.observe(decode_alert_line(line), 1_700_000_000.0)
-        engine.fleet.flush()
-        updates = count / (time.perf_counter() - start)
-        updates_cpu = count / (time.process_time() - cpu)
-        assert engine.fleet.updates == count
-        store = engine.fleet.table.store
+
+        def decide(lines: list[bytes]) -> Callable[[], None]:
+            def work() -> None:
+                for line in lines:
+                    fired(decode_alert_line(line))
+            return work
+
+        def decide_routed(lines: list[bytes]) -> Callable[[], None]:
+            def work() -> None:
+                for line in lines:
+                    fired(decode_json_line(line))
+            return work
+
+        persisting = [0.0]  # CPU seconds in `flush` (the rows log) of the analysisd lines
+
+        def update(lines: list[bytes], flushes: list[float] | None = None
+                   ) -> Callable[[], None]:
+            def work() -> None:
+                for line in lines:
+                    observe(decode_json_line(line), 1_700_000_000.0)
+                cpu = time.process_time()
+                fleet.flush()  # as at the end of the event loop's turn
+                if flushes is not None:
+                    flushes[0] += time.process_time() - cpu
+            return work
+
+        store = fleet.table.store
         assert store is not None
+        wazuh_lines = [ar_alert_wazuh(n) for n in range(count)]
+        sample_lines = [ar_alert(n) for n in range(count, 2 * count)]
+        sides = {name: Clocks() for name in ("decide", "wazuh", "routed", "sample")}
+        for first in range(0, count, CHUNK):
+            turn = slice(first, first + CHUNK)
+            triggers = trigger_lines[turn]
+            # What runs just before a side slows it (caches): the two decision sides swap
+            # places every turn, so neither is always the one after the big AR lines.
+            one, other = ("decide", "routed") if first // CHUNK % 2 == 0 else ("routed", "decide")
+            work = {"decide": decide(triggers), "routed": decide_routed(triggers)}
+            sides[one].run(len(triggers), work[one])
+            sides["wazuh"].run(len(triggers), update(wazuh_lines[turn], persisting))
+            sides[other].run(len(triggers), work[other])
+            sides["sample"].run(len(triggers), update(sample_lines[turn]))
         cpu = time.process_time()
         indexed = store.catch_up_rows()  # the deferred part: rows log -> SQLite
-        deferred = (time.process_time() - cpu) / count
-        assert indexed == count, f"{indexed} row images of {count}"
-        assert len(store.load_rows()) == count
+        deferred = (time.process_time() - cpu) / max(indexed, 1)
+        assert fleet.updates == 2 * count
+        assert indexed == 2 * count, f"{indexed} row images of {2 * count}"
+        assert len(store.load_rows()) == 2 * count
         await engine.stop()
-        return (updates, decisions, updates_cpu, decisions_cpu, deferred,
-                per_line(decode_alert_line, ar_lines), per_line(decode_alert_line, trigger_lines))
+        return FleetRun(sides["decide"].side(), sides["wazuh"].side(), sides["sample"].side(),
+                        sides["routed"].side(), router_cost(trigger_lines[:2000]), deferred,
+                        persisting[0] / count,
+                        per_line(decode_json_line, wazuh_lines),
+                        per_line(decode_alert_line, sample_lines),
+                        per_line(decode_alert_line, trigger_lines),
+                        len(wazuh_lines[0]), len(sample_lines[0]), len(trigger_lines[0]))
 
     return asyncio.run(run())
 
@@ -289,21 +435,36 @@ def main() -> None:
         print(f"  deferred: indexing the spool into SQLite {deferred * 1e6:.1f} us/record "
               f"(when listed, confirmed, at start); paid inline the CPU ratio would be "
               f"{all_in / raw_cpu:.2f}")
-        (updates, decisions, updates_cpu, decisions_cpu, rows_deferred, ar_decode,
-         trigger_decode) = fleet_vs_decisions(home, args.updates)
-        ratio = updates / decisions
-        print(f"fleet-table updates from AR alerts: {updates:,.0f}/s (decode, trigger, bind, "
-              "store)")
-        print(f"decisions (decode + fired):         {decisions:,.0f}/s")
+        fleet = fleet_vs_decisions(home, args.updates)
+        decisions, updates = fleet.decisions, fleet.updates
+        ratio = updates.wall / decisions.wall
+        print(f"fleet-table updates from AR alerts: {updates.wall:,.0f}/s (intake's decode, "
+              "trigger, bind, rows log; lines as analysisd writes them)")
+        print(f"decisions (decode + fired):         {decisions.wall:,.0f}/s")
         print(f"ratio {ratio:.2f} (target >= 0.8) {'OK' if ratio >= 0.8 else 'BELOW TARGET'}")
-        print(f"  per CPU second: updates {updates_cpu:,.0f}/s, decisions {decisions_cpu:,.0f}/s, "
-              f"ratio {updates_cpu / decisions_cpu:.2f}")
-        print(f"  decode alone: AR line {ar_decode * 1e6:.1f} us, trigger line "
-              f"{trigger_decode * 1e6:.1f} us (the baseline's line is the cheaper one)")
-        all_in = 1 / (1 / updates_cpu + rows_deferred)
-        print(f"  deferred: indexing the rows log into SQLite {rows_deferred * 1e6:.1f} us/row "
+        print(f"  per CPU second: updates {updates.cpu:,.0f}/s, decisions {decisions.cpu:,.0f}/s, "
+              f"ratio {updates.cpu / decisions.cpu:.2f} (sides taking turns of {CHUNK} lines)")
+        bare = 1 / (1 / updates.cpu - fleet.persisting)
+        print(f"  of which the rows log append (a decision writes nothing): "
+              f"{fleet.persisting * 1e6:.1f} us/update; without it the CPU ratio would be "
+              f"{bare / decisions.cpu:.2f}")
+        sample = fleet.updates_sample
+        print(f"  lines as alerts-ar-sample.json shows one (indexer's key order, general "
+              f"decoder): {sample.cpu:,.0f}/s per CPU second, ratio "
+              f"{sample.cpu / decisions.cpu:.2f}")
+        print(f"  decode alone: AR line {fleet.decode_ar * 1e6:.1f} us ({fleet.size_ar} B), "
+              f"sample-shaped AR line {fleet.decode_sample * 1e6:.1f} us ({fleet.size_sample} B), "
+              f"trigger line {fleet.decode_trigger * 1e6:.1f} us ({fleet.size_trigger} B)")
+        routed = fleet.decisions_routed
+        general, intake = fleet.router
+        extra = (intake / general - 1) * 100
+        print(f"  the intake's decoder on the baseline's lines: decisions {routed.cpu:,.0f}/s per "
+              f"CPU second ({routed.cpu / decisions.cpu:.2f} of the baseline's); decode alone "
+              f"{intake * 1e6:.2f} us vs {general * 1e6:.2f} us ({extra:+.1f}%, taking turns)")
+        all_in = 1 / (1 / updates.cpu + fleet.deferred)
+        print(f"  deferred: indexing the rows log into SQLite {fleet.deferred * 1e6:.1f} us/row "
               f"(distinct rows only; at start, past 16 MiB, when listed); paid inline the CPU "
-              f"ratio would be {all_in / decisions_cpu:.2f}")
+              f"ratio would be {all_in / decisions.cpu:.2f}")
 
 
 if __name__ == "__main__":

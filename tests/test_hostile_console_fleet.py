@@ -15,8 +15,10 @@ from tests.test_fleet_delivery import bind_queue, fleet_home
 from tests.test_hostile_fleet import ar_alert
 
 NAME = "[bold]nm[/bold][@click=app.quit]Q[/]\x1b[31m\u202ez"
-PROGRAM = "active-response/bin/[@click=app.quit]f[b]"
-KEY = "198.51.100.7[reverse]\x1b]0;t\x07"
+# The key must be an address or a user name to keep a row (fleet_bounds): the program and the
+# agent name carry the markup and the escapes.
+PROGRAM = "active-response/bin/[@click=app.quit]f[reverse]\x1b]0;t\x07"
+KEY = "198.51.100.7"
 
 
 def assert_literal(text: str) -> None:
@@ -36,7 +38,7 @@ async def test_hostile_fleet_fields_render_literally(tmp_path: Path) -> None:
             await c.press("3")
             await settle(c)
             text = screen_text(c.app)
-            assert "002:[@click=app.quit]f[b]-198.51.100.7[reverse]\\x1b]0;t\\x07" in text
+            assert "002:[@click=app.quit]f[reverse]\\x1b]0;t\\x07-198.51.100.7" in text
             assert "002 [bold]n" in text  # the agent name, markup as written
             assert_literal(text)
             assert c.app.is_running
@@ -57,5 +59,26 @@ async def test_hostile_fleet_fields_render_literally(tmp_path: Path) -> None:
             await c.press("escape")
             await settle(c)
             assert c.app.is_running
+    finally:
+        queue.close()
+
+
+async def test_the_fleet_cap_is_told_in_the_event_log(tmp_path: Path) -> None:
+    """A flood of spoofed adds over an agent's cap: one line in the console's event log (the
+    engine's notice), however many lines are refused."""
+    from tests.test_hostile_fleet_flood import address, ar_line
+
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    try:
+        async with console(tmp_path, size=(220, 40), home=home) as c:
+            store = c.engine.fleet.table.store
+            assert store is not None
+            c.engine.fleet.attach(store, per_agent=3)
+            await c.feed(*(ar_line("007", address(n), 1_700_000_000.0) for n in range(6)))
+            told = [line for line in c.app.main.event_log.lines if "fleet table:" in line]
+            assert len(told) == 1
+            assert "agent 007 reached the cap of 3 active rows" in told[0]
+            assert len(c.shown_keys()) == 3
     finally:
         queue.close()

@@ -55,13 +55,17 @@ async def test_hostile_fleet_fields_are_listed_literally(tmp_path: Path) -> None
                            agent_queue=home / "queue" / "alerts" / "ar")
     try:
         await engine.handle_line(ar_alert(
-            "002", "active-response/bin/fw\x1b[2J[bold]x\u202e", "198.51.100.7\x1b[31m\n",
+            "002", "active-response/bin/fw\x1b[2J[bold]x\u202e", "198.51.100.7",
             agent_name=HOSTILE_NAME))
         await engine.handle_line(ar_alert(
             "002", "active-response/bin/../../../../bin/sh", "198.51.100.8"))
+        # A key that is no address nor user name keeps no row at all (fleet_bounds).
+        await engine.handle_line(ar_alert(
+            "002", "active-response/bin/fw", "198.51.100.7\x1b[31m\n", agent_name=HOSTILE_NAME))
         await engine.drain()
         listing = engine.fleet.listing()
         assert len(listing) == 2
+        assert engine.fleet.counts()["refused_bad_key"] == 1
         text = format_fleet(listing)
         for bad in ("\x1b", "\u202e", "\u2028", "\x07"):
             assert bad not in text
@@ -177,8 +181,9 @@ def _entry(key: str, command: str, at: float) -> ArLogEntry:
 
 def test_lifted_rows_are_pruned_by_count_and_age_and_stay_pruned(tmp_path: Path) -> None:
     store = StateStore.open(tmp_path / "state.db")
+    fleet_store = FleetStore(store)
     try:
-        table = FleetTable(FleetStore(store), lifted_keep=10)
+        table = FleetTable(fleet_store, lifted_keep=10)
         table.apply(_entry("192.0.2.1", "add", T0), None)  # active: never pruned
         for i in range(200):  # spoofed add + delete pairs, every key new
             key = f"10.9.{i >> 8}.{i & 255}"
@@ -192,11 +197,12 @@ def test_lifted_rows_are_pruned_by_count_and_age_and_stay_pruned(tmp_path: Path)
         table.apply(_entry("192.0.2.2", "delete", T0 + 90_000), None)
         assert sorted(key for (_, _, key) in table.rows) == ["192.0.2.1", "192.0.2.2"]
     finally:
+        fleet_store.close()
         store.close()
     store = StateStore.open(tmp_path / "state.db")
     try:  # the state file forgot them too (the rows log folded in before the delete)
-        assert sorted(row.key for row in FleetStore(store).load_rows()) == [
-            "192.0.2.1", "192.0.2.2"]
+        with FleetStore(store) as reader:
+            assert sorted(row.key for row in reader.load_rows()) == ["192.0.2.1", "192.0.2.2"]
     finally:
         store.close()
 

@@ -44,12 +44,12 @@ class _Members(list[tuple[str, object]]):
     """A JSON object's members in order, repeats kept (as cJSON holds them)."""
 
 
-def crafted_keys(line: bytes) -> str | None:
+def crafted_keys(line: bytes, keys: _Tree = DECISION_KEYS) -> str | None:
     """Why the line's decision keys are ambiguous between JSON readers, or None.
 
-    A key on a decision path (`DECISION_KEYS`) that is repeated in its object, or written in
-    another case (cJSON compares names case-insensitively), is reported with its path; the
-    text is escaped for a log line.
+    A key on a decision path (`keys`, by default `DECISION_KEYS`) that is repeated in its
+    object, or written in another case (cJSON compares names case-insensitively), is reported
+    with its path; the text is escaped for a log line.
     """
     try:
         document = json.loads(line, object_pairs_hook=_Members)
@@ -59,7 +59,7 @@ def crafted_keys(line: bytes) -> str | None:
         return None  # not JSON: the decoder says so itself
     if not isinstance(document, _Members):
         return None
-    return _ambiguity(document, DECISION_KEYS, "")
+    return _ambiguity(document, keys, "")
 
 
 def _ambiguity(members: _Members, tree: _Tree, path: str) -> str | None:

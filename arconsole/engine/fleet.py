@@ -29,6 +29,7 @@ from arconsole.engine.agent_messages import (
 from arconsole.engine.context import EngineContext
 from arconsole.engine.decide import Decider
 from arconsole.engine.events import FleetChanged
+from arconsole.engine.fleet_bounds import PER_AGENT_ACTIVE, TOTAL_ACTIVE
 from arconsole.engine.fleet_store import AgentBlock, FleetRow, FleetStore
 from arconsole.engine.fleet_table import (
     AR_GROUP,
@@ -52,12 +53,21 @@ class FleetStage:
         self._context = context
         self._decider = decider
         self.delivery = delivery
-        self.table = FleetTable()
+        self.table = FleetTable(tell=self._tell)
         self.updates = 0
 
-    def attach(self, store: FleetStore) -> None:
-        """At start: the rows saved by the last run."""
-        self.table = FleetTable(store, write_behind=True)
+    def attach(self, store: FleetStore, *, per_agent: int = PER_AGENT_ACTIVE,
+               total: int = TOTAL_ACTIVE) -> None:
+        """At start: the rows saved by the last run (caps on active rows: fleet_bounds)."""
+        self.table = FleetTable(store, write_behind=True, per_agent=per_agent, total=total,
+                                tell=self._tell)
+
+    def _tell(self, message: str) -> None:
+        self._context.notice("warning", message)
+
+    def counts(self) -> dict[str, int]:
+        """The table's size and what bounds it, for `status` (`fleet`)."""
+        return {"rows": len(self.table.rows), **self.table.bounds.counts()}
 
     def flush(self) -> None:
         self.table.flush()

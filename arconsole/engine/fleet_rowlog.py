@@ -38,10 +38,11 @@ def rows_log_path(state_path: Path) -> Path:
 def encode_rows(images: list[RowImage]) -> bytes:
     """The log entries of `images`, one after the other (one write)."""
     parts: list[bytes] = []
+    add, pack, crc32, encode = parts.append, _PRE.pack, zlib.crc32, _encode  # a hot loop
     for image in images:
-        payload = _encode(image)
-        parts.append(_PRE.pack(len(payload), zlib.crc32(payload)))
-        parts.append(payload)
+        payload = encode(image)
+        add(pack(len(payload), crc32(payload)))
+        add(payload)
     return b"".join(parts)
 
 

@@ -21,10 +21,19 @@ from typing import Any
 
 import msgspec
 
+from arconsole.alerts.ar_lines import TriggerRule, read_ar_fields, reading_of, rule_alert
+from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.jsonreader import decode_alert_line
 from arconsole.alerts.model import Alert, AlertError
 from arconsole.config.model import ActiveResponse
 from arconsole.engine.agent_messages import REVERSE_SCRIPT
+from arconsole.engine.fleet_bounds import (
+    PER_AGENT_ACTIVE,
+    STALE_AFTER,
+    TOTAL_ACTIVE,
+    FleetBounds,
+    Ident,
+)
 from arconsole.engine.fleet_store import FleetRow, FleetStore
 from arconsole.safetext import literal
 
@@ -57,27 +66,9 @@ class ArLogEntry(msgspec.Struct, frozen=True, gc=False):
 _NONE = msgspec.Raw(b"null")
 
 
-class _TriggerRule(msgspec.Struct, frozen=True):
-    """What the expected end needs of the trigger's rule: the binding reads id, level and the
-    groups (compliance arrays included, spec 5.4); the row shows the description. Frozen:
-    hashable, it is itself the key of the shared triggers (`_trigger_of`)."""
-
-    id: str | int = ""
-    level: str | int = ""
-    description: str = ""
-    groups: tuple[str, ...] | None = None
-    pci_dss: tuple[str, ...] | None = None
-    cis: tuple[str, ...] | None = None
-    gdpr: tuple[str, ...] | None = None
-    gpg13: tuple[str, ...] | None = None
-    hipaa: tuple[str, ...] | None = None
-    nist_800_53: tuple[str, ...] | None = None
-    tsc: tuple[str, ...] | None = None
-
-
 class _Trigger(msgspec.Struct):
     timestamp: str = ""
-    rule: _TriggerRule | None = None
+    rule: TriggerRule | None = None
 
 
 class _Params(msgspec.Struct):
@@ -110,35 +101,21 @@ class _ArLine(msgspec.Struct):
     data: _Data | None = None
 
 
-class _TypedParams(msgspec.Struct):
-    program: str = ""
-    alert: _Trigger | None = None
-
-
-class _TypedData(msgspec.Struct):
-    command: str | None = None
-    srcip: str | None = None
-    dstuser: str | None = None
-    parameters: _TypedParams | None = None
-    origin: _Origin | None = None
-
-
-class _LeanArLine(msgspec.Struct):
-    """What the intake's Alert does not hold already (agent, key and timestamp it does)."""
-
-    data: _TypedData | None = None
-
-
 _decode_ar = msgspec.json.Decoder(_ArLine).decode
-_decode_lean_ar = msgspec.json.Decoder(_LeanArLine).decode
 _decode_trigger = msgspec.json.Decoder(_Trigger).decode
-_encode = msgspec.json.Encoder().encode
 _COMPLIANCE = ("pci_dss", "cis", "gdpr", "gpg13", "hipaa", "nist_800_53", "tsc")
 # Triggers by their rule (id, level, description, groups): a burst of AR alerts has few
 # distinct ones, and each becomes an Alert only once. Bounded: cleared when full.
 _TRIGGERS_LIMIT = 4096
-_triggers: dict[tuple[_TriggerRule, tuple[str, ...]], Alert | None] = {}
+_triggers: dict[tuple[Any, ...], Alert | None] = {}
 AR_RULE_IDS = frozenset(str(number) for number in AR_RULES)
+# The keys a fleet row is read from, beside a decision's (`crafted.DECISION_KEYS`): checked
+# exactly (repeats, other cases, NULs) when the typed reading cannot vouch for a line.
+FLEET_KEYS: dict[str, Any] = {**DECISION_KEYS, "data": {
+    **(DECISION_KEYS["data"] or {}),
+    "command": None, "script": None, "type": None, "origin": {"module": None},
+    "parameters": {"program": None,
+                   "alert": {"timestamp": None, "rule": DECISION_KEYS["rule"]}}}}
 _INT_FIELDS = ("level", "firedtimes")
 
 
@@ -173,59 +150,44 @@ def trigger_alert(raw: bytes) -> Alert | None:
     """`data.parameters.alert` as an Alert, as far as the fleet row needs it: timestamp,
     rule id, level, description and groups (the rest of the alert is not read). The JSON
     decoder made every scalar a string there (`"level":"5"`): numbers get their type back."""
+    found, timestamp = _shared_trigger(raw)
+    return msgspec.structs.replace(found, timestamp=timestamp) if found else None
+
+
+def _shared_trigger(raw: bytes) -> tuple[Alert | None, str]:
+    """(the trigger's rule as the Alert shared by its rule, the trigger's timestamp)."""
     try:
         trigger = _decode_trigger(raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
-        return _whole_trigger(raw)  # an odd shape: read it whole, as before
-    found = _trigger_of(trigger, raw)
-    return msgspec.structs.replace(found, timestamp=trigger.timestamp) if found else None
-
-
-def _trigger_of(trigger: _Trigger, raw: bytes, start: int = 0) -> Alert | None:
-    """The trigger's rule as an Alert, shared by every trigger of that rule (its timestamp
-    is the entry's `trigger_timestamp`). The trigger is written in `raw` from `start` on."""
+        whole = _whole_trigger(raw)  # an odd shape: read it whole, as before
+        return whole, whole.timestamp if whole is not None else ""
     rule = trigger.rule
-    if rule is None:
-        return None
-    # The group string follows the order the trigger writes its compliance arrays in (the
-    # first occurrence of each key: the rule comes before the alert's data).
-    order = tuple(sorted(
+    return (_trigger_of(rule, _order(rule, raw, 0)) if rule is not None else None,
+            trigger.timestamp)
+
+
+def _order(rule: TriggerRule, raw: bytes, start: int) -> tuple[str, ...]:
+    """The compliance arrays of the trigger written in `raw` from `start` on, in the order it
+    writes them (the first occurrence of each key: the rule comes before the alert's data)."""
+    return tuple(sorted(
         (name for name in _COMPLIANCE if getattr(rule, name) is not None),
         key=lambda name: raw.find(b'"' + name.encode() + b'":', start)))
-    key = (rule, order)
+
+
+def _trigger_of(rule: TriggerRule, order: tuple[str, ...]) -> Alert | None:
+    """The trigger's rule as an Alert, shared by every trigger of that rule whose compliance
+    arrays come in that order (its timestamp is the entry's `trigger_timestamp`)."""
+    key = (rule.id, rule.level, rule.description, rule.groups, rule.pci_dss, rule.cis,
+           rule.gdpr, rule.gpg13, rule.hipaa, rule.nist_800_53, rule.tsc, order)
     try:
         return _triggers[key]
     except KeyError:
         pass
-    found = _rule_alert(rule, order)
+    found = rule_alert(rule, order)
     if len(_triggers) >= _TRIGGERS_LIMIT:
         _triggers.clear()
     _triggers[key] = found
     return found
-
-
-def _trigger_start(raw: bytes) -> int:
-    """Where `data.parameters.alert` starts in an AR log alert (after the alert's own rule)."""
-    return max(raw.find(b'"alert":', max(raw.find(b'"parameters":'), 0)), 0)
-
-
-def _rule_alert(rule: _TriggerRule, order: tuple[str, ...]) -> Alert | None:
-    """An Alert of the rule alone, decoded by the alerts reader (so its group string is
-    exactly the one a decision would see)."""
-    level = rule.level
-    if isinstance(level, str) and level.strip().isdigit():
-        level = int(level)
-    fields = b",".join(
-        b'"' + name.encode() + b'":' + _encode(getattr(rule, name))
-        for name in ("groups", *order) if getattr(rule, name) is not None
-    )
-    line = (b'{"rule":{"id":' + _encode(rule.id) + b',"level":' + _encode(level)
-            + b',"description":' + _encode(rule.description)
-            + (b"," + fields if fields else b"") + b"}}")
-    try:
-        return decode_alert_line(line)
-    except AlertError:
-        return None
 
 
 def _whole_trigger(raw: bytes) -> Alert | None:
@@ -255,31 +217,34 @@ def read_ar_log_alert(alert: Alert, received_at: float) -> ArLogEntry | None:
 
 def read_ar_entry(alert: Alert, received_at: float) -> ArLogEntry | None:
     """`read_ar_log_alert` for an alert known to be an AR log alert. The agent, the key
-    (data.srcip, else data.dstuser) and the timestamp come from the intake's Alert; one lean
-    decode reads the command, the program, the origin and the trigger's rule."""
+    (data.srcip, else data.dstuser) and the timestamp come from the intake's Alert; the rest
+    from the reading the intake made of the same line (`ar_lines.reading_of`), else from one
+    typed reading that vouches for every key it reads (`read_ar_fields`). A line neither can
+    vouch for (legacy text, another shape, repeated or re-cased keys) is checked exactly first:
+    the fleet's keys are a decision's (binding) and a reverse's (agent, program, key), so a
+    key read one way here and another way by the agent's script is refused, never guessed."""
     agent_id = alert.agent_id
     if agent_id:
-        try:
-            lean = _decode_lean_ar(alert.raw)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            pass  # legacy fields, or a trigger of an odd shape: the general reading below
-        else:
-            data_ = lean.data
-            parameters = data_.parameters if data_ is not None else None
-            if data_ is not None and parameters is not None:
-                command = data_.command
-                program = program_name(parameters.program)
-                key = alert.srcip or alert.dstuser
-                if (command != "add" and command != "delete") or not program or not key:
-                    return None
-                inner = parameters.alert
-                return ArLogEntry(
-                    agent_id, alert.agent_name or "", program, key, command, alert.rule_id,
-                    alert_time(alert.timestamp) or received_at,
-                    _trigger_of(inner, alert.raw, _trigger_start(alert.raw))
-                    if inner is not None else None,
-                    data_.origin.module if data_.origin else "",
-                    inner.timestamp if inner is not None else "")
+        reading = reading_of(alert) or read_ar_fields(alert.raw)
+        if reading is not None:
+            command = reading.command
+            program = program_name(reading.program)
+            key = alert.srcip or alert.dstuser
+            if (command != "add" and command != "delete") or not program or not key:
+                return None
+            return ArLogEntry(
+                agent_id, alert.agent_name or "", program, key, command, alert.rule_id,
+                alert_time(alert.timestamp) or received_at, reading.trigger,
+                reading.origin_module, reading.trigger_timestamp)
+    return checked_entry(alert, received_at)
+
+
+def checked_entry(alert: Alert, received_at: float) -> ArLogEntry | None:
+    """The entry of an AR log alert the typed reading could not vouch for: refused when a
+    key the fleet reads is ambiguous between JSON readers (`crafted_keys` on `FLEET_KEYS`),
+    else read leniently (legacy text 600-607 included)."""
+    if crafted_keys(alert.raw, FLEET_KEYS) is not None:
+        return None
     try:
         line = _decode_ar(alert.raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
@@ -289,17 +254,17 @@ def read_ar_entry(alert: Alert, received_at: float) -> ArLogEntry | None:
     if data is None or agent is None or not agent.id:
         return None
     trigger = None
-    module = ""
+    module = trigger_timestamp = ""
     if data.parameters is not None:  # JSON (650-658)
         command = data.command or ""
         program_path = data.parameters.program
-        trigger = trigger_alert(bytes(data.parameters.alert))
+        trigger, trigger_timestamp = _shared_trigger(bytes(data.parameters.alert))
         module = data.origin.module if data.origin else ""
     else:  # legacy text (600-607)
         command = data.type or ""
         program_path = data.script or ""
     return _entry(alert, received_at, agent, command, program_path, data.srcip or data.dstuser,
-                  trigger, module, line.timestamp, trigger.timestamp if trigger else "")
+                  trigger, module, line.timestamp, trigger_timestamp)
 
 
 def _entry(alert: Alert, received_at: float, agent: _Agent, command: str, program_path: str,
@@ -320,9 +285,13 @@ class FleetTable:
     """Rows by (agent, program, key); persisted through `FleetStore` when one is given."""
 
     def __init__(self, store: FleetStore | None = None, *, write_behind: bool = False,
-                 lifted_keep: int = LIFTED_KEEP, lifted_retention: float = LIFTED_RETENTION
-                 ) -> None:
+                 lifted_keep: int = LIFTED_KEEP, lifted_retention: float = LIFTED_RETENTION,
+                 per_agent: int = PER_AGENT_ACTIVE, total: int = TOTAL_ACTIVE,
+                 tell: Callable[[str], None] | None = None) -> None:
         self._store = store
+        # Active rows: keys of the program's shape, capped per agent and in all (fleet_bounds).
+        self.bounds = FleetBounds(per_agent=per_agent, total=total, evictable_at=evictable_at,
+                                  tell=tell)
         # Lifted rows are history: kept a day, and at most `lifted_keep` of them, so AR lines
         # for ever new keys (spoofed add + delete pairs) cannot grow the table without bound.
         self._lifted_keep = lifted_keep
@@ -335,10 +304,11 @@ class FleetTable:
         self._write_behind = write_behind
         self._dirty: dict[tuple[str, str, str], FleetRow] = {}
         self.rows: dict[tuple[str, str, str], FleetRow] = {}
-        # (trigger, program) -> (timeout_min, timeout_max, responses) under `_bound_by`:
+        # (trigger's rule id, level, group string, program) -> (timeout_min, timeout_max,
+        # responses) under `_bound_by`:
         # the binding depends on the trigger's rule and the config only (a new binder, a
         # new config: forgotten).
-        self._bound: dict[tuple[Alert, str], tuple[int | None, int | None, str]] = {}
+        self._bound: dict[tuple[str, int, str, str], tuple[int | None, int | None, str]] = {}
         self._bound_by: Binder | None = None
         if store is not None:
             for row in store.load_rows():
@@ -347,6 +317,9 @@ class FleetTable:
             lifted.sort(key=lambda row: row.lifted_at or 0.0)
             self._lifted = {(row.agent, row.program, row.key): row.lifted_at or 0.0
                             for row in lifted}
+            for ident, row in self.rows.items():
+                if row.active:
+                    self.bounds.added(ident)
 
     @property
     def store(self) -> FleetStore | None:
@@ -409,39 +382,69 @@ class FleetTable:
             return None
         ident = (entry.agent, entry.program, entry.key)
         row = self.rows.get(ident)
-        if row is None:
-            if entry.command != "add":
-                # A delete of a block never seen lifts nothing; a row for it would let spoofed
-                # rule-652 lines grow the table (and the state file) without bound.
-                return None
-            row = FleetRow(entry.agent, entry.program, entry.key, active=False)
-            self.rows[ident] = row
-        row.agent_name = entry.agent_name or row.agent_name
-        row.last_rule = entry.rule_id
+        at = entry.at
         if entry.command == "add":
-            if not row.active:
-                row.first_added = entry.at
-                row.adds = 0
-                row.lifted_at = None
-            row.active = True
-            self._lifted.pop(ident, None)
-            row.adds += 1
-            row.last_added = entry.at
-            if entry.trigger is not None:
-                trigger = entry.trigger
+            if row is not None and row.active:  # a repeat: execd reset its timer
+                row.adds += 1
+                row.last_added = at
+                row.agent_name = entry.agent_name or row.agent_name
+                row.last_rule = entry.rule_id
+            else:
+                victims = self.bounds.admit(entry.agent, entry.program, entry.key, self.rows, at)
+                if victims is None:
+                    return None  # not the program's key shape, or over a cap (counted, told)
+                for victim in victims:
+                    self._drop(victim)
+                if row is None:
+                    row = self.rows[ident] = FleetRow(
+                        entry.agent, entry.program, entry.key, entry.agent_name, True, at, at,
+                        None, 1, last_rule=entry.rule_id)
+                else:  # lifted, and added again
+                    row.agent_name = entry.agent_name or row.agent_name
+                    row.last_rule = entry.rule_id
+                    row.active = True
+                    row.first_added = row.last_added = at
+                    row.adds = 1
+                    row.lifted_at = None
+                    self._lifted.pop(ident, None)
+                self.bounds.added(ident)
+            trigger = entry.trigger
+            if trigger is not None:
                 row.trigger_rule = trigger.rule_id
                 row.trigger_description = trigger.description
                 row.trigger_timestamp = entry.trigger_timestamp
                 self._bind(row, entry, binder)
         else:
+            if row is None:
+                # A delete of a block never seen lifts nothing; a row for it would let spoofed
+                # rule-652 lines grow the table (and the state file) without bound.
+                return None
+            row.agent_name = entry.agent_name or row.agent_name
+            row.last_rule = entry.rule_id
+            if row.active:
+                self.bounds.ended(ident)
             row.active = False
-            row.lifted_at = entry.at
+            row.lifted_at = at
             self._lifted.pop(ident, None)
-            self._lifted[ident] = entry.at
+            self._lifted[ident] = at
         self._save(ident, row)
         if not row.active:
             self._prune(entry.at)
         return row
+
+    def _drop(self, ident: Ident) -> None:
+        """An active row dropped to make room under a cap (it is overdue): gone from the
+        table and, at the next flush, from the state file."""
+        self.rows.pop(ident, None)
+        self.bounds.ended(ident)
+        self._dirty.pop(ident, None)
+        if self._store is None:
+            return
+        self._forget.add(ident)
+        if not self._write_behind:
+            self.flush()
+        elif not self._dirty:
+            asyncio.get_running_loop().call_soon(self.flush)
 
     def _bind(self, row: FleetRow, entry: ArLogEntry, binder: Binder | None) -> None:
         trigger = entry.trigger
@@ -452,7 +455,8 @@ class FleetTable:
         if binder != self._bound_by or len(self._bound) >= _TRIGGERS_LIMIT:
             self._bound_by = binder
             self._bound.clear()
-        key = (trigger, entry.program)
+        # What the binding reads of an alert (`Decider._binding`), and the program.
+        key = (trigger.rule_id, trigger.level, trigger.group_string, entry.program)
         bound = self._bound.get(key)
         if bound is None:
             timeouts: list[int] = []
@@ -501,6 +505,15 @@ def expected_end(row: FleetRow) -> tuple[float, float] | None:
         return None
     low = row.timeout_min if row.timeout_min else row.timeout_max
     return row.last_added + low, row.last_added + row.timeout_max + EXECD_TICK
+
+
+def evictable_at(row: FleetRow) -> float:
+    """When an active row may give its place to a new one under a cap: once overdue, or,
+    when its end is unknown or never comes, `STALE_AFTER` after its last add."""
+    end = expected_end(row)
+    if end is not None:
+        return end[1] + OVERDUE_GRACE
+    return (row.last_added or 0.0) + STALE_AFTER
 
 
 def row_state(row: FleetRow, now: float) -> str:

@@ -138,7 +138,7 @@ class Intake:
         batches: AsyncIterator[Sequence[Line | Record | Skipped]],
     ) -> None:
         """Handle each item in order; publish backlog progress at most twice a second."""
-        from arconsole.alerts.jsonreader import decode_alert_line
+        from arconsole.alerts.ar_lines import decode_json_line
 
         context = self._context
         last_progress = 0.0
@@ -147,7 +147,7 @@ class Intake:
             for item in batch:
                 if type(item) is Line:
                     # The bulk of a backlog, without a coroutine per line: most fire nothing.
-                    work = self._take(item.data, item.position, decode_alert_line, "")
+                    work = self._take(item.data, item.position, decode_json_line, "")
                     if work is not None:
                         await self._settle(work, item.position)
                 elif isinstance(item, Skipped):
@@ -187,9 +187,9 @@ class Intake:
 
     async def handle_line(self, data: bytes, position: ReadPosition | None = None) -> None:
         """Decide one alerts.json line and dispatch what fires. Never raises on bad input."""
-        from arconsole.alerts.jsonreader import decode_alert_line
+        from arconsole.alerts.ar_lines import decode_json_line
 
-        await self._handle(data, position, decode_alert_line, "")
+        await self._handle(data, position, decode_json_line, "")
 
     async def _handle(
         self, data: bytes, position: ReadPosition | None,

@@ -33,6 +33,7 @@ def status_of(engine: Engine) -> dict[str, Any]:
         "store_fault": engine.store_fault,  # None, or why the state file cannot be written
         "store_fault_since": engine.store_fault_since,  # when that fault began, or None
         "store_warnings": engine.store_warnings,  # found at open: world-writable dir...
+        "fleet": engine.fleet.counts(),  # the fleet table's rows, caps, refusals, drops
     }
 
 
