@@ -170,6 +170,31 @@ ATTACKS: list[tuple[str, bytes, str]] = [
                                     'evel":3,'), "read"),
     ("firedtimes inside mitre first", edit('"mail":false,', '"mail":false,"mitre":{"firedtim'
                                            'es":1},'), "read"),
+    # members nobody decides on: both read the line alike (the fast one hands it over)
+    ("extra_args repeated", edit('"extra_args":[],', '"extra_args":[1],"extra_args":[],',
+                                 last=True), "read"),
+    ("version repeated", edit('"version":"1",', '"version":"2","version":"1",', last=True),
+     "read"),
+    ("trigger alert as a string", edit(PROGRAM, '"program":"active-response/bin/firewall-dro'
+                                       'p","alert":"x"}}', last=True).replace(
+        b'"parameters":{"extra_args":[],"alert":{"timestamp', b'"parameters":{"extra_args":[],'
+        b'"trig":{"timestamp'), "read"),
+    # the line's own keys the decision reads, repeated: refused by the intake
+    ("line timestamp repeated", edit('"location":"/var/ossec/logs/active-responses.log"}',
+                                     '"location":"/var/ossec/logs/active-responses.log","time'
+                                     'stamp":"2030-01-01T00:00:00.000+0000"}', last=True),
+     "refused"),
+    ("line id repeated", edit('"id":"1796310367.806"', '"id":"1.1","id":"1796310367.806"'),
+     "refused"),
+    # the trigger's keys the fleet reads, re-cased or with a NUL
+    ("trigger rule re-cased", edit(TRIGGER_RULE, '"RULE":{"level":"15","id":"1"},'
+                                   '"rule":{"level":"5",', last=True), "fleet refused"),
+    ("trigger timestamp with a NUL", edit('"alert":{"timestamp":', '"alert":{"timestamp\\u0000'
+                                          '":"2020-01-01T00:00:00.000+0000","timestamp":',
+                                          last=True), "fleet refused"),
+    ("trigger pci_dss escaped, repeated", edit('"pci_dss":["10.2.4"', '"pci_dss":["1"],"pci'
+                                               '\\u005fdss":["10.2.4"', last=True),
+     "fleet refused"),
     # a compliance key written before the trigger's rule (hole: it reordered the checked
     # reading's group string, so its binding could differ from the fast reading's)
     ("compliance key before the trigger rule", edit(
