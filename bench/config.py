@@ -5,12 +5,15 @@
       user waits for, and how much of it is the interpreter;
   (b) loading: `load_config_text` on Wazuh-shaped configs of growing size against lxml
       building its tree of the same text (a bare XML parse, nothing judged), and the peak
-      memory of a load (VmHWM of a fresh interpreter) as a multiple of the file size.
+      memory of a load (VmHWM of a fresh interpreter) as a multiple of the file size;
+  (c) a white list of single addresses (one `<global><white_list>` each, `--white-list`
+      entries): the peak memory of the load, then with the engine's lookup structure
+      (`WhiteList`) built from it, as multiples of the file size.
 
 Each side runs `--rounds` times, alternating, and the best round is kept, so a busy machine
 slows both alike. Ratios are arconsole / baseline (lower is better).
 
-    python bench/config.py [--rounds 5] [--sizes 65536,1048576,4194304]
+    python bench/config.py [--rounds 5] [--sizes 65536,1048576,4194304] [--white-list 200000]
 """
 
 from __future__ import annotations
@@ -47,6 +50,35 @@ before = peak()
 load_config(sys.argv[1])
 print(peak() - before)
 """
+
+
+WHITE_LIST_MEASURE = """
+import sys, time
+from arconsole.config.loader import load_config, load_config_text
+from arconsole.engine.whitelist import WhiteList
+
+def peak():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+
+load_config_text("<ossec_config><global/></ossec_config>", "warm-up")
+before = peak()
+config = load_config(sys.argv[1])
+loaded = peak() - before
+started = time.perf_counter()
+white_list = WhiteList(config.white_list, config.flavour)
+built = time.perf_counter() - started
+print(loaded, peak() - before, built)
+"""
+
+
+def white_list_shaped(count: int) -> str:
+    """`count` single addresses, each in its own `<global><white_list>`."""
+    return "<ossec_config>\n" + "".join(
+        f"  <global>\n    <white_list>10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
+        "</white_list>\n  </global>\n" for i in range(count)) + "</ossec_config>\n"
 
 
 def wazuh_shaped(size: int) -> str:
@@ -127,14 +159,32 @@ def loading(rounds: int, sizes: list[int]) -> None:
                   f"peak memory {peak / len(text):.1f}x the file size")
 
 
+def white_list_heavy(count: int) -> None:
+    text = white_list_shaped(count)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "ossec.conf"
+        path.write_text(text)
+        loaded, with_lookups, built = subprocess.run(
+            [sys.executable, "-c", WHITE_LIST_MEASURE, str(path)], capture_output=True,
+            text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout.split()
+    print(f"(c) {len(text) / 2**20:6.2f} MiB, {count} single-address white-list entries: "
+          f"peak memory {int(loaded) / len(text):.1f}x the file size loaded, "
+          f"{int(with_lookups) / len(text):.1f}x with the engine's lookups "
+          f"(built in {float(built):.2f} s)")
+
+
 def main() -> None:
     arguments = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     arguments.add_argument("--rounds", type=int, default=5)
     arguments.add_argument("--sizes", default="65536,1048576,4194304",
                            help="config sizes in bytes, comma-separated")
+    arguments.add_argument("--white-list", type=int, default=200_000,
+                           help="entries of the white-list-heavy config (0: skip it)")
     options = arguments.parse_args()
     startup(options.rounds)
     loading(options.rounds, [int(size) for size in options.sizes.split(",")])
+    if options.white_list:
+        white_list_heavy(options.white_list)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,10 @@ For each set it measures, in the same run:
   (b) arconsole: `decode_alert_line` + `Decider.fired` on every line (the engine's hot path,
       the repeated-key check included).
 
+and where (b) goes: the quick typed decode alone, its repeated-key check (re-encoding and
+comparing), the rest of `decode_alert_line`, `Decider.fired`; and the ceiling those stages
+leave (b/a and b/c if nothing but the decode, its check and deciding cost anything).
+
 It prints the rates and the ratios b/a, b/c and b/l (higher is better). The sides alternate
 in chunks of 2,000 lines for `--rounds` passes and each keeps its fastest chunk, in thread CPU
 time (`best_rates`), so a busy machine slows them alike.
@@ -43,6 +47,7 @@ import orjson
 
 from arconsole.alerts.jsonreader import decode_alert_line
 from arconsole.alerts.model import Alert
+from arconsole.alerts.quick_shapes import QuickLine
 from arconsole.config.model import (
     ActiveResponse,
     Command,
@@ -582,6 +587,22 @@ def measure(title: str, lines: list[bytes], config: Config, rounds: int) -> None
             decode(line)
         return len(lines)
 
+    quick = msgspec.json.Decoder(QuickLine).decode
+    encode_into = msgspec.json.Encoder().encode_into
+    buffer = bytearray()
+
+    def quick_only(lines: list[bytes]) -> int:
+        for line in lines:
+            quick(line)
+        return len(lines)
+
+    def quick_and_check(lines: list[bytes]) -> int:
+        same = 0
+        for line in lines:
+            encode_into(quick(line), buffer)
+            same += buffer == line
+        return same
+
     alerts = [decode_alert_line(line) for line in lines]
 
     def decide_only(alerts: list[Alert]) -> int:
@@ -591,8 +612,9 @@ def measure(title: str, lines: list[bytes], config: Config, rounds: int) -> None
     fired_total = arconsole(lines)  # warm the caches once, as a running engine would be
     works: list[tuple[Callable[[list[Any]], int], list[Any]]] = [
         (baseline, lines), (arconsole, lines), (typed, lines), (typed_lists, lines),
-        (decode_only, lines), (decide_only, alerts)]
-    rate_a, rate_b, rate_c, rate_l, rate_d, rate_e = best_rates(works, rounds)
+        (decode_only, lines), (decide_only, alerts), (quick_only, lines),
+        (quick_and_check, lines)]
+    rate_a, rate_b, rate_c, rate_l, rate_d, rate_e, rate_q, rate_k = best_rates(works, rounds)
     size = sum(len(line) + 1 for line in lines)
     print(f"== {title}: {len(lines)} lines, {size / len(lines):.0f} bytes/line average, "
           f"{len(config.responses)} responses, {fired_total / len(lines):.2f} fired per alert")
@@ -605,10 +627,20 @@ def measure(title: str, lines: list[bytes], config: Config, rounds: int) -> None
     print(f"ratio b/a: {rate_b / rate_a:.2f}   b/c: {rate_b / rate_c:.2f}   "
           f"b/l: {rate_b / rate_l:.2f}")
     print("where (b) goes, in microseconds per line:")
-    parts = (("decode_alert_line", rate_d), ("Decider.fired", rate_e),
-             ("msgspec typed decode (c)", rate_c), ("orjson.loads (a)", rate_a))
-    for name, rate in parts:
-        print(f"  {name:30s}{1e6 / rate:8.2f}")
+    quick_us, check_us = 1e6 / rate_q, 1e6 / rate_k - 1e6 / rate_q
+    decode_us, fired_us = 1e6 / rate_d, 1e6 / rate_e
+    parts = (("quick typed decode (QuickLine)", quick_us),
+             ("+ re-encode, compare (repeats)", check_us),
+             ("+ rule cache, Alert, the rest", decode_us - quick_us - check_us),
+             ("= decode_alert_line", decode_us), ("Decider.fired", fired_us),
+             ("msgspec typed decode (c)", 1e6 / rate_c), ("orjson.loads (a)", 1e6 / rate_a))
+    for name, micros in parts:
+        print(f"  {name:34s}{micros:8.2f}")
+    # The ceiling these stages leave: the quick decode and its repeated-key check cannot go
+    # (issue 11 item 2), nor deciding.
+    floor = quick_us + check_us + fired_us
+    print(f"ceiling with nothing but those (decode, check, fired): b/a <= "
+          f"{1e6 / rate_a / floor:.2f}, b/c <= {1e6 / rate_c / floor:.2f}")
 
 
 def main() -> int:

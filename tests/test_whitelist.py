@@ -159,3 +159,70 @@ def test_C35_C36_entries_from_a_real_config() -> None:
     assert white_list.match("fe80::1") is config.white_list[3]
     assert white_list.match("MYHOST") is config.white_list[4]
     assert white_list.match("172.16.0.1") is None
+
+
+# ------------------------------------------------------------------ the integer ranges
+
+
+def _reference(entries: list[WhiteListEntry], flavour: Flavour, number: int
+               ) -> WhiteListEntry | None:
+    """The IPv4 entries tested one by one in file order, as Wazuh and OSSEC loop over them
+    (Wazuh: the first that holds the address; OSSEC: from the first `!` entry on, a match
+    means "not listed", and no match at all means listed by that entry)."""
+    inverted_by: WhiteListEntry | None = None
+    for entry in entries:
+        if flavour is Flavour.OSSEC and entry.negated and inverted_by is None:
+            inverted_by = entry
+        if entry.first <= number <= entry.last:
+            return None if inverted_by is not None else entry
+    return inverted_by
+
+
+@pytest.mark.parametrize("flavour", list(Flavour))
+def test_ranges_answer_as_the_entries_tested_in_file_order(flavour: Flavour) -> None:
+    """Random networks (nested, repeated, side by side, some negated) over a small space:
+    every address, the edges included, gets the entry the loop over the entries gives."""
+    import random
+
+    rng = random.Random(4242)
+    for _ in range(60):
+        entries = []
+        for line in range(rng.randrange(1, 12)):
+            prefix = rng.choice((32, 32, 31, 30, 29, 28, 26, 24))
+            first = (0x0A000000 + rng.randrange(256)) & ~((1 << (32 - prefix)) - 1)
+            entries.append(WhiteListEntry(f"e{line}", line, 5, first=first, prefix=prefix,
+                                          negated=rng.random() < 0.15))
+        white_list = WhiteList(entries, flavour)
+        for number in range(0x0A000000 - 2, 0x0A000000 + 260):
+            address = str(ipaddress.IPv4Address(number))
+            assert white_list.match(address) is _reference(entries, flavour, number), (
+                entries, address)
+
+
+def test_entries_keep_their_network_as_two_integers() -> None:
+    """What an entry costs: no network object is kept (issue 11); `network` gives it back."""
+    config = load_config_text("<ossec_config><global><white_list>10.1.2.3/255.255.0.0"
+                              "</white_list><white_list>192.0.2.7</white_list>"
+                              "</global></ossec_config>", "t.conf")
+    wide, single = config.white_list
+    assert (wide.first, wide.prefix, wide.last) == (0x0A010000, 16, 0x0A01FFFF)
+    assert wide.network == ipaddress.IPv4Network("10.1.0.0/16")
+    assert (single.first, single.prefix) == (0xC0000207, 32)
+    assert str(single.network) == "192.0.2.7/32"
+    assert not any(isinstance(value, ipaddress.IPv4Network)
+                   for entry in config.white_list for value in (
+                       getattr(entry, name) for name in entry.__slots__))
+
+
+def test_the_ranges_of_one_loaded_list_are_built_once() -> None:
+    """The engine, a restore and each operator block check build a `WhiteList` of the same
+    loaded tuple: its ranges are built once; another list gets its own."""
+    from arconsole.config.white_list import address_ranges
+
+    entries = tuple(ip_entry(f"10.0.0.{n}") for n in range(5))
+    first = WhiteList(entries, Flavour.WAZUH)
+    assert first._networks is WhiteList(entries, Flavour.OSSEC)._networks
+    assert address_ranges(entries) is first._networks
+    other = tuple(ip_entry(f"10.0.1.{n}") for n in range(5))
+    assert WhiteList(other, Flavour.WAZUH).match("10.0.1.3") is other[3]
+    assert WhiteList(entries, Flavour.WAZUH).match("10.0.0.3") is entries[3]

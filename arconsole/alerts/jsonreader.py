@@ -9,34 +9,38 @@ Missing keys (`agent`, `data`, `id`...) are normal. A line that is not a JSON ob
 Repeated keys. msgspec keeps the last of a repeated key and matches names exactly; the scripts
 read the alert as Wazuh's cJSON does: the first key, compared case-insensitively. A line whose
 decision keys are ambiguous that way (`{"data":{"srcip":"10.0.0.5","srcip":"8.8.8.8"}}`,
-`"SrcIP"`, `"DATA"`) would be checked as one address and acted on as another, so it is refused:
-`AlertError("crafted: ...")`, with the reason `crafted_keys` (`arconsole/alerts/crafted.py`, the
-exact check) gives. The exact check is slow (a second parse keeping every member), so a line
-goes through up to three readings, each vouching for the line or handing it to the next:
+`"SrcIP"`, `"DATA"`, `"src\\u0069p"`, `"srcip\\u0000"`) would be checked as one address and
+acted on as another, so it is refused: `AlertError("crafted: ...")`, with the reason
+`crafted_keys` (`arconsole/alerts/crafted.py`, the exact check) gives. The exact check is slow (a
+second parse keeping every member), so a line goes through up to three readings, each vouching
+for the line or handing it to the next:
 
-1. quick: one decode into structs made for Wazuh's alerts (`QuickLine`): every object on a
-   decision path (the line, `rule`, `agent`, `data`, `data.win`, its `eventdata`, `syscheck`)
-   declares the keys Wazuh and its ruleset usually write there and forbids the others, so a
-   key in another case fails the decode. Then the decoded value is encoded again: that gives
-   back the line's exact length unless a member was dropped somewhere, i.e. a key was
-   repeated (msgspec writes the shortest form of each string, integers have one form, raw
-   values are written as they were, so nothing is ever written longer than it was and a
-   dropped member cannot be made up for elsewhere). Everything out of the ordinary (a key
-   Wazuh doesn't usually write, a number where Wazuh writes a string, whitespace, escapes in
-   keys) goes on to
-2. checked: the same length test on a decode that takes any `data` and `syscheck`
-   (`_StrictLine`), their keys on a decision path compared case-blind (`_recased`,
-   `_data_clear`); a line that fails it goes on to
+1. quick: one decode into structs made for Wazuh's alerts (`quick_shapes.QuickLine`): every
+   object on a decision path (the line, `rule`, `agent`, `data`, `data.win`, its `eventdata`,
+   `syscheck`) declares the keys Wazuh and its ruleset usually write there, each decision key
+   only as Wazuh spells it, and forbids the others: a key in another case, or holding a NUL,
+   fails the decode. Then the decoded value is encoded again: that gives back the line's exact
+   length unless a member was dropped somewhere, i.e. a key was repeated (an escaped spelling
+   decodes to the same name and is dropped as well: msgspec writes the shortest form of each
+   string, integers have one form, raw values are written as they were, so nothing is ever
+   written longer than it was and a dropped member cannot be made up for elsewhere).
+   Everything out of the ordinary (a key Wazuh doesn't usually write, a number where Wazuh
+   writes a string, whitespace, escapes in keys) goes on to
+2. checked: a line holding `\\u0000` goes straight to 3. Else the same length test on a decode
+   that takes any `data` and `syscheck` (`_StrictLine`), their keys on a decision path compared
+   case-blind (`_recased`, `_data_clear`); a line that fails it goes on to
 3. exact: `crafted_keys`, then the lenient decode (which reports any real error).
 
-The quick structs (`quick_shapes`) decode nothing of a member they only count (it stays a
-raw view of the line; absent ones stay `UNSET`) and are not tracked by the garbage collector;
-bench/decide.py measures the result against `orjson.loads` and msgspec's typed decode.
+A line Wazuh wrote is its own re-encoding byte for byte (the structs declare members in the
+order Wazuh writes them), which the quick reading checks with one comparison: then its rule,
+when written as a rule seen before but for `firedtimes`, is that rule, and its groups and group
+string are the ones remembered (`_remember_rule` says why comparing bytes is enough). The
+quick structs decode nothing of a member they only count (it stays a raw view of the line;
+absent ones stay `UNSET`) and are not tracked by the garbage collector; bench/decide.py
+measures the result against `orjson.loads` and msgspec's typed decode.
 
 The compliance arrays are decoded lazily (`rule_groups`): their raw bytes, in the line's order,
-are the key of a cache of rebuilt group strings; on the quick path a rule seen before is found
-by its id, level and description, and its arrays are compared in place with the ones it had,
-order included (`rules_group` sees the order).
+are the key of a cache of rebuilt group strings (`rules_group` sees the order).
 
 alerts.log (OSSEC's and Wazuh's text format) has no keys to repeat: `logreader` is unaffected.
 """
@@ -52,14 +56,12 @@ from msgspec import UNSET, UnsetType
 
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.model import Alert, AlertError
-from arconsole.alerts.quick_shapes import QuickLine
+from arconsole.alerts.quick_shapes import QuickLine, QuickRule
 from arconsole.alerts.rule_groups import (
     CACHE_LIMIT,
     GROUPS_BY_ARRAYS,
     arrays_key,
-    groups_at,
     rebuild_groups,
-    written_arrays,
 )
 from arconsole.safetext import literal
 
@@ -145,22 +147,19 @@ _decode_lenient = msgspec.json.Decoder(_Line).decode
 _encode_into = msgspec.json.Encoder().encode_into
 _per_thread = threading.local()  # a reused buffer for re-encoding, one per thread
 
-# A quick line re-encodes as `{"rule":{` + the rule's arrays + `"id":`... (`QuickRule`): the
-# arrays between, as written, key the group cache. `"id":` cannot occur inside them (a quote
-# in a string is escaped, and arrays hold no colon).
-_ARRAYS_START = len(b'{"rule":{')
-_ARRAYS_END = b'"id":'
-# (rule id, level, description) -> [the rule's arrays as re-encoded, the arrays as the line
-# wrote them, groups, group string, rule id as a string, where the line wrote them less the
-# length of its `firedtimes`]: a rule seen before is known by comparing its arrays in place,
-# uncopied, and their order where its lines write them.
-_rules_seen: dict[tuple[str | int, int, str], list[Any]] = {}
+# rule id -> (the rule as written up to its firedtimes, the rule after them, groups, group
+# string, rule id as a string, the lengths of the first two): see `_remember_rule`.
+_rules_seen: dict[str | int, tuple[bytes, bytes, tuple[str, ...], str, str, int, int]] = {}
+_RULE_AFTER_TIMESTAMP = len(b'{"timestamp":"","rule":')  # + the timestamp's length
+_RULE_FIRST = len(b'{"rule":')
+_MARK = msgspec.Raw(b"\0")  # never in JSON text: stands for the firedtimes
+_encode = msgspec.json.Encoder().encode
 # Keys on a decision path inside the open objects, folded (see DECISION_KEYS).
 _DATA_NAMES = frozenset(("srcip", "dstuser", "win"))
 _WIN_NAMES = frozenset(("eventdata",))
 _SYSCHECK_NAMES = frozenset(("path",))
-# data.win.eventdata's keys are camelCase: (folded key between NULs, as written).
-_EVENTDATA_NAMES = (("\0ipaddress\0", "ipAddress"), ("\0destinationip\0", "destinationIp"))
+# data.win.eventdata's keys are camelCase: (folded key, as written).
+_EVENTDATA_NAMES = (("ipaddress", "ipAddress"), ("destinationip", "destinationIp"))
 
 
 _NUL = b"\\u0000"  # how JSON text writes a NUL (a raw one is invalid JSON)
@@ -170,11 +169,9 @@ def decode_alert_line(line: bytes) -> Alert:
     """One alerts.json line (with or without its newline) as an Alert; AlertError if unusable."""
     if line.endswith(b"\n"):
         line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-    if len(line) > MAX_LINE:
+    size = len(line)
+    if size > MAX_LINE:
         raise AlertError(f"line longer than 64 KiB (more than {MAX_LINE} bytes)")
-    if _NUL in line:  # a key holding NUL is another key to msgspec, the same one to cJSON
-        decoded_slowly = _checked_slowly(line)
-        return _alert(decoded_slowly, line, arrays_key(line, decoded_slowly.rule))
     try:
         decoded = _decode_fast(line)
     except msgspec.DecodeError:  # not plain, or not JSON: the next reading says which
@@ -184,44 +181,37 @@ def decode_alert_line(line: bytes) -> Alert:
     except AttributeError:
         encoded = _per_thread.buffer = bytearray()
     _encode_into(decoded, encoded)
-    if len(encoded) != len(line):  # a repeated key was dropped somewhere (or not plain)
-        return _checked_alert(line)
-    data = decoded.data
-    # The same steps as `_alert`, in the same order (so the same error when there is one).
     rule = decoded.rule
     rule_id = rule.id
-    seen = _rules_seen.get((rule_id, rule.level, rule.description))
-    firedtimes = rule.firedtimes
-    if (
-        seen is not None
-        and encoded.startswith(seen[0], _ARRAYS_START)
-        and encoded.startswith(_ARRAYS_END, _ARRAYS_START + len(seen[0]))
-        # and in the same order: where this rule's lines write them (only `firedtimes`
-        # moves them), else at the line's first `"groups":`
-        and (line.startswith(seen[1], seen[5] + (
-            0 if firedtimes is UNSET else len(firedtimes)))  # type: ignore[arg-type]
-             or _moved(line, seen, firedtimes))
-    ):
-        rule_id = seen[4]
-        groups = seen[2]
-        group_string = seen[3]
-    else:
-        written = written_arrays(line, rule)
-        key = written if written is not None else arrays_key(line, rule)
-        try:
-            groups, group_string = GROUPS_BY_ARRAYS[key]
-        except KeyError:
-            groups, group_string = rebuild_groups(rule, line, key)
-        if len(_rules_seen) >= CACHE_LIMIT:
-            _rules_seen.clear()
-        arrays = bytes(encoded[_ARRAYS_START : encoded.find(_ARRAYS_END, _ARRAYS_START)])
-        # A line that does not write its arrays as Wazuh does is never taken for a seen one
-        # (NUL never occurs in JSON text).
-        rule_id = str(rule_id)
-        _rules_seen[(rule.id, rule.level, rule.description)] = [
-            arrays, written if written is not None else b"\0", groups, group_string, rule_id,
-            groups_at(line) - _length(rule.firedtimes)]
+    timestamp = decoded.timestamp
+    if encoded == line:
+        # A line written as Wazuh writes it, its own re-encoding byte for byte. Its rule
+        # starts after the timestamp; one written as a rule seen before but for its
+        # `firedtimes` is that rule (`_remember_rule`, `_written_at`, inlined here).
+        start = len(timestamp) + _RULE_AFTER_TIMESTAMP if timestamp else _RULE_FIRST
+        seen = _rules_seen.get(rule_id)
+        if seen is not None:
+            end = start + seen[5]
+            firedtimes = rule.firedtimes
+            after = end + (0 if firedtimes is UNSET else len(firedtimes))  # type: ignore[arg-type]
+            # (slices compare sooner than `startswith(text, start)` parses its arguments)
+            if line[start:end] == seen[0] and line[after:after + seen[6]] == seen[1]:
+                groups = seen[2]
+                group_string = seen[3]
+                rule_id = seen[4]
+            else:
+                groups, group_string = _groups(line, rule, start)
+                rule_id = rule_id if type(rule_id) is str else str(rule_id)
+        else:
+            groups, group_string = _groups(line, rule, start)
+            rule_id = rule_id if type(rule_id) is str else str(rule_id)
+    elif len(encoded) != size:  # a repeated key was dropped somewhere (or not plain)
+        return _checked_alert(line)
+    else:  # as long, but laid out otherwise (another order of members)
+        groups, group_string = _groups(line, rule, -1)
+        rule_id = rule_id if type(rule_id) is str else str(rule_id)
     srcip = dstuser = filename = None
+    data = decoded.data
     if data is not None:
         srcip = data.srcip
         dstuser = data.dstuser
@@ -238,7 +228,7 @@ def decode_alert_line(line: bytes) -> Alert:
     agent = decoded.agent
     return Alert(
         decoded.id,
-        decoded.timestamp,
+        timestamp,
         rule_id,
         rule.level,
         rule.description,
@@ -255,22 +245,63 @@ def decode_alert_line(line: bytes) -> Alert:
     )
 
 
-def _moved(line: bytes, seen: list[Any], firedtimes: msgspec.Raw | UnsetType) -> bool:
-    """The rule's arrays as seen before at the line's first `"groups":` (then remembered
-    there: the rule's lines are laid out otherwise)."""
-    start = groups_at(line)
-    if not line.startswith(seen[1], start):
-        return False
-    seen[5] = start - _length(firedtimes)
-    return True
+def _written_at(
+    line: bytes, start: int, before: bytes, after: bytes, firedtimes: msgspec.Raw | UnsetType
+) -> bool:
+    """The line writes `before` + its firedtimes + `after` from `start`."""
+    return line.startswith(before, start) and line.startswith(after, start + len(before) + (
+        0 if firedtimes is UNSET else len(firedtimes)))  # type: ignore[arg-type]
 
 
-def _length(member: msgspec.Raw | UnsetType) -> int:
-    return 0 if member is UNSET else len(member)  # type: ignore[arg-type]
+def _groups(line: bytes, rule: QuickRule, start: int) -> tuple[tuple[str, ...], str]:
+    """The groups and group string of a rule not known yet, remembered when the line is its
+    own re-encoding and its rule starts at `start` (else -1)."""
+    key = arrays_key(line, rule)
+    try:
+        groups, group_string = GROUPS_BY_ARRAYS[key]
+    except KeyError:
+        groups, group_string = rebuild_groups(rule, line, key)
+    if start >= 0:
+        _remember_rule(rule, line, start, groups, group_string)
+    return groups, group_string
+
+
+def _remember_rule(
+    rule: QuickRule, line: bytes, start: int, groups: tuple[str, ...], group_string: str
+) -> None:
+    """Remember a rule as its line writes it, around its `firedtimes` (the one member that
+    changes from alert to alert), to know it again by comparing bytes.
+
+    The line is its own re-encoding, so the rule is written from `start` exactly as msgspec
+    encodes it: `before` + firedtimes + `after`, a whole JSON object (`after` ends with its
+    `}`). A later line, also its own re-encoding, whose rule starts with `before` and goes on
+    with `after` once past its own firedtimes holds the same rule: a JSON value ends where its
+    text says, so member by member the rules are the same, their arrays in the same order.
+    `start` is where a rule begins after a plain timestamp (ASCII, nothing escaped); after any
+    other timestamp it points earlier, into the timestamp's string or the `","rule":` after
+    it, where the `{"level":` that `before` starts with cannot occur (a quote inside a string
+    is escaped, and the string's own closing quote is followed by a comma).
+    """
+    firedtimes = rule.firedtimes
+    if firedtimes is UNSET:
+        before, after = _encode(rule), b""
+    else:
+        marked = _encode(msgspec.structs.replace(rule, firedtimes=_MARK))
+        before, _, after = marked.partition(bytes(_MARK))
+    if not _written_at(line, start, before, after, firedtimes):
+        return  # (not where the rule was expected: never taken for a seen one)
+    rule_id = rule.id
+    if len(_rules_seen) >= CACHE_LIMIT:
+        _rules_seen.clear()
+    _rules_seen[rule_id] = (
+        before, after, groups, group_string, rule_id if type(rule_id) is str else str(rule_id),
+        len(before), len(after))
 
 
 def _checked_alert(line: bytes) -> Alert:
-    decoded = _decode_checked(line)
+    # A key holding NUL is another key to msgspec, the same one to cJSON. (The quick reading
+    # never sees one: no key it declares holds a NUL, and it refuses any other key.)
+    decoded = _checked_slowly(line) if _NUL in line else _decode_checked(line)
     return _alert(decoded, line, arrays_key(line, decoded.rule))
 
 
@@ -397,9 +428,11 @@ def _data_clear(data: dict[str, Any]) -> bool:
     eventdata = _eventdata(win)
     if not eventdata:
         return True
-    folded = "\0" + "\0".join(eventdata).lower() + "\0"
-    for needle, written in _EVENTDATA_NAMES:
-        count = folded.count(needle)
+    # Each key folded on its own: counting names in one joined string would miss two
+    # spellings side by side (their separator can be counted once only).
+    folded = [key.lower() for key in eventdata]
+    for name, written in _EVENTDATA_NAMES:
+        count = folded.count(name)
         if count > 1 or (count and written not in eventdata):
             return False
     return True

@@ -5,13 +5,15 @@ write there and forbids the others: a key in another case, or one out of the ord
 the decode and sends the line to the slower readings, which give the same result. These lists
 decide speed, never outcome. A member decisions don't read is kept as a raw view of the line
 (`_Raw`, left `UNSET` when absent): it is only there to be counted when the decoded value is
-encoded again (see `jsonreader`). None of these structs is tracked by the garbage collector
-(they hold no cycle).
+encoded again (see `jsonreader`). Members are declared in the order Wazuh writes them, so that
+a line Wazuh wrote is its own re-encoding byte for byte (what lets `jsonreader` know a rule seen
+before by comparing bytes) and msgspec finds each key where it looks first. None of these
+structs is tracked by the garbage collector (they hold no cycle).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -20,29 +22,29 @@ _NONE = msgspec.Raw(b"")
 _Raw = msgspec.Raw | UnsetType  # a member Wazuh writes that decisions don't read
 
 
-
-
 class QuickRule(
     msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False, kw_only=True
 ):
-    # The arrays first: re-encoded, they are the group cache's key (`_ARRAYS_END`).
+    """`rule`, its members in the order Wazuh writes them (the arrays last)."""
+
+    level: int
+    description: str = ""
+    id: str | int
+    mitre: _Raw = UNSET
+    cve: _Raw = UNSET
+    info: _Raw = UNSET
+    frequency: _Raw = UNSET
+    firedtimes: _Raw = UNSET
+    mail: _Raw = UNSET
     groups: msgspec.Raw = _NONE
+    # The compliance arrays in the order the ruleset's groups usually list them.
     pci_dss: msgspec.Raw = _NONE
-    cis: msgspec.Raw = _NONE
-    gdpr: msgspec.Raw = _NONE
     gpg13: msgspec.Raw = _NONE
+    gdpr: msgspec.Raw = _NONE
     hipaa: msgspec.Raw = _NONE
     nist_800_53: msgspec.Raw = _NONE
     tsc: msgspec.Raw = _NONE
-    id: str | int
-    level: int
-    description: str = ""
-    firedtimes: _Raw = UNSET
-    mail: _Raw = UNSET
-    mitre: _Raw = UNSET
-    frequency: _Raw = UNSET
-    info: _Raw = UNSET
-    cve: _Raw = UNSET
+    cis: msgspec.Raw = _NONE
 
 
 class _QuickAgent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
@@ -55,15 +57,18 @@ class _QuickAgent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
 # `data` and `syscheck` hold what decoders and the FIM module write. The quick reading knows
 # the keys Wazuh's ruleset and modules usually write there; a line with another key is read by
 # the checked reading instead (slower, same result): these lists decide speed, never outcome.
+# Each list is in the order Wazuh usually writes the keys, the fields decisions read in their
+# place: msgspec looks a key up from the field after the last one found, so a line written in
+# the declared order is decoded without searching.
 _DATA_KEYS = (
-    "user", "dstip", "srcport", "dstport", "protocol", "action", "id", "url", "data",
-    "extra_data", "status", "system_name", "srcuser", "uid", "euid", "gid", "tty", "pwd",
-    "command", "logname", "home", "shell", "type", "title", "file", "integration",
-    "virustotal", "vulnerability", "audit", "aws", "gcp", "office365", "github", "docker",
-    "osquery", "sca", "parameters", "program", "version",
+    "protocol", "srcip", "srcport", "srcuser", "dstuser", "dstip", "dstport", "id", "url",
+    "uid", "euid", "gid", "tty", "pwd", "command", "logname", "home", "shell", "user", "action",
+    "status", "system_name", "extra_data", "data", "type", "title", "file", "win",
+    "virustotal", "integration", "vulnerability", "audit", "aws", "gcp", "office365", "github",
+    "docker", "osquery", "sca", "parameters", "program", "version",
 )
 _SYSCHECK_KEYS = (
-    "mode", "size_before", "size_after", "perm_before", "perm_after", "uid_before",
+    "path", "mode", "size_before", "size_after", "perm_before", "perm_after", "uid_before",
     "uid_after", "gid_before", "gid_after", "md5_before", "md5_after", "sha1_before",
     "sha1_after", "sha256_before", "sha256_after", "uname_before", "uname_after",
     "gname_before", "gname_after", "mtime_before", "mtime_after", "inode_before",
@@ -73,15 +78,17 @@ _SYSCHECK_KEYS = (
 )
 
 
-# data.win.eventdata as Wazuh writes it for the usual Security, System and Sysmon events.
+# data.win.eventdata as Wazuh writes it for the usual Security, System and Sysmon events
+# (a logon failure's keys first, in their order).
 _EVENTDATA_KEYS = (
     "subjectUserSid", "subjectUserName", "subjectDomainName", "subjectLogonId",
-    "targetUserSid", "targetUserName", "targetDomainName", "targetLogonId",
+    "targetUserSid", "targetUserName", "targetDomainName", "targetLogonId", "status",
+    "failureReason", "subStatus", "logonType", "logonProcessName", "authenticationPackageName",
+    "workstationName", "logonGuid", "transmittedServices", "lmPackageName", "keyLength",
+    "processId", "processName", "ipAddress", "ipPort", "destinationIp",
     "targetLinkedLogonId", "targetOutboundUserName", "targetOutboundDomainName", "targetSid",
-    "logonType", "logonProcessName", "authenticationPackageName", "workstationName",
-    "logonGuid", "transmittedServices", "lmPackageName", "keyLength", "processId",
-    "processName", "ipPort", "impersonationLevel", "restrictedAdminMode", "virtualAccount",
-    "elevatedToken", "status", "failureReason", "subStatus", "privilegeList", "memberName",
+    "impersonationLevel", "restrictedAdminMode", "virtualAccount",
+    "elevatedToken", "privilegeList", "memberName",
     "memberSid", "samAccountName", "displayName", "userPrincipalName", "newProcessId",
     "newProcessName", "tokenElevationType", "commandLine", "parentProcessName",
     "mandatoryLabel", "objectServer", "objectType", "objectName", "handleId", "accessList",
@@ -123,11 +130,16 @@ class _QuickSyscheckFields(
     path: str | None = None
 
 
-def _with_raw(base: type[msgspec.Struct], names: tuple[str, ...]) -> Any:
-    """`base` and, after its fields, `names` as members decisions don't read."""
+def _with_raw(read: type[msgspec.Struct], names: tuple[str, ...]) -> Any:
+    """A struct of `names`, in that order: those of `read` as it declares them (decisions
+    read them), the others raw (only decoded to be counted)."""
+    hints = get_type_hints(read, localns=globals())
+    assert set(read.__struct_fields__) <= set(names), read
     return msgspec.defstruct(
-        base.__name__.removesuffix("Fields"), [(name, _Raw, UNSET) for name in names],
-        bases=(base,), forbid_unknown_fields=True, omit_defaults=True, gc=False,
+        read.__name__.removesuffix("Fields"),
+        [(name, hints[name], None) if name in hints else (name, _Raw, UNSET)
+         for name in names],
+        forbid_unknown_fields=True, omit_defaults=True, gc=False,
     )
 
 
@@ -141,20 +153,25 @@ else:
     _QuickSyscheck = _with_raw(_QuickSyscheckFields, _SYSCHECK_KEYS)
 
 
-class QuickLine(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    rule: QuickRule
-    id: str = ""
+class QuickLine(
+    msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False, kw_only=True
+):
+    """The line, its members in the order Wazuh writes them: re-encoded, a line Wazuh wrote
+    comes out byte for byte."""
+
     timestamp: str = ""
+    rule: QuickRule
     agent: _QuickAgent | None = None
-    data: _QuickData | None = None
-    location: str | None = None
-    syscheck: _QuickSyscheck | None = None
     manager: _Raw = UNSET
+    id: str = ""
     cluster: _Raw = UNSET
-    full_log: _Raw = UNSET
     previous_output: _Raw = UNSET
-    previous_log: _Raw = UNSET
+    full_log: _Raw = UNSET
+    syscheck: _QuickSyscheck | None = None
     predecoder: _Raw = UNSET
     decoder: _Raw = UNSET
-    input: _Raw = UNSET
+    data: _QuickData | None = None
     GeoLocation: _Raw = UNSET  # Wazuh's spelling
+    location: str | None = None
+    input: _Raw = UNSET
+    previous_log: _Raw = UNSET

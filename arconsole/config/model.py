@@ -118,22 +118,51 @@ class ActiveResponse:
         return f"{self.agent_number:03d}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class WhiteListEntry:
     """A `<global><white_list>` entry (spec 4).
 
-    `network` is set when the entry matched Wazuh's IPv4 regex (address, /CIDR or /netmask);
-    otherwise `pattern` holds the OSMatch pattern (without a leading `!`), matched as a
-    case-insensitive substring with `^`, `$` and `|` against the srcip string.
-    `negated` records a leading `!` (dropped by Wazuh 4.x for IPs; meaningful in OSSEC).
+    An entry that matched Wazuh's IPv4 regex (address, /CIDR or /netmask) is a network: its
+    `first` address as an integer and its `prefix` length (`network` gives it as an
+    `IPv4Network`; a network object per entry cost ~300 bytes, 20x the config's size for a
+    white list of single addresses). Otherwise `first` is -1 and `pattern` holds the OSMatch
+    pattern (without a leading `!`), matched as a case-insensitive substring with `^`, `$` and
+    `|` against the srcip string. `negated` records a leading `!` (dropped by Wazuh 4.x for
+    IPs; meaningful in OSSEC).
     """
 
     text: str
     line: int
     column: int
-    network: ipaddress.IPv4Network | None = None
-    pattern: str | None = None
-    negated: bool = False
+    pattern: str | None
+    negated: bool
+    first: int
+    prefix: int
+
+    def __init__(
+        self, text: str, line: int, column: int, network: ipaddress.IPv4Network | None = None,
+        pattern: str | None = None, negated: bool = False, *, first: int = -1, prefix: int = 0,
+    ) -> None:
+        if network is not None:
+            first, prefix = int(network.network_address), network.prefixlen
+        assign = object.__setattr__
+        assign(self, "text", text)
+        assign(self, "line", line)
+        assign(self, "column", column)
+        assign(self, "pattern", pattern)
+        assign(self, "negated", negated)
+        assign(self, "first", first)
+        assign(self, "prefix", prefix)
+
+    @property
+    def network(self) -> ipaddress.IPv4Network | None:
+        """The IPv4 network of an IP entry, None for a pattern."""
+        return None if self.first < 0 else ipaddress.IPv4Network((self.first, self.prefix))
+
+    @property
+    def last(self) -> int:
+        """The last address of an IP entry's network, as an integer."""
+        return self.first + (1 << (32 - self.prefix)) - 1
 
 
 @dataclass(frozen=True, slots=True)

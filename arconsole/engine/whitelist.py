@@ -20,19 +20,12 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from arconsole.addresses import strip_mapped
 from arconsole.config.model import Flavour, WhiteListEntry
+from arconsole.config.white_list import address_ranges
 
 _CACHE_LIMIT = 4096  # distinct srcips remembered; cleared when full (cheap, bounded)
-
-
-@dataclass(frozen=True, slots=True)
-class _Network:
-    entry: WhiteListEntry
-    address: int
-    mask: int
 
 
 class OSMatch:
@@ -103,26 +96,20 @@ class WhiteList:
     def __init__(self, entries: Iterable[WhiteListEntry], flavour: Flavour) -> None:
         self.entries = tuple(entries)
         self.flavour = flavour
-        self._networks: list[_Network] = []
+        # The IPv4 entries as integer ranges (config/white_list.py); OSSEC's first `!` one.
+        self._networks = address_ranges(self.entries)
+        self._first_negated = next((index for index, entry in enumerate(
+            self._networks.entries) if entry.negated), len(self._networks.entries))
         self._patterns: list[tuple[WhiteListEntry, OSMatch, bool]] = []
         for entry in self.entries:
-            if entry.network is not None:
-                address, mask = entry.network.network_address, entry.network.netmask
-                self._networks.append(_Network(entry, int(address), int(mask)))
-            elif entry.pattern is not None:
+            if entry.first >= 0:
+                continue
+            if entry.pattern is not None:
                 if flavour is Flavour.OSSEC and entry.negated:
                     self._patterns.append((entry, OSMatch("!" + entry.pattern), False))
                 else:
                     negate = entry.negated and flavour is Flavour.WAZUH
                     self._patterns.append((entry, OSMatch(entry.pattern), negate))
-        # Wazuh without `!` semantics: single addresses by number, then the other networks.
-        self._hosts: dict[int, WhiteListEntry] = {}
-        self._ranges: list[_Network] = []
-        for network in self._networks:
-            if network.mask == 0xFFFFFFFF:
-                self._hosts.setdefault(network.address, network.entry)
-            else:
-                self._ranges.append(network)
         # One regex answers "does any plain pattern match?"; the entry is looked up on a hit.
         plain = [matcher.regex_source() for _, matcher, negate in self._patterns if not negate]
         self._any_plain = re.compile("|".join(plain), re.IGNORECASE | re.ASCII) if plain else None
@@ -138,7 +125,7 @@ class WhiteList:
         if srcip in cache:
             return cache[srcip]
         ip = strip_mapped(srcip)
-        result = self._match_networks(ip) if self._networks else None
+        result = self._match_networks(ip) if self._networks.entries else None
         if result is None and self._patterns and (
             self._negated or self._any_plain is None or self._any_plain.search(ip) is not None
         ):
@@ -159,19 +146,12 @@ class WhiteList:
             number = int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big")
         except (OSError, ValueError):
             return None  # IPv6 or not an address: the IPv4 entries cannot hold it
+        first = self._networks.first_holding(number)  # the first entry holding it, in order
+        entries = self._networks.entries
         if self.flavour is Flavour.WAZUH:
-            entry = self._hosts.get(number)
-            if entry is not None:
-                return entry
-            for network in self._ranges:
-                if number & network.mask == network.address:
-                    return network.entry
-            return None
-        # OSSEC: the first `!` entry turns the meaning of every later verdict around.
-        inverted_by: WhiteListEntry | None = None
-        for network in self._networks:
-            if network.entry.negated and inverted_by is None:
-                inverted_by = network.entry
-            if number & network.mask == network.address:
-                return None if inverted_by is not None else network.entry
-        return inverted_by
+            return None if first < 0 else entries[first]
+        # OSSEC: from the first `!` entry on (that one included) a match means "not listed",
+        # and an address that matches nothing is then listed (by that entry).
+        if first >= 0:
+            return None if self._first_negated <= first else entries[first]
+        return entries[self._first_negated] if self._first_negated < len(entries) else None
