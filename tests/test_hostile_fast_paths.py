@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from arconsole.alerts import ar_lines
+from arconsole.alerts import ar_lines, jsonreader, rule_groups
 from arconsole.alerts.ar_lines import decode_json_line, read_ar_line, reading_of
 from arconsole.alerts.jsonreader import decode_alert_line
 from arconsole.alerts.model import Alert, AlertError
@@ -310,3 +310,65 @@ async def test_an_ar_line_crafted_only_on_fleet_keys_is_counted_and_skipped(
         assert [event.line for event in handled] == [2]
     finally:
         await engine.stop()
+
+
+# The group-string cache (`rule_groups`) is keyed by the rule's arrays as the line writes them,
+# found at the line's first `"groups":`. A decoy copy of the arrays in another order there
+# (an object before the rule, the rule's own `mitre`, or plain while the rule's key is
+# escaped) keyed the cache with the rule's true group string: a later genuine rule writing
+# its arrays in the decoy's order got the other order's group string, and `rules_group`
+# searches that string (hole, fixed in `written_arrays`).
+_TS = b'{"timestamp":"2026-11-23T10:00:00.000+0000",'
+_TRUE = b'"groups":["sshd"],"pci_dss":["10.2.4"],"tsc":["CC6.1"]'
+_DECOY = b'"groups":["sshd"],"tsc":["CC6.1"],"pci_dss":["10.2.4"]'
+_TAIL = b',"id":"1.1","data":{"srcip":"203.0.113.7"}}'
+
+
+def _rule(rule_id: bytes, arrays: bytes, extra: bytes = b"") -> bytes:
+    return (b'"rule":{"level":10,"description":"sshd: x","id":"' + rule_id + b'",' + extra
+            + arrays + b"}")
+
+
+_ESCAPED = _TRUE.replace(b'"groups"', b'"gr\\u006fups"')
+DECOYS = [
+    ("decoy object before the rule", _TS + b'"manager":{' + _DECOY + b"}," + _rule(b"5712", _TRUE)
+     + _TAIL),
+    ("decoy in the rule's mitre", _TS + _rule(b"5712", _TRUE, b'"mitre":{' + _DECOY + b"},")
+     + _TAIL),
+    ("escaped groups key, decoy in data", _TS + _rule(b"5712", _ESCAPED)
+     + b',"id":"1.1","data":{"srcip":"203.0.113.7","x":{' + _DECOY + b"}}}"),
+    ("escaped groups key, spaced, decoy in data", _TS + _rule(b"5712", _ESCAPED)
+     + b', "id":"1.1","data":{"srcip":"203.0.113.7","x":{' + _DECOY + b"}}}"),
+    ("AR line, decoy in the rule's mitre", edit('"mail":false,"groups":["ossec"', '"mail":false,'
+                                                '"mitre":{"groups":["ossec","active_response"],'
+                                                '"tsc":["CC6.1","CC6.8","CC7.2","CC7.3","CC7'
+                                                '.4"],"pci_dss":["11.4"],"gpg13":["4.13"],"gdp'
+                                                'r":["IV_35.7.d"],"nist_800_53":["SI.4"]},"grou'
+                                                'ps":["ossec"')),
+]
+_GENUINE = _TS + _rule(b"5713", _DECOY) + _TAIL
+# The real 651 with its own arrays written in the decoy's order (tsc first).
+_GENUINE_AR = edit('"pci_dss":["11.4"],"gpg13":["4.13"],"gdpr":["IV_35.7.d"],"nist_800_53":'
+                   '["SI.4"],"tsc":["CC6.1","CC6.8","CC7.2","CC7.3","CC7.4"]',
+                   '"tsc":["CC6.1","CC6.8","CC7.2","CC7.3","CC7.4"],"pci_dss":["11.4"],"gpg13"'
+                   ':["4.13"],"gdpr":["IV_35.7.d"],"nist_800_53":["SI.4"]')
+
+
+def _forget_groups() -> None:
+    rule_groups.GROUPS_BY_ARRAYS.clear()
+    jsonreader._rules_seen.clear()
+    _clear_caches()
+
+
+@pytest.mark.parametrize(("name", "line"), DECOYS, ids=[d[0] for d in DECOYS])
+def test_a_decoy_of_the_arrays_never_keys_the_group_cache(name: str, line: bytes) -> None:
+    genuine = _GENUINE_AR if name.startswith("AR line") else _GENUINE
+    _forget_groups()
+    alone = decode_alert_line(genuine).group_string
+    _forget_groups()
+    own = decode_json_line(line).group_string
+    assert own.index("pci_dss_") < own.index("tsc_")  # the attacker's rule: its own order
+    assert decode_json_line(genuine).group_string == alone  # not the decoy's cached string
+    assert decode_alert_line(genuine).group_string == alone
+    assert alone.index("tsc_") < alone.index("pci_dss_")
+    _forget_groups()

@@ -74,6 +74,12 @@ def written_arrays(line: bytes, rule: RuleArrays) -> bytes | None:
     groups = rule.groups
     if start < 0 or not groups:
         return None
+    # The first `"groups":` is the rule's only when no other can be: a second one (a decoy
+    # copy of the arrays in another order, written before the rule or in its `mitre`) or a
+    # `\u` escape (the rule's own key spelled `"gr\u006fups"`) leaves the order to the full
+    # parse, else the decoy's order would key the cache with the rule's group string.
+    if line.find(_GROUPS, start + len(_GROUPS)) >= 0 or b"\\u" in line:
+        return None
     present = [(member, raw) for (name, member) in _MEMBERS if (raw := getattr(rule, name))]
     end = start + len(_GROUPS) + len(groups) + sum(
         len(member) + len(raw) for member, raw in present)
