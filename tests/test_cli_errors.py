@@ -195,6 +195,12 @@ CASES: list[Case] = [
      lambda s: [f"cannot read {s.p('private/state.db')}: Permission denied"], True),
     ("explain-agents-dir", lambda s: ["explain", s.config, s.p("file"), "--agents", s.p("home")],
      lambda s: [f"cannot read {s.p('home')}: Is a directory"], False),
+    ("explain-escapes-in-config-path",
+     lambda s: ["explain", "/proc/n\n\x1b[2Jo/c.conf", s.p("file")],
+     lambda s: ["arconsole explain: cannot read /proc/n\\x0a\\x1b[2Jo/c.conf: No such file"],
+     False),
+    ("explain-escapes-in-alerts-path", lambda s: ["explain", s.config, "/proc/n\n\x1b[2Jo/a"],
+     lambda s: ["arconsole explain: cannot read /proc/n\\x0a\\x1b[2Jo/a: No such file"], False),
 ]
 
 
@@ -281,6 +287,80 @@ def test_bad_argument_is_a_usage_error(
     assert argument in errors[0] and reason in errors[0], errors[0]
     assert "\x1b" not in everything and "\x07" not in everything
 
+
+
+@pytest.mark.parametrize("argv", [
+    ["install-scripts", "{root}/file"],
+    ["install-scripts", "--agent", "{root}/file"],
+    ["install-scripts", "{root}/file/n\n\x1b[2Jo"],
+    ["demo", "--home", "{root}/file/n\n\x1b[2Jo"],
+])
+def test_a_home_that_cannot_be_written_is_one_phrased_line(layout: Layout,
+                                                         argv: list[str]) -> None:
+    """install-scripts and demo end an unusable HOME with status 1 (their contract) and one
+    line saying what failed where, escaped: no `[Errno 20]`, no Python repr of a path."""
+    argv = [arg.format(root=layout.root) for arg in argv]
+    result = arconsole(argv)
+    everything = result.stdout + result.stderr
+    assert "Traceback" not in everything and "Errno" not in everything, everything
+    assert "\x1b" not in everything, everything
+    assert result.returncode == 1, everything
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"arconsole {argv[0]}: cannot "), line
+    assert ": Not a directory" in line, line
+    if "\n" in argv[-1]:
+        assert "n\\x0a\\x1b[2Jo" in line, line
+    assert not (layout.root / "file").is_dir()  # nothing was made of the file
+
+
+def test_a_demo_whose_engine_cannot_start_says_so_as_run_does(tmp_path: Path) -> None:
+    """The demo's engine start fails as `run`'s does (one shared HostedEngine.start): the
+    same phrasing, status 1 as the demo always ended, no traceback."""
+    from arconsole.commands.demo import prepare_home
+
+    home = prepare_home(tmp_path / "demo")
+    state = home / "var" / "arconsole" / "state.db"
+    state.mkdir(parents=True)
+    result = arconsole(["demo", "--home", str(home)])
+    everything = result.stdout + result.stderr
+    assert "Traceback" not in everything, everything
+    assert result.returncode == 1, everything
+    assert result.stderr.splitlines() == [
+        f"arconsole demo: cannot open state {state}: not a regular file",
+        f"arconsole demo: kept its home {home}",
+    ]
+
+
+def test_a_demo_whose_control_socket_cannot_be_made_names_it(tmp_path: Path) -> None:
+    """Too long a path for the socket: said as `run` says it (it was the generic
+    `arconsole: AF_UNIX path too long`, naming nothing)."""
+    from arconsole.commands.demo import prepare_home
+
+    home = prepare_home(tmp_path / ("d" * 60) / ("e" * 60))
+    result = arconsole(["demo", "--home", str(home)])
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        "arconsole demo: cannot create the control socket "
+        f"{home}/var/arconsole/state.db.sock: AF_UNIX path too long")
+
+
+def test_attaching_to_a_socket_nobody_answers_is_one_escaped_line(tmp_path: Path) -> None:
+    """`--attach` a bound socket with no engine listening: status 1 and one line; a path with
+    a newline and an escape code is printed escaped (the embedded console's attach printed
+    it raw)."""
+    import socket
+
+    deaf = tmp_path / "deaf\n\x1b[2J.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as bound:
+        bound.bind(str(deaf))  # bound, never listening
+        result = arconsole(["--attach", str(deaf)])
+    everything = result.stdout + result.stderr
+    assert "Traceback" not in everything, everything
+    assert result.returncode == 1, everything
+    (line,) = result.stderr.splitlines()
+    assert line == (f"arconsole: cannot attach to the engine on {tmp_path}/deaf\\x0a"
+                    "\\x1b[2J.sock: [Errno 111] Connection refused"), line
 
 
 @pytest.fixture

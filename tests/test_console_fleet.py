@@ -19,8 +19,8 @@ from arconsole.engine.clock import ManualClock
 from arconsole.engine.control import serve_control
 from arconsole.engine.fleet_table import expected_end
 from arconsole.engine.link import BlockInfo, LocalLink, SocketLink
+from tests.fleet_support import API_AGENTS, bind_queue, fleet_home, fleet_options, received
 from tests.test_fleet_agent_blocks import ar_651
-from tests.test_fleet_delivery import API_AGENTS, bind_queue, fleet_home, received
 
 OURS = "001:firewall-drop-203.0.113.9"  # arconsole's own block on agent 001
 WAZUHS = "002:firewall-drop-198.51.100.7"  # a block agent 002's execd holds
@@ -57,8 +57,7 @@ async def test_local_and_socket_links_give_the_same_fleet_rows(tmp_path: Path) -
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
     engine = new_engine(home, ManualClock(T0), control_socket=True,
-                        agents_file=home / "agents.json",
-                        agent_queue=home / "queue" / "alerts" / "ar")
+                        **fleet_options(home))
     await engine.start(follow=False)
     control = await serve_control(engine)
     local = LocalLink(engine)
@@ -112,8 +111,7 @@ async def test_blocks_pane_shows_target_and_delivery_and_filters_by_agent(
     queue = bind_queue(home)
     try:
         async with console(tmp_path, size=(80, 40), home=home,
-                           agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar") as c:
+                           **fleet_options(home)) as c:
             await c.feed(attack_on_001(), ar_651("002", "198.51.100.7"), local_brute())
             await delivered(c.engine)
             await wait_for(c.pilot, lambda: len(c.shown_keys()) == 3, what="three rows")
@@ -178,8 +176,7 @@ async def test_r_on_a_wazuh_held_row_reverses_on_the_agent_and_states_the_conseq
     queue = bind_queue(home)
     try:
         async with console(tmp_path, size=(100, 40), home=home,
-                           agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar") as c:
+                           **fleet_options(home)) as c:
             await c.feed(attack_on_001(), ar_651("002", "198.51.100.7"), local_brute())
             await delivered(c.engine)
             received(queue)
@@ -226,10 +223,8 @@ async def test_r_on_a_wazuh_held_row_reverses_on_the_agent_and_states_the_conseq
 async def test_read_only_refuses_r_on_a_fleet_row(tmp_path: Path) -> None:
     home = mixed_home(tmp_path)
     queue = bind_queue(home)
-    options = {"agents_file": home / "agents.json",
-               "agent_queue": home / "queue" / "alerts" / "ar"}
     try:
-        async with console(tmp_path, home=home, read_only=True, **options) as c:
+        async with console(tmp_path, home=home, read_only=True, **fleet_options(home)) as c:
             await c.feed(ar_651("002", "198.51.100.7"))
             await wait_for(c.pilot, lambda: c.shown_keys() == [WAZUHS], what="the fleet row")
             await c.press("3")

@@ -95,3 +95,34 @@ def test_demo_home_is_a_private_runnable_copy(tmp_path: Path) -> None:
     (other / "precious").write_text("x")
     with pytest.raises(DemoError, match="not a demo home"):
         prepare_home(other)
+
+
+async def test_generator_stops_with_its_reason_when_the_file_cannot_be_appended(
+        tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    generator = AlertGenerator(tmp_path / "file" / "alerts.json", seed=1)
+    reason = await generator.run(1000.0, seconds=5.0)
+    assert reason == f"cannot append to {tmp_path}/file/alerts.json: Not a directory"
+    assert generator.written == 0
+
+
+async def test_the_demo_says_why_its_alerts_stopped(tmp_path: Path) -> None:
+    import asyncio
+    from functools import partial
+
+    from console_support import console, wait_for
+
+    from arconsole.commands.demo import say_why_alerts_stopped
+
+    async with console(tmp_path) as c:
+        (tmp_path / "file").write_text("")
+        generator = AlertGenerator(tmp_path / "file" / "alerts.json", seed=1)
+        c.app.clear_notifications()
+        feed = asyncio.create_task(generator.run(1000.0, seconds=5.0))
+        feed.add_done_callback(partial(say_why_alerts_stopped, c.app.main))
+        await wait_for(c.pilot, lambda: bool(c.app._notifications), what="the toast")
+        (toast,) = [n.message for n in c.app._notifications]
+        assert toast == f"demo alerts stopped: cannot append to {tmp_path}/file/alerts.json: " \
+                        "Not a directory"
+        said = [line for line in c.app.main.event_log.lines if "demo alerts stopped" in line]
+        assert len(said) == 1 and " error   demo alerts stopped: cannot append" in said[0]

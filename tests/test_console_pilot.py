@@ -330,6 +330,41 @@ async def test_reload_accepted_keeps_the_tree_and_marks_changes(tmp_path: Path) 
         assert c.app.main.header.generation == 2
 
 
+async def test_a_nodes_children_are_made_when_it_is_first_expanded(tmp_path: Path) -> None:
+    """The ossec.conf element tree (most of a big config's items) is made a level at a time,
+    as the operator expands it; an expansion inside a collapsed node survives a reload."""
+    async with console(tmp_path) as c:
+        tree = c.app.main.config_tree
+        section = tree.node_for("tree")
+        assert section is not None and section.data is not None
+        assert not section.is_expanded and section.allow_expand
+        assert list(section.children) == []  # nothing made below a collapsed node
+        everything = sum(1 for _ in tree.outline.walk())  # type: ignore[union-attr]
+        assert len(tree._by_path) < everything
+        section.expand()
+        await c.pilot.pause()
+        root_element = section.data.children[0]
+        assert [child.data for child in section.children] == section.data.children
+        inner = tree.node_for(root_element.path)
+        assert inner is not None and list(inner.children) == []
+        inner.expand()
+        await c.pilot.pause()
+        assert len(inner.children) == len(root_element.children) > 0
+        section.collapse()  # the inner node stays expanded inside it
+        conf = c.home / "etc" / "ossec.conf"
+        conf.write_text(conf.read_text().replace("<timeout>600</timeout>",
+                                                 "<timeout>900</timeout>"))
+        await c.press("ctrl+r")
+        await wait_for(c.pilot, lambda: c.engine.generation == 2, what="the reload")
+        await settle(c)
+        await wait_for(c.pilot, lambda: bool(tree.changed), what="the tree")
+        again = tree.node_for("tree")
+        inner = tree.node_for(root_element.path)
+        assert again is not None and not again.is_expanded
+        assert inner is not None and inner.is_expanded
+        assert len(inner.children) == len(root_element.children)
+
+
 async def test_reload_rejected_shows_a_banner_and_keeps_the_last_good_config(
         tmp_path: Path) -> None:
     async with console(tmp_path) as c:
@@ -513,3 +548,22 @@ async def test_keys_typed_right_after_slash_go_to_the_filter(tmp_path: Path) -> 
         await c.press("enter")
         assert len(c.app.screen_stack) == 1 and not c.app.main.ring.paused
         assert c.app.query_one("#blocks-filter", FilterBar).text == "rep"
+
+
+async def test_an_unreadable_active_responses_log_is_said_once_and_its_return_too(
+        tmp_path: Path) -> None:
+    async with console(tmp_path) as c:
+        log = c.home / "logs" / "active-responses.log"
+        log.mkdir()  # not a file the tab can follow
+        c.app.main.poll_files()
+        c.app.main.poll_files()
+        said = [line for line in c.app.main.event_log.lines if "active-responses.log" in line]
+        assert len(said) == 1, said
+        assert f"warning cannot read {log}: not a regular file" in said[0]
+        log.rmdir()
+        log.write_text("2026/11/23 10:00:00 active-response/bin/firewall-drop: back\n")
+        c.app.main.poll_files()
+        c.app.main.poll_files()
+        assert c.app.main.ar_log.lines[-1].endswith("back")
+        said = [line for line in c.app.main.event_log.lines if "active-responses.log" in line]
+        assert len(said) == 2 and said[1].endswith(f"info    reading {log} again"), said

@@ -160,3 +160,18 @@ def test_file_tail_starts_near_the_end_of_a_big_file(tmp_path: Path) -> None:
     lines = FileTail(path, initial_tail=200).poll()
     assert lines[-1] == "line 9999"
     assert len(lines) < 30 and all(line.startswith("line ") for line in lines)
+
+
+def test_file_tail_says_why_it_cannot_read_and_when_it_can_again(tmp_path: Path) -> None:
+    path = tmp_path / "active-responses.log"
+    tail = FileTail(path)
+    assert tail.poll() == [] and tail.problem is None  # missing: waited for, no complaint
+    path.mkdir()
+    assert tail.poll() == []
+    assert tail.problem == f"cannot read {path}: not a regular file"
+    path.rmdir()
+    os.mkfifo(path)  # never opened: a FIFO without a writer would block the console
+    assert tail.poll() == [] and tail.problem == f"cannot read {path}: not a regular file"
+    path.unlink()
+    path.write_text("back\n")
+    assert tail.poll() == ["back"] and tail.problem is None

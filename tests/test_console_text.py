@@ -71,3 +71,20 @@ def test_fit_keeps_escapes_whole_and_flagged() -> None:
     cut = fit("ab\x1bcdef", 4)  # the escape does not fit: never shown half
     assert all(not flag for _, flag in cut)
     assert "".join(p for p, _ in cut) == "ab… "
+
+
+@pytest.mark.parametrize("char", ["\x1b", "\x9b", "\x7f", "\u202e", "\u200b", "\u2028",
+                                  "\u00a0", "\u3000", "\ue000", "\U000e0001", "\u0378"])
+def test_the_console_and_the_command_line_escape_the_same_characters(char: str) -> None:
+    """One rule (`safetext.needs_escape`) for both: hidden spaces (U+00A0, U+3000), private
+    use and unassigned code points are shown as escapes on screen too, not only on stderr."""
+    from arconsole.safetext import literal as printable
+
+    assert escape_text(f"a{char}b") == printable(f"a{char}b") != f"a{char}b"
+
+
+def test_tab_and_line_breaks_keep_their_names_on_screen() -> None:
+    from arconsole.safetext import literal as printable
+
+    assert escape_text("1\n2\r3\t") == "1\\n2\\r3\\t"
+    assert printable("1\n2\r3\t") == "1\\x0a2\\x0d3\\x09"

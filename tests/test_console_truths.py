@@ -411,3 +411,54 @@ async def test_alert_detail_says_what_would_follow_a_firing_response(tmp_path: P
         assert "at server: fires, but firewall-drop needs srcip and this alert has none" in why
         agent = str(second.sections[0][1])
         assert "at 001: not delivered to agent 001: no agent transport configured" in agent
+
+
+async def test_a_bulk_reverse_with_failures_toasts_them_on_lines_of_their_own(
+        tmp_path: Path) -> None:
+    from engine_support import recorder, write_script
+
+    async with console(tmp_path) as c:
+        for n, address in enumerate(("203.0.113.1", "203.0.113.2")):
+            await c.feed(brute(n, address))
+        write_script(c.home, "firewall-drop", recorder(exit_code=1))  # deletes now fail
+        c.app.clear_notifications()
+        await c.press("3", "R")
+        assert isinstance(c.app.screen, BulkReverseScreen)
+        await c.press("2", "enter")
+        await wait_for(c.pilot, lambda: len(c.app.main.flows.results) == 2, what="outcomes")
+        await settle(c)
+        (toast,) = [t.message for t in c.app._notifications]
+        lines = toast.split("\n")
+        assert lines[0] == "reverse 2 blocks: 0 done, 2 FAILED", toast
+        assert len(lines) == 3 and all(": FAILED: " in line for line in lines[1:]), toast
+        assert "\\n" not in toast  # the separators are line breaks, not escapes
+
+
+async def test_fleet_rows_are_read_at_most_once_a_second_and_the_last_change_shows(
+        tmp_path: Path) -> None:
+    """A live console reads the (embedded engine's) fleet rows at most once a second; a
+    change that comes sooner is shown when the second is up, not lost."""
+    from tests.fleet_support import bind_queue, fleet_home, fleet_options
+    from tests.test_hostile_fleet import ar_alert
+
+    home = fleet_home(tmp_path)
+    queue = bind_queue(home)
+    try:
+        async with console(tmp_path, home=home, **fleet_options(home)) as c:
+            main = c.app.main
+            main.live = True
+            try:
+                await c.feed(ar_alert("002", "active-response/bin/firewall-drop",
+                                      "198.51.100.7"))
+                await wait_for(c.pilot, lambda: len(c.shown_keys()) == 1, what="one row")
+                read_at = time.monotonic()
+                await c.feed(ar_alert("002", "active-response/bin/firewall-drop",
+                                      "198.51.100.8"))
+                if time.monotonic() - read_at < 0.9:
+                    assert len(c.shown_keys()) == 1  # within the second: not read yet
+                await wait_for(c.pilot, lambda: len(c.shown_keys()) == 2, timeout=5,
+                               what="the second row, a second later")
+            finally:
+                main.live = False
+    finally:
+        queue.close()

@@ -8,8 +8,8 @@ import asyncio
 from pathlib import Path
 
 from arconsole.engine.clock import ManualClock
-from tests.engine_support import T0, alert_line, started
-from tests.test_fleet_delivery import bind_queue, expected, fleet_home, received
+from tests.engine_support import T0, alert_line
+from tests.fleet_support import bind_queue, expected, fleet_engine, fleet_home, received, settle
 
 REVERSE = (
     b'(local_source) [] NNS 001 {"version":1,"origin":{"name":"node01","module":"arconsole"},'
@@ -18,19 +18,11 @@ REVERSE = (
 )
 
 
-async def settle(engine: object) -> None:
-    delivery = engine.agent_delivery  # type: ignore[attr-defined]
-    for _ in range(3):
-        await asyncio.sleep(0)
-    await delivery.wait_idle()
-
-
 async def test_repeat_refreshes_expiry_reverses_and_restart_keeps_it(tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
-    path = home / "queue" / "alerts" / "ar"
     clock = ManualClock(T0)
-    engine = await started(home, clock, agents_file=home / "agents.json", agent_queue=path)
+    engine = await fleet_engine(home, clock)
     first = alert_line("5.1", rule_id="5710", level=5, agent_id="001", srcip="203.0.113.9")
     try:
         await engine.handle_line(first)
@@ -52,7 +44,7 @@ async def test_repeat_refreshes_expiry_reverses_and_restart_keeps_it(tmp_path: P
     finally:
         await engine.stop()
     # A restart keeps the block and its timer.
-    engine = await started(home, clock, agents_file=home / "agents.json", agent_queue=path)
+    engine = await fleet_engine(home, clock)
     try:
         assert ("001", "firewall-drop", "203.0.113.9") in \
             engine.agent_delivery.blocks.blocks  # type: ignore[union-attr]
@@ -99,8 +91,7 @@ async def test_blocks_reverse_agent_keys_for_arconsole_and_wazuh_blocks(tmp_path
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
     clock = ManualClock(T0)
-    engine = await started(home, clock, agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home, clock)
     try:
         await engine.handle_line(alert_line("6.1", rule_id="5710", level=5, agent_id="001",
                                             srcip="203.0.113.9"))
@@ -136,8 +127,7 @@ async def test_blocks_list_shows_agent_blocks_and_the_consequence(tmp_path: Path
 
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
-    engine = await started(home, ManualClock(T0), agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home, ManualClock(T0))
     try:
         await engine.handle_line(alert_line("8.1", rule_id="5710", level=5, agent_id="001",
                                             srcip="203.0.113.9"))
@@ -168,7 +158,7 @@ def offenders_home(tmp_path: Path) -> Path:
     import json
 
     from tests.engine_support import command, make_home, response
-    from tests.test_fleet_delivery import API_AGENTS
+    from tests.fleet_support import API_AGENTS
 
     home = make_home(tmp_path, [command("firewall-drop")], [
         response("firewall-drop", location="local", rules_id="5710", timeout=60,
@@ -185,7 +175,6 @@ async def test_repeated_offenders_escalate_agent_blocks_per_agent_and_persist(
     during a block escalates it and resets it to the new duration, counts survive a restart."""
     home = offenders_home(tmp_path)
     queue = bind_queue(home)
-    path = home / "queue" / "alerts" / "ar"
     clock = ManualClock(T0)
     ident = ("001", "firewall-drop", "203.0.113.9")
 
@@ -193,7 +182,7 @@ async def test_repeated_offenders_escalate_agent_blocks_per_agent_and_persist(
         return alert_line(alert_id, rule_id="5710", level=5, agent_id=agent,
                           srcip="203.0.113.9")
 
-    engine = await started(home, clock, agents_file=home / "agents.json", agent_queue=path)
+    engine = await fleet_engine(home, clock)
     try:
         blocks = engine.agent_delivery.blocks.blocks  # type: ignore[union-attr]
         first = trigger("7.1")
@@ -234,7 +223,7 @@ async def test_repeated_offenders_escalate_agent_blocks_per_agent_and_persist(
         await engine.stop()
     # The counts are in the state file: after a restart, the next trigger gets 10 min.
     clock.advance(3600)
-    engine = await started(home, clock, agents_file=home / "agents.json", agent_queue=path)
+    engine = await fleet_engine(home, clock)
     try:
         again = trigger("7.4")
         await engine.handle_line(again)
@@ -271,8 +260,7 @@ async def test_a_reversal_the_agent_never_confirmed_is_sent_again_when_it_starts
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
     clock = ManualClock(T0)
-    engine = await started(home, clock, agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home, clock)
     blocks = engine.agent_delivery.blocks.blocks  # type: ignore[union-attr]
     started_alert = alert_line("9.9", rule_id="503", level=3, agent_id="001", srcip=None,
                                groups=["ossec"])

@@ -24,8 +24,8 @@ from pathlib import Path
 from arconsole.engine.fleet_store import IN_DOUBT, FleetStore
 from arconsole.engine.store import StateStore
 from tests.engine_support import alert_line
-from tests.fleet_support import stored_deliveries
-from tests.test_fleet_delivery import Reader, fleet_home
+from tests.fleet_support import fleet_home, stored_deliveries
+from tests.test_fleet_delivery import Reader
 
 COUNT = 1000
 

@@ -4,7 +4,6 @@ HOME/queue/alerts/ar (spec 6.3 A and C, fleet.md F1), the inventory, and deliver
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,57 +12,17 @@ import pytest
 from arconsole.engine.agent_messages import agent_datagram, header_flags, reverse_json
 from arconsole.engine.agents import AgentDirectory, load_client_keys
 from arconsole.engine.options import parse_agent_transport
-from tests.engine_support import alert_line, command, make_home, response, started
-from tests.fleet_support import stored_deliveries
-
-API_AGENTS = {
-    "data": {
-        "affected_items": [
-            {"id": "000", "name": "manager", "ip": "127.0.0.1", "version": "Wazuh v4.14.7",
-             "status": "active"},
-            {"id": "001", "name": "web-01", "ip": "192.0.2.1", "version": "Wazuh v4.14.7",
-             "status": "active"},
-            {"id": "002", "name": "db-01", "ip": "192.0.2.2", "version": "Wazuh v4.2.0",
-             "status": "active"},
-            {"id": "003", "name": "off-01", "ip": "192.0.2.3", "version": "Wazuh v4.14.7",
-             "status": "disconnected"},
-            {"id": "004", "name": "old-01", "ip": "192.0.2.4", "version": "Wazuh v4.1.5",
-             "status": "active"},
-        ],
-        "total_affected_items": 5,
-    },
-    "error": 0,
-}
-
-
-def bind_queue(home: Path) -> socket.socket:
-    path = home / "queue" / "alerts" / "ar"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(path))
-    sock.settimeout(5)
-    return sock
-
-
-def received(sock: socket.socket) -> list[bytes]:
-    sock.setblocking(False)
-    out: list[bytes] = []
-    while True:
-        try:
-            out.append(sock.recv(70000))
-        except BlockingIOError:
-            return out
-
-
-def expected(flags: str, agent: str, executable: str, alert: bytes,
-             extra: list[str] | None = None) -> bytes:
-    body = json.dumps(
-        {"version": 1, "origin": {"name": "node01", "module": "arconsole"},
-         "command": "!" + executable,
-         "parameters": {"extra_args": extra or [], "alert": "ALERT"}},
-        separators=(",", ":"),
-    ).encode().replace(b'"ALERT"', alert)
-    return f"(local_source) [] {flags} {agent} ".encode() + body + b"\0"
+from tests.engine_support import alert_line, started
+from tests.fleet_support import (
+    API_AGENTS,
+    bind_queue,
+    expected,
+    fleet_engine,
+    fleet_home,
+    queue_path,
+    received,
+    stored_deliveries,
+)
 
 
 def test_inventory_reads_the_api_answer_the_plain_list_and_client_keys(tmp_path: Path) -> None:
@@ -108,22 +67,10 @@ def test_agent_transport_option_values(tmp_path: Path) -> None:
         parse_agent_transport("ssh", tmp_path)
 
 
-def fleet_home(tmp_path: Path) -> Path:
-    home = make_home(tmp_path, [command("firewall-drop"), command("host-deny")], [
-        response("firewall-drop", location="local", rules_id="5710", timeout=60),
-        response("host-deny", location="defined-agent", rules_id="5711", timeout=30,
-                 extra="<agent_id>002</agent_id>"),
-        response("firewall-drop", location="all", rules_id="5712"),
-    ])
-    (home / "agents.json").write_text(json.dumps(API_AGENTS))
-    return home
-
-
 async def test_conformance_local_defined_agent_and_all_on_a_real_socket(tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
-    engine = await started(home, agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home)
     delivery = engine.agent_delivery
     assert delivery is not None
     try:
@@ -160,8 +107,7 @@ async def test_conformance_local_defined_agent_and_all_on_a_real_socket(tmp_path
 
 async def test_queue_missing_at_start_is_retried_until_it_appears(tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
-    engine = await started(home, agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home)
     delivery = engine.agent_delivery
     assert delivery is not None
     try:
@@ -189,7 +135,7 @@ async def test_client_keys_inventory_without_agents_file(tmp_path: Path) -> None
     home = fleet_home(tmp_path)
     (home / "etc" / "client.keys").write_text("001 web-01 any k1\n005 app-05 any k5\n")
     queue = bind_queue(home)
-    engine = await started(home, agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await started(home, agent_queue=queue_path(home))
     delivery = engine.agent_delivery
     assert delivery is not None
     try:
@@ -250,8 +196,8 @@ async def test_socket_removed_and_recreated_mid_burst_loses_nothing(tmp_path: Pa
 
     home = fleet_home(tmp_path)
     reader = Reader(home)
-    path = home / "queue" / "alerts" / "ar"
-    engine = await started(home, agents_file=home / "agents.json", agent_queue=path)
+    path = queue_path(home)
+    engine = await fleet_engine(home)
     delivery = engine.agent_delivery
     assert delivery is not None
     got: list[bytes] = []
@@ -298,8 +244,7 @@ async def test_observe_mode_runs_and_sends_nothing_but_decides_and_follows(
         "</ossec_config>"))
     write_script(home, "firewall-drop", recorder())
     queue = bind_queue(home)
-    engine = await started(home, agents_file=home / "agents.json", mode=Mode.OBSERVE,
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home, mode=Mode.OBSERVE)
     subscription = engine.bus.subscribe()
     try:
         await engine.handle_line(alert_line("7.1", rule_id="5710", level=5, agent_id="001",
@@ -319,8 +264,7 @@ async def test_observe_mode_runs_and_sends_nothing_but_decides_and_follows(
 
 async def test_run_warns_of_double_delivery_on_the_managers_own_config(tmp_path: Path) -> None:
     home = fleet_home(tmp_path)  # its config is HOME/etc/ossec.conf, as a manager's
-    engine = await started(home, agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home)
     try:
         events = [e.message for e in engine.store.list_events()]
         assert any("double delivery" in m and "firewall-drop60" in m for m in events)
@@ -328,8 +272,7 @@ async def test_run_warns_of_double_delivery_on_the_managers_own_config(tmp_path:
         await engine.stop()
     own = tmp_path / "arconsole.conf"
     own.write_text((home / "etc" / "ossec.conf").read_text())
-    engine = await started(home, config_path=own, agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home, config_path=own)
     try:
         assert not any("double delivery" in e.message for e in engine.store.list_events()
                        if e.at > 0 and "arconsole.conf" in e.message)

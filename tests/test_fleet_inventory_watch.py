@@ -13,8 +13,15 @@ from pathlib import Path
 
 from arconsole.engine.bus import Subscription
 from arconsole.engine.events import Notice
-from tests.engine_support import alert_line, started
-from tests.test_fleet_delivery import API_AGENTS, bind_queue, expected, fleet_home, received
+from tests.engine_support import alert_line
+from tests.fleet_support import (
+    API_AGENTS,
+    bind_queue,
+    expected,
+    fleet_engine,
+    fleet_home,
+    received,
+)
 
 
 async def next_notice(events: Subscription, text: str, timeout: float = 10.0) -> Notice:
@@ -34,8 +41,7 @@ async def test_agents_file_is_re_read_when_it_changes(tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
     agents_file = home / "agents.json"
-    engine = await started(home, agents_file=agents_file, watch_config=True,
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home, watch_config=True)
     delivery = engine.agent_delivery
     assert delivery is not None
     events = engine.bus.subscribe()

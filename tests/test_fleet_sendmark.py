@@ -29,12 +29,16 @@ from arconsole.engine.agent_spool import spool_path
 from arconsole.engine.clock import ManualClock
 from arconsole.engine.engine import Engine
 from arconsole.engine.fleet_store import IN_DOUBT
-from tests.engine_support import T0, alert_line, started
-from tests.fleet_support import stored_deliveries
+from tests.engine_support import T0, alert_line
+from tests.fleet_support import (
+    bind_queue,
+    fleet_engine,
+    fleet_home,
+    queue_path,
+    received,
+    stored_deliveries,
+)
 from tests.test_fleet_agent_blocks import ar_651
-from tests.test_fleet_delivery import bind_queue, fleet_home, received
-
-QUEUE = ("queue", "alerts", "ar")
 
 
 async def record_five_unsent(home: Path) -> tuple[list[bytes], Path, str]:
@@ -58,8 +62,7 @@ async def record_five_unsent(home: Path) -> tuple[list[bytes], Path, str]:
 
 
 async def restart(home: Path) -> Engine:
-    return await started(home, agents_file=home / "agents.json",
-                         agent_queue=home.joinpath(*QUEUE))
+    return await fleet_engine(home)
 
 
 async def test_a_crash_mid_send_leaves_one_record_unknown_and_resends_only_the_rest(
@@ -102,7 +105,7 @@ async def test_a_crash_mid_send_leaves_one_record_unknown_and_resends_only_the_r
         queue.close()
 
     # And once more: nothing is left to send, nothing is sent again.
-    home.joinpath(*QUEUE).unlink()
+    queue_path(home).unlink()
     queue = bind_queue(home)
     engine = await restart(home)
     try:
@@ -133,8 +136,7 @@ async def test_a_record_in_doubt_that_no_log_line_confirms_is_reported_unconfirm
 
     queue = bind_queue(home)
     clock = ManualClock(T0)
-    engine = await started(home, clock, agents_file=home / "agents.json",
-                           agent_queue=home.joinpath(*QUEUE))
+    engine = await fleet_engine(home, clock)
     try:
         delivery = engine.agent_delivery
         assert delivery is not None

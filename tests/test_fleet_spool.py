@@ -20,8 +20,7 @@ from arconsole.engine.agent_spool import encode_entry, read_entries, spool_path
 from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.store import StateStore
 from tests.engine_support import alert_line
-from tests.fleet_support import stored_deliveries
-from tests.test_fleet_delivery import bind_queue, fleet_home, received
+from tests.fleet_support import bind_queue, fleet_home, queue_path, received, stored_deliveries
 from tests.test_fleet_sendmark import restart
 
 
@@ -52,7 +51,7 @@ async def burst(home: Path, first: int, count: int) -> tuple[list[bytes], Path]:
     finally:
         await engine.stop()
         queue.close()
-        (home / "queue" / "alerts" / "ar").unlink()
+        queue_path(home).unlink()
 
 
 async def test_entries_not_yet_indexed_are_listed_and_indexed_at_restart(tmp_path: Path) -> None:
@@ -81,7 +80,7 @@ async def test_entries_not_yet_indexed_are_listed_and_indexed_at_restart(tmp_pat
     finally:
         await engine.stop()
         queue.close()
-        (home / "queue" / "alerts" / "ar").unlink()
+        queue_path(home).unlink()
 
 
 async def test_a_torn_tail_is_cut_and_later_records_follow_whole_entries(tmp_path: Path) -> None:

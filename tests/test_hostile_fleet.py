@@ -21,9 +21,8 @@ from arconsole.engine.clock import ManualClock
 from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.fleet_table import ArLogEntry, FleetTable
 from arconsole.engine.store import StateStore
-from tests.engine_support import T0, started
-from tests.test_fleet_agent_blocks import settle
-from tests.test_fleet_delivery import bind_queue, fleet_home, received
+from tests.engine_support import T0
+from tests.fleet_support import bind_queue, fleet_engine, fleet_home, received, settle
 
 
 def ar_alert(agent: str, program_path: str, key: str, *, agent_name: str = "web-01",
@@ -51,8 +50,7 @@ HOSTILE_NAME = "\x1b]0;pwned\x07[bold red]x[/][@click=app.quit]q[/]\u202eevil\u2
 async def test_hostile_fleet_fields_are_listed_literally(tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
-    engine = await started(home, ManualClock(T0), agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home, ManualClock(T0))
     try:
         await engine.handle_line(ar_alert(
             "002", "active-response/bin/fw\x1b[2J[bold]x\u202e", "198.51.100.7",
@@ -79,8 +77,7 @@ async def test_hostile_fleet_fields_are_listed_literally(tmp_path: Path) -> None
 async def test_a_decoy_row_cannot_capture_the_operators_reverse(tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
-    engine = await started(home, ManualClock(T0), agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home, ManualClock(T0))
     try:
         await engine.handle_line(ar_alert("002", "active-response/bin/firewall",
                                           "drop-198.51.100.7"))  # the decoy, planted first
@@ -104,8 +101,7 @@ async def test_reverse_is_not_reported_sent_for_a_key_the_agent_must_refuse(
         tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
-    engine = await started(home, ManualClock(T0), agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home, ManualClock(T0))
     try:
         key = "198.51.100.7;touch pwned"
         await engine.handle_line(ar_alert("002", "active-response/bin/firewall-drop", key))
@@ -139,8 +135,7 @@ async def test_agents_past_999_are_reached(tmp_path: Path) -> None:
          "status": "active"}]}}
     (home / "agents.json").write_text(json.dumps(agents))
     queue = bind_queue(home)
-    engine = await started(home, ManualClock(T0), agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home, ManualClock(T0))
     try:
         from tests.engine_support import alert_line
 
@@ -158,8 +153,7 @@ async def test_agents_past_999_are_reached(tmp_path: Path) -> None:
 async def test_deletes_of_unknown_blocks_do_not_grow_the_table(tmp_path: Path) -> None:
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
-    engine = await started(home, ManualClock(T0), agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home, ManualClock(T0))
     try:
         for i in range(500):
             await engine.handle_line(ar_alert(
@@ -216,8 +210,7 @@ async def test_a_burst_of_agent_started_alerts_resends_the_blocks_once(
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
     clock = ManualClock(T0)
-    engine = await started(home, clock, agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home, clock)
     started_alert = alert_line("9.9", rule_id="503", level=3, agent_id="001", srcip=None,
                                groups=["ossec"])
     try:

@@ -22,14 +22,13 @@ START = """
 import asyncio, os, sys
 from pathlib import Path
 sys.path.insert(0, {repo!r})
-from tests.engine_support import started, T0
-from tests.test_fleet_delivery import fleet_home, bind_queue
+from tests.engine_support import T0
+from tests.fleet_support import bind_queue, fleet_engine
 from arconsole.engine.clock import ManualClock
 home = Path({home!r})
 queue = bind_queue(home)
 async def main() -> None:
-    engine = await started(home, ManualClock(T0), agents_file=home / "agents.json",
-                           agent_queue=home / "queue" / "alerts" / "ar")
+    engine = await fleet_engine(home, ManualClock(T0))
     print("started")
     await engine.stop()
 asyncio.run(main())
@@ -39,7 +38,7 @@ asyncio.run(main())
 def plant(tmp_path: Path, name: str, how: str) -> tuple[Path, Path]:
     """A fleet home with `state.db.<name>` planted as `how`; (home, victim)."""
     sys.path.insert(0, str(REPO))
-    from tests.test_fleet_delivery import fleet_home
+    from tests.fleet_support import fleet_home
 
     home = fleet_home(tmp_path)
     state_dir = home / "var" / "arconsole"

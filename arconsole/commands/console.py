@@ -12,24 +12,25 @@ import asyncio
 import contextlib
 import os
 import signal
-import sqlite3
-import sys
 import threading
 from typing import TYPE_CHECKING
 
 from arconsole.commands.engine_args import (
     add_engine_options,
     options_from_args,
-    with_home_hint,
 )
-from arconsole.commands.errors import describe_start_failure, report
+from arconsole.commands.errors import (
+    EXIT_FAILED,
+    CommandError,
+    report,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from arconsole.commands.engine_host import HostedEngine
     from arconsole.console.app import ConsoleApp
-    from arconsole.engine.link import EngineLink
+    from arconsole.engine.link import EngineLink, SocketLink
     from arconsole.engine.options import EngineOptions
 
 HANGUP_GRACE = 10.0  # after a hang-up, exit for sure this many seconds later
@@ -72,32 +73,23 @@ def run(args: argparse.Namespace) -> int:
 async def _run(options: EngineOptions, *, theme: str | None, mouse: bool) -> int:
     from arconsole.commands.engine_host import HostedEngine
     from arconsole.console.app import ConsoleApp
-    from arconsole.engine.control import ControlError, engine_listening
-    from arconsole.engine.engine import Engine, EngineError
-    from arconsole.engine.link import LocalLink, SocketLink
-    from arconsole.engine.store import StateError
+    from arconsole.engine.control import engine_listening
+    from arconsole.engine.engine import Engine
+    from arconsole.engine.link import LocalLink
 
     host: HostedEngine | None = None
     link: EngineLink
     if await asyncio.to_thread(engine_listening, options.socket_path):
         try:
-            link = await SocketLink.connect(options.socket_path, read_only=options.read_only)
-        except (ControlError, OSError) as error:
-            print(f"arconsole: cannot attach to the engine on {options.socket_path}: {error}",
-                  file=sys.stderr)
-            return 1
+            link = await _connect(options.socket_path, read_only=options.read_only)
+        except CommandError as error:
+            return report(error.message, error.status)
     else:
         host = HostedEngine(Engine(options))
         try:
             await host.start()
-        except (EngineError, StateError, OSError, sqlite3.Error) as error:
-            with contextlib.suppress(Exception):
-                await host.engine.stop(reverse=False)  # the socket is the last step of start
-            message, status = describe_start_failure(
-                error, config=options.config_path, state=options.state_path,
-                alerts=options.alerts_path, socket=options.socket_path,
-            )
-            return report(with_home_hint(message, options), status)
+        except CommandError as error:
+            return report(error.message, error.status)
         link = LocalLink(host.engine)
     app = ConsoleApp(link, theme=theme, flavour=options.flavour, role=options.role)
     return await run_console(app, link, host, mouse=mouse)
@@ -107,21 +99,31 @@ async def _run_attached(sockets: list[Path], *, read_only: bool, theme: str | No
                         mouse: bool) -> int:
     """`--attach SOCKET ...`: one engine is reached directly, several through a MultiLink."""
     from arconsole.console.app import ConsoleApp
-    from arconsole.engine.control import ControlError
-    from arconsole.engine.link import SocketLink
     from arconsole.engine.multilink import MultiLink
 
     links: list[SocketLink] = []
     for path in sockets:
         try:
-            links.append(await SocketLink.connect(path, read_only=read_only))
-        except (ControlError, OSError) as error:
+            links.append(await _connect(path, read_only=read_only))
+        except CommandError as error:
             for attached in links:
                 await attached.close()
-            return report(f"cannot attach to the engine on {path}: {error}", 1)
+            return report(error.message, error.status)
     link: EngineLink = links[0] if len(links) == 1 else MultiLink(links)
     app = ConsoleApp(link, theme=theme)
     return await run_console(app, link, None, mouse=mouse)
+
+
+async def _connect(path: Path, *, read_only: bool) -> SocketLink:
+    """The engine on the control socket `path`; CommandError (status 1) saying why not."""
+    from arconsole.engine.control import ControlError
+    from arconsole.engine.link import SocketLink
+
+    try:
+        return await SocketLink.connect(path, read_only=read_only)
+    except (ControlError, OSError) as error:
+        raise CommandError(f"cannot attach to the engine on {path}: {error}",
+                           EXIT_FAILED) from None
 
 
 async def run_console(app: ConsoleApp, link: EngineLink, engine: HostedEngine | None, *,

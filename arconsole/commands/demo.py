@@ -17,10 +17,14 @@ import shutil
 import stat
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import arconsole
+
+if TYPE_CHECKING:
+    from arconsole.console.screens.main import MainScreen
 
 DEMO_MARKER = Path("etc") / "arconsole-demo"
 DEFAULT_MAX_TIMEOUT = 40
@@ -134,7 +138,14 @@ def run(args: argparse.Namespace) -> int:
             home = prepare_home(Path(tempfile.mkdtemp(prefix="arconsole-demo-")),
                                 max_timeout=args.max_timeout)
     except (DemoError, OSError) as error:
-        print(f"arconsole demo: {error}", file=sys.stderr)
+        from arconsole.commands.errors import path_failure
+        from arconsole.safetext import literal
+
+        reason = str(error)
+        if isinstance(error, OSError):
+            where = args.home if args.home is not None else Path(tempfile.gettempdir())
+            reason = path_failure("prepare the demo home in", where, error)
+        print(f"arconsole demo: {literal(reason)}", file=sys.stderr)
         return 1
     try:
         return asyncio.run(_run(home, args))
@@ -176,14 +187,30 @@ def white_listed_addresses(home: Path) -> list[str]:
     return addresses
 
 
+def say_why_alerts_stopped(screen: MainScreen, feed: asyncio.Task[str | None]) -> None:
+    """The generator stopped before its time (its file cannot be appended to): said in the
+    events log and a toast, not left to look like a quiet network."""
+    if feed.cancelled():
+        return
+    reason = feed.result()
+    if reason is not None:
+        from arconsole.console.flows import stamp
+        from arconsole.console.text import escape_text
+
+        screen.log_lines([f"{stamp(screen.clock())} error   demo alerts stopped: {reason}"])
+        screen.toast(escape_text(f"demo alerts stopped: {reason}", limit=300), error=True)
+
+
 async def _run(home: Path, args: argparse.Namespace) -> int:
     from arconsole.commands.console import run_console
     from arconsole.commands.engine_host import HostedEngine
+    from arconsole.commands.errors import CommandError
     from arconsole.console.app import ConsoleApp
     from arconsole.console.generator import AlertGenerator
-    from arconsole.engine.engine import Engine, EngineError
+    from arconsole.engine.engine import Engine
     from arconsole.engine.link import LocalLink
     from arconsole.engine.options import EngineOptions
+    from arconsole.safetext import literal
 
     options = EngineOptions(
         config_path=home / "etc" / "ossec.conf", home=home,
@@ -194,14 +221,15 @@ async def _run(home: Path, args: argparse.Namespace) -> int:
     host = HostedEngine(Engine(options))
     try:
         await host.start()
-    except EngineError as error:
-        print(f"arconsole demo: {error}", file=sys.stderr)
+    except CommandError as error:
+        print(f"arconsole demo: {literal(error.message)}", file=sys.stderr)
         return 1
     link = LocalLink(host.engine)
     generator = AlertGenerator(options.alerts_path, white_listed=white_listed_addresses(home),
                                seed=args.seed)
-    task = asyncio.create_task(generator.run(args.rate, seconds=args.seconds))
     app = ConsoleApp(link, theme=args.theme, demo=demo_note(home))
+    task = asyncio.create_task(generator.run(args.rate, seconds=args.seconds))
+    task.add_done_callback(partial(say_why_alerts_stopped, app.main))
     try:
         return await run_console(app, link, host)
     finally:

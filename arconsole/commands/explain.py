@@ -73,22 +73,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config, flavour=Flavour(args.flavour))
     except ConfigReadError as error:
-        print(f"arconsole explain: cannot read {args.config}: {error}", file=sys.stderr)
-        return 2
+        return _fail(f"cannot read {args.config}: {error}")
     agents: AgentDirectory | None = None
     if args.agents is not None:
         try:
             agents = load_agents(args.agents)
         except AgentsFileError as error:
-            print(f"arconsole explain: {error}", file=sys.stderr)
-            return 2
+            return _fail(str(error))
     _warn_config_errors(config)
     try:
         stream = _open_alerts(args.alerts)
     except OSError as error:
-        print(f"arconsole explain: cannot read {args.alerts}: {error.strerror or error}",
-              file=sys.stderr)
-        return 2
+        return _fail(f"cannot read {args.alerts}: {error.strerror or error}")
     if stream is sys.stdin.buffer and sys.stdin.isatty():
         # Otherwise a forgotten ALERTS looks like a hang.
         print("arconsole explain: reading alerts from stdin (paste alerts.json lines, end "
@@ -159,6 +155,15 @@ def _chain(first: list[bytes], rest: Iterable[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
+def _fail(message: str) -> int:
+    """One line on stderr, escaped (a newline or an escape code in a path cannot break or
+    forge it); exit status 2: an input cannot be read."""
+    from arconsole.safetext import literal
+
+    print(f"arconsole explain: {literal(message)}", file=sys.stderr)
+    return 2
+
+
 def _open_alerts(name: str) -> IO[bytes]:
     if name == "-":
         return sys.stdin.buffer
@@ -169,11 +174,13 @@ def _warn_config_errors(config: Config) -> None:
     errors = config.errors
     if not errors:
         return
+    from arconsole.safetext import literal
+
     print(
-        f"arconsole explain: {config.path} has {len(errors)} error(s); Wazuh would refuse to "
-        "start with it. The decisions below use the blocks that could be read.",
+        f"arconsole explain: {literal(str(config.path))} has {len(errors)} error(s); Wazuh "
+        "would refuse to start with it. The decisions below use the blocks that could be read.",
         file=sys.stderr,
     )
     for error in errors[:5]:
-        print(f"  {config.path}:{error.line}:{error.column}: {error.message} [{error.code}]",
-              file=sys.stderr)
+        print(literal(f"  {config.path}:{error.line}:{error.column}: {error.message} "
+                      f"[{error.code}]"), file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +27,30 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.agent:
-        from arconsole.commands.install_agent import run_agent
-
-        return run_agent(args.home, overwrite=args.force)
-    from arconsole.scripts.install import STOCK_SCRIPTS, install_scripts
+    from arconsole.commands.errors import path_failure
+    from arconsole.safetext import literal
 
     home: Path = args.home
     try:
-        written = install_scripts(home, overwrite=args.force)
+        if args.agent:
+            from arconsole.scripts.agent_reverse import SCRIPT_NAME, install_agent_scripts
+
+            names: Iterable[str] = (SCRIPT_NAME,)
+            written = install_agent_scripts(home, overwrite=args.force)
+        else:
+            from arconsole.scripts.install import STOCK_SCRIPTS, install_scripts
+
+            names = STOCK_SCRIPTS
+            written = install_scripts(home, overwrite=args.force)
     except (OSError, ValueError) as error:
-        print(f"arconsole install-scripts: {error}", file=sys.stderr)
+        reason = (path_failure("install scripts into", home, error)
+                  if isinstance(error, OSError) else str(error))
+        print(f"arconsole install-scripts: {literal(reason)}", file=sys.stderr)
         return 1
     for path in written:
         print(path)
     bin_dir = home / "active-response" / "bin"
-    for name in STOCK_SCRIPTS:
+    for name in names:
         if bin_dir / name not in written:
             print(f"kept {bin_dir / name} (it exists; --force replaces it)", file=sys.stderr)
     return 0

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import signal
-import sqlite3
 import sys
 import time
 from typing import Any
@@ -15,9 +13,8 @@ from typing import Any
 from arconsole.commands.engine_args import (
     add_engine_options,
     options_from_args,
-    with_home_hint,
 )
-from arconsole.commands.errors import describe_start_failure, report
+from arconsole.commands.errors import CommandError, report
 
 
 def register(subparsers: Any) -> None:
@@ -47,9 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     from arconsole.commands.engine_host import HostedEngine
-    from arconsole.engine.engine import Engine, EngineError
+    from arconsole.engine.engine import Engine
     from arconsole.engine.eventlog import EventLogger
-    from arconsole.engine.store import StateError
 
     engine = Engine(options)
     host = HostedEngine(engine)
@@ -63,17 +59,11 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(engine.reload()))
     try:
         await host.start()
-    except (EngineError, StateError, OSError, sqlite3.Error) as error:
+    except CommandError as error:
         await asyncio.sleep(0)
         logger.flush(subscription)
         printer.cancel()
-        with contextlib.suppress(Exception):
-            await engine.stop(reverse=False)  # whatever had started (a store, a socket)
-        message, status = describe_start_failure(
-            error, config=options.config_path, state=options.state_path,
-            alerts=options.alerts_path, socket=options.socket_path,
-        )
-        return report(with_home_hint(message, options), status)
+        return report(error.message, error.status)
     logger.line(
         f"engine started: mode {options.mode}, config {options.config_path} "
         f"(generation {engine.generation}), alerts {options.alerts_path}, "

@@ -28,9 +28,13 @@ class OutlineItem:
     note: str = ""  # an explanation for the detail line under the tree (never in the tree)
 
     def walk(self) -> Iterator[OutlineItem]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        """This item and every item below it, depth first, in order (without a generator per
+        level: a big config's tree is walked a few times at each load)."""
+        stack = [self]
+        while stack:
+            item = stack.pop()
+            yield item
+            stack.extend(reversed(item.children))
 
 
 def response_title(response: ActiveResponse) -> str:
@@ -279,3 +283,15 @@ def removed_items(old: OutlineItem | None, new: OutlineItem) -> list[OutlineItem
 
     visit(old)
     return removed
+
+
+@dataclass(frozen=True, slots=True)
+class OutlineChanges:
+    """What a load changed since the outline shown: marked paths, and removed items."""
+
+    changed: set[str]
+    removed: list[OutlineItem]
+
+    @classmethod
+    def between(cls, old: OutlineItem | None, new: OutlineItem) -> OutlineChanges:
+        return cls(changed_paths(old, new), removed_items(old, new))

@@ -2,12 +2,14 @@
 
 Polled by the console a few times a second: a poll is one `stat` and, when the file grew, one
 bounded read. A file replaced by another (rotation by move) or made shorter (truncation) is
-read again from its start; a missing file is waited for.
+read again from its start; a missing file is waited for. A path that cannot be read (a
+directory, no permission, not a regular file) is said in `problem` until it can.
 """
 
 from __future__ import annotations
 
 import os
+import stat as filetype
 from pathlib import Path
 
 MAX_READ = 1 << 20  # per poll: a runaway writer cannot stall the console
@@ -26,6 +28,7 @@ class FileTail:
         self._cut_line = False
         self._mtime = 0
         self._head = b""  # the file's first bytes: a truncated and regrown file differs
+        self.problem: str | None = None  # why the file cannot be read now; None when it can
 
     def _read_head(self, size: int) -> bytes:
         try:
@@ -34,12 +37,21 @@ class FileTail:
         except OSError:
             return b""
 
+    def _cannot(self, reason: str) -> list[str]:
+        self.problem = f"cannot read {self.path}: {reason}"
+        return []
+
     def poll(self) -> list[str]:
         """The complete lines appended since the last poll."""
         try:
             stat = os.stat(self.path)
-        except OSError:
+        except FileNotFoundError:
+            self.problem = None  # not written yet: waited for
             return []
+        except OSError as error:
+            return self._cannot(error.strerror or str(error))
+        if not filetype.S_ISREG(stat.st_mode):
+            return self._cannot("not a regular file")  # a FIFO would block the console
         rewritten = (
             self._inode == stat.st_ino and stat.st_mtime_ns != self._mtime and self._head
             and self._read_head(len(self._head)) != self._head
@@ -56,13 +68,15 @@ class FileTail:
                 self.skipped += self._offset
                 self._cut_line = True
         if stat.st_size <= self._offset:
+            self.problem = None
             return []
         try:
             with open(self.path, "rb") as handle:
                 handle.seek(self._offset)
                 data = handle.read(MAX_READ)
-        except OSError:
-            return []
+        except OSError as error:
+            return self._cannot(error.strerror or str(error))
+        self.problem = None
         if self._offset == 0:
             self._head = data[:HEAD]
         self._offset += len(data)

@@ -296,5 +296,8 @@ class ActionFlows:
                        + (f", {len(failed)} FAILED" if failed else ""))
         self.host.last_result = escape_text(summary if len(outcomes) > 1 else texts[-1],
                                             limit=200)
-        toast = summary if len(outcomes) == 1 else "\n".join([summary, *failed[:3]])
-        self.host.toast(escape_text(toast, limit=600), error=bool(failed))
+        # One line each (escaped apart: escaping the joined text turned the breaks into \n).
+        parts = [summary] if len(outcomes) == 1 else [summary, *failed[:3]]
+        limit = 600 // len(parts)
+        self.host.toast("\n".join(escape_text(part, limit=limit) for part in parts),
+                        error=bool(failed))

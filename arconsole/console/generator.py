@@ -203,13 +203,18 @@ class AlertGenerator:
             handle.write(data)
         self.written += len(alerts)
 
-    async def run(self, rate: float, *, seconds: float | None = None) -> None:
-        """Append about `rate` alerts a second (in bursts) for `seconds`, or until cancelled."""
+    async def run(self, rate: float, *, seconds: float | None = None) -> str | None:
+        """Append about `rate` alerts a second (in bursts) for `seconds`, or until cancelled.
+        None when it ran its course; why it stopped when the file cannot be appended to."""
         started = time.monotonic()
         interval = 1.0 / max(rate, 0.01)
         pending: list[dict[str, Any]] = []
         while seconds is None or time.monotonic() - started < seconds:
             if not pending:
                 pending = self.burst()
-            self.write([pending.pop(0)])
+            try:
+                self.write([pending.pop(0)])
+            except OSError as error:
+                return f"cannot append to {self.path}: {error.strerror or error}"
             await asyncio.sleep(interval * self.random.uniform(0.3, 1.7))
+        return None

@@ -9,32 +9,25 @@ as a terminal escape sequence, never as a control or bidi character that rearran
 
 from __future__ import annotations
 
-import unicodedata
 from functools import lru_cache
 
 from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
 
-# Categories that can move the cursor, change the terminal, hide or reorder text.
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+from arconsole.safetext import char_escape, needs_escape
+
+# Tabs and line breaks by their names, the usual reading in a log line.
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
 @lru_cache(maxsize=4096)
 def _escape_char(char: str) -> str | None:
-    """The visible escape for an unsafe character, None when the character is safe."""
-    code = ord(char)
-    if code < 0x80:
-        if 0x20 <= code < 0x7F:
-            return None
-        return {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}.get(code, f"\\x{code:02x}")
-    if unicodedata.category(char) not in _UNSAFE_CATEGORIES:
+    """The visible escape for an unsafe character (`safetext.needs_escape` decides which),
+    None when the character is safe."""
+    if not needs_escape(char):
         return None
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
+    return _NAMED.get(char) or char_escape(char)
 
 
 def _is_plain(text: str) -> bool:

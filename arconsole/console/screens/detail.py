@@ -13,7 +13,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from arconsole.config.model import Config
+from arconsole.console.alert_ring import AlertRow
 from arconsole.console.text import literal
+from arconsole.engine.link import BlockInfo
 
 
 def json_text(raw: str | dict[str, Any]) -> Text:
@@ -74,6 +77,26 @@ class DetailScreen(ModalScreen[None]):
         self.app.copy_to_clipboard(self.copy_text)
         self.notify(f"copied the details ({len(self.copy_text)} characters) to your clipboard",
                     markup=False)
+
+
+def alert_detail(row: AlertRow, config: Config | None, *, observe: bool) -> DetailScreen:
+    """An alert: why each response fired or not (explain), then its JSON."""
+    from arconsole.console.explain import explain_alert
+
+    title = (f"alert {row.alert_id}  rule {row.rule_id}  level {row.level}  "
+             f"srcip {row.srcip or '-'}")
+    return DetailScreen(title, [
+        ("Why each response fired or not (explain)",
+         explain_alert(config, row.raw, observe=observe)),
+        ("Alert JSON", json_text(row.raw)),
+    ], copy_text=row.raw)
+
+
+def block_detail(block: BlockInfo) -> DetailScreen:
+    """A block, as the JSON the engine gives for it."""
+    data = block.to_json()
+    return DetailScreen(f"block {block.key}", [("Block", json_text(data))],
+                        copy_text=json.dumps(data, indent=2))
 
 
 def group(*parts: RenderableType) -> Group:

@@ -1,7 +1,9 @@
 """The config pane: the outline of `ossec.conf`, kept in place across reloads.
 
 A reload rebuilds the tree from the new outline, then expands the same semantic paths and puts
-the cursor back on the same path; items that are new or changed carry a mark.
+the cursor back on the same path; items that are new or changed carry a mark. A node's children
+are made when it is first expanded: a 1 MiB config is ~40,000 items, and making every node at
+once held the loop (the embedded engine's too) for seconds at each load.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from arconsole.config.diagnostics import Severity
-from arconsole.console.config_outline import OutlineItem, changed_paths, removed_items
+from arconsole.console.config_outline import OutlineChanges, OutlineItem
 from arconsole.console.text import literal
 
 
@@ -41,9 +43,16 @@ class ConfigTree(Tree[OutlineItem]):
         self.show_root = True
         self.guide_depth = 2
         self._by_path: dict[str, TreeNode[OutlineItem]] = {}
+        self._unmade: set[str] = set()  # paths of nodes whose children are not made yet
+        self._styles: dict[str, Style] = {}
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"config-tree--{name}", partial=True)
+        # Looked up once per load or theme: a lookup costs ~60 µs, and a label needs three.
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(
+                f"config-tree--{name}", partial=True)
+        return style
 
     def label_for(self, item: OutlineItem) -> Text:
         label = Text(no_wrap=True, end="")
@@ -65,17 +74,25 @@ class ConfigTree(Tree[OutlineItem]):
             label.append_text(literal(warnings[0].message, self._style("warning"), limit=120))
         return label
 
-    def show(self, outline: OutlineItem, *, mark_changes: bool = True) -> None:
-        """Display `outline`, keeping expansion and cursor by path; mark what changed."""
+    def show(self, outline: OutlineItem, *, mark_changes: bool = True,
+             changes: OutlineChanges | None = None) -> None:
+        """Display `outline`, keeping expansion and cursor by path; mark what changed
+        (`changes` when computed already, off the loop, against the outline shown now)."""
         previous = self.outline
         first = previous is None
         expanded = {path for path, node in self._by_path.items() if node.is_expanded}
         cursor = self.cursor_node.data.path if self.cursor_node and self.cursor_node.data else None
-        self.changed = changed_paths(previous, outline) if mark_changes else set()
-        removed = removed_items(previous, outline) if mark_changes else []
+        if not mark_changes:
+            changes = OutlineChanges(set(), [])
+        elif changes is None:
+            changes = OutlineChanges.between(previous, outline)
+        self.changed = changes.changed
+        removed = changes.removed
         self.outline = outline
+        self._styles = {}
         self.clear()
         self._by_path = {}
+        self._unmade = set()
         self.root.set_label(self.label_for(outline))
         self.root.data = outline
         self._by_path[outline.path] = self.root
@@ -89,9 +106,12 @@ class ConfigTree(Tree[OutlineItem]):
                 holder.add_leaf(Text("− ") + self.label_for(item), item)
         for child in outline.children:
             self._add(self.root, child)
-        for path, node in self._by_path.items():
-            if (first and node.data is not None and node.data.expand) or path in expanded:
-                node.expand()
+        wanted = expanded | ({item.path for item in outline.walk() if item.expand}
+                             if first else set())
+        leading: set[str] = set()
+        _mark_leading(outline, wanted, leading)
+        for node in list(self.root.children):
+            self._restore(node, wanted, leading)
         self.root.expand()
         target = self._by_path.get(cursor) if cursor is not None else None
         if target is not None:
@@ -101,11 +121,34 @@ class ConfigTree(Tree[OutlineItem]):
         label = self.label_for(item)
         if item.children:
             node = parent.add(label, item, expand=False)
-            for child in item.children:
-                self._add(node, child)
+            self._unmade.add(item.path)
         else:
             node = parent.add_leaf(label, item)
         self._by_path[item.path] = node
+
+    def _make_children(self, node: TreeNode[OutlineItem]) -> None:
+        item = node.data
+        if item is None or item.path not in self._unmade:
+            return
+        self._unmade.discard(item.path)
+        for child in item.children:
+            self._add(node, child)
+
+    def _restore(self, node: TreeNode[OutlineItem], wanted: set[str],
+                 leading: set[str]) -> None:
+        """Expand `node` when its path is wanted; make the children of every node that leads
+        to a wanted path (an expanded node inside a collapsed one stays expanded)."""
+        item = node.data
+        if item is None or item.path not in leading:
+            return
+        self._make_children(node)
+        for child in list(node.children):
+            self._restore(child, wanted, leading)
+        if item.path in wanted:
+            node.expand()
+
+    def _on_tree_node_expanded(self, event: Tree.NodeExpanded[OutlineItem]) -> None:
+        self._make_children(event.node)
 
     def describe(self, item: OutlineItem | None) -> Text:
         """The whole of the selected item, wrapped, with what its name means: the detail
@@ -134,7 +177,19 @@ class ConfigTree(Tree[OutlineItem]):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._styles = {}
         # Labels carry theme colours: rebuild them when the theme changes.
         for node in self._by_path.values():
             if node.data is not None and node.data.path != "removed":
                 node.set_label(self.label_for(node.data))
+
+
+def _mark_leading(item: OutlineItem, wanted: set[str], leading: set[str]) -> bool:
+    """Add to `leading` the path of every item with children that is wanted or has a wanted
+    item below it; True when `item` or something below it is wanted."""
+    below = False
+    for child in item.children:
+        below = _mark_leading(child, wanted, leading) or below
+    if item.children and (below or item.path in wanted):
+        leading.add(item.path)
+    return below or item.path in wanted

@@ -37,13 +37,19 @@ class Column(NamedTuple):
     width: int
 
 
+# The line-cursor keys every list pane shares (the log's `end` follows instead of stopping).
+CURSOR_BINDINGS: list[BindingType] = [
+    Binding("up,k", "cursor(-1)", "Up", show=False),
+    Binding("down,j", "cursor(1)", "Down", show=False),
+    Binding("pageup", "page(-1)", "Page up", show=False),
+    Binding("pagedown", "page(1)", "Page down", show=False),
+    Binding("home,g", "first", "First", show=False),
+]
+
+
 class LineTable(ScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
+        *CURSOR_BINDINGS,
         Binding("end,G", "last", "Last", show=False),
         Binding("enter", "open", "Details", show=False),
     ]

@@ -20,7 +20,7 @@ from textual.strip import Strip
 from textual.widgets import Log
 
 from arconsole.console.text import escape_text
-from arconsole.console.widgets.line_table import update_scrollbars
+from arconsole.console.widgets.line_table import CURSOR_BINDINGS, update_scrollbars
 
 MAX_LINES = 2_000  # per tab: a tail, not an archive (the files and the state DB keep it all)
 MAX_LINE_LENGTH = 2_000
@@ -28,11 +28,7 @@ MAX_LINE_LENGTH = 2_000
 
 class LogView(Log):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
+        *CURSOR_BINDINGS,
         Binding("end,G", "follow", "Follow", id="follow-log"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"log-view--cursor"}
