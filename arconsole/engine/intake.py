@@ -233,10 +233,17 @@ class Intake:
         context = self._context
         decider = self.decider
         assert decider is not None
-        context.stats.alerts += 1
         received_at = context.clock.now()
         if self.observe is not None:
-            self.observe(alert, received_at)
+            try:
+                self.observe(alert, received_at)
+            except AlertError as error:  # a fleet key is ambiguous: a bad line, as any other
+                context.stats.input_errors += 1
+                context.bus.publish(InputError(at=received_at, line=line_number,
+                                               error=str(error)))
+                self._mark_line(position, [])
+                return None
+        context.stats.alerts += 1
         if context.options.skip_backlog_older_than is not None and self._too_old(
                 alert, received_at):
             self._mark_line(position, [])
