@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import arconsole
+from arconsole.directories import ensure_directory
 
 # Wazuh's stock Linux responses (seed 004) with the module that implements each.
 STOCK_SCRIPTS: dict[str, str] = {
@@ -90,9 +91,7 @@ def install_scripts(home: Path, *, python: str = sys.executable,
 
 def make_bin_dir(home: Path) -> Path:
     """`HOME/active-response/bin`, created (BIN_DIR_MODE) when missing; its path."""
-    bin_dir = home / "active-response" / "bin"
-    bin_dir.mkdir(mode=BIN_DIR_MODE, parents=True, exist_ok=True)
-    return bin_dir
+    return ensure_directory(home / "active-response" / "bin", BIN_DIR_MODE)
 
 
 def write_script(target: Path, text: str, overwrite: bool) -> bool:
