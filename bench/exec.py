@@ -4,6 +4,7 @@ Plain script (not a test): prints rates, CPU per run and ratios against baseline
 the same run.
 
     python bench/exec.py [--runs 1000] [--concurrency 16] [--rounds 5] [--ballast-mb 60]
+    python bench/exec.py --machinery   # per-run calls, futures, callbacks, loop turns
 
 The script is a stateless response (`#!/bin/sh`, reads its line, exits: execd's E12 path), fed
 a Wazuh-sized add message. Variants, timed in `--rounds` interleaved rounds; every figure is
@@ -22,7 +23,10 @@ shared machine a burst of load elsewhere then hits both sides of a ratio alike.
   line saying which containment applies shows whether cgroups were usable at all).
 
 "CPU per run" is this process's own CPU time (all its threads, children excluded) per script
-run: the engine's cost of starting, feeding, watching and reaping a script. The process
+run: the engine's cost of starting, feeding, watching and reaping a script; "of which the
+loop thread" is the thread CPU time of the thread running the event loop (the rest is the
+spawner threads'). On a machine whose cores are busy with other work every figure grows
+(cold caches, shared cores): the load average over the rounds is printed with them. The process
 carries `--ballast-mb` of live Python objects, about an engine's heap, so that a spawn that
 copied the parent would show it.
 
@@ -36,10 +40,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import os
 import statistics
+import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -141,14 +148,57 @@ async def executor_concurrent(
     await executor.aclose()
 
 
-def timed(runs: int, job: Callable[[], None]) -> tuple[float, float]:
-    """Runs per second, and this process's own CPU microseconds per run (children excluded:
-    the part of the cost that is the executor's, and that other load cannot inflate much)."""
+def timed(runs: int, job: Callable[[], None]) -> tuple[float, float, float]:
+    """Runs per second, this process's own CPU microseconds per run (all its threads,
+    children excluded: the part of the cost that is the executor's), and the part of that
+    spent on the calling thread, the event loop's (thread CPU time)."""
     cpu = time.process_time()
+    own = time.thread_time()
     started = time.perf_counter()
     job()
     elapsed = time.perf_counter() - started
-    return runs / elapsed, (time.process_time() - cpu) * 1e6 / runs
+    return (runs / elapsed, (time.process_time() - cpu) * 1e6 / runs,
+            (time.thread_time() - own) * 1e6 / runs)
+
+
+def machinery(home: Path, runs: int, concurrency: int) -> None:
+    """What the loop thread does per run, counted (not timed: a loaded machine cannot change
+    these): Python and C function calls, futures made, callbacks scheduled, loop turns."""
+    counts: collections.Counter[str] = collections.Counter()
+    counted = {"create_future": "futures", "call_soon": "callbacks", "_run_once": "loop turns"}
+
+    def profile(frame: types.FrameType, event: str, arg: object) -> None:
+        if event == "call":
+            counts["Python calls"] += 1
+            name = counted.get(frame.f_code.co_name)
+            if name is not None:
+                counts[name] += 1
+        elif event == "c_call":
+            counts["C calls"] += 1
+
+    async def measure(width: int) -> None:
+        executor = make_executor(home, width, False)
+        await asyncio.gather(*(executor.run_json("noop", MESSAGE[:-1], no_reply)
+                               for _ in range(4)))  # threads and cgroups set up
+        counts.clear()
+        sys.setprofile(profile)
+        try:
+            if width == 1:
+                for _ in range(runs):
+                    await executor.run_json("noop", MESSAGE[:-1], no_reply)
+            else:
+                await asyncio.gather(*(executor.run_json("noop", MESSAGE[:-1], no_reply)
+                                       for _ in range(runs)))
+        finally:
+            sys.setprofile(None)
+        await executor.aclose()
+
+    for width in (1, concurrency):
+        asyncio.run(measure(width))
+        label = "serial" if width == 1 else f"x{width}"
+        print(f"{label:>6} per run, loop thread: " + ", ".join(
+            f"{name} {counts[name] / runs:.1f}"
+            for name in ("Python calls", "C calls", "futures", "callbacks", "loop turns")))
 
 
 def main() -> None:
@@ -157,8 +207,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ballast-mb", type=int, default=60)
+    parser.add_argument("--machinery", action="store_true",
+                        help="only count what the loop thread does per run (calls, futures, "
+                        "callbacks, loop turns), which load cannot change")
     args = parser.parse_args()
     runs, concurrency, rounds = args.runs, args.concurrency, args.rounds
+    if args.machinery:
+        with tempfile.TemporaryDirectory(prefix="arconsole-bench-") as tmp:
+            machinery(make_home(Path(tmp)), min(runs, 300), concurrency)
+        return
     # About 100 bytes per small string in a list: an engine-sized heap of live objects.
     ballast = [str(number) for number in range(args.ballast_mb * 10_000)]
 
@@ -184,18 +241,24 @@ def main() -> None:
         # Rounds interleave the variants so a burst of load elsewhere hits them alike.
         rates: dict[str, list[float]] = {label: [] for label in variants}
         cpus: dict[str, list[float]] = {label: [] for label in variants}
+        loop_cpus: dict[str, list[float]] = {label: [] for label in variants}
+        loads: list[float] = []
         for _ in range(rounds):
             for label, job in variants.items():
-                rate, cpu_per_run = timed(runs, job)
+                rate, cpu_per_run, loop_cpu = timed(runs, job)
                 rates[label].append(rate)
                 cpus[label].append(cpu_per_run)
+                loop_cpus[label].append(loop_cpu)
+            loads.append(os.getloadavg()[0])
     print(f"{runs} runs of a stateless #!/bin/sh response, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}, {len(ballast) // 10_000} MB ballast, "
+          f"load average {spread(loads, '.1f')} over the rounds, "
+          f"{len(ballast) // 10_000} MB ballast, "
           f"median of {rounds} interleaved rounds [lowest-highest]")
     print(f"containment: {CONTAINMENT.get(True, '?')}")
     for label in variants:
         print(f"  {label:<26} {spread(rates[label], '10.0f')} runs/s   "
-              f"{spread(cpus[label], '5.0f')} us CPU per run")
+              f"{spread(cpus[label], '5.0f')} us CPU per run, of which the loop thread "
+              f"{spread(loop_cpus[label], '5.0f')}")
     for pair in ("serial", wide):
         raw = rates[f"raw {pair}"]
         ratio = [ex / base for ex, base in zip(rates[f"executor {pair}"], raw, strict=True)]

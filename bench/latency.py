@@ -8,6 +8,10 @@ deciding, the handshake spawn and process start-up; nothing is simulated.
 Baseline, measured in the same run: the same program spawned directly by this process right
 after each write (no file, no engine) -- the floor any engine has to pay.
 
+The engine runs with ARCONSOLE_STAGE_TRACE (arconsole.stagetrace), and the percentiles of
+each stage are printed (follower wake-up, decode and decide, spawner queue wait, posix_spawn,
+cgroup move, message, script start), so that a miss says where the time went.
+
     python bench/latency.py [--rate 1000] [--seconds 10] [--fire-ratio 0.1]
 
 Wazuh's execd works in 1 s ticks; the target is p99 under 25 ms at 1,000 alerts per second,
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import statistics
@@ -26,6 +31,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+try:
+    from arconsole.stagetrace import STAGES
+except ImportError:  # an older tree, measured for comparison: no stage trace
+    STAGES = ()
 
 STAMP_C = r"""
 #include <stdio.h>
@@ -105,10 +115,15 @@ def rss_kib(pid: int) -> int:
 RSS_SAMPLES: list[tuple[float, int]] = []  # (seconds since the flood began, KiB)
 
 
-def run_engine(home: Path, rate: int, seconds: float, fire_ratio: float) -> list[float]:
+def run_engine(
+    home: Path, rate: int, seconds: float, fire_ratio: float, trace: bool = True
+) -> list[float]:
+    env = dict(os.environ)
+    if trace:
+        env["ARCONSOLE_STAGE_TRACE"] = str(home / "stages.log")
     engine = subprocess.Popen(
         [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"), "--quiet"],
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, env=env,
     )
     socket_path = home / "var" / "arconsole" / "state.db.sock"
     deadline = time.monotonic() + 20
@@ -132,6 +147,7 @@ def run_engine(home: Path, rate: int, seconds: float, fire_ratio: float) -> list
     total = int(rate * seconds)
     start = time.monotonic()
     next_sample = start
+    LOADS.append(os.getloadavg()[0])
     with alerts.open("ab", buffering=0) as out:
         for n in range(total):
             if time.monotonic() >= next_sample:
@@ -147,9 +163,59 @@ def run_engine(home: Path, rate: int, seconds: float, fire_ratio: float) -> list
                 written[f"lat.{n}"] = time.time()
             out.write(line)
     time.sleep(2.0)
+    LOADS.append(os.getloadavg()[0])
     engine.send_signal(signal.SIGTERM)
     engine.wait(timeout=30)
+    WRITTEN.clear()
+    WRITTEN.update(written)
     return latencies(home / "stamps.log", written)
+
+
+LOADS: list[float] = []  # load average when the flood began and when it ended
+WRITTEN: dict[str, float] = {}  # alert id -> wall time written
+# (name, stage it starts at, stage it ends at); "written"/"started" are the bench's own times.
+STAGE_SPANS = (
+    ("follower wake-up (written -> look began)", "written", "woke"),
+    ("read, decode, decide", "woke", "decided"),
+    ("to the spawner (slot, pipes)", "decided", "queued"),
+    ("spawner queue wait", "queued", "spawning"),
+    ("posix_spawn (until exec)", "spawning", "spawned"),
+    ("cgroup move", "spawned", "contained"),
+    ("message written", "contained", "fed"),
+    ("exec -> script's first instruction", "spawned", "started"),
+    ("in all: written -> script started", "written", "started"),
+    ("in all: written -> message written", "written", "fed"),
+)
+
+
+def stage_table(home: Path) -> list[str]:
+    """Percentiles of each stage (arconsole.stagetrace), for the responses the scripts saw."""
+    trace = home / "stages.log"
+    if not trace.exists():
+        return ["no stage trace (the engine wrote none)"]
+    started: dict[str, float] = {}
+    for row in (home / "stamps.log").read_text().splitlines():
+        stamp, _, ident = row.partition(" ")
+        started[ident.split('"')[0].strip()] = float(stamp)
+    spans: dict[str, list[float]] = {name: [] for name, _, _ in STAGE_SPANS}
+    for row in trace.read_text().splitlines():
+        label, *fields = row.split(" ")
+        ident = json.loads(label)
+        if ident not in WRITTEN or ident not in started:
+            continue
+        times = dict(zip(STAGES, map(float, fields), strict=True))
+        times["written"], times["started"] = WRITTEN[ident], started[ident]
+        if not times["contained"]:  # no cgroup: the message follows the spawn
+            times["contained"] = times["spawned"]
+        for name, begin, end in STAGE_SPANS:
+            if times[begin] and times[end]:
+                spans[name].append((times[end] - times[begin]) * 1000)
+    rows = []
+    for name, values in spans.items():
+        if values:
+            rows.append(f"  {name:<42} p50 {statistics.median(values):7.2f}  p99 "
+                        f"{percentile(values, 0.99):7.2f}  max {max(values):7.2f} ms")
+    return rows
 
 
 TIMELINE: list[tuple[float, float]] = []  # (wall time written, latency ms) of each response
@@ -203,16 +269,20 @@ def main() -> None:
                         help="share of alerts that fire a response (default 0.1)")
     parser.add_argument("--windows", type=float, default=0.0,
                         help="also print p99/max per window of this many seconds")
+    parser.add_argument("--no-trace", action="store_true",
+                        help="run the engine without its stage trace (no per-stage table)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="arconsole-latency-"))
     try:
         home = build_home(root)
-        measured = run_engine(home, args.rate, args.seconds, args.fire_ratio)
+        measured = run_engine(home, args.rate, args.seconds, args.fire_ratio, not args.no_trace)
         timeline = list(TIMELINE)
         expected = int(args.rate * args.seconds * args.fire_ratio)
+        stages = stage_table(home)
         baseline = run_baseline(home, min(500, max(50, len(measured))))
         print(f"alerts: {args.rate}/s for {args.seconds:.0f}s, {args.fire_ratio:.0%} fire "
-              f"({len(measured)}/{expected} responses seen)")
+              f"({len(measured)}/{expected} responses seen); load average "
+              + (f"{LOADS[0]:.1f} at the start, {LOADS[-1]:.1f} at the end" if LOADS else "?"))
         for name, values in (("engine: write -> script start", measured),
                              ("baseline: spawn -> script start", baseline)):
             if not values:
@@ -224,6 +294,9 @@ def main() -> None:
             print(f"ratio p99 engine/baseline: "
                   f"{percentile(measured, 0.99) / max(0.001, percentile(baseline, 0.99)):.1f}x; "
                   f"target p99 < 25 ms: {'met' if percentile(measured, 0.99) < 25 else 'missed'}")
+        print("where the time went, per response (ms):")
+        for row in stages:
+            print(row)
         if measured and args.windows:
             print(f"per {args.windows:.0f} s window (ms):")
             for row in windows(timeline, args.windows):

@@ -168,3 +168,53 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state not in ("Z", "X")
+
+
+async def test_a_slow_cgroup_move_holds_up_no_spawn(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A lone move into a cgroup can wait for an RCU grace period (tens of ms on a loaded
+    # machine). Held here until released: meanwhile other scripts still start and finish,
+    # and the held script has no message yet (it reads it only once it is contained).
+    from arconsole.engine import cgroups as cgroups_module
+
+    pool, reason = cgroups_module.RunCgroups.open()
+    if pool is None:
+        pytest.skip(f"cgroup v2 not usable here: {reason}")
+    pool.close()
+    bin_dir = home / "active-response" / "bin"
+    (bin_dir / "held").write_text(
+        "#!/bin/sh\ntouch started.$$\nread -r message\necho \"$message\" > held.out.$$\n"
+    )
+    (bin_dir / "held").chmod(0o755)
+    # An uncontained name (the restart scripts run without a cgroup): no move at all.
+    (bin_dir / "restart.sh").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "restart.sh").chmod(0o755)
+    release = threading.Event()
+    entered = threading.Event()
+    real_enter = cgroups_module.RunCgroup.enter
+
+    def held_enter(self: cgroups_module.RunCgroup, pid: int) -> None:
+        entered.set()
+        release.wait(10)
+        real_enter(self, pid)
+
+    monkeypatch.setattr(cgroups_module.RunCgroup, "enter", held_enter)
+    executor = Executor(home)
+    try:
+        # Two held: as many as there are spawner threads, in case moves were theirs to make.
+        held = [asyncio.create_task(executor.run_json_delete("held", b'{"command":"delete"}'))
+                for _ in range(spawn_module._THREADS)]
+        while not entered.is_set() or len(list(home.glob("started.*"))) < len(held):
+            await asyncio.sleep(0.005)
+        others = await asyncio.wait_for(asyncio.gather(
+            *(executor.run_json_delete("restart.sh", b"{}") for _ in range(4))), 10)
+        assert all(result.ok for result in others)
+        assert not any(task.done() for task in held) and not list(home.glob("held.out.*"))
+        release.set()
+        assert all(result.ok for result in await asyncio.gather(*held))
+        outputs = [path.read_text() for path in home.glob("held.out.*")]
+        assert outputs == ['{"command":"delete"}\n'] * len(held)
+    finally:
+        release.set()
+        await executor.aclose()

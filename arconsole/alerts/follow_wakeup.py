@@ -4,7 +4,9 @@ File events on the parent directory (watchfiles, `arconsole.fswatch.DirWaker`) w
 within milliseconds. A writer that keeps the follower busy (a whole read's worth waiting, or
 data at BUSY_STEPS looks in a row within BUSY_WINDOW seconds) makes it pause the events and
 poll every BUSY_POLL seconds until no data came for IDLE_RESUME seconds: one event per write
-would cost the watcher thread as much CPU as reading the lines (bench/follow.py).
+would cost the watcher thread as much CPU as reading the lines (bench/follow.py). Where the
+open file's writes wake the follower by themselves (`follow_growth`), the busy poll only looks
+for a rotation, every BUSY_POLL_WATCHED seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from arconsole.fswatch import DirWaker
 BUSY_STEPS = 4
 BUSY_WINDOW = 0.1
 BUSY_POLL = 0.005
+BUSY_POLL_WATCHED = 0.025
 IDLE_RESUME = 0.1
 
 
@@ -26,9 +29,14 @@ class BusyWriter:
         self.recent: list[float] = []  # when the last looks that found data were
         self.last_data = 0.0
 
-    def after_look(self, waker: DirWaker, got_data: bool, behind: bool, poll: float) -> float:
+    def after_look(
+        self, waker: DirWaker, got_data: bool, behind: bool, poll: float, *,
+        growth_watched: bool = False,
+    ) -> float:
         """Note one look at the file (`behind`: it filled a whole read, so more is waiting);
-        returns how long to wait for the next one at most."""
+        returns how long to wait for the next one at most. With `growth_watched` (writes to
+        the open file wake the follower by themselves, `follow_growth`) the busy poll is only
+        there to see a rotation: BUSY_POLL_WATCHED."""
         now = time.monotonic()
         if got_data:
             self.last_data = now
@@ -43,4 +51,6 @@ class BusyWriter:
             waker.resume()
             self.recent.clear()
             return 0.02  # one more look once the watch is back: nothing written in between
-        return BUSY_POLL if waker.paused else poll
+        if not waker.paused:
+            return poll
+        return BUSY_POLL_WATCHED if growth_watched else BUSY_POLL

@@ -10,14 +10,16 @@ OS_MAXSTR, 64 KiB), bytes lost to a truncation with no copy to read them from, t
 of a file rotated away while arconsole was stopped, and an unterminated last line left in a
 rotated file. Rotations that lose nothing are only logged.
 
-How changes are seen: file events wake the reader, or it polls while a writer keeps it busy
-(`follow_wakeup`), and it looks every `poll_interval` whatever happens, because events get lost
-and some filesystems have none. A rotation (the path names another file) is followed by
-reading the old file to its end first, the lines written there after the rename included,
-then the new file from its start, once the new file has data (the sign that the writer has
-moved to it). A truncation (the file shrank, or its first line changed) is followed by reading
-the rest of the old content from a copy beside the file when there is one, then the file from
-its start (`follow_rotation`). The open file, its identity and offsets are a `Source`.
+How changes are seen: a write to the open file wakes the reader at once (an inotify watch on
+its inode, read by the loop: `follow_growth`); directory events (renames, new files) wake it
+too, or, while a writer keeps it busy, it polls for them (`follow_wakeup`); and it looks every
+`poll_interval` whatever happens, because events get lost and some filesystems have none. A
+rotation (the path names another file) is followed by reading the old file to its end first,
+the lines written there after the rename included, then the new file from its start, once the
+new file has data (the sign that the writer has moved to it). A truncation (the file shrank, or
+its first line changed) is followed by reading the rest of the old content from a copy beside
+the file when there is one, then the file from its start (`follow_rotation`).
+The open file, its identity and offsets are a `Source`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 
+from arconsole import stagetrace
+from arconsole.alerts.follow_growth import FileGrowth
 from arconsole.alerts.follow_items import FollowItem, Line, ReadProgress, Skipped, SkipReason
 from arconsole.alerts.follow_rotation import open_copy, replaced, truncated
 from arconsole.alerts.follow_source import Source, open_regular, same_path, stat_or_none
@@ -103,6 +107,7 @@ class AlertFollower:
         self._waker: DirWaker | None = None
         self._looks = 0
         self._looked = asyncio.Event()
+        self._growth: FileGrowth | None = None
 
     # -- public state -------------------------------------------------------------------
 
@@ -162,6 +167,12 @@ class AlertFollower:
         return self._waker.watched_file if self._waker is not None else None
 
     @property
+    def growth_watched(self) -> tuple[int, int] | None:
+        """(st_dev, st_ino) of the file whose writes wake the follower at once (inotify on
+        the open file, `follow_growth`), None when there is no such watch."""
+        return self._growth.watching if self._growth is not None else None
+
+    @property
     def events_paused(self) -> bool:
         """File events are paused because a writer keeps the follower busy (BUSY_STEPS)."""
         return self._waker is not None and self._waker.paused
@@ -215,11 +226,14 @@ class AlertFollower:
             )
             waker.start()
         self._waker = waker
+        growth = FileGrowth(asyncio.get_running_loop(), self._wake) if self._use_events else None
+        self._growth = growth
         busy = BusyWriter()
         try:
             while not self._stopped:
                 self._wake.clear()  # before the step: an event during it wakes the next wait
                 read_before = self._bytes_read
+                look_began = time.time() if stagetrace.ENABLED else 0.0
                 try:
                     items, more = self._step()
                 except OSError as exc:
@@ -227,10 +241,14 @@ class AlertFollower:
                     self._drop_source()
                     self._resume_from = self._read_mark  # continue after the last line handed out
                     items, more = [], False
+                src = self._src
+                if growth is not None and src is not None:
+                    growth.follow(src.fd, (src.dev, src.ino))
                 self._looks += 1
                 self._looked.set()
                 if items:
                     self._read_mark = items[-1].position
+                    stagetrace.last_read = look_began
                 if items or idle_ticks:
                     yield items
                 if self._stopped:
@@ -238,7 +256,10 @@ class AlertFollower:
                 wait = self._poll
                 if waker is not None:
                     got = self._bytes_read != read_before
-                    wait = busy.after_look(waker, got, more, self._poll)
+                    wait = busy.after_look(
+                        waker, got, more, self._poll,
+                        growth_watched=growth is not None and growth.watching is not None,
+                    )
                 if more:
                     await asyncio.sleep(0)  # a backlog must not starve the event loop
                     continue
@@ -246,6 +267,8 @@ class AlertFollower:
                     async with asyncio.timeout(wait):
                         await self._wake.wait()
         finally:
+            if growth is not None:
+                growth.close()
             if waker is not None:
                 await waker.close()
             self._drop_source()
@@ -265,8 +288,12 @@ class AlertFollower:
             self._truncated(src, items)
             return items, True
         src.seen_size = max(src.seen_size, size)
-        if self._read(src, items) == self._chunk:
-            return items, True
+        # Ask for what is there (and a longest line more, for what was written since), not a
+        # whole chunk: a look per write at 1,000 alerts/s allocating 1 MiB each time grew the
+        # engine's RSS by 2-4 MiB a minute (bench/latency.py).
+        want = min(self._chunk, max(0, size - src.read_at) + self._max_line + 1)
+        if self._read(src, items, want) == want:
+            return items, True  # the read was filled: there may be more
         st = stat_or_none(self._path)
         if st is None or not replaced(src, st):
             src.switching = False
@@ -281,8 +308,8 @@ class AlertFollower:
             return items, True
         return items, False  # the new file is still empty: the writer may be on this one
 
-    def _read(self, src: Source, items: list[FollowItem]) -> int:
-        size = src.read_lines(self._chunk, self._path_str, self._max_line, self._skip_blank, items)
+    def _read(self, src: Source, items: list[FollowItem], want: int) -> int:
+        size = src.read_lines(want, self._path_str, self._max_line, self._skip_blank, items)
         if size:
             self._bytes_read += size
             self._last_growth = self._clock()

@@ -13,7 +13,6 @@ of the line finds (`arrays_key`).
 
 from __future__ import annotations
 
-import json
 from typing import Protocol
 
 import msgspec
@@ -74,6 +73,12 @@ def written_arrays(line: bytes, rule: RuleArrays) -> bytes | None:
     groups = rule.groups
     if start < 0 or not groups:
         return None
+    # The first `"groups":` is the rule's only when no other can be: a second one (a decoy
+    # copy of the arrays in another order, written before the rule or in its `mitre`) or a
+    # `\u` escape (the rule's own key spelled `"gr\u006fups"`) leaves the order to the full
+    # parse, else the decoy's order would key the cache with the rule's group string.
+    if line.find(_GROUPS, start + len(_GROUPS)) >= 0 or b"\\u" in line:
+        return None
     present = [(member, raw) for (name, member) in _MEMBERS if (raw := getattr(rule, name))]
     end = start + len(_GROUPS) + len(groups) + sum(
         len(member) + len(raw) for member, raw in present)
@@ -119,10 +124,18 @@ def _strings(raw: msgspec.Raw) -> tuple[str, ...]:
     return _decode_strings(raw) if raw and bytes(raw) != b"null" else ()
 
 
+class _RuleMembers(msgspec.Struct):
+    rule: dict[str, msgspec.Raw] | None = None  # the rule's members in order, values unread
+
+
+_decode_rule_members = msgspec.json.Decoder(_RuleMembers).decode
+
+
 def _compliance_order(line: bytes) -> list[str]:
-    """The compliance keys of `rule` in the order the line writes them (first miss only)."""
+    """The compliance keys of `rule` in the order the line writes them (a full parse, the
+    rule's own members only; the rest of the line is skipped unread)."""
     try:
-        rule = json.loads(line).get("rule")
-    except ValueError:
+        rule = _decode_rule_members(line).rule
+    except msgspec.DecodeError:  # not an object with an object `rule`: no order to keep
         return []
-    return [name for name in rule if name in COMPLIANCE_KEYS] if isinstance(rule, dict) else []
+    return [name for name in rule if name in COMPLIANCE_KEYS] if rule is not None else []

@@ -11,12 +11,16 @@ Layout: `<the engine's cgroup>/arconsole.<pid>.<n>/run<k>`. Run cgroups are reus
 "no internal processes" rule does not stand in the way. Leftover directories of an engine
 that died are removed at the next start when they are empty.
 
-The move happens on the spawner thread after posix_spawn returns (arconsole.engine.spawn),
-before the run gets its message on stdin: a script that reads its message first, as execd's
-protocol has it, acts inside its cgroup; a child forked before that stays outside the cgroup
-(it is still in the process group). A lone move waits for an RCU grace period, so what is
-queued is spawned first and moved in one go. glibc 2.41's `posix_spawnattr_setcgroup_np`
-(clone3 with CLONE_INTO_CGROUP) would need no move at all; this machine has glibc 2.36.
+The move happens on the spawner's mover thread after posix_spawn returns
+(arconsole.engine.spawn), before the run gets its message on stdin: a script that reads its
+message first, as execd's protocol has it, acts inside its cgroup; a child forked before that
+stays outside the cgroup (it is still in the process group). A lone move waits for an RCU
+grace period (the kernel's cgroup_threadgroup_rwsem; a cgroup2 mounted with `favordynmods`
+does not wait, at a cost to every fork on the machine: a choice for the administrator, not
+for arconsole), so the mover moves what is queued in one go and spawns never wait for it.
+glibc 2.41's `posix_spawnattr_setcgroup_np` (clone3 with CLONE_INTO_CGROUP) would start the
+child in its cgroup with no move at all; glibc 2.36 has none, and clone3 cannot be called
+from Python short of a fork of the whole engine, which posix_spawn is there to avoid.
 """
 
 from __future__ import annotations

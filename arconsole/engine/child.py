@@ -13,6 +13,7 @@ import contextlib
 import os
 import select
 import signal
+import subprocess
 import threading
 from collections.abc import Callable
 
@@ -69,42 +70,129 @@ class FdWatcher:
 
 
 class Child:
-    """One spawned script: its pipes and its exit, driven by event-loop callbacks."""
+    """One script run's process, pipes and exit, driven by event-loop callbacks.
+
+    A Child exists before its process: the executor makes it with the parent's pipe ends,
+    hands `start` to the spawner as the spawn's completion, and waits on `changed()`. Its
+    state is plain flags (`started`, `line_done`, `exited`, `aborted`, `expired`); any change
+    resolves the one waiter future the run's coroutine awaits, straight from the epoll
+    dispatch: no future per event, no callback chain, one task wake-up per change.
+    """
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, watcher: FdWatcher, spawned: Spawned,
+        self, loop: asyncio.AbstractEventLoop, watcher: FdWatcher,
         stdin_fd: int | None, stdout_fd: int | None, stderr_fd: int | None,
-        *, want_line: bool, pending: bytes = b"", close_after_write: bool = False,
-        cgroup: RunCgroup | None = None,
+        *, want_line: bool, pending: bytes = b"", message: bytes = b"",
+        close_after_write: bool = False, cgroup: RunCgroup | None = None,
+        time_limit: float = 0.0, on_orphan: Callable[[Child], None] | None = None,
     ) -> None:
         self.loop = loop
         self.watcher = watcher
-        self.popen = spawned.popen
-        self.pid = spawned.pid
-        self.exited: asyncio.Future[None] = loop.create_future()
-        self.first_line: asyncio.Future[bytes | None] = loop.create_future()
-        if not want_line:
-            self.first_line.set_result(None)
-        self.abort: asyncio.Future[None] = loop.create_future()
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.pid = 0
+        self.error: BaseException | None = None  # the spawn failed
+        self.started = False  # the spawn's outcome has come back (process or error)
+        self.line_done = not want_line
+        self.line: bytes | None = None  # the first line, once line_done
+        self.exited = False
+        self.aborted = False  # the executor is closing: stop the run
+        self.expired = False  # the armed deadline passed
+        self.orphaned = False  # the run went away before its spawn came back
         self.killed = False
         self.reaped = False
+        self.deadline = 0.0
+        self._time_limit = time_limit
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._on_orphan = on_orphan
         self._stdin_fd = stdin_fd
         self._stdout_fd = stdout_fd
         self._stderr_fd = stderr_fd
         self._pending = bytearray(pending)
+        self._message = message  # given to the spawner (SpawnRequest.feed): what it wrote
         self._close_after_write = close_after_write
         self._writing = False
         self._line = bytearray()
         self._stderr = bytearray()
-        self._pidfd = spawned.pidfd
+        self._pidfd: int | None = None
         self.cgroup = cgroup
-        if stdout_fd is not None:
-            watcher.add_reader(stdout_fd, self._on_stdout)
-        if stderr_fd is not None:
-            watcher.add_reader(stderr_fd, self._on_stderr)
+
+    def start(self, outcome: Spawned | BaseException) -> None:
+        """The spawn's outcome (called on the loop by the spawner's delivery)."""
+        self.started = True
+        if isinstance(outcome, BaseException):
+            self.error = outcome
+            if self.orphaned and self._on_orphan is not None:
+                self._on_orphan(self)
+            self._notify()
+            return
+        self.pid = outcome.pid
+        self.popen = outcome.popen
+        self._pidfd = outcome.pidfd
+        if self._message:
+            self._pending += self._message[outcome.fed:]
+            self._message = b""
+        if self.orphaned and self._on_orphan is not None:
+            self.close()  # nobody reads or writes for this run any more
+            self._watch_exit()
+            self._on_orphan(self)
+            return
+        if self._stdout_fd is not None:
+            self.watcher.add_reader(self._stdout_fd, self._on_stdout)
+        if self._stderr_fd is not None:
+            self.watcher.add_reader(self._stderr_fd, self._on_stderr)
         self._watch_exit()
         if self._pending:
             self._flush()
+        elif self._close_after_write:
+            self._close_stdin()
+        self.arm(self.loop.time() + self._time_limit)
+        self._notify()
+
+    # ---------------------------------------------------------------- waiting
+
+    def changed(self) -> asyncio.Future[None]:
+        """A future resolved at the next change of state (await it, then look again)."""
+        waiter = self._waiter = self.loop.create_future()
+        return waiter
+
+    def _notify(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def abort(self) -> None:
+        self.aborted = True
+        self._notify()
+
+    def arm(self, deadline: float) -> None:
+        """`expired` becomes True at `deadline` (loop time); a later `arm` or `extend` moves it."""
+        self.expired = False
+        self.deadline = deadline
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_at(deadline, self._expire)
+
+    def extend(self, seconds: float) -> None:
+        """Move the deadline later; the timer follows when it fires (no re-arm per reply).
+        A deadline that passed while the engine held the run comes back to life."""
+        self.deadline += seconds
+        if self.expired and self.loop.time() < self.deadline:
+            self.expired = False
+            self._timer = self.loop.call_at(self.deadline, self._expire)
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        if self.loop.time() < self.deadline:  # extended since: wait for the rest
+            self._timer = self.loop.call_at(self.deadline, self._expire)
+            return
+        self._timer = None
+        self.expired = True
+        self._notify()
 
     # ---------------------------------------------------------------- exit
 
@@ -123,12 +211,14 @@ class Child:
             self.loop.call_soon_threadsafe(self._on_exit)
 
     def _on_exit(self) -> None:
-        if self._pidfd is not None and not self.exited.done():
+        if self.exited:
+            return
+        if self._pidfd is not None:
             # The pidfd stays open: after the reap it still names the script's process
             # group, so leftovers are signalled without any risk of a reused id.
             self.watcher.remove(self._pidfd)
-        if not self.exited.done():
-            self.exited.set_result(None)
+        self.exited = True
+        self._notify()
 
     def reap(self) -> int | None:
         """Collect the exit status of a process whose exit was seen (no blocking)."""
@@ -259,7 +349,7 @@ class Child:
         if not data:
             self._close_stdout()
             self._take_line(eof=True)
-        elif not self.first_line.done():
+        elif not self.line_done:
             self._line += data
             self._take_line(eof=False)
         # After the first line, stdout is read and dropped so a chatty script never blocks.
@@ -267,7 +357,7 @@ class Child:
     def _take_line(self, *, eof: bool) -> None:
         """fgets: up to the first newline within LINE_MAX bytes, or LINE_MAX bytes, or what
         is there at end of file (None if nothing)."""
-        if self.first_line.done():
+        if self.line_done:
             return
         end = self._line.find(b"\n", 0, LINE_MAX)
         if end >= 0:
@@ -279,7 +369,9 @@ class Child:
         else:
             return
         self._line.clear()
-        self.first_line.set_result(line)
+        self.line = line
+        self.line_done = True
+        self._notify()
 
     def _close_stdout(self) -> None:
         fd, self._stdout_fd = self._stdout_fd, None
@@ -313,7 +405,7 @@ class Child:
         already in them, so one last non-blocking read is all that is owed to it.
         """
         for _ in range(16):  # bounded: a grandchild could keep writing
-            if self._stdout_fd is None or self.first_line.done():
+            if self._stdout_fd is None or self.line_done:
                 break
             self._on_stdout()
         self._take_line(eof=True)
@@ -327,16 +419,16 @@ class Child:
         self.close()
 
     def close(self) -> None:
+        self.disarm()
         self._close_stdin()
         self._close_stdout()
         self._close_stderr()
-        if not self.first_line.done():
-            self.first_line.set_result(None)
+        if not self.line_done:
+            self.line_done = True
 
     @property
     def stderr(self) -> bytes:
         return bytes(self._stderr)
-
 
 
 def _read_ready(fd: int | None) -> bytes | None:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from arconsole import stagetrace
 from arconsole.addresses import strip_mapped
 from arconsole.alerts.model import Alert
 from arconsole.config.executables import PROGRAM_DIR
@@ -23,6 +24,7 @@ from arconsole.engine.handshake import block_key, parse_check_keys
 from arconsole.engine.messages import ExecdMessage, argv_words
 from arconsole.engine.model import Block, BlockState, Protocol
 from arconsole.engine.script_report import ScriptReporter, describe_failure
+from arconsole.stagetrace import Stages
 
 
 @dataclass(slots=True)
@@ -49,8 +51,16 @@ class Dispatcher:
         self._book = book
         self._reporter = reporter
 
-    async def dispatch(self, response: ActiveResponse, alert: Alert) -> None:
-        """An alert's response for the server (the intake stage calls this)."""
+    def dispatch(self, response: ActiveResponse, alert: Alert) -> Awaitable[None]:
+        """An alert's response for the server (the intake stage calls this as the response
+        fires, and awaits what it returns)."""
+        return self._dispatch(
+            response, alert, stagetrace.begin(alert.alert_id) if stagetrace.ENABLED else None
+        )
+
+    async def _dispatch(
+        self, response: ActiveResponse, alert: Alert, stages: Stages | None
+    ) -> None:
         if response.executable is None:
             return
         if (response.executable, alert.alert_id) in self._book.restored_triggers:
@@ -60,17 +70,19 @@ class Dispatcher:
             # The state file cannot record a block now: the script is not even started.
             self._context.health.refuse()
             return
-        await self.run(response, alert)
+        await self.run(response, alert, stages=stages)
 
     async def run(
         self, response: ActiveResponse, alert: Alert, *, manual: bool = False,
+        stages: Stages | None = None,
     ) -> Outcome:
         if self._context.current_config.flavour is Flavour.OSSEC:
-            return await self._run_argv(response, alert, manual=manual)
-        return await self._run_json(response, alert, manual=manual)
+            return await self._run_argv(response, alert, manual=manual, stages=stages)
+        return await self._run_json(response, alert, manual=manual, stages=stages)
 
     async def _run_json(
         self, response: ActiveResponse, alert: Alert, *, manual: bool,
+        stages: Stages | None = None,
     ) -> Outcome:
         """Run one response the way execd does (spec 7.3)."""
         context = self._context
@@ -105,7 +117,7 @@ class Dispatcher:
 
         try:
             result = await context.executor.run_json(
-                executable, message.with_command("add"), on_first_line
+                executable, message.with_command("add"), on_first_line, stages=stages
             )
         except ExecutableError as error:
             context.notice("error", f"{response.name}: {error}")
@@ -151,6 +163,7 @@ class Dispatcher:
 
     async def _run_argv(
         self, response: ActiveResponse, alert: Alert, *, manual: bool,
+        stages: Stages | None = None,
     ) -> Outcome:
         """OSSEC's argv protocol (spec 9): dedupe on path + srcip, no handshake.
 
@@ -186,7 +199,7 @@ class Dispatcher:
             return Outcome(block, f"would run {PROGRAM_DIR}/{executable} add (dry-run)",
                            ran=False)
         try:
-            result = await context.executor.run_argv(executable, words)
+            result = await context.executor.run_argv(executable, words, stages=stages)
         except ExecutableError as error:
             context.notice("error", f"{response.name}: {error}")
             return Outcome(block, f"not run: {error}", ran=False)

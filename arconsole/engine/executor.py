@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import signal
 import subprocess
@@ -35,7 +34,6 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from arconsole.config.executables import PROGRAM_DIR
 from arconsole.config.executables import ExecutableError as ExecutableError
@@ -46,7 +44,8 @@ from arconsole.engine.cgroups import RunCgroup, RunCgroups
 from arconsole.engine.child import LINE_MAX as LINE_MAX
 from arconsole.engine.child import STDERR_CAP as STDERR_CAP
 from arconsole.engine.child import Child, FdWatcher, write_some
-from arconsole.engine.spawn import Spawned, Spawner, SpawnRequest
+from arconsole.engine.spawn import Spawner, SpawnRequest
+from arconsole.stagetrace import Stages
 
 # Scripts get a fixed environment: nothing from the console's, nothing from an alert.
 # The engine's own interpreter directory comes first so that `#!/usr/bin/env python3`
@@ -176,7 +175,8 @@ class Executor:
     # ---------------------------------------------------------------- public runs
 
     async def run_json(
-        self, executable: str, add_message: bytes, on_first_line: FirstLineHandler
+        self, executable: str, add_message: bytes, on_first_line: FirstLineHandler, *,
+        stages: Stages | None = None,
     ) -> ScriptResult:
         """execd's add (spec 7.3 steps 6-12): message in, one line out, reply in, wait.
 
@@ -192,7 +192,7 @@ class Executor:
         program = f"{PROGRAM_DIR}/{executable}"
         return await self._run(
             path, program, (program,), stdin=add_message + b"\n", capture_stdout=True,
-            on_first_line=on_first_line,
+            on_first_line=on_first_line, stages=stages,
         )
 
     async def run_json_delete(
@@ -212,7 +212,7 @@ class Executor:
 
     async def run_argv(
         self, executable: str, args: Sequence[str], *, delete: bool = False,
-        on_started: HandedOver | None = None,
+        on_started: HandedOver | None = None, stages: Stages | None = None,
     ) -> ScriptResult:
         """OSSEC's protocol (spec 9.1): `[absolute path, *args]`, nothing on stdin.
 
@@ -224,15 +224,14 @@ class Executor:
         return await self._run(
             path, program, (str(home_path(self.home, executable)), *args), stdin=None,
             capture_stdout=False, slots=self._delete_slots if delete else None,
-            on_handed_over=on_started,
+            on_handed_over=on_started, stages=stages,
         )
 
     async def aclose(self) -> None:
         """Kill whatever still runs (SIGTERM, then SIGKILL) and wait for it; refuse new runs."""
         self._closed = True
         for child in list(self._live):
-            if not child.abort.done():
-                child.abort.set_result(None)
+            child.abort()
         await self._idle.wait()
         if self._spawner is not None:
             await self._spawner.drain()  # a cancelled run's process may still be starting
@@ -266,13 +265,15 @@ class Executor:
         self, path: str, program: str, argv: tuple[str, ...], *, stdin: bytes | None,
         capture_stdout: bool, on_first_line: FirstLineHandler | None = None,
         slots: asyncio.Semaphore | None = None, on_handed_over: HandedOver | None = None,
+        stages: Stages | None = None,
     ) -> ScriptResult:
         self._inflight += 1
         self._idle.clear()
         try:
             async with slots or self._slots:
                 return await self._run_slot(
-                    path, program, argv, stdin, capture_stdout, on_first_line, on_handed_over
+                    path, program, argv, stdin, capture_stdout, on_first_line, on_handed_over,
+                    stages,
                 )
         finally:
             self._inflight -= 1
@@ -282,41 +283,42 @@ class Executor:
     async def _run_slot(
         self, path: str, program: str, argv: tuple[str, ...], stdin: bytes | None,
         capture_stdout: bool, on_first_line: FirstLineHandler | None,
-        on_handed_over: HandedOver | None = None,
+        on_handed_over: HandedOver | None = None, stages: Stages | None = None,
     ) -> ScriptResult:
         started = self.clock()
-
-        def result(child: Child | None, **fields: object) -> ScriptResult:
-            values: dict[str, object] = {
-                "program": program, "argv": argv, "pid": None, "returncode": None,
-                "timed_out": False, "killed": False, "first_line": None, "stderr": b"",
-                "started_at": started, "ended_at": self.clock(), "error": None,
-            }
-            if child is not None:
-                values.update(pid=child.pid, killed=child.killed, stderr=child.stderr)
-            values.update(fields)
-            return ScriptResult(**values)  # type: ignore[arg-type]
-
         if self._closed:
-            return result(None, error="executor closed")
+            return self._result(program, argv, started, None, error="executor closed")
         # A run without a handshake that must say when its script has its instructions
         # keeps its message until the script exists (a stdin run), so both happen at once.
         withheld = stdin if on_handed_over is not None and on_first_line is None else None
+        loop = asyncio.get_running_loop()
         try:
-            child = await self._spawn(
-                argv, b"" if withheld is not None else stdin, capture_stdout,
-                close_stdin=on_first_line is None and withheld is None,
+            child = self._start(
+                loop, argv, b"" if withheld is not None else stdin, capture_stdout,
+                close_stdin=on_first_line is None and withheld is None, stages=stages,
             )
         except (OSError, ValueError, subprocess.SubprocessError) as error:
-            return result(None, error=f"could not launch {program}: {_describe(error, path)}")
+            return self._result(program, argv, started, None,
+                                error=f"could not launch {program}: {_describe(error, path)}")
         self._live.add(child)
-        if self._closed:  # closed while the spawner thread was starting it
-            child.abort.set_result(None)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.time_limit
+        if self._closed:  # closed while the run was being set up
+            child.abort()
         timed_out = False
         line: bytes | None = None
         try:
+            while not child.started:
+                await child.changed()
+            if child.error is not None:
+                child.close()
+                self._live.discard(child)
+                self._give_back(child)
+                failure = child.error
+                if not isinstance(failure, (OSError, ValueError, subprocess.SubprocessError)):
+                    raise failure
+                return self._result(
+                    program, argv, started, None,
+                    error=f"could not launch {program}: {_describe(failure, path)}",
+                )
             if on_handed_over is not None and on_first_line is None:
                 on_handed_over()
                 if withheld is not None:
@@ -325,26 +327,28 @@ class Executor:
                 child.close_stdin()
             else:
                 # Step 8: wait for the line, end of file, or the script's exit.
-                await _wait_any((child.first_line, child.exited, child.abort), deadline, loop)
-                if child.exited.done() and not child.first_line.done():
+                while not (child.line_done or child.exited or child.aborted or child.expired):
+                    await child.changed()
+                if child.exited and not child.line_done:
                     child.settle_after_exit()
-                if child.first_line.done():
-                    line = child.first_line.result()
+                if child.line_done:
+                    line = child.line
                     asked = loop.time()
                     reply = await on_first_line(line)
-                    deadline += loop.time() - asked  # the engine's time is not the script's
+                    child.extend(loop.time() - asked)  # the engine's time is not the script's
                     if reply is not None and line is not None:
                         child.write(reply + b"\n")
                     child.close_stdin()
                 else:
-                    timed_out = not child.abort.done()
-            if not timed_out and not child.abort.done():
-                await _wait_any((child.exited, child.abort), deadline, loop)
-                timed_out = not child.exited.done() and not child.abort.done()
-            if not child.exited.done() and not await self._terminate(child, loop):
+                    timed_out = not child.aborted
+            if not timed_out and not child.aborted:
+                while not (child.exited or child.aborted or child.expired):
+                    await child.changed()
+                timed_out = not child.exited and not child.aborted
+            if not child.exited and not await self._terminate(child, loop):
                 self._abandon(child)  # pragma: no cover - the kernel did not deliver SIGKILL
-                return result(
-                    child, timed_out=timed_out, first_line=line,
+                return self._result(
+                    program, argv, started, child, timed_out=timed_out, first_line=line,
                     error="still alive after SIGKILL; it will be reaped when it dies",
                 )
             child.settle_after_exit()
@@ -360,22 +364,34 @@ class Executor:
         finally:
             if child.reaped:
                 self._live.discard(child)
-        closed = "killed: executor closed" if child.abort.done() and child.killed else None
-        return result(
-            child, returncode=returncode, timed_out=timed_out, first_line=line, error=closed
+        closed = "killed: executor closed" if child.aborted and child.killed else None
+        return self._result(
+            program, argv, started, child, returncode=returncode, timed_out=timed_out,
+            first_line=line, error=closed,
         )
 
-    async def _spawn(
-        self, argv: tuple[str, ...], stdin: bytes | None, capture_stdout: bool, *,
-        close_stdin: bool,
+    def _result(
+        self, program: str, argv: tuple[str, ...], started: float, child: Child | None, *,
+        returncode: int | None = None, timed_out: bool = False, first_line: bytes | None = None,
+        error: str | None = None,
+    ) -> ScriptResult:
+        if child is None:
+            return ScriptResult(program, argv, None, returncode, timed_out, False, first_line,
+                                b"", started, self.clock(), error)
+        return ScriptResult(program, argv, child.pid, returncode, timed_out, child.killed,
+                            first_line, child.stderr, started, self.clock(), error)
+
+    def _start(
+        self, loop: asyncio.AbstractEventLoop, argv: tuple[str, ...], stdin: bytes | None,
+        capture_stdout: bool, *, close_stdin: bool, stages: Stages | None = None,
     ) -> Child:
-        """Start `argv[0]` (relative paths are taken from the home, the working directory).
+        """Make the run's pipes and its Child, and queue the spawn of `argv[0]` (relative
+        paths are taken from the home, the working directory); the Child learns the outcome.
 
         The message goes into the stdin pipe before the script exists: a write with nobody
         waiting on the other end wakes nobody, and most messages fit the pipe's 64 KiB. A run
         with a cgroup gets it from the spawner once it is in the cgroup (SpawnRequest.feed).
         """
-        loop = asyncio.get_running_loop()
         parent_fds: list[int] = []
         child_fds: list[int] = []
 
@@ -388,14 +404,15 @@ class Executor:
             return parent, child
 
         cgroup = self._take_cgroup(os.path.basename(argv[0]))
-        pending = b""
+        pending = message = b""
         feed: tuple[int, bytes] | None = None
         try:
             stdin_parent = stdout_parent = None
             if stdin is not None:
                 stdin_parent, stdin_child = pipe(parent_reads=False)
                 if cgroup is not None:
-                    feed = (os.dup(stdin_parent), stdin)
+                    feed = (stdin_parent, stdin)
+                    message = stdin
                 else:
                     pending = stdin[write_some(stdin_parent, stdin):]
                     if close_stdin and not pending:
@@ -410,40 +427,29 @@ class Executor:
                 stdout_child = self._null()
             stderr_parent, stderr_child = pipe(parent_reads=True)
         except BaseException:
-            for fd in parent_fds + child_fds + ([feed[0]] if feed is not None else []):
+            for fd in parent_fds + child_fds:
                 os.close(fd)
             if cgroup is not None and self._cgroups is not None:
                 self._cgroups.give_back(cgroup)
             raise
+        watcher = self._watcher_for(loop)
         if self._spawner is None:
             self._spawner = Spawner(self._cwd, SCRIPT_ENV, use_popen=self._use_popen)
-            self._watcher_for(loop).add_reader(self._spawner.doorbell, self._spawner.deliver)
-        request = SpawnRequest(
+            watcher.add_reader(self._spawner.doorbell, self._spawner.deliver)
+        child = Child(
+            loop, watcher, stdin_parent, stdout_parent, stderr_parent,
+            want_line=capture_stdout, pending=pending, message=message,
+            close_after_write=close_stdin, cgroup=cgroup, time_limit=self.time_limit,
+            on_orphan=self._orphan,
+        )
+        if stages is not None:
+            stages.queued = time.time()
+        self._spawner.submit(SpawnRequest(
             argv[0], argv, (stdin_child, stdout_child, stderr_child), tuple(child_fds),
-            enter_cgroup=cgroup.enter if cgroup is not None else None, open_pidfd=_HAVE_PIDFD,
-            feed=feed,
-        )
-        try:
-            spawned = await self._spawner.spawn(request)
-        except BaseException as error:
-            for fd in parent_fds:
-                os.close(fd)
-            if isinstance(error, asyncio.CancelledError) and request.future is not None:
-                # The thread may still start it: whatever starts is killed and reaped.
-                request.future.add_done_callback(functools.partial(self._orphan, cgroup))
-            elif cgroup is not None and self._cgroups is not None:
-                self._cgroups.give_back(cgroup)
-            raise
-        if feed is not None and stdin is not None:
-            pending = stdin[spawned.fed:]
-            if close_stdin and not pending and stdin_parent is not None:
-                os.close(stdin_parent)
-                stdin_parent = None
-        return Child(
-            loop, self._watcher_for(loop), spawned, stdin_parent, stdout_parent, stderr_parent,
-            want_line=capture_stdout, pending=pending, close_after_write=close_stdin,
-            cgroup=cgroup,
-        )
+            child.start, enter_cgroup=cgroup.enter if cgroup is not None else None,
+            open_pidfd=_HAVE_PIDFD, feed=feed, stages=stages,
+        ))
+        return child
 
     def _watcher_for(self, loop: asyncio.AbstractEventLoop) -> FdWatcher:
         if self._watcher is None or self._watcher.loop is not loop:
@@ -470,18 +476,19 @@ class Executor:
             return None
         return self._cgroups.take()
 
-    def _orphan(self, cgroup: RunCgroup | None, future: asyncio.Future[Spawned]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            if cgroup is not None and self._cgroups is not None:
-                self._cgroups.give_back(cgroup)
+    def _orphan(self, child: Child) -> None:
+        """A run that went away before its spawn came back: kill and reap what started."""
+        if child.error is not None:
+            child.close()
+            self._give_back(child)
+            self._live.discard(child)
             return
-        loop = asyncio.get_running_loop()
-        child = Child(
-            loop, self._watcher_for(loop), future.result(), None, None, None, want_line=False,
-            cgroup=cgroup,
-        )
-        self._live.add(child)
         self._abandon(child)
+
+    def _give_back(self, child: Child) -> None:
+        group, child.cgroup = child.cgroup, None
+        if group is not None and self._cgroups is not None:
+            self._cgroups.give_back(group)
 
     def _null(self) -> int:
         if self._devnull is None:
@@ -495,22 +502,29 @@ class Executor:
         SIGTERM, or were started by it, are still in the group (scenario C2). Returns whether
         the script is dead (it can only linger in an uninterruptible kernel wait).
         """
-        child.signal_group(signal.SIGTERM)
-        await _wait_any((child.exited,), loop.time() + self.kill_grace, loop)
-        child.signal_group(signal.SIGKILL)
-        await _wait_any((child.exited,), loop.time() + _REAP_WAIT, loop)
-        return child.exited.done()
+        for signum, wait in ((signal.SIGTERM, self.kill_grace), (signal.SIGKILL, _REAP_WAIT)):
+            child.signal_group(signum)
+            child.arm(loop.time() + wait)
+            while not (child.exited or child.expired):
+                await child.changed()
+        child.disarm()
+        return child.exited
 
     def _abandon(self, child: Child) -> None:
         """Kill the group now and reap in the background (the run itself is going away)."""
         if child.reaped:
             return
-        if not child.exited.done():
+        if not child.started:  # the spawn comes back later: `_orphan` then
+            child.orphaned = True
+            return
+        child.disarm()
+        if not child.exited:
             child.signal_group(signal.SIGKILL)
 
         async def reap_later() -> None:
             try:
-                await child.exited
+                while not child.exited:
+                    await child.changed()
                 child.close()
                 child.reap()
                 self._after_reap(child)
@@ -557,29 +571,6 @@ class Executor:
             group.close()
             with contextlib.suppress(OSError):
                 os.rmdir(os.path.dirname(group.path))
-
-
-async def _wait_any(
-    futures: Sequence[asyncio.Future[Any]], deadline: float, loop: asyncio.AbstractEventLoop
-) -> None:
-    """Until one future is done or the deadline (loop time) passes; no task is created."""
-    if any(future.done() for future in futures):
-        return
-    waiter: asyncio.Future[None] = loop.create_future()
-
-    def wake(_: object = None) -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    timer = loop.call_at(deadline, wake)
-    for future in futures:
-        future.add_done_callback(wake)
-    try:
-        await waiter
-    finally:
-        timer.cancel()
-        for future in futures:
-            future.remove_done_callback(wake)
 
 
 def _describe(error: BaseException, path: str) -> str:

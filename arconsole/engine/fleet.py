@@ -73,6 +73,8 @@ class FleetStage:
         self.table.flush()
 
     def observe(self, alert: Alert, received_at: float) -> None:
+        """An alert before it is decided; `AlertError` for an AR line whose fleet keys are
+        crafted (the intake counts and skips it as a bad line)."""
         if alert.rule_id in AGENT_STARTED_RULES and self.delivery is not None:
             if alert.agent_id and not alert.from_manager:
                 self.delivery.blocks.agent_started(alert.agent_id)

@@ -52,7 +52,9 @@ _ARTICLE = {"address": "an address", "user name": "a user name",
 def is_address(key: str) -> bool:
     if _IPV4(key) is not None:
         return True
-    if ":" not in key or len(key) > 45:
+    if ":" not in key or len(key) > 45 or "%" in key:
+        # `%`: Python takes any text after it as an IPv6 scope (`::1%$(id)`, `::1%\n`);
+        # the scripts' own address test (inet_pton) takes none.
         return False
     try:
         ipaddress.ip_address(key)

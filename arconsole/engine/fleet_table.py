@@ -68,7 +68,7 @@ _NONE = msgspec.Raw(b"null")
 
 class _Trigger(msgspec.Struct):
     timestamp: str = ""
-    rule: TriggerRule | None = None
+    rule: msgspec.Raw = _NONE  # decoded on its own: its members' order is read from it
 
 
 class _Params(msgspec.Struct):
@@ -103,7 +103,10 @@ class _ArLine(msgspec.Struct):
 
 _decode_ar = msgspec.json.Decoder(_ArLine).decode
 _decode_trigger = msgspec.json.Decoder(_Trigger).decode
+_decode_trigger_rule = msgspec.json.Decoder(TriggerRule).decode
+_decode_members = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _COMPLIANCE = ("pci_dss", "cis", "gdpr", "gpg13", "hipaa", "nist_800_53", "tsc")
+_COMPLIANCE_NAMES = frozenset(_COMPLIANCE)
 # Triggers by their rule (id, level, description, groups): a burst of AR alerts has few
 # distinct ones, and each becomes an Alert only once. Bounded: cleared when full.
 _TRIGGERS_LIMIT = 4096
@@ -158,20 +161,23 @@ def _shared_trigger(raw: bytes) -> tuple[Alert | None, str]:
     """(the trigger's rule as the Alert shared by its rule, the trigger's timestamp)."""
     try:
         trigger = _decode_trigger(raw)
+        written = bytes(trigger.rule)
+        if written == b"null":
+            return None, trigger.timestamp
+        rule = _decode_trigger_rule(written)
+        members = _decode_members(written)
     except (msgspec.ValidationError, msgspec.DecodeError):
         whole = _whole_trigger(raw)  # an odd shape: read it whole, as before
         return whole, whole.timestamp if whole is not None else ""
-    rule = trigger.rule
-    return (_trigger_of(rule, _order(rule, raw, 0)) if rule is not None else None,
-            trigger.timestamp)
+    return _trigger_of(rule, _order(rule, members)), trigger.timestamp
 
 
-def _order(rule: TriggerRule, raw: bytes, start: int) -> tuple[str, ...]:
-    """The compliance arrays of the trigger written in `raw` from `start` on, in the order it
-    writes them (the first occurrence of each key: the rule comes before the alert's data)."""
-    return tuple(sorted(
-        (name for name in _COMPLIANCE if getattr(rule, name) is not None),
-        key=lambda name: raw.find(b'"' + name.encode() + b'":', start)))
+def _order(rule: TriggerRule, members: dict[str, msgspec.Raw]) -> tuple[str, ...]:
+    """The trigger rule's compliance arrays in the order the rule itself writes them (its own
+    members, never a key of that name elsewhere in the trigger: a member written before the
+    rule, `"agent":{"tsc":1}`, must not reorder its group string; repeats were refused)."""
+    return tuple(name for name in members
+                 if name in _COMPLIANCE_NAMES and getattr(rule, name) is not None)
 
 
 def _trigger_of(rule: TriggerRule, order: tuple[str, ...]) -> Alert | None:
@@ -209,7 +215,8 @@ def _whole_trigger(raw: bytes) -> Alert | None:
 
 
 def read_ar_log_alert(alert: Alert, received_at: float) -> ArLogEntry | None:
-    """The fleet entry an AR log alert stands for, or None if it names no block."""
+    """The fleet entry an AR log alert stands for, or None if it names no block;
+    `AlertError` when a key the fleet reads is crafted (`checked_entry`)."""
     if not is_ar_log_alert(alert):
         return None
     return read_ar_entry(alert, received_at)
@@ -222,7 +229,8 @@ def read_ar_entry(alert: Alert, received_at: float) -> ArLogEntry | None:
     typed reading that vouches for every key it reads (`read_ar_fields`). A line neither can
     vouch for (legacy text, another shape, repeated or re-cased keys) is checked exactly first:
     the fleet's keys are a decision's (binding) and a reverse's (agent, program, key), so a
-    key read one way here and another way by the agent's script is refused, never guessed."""
+    key read one way here and another way by the agent's script is refused, never guessed:
+    `AlertError("crafted: ...")`, which the intake counts and skips as any refused line."""
     agent_id = alert.agent_id
     if agent_id:
         reading = reading_of(alert) or read_ar_fields(alert.raw)
@@ -241,10 +249,12 @@ def read_ar_entry(alert: Alert, received_at: float) -> ArLogEntry | None:
 
 def checked_entry(alert: Alert, received_at: float) -> ArLogEntry | None:
     """The entry of an AR log alert the typed reading could not vouch for: refused when a
-    key the fleet reads is ambiguous between JSON readers (`crafted_keys` on `FLEET_KEYS`),
-    else read leniently (legacy text 600-607 included)."""
-    if crafted_keys(alert.raw, FLEET_KEYS) is not None:
-        return None
+    key the fleet reads is ambiguous between JSON readers (`crafted_keys` on `FLEET_KEYS`:
+    `AlertError("crafted: ...")`, a bad line), else read leniently (legacy text 600-607
+    included)."""
+    reason = crafted_keys(alert.raw, FLEET_KEYS)
+    if reason is not None:
+        raise AlertError(f"crafted: {reason}")
     try:
         line = _decode_ar(alert.raw)
     except (msgspec.ValidationError, msgspec.DecodeError):

@@ -232,10 +232,17 @@ class Intake:
         context = self._context
         decider = self.decider
         assert decider is not None
-        context.stats.alerts += 1
         received_at = context.clock.now()
         if self.observe is not None:
-            self.observe(alert, received_at)
+            try:
+                self.observe(alert, received_at)
+            except AlertError as error:  # a fleet key is ambiguous: a bad line, as any other
+                context.stats.input_errors += 1
+                context.bus.publish(InputError(at=received_at, line=line_number,
+                                               error=str(error)))
+                self._mark_line(position, [])
+                return None
+        context.stats.alerts += 1
         if self._too_old(alert, received_at):
             self._mark_line(position, [])
             return None

@@ -30,6 +30,7 @@ def status_of(engine: Engine) -> dict[str, Any]:
         "node": engine.context.config.node_name if engine.context.config else "",
         "blocks": len(engine.blocks),
         "alerts": engine.stats.alerts,
+        "input_errors": engine.stats.input_errors,  # lines refused (not JSON, crafted keys...)
         "store_fault": engine.store_fault,  # None, or why the state file cannot be written
         "store_fault_since": engine.store_fault_since,  # when that fault began, or None
         "store_warnings": engine.store_warnings,  # found at open: world-writable dir...

@@ -12,19 +12,23 @@ ignores SIGPIPE; the ignore would be inherited through exec).
 
 Without glibc >= 2.34 (addclosefrom_np) the same threads use `subprocess.Popen` instead.
 
-Requests are queued; two threads take them (see _THREADS), spawn what they took and ring an
-eventfd when they have results, so a burst of spawns costs one wake-up of each side, not one
-per script. Right after a spawn, still on its thread, the child's pidfd is opened.
+Requests are queued; two spawner threads take them one at a time (see _THREADS), so a spawn
+the kernel holds up (a child not scheduled for 100 ms on a loaded machine) holds up nothing
+while the other thread is free, and ring an eventfd as each result is ready (rings that come
+while the loop is busy are one wake-up). Right after a spawn, still on its thread, the child's
+pidfd is opened.
 
 A run with a cgroup (arconsole.engine.cgroups) is moved into it before it is handed back, and
 only then given its message (SpawnRequest.feed): a script that reads its message first, as
 execd's protocol has it, does nothing about it outside its cgroup. The move is a write to
 `cgroup.procs`, which waits for an RCU grace period when no other move happened just before
-(10-20 ms, 70 ms and more on a loaded machine). Moving each child right after its own spawn
-paid that wait once per run whenever spawns came more than a grace period apart, and every
-later spawn queued behind it (bench/latency.py: p99 25-450 ms over 60 s at 100 scripts/s).
-So what is queued is spawned first, then moved in one go: the moves follow each other, and
-only the first can wait.
+(10-20 ms, 70 ms and more on a loaded machine). Such lone moves are therefore not made by the
+spawner threads, where every later spawn queued behind them (bench/latency.py: spawner queue
+wait p99 3-18 ms at 100 scripts/s), but by a mover thread of their own, which moves all that
+is queued in one go (the moves follow each other: only the first can wait), then writes each
+run's message. A move that follows another within _WARM_MOVES is quick, and the spawner thread
+makes it itself (a burst, bench/exec.py: the hand-over to the mover cost more CPU per run than
+the move). The script starts at its spawn; its message, what it acts on, comes after the move.
 """
 
 from __future__ import annotations
@@ -39,8 +43,12 @@ import queue
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from arconsole import stagetrace
+from arconsole.stagetrace import Stages
 
 _HAVE_PIDFD = hasattr(os, "pidfd_open")
 
@@ -58,19 +66,21 @@ _SIGSET_SIZE = 256
 @dataclass(slots=True)
 class SpawnRequest:
     """One process to start: `path` is executed (relative paths from `cwd`) with `argv`;
-    `stdio` are the child's descriptors 0, 1, 2 (closed by the spawner once used)."""
+    `stdio` are the child's descriptors 0, 1, 2 (closed by the spawner once used).
+    `on_done` gets the outcome (a Spawned or the exception) on the loop, from `deliver()`."""
 
     path: str
     argv: Sequence[str]
     stdio: tuple[int, int, int]
     close_after: tuple[int, ...]  # the child's pipe ends: the parent must not keep them
+    on_done: Callable[[Outcome], None]
     enter_cgroup: Callable[[int], None] | None = None
     open_pidfd: bool = _HAVE_PIDFD
-    # (a descriptor of its own for the stdin pipe, the message): written once the child is
-    # in its cgroup, so a script that reads its message first cannot act outside it. The
-    # spawner closes the descriptor.
+    # (the parent's end of the stdin pipe, the message): written once the child is in its
+    # cgroup, so a script that reads its message first cannot act outside it. The caller
+    # keeps the descriptor open until `on_done` (it does not touch it before).
     feed: tuple[int, bytes] | None = None
-    future: asyncio.Future[Spawned] | None = field(default=None)
+    stages: Stages | None = None  # stage times, when tracing (arconsole.stagetrace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +93,11 @@ class Spawned:
 
 Outcome = Spawned | BaseException
 Done = tuple[SpawnRequest, Outcome]
-_BATCH_MAX = 8
+_RING_EVERY = 4
+# A move within this many seconds of the last one does not wait for a grace period (the
+# kernel's rcu_sync is still in its writer state), so the spawner thread makes it itself: a
+# burst costs no hand-over to the mover. Wrong guesses only cost one slow move on a spawner.
+_WARM_MOVES = 0.004
 # Two threads: a spawn that the kernel holds up (a child not scheduled for 100-200 ms on a
 # loaded machine, a fork waiting on another process's cgroup move) does not hold up the next.
 _THREADS = 2
@@ -177,11 +191,10 @@ class _PopenSpawn:
 class Spawner:
     """Threads that start processes for the event loop (see the module docstring).
 
-    `spawn()` is awaited on the loop; the process is started on the spawner thread, and the
-    outcome comes back through `doorbell`, an eventfd the caller watches on its loop, calling
-    `deliver()` when it is readable (the executor has it in its own epoll set, beside the
-    runs' pipes: no extra loop turn per spawn). If the awaiting task is cancelled, the
-    process may still start: the request's future gets it (the caller kills and reaps it).
+    `submit()` queues a request on the loop; the process is started on a spawner thread, and
+    the outcome comes back through `doorbell`, an eventfd the caller watches on its loop,
+    calling `deliver()` when it is readable (the executor has it in its own epoll set, beside
+    the runs' pipes: no extra loop turn per spawn), which calls each request's `on_done`.
     """
 
     def __init__(
@@ -194,6 +207,10 @@ class Spawner:
             _PopenSpawn(cwd, env) if use_popen else _GlibcSpawn(cwd, env)
         )
         self._queue: queue.SimpleQueue[SpawnRequest | None] = queue.SimpleQueue()
+        self._moves: queue.SimpleQueue[tuple[SpawnRequest, Spawned] | None] = (
+            queue.SimpleQueue()
+        )
+        self._last_move = 0.0  # time.monotonic() at the end of the last move
         self._threads = 0  # spawner threads started and not yet stopped
         self._threads_lock = threading.Lock()
         self.doorbell = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
@@ -201,31 +218,33 @@ class Spawner:
         self._outstanding = 0
         self._drained: asyncio.Event | None = None
 
-    async def spawn(self, request: SpawnRequest) -> Spawned:
-        request.future = asyncio.get_running_loop().create_future()
+    def submit(self, request: SpawnRequest) -> None:
+        """Queue a spawn; its outcome goes to `request.on_done` on the loop (see deliver).
+
+        No future per spawn: the caller's own state is updated straight from the delivery,
+        and whatever starts after its caller went away is still handed over (to be killed
+        and reaped), because every submitted request gets its `on_done`.
+        """
         if not self._threads:
-            self._threads = _THREADS
+            self._threads = _THREADS + 1
             for number in range(_THREADS):
                 threading.Thread(
                     target=self._serve, name=f"arconsole-spawner-{number}", daemon=True
                 ).start()
+            threading.Thread(target=self._move, name="arconsole-mover", daemon=True).start()
         self._outstanding += 1
         self._queue.put(request)
-        return await asyncio.shield(request.future)
 
     def deliver(self) -> None:
-        """Hand the finished spawns to their futures (on the loop, when `doorbell` rings)."""
+        """Hand the finished spawns to their callers (on the loop, when `doorbell` rings)."""
         with contextlib.suppress(BlockingIOError):
             os.eventfd_read(self.doorbell)
         while self._done:
             request, outcome = self._done.popleft()
             self._outstanding -= 1
-            future = request.future
-            assert future is not None
-            if isinstance(outcome, BaseException):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+            if request.stages is not None:
+                stagetrace.finish(request.stages)
+            request.on_done(outcome)
         if self._outstanding == 0 and self._drained is not None:
             self._drained.set()
 
@@ -240,47 +259,83 @@ class Spawner:
         the doorbell no longer watched: the last thread closes it as its last act, so none
         ever writes to a descriptor number that was reused."""
         if self._threads:
-            for _ in range(self._threads):
+            for _ in range(_THREADS):
                 self._queue.put(None)
+            self._moves.put(None)
         else:
             os.close(self.doorbell)
 
     # ---------------------------------------------------------------- the thread
 
     def _serve(self) -> None:
+        """A spawner thread: one request at a time, so that a spawn the kernel holds up
+        holds up nothing queued behind it while the other thread is free."""
+        unrung = 0  # results handed over since this thread last rang
         while True:
-            batch = [self._queue.get()]
-            while batch[-1] is not None and len(batch) < _BATCH_MAX:  # spawned together
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stopping = None in batch
-            requests = [request for request in batch if request is not None]
-            to_place: list[tuple[SpawnRequest, Spawned]] = []
-            for request in requests:
-                outcome = self._one(request)
+            request = self._queue.get()
+            if request is None:
+                self._stopped()
+                return
+            if request.stages is not None:
+                request.stages.spawning = time.time()
+            outcome = self._one(request)
+            if request.stages is not None:
+                request.stages.spawned = time.time()
+            if (
+                isinstance(outcome, Spawned) and request.enter_cgroup is not None
+                and time.monotonic() - self._last_move > _WARM_MOVES
+            ):
+                self._moves.put((request, outcome))  # a lone move: the mover waits for it
+            else:
                 if isinstance(outcome, Spawned):
-                    if request.enter_cgroup is not None:
-                        to_place.append((request, outcome))
-                        continue
+                    if request.enter_cgroup is not None:  # moves are warm: it is quick
+                        self._enter(request, outcome)
                     outcome = _feed(request, outcome)
                 self._done.append((request, outcome))
-            # The moves one after the other: only the first may wait for a grace period.
-            for request, spawned in to_place:
-                assert request.enter_cgroup is not None
-                with contextlib.suppress(OSError):
-                    request.enter_cgroup(spawned.pid)
-                self._done.append((request, _feed(request, spawned)))
-            if requests:
+                unrung += 1
+            # A burst is handed over a few at a time (one wake-up of the loop for several),
+            # a lone spawn at once.
+            if unrung and (unrung >= _RING_EVERY or self._queue.empty()):
                 self._ring()
-            if stopping:  # one stop each: the last thread out closes the doorbell
-                with self._threads_lock:
-                    self._threads -= 1
-                    last = self._threads == 0
-                if last:
-                    os.close(self.doorbell)
+                unrung = 0
+
+    def _move(self) -> None:
+        """The mover thread: what is queued is moved in one go (the moves follow each other:
+        only the first may wait for a grace period), then each run gets its message."""
+        while True:
+            batch = [self._moves.get()]
+            while batch[-1] is not None:
+                try:
+                    batch.append(self._moves.get_nowait())
+                except queue.Empty:
+                    break
+            placed = [item for item in batch if item is not None]
+            for request, spawned in placed:
+                self._enter(request, spawned)
+            for request, spawned in placed:
+                self._done.append((request, _feed(request, spawned)))
+            if placed:
+                self._ring()
+            if None in batch:
+                self._stopped()
                 return
+
+    def _enter(self, request: SpawnRequest, spawned: Spawned) -> None:
+        """Move the child into its cgroup (its message is written only after this)."""
+        assert request.enter_cgroup is not None
+        with contextlib.suppress(OSError):
+            request.enter_cgroup(spawned.pid)
+        self._last_move = time.monotonic()
+        if request.stages is not None:
+            request.stages.contained = time.time()
+
+    def _stopped(self) -> None:
+        """One thread has stopped: the last one out closes the doorbell."""
+        with self._threads_lock:
+            self._threads -= 1
+            last = self._threads == 0
+        if last:
+            os.close(self.doorbell)
 
     def _ring(self) -> None:
         os.eventfd_write(self.doorbell, 1)
@@ -288,9 +343,7 @@ class Spawner:
     def _one(self, request: SpawnRequest) -> Outcome:
         try:
             spawned = self._start(request)
-        except BaseException as error:  # handed to the awaiting task
-            if request.feed is not None:
-                os.close(request.feed[0])
+        except BaseException as error:  # handed to the caller
             return error
         finally:
             for fd in request.close_after:
@@ -311,7 +364,7 @@ def write_some(fd: int, data: bytes) -> int:
 
 
 def _feed(request: SpawnRequest, spawned: Spawned) -> Spawned:
-    """Write the request's message (what the pipe takes now) and close the descriptor."""
+    """Write the request's message (what the pipe takes now; the caller writes the rest)."""
     if request.feed is None:
         return spawned
     fd, data = request.feed
@@ -319,6 +372,6 @@ def _feed(request: SpawnRequest, spawned: Spawned) -> Spawned:
         fed = write_some(fd, data)
     except OSError:  # EPIPE: the script is gone already; the run will see it
         fed = len(data)
-    finally:
-        os.close(fd)
+    if request.stages is not None:
+        request.stages.fed = time.time()
     return Spawned(spawned.pid, spawned.pidfd, spawned.popen, fed)
