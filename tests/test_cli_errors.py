@@ -428,3 +428,34 @@ def test_a_reader_that_goes_away_is_not_an_error_message(tmp_path: Path) -> None
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
     assert stderr == b"", stderr
+
+
+@pytest.mark.parametrize("agent", [[], ["--agent"]])
+def test_a_file_where_the_scripts_folder_goes_is_not_a_directory(tmp_path: Path,
+                                                                 agent: list[str]) -> None:
+    """`active-response/bin` is a file: the system's "File exists" from making it would say
+    all is well; what is true is that it is not a directory."""
+    home = tmp_path / "home"
+    (home / "active-response").mkdir(parents=True)
+    (home / "active-response" / "bin").write_text("a plain file\n")
+    result = arconsole(["install-scripts", *agent, str(home)])
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"arconsole install-scripts: cannot install scripts into {home}: Not a directory "
+        f"({home}/active-response/bin)"]
+    assert (home / "active-response" / "bin").read_text() == "a plain file\n"
+
+
+def test_a_demo_home_with_a_file_for_its_state_folder_says_not_a_directory(
+        tmp_path: Path) -> None:
+    from arconsole.commands.demo import prepare_home
+
+    home = prepare_home(tmp_path / "demo")
+    (home / "var").mkdir(exist_ok=True)
+    shutil.rmtree(home / "var" / "arconsole", ignore_errors=True)
+    (home / "var" / "arconsole").write_text("a plain file\n")
+    result = arconsole(["demo", "--home", str(home)])
+    assert "Traceback" not in result.stderr and result.returncode != 0, result.stderr
+    assert result.stderr.splitlines()[-1] == \
+        f"arconsole: cannot use {home}/var/arconsole: Not a directory"
+    assert "File exists" not in result.stderr

@@ -1,15 +1,16 @@
 """Snapshots of the console's meaningful states, at 120x36 and 80x24.
 
 Deterministic by construction: a manual clock for the engine and the console, no console
-timers (`live=False`: the test ticks by hand), UTC, a fixed home path (it is shown on screen),
-and an engine that is idle before the picture is taken. Update with `--snapshot-update` only
+timers (`live=False`: the test ticks by hand), UTC, a home path that is the same in every run
+(it is shown on screen: the relative `ossec`, from the test's own tmp_path as working
+directory, so that two runs at once never share a home), and an engine that is idle before
+the picture is taken. Update with `--snapshot-update` only
 after looking at the report.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -23,11 +24,16 @@ from arconsole.console.app import ConsoleApp
 from arconsole.engine.clock import ManualClock
 from arconsole.engine.link import LocalLink
 
-ROOT = Path("/tmp/arconsole-snapshots")  # fixed: the home path appears on screen
 WIDE = (120, 36)
 NARROW = (80, 24)
 
 Steps = Callable[[Console], Awaitable[None]]
+
+
+@pytest.fixture(autouse=True)
+def in_own_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's home is `ossec` under its own tmp_path, which is the working directory."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(autouse=True)
@@ -43,13 +49,10 @@ def utc() -> Iterator[None]:
     time.tzset()
 
 
-def scenario(name: str, steps: Steps | None = None, *,
+def scenario(steps: Steps | None = None, *,
              demo: str = "") -> tuple[ConsoleApp, Callable[..., object]]:
     """A console app and the `run_before` that starts its engine and plays `steps`."""
-    base = ROOT / name
-    shutil.rmtree(base, ignore_errors=True)
-    base.mkdir(parents=True)
-    home = make_console_home(base)
+    home = make_console_home(Path())  # `ossec`, relative: the same text on screen in every run
     clock = ManualClock(T0)
     app = ConsoleApp(clock=clock.now, live=False, theme="arconsole-dark", theme_dirs=[],
                      operator="snapshot", demo=demo)
@@ -141,67 +144,85 @@ async def held(c: Console) -> None:
 
 class TestWide:
     def test_empty(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("empty-wide")
+        app, run_before = scenario()
         assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
 
     def test_demo(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("demo-wide", paused, demo="timeouts cut to 40 s")
+        app, run_before = scenario(paused, demo="timeouts cut to 40 s")
         assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
 
     def test_held_by_the_cursor(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("held-wide", held)
+        app, run_before = scenario(held)
         assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
 
     def test_busy(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("busy-wide", busy)
+        app, run_before = scenario(busy)
         assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
 
     def test_paused(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("paused-wide", paused)
+        app, run_before = scenario(paused)
         assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
 
     def test_confirm_dialog(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("confirm-wide", confirm)
+        app, run_before = scenario(confirm)
         assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
 
     def test_rejected_config_banner(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("rejected-wide", rejected)
+        app, run_before = scenario(rejected)
         assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
 
     def test_alert_detail(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("detail-wide", detail)
+        app, run_before = scenario(detail)
         assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
 
     def test_help(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("help-wide", help_screen)
+        app, run_before = scenario(help_screen)
         assert snap_compare(app, run_before=run_before, terminal_size=WIDE)
 
 
 class TestNarrow:
     def test_empty(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("empty-narrow")
+        app, run_before = scenario()
         assert snap_compare(app, run_before=run_before, terminal_size=NARROW)
 
     def test_busy(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("busy-narrow", busy)
+        app, run_before = scenario(busy)
         assert snap_compare(app, run_before=run_before, terminal_size=NARROW)
 
     def test_confirm_dialog(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("confirm-narrow", confirm)
+        app, run_before = scenario(confirm)
         assert snap_compare(app, run_before=run_before, terminal_size=NARROW)
 
     def test_paused(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("paused-narrow", paused)
+        app, run_before = scenario(paused)
         assert snap_compare(app, run_before=run_before, terminal_size=NARROW)
 
     def test_rejected_config_banner(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("rejected-narrow", rejected)
+        app, run_before = scenario(rejected)
         assert snap_compare(app, run_before=run_before, terminal_size=NARROW)
 
     def test_alert_detail(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("detail-narrow", detail)
+        app, run_before = scenario(detail)
         assert snap_compare(app, run_before=run_before, terminal_size=NARROW)
 
     def test_help(self, snap_compare: Callable[..., bool]) -> None:
-        app, run_before = scenario("help-narrow", help_screen)
+        app, run_before = scenario(help_screen)
         assert snap_compare(app, run_before=run_before, terminal_size=NARROW)
+
+
+def test_two_runs_at_once_do_not_share_a_home(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second run making its home (another working directory) leaves the first's intact;
+    a fixed home under /tmp was wiped and rebuilt by whichever run came second."""
+    first_run, second_run = tmp_path / "first", tmp_path / "second"
+    first_run.mkdir()
+    second_run.mkdir()
+    monkeypatch.chdir(first_run)
+    scenario()
+    conf = (first_run / "ossec" / "etc" / "ossec.conf")
+    conf.write_text(conf.read_text() + "<!-- the first run's edit -->\n")
+    monkeypatch.chdir(second_run)
+    scenario()
+    assert conf.read_text().endswith("<!-- the first run's edit -->\n")
+    assert (second_run / "ossec" / "etc" / "ossec.conf").is_file()
+    assert not os.path.samefile(first_run / "ossec", second_run / "ossec")

@@ -8,14 +8,17 @@ shell as code, and a valid request still runs the program's delete.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from arconsole.engine.agent_messages import adhoc_json, reverse_json
-from arconsole.scripts.agent_reverse import install_agent_scripts
+from arconsole.scripts.agent_reverse import SCRIPT, install_agent_scripts
+from arconsole.scripts.install import SCRIPT_MODE, install_scripts
 
 SHELLS = [s for s in (["dash"], ["bash", "--posix"]) if shutil.which(s[0])]
 
@@ -131,16 +134,54 @@ def test_three_extra_args_or_odd_shapes_are_refused(tmp_path: Path, shell: list[
     assert not (home / "program-calls.log").exists()
 
 
-def test_install_does_not_follow_a_planted_temporary_symlink(tmp_path: Path) -> None:
+OLD_TEMPORARY = ".arconsole-reverse.tmp"  # the fixed name the install once wrote through
+
+
+@pytest.mark.parametrize("plant", ["symlink", "hard link"])
+def test_install_neither_follows_nor_rewrites_what_is_planted_at_a_temporary_name(
+        tmp_path: Path, plant: str) -> None:
     home = tmp_path / "agent"
     bin_dir = home / "active-response" / "bin"
     bin_dir.mkdir(parents=True)
     victim = tmp_path / "victim"
     victim.write_text("keep\n")
-    (bin_dir / ".arconsole-reverse.tmp").symlink_to(victim)
-    with pytest.raises(OSError):
-        install_agent_scripts(home)
+    planted = bin_dir / OLD_TEMPORARY
+    if plant == "symlink":
+        planted.symlink_to(victim)
+    else:
+        os.link(victim, planted)
+    assert install_agent_scripts(home) == [bin_dir / "arconsole-reverse"]
     assert victim.read_text() == "keep\n"
+    assert os.path.lexists(planted)  # not ours: left as it was
+    script = bin_dir / "arconsole-reverse"
+    assert not script.is_symlink() and script.read_text() == SCRIPT
+    assert os.stat(script).st_nlink == 1 and not os.path.samefile(script, victim)
+
+
+def test_install_makes_the_folder_and_script_as_the_stock_install_does(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        install_agent_scripts(tmp_path / "agent")
+        install_scripts(tmp_path / "manager")
+    finally:
+        os.umask(old)
+    agent_bin = tmp_path / "agent" / "active-response" / "bin"
+    manager_bin = tmp_path / "manager" / "active-response" / "bin"
+    assert stat.S_IMODE(agent_bin.stat().st_mode) == 0o750
+    assert stat.S_IMODE(agent_bin.stat().st_mode) == stat.S_IMODE(manager_bin.stat().st_mode)
+    assert stat.S_IMODE((agent_bin / "arconsole-reverse").stat().st_mode) == SCRIPT_MODE
+    assert sorted(p.name for p in agent_bin.iterdir()) == ["arconsole-reverse"]  # no temporary
+
+
+def test_install_keeps_an_existing_script_unless_forced(tmp_path: Path) -> None:
+    home = tmp_path / "agent"
+    script = home / "active-response" / "bin" / "arconsole-reverse"
+    install_agent_scripts(home)
+    script.write_text("#!/bin/sh\n# the operator's own\n")
+    assert install_agent_scripts(home) == []
+    assert script.read_text() == "#!/bin/sh\n# the operator's own\n"
+    assert install_agent_scripts(home, overwrite=True) == [script]
+    assert script.read_text() == SCRIPT
 
 
 PROGRAMS = ["firewall-drop", "fw_2.sh", ".hidden", "-p", "a" * 128, "b" * 129, "x y", "é"]

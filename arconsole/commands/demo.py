@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import arconsole
+from arconsole.directories import ensure_directory
 
 if TYPE_CHECKING:
     from arconsole.console.screens.main import MainScreen
@@ -113,7 +114,7 @@ def prepare_home(home: Path, *, max_timeout: int = DEFAULT_MAX_TIMEOUT) -> Path:
             raise DemoError(f"{home} is not empty and is not a demo home: refusing to use it")
         return home  # an earlier demo: keep its state so its blocks are restored
     source = sample_conf_dir()
-    home.mkdir(parents=True, exist_ok=True)
+    ensure_directory(home)
     home.chmod(0o700)
     shutil.copytree(source, home, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".gitkeep"))
@@ -124,7 +125,7 @@ def prepare_home(home: Path, *, max_timeout: int = DEFAULT_MAX_TIMEOUT) -> Path:
     config = home / "etc" / "ossec.conf"
     config.write_text(shorten_timeouts(config.read_text(encoding="utf-8"), max_timeout),
                       encoding="utf-8")
-    (home / "logs" / "alerts").mkdir(parents=True, exist_ok=True)
+    ensure_directory(home / "logs" / "alerts")
     (home / "logs" / "alerts" / "alerts.json").touch()
     return home
 
@@ -217,7 +218,7 @@ async def _run(home: Path, args: argparse.Namespace) -> int:
         alerts_path=home / "logs" / "alerts" / "alerts.json",
         state_path=home / "var" / "arconsole" / "state.db", from_start=True,
     )
-    (home / "var" / "arconsole").mkdir(parents=True, exist_ok=True)
+    ensure_directory(home / "var" / "arconsole")
     host = HostedEngine(Engine(options))
     try:
         await host.start()

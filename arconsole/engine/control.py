@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from arconsole.engine.events import Event
 from arconsole.engine.operator import ssh_client_address
 from arconsole.engine.requests import handle_request, status_of
+from arconsole.safetext import literal
 
 if TYPE_CHECKING:
     from arconsole.engine.engine import Engine
@@ -28,6 +29,7 @@ MAX_REQUEST = 1 << 20
 # A client has this long to send its whole request line: one that connects and stays silent
 # (or trickles) must not hold a task and a descriptor for ever.
 REQUEST_DEADLINE = 30.0
+MAX_LOGGED_OP = 80  # the longest command name an error line quotes
 
 
 class ControlError(Exception):
@@ -74,7 +76,7 @@ class ControlServer:
         old_umask = os.umask(0o177)
         try:
             self._server = await asyncio.start_unix_server(
-                self._serve, path=str(self.path), limit=MAX_REQUEST
+                self._accept, path=str(self.path), limit=MAX_REQUEST
             )
         finally:
             os.umask(old_umask)
@@ -83,18 +85,34 @@ class ControlServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            for task in list(self._streams):
+            streams = list(self._streams)
+            for task in streams:
                 task.cancel()
+            if streams:  # each ends cancelled (its writer closed): none outlives the server
+                await asyncio.wait(streams, timeout=2)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
             self._server = None
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Our own task, not asyncio's: Python 3.11's streams call task.exception() on the
+        # connection's task, which raises for one that ended cancelled, as ours do on stop.
+        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
+        self._streams.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._streams.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:  # a bug in serving, not in a request: told, never lost
+            self.engine.context.notice("error", "control socket connection failed: "
+                                       f"{literal(_described(error))}")
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._streams.add(task)
         try:
             try:
                 line = await asyncio.wait_for(reader.readline(), REQUEST_DEADLINE)
@@ -128,14 +146,15 @@ class ControlServer:
                 return
             try:
                 response = await handle_request(self.engine, request, operator)
-            except Exception as error:  # the engine reports, the socket survives
-                response = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+            except Exception as error:  # a bug: the engine's log has it, the socket survives
+                self.engine.context.notice(
+                    "error", f"control request {literal(_command_name(request))} failed: "
+                    f"{literal(_described(error))}")
+                response = {"ok": False, "error": _described(error)}
             await _send(writer, response)
-        except (ConnectionError, asyncio.CancelledError):
-            pass
+        except ConnectionError:
+            pass  # the client went away; CancelledError goes on, so a stopping server ends us
         finally:
-            if task is not None:
-                self._streams.discard(task)
             with contextlib.suppress(Exception):
                 writer.close()
 
@@ -155,6 +174,16 @@ class ControlServer:
                 await writer.drain()
         finally:
             subscription.close()
+
+
+def _command_name(request: dict[str, Any]) -> str:
+    """The request's `op`, as much of it as a log line needs."""
+    op = request.get("op")
+    return (op if isinstance(op, str) else repr(op))[:MAX_LOGGED_OP]
+
+
+def _described(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 async def _send(writer: asyncio.StreamWriter, payload: dict[str, Any]) -> None:

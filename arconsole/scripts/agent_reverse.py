@@ -10,8 +10,9 @@ expects no check_keys line (spec 7.3 step 8).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from arconsole.scripts.install import make_bin_dir, write_script
 
 SCRIPT_NAME = "arconsole-reverse"
 
@@ -75,16 +76,7 @@ exit 0
 
 
 def install_agent_scripts(home: Path, *, overwrite: bool = False) -> list[Path]:
-    """Write `HOME/active-response/bin/arconsole-reverse` (0750); the paths written."""
-    bin_dir = home / "active-response" / "bin"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    target = bin_dir / SCRIPT_NAME
-    if target.exists() and not overwrite:
-        return []
-    temporary = target.with_name(f".{SCRIPT_NAME}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o750)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(SCRIPT)
-    os.chmod(temporary, 0o750)
-    os.replace(temporary, target)
-    return [target]
+    """Write `HOME/active-response/bin/arconsole-reverse` (0750) with the stock launchers'
+    safe writer and folder mode (scripts/install.py); the paths written."""
+    target = make_bin_dir(home) / SCRIPT_NAME
+    return [target] if write_script(target, SCRIPT, overwrite) else []

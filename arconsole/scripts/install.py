@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import arconsole
+from arconsole.directories import ensure_directory
 
 # Wazuh's stock Linux responses (seed 004) with the module that implements each.
 STOCK_SCRIPTS: dict[str, str] = {
@@ -36,6 +37,7 @@ STOCK_SCRIPTS: dict[str, str] = {
 # The sample home also carries a custom response, to show one that is not Wazuh's.
 SAMPLE_SCRIPTS: dict[str, str] = {**STOCK_SCRIPTS, "notify-admin": "notify_admin"}
 SCRIPT_MODE = 0o750
+BIN_DIR_MODE = 0o750  # the scripts' folder when we create it: no one else lists or runs them
 MAX_SHEBANG = 255  # Linux reads at most this much of the `#!` line (BINPRM_BUF_SIZE 256)
 PYTHON_FLAGS = "-IS"  # isolated, no site: see the module docstring
 SAMPLE_SHEBANG = "#!/usr/bin/env -S python3 -S"
@@ -78,17 +80,24 @@ def install_scripts(home: Path, *, python: str = sys.executable,
             len(python) > longest:
         raise ValueError(f"cannot start scripts with {python!r}: a #! line needs an absolute "
                          f"path without spaces, at most {longest} characters")
-    bin_dir = home / "active-response" / "bin"
-    bin_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
+    bin_dir = make_bin_dir(home)
     written = []
     for name, module in STOCK_SCRIPTS.items():
         target = bin_dir / name
-        if _write_launcher(target, launcher_text(module, python), overwrite):
+        if write_script(target, launcher_text(module, python), overwrite):
             written.append(target)
     return written
 
 
-def _write_launcher(target: Path, text: str, overwrite: bool) -> bool:
+def make_bin_dir(home: Path) -> Path:
+    """`HOME/active-response/bin`, created (BIN_DIR_MODE) when missing; its path."""
+    return ensure_directory(home / "active-response" / "bin", BIN_DIR_MODE)
+
+
+def write_script(target: Path, text: str, overwrite: bool) -> bool:
+    """Write `text` to `target` as an executable (SCRIPT_MODE) through a fresh temporary
+    name (O_EXCL|O_NOFOLLOW: nothing planted there is followed or rewritten), renamed into
+    place; an existing target is kept unless `overwrite`. Whether it was written."""
     if not overwrite and os.path.lexists(target):
         return False
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
