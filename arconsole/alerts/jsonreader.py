@@ -167,7 +167,7 @@ _NUL = b"\\u0000"  # how JSON text writes a NUL (a raw one is invalid JSON)
 
 def decode_alert_line(line: bytes) -> Alert:
     """One alerts.json line (with or without its newline) as an Alert; AlertError if unusable."""
-    if line.endswith(b"\n"):
+    if line and line[-1] == 10:  # b"\n" (an index is read sooner than `endswith` is called)
         line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
     size = len(line)
     if size > MAX_LINE:
@@ -217,11 +217,15 @@ def decode_alert_line(line: bytes) -> Alert:
         dstuser = data.dstuser
         win = data.win
         if win is not None and (eventdata := win.eventdata) is not None:
-            # spec 8.3, as `_scripts_address` reads it
-            if eventdata.ipAddress is not None:
-                srcip = _agreed(srcip, "ipAddress", eventdata.ipAddress)
-            elif eventdata.destinationIp is not None:
-                srcip = _agreed(srcip, "destinationIp", eventdata.destinationIp)
+            # spec 8.3, as `_scripts_address` reads it (`_agreed` inlined: it raises)
+            if (address := eventdata.ipAddress) is not None:
+                if srcip is not None and address != srcip:
+                    _agreed(srcip, "ipAddress", address)
+                srcip = address
+            elif (address := eventdata.destinationIp) is not None:
+                if srcip is not None and address != srcip:
+                    _agreed(srcip, "destinationIp", address)
+                srcip = address
     syscheck = decoded.syscheck
     if syscheck is not None:
         filename = syscheck.path
