@@ -33,15 +33,10 @@ import threading
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from arconsole.alerts.jsonreader import MAX_LINE, decode_alert_line
+from arconsole.alerts.jsonreader import MAX_LINE, decode_alert_line, groups_of
 from arconsole.alerts.model import Alert, AlertError
 from arconsole.alerts.quick_shapes import QuickRule
-from arconsole.alerts.rule_groups import (
-    CACHE_LIMIT,
-    GROUPS_BY_ARRAYS,
-    arrays_key,
-    rebuild_groups,
-)
+from arconsole.alerts.rule_groups import CACHE_LIMIT
 
 _Raw = msgspec.Raw | UnsetType  # written by analysisd, read by nobody here
 COMPLIANCE_NAMES = ("pci_dss", "cis", "gdpr", "gpg13", "hipaa", "nist_800_53", "tsc")
@@ -264,12 +259,8 @@ def _rule(raw: bytes) -> _RuleFields | None:
     if len(_encode(rule)) != len(raw):  # a repeated key (or not written compact)
         return None
     as_line = b'{"rule":' + raw + b"}"  # what `rule_groups` reads the arrays' order from
-    arrays = arrays_key(as_line, rule)
     try:
-        try:
-            groups, group_string = GROUPS_BY_ARRAYS[arrays]
-        except KeyError:
-            groups, group_string = rebuild_groups(rule, as_line, arrays)
+        groups, group_string = groups_of(as_line, rule, -1)
     except AlertError:
         return None  # the general reader says why
     found = (rule.id if type(rule.id) is str else str(rule.id), rule.level, rule.description,
@@ -290,16 +281,11 @@ def _reading(decoded: _ArLine) -> ArReading | None:
     trigger = parameters.alert
     found = None
     written = trigger.rule if trigger is not None else UNSET
-    if isinstance(written, msgspec.Raw):
-        raw = bytes(written)
+    if isinstance(written, msgspec.Raw) and (raw := bytes(written)) != b"null":
         key = _less_counter(raw)
         try:
             found = _triggers[key]
         except KeyError:
-            if raw == b"null":
-                return ArReading(data.command, parameters.program,
-                                 data.origin.module if data.origin else "",
-                                 trigger.timestamp if trigger is not None else "", None)
             members = _vouched_members(raw)
             if members is None:
                 return None

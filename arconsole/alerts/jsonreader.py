@@ -65,7 +65,10 @@ from arconsole.alerts.rule_groups import (
 )
 from arconsole.safetext import literal
 
-__all__ = ["DECISION_KEYS", "MAX_LINE", "crafted_keys", "decode_alert_line", "read_alerts_json"]
+__all__ = [
+    "DECISION_KEYS", "MAX_LINE", "crafted_keys", "decode_alert_line", "groups_of",
+    "read_alerts_json",
+]
 
 MAX_LINE = 65536  # OS_MAXSTR
 _NONE = msgspec.Raw(b"")
@@ -200,15 +203,15 @@ def decode_alert_line(line: bytes) -> Alert:
                 group_string = seen[3]
                 rule_id = seen[4]
             else:
-                groups, group_string = _groups(line, rule, start)
+                groups, group_string = groups_of(line, rule, start)
                 rule_id = rule_id if type(rule_id) is str else str(rule_id)
         else:
-            groups, group_string = _groups(line, rule, start)
+            groups, group_string = groups_of(line, rule, start)
             rule_id = rule_id if type(rule_id) is str else str(rule_id)
     elif len(encoded) != size:  # a repeated key was dropped somewhere (or not plain)
         return _checked_alert(line)
     else:  # as long, but laid out otherwise (another order of members)
-        groups, group_string = _groups(line, rule, -1)
+        groups, group_string = groups_of(line, rule, -1)
         rule_id = rule_id if type(rule_id) is str else str(rule_id)
     srcip = dstuser = filename = None
     data = decoded.data
@@ -257,7 +260,7 @@ def _written_at(
         0 if firedtimes is UNSET else len(firedtimes)))  # type: ignore[arg-type]
 
 
-def _groups(line: bytes, rule: QuickRule, start: int) -> tuple[tuple[str, ...], str]:
+def groups_of(line: bytes, rule: QuickRule, start: int) -> tuple[tuple[str, ...], str]:
     """The groups and group string of a rule not known yet, remembered when the line is its
     own re-encoding and its rule starts at `start` (else -1)."""
     key = arrays_key(line, rule)
