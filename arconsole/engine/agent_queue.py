@@ -29,8 +29,8 @@ class QueueSender:
 
     def connected(self) -> socket.socket:
         """The connected socket (connecting now if needed); OSError when remoted's is not
-        there. A sender sending many datagrams calls its `send` directly, and `failed` on
-        an error."""
+        there. The sender calls its `send` directly (a short send is `short_send`), and
+        `failed` on an error."""
         sock = self._socket
         if sock is None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -48,17 +48,6 @@ class QueueSender:
         if error.errno not in (errno.EAGAIN, errno.ENOBUFS):
             # The receiver went away (remoted restarted): a fresh connect finds the new one.
             self.close()
-
-    def send(self, datagram: bytes) -> None:
-        """Send one datagram whole; OSError (with errno) when it could not be sent."""
-        sock = self.connected()
-        try:
-            sent = sock.send(datagram)
-        except OSError as error:
-            self.failed(error)
-            raise
-        if sent != len(datagram):  # datagrams go whole or not at all; never seen, but said
-            raise short_send(sent, len(datagram))
 
     async def wait_writable(self, limit: float) -> None:
         """Until the receiver's queue has room (the kernel says so), at most `limit` s."""

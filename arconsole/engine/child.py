@@ -19,7 +19,6 @@ from collections.abc import Callable
 
 from arconsole.engine.cgroups import RunCgroup
 from arconsole.engine.spawn import Spawned
-from arconsole.engine.spawn import write_some as write_some
 
 LINE_MAX = 8191  # execd reads the check_keys line with fgets(buffer, 8192)
 STDERR_CAP = 64 * 1024

@@ -143,7 +143,7 @@ class Dispatcher:
         async def answer(keys: list[str] | None) -> str:
             handshake.key = block_key(executable, keys)
             if response.timeout == 0:
-                if not manual and not context.dry_run:
+                if not manual:  # (a dry run was imagined above)
                     await self._book.record_stateless(executable, alert)
                 return "continue"  # stateless: no list, no dedupe (7.3 step 11)
             handshake.block, reply = await self._book.record_trigger(

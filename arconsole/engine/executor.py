@@ -43,8 +43,8 @@ from arconsole.config.executables import checked_executable as _checked_file
 from arconsole.engine.cgroups import RunCgroup, RunCgroups
 from arconsole.engine.child import LINE_MAX as LINE_MAX
 from arconsole.engine.child import STDERR_CAP as STDERR_CAP
-from arconsole.engine.child import Child, FdWatcher, write_some
-from arconsole.engine.spawn import Spawner, SpawnRequest
+from arconsole.engine.child import Child, FdWatcher
+from arconsole.engine.spawn import Spawner, SpawnRequest, write_some
 from arconsole.stagetrace import Stages
 
 # Scripts get a fixed environment: nothing from the console's, nothing from an alert.
