@@ -27,7 +27,6 @@ from arconsole.engine.agent_delivery import CONFIRM_WAIT
 from arconsole.engine.agent_sendmark import SendMark, mark_path, read_mark
 from arconsole.engine.agent_spool import spool_path
 from arconsole.engine.clock import ManualClock
-from arconsole.engine.engine import Engine
 from arconsole.engine.fleet_store import IN_DOUBT
 from tests.engine_support import T0, alert_line
 from tests.fleet_support import (
@@ -43,7 +42,7 @@ from tests.test_fleet_agent_blocks import ar_651
 
 async def record_five_unsent(home: Path) -> tuple[list[bytes], Path, str]:
     """Five `local` responses for agent 001, recorded with no socket to send them to."""
-    engine = await restart(home)
+    engine = await fleet_engine(home)
     try:
         lines = [alert_line(f"7.{n}", rule_id="5710", level=5, agent_id="001",
                             srcip=f"203.0.113.{n}") for n in range(1, 6)]
@@ -61,10 +60,6 @@ async def record_five_unsent(home: Path) -> tuple[list[bytes], Path, str]:
         await engine.stop()
 
 
-async def restart(home: Path) -> Engine:
-    return await fleet_engine(home)
-
-
 async def test_a_crash_mid_send_leaves_one_record_unknown_and_resends_only_the_rest(
     tmp_path: Path,
 ) -> None:
@@ -79,7 +74,7 @@ async def test_a_crash_mid_send_leaves_one_record_unknown_and_resends_only_the_r
     assert read_mark(mark_path(state_path), db_id) is not None
 
     queue = bind_queue(home)
-    engine = await restart(home)
+    engine = await fleet_engine(home)
     try:
         delivery = engine.agent_delivery
         assert delivery is not None
@@ -107,7 +102,7 @@ async def test_a_crash_mid_send_leaves_one_record_unknown_and_resends_only_the_r
     # And once more: nothing is left to send, nothing is sent again.
     queue_path(home).unlink()
     queue = bind_queue(home)
-    engine = await restart(home)
+    engine = await fleet_engine(home)
     try:
         assert engine.agent_delivery is not None
         await engine.agent_delivery.wait_idle()
@@ -170,7 +165,7 @@ async def test_a_mark_file_of_another_state_file_is_not_believed(tmp_path: Path)
     foreign.done(5)
     foreign.close()
     queue = bind_queue(home)
-    engine = await restart(home)
+    engine = await fleet_engine(home)
     try:
         assert engine.agent_delivery is not None
         await engine.agent_delivery.wait_idle()
@@ -188,7 +183,7 @@ async def test_records_from_before_the_spool_keep_their_datagram_in_the_state_fi
     still sent after the upgrade."""
     home = fleet_home(tmp_path)
     datagrams, state_path, _ = await record_five_unsent(home)
-    engine = await restart(home)  # no socket yet: nothing leaves
+    engine = await fleet_engine(home)  # no socket yet: nothing leaves
     try:
         with engine.store.transaction():
             engine.store._conn.execute(
@@ -198,7 +193,7 @@ async def test_records_from_before_the_spool_keep_their_datagram_in_the_state_fi
         await engine.stop()
     spool_path(state_path).write_bytes(b"")  # the spool lost: records 2-5 cannot be sent
     queue = bind_queue(home)
-    engine = await restart(home)
+    engine = await fleet_engine(home)
     try:
         assert engine.agent_delivery is not None
         await engine.agent_delivery.wait_idle()
@@ -256,7 +251,7 @@ async def test_a_state_file_of_the_previous_arconsole_reads_and_upgrades(tmp_pat
         ("sent", datagrams[0]), ("sending", datagrams[1]), ("queued", datagrams[2])]
 
     queue = bind_queue(home)
-    engine = await restart(home)
+    engine = await fleet_engine(home)
     try:
         assert engine.agent_delivery is not None
         await engine.agent_delivery.wait_idle()
@@ -282,7 +277,7 @@ async def test_a_block_whose_message_was_lost_with_the_spool_is_not_sent_empty(
     _, state_path, _ = await record_five_unsent(home)
     spool_path(state_path).unlink()
     queue = bind_queue(home)
-    engine = await restart(home)
+    engine = await fleet_engine(home)
     try:
         assert engine.agent_delivery is not None
         await engine.agent_delivery.wait_idle()

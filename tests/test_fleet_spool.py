@@ -20,8 +20,14 @@ from arconsole.engine.agent_spool import encode_entry, read_entries, spool_path
 from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.store import StateStore
 from tests.engine_support import alert_line
-from tests.fleet_support import bind_queue, fleet_home, queue_path, received, stored_deliveries
-from tests.test_fleet_sendmark import restart
+from tests.fleet_support import (
+    bind_queue,
+    fleet_engine,
+    fleet_home,
+    queue_path,
+    received,
+    stored_deliveries,
+)
 
 
 def rows_in_state_file(path: Path) -> int:
@@ -36,7 +42,7 @@ def rows_in_state_file(path: Path) -> int:
 async def burst(home: Path, first: int, count: int) -> tuple[list[bytes], Path]:
     """`count` local responses for agent 001, sent to a bound queue; the datagrams."""
     queue = bind_queue(home)
-    engine = await restart(home)
+    engine = await fleet_engine(home)
     try:
         indexed = rows_in_state_file(engine.store.path)  # what the start indexed
         for n in range(first, first + count):
@@ -67,7 +73,7 @@ async def test_entries_not_yet_indexed_are_listed_and_indexed_at_restart(tmp_pat
     assert keys == sorted(f"001:firewall-drop-198.51.100.{n}" for n in range(1, 6))
 
     queue = bind_queue(home)
-    engine = await restart(home)
+    engine = await fleet_engine(home)
     try:
         assert engine.agent_delivery is not None
         await engine.agent_delivery.wait_idle()
@@ -184,7 +190,7 @@ async def test_a_burst_beyond_the_memory_limit_is_read_back_from_the_spool(
 
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
-    engine = await restart(home)
+    engine = await fleet_engine(home)
     try:
         delivery = engine.agent_delivery
         assert delivery is not None and engine.config is not None
@@ -212,7 +218,7 @@ async def test_the_index_from_memory_equals_the_index_read_back_from_the_spool(
     the entries back: both give the very same rows."""
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
-    engine = await restart(home)
+    engine = await fleet_engine(home)
     try:
         for n in range(1, 7):
             await engine.handle_line(alert_line(f"6.{n}", rule_id="5710", level=5,
@@ -260,7 +266,7 @@ async def test_the_engine_lets_go_of_the_spool_and_the_rows_log_when_it_stops(
     stayed open before, until the collector found the store), and a closed store refuses
     to record instead of quietly writing rows into the state file."""
     home = fleet_home(tmp_path)
-    engine = await restart(home)
+    engine = await fleet_engine(home)
     try:
         assert sorted(open_files_named(".fleet-spool", ".fleet-rows")) == sorted(
             [str(spool_path(engine.store.path)), str(engine.store.path) + ".fleet-rows"])
@@ -299,7 +305,7 @@ async def test_what_remoted_could_not_take_is_recorded_failed_with_its_reason(
 
     home = fleet_home(tmp_path)
     queue = bind_queue(home)
-    engine = await restart(home)
+    engine = await fleet_engine(home)
     try:
         delivery = engine.agent_delivery
         assert delivery is not None and engine.config is not None
