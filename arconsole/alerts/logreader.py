@@ -18,6 +18,14 @@ UTC (the date line is local time with no zone). `raw` is a JSON object in alerts
 
 Only the header lines are trusted for fields: a `Src IP:` line further down (inside a log
 line or a FIM diff) is never read.
+
+A whole record can be forged, though: OS_Log prints a record's dynamic fields after its
+full_log as `key: value` lines, values as decoded, and a JSON log's string or a Windows
+event's message holds real newlines; whoever controls one writes lines that begin with
+`** Alert `, which a reader takes for a record of its own (any rule, level, agent, address).
+What they cannot write is where that line lands: analysisd writes `ftell(alerts.log)` as the
+offset part of each alert id (`__crt_ftell`), so a record followed in its file must start at
+the byte its id names (`decode_alert_record`'s `start`), or it is refused as crafted.
 """
 
 from __future__ import annotations
@@ -90,11 +98,23 @@ def read_alerts_log(lines: Iterable[str]) -> Iterator[tuple[int, Alert | AlertEr
             yield number, error
 
 
-def decode_alert_record(data: bytes) -> Alert:
-    """One record as the record follower yields it (lines joined with newlines)."""
+def decode_alert_record(data: bytes, start: int | None = None) -> Alert:
+    """One record as the record follower yields it (lines joined with newlines).
+
+    `start` is the byte of its file the record starts at, when known: the id must name it.
+    """
     if len(data) > MAX_RECORD:
         raise AlertError(f"record longer than {MAX_RECORD} bytes")
-    return parse_record(data.decode("utf-8", "replace").split("\n"))
+    alert = parse_record(data.decode("utf-8", "replace").split("\n"))
+    if start is not None:
+        named = int(alert.alert_id.rpartition(".")[2])
+        if named != start:
+            raise AlertError(
+                f"crafted: the record's id names byte {named} of the file, and it starts at "
+                f"byte {start}: analysisd writes each record's own offset, so these lines "
+                "were written inside another record (a forged '** Alert' header)"
+            )
+    return alert
 
 
 def parse_record(lines: Sequence[str]) -> Alert:

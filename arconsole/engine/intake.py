@@ -158,7 +158,7 @@ class Intake:
                                                    error=f"{item.reason}: {item.detail}"))
                     self._mark_line(item.position, [])
                 elif isinstance(item, Record):
-                    await self.handle_record(item.data, item.position)
+                    await self.handle_record(item.data, item.position, item.start.offset)
                 else:
                     await self.handle_line(item.data, item.position)
                 self._handled_position = item.position
@@ -180,11 +180,17 @@ class Intake:
 
     # ------------------------------------------------------------------ one alert
 
-    async def handle_record(self, data: bytes, position: ReadPosition | None = None) -> None:
-        """Decide one alerts.log record (its lines joined by newlines), as `handle_line`."""
+    async def handle_record(
+        self, data: bytes, position: ReadPosition | None = None, start: int | None = None
+    ) -> None:
+        """Decide one alerts.log record (its lines joined by newlines), as `handle_line`;
+        `start`, the byte of the file it starts at, is checked against its id."""
         from arconsole.alerts.logreader import decode_alert_record
 
-        await self._handle(data, position, decode_alert_record, "record skipped: ")
+        def decode(record: bytes) -> Alert:
+            return decode_alert_record(record, start)
+
+        await self._handle(data, position, decode, "record skipped: ")
 
     async def handle_line(self, data: bytes, position: ReadPosition | None = None) -> None:
         """Decide one alerts.json line and dispatch what fires. Never raises on bad input."""
