@@ -22,6 +22,7 @@ from arconsole.engine.decision import (
     ResponseDecision,
     crafted_ip,
     crafted_user,
+    lenient_ipv4,
 )
 from arconsole.engine.whitelist import WhiteList
 from arconsole.safetext import literal
@@ -185,6 +186,11 @@ def _local_by_name(
 
 
 def crafted_reason(field_name: str, value: str, wazuh: bool) -> str:
+    read_as = lenient_ipv4(value) if field_name == "srcip" and IP_OK(value) else None
+    if read_as is not None and not value.startswith("-"):
+        return (f"skipped: srcip '{literal(value)}' is not written as an IPv4 address, and "
+                f"Wazuh's scripts and the firewall read it as {read_as}: arconsole rejects it "
+                "as crafted (stricter than Wazuh, whose white list would see no address)")
     if value.startswith("-") and (
         (USER_OK if field_name == "dstuser" else IP_OK)(value) is not None
     ):
