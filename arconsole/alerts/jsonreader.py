@@ -55,7 +55,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
-from arconsole.alerts.model import Alert, AlertError
+from arconsole.alerts.model import TOO_DEEP, Alert, AlertError
 from arconsole.alerts.quick_shapes import QuickLine, QuickRule
 from arconsole.alerts.rule_groups import (
     CACHE_LIMIT,
@@ -480,3 +480,5 @@ def read_alerts_json(lines: Iterable[bytes]) -> Iterator[tuple[int, Alert | Aler
             yield number, decode_alert_line(line)
         except AlertError as error:
             yield number, error
+        except RecursionError:
+            yield number, AlertError(TOO_DEEP)

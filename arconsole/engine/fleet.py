@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 
 import msgspec
 
-from arconsole.alerts.model import Alert, AlertError
+from arconsole.alerts.model import TOO_DEEP, Alert, AlertError
 from arconsole.config.double_delivery import (
     double_delivery_warning as double_delivery_warning,
 )
@@ -105,7 +105,10 @@ class FleetStage:
                 f"crafted: an active-response log alert (rule {literal(alert.rule_id)}) read "
                 f"from {literal(alert.location or '')!r}, not an agent's {AR_LOG_NAME}: a "
                 "line logged as an AR log line elsewhere, not applied to the fleet")
-        entry = read_ar_entry(alert, received_at)
+        try:
+            entry = read_ar_entry(alert, received_at)
+        except RecursionError:  # the fleet's decoders start deeper than the intake's
+            raise AlertError(TOO_DEEP) from None
         if entry is None:
             return
         if entry.command == "add" and self.delivery is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from arconsole.alerts.detect import AlertFormat, detect_format
 from arconsole.alerts.follower import AlertFollower, Line, Skipped
-from arconsole.alerts.model import Alert, AlertError
+from arconsole.alerts.model import TOO_DEEP, Alert, AlertError
 from arconsole.alerts.position import ReadPosition
 from arconsole.alerts.record_follower import AlertsLogFollower, Record
 from arconsole.alerts.rotation import first_line_hash
@@ -216,10 +216,11 @@ class Intake:
         line_number = self._line_number
         try:
             alert = decode(data)
-        except AlertError as error:
+        except (AlertError, RecursionError) as error:
+            reason = error if isinstance(error, AlertError) else TOO_DEEP
             context.stats.input_errors += 1
             context.bus.publish(InputError(at=context.clock.now(), line=line_number,
-                                           error=f"{error_prefix}{error}"))
+                                           error=f"{error_prefix}{reason}"))
             self._mark_line(position, [])
             return None
         return self._decide(alert, position, line_number)
