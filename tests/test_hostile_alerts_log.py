@@ -55,16 +55,8 @@ def blocked(home: Path) -> list[str]:
             for run in records(home)]
 
 
-def test_a_record_forged_in_a_dynamic_field_fires_nothing(tmp_path: Path) -> None:
-    home = make_home(tmp_path, [command("rec", timeout_allowed=False)],
-                     [response("rec", level=5)], {"rec": recorder()})
-    path = home / "logs" / "alerts" / "alerts.log"
-    # A JSON log's field, as OS_Log prints it after the full_log: the attacker's newlines
-    # start a forged record, with an id guessing some offset (here the genuine one's own).
-    forged = record(0, "203.0.113.66", agent="manager->/var/log/app.json").decode()
-    first = record(0, "198.51.100.1", fields=f"msg: hello\n\n{forged}")
-    second = record(len(first), "198.51.100.2")
-    path.write_bytes(first + second)
+def follow(home: Path, path: Path, last_srcip: str) -> str:
+    """`arconsole run` on `path` from its start until `last_srcip` is blocked; its log."""
     log = home / "engine.log"
     with log.open("ab") as err:
         engine = subprocess.Popen(
@@ -72,18 +64,52 @@ def test_a_record_forged_in_a_dynamic_field_fires_nothing(tmp_path: Path) -> Non
              "--alerts", str(path), "--from-start", "--time-limit", "5"],
             stdout=subprocess.DEVNULL, stderr=err)
     try:
-        wait_until(lambda: "198.51.100.2" in blocked(home), "the second genuine record")
-        wait_until(lambda: "crafted" in log.read_text() or "203.0.113.66" in blocked(home),
-                   "the forged record decided")
+        wait_until(lambda: last_srcip in blocked(home) or "starting again" in log.read_text(),
+                   f"{last_srcip} blocked")
         engine.send_signal(signal.SIGTERM)
         assert engine.wait(timeout=30) == 0, log.read_text()
     finally:
         if engine.poll() is None:
             engine.kill()
             engine.wait(timeout=10)
-    text = log.read_text()
+    return log.read_text()
+
+
+def recording_home(tmp_path: Path) -> tuple[Path, Path]:
+    home = make_home(tmp_path, [command("rec", timeout_allowed=False)],
+                     [response("rec", level=5)], {"rec": recorder()})
+    return home, home / "logs" / "alerts" / "alerts.log"
+
+
+def test_a_record_forged_in_a_dynamic_field_fires_nothing(tmp_path: Path) -> None:
+    home, path = recording_home(tmp_path)
+    # A JSON log's field, as OS_Log prints it after the full_log: the attacker's newlines
+    # start a forged record, with an id guessing some offset (here the genuine one's own).
+    forged = record(0, "203.0.113.66", agent="manager->/var/log/app.json").decode()
+    first = record(0, "198.51.100.1", fields=f"msg: hello\n\n{forged}")
+    second = record(len(first), "198.51.100.2")
+    path.write_bytes(first + second)
+    text = follow(home, path, "198.51.100.2")
     assert sorted(blocked(home)) == ["198.51.100.1", "198.51.100.2"], text
     assert "crafted: the record's id names byte" in text, text
+
+
+@pytest.mark.parametrize("header, rule", [
+    ("99999999999999.{offset}", "Rule: 5712 (level 10)"),  # the year 3170843
+    ("9" * 5000 + ".{offset}", "Rule: 5712 (level 10)"),  # past int()'s 4300 digits
+    ("1700000000." + "9" * 5000, "Rule: 5712 (level 10)"),
+    ("1700000000.{offset}", "Rule: 5712 (level " + "9" * 5000 + ")"),
+], ids=["year-3170843", "epoch-5000-digits", "offset-5000-digits", "level-5000-digits"])
+def test_numbers_no_record_can_hold_are_a_bad_record(
+        tmp_path: Path, header: str, rule: str) -> None:
+    home, path = recording_home(tmp_path)
+    stamp = time.strftime("%Y %b %d %H:%M:%S")
+    bad = (f"** Alert {header.format(offset=0)}: - syslog,sshd,\n{stamp} manager->/var/log/"
+           f"secure\n{rule} -> 'x'\nSrc IP: 203.0.113.66\nlog\n\n").encode()
+    path.write_bytes(bad + record(len(bad), "198.51.100.2"))
+    text = follow(home, path, "198.51.100.2")
+    assert blocked(home) == ["198.51.100.2"], text
+    assert "record skipped" in text and "starting again" not in text, text
 
 
 @pytest.mark.parametrize("offset, good", [(4096, True), (4095, False), (0, False)])

@@ -37,13 +37,16 @@ from datetime import UTC, datetime
 
 from arconsole.alerts.groups import split_group_string
 from arconsole.alerts.model import Alert, AlertError
+from arconsole.safetext import literal
 
 RECORD_START = "** Alert "
 MAX_RECORD = 65536 * 4  # a record is bounded like a line is: larger ones are refused
 
-_HEADER = re.compile(r"\*\* Alert (\d+)\.(\d+):( mail )? *- (.*)")
+# OS_Log writes the id's parts with %ld, the rule's id and level with %d: longer digit runs
+# are no record's (and Python's int() refuses more than 4300 digits).
+_HEADER = re.compile(r"\*\* Alert (\d{1,19})\.(\d{1,19}):( mail )? *- (.*)")
 _DATE = re.compile(r"(\d{4}) ([A-Z][a-z]{2}) ([ 0-9]\d) (\d\d:\d\d:\d\d) (.*)")
-_RULE = re.compile(r"Rule: (\d+) \(level (\d+)\) -> '(.*)'")
+_RULE = re.compile(r"Rule: (\d{1,10}) \(level (\d{1,10})\) -> '(.*)'")
 _AGENT_LOCATION = re.compile(r"\(([^)]*)\) (\S+)->(.*)")
 _FIM_PATH = re.compile(
     r"(?:Integrity checksum changed for: '(.*)'|File '(.*)' (?:added|modified|deleted))"
@@ -144,7 +147,11 @@ def parse_record(lines: Sequence[str]) -> Alert:
     groups, compliance = split_group_string(group_string)
     agent_name, agent_ip, agent_id, location = _split_location(date.group(5))
     alert_id = f"{int(epoch)}.{int(offset)}"
-    timestamp = datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    try:
+        when = datetime.fromtimestamp(int(epoch), UTC)
+    except (OverflowError, OSError, ValueError):
+        raise AlertError(f"alert id {literal(epoch)}: no date has that epoch") from None
+    timestamp = when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
     filename = None
     if "syscheck" in groups and full_log is not None:
         fim = _FIM_PATH.match(full_log)

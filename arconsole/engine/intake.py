@@ -216,8 +216,16 @@ class Intake:
         line_number = self._line_number
         try:
             alert = decode(data)
-        except (AlertError, RecursionError) as error:
-            reason = error if isinstance(error, AlertError) else TOO_DEEP
+        except Exception as error:  # a line that breaks a reader is a bad line, too
+            # Anything but AlertError is a reader's bug or a limit it did not expect. Let
+            # through, it would take the follower down and, started again at this very
+            # line, down again for good.
+            if isinstance(error, AlertError):
+                reason = str(error)
+            elif isinstance(error, RecursionError):
+                reason = TOO_DEEP
+            else:
+                reason = f"a reader failed on it ({type(error).__name__}: {error})"
             context.stats.input_errors += 1
             context.bus.publish(InputError(at=context.clock.now(), line=line_number,
                                            error=f"{error_prefix}{reason}"))
