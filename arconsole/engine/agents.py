@@ -72,9 +72,10 @@ def parse_version(text: str) -> tuple[int, int] | None:
 
 
 def normalise_agent_id(value: str | int) -> str:
-    """`1`, `"1"` and `"001"` are the same agent: `"001"`. Other text is kept as written."""
+    """`1`, `"1"` and `"001"` are the same agent: `"001"`. Other text is kept as written, and
+    so are digits no agent id has (an alert's are the attacker's: int() refuses 4300)."""
     text = str(value).strip()
-    return f"{int(text):03d}" if text.isascii() and text.isdigit() else text
+    return f"{int(text):03d}" if text.isascii() and text.isdigit() and len(text) <= 18 else text
 
 
 class AgentDirectory:

@@ -211,27 +211,21 @@ class Intake:
         decode: Callable[[bytes], Alert], error_prefix: str,
     ) -> list[Awaitable[None]] | None:
         """Decode and decide one item; None when it is done with (its line is marked)."""
-        context = self._context
         self._line_number += 1
         line_number = self._line_number
         try:
             alert = decode(data)
         except Exception as error:  # a line that breaks a reader is a bad line, too
-            # Anything but AlertError is a reader's bug or a limit it did not expect. Let
-            # through, it would take the follower down and, started again at this very
-            # line, down again for good.
-            if isinstance(error, AlertError):
-                reason = str(error)
-            elif isinstance(error, RecursionError):
-                reason = TOO_DEEP
-            else:
-                reason = f"a reader failed on it ({type(error).__name__}: {error})"
-            context.stats.input_errors += 1
-            context.bus.publish(InputError(at=context.clock.now(), line=line_number,
-                                           error=f"{error_prefix}{reason}"))
-            self._mark_line(position, [])
+            self._refuse(position, line_number, f"{error_prefix}{_unreadable(error)}")
             return None
         return self._decide(alert, position, line_number)
+
+    def _refuse(self, position: ReadPosition | None, line_number: int, reason: str) -> None:
+        """A bad line: counted, told, and marked handled."""
+        context = self._context
+        context.stats.input_errors += 1
+        context.bus.publish(InputError(at=context.clock.now(), line=line_number, error=reason))
+        self._mark_line(position, [])
 
     async def handle_alert(
         self, alert: Alert, position: ReadPosition | None = None, line_number: int = 0
@@ -252,18 +246,19 @@ class Intake:
         if self.observe is not None:
             try:
                 self.observe(alert, received_at)
-            except AlertError as error:  # a fleet key is ambiguous: a bad line, as any other
-                context.stats.input_errors += 1
-                context.bus.publish(InputError(at=received_at, line=line_number,
-                                               error=str(error)))
-                self._mark_line(position, [])
+            except Exception as error:  # a fleet key is ambiguous (AlertError): a bad line
+                self._refuse(position, line_number, _unreadable(error))
                 return None
         context.stats.alerts += 1
         if context.options.skip_backlog_older_than is not None and self._too_old(
                 alert, received_at):
             self._mark_line(position, [])
             return None
-        decisions = decider.fired(alert)
+        try:
+            decisions = decider.fired(alert)
+        except Exception as error:  # nothing started yet: the alert is a bad line
+            self._refuse(position, line_number, _unreadable(error))
+            return None
         if not decisions:
             if context.bus.wants_idle_alerts:
                 self._publish_handled(alert, line_number, received_at, ())
@@ -455,6 +450,17 @@ def _alert_time(alert: Alert) -> float | None:
     if dot and epoch.isdigit() and len(epoch) <= 12:
         return float(epoch)
     return None
+
+
+def _unreadable(error: Exception) -> str:
+    """Why a line was refused. Anything but AlertError is a stage's bug or a limit it did not
+    expect (int() refuses 4300 digits, the decoders stop at ~1000 levels): let through, it
+    would take the follower down and, started again at this very line, down again for good."""
+    if isinstance(error, AlertError):
+        return str(error)
+    if isinstance(error, RecursionError):
+        return TOO_DEEP
+    return f"it broke the engine's reading of it ({type(error).__name__}: {error})"
 
 
 def _read_head(path: Path, size: int) -> bytes:
