@@ -116,3 +116,36 @@ def test_explain_decides_each_line_without_a_traceback(tmp_path: Path) -> None:
         env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])))
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
     assert done.returncode in (0, 1) and len(done.stdout.splitlines()) == len(POISON)
+
+
+def test_an_agent_reporting_a_poisoned_version_stalls_nothing(tmp_path: Path) -> None:
+    """A compromised agent chooses the version it reports (Wazuh's API gives it as is): one
+    of 5000 digits broke every delivery to it, and with it the follower, for good."""
+    home = make_home(tmp_path, [command("rec", timeout_allowed=False)],
+                     [response("rec", level=5)], {"rec": recorder()})
+    agents = home / "agents.json"
+    agents.write_text(json.dumps([
+        {"id": "001", "name": "web-01", "status": "active", "version": f"Wazuh v{DIGITS}.1"},
+        {"id": "002", "name": "db-01", "status": "active", "version": "Wazuh v4.14.7"}]))
+    path = home / "logs" / "alerts" / "alerts.json"
+    path.write_bytes(alert_line("1.1", agent_id="001", srcip="203.0.113.9") + b"\n"
+                     + alert_line("1.2", agent_id="000", srcip="198.51.100.2") + b"\n")
+    log = home / "engine.log"
+    with log.open("ab") as err:
+        engine = subprocess.Popen(
+            [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
+             "--from-start", "--agents", str(agents), "--agent-transport",
+             f"wazuh-queue={home / 'queue' / 'alerts' / 'ar'}", "--time-limit", "5"],
+            stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        wait_until(lambda: "198.51.100.2" in blocked(home) or "starting again" in
+                   log.read_text(), "the manager's own alert after the agent's")
+        engine.send_signal(signal.SIGTERM)
+        assert engine.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait(timeout=10)
+    text = log.read_text()
+    assert blocked(home) == ["198.51.100.2"], text[-3000:]
+    assert "starting again" not in text and "Traceback" not in text, text[-3000:]

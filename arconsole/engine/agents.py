@@ -27,7 +27,8 @@ import msgspec
 
 MANAGER_ID = "000"
 UNKNOWN_STATUS = "unknown"  # client.keys says nothing about connections
-_VERSION = re.compile(r"(?:wazuh\s+)?v?(\d+)\.(\d+)", re.IGNORECASE)
+# Agents report their own version (Wazuh's API gives it as is): no digit run int() refuses.
+_VERSION = re.compile(r"(?:wazuh\s+)?v?(\d{1,9})\.(\d{1,9})", re.IGNORECASE)
 
 
 class AgentsFileError(ValueError):

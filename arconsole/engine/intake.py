@@ -31,6 +31,7 @@ from arconsole.engine.dispatch import Dispatcher
 from arconsole.engine.events import AlertHandled, BacklogProgress, InputError
 from arconsole.engine.options import Mode
 from arconsole.engine.store import StoreWriteError
+from arconsole.safetext import literal
 
 
 @dataclass(slots=True)
@@ -280,7 +281,7 @@ class Intake:
                     dispatched += 1
                     steps.append(response)
                 else:
-                    delivering = self.delivery.deliver(response, target, alert, received_at)
+                    delivering = self._deliver(response, target, alert, received_at)
                     if delivering is not None:
                         steps.append(delivering)
         context.stats.fired += dispatched
@@ -291,6 +292,22 @@ class Intake:
             self._mark_line(position, work)
             return None
         return work
+
+    def _deliver(
+        self, response: ActiveResponse, target: str, alert: Alert, received_at: float
+    ) -> Awaitable[None] | None:
+        """One agent's delivery; what breaks it (an agent's entry in the inventory, which
+        the agent itself partly writes) costs that delivery, never the other targets or
+        the follower."""
+        try:
+            return self.delivery.deliver(response, target, alert, received_at)
+        except Exception as error:
+            context = self._context
+            context.stats.undelivered += 1
+            context.notice("error", f"{response.name} for agent {literal(target)} (alert "
+                           f"{literal(alert.alert_id)}) not delivered: {type(error).__name__}: "
+                           f"{literal(str(error)[:200])}")
+            return None
 
     def _dispatch(
         self, steps: list[ActiveResponse | Awaitable[None]], alert: Alert
