@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import Counter
 from pathlib import Path
 
 from console_support import T0, console, screen_text, settle, wait_for
 from engine_support import alert_line, command, make_home, new_engine, recorder, response
 
+from arconsole.console.bridge import BridgeBatch
+from arconsole.console.screens.engine_view import show_batch
 from arconsole.engine.clock import ManualClock
 from arconsole.engine.control import serve_control
+from arconsole.engine.events import DeliveryChanged, FleetChanged
 from arconsole.engine.fleet_table import expected_end
 from arconsole.engine.link import BlockInfo, LocalLink, SocketLink
 from tests.fleet_support import API_AGENTS, bind_queue, fleet_home, fleet_options, received
@@ -145,6 +149,44 @@ async def test_blocks_pane_shows_target_and_delivery_and_filters_by_agent(
             await c.press("slash", "ctrl+u", *"delivery:observed", "enter")
             await settle(c)
             assert c.shown_keys() == [WAZUHS]
+    finally:
+        queue.close()
+
+
+async def test_a_batch_with_a_fleet_change_refreshes_titles_and_counts_once(
+        tmp_path: Path) -> None:
+    """Fleet rows read at once inside a batch leave the pane titles and the header counts to
+    the batch, which refreshes each once (an immediate read refreshed them a second time)."""
+    home = mixed_home(tmp_path)
+    queue = bind_queue(home)
+    try:
+        async with console(tmp_path, size=(80, 40), home=home, **fleet_options(home)) as c:
+            await c.feed(attack_on_001(), ar_651("002", "198.51.100.7"))
+            await delivered(c.engine)
+            await wait_for(c.pilot, lambda: len(c.shown_keys()) == 2, what="two agent rows")
+            main = c.app.main
+            calls: Counter[str] = Counter()
+
+            def counting(owner: object, name: str) -> None:
+                real = getattr(owner, name)
+
+                def counted(*args: object) -> None:
+                    calls[name] += 1
+                    real(*args)
+                setattr(owner, name, counted)
+
+            counting(main, "update_titles")
+            counting(main, "refresh_counts")
+            counting(main.blocks_view, "set_fleet")
+            show_batch(main, BridgeBatch(events=[
+                FleetChanged(at=T0, change="refreshed"),
+                DeliveryChanged(at=T0, delivery_id=1, response="firewall-drop",
+                                program="firewall-drop", agent="001", key=None,
+                                state="sent", reason=""),
+            ]))
+            assert calls == {"set_fleet": 1, "update_titles": 1, "refresh_counts": 1}
+            assert main.blocks == 2 and str(main.panes["blocks-pane"].border_title) == (
+                "3 Blocks (2)")
     finally:
         queue.close()
 
