@@ -15,15 +15,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_support import make_console_home, screen_text, wait_for
-from textual.pilot import Pilot
+from console_support import console_on, make_console_home, screen_text, serving, wait_for
 
-from arconsole.console.app import ConsoleApp
 from arconsole.console.screens.dialogs import ConfirmScreen, ManualBlockScreen
 from arconsole.engine.control import engine_listening, request
 from arconsole.engine.link import SocketLink
@@ -78,21 +75,6 @@ def two_nodes(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
 
 async def attach(homes: tuple[Path, Path]) -> MultiLink:
     return MultiLink([await SocketLink.connect(socket_of(home)) for home in homes])
-
-
-@asynccontextmanager
-async def console_on(multi: MultiLink) -> AsyncIterator[tuple[ConsoleApp, Pilot[int]]]:
-    """A headless console attached to `multi` (ready: its first lines shown), driven by the
-    pilot; the link is closed after."""
-    app = ConsoleApp(multi, live=False, theme="arconsole-dark", theme_dirs=[],
-                     operator="tester")
-    try:
-        async with app.run_test(size=(120, 36), notifications=True) as pilot:
-            await wait_for(pilot, app.main.ready.is_set, what="the console to attach")
-            yield app, pilot
-            app.exit()
-    finally:
-        await multi.close()
 
 
 async def test_b_on_a_selected_block_blocks_on_that_blocks_node(
@@ -195,22 +177,18 @@ async def test_a_multilink_add_without_a_node_runs_nothing(two_nodes: tuple[Path
 async def test_a_nodes_store_warning_is_shown_with_its_node(tmp_path: Path) -> None:
     """The store banner with several nodes: each warning says which node's state it is."""
     from arconsole.engine.clock import ManualClock
-    from arconsole.engine.control import serve_control
     from tests.engine_support import T0, new_engine
 
-    engines, controls = [], []
+    engines = []
     for name in ("node-a", "node-b"):
         home = node_home(tmp_path, name)
         state_dir = home / "var" / "shared"
         state_dir.mkdir(parents=True)
         if name == "node-b":
             state_dir.chmod(0o777)
-        engine = new_engine(home, ManualClock(T0), control_socket=True,
-                            state_path=state_dir / "state.db")
-        await engine.start(follow=False)
-        engines.append(engine)
-        controls.append(await serve_control(engine))
-    try:
+        engines.append(new_engine(home, ManualClock(T0), control_socket=True,
+                                  state_path=state_dir / "state.db"))
+    async with serving(engines):
         multi = MultiLink([await SocketLink.connect(e.options.socket_path) for e in engines])
         [warning] = multi.status.store_warnings
         assert warning.startswith("node-b: state directory ") and "writable by other" in warning
@@ -218,9 +196,3 @@ async def test_a_nodes_store_warning_is_shown_with_its_node(tmp_path: Path) -> N
             await wait_for(pilot, lambda: "⚠ state store: node-b: state directory"
                            in screen_text(app), what="node-b's warning on screen")
             assert "node-a: state directory" not in screen_text(app)
-    finally:
-        for control in controls:
-            if control is not None:
-                await control.stop()
-        for engine in engines:
-            await engine.stop()
