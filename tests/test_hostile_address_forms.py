@@ -88,3 +88,39 @@ async def test_the_engine_runs_nothing_for_a_white_listed_host_spelled_in_hex(
         await engine.stop()
     seen = [run["stdin"] for run in records(home)]
     assert len(seen) == 1 and '"srcip":"203.0.113.7"' in seen[0], seen
+
+
+# hosts_access(5) patterns, not addresses: OSSEC's host-deny.sh (argv protocol) checks only
+# that a srcip holds a "." or ":" and writes `ALL:<srcip>` to /etc/hosts.deny, where `10.`
+# denies every 10.x.x.x host (the white-listed ones too) and `.example.com` a whole domain.
+PATTERNS = ["10.", "192.168.", ".example.com", ".", "10..1", "::ffff:10."]
+
+
+@pytest.mark.parametrize("srcip", PATTERNS)
+def test_a_hosts_access_pattern_is_crafted(srcip: str) -> None:
+    decider = Decider(config(block(level=3), white_list=("10.0.0.2",)))
+    assert fired(decider, alert(srcip=srcip)) == []
+    text = reasons(why(decider, alert(srcip=srcip)))
+    assert text.count("skipped:") == 1 and "pattern" in text, text
+
+
+@pytest.mark.parametrize("srcip", ["host.example.com", "web-01", "fe80::", "::"])
+def test_host_names_and_addresses_ending_in_a_colon_are_decided_as_before(srcip: str) -> None:
+    decider = Decider(config(block(level=3), white_list=("192.0.2.0/24",)))
+    assert fired(decider, alert(srcip=srcip)) == [(1, ("001",))]
+
+
+async def test_the_ossec_engine_runs_no_legacy_script_for_a_network_pattern(
+        tmp_path: Path) -> None:
+    from tests.test_engine_argv import argvs, ossec_home
+    from tests.test_engine_argv import started as ossec_started
+
+    home = ossec_home(tmp_path)  # host-deny.sh through the argv protocol, level 6
+    engine = await ossec_started(home, ManualClock(T0))
+    try:
+        await engine.handle_line(alert_line("1.1", srcip="10."))
+        await engine.handle_line(alert_line("1.2", srcip="203.0.113.7"))
+        await engine.drain()
+    finally:
+        await engine.stop()
+    assert [argv[3] for argv in argvs(home)] == ["203.0.113.7"]

@@ -22,6 +22,7 @@ from arconsole.engine.decision import (
     ResponseDecision,
     crafted_ip,
     crafted_user,
+    host_pattern,
     lenient_ipv4,
 )
 from arconsole.engine.whitelist import WhiteList
@@ -191,6 +192,11 @@ def crafted_reason(field_name: str, value: str, wazuh: bool) -> str:
         return (f"skipped: srcip '{literal(value)}' is not written as an IPv4 address, and "
                 f"Wazuh's scripts and the firewall read it as {read_as}: arconsole rejects it "
                 "as crafted (stricter than Wazuh, whose white list would see no address)")
+    if field_name == "srcip" and IP_OK(value) and not value.startswith("-") and \
+            host_pattern(value):
+        return (f"skipped: srcip '{literal(value)}' is a host pattern, not an address (a "
+                "leading or trailing dot, or two in a row: hosts.deny would deny a whole "
+                "network or domain): arconsole rejects it as crafted (stricter than Wazuh)")
     if value.startswith("-") and (
         (USER_OK if field_name == "dstuser" else IP_OK)(value) is not None
     ):

@@ -3,7 +3,8 @@
 
 arconsole is stricter than Wazuh in two places: a srcip or dstuser that starts with `-` is
 rejected as crafted too (scenarios Part E, D1/D2: Wazuh's regexes let `-rf` through), and so is
-a srcip written in one of C's lenient IPv4 forms (`lenient_ipv4`).
+a srcip written in one of C's lenient IPv4 forms (`lenient_ipv4`) or as a host pattern
+(`host_pattern`).
 """
 
 from __future__ import annotations
@@ -81,7 +82,17 @@ def crafted_user(dstuser: str) -> bool:
 
 
 def crafted_ip(srcip: str) -> bool:
-    return IP_OK(srcip) is None or srcip.startswith("-") or lenient_ipv4(srcip) is not None
+    return (IP_OK(srcip) is None or srcip.startswith("-") or lenient_ipv4(srcip) is not None
+            or host_pattern(srcip))
+
+
+def host_pattern(srcip: str) -> bool:
+    """`srcip` is a hosts_access(5) pattern rather than an address or a host name: it starts
+    or ends with a dot, or holds two in a row (`10.` is every 10.x.x.x host, `.example.com`
+    a whole domain). OSSEC's host-deny.sh writes it to /etc/hosts.deny as it is, where it
+    would deny what the white list (which saw no address) was meant to keep."""
+    text = strip_mapped(srcip)
+    return text.startswith(".") or text.endswith(".") or ".." in text
 
 
 def lenient_ipv4(srcip: str) -> str | None:
