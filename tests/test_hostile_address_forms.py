@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from arconsole.config.model import Flavour
 from arconsole.engine.clock import ManualClock
 from arconsole.engine.decide import Decider
 from arconsole.engine.decide_explain import crafted_reason
@@ -124,3 +125,20 @@ async def test_the_ossec_engine_runs_no_legacy_script_for_a_network_pattern(
     finally:
         await engine.stop()
     assert [argv[3] for argv in argvs(home)] == ["203.0.113.7"]
+
+
+# OSSEC's legacy firewall-drop.sh takes any srcip with a dot for IPv4 and runs
+# `iptables -I INPUT -s <srcip> -j DROP`: iptables resolves a host name then, so whoever
+# answers for `evil.example.net` chooses what is blocked, a white-listed host included.
+@pytest.mark.parametrize("srcip", ["evil.example.net", "localhost", "web-01"])
+def test_ossec_never_hands_a_host_name_to_a_legacy_script(srcip: str) -> None:
+    decider = Decider(config(block(level=3), white_list=("10.0.0.2",), flavour=Flavour.OSSEC))
+    assert fired(decider, alert(srcip=srcip)) == []
+    text = reasons(why(decider, alert(srcip=srcip)))
+    assert "host name" in text and "resolve" in text, text
+
+
+@pytest.mark.parametrize("srcip", ["203.0.113.9", "2001:db8::1", "::ffff:203.0.113.9"])
+def test_ossec_still_hands_addresses_to_legacy_scripts(srcip: str) -> None:
+    decider = Decider(config(block(level=3), flavour=Flavour.OSSEC))
+    assert fired(decider, alert(srcip=srcip)) != []

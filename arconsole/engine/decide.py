@@ -44,6 +44,7 @@ from arconsole.engine.decision import (
     ResponseDecision,
     crafted_ip,
     crafted_user,
+    host_name,
     target_words,
 )
 from arconsole.engine.whitelist import WhiteList
@@ -177,7 +178,7 @@ class Decider:
             return True
         if plan.expects_srcip:
             srcip = alert.srcip
-            if srcip is None or crafted_ip(srcip):
+            if srcip is None or crafted_ip(srcip) or host_name(srcip):
                 return True
             if self.whitelist and self.whitelist.match(srcip) is not None:
                 return True

@@ -22,6 +22,7 @@ from arconsole.engine.decision import (
     ResponseDecision,
     crafted_ip,
     crafted_user,
+    host_name,
     host_pattern,
     lenient_ipv4,
 )
@@ -70,6 +71,13 @@ def _checks(context: ExplainContext, plan: Plan, alert: Alert, reasons: list[str
     if alert.srcip is not None and (wazuh or plan.expects_srcip):
         if crafted_ip(alert.srcip):
             reasons.append(crafted_reason("srcip", alert.srcip, wazuh))
+            blocked = True
+        elif not wazuh and host_name(alert.srcip):
+            reasons.append(
+                f"skipped: srcip '{literal(alert.srcip)}' is a host name: OSSEC's script "
+                "would hand it to the firewall, which would resolve it then (whoever answers "
+                "for the name would choose what is blocked, white-listed hosts included): "
+                "arconsole rejects it (stricter than OSSEC)")
             blocked = True
     elif plan.expects_srcip and not wazuh:
         reasons.append(f"skipped: command '{command}' expects srcip and the alert has none "

@@ -4,7 +4,7 @@
 arconsole is stricter than Wazuh in two places: a srcip or dstuser that starts with `-` is
 rejected as crafted too (scenarios Part E, D1/D2: Wazuh's regexes let `-rf` through), and so is
 a srcip written in one of C's lenient IPv4 forms (`lenient_ipv4`) or as a host pattern
-(`host_pattern`).
+(`host_pattern`); in OSSEC, a response that expects srcip never gets a host name (`host_name`).
 """
 
 from __future__ import annotations
@@ -117,6 +117,21 @@ def lenient_ipv4(srcip: str) -> str | None:
     except OSError:
         return socket.inet_ntoa(packed)
     return None
+
+
+def host_name(srcip: str) -> bool:
+    """`srcip` names a host rather than an address. OSSEC's legacy scripts hand it to the
+    firewall (`iptables -s`, `route add`), which resolves it then: whoever answers for the
+    name chooses what is blocked, white-listed hosts included (Wazuh's scripts and
+    arconsole's refuse anything but a numeric address)."""
+    text = strip_mapped(srcip)
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, text)
+        except OSError:
+            continue
+        return False
+    return True
 
 
 def target_words(targets: tuple[str, ...]) -> str:
