@@ -142,3 +142,57 @@ def test_ossec_never_hands_a_host_name_to_a_legacy_script(srcip: str) -> None:
 def test_ossec_still_hands_addresses_to_legacy_scripts(srcip: str) -> None:
     decider = Decider(config(block(level=3), flavour=Flavour.OSSEC))
     assert fired(decider, alert(srcip=srcip)) != []
+
+
+# An IPv6 white-list entry is a text pattern (spec 4), and ip6tables reads any spelling of an
+# address: `2001:DB8:0::10` is 2001:db8::10 to the firewall and no match to the white list.
+IPV6_SPELLINGS = ["2001:DB8::10", "2001:db8:0::10", "2001:0db8:0000:0000:0000:0000:0000:0010"]
+
+
+@pytest.mark.parametrize("flavour", [Flavour.WAZUH, Flavour.OSSEC])
+@pytest.mark.parametrize("srcip", IPV6_SPELLINGS)
+def test_a_white_listed_ipv6_address_in_another_spelling_is_white_listed(
+        srcip: str, flavour: Flavour) -> None:
+    decider = Decider(config(block(level=3), white_list=("2001:db8::10",), flavour=flavour))
+    assert fired(decider, alert(srcip=srcip)) == []
+    text = reasons(why(decider, alert(srcip=srcip)))
+    assert "white-listed" in text and "2001:db8::10" in text, text
+
+
+def test_a_mapped_address_keeps_wazuhs_reading() -> None:
+    # get_ip()'s case-sensitive strncmp (test_engine_operations): `::FFFF:10.0.0.5` is an
+    # IPv6 address to Wazuh and fires; its other spellings are no white-listed IPv4 host.
+    decider = Decider(config(block(level=3), white_list=("10.0.0.0/8",)))
+    for srcip in ("::FFFF:10.0.0.5", "0:0:0:0:0:ffff:10.0.0.5", "::ffff:a00:5"):
+        assert fired(decider, alert(srcip=srcip)) == [(1, ("001",))], srcip
+
+
+def test_the_premise_ip6tables_reads_every_spelling_as_one_address() -> None:
+    ip6tables, unshare = shutil.which("ip6tables"), shutil.which("unshare")
+    if ip6tables is None or unshare is None:
+        pytest.skip("ip6tables and unshare are needed to show what the firewall blocks")
+    done = subprocess.run(
+        [unshare, "-n", "sh", "-c", f"{ip6tables} -I INPUT -s 2001:DB8:0::10 -j DROP && "
+         f"{ip6tables} -S INPUT"], capture_output=True, text=True, timeout=30)
+    if done.returncode != 0:
+        pytest.skip(f"no private network namespace here: {done.stderr.strip()}")
+    assert "-A INPUT -s 2001:db8::10/128 -j DROP" in done.stdout
+
+
+async def test_the_engine_runs_nothing_for_a_respelled_white_listed_ipv6_host(
+        tmp_path: Path) -> None:
+    home = make_home(tmp_path, [command("firewall-drop")],
+                     [response_block("firewall-drop", level=5, timeout=60)],
+                     {"firewall-drop": recorder()})
+    conf = home / "etc" / "ossec.conf"
+    conf.write_text(conf.read_text().replace(
+        "<white_list>127.0.0.1</white_list>", "<white_list>2001:db8::10</white_list>"))
+    engine = await started(home, ManualClock(T0))
+    try:
+        await engine.handle_line(alert_line("1.1", srcip="2001:db8:0::10"))
+        await engine.handle_line(alert_line("1.2", srcip="2001:db8::11"))
+        await engine.drain()
+    finally:
+        await engine.stop()
+    seen = [run["stdin"] for run in records(home)]
+    assert len(seen) == 1 and '"srcip":"2001:db8::11"' in seen[0], seen

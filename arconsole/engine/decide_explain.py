@@ -26,7 +26,7 @@ from arconsole.engine.decision import (
     host_pattern,
     lenient_ipv4,
 )
-from arconsole.engine.whitelist import WhiteList
+from arconsole.engine.whitelist import WhiteList, respelled_ipv6
 from arconsole.safetext import literal
 
 
@@ -109,6 +109,9 @@ def _white_list(
     entry = context.whitelist.match(srcip)
     address = literal(strip_mapped(srcip))
     mapped = " (after removing '::ffff:')" if strip_mapped(srcip) != srcip else ""
+    if entry is None and (entry := context.whitelist.match_address(srcip)) is not None:
+        mapped = (f" (the firewall reads it as {literal(respelled_ipv6(srcip) or '')}, and so "
+                  "does arconsole: stricter than Wazuh, whose white list reads the text)")
     if entry is None:
         reasons.append(f"srcip {address}{mapped} is not white-listed")
         return False
