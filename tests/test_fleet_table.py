@@ -277,3 +277,39 @@ def test_the_lean_trigger_reading_binds_as_the_whole_alert_would() -> None:
     odd["data"]["parameters"]["alert"]["rule"]["groups"] = [1, 2]
     assert trigger_alert(json.dumps(odd["data"]["parameters"]["alert"]).encode()) == \
         _whole_trigger(json.dumps(odd["data"]["parameters"]["alert"]).encode())
+
+
+def test_one_shared_trigger_cache_keeps_only_rules_vouched_for() -> None:
+    """The fast reading (`ar_lines`) and the fleet's checked reading share one cache of
+    trigger-rule Alerts (`trigger_of`); a rule enters it only vouched for (members known, none
+    repeated, written compact). The checked reading still reads one it cannot vouch for
+    (spaces, a member unknown to it), on its own, binding exactly as the whole alert would."""
+    from arconsole.alerts import ar_lines
+    from arconsole.engine.fleet_table import _whole_trigger, checked_entry
+
+    ar_lines._triggers.clear()
+    document = sample()
+    compact = json.dumps(document, separators=(",", ":")).encode()
+    fast = read_ar_log_alert(decode_alert_line(compact), 0.0)
+    checked = checked_entry(decode_alert_line(compact), 0.0)
+    assert fast is not None and checked is not None and fast.trigger is not None
+    assert checked.trigger is fast.trigger  # one Alert, from one cache
+    assert len(ar_lines._triggers) == 1
+    fields = ("rule_id", "level", "description", "groups", "group_string")
+    whole = _whole_trigger(json.dumps(document["data"]["parameters"]["alert"]).encode())
+    assert whole is not None
+    for odd in ("spaced", "unknown member"):
+        other = copy.deepcopy(document)
+        trigger = other["data"]["parameters"]["alert"]
+        if odd == "spaced":
+            trigger["rule"]["firedtimes"] = "7"
+            line = json.dumps(other).encode()
+        else:
+            trigger["rule"] = {"vendor_note": "x", **trigger["rule"]}
+            line = json.dumps(other, separators=(",", ":")).encode()
+        entry = read_ar_log_alert(decode_alert_line(line), 0.0)
+        assert entry is not None and entry.trigger is not None, odd
+        assert entry.trigger is not fast.trigger, odd  # read on its own
+        assert [getattr(entry.trigger, f) for f in fields] == \
+            [getattr(whole, f) for f in fields], odd
+        assert len(ar_lines._triggers) == 1, odd  # and not kept

@@ -24,7 +24,6 @@ from arconsole.alerts import ar_lines, jsonreader, rule_groups
 from arconsole.alerts.ar_lines import decode_json_line, read_ar_line, reading_of
 from arconsole.alerts.jsonreader import decode_alert_line
 from arconsole.alerts.model import Alert, AlertError
-from arconsole.engine import fleet_table
 from arconsole.engine.events import AlertHandled, InputError
 from arconsole.engine.fleet_bounds import FleetBounds, key_fits
 from arconsole.engine.fleet_table import ArLogEntry, checked_entry, evictable_at, read_ar_entry
@@ -207,7 +206,6 @@ ATTACKS: list[tuple[str, bytes, str]] = [
 def _clear_caches() -> None:
     ar_lines._triggers.clear()
     ar_lines._rules_seen.clear()
-    fleet_table._triggers.clear()
 
 
 Outcome = tuple[str, Alert | None, ArLogEntry | None, str]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -282,24 +283,50 @@ def _reading(decoded: _ArLine) -> ArReading | None:
     found = None
     written = trigger.rule if trigger is not None else UNSET
     if isinstance(written, msgspec.Raw) and (raw := bytes(written)) != b"null":
-        key = _less_counter(raw)
         try:
-            found = _triggers[key]
-        except KeyError:
-            members = _vouched_members(raw)
-            if members is None:
-                return None
-            try:
-                found = rule_alert(_decode_trigger_rule(raw),
-                                   tuple(name for name in members if name in _COMPLIANCE_MEMBERS))
-            except msgspec.ValidationError:
-                return None
-            if len(_triggers) >= _TRIGGERS_LIMIT:
-                _triggers.clear()
-            _triggers[key] = found
+            found = trigger_of(raw)
+        except Unvouched:
+            return None
     return ArReading(
         data.command, parameters.program, data.origin.module if data.origin else "",
         trigger.timestamp if trigger is not None else "", found)
+
+
+class Unvouched(Exception):
+    """The trigger's rule is written in a way `trigger_of` cannot vouch for."""
+
+
+def trigger_of(raw: bytes) -> Alert | None:
+    """The trigger's rule (`data.parameters.alert.rule` as written) as an Alert, shared by
+    every trigger of that rule: known by its bytes less its counter. A rule not seen before
+    is kept only once vouched for (every member known here, none repeated, none in another
+    case, written compact: `_vouched_members`); else `Unvouched`, and the caller reads it
+    another way (this reading: not at all; the fleet's checked reading: on its own, after
+    `crafted_keys`). None when the rule makes no Alert (`rule_alert`)."""
+    key = _less_counter(raw)
+    try:
+        return _triggers[key]
+    except KeyError:
+        pass
+    members = _vouched_members(raw)
+    if members is None:
+        raise Unvouched
+    try:
+        rule = _decode_trigger_rule(raw)
+    except msgspec.ValidationError:
+        raise Unvouched from None
+    found = rule_alert(rule, compliance_order(rule, members))
+    if len(_triggers) >= _TRIGGERS_LIMIT:
+        _triggers.clear()
+    _triggers[key] = found
+    return found
+
+
+def compliance_order(rule: TriggerRule, members: Iterable[str]) -> tuple[str, ...]:
+    """The trigger rule's compliance arrays in the order its own members (`members`, as
+    written) give them: part of its group string."""
+    return tuple(name for name in members
+                 if name in _COMPLIANCE_MEMBERS and getattr(rule, name) is not None)
 
 
 def _vouched_members(raw: bytes) -> dict[str, msgspec.Raw] | None:

@@ -21,7 +21,15 @@ from typing import Any
 
 import msgspec
 
-from arconsole.alerts.ar_lines import TriggerRule, read_ar_fields, reading_of, rule_alert
+from arconsole.alerts.ar_lines import (
+    TriggerRule,
+    Unvouched,
+    compliance_order,
+    read_ar_fields,
+    reading_of,
+    rule_alert,
+    trigger_of,
+)
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.jsonreader import decode_alert_line
 from arconsole.alerts.model import Alert, AlertError
@@ -105,12 +113,7 @@ _decode_ar = msgspec.json.Decoder(_ArLine).decode
 _decode_trigger = msgspec.json.Decoder(_Trigger).decode
 _decode_trigger_rule = msgspec.json.Decoder(TriggerRule).decode
 _decode_members = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
-_COMPLIANCE = ("pci_dss", "cis", "gdpr", "gpg13", "hipaa", "nist_800_53", "tsc")
-_COMPLIANCE_NAMES = frozenset(_COMPLIANCE)
-# Triggers by their rule (id, level, description, groups): a burst of AR alerts has few
-# distinct ones, and each becomes an Alert only once. Bounded: cleared when full.
-_TRIGGERS_LIMIT = 4096
-_triggers: dict[tuple[Any, ...], Alert | None] = {}
+_TRIGGERS_LIMIT = 4096  # bindings remembered (`FleetTable._bound`) before starting over
 AR_RULE_IDS = frozenset(str(number) for number in AR_RULES)
 # The keys a fleet row is read from, beside a decision's (`crafted.DECISION_KEYS`): checked
 # exactly (repeats, other cases, NULs) when the typed reading cannot vouch for a line.
@@ -158,42 +161,32 @@ def trigger_alert(raw: bytes) -> Alert | None:
 
 
 def _shared_trigger(raw: bytes) -> tuple[Alert | None, str]:
-    """(the trigger's rule as the Alert shared by its rule, the trigger's timestamp)."""
+    """(the trigger's rule as an Alert, the trigger's timestamp): the Alert `ar_lines`
+    shares between the triggers of one rule (`trigger_of`), or, for a rule written in a way
+    it cannot vouch for (spaces, a member unknown there), one made for this trigger alone;
+    an odd shape (a number where the groups belong) is read whole."""
     try:
         trigger = _decode_trigger(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        trigger = None
+    if trigger is not None:
         written = bytes(trigger.rule)
         if written == b"null":
             return None, trigger.timestamp
-        rule = _decode_trigger_rule(written)
-        members = _decode_members(written)
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        whole = _whole_trigger(raw)  # an odd shape: read it whole, as before
-        return whole, whole.timestamp if whole is not None else ""
-    return _trigger_of(rule, _order(rule, members)), trigger.timestamp
-
-
-def _order(rule: TriggerRule, members: dict[str, msgspec.Raw]) -> tuple[str, ...]:
-    """The trigger rule's compliance arrays in the order the rule itself writes them (its own
-    members, never a key of that name elsewhere in the trigger: a member written before the
-    rule, `"agent":{"tsc":1}`, must not reorder its group string; repeats were refused)."""
-    return tuple(name for name in members
-                 if name in _COMPLIANCE_NAMES and getattr(rule, name) is not None)
-
-
-def _trigger_of(rule: TriggerRule, order: tuple[str, ...]) -> Alert | None:
-    """The trigger's rule as an Alert, shared by every trigger of that rule whose compliance
-    arrays come in that order (its timestamp is the entry's `trigger_timestamp`)."""
-    key = (rule.id, rule.level, rule.description, rule.groups, rule.pci_dss, rule.cis,
-           rule.gdpr, rule.gpg13, rule.hipaa, rule.nist_800_53, rule.tsc, order)
-    try:
-        return _triggers[key]
-    except KeyError:
-        pass
-    found = rule_alert(rule, order)
-    if len(_triggers) >= _TRIGGERS_LIMIT:
-        _triggers.clear()
-    _triggers[key] = found
-    return found
+        try:
+            return trigger_of(written), trigger.timestamp
+        except Unvouched:
+            pass
+        try:
+            # The keys the binding reads were checked exactly (`checked_entry`): read on its
+            # own, not kept.
+            rule = _decode_trigger_rule(written)
+            order = compliance_order(rule, _decode_members(written))
+            return rule_alert(rule, order), trigger.timestamp
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            pass
+    whole = _whole_trigger(raw)  # an odd shape: read it whole, as before
+    return whole, whole.timestamp if whole is not None else ""
 
 
 def _whole_trigger(raw: bytes) -> Alert | None:
