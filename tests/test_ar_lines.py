@@ -273,3 +273,22 @@ def test_a_trigger_rule_seen_before_is_known_by_its_bytes_less_its_counter() -> 
     counted = read_ar_line(line_of(document))
     assert counted is not None and counted[0] == decode_alert_line(line_of(document))
     assert counted[0].group_string is warm[0].group_string
+
+
+def test_the_lines_rule_is_remembered_where_the_quick_reading_remembers_rules() -> None:
+    """One memory of rules known by their bytes (`jsonreader`'s): the AR reading remembers the
+    line's rule there, where it starts right after the timestamp; a line laid out otherwise
+    (its rule first, here with other groups) is never taken for the remembered rule."""
+    from arconsole.alerts import jsonreader
+
+    jsonreader._rules_seen.clear()
+    warm = read_ar_line(REAL_651)
+    assert warm is not None and "651" in jsonreader._rules_seen
+    document = real()
+    document["rule"]["groups"] = ["active_response", "ossec"]
+    moved = {"rule": document.pop("rule"), **document}
+    line = line_of(moved)
+    read = read_ar_line(line)
+    assert read is not None and read[0] == decode_alert_line(line)
+    assert read[0].group_string != warm[0].group_string
+    assert jsonreader._rules_seen["651"][2] == warm[0].groups  # not remembered from there

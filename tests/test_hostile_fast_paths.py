@@ -205,7 +205,7 @@ ATTACKS: list[tuple[str, bytes, str]] = [
 
 def _clear_caches() -> None:
     ar_lines._triggers.clear()
-    ar_lines._rules_seen.clear()
+    jsonreader._rules_seen.clear()
 
 
 Outcome = tuple[str, Alert | None, ArLogEntry | None, str]

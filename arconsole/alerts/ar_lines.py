@@ -10,11 +10,14 @@ The same guarantees as the quick reading (`jsonreader`): every object on a path 
 line, `agent`, `data`, `data.origin`, `data.parameters`, the trigger alert) declares the keys
 analysisd writes and forbids the others, so a key in another case, or one holding a NUL, fails
 the decode; the decoded value is encoded again and must give back the line's exact length, so a
-repeated key (dropped by the decode) fails it too. The two rules (the line's and the trigger's)
-are kept as written: a rule is known by its bytes less the value of its `firedtimes` (the one
-member that changes from one alert of a rule to the next), and a rule not seen before passes the
-same two tests on its own before its fields are kept. Whatever this reading cannot vouch for is
-left to the general reader and the fleet's checked reading: these shapes decide speed, never
+repeated key (dropped by the decode) fails it too. Both rules are known by their bytes less the
+value of their `firedtimes` (the one member that changes from one alert of a rule to the next):
+the line's rule, decoded as the quick reading decodes it, through the quick reading's own
+memory (`jsonreader.known_rule`, which compares the line's bytes where its rule starts); the
+trigger's rule, every scalar a string there, through `trigger_of`'s, once it passed the same
+two tests on its own (the fleet's checked reading shares it). Whatever this reading cannot
+vouch for is left to the general reader and the fleet's checked reading: these shapes decide
+speed, never
 outcome (tests hold the `Alert` equal to `decode_alert_line`'s, and the entry to the checked
 reading's).
 
@@ -34,10 +37,9 @@ from collections.abc import Iterable
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from arconsole.alerts.jsonreader import MAX_LINE, decode_alert_line, groups_of
+from arconsole.alerts.jsonreader import MAX_LINE, decode_alert_line, known_rule
 from arconsole.alerts.model import Alert, AlertError
 from arconsole.alerts.quick_shapes import QuickRule
-from arconsole.alerts.rule_groups import CACHE_LIMIT
 
 _Raw = msgspec.Raw | UnsetType  # written by analysisd, read by nobody here
 COMPLIANCE_NAMES = ("pci_dss", "cis", "gdpr", "gpg13", "hipaa", "nist_800_53", "tsc")
@@ -126,7 +128,7 @@ class _ArAgent(_Strict):
 
 
 class _ArLine(_Strict):
-    rule: msgspec.Raw  # a rule seen before is known by its bytes (less its counter), `_rule`
+    rule: QuickRule  # a rule seen before is known by its bytes (`jsonreader.known_rule`)
     data: _ArData | None = None
     timestamp: str = ""
     id: str = ""
@@ -155,13 +157,10 @@ class ArReading(msgspec.Struct, frozen=True, gc=False):
 _decode = msgspec.json.Decoder(_ArLine).decode
 _encode_into = msgspec.json.Encoder().encode_into
 _per_thread = threading.local()  # a reused buffer for re-encoding, one per thread
-# The line's rule as written less its counter -> (rule id as a string, level, description,
-# groups, group string)
-_RuleFields = tuple[str, int, str, tuple[str, ...], str]
-_rules_seen: dict[tuple[bytes, bytes], _RuleFields] = {}
-_decode_rule = msgspec.json.Decoder(QuickRule).decode
-
 # analysisd writes `{"timestamp":"2026-05-03T05:23:58.577+0000","rule":{"level":3,...`
+_OPENING = b'{"timestamp":"'
+_TIMESTAMP_AT = len(_OPENING)
+_THEN_RULE = b'","rule":'
 _RULE_AT = len(b'{"timestamp":"2026-05-03T05:23:58.577+0000",')
 _AR_RULE = b'"rule":{"level":3,"description":"'
 _AR_DESCRIPTIONS = (b"Host Blocked by ", b"Host Unblocked by ", b"Active response: ")
@@ -222,13 +221,25 @@ def read_ar_line(line: bytes) -> tuple[Alert, ArReading] | None:
     if decoded is None:
         return None
     reading = _reading(decoded)
-    rule = _rule(bytes(decoded.rule))
-    if rule is None or reading is None:
+    if reading is None:
         return None
+    rule = decoded.rule
+    timestamp = decoded.timestamp
+    # Where the line's rule starts, when the line begins as analysisd writes it: the
+    # timestamp (written plain) then `"rule":`. (The length test refused repeated keys.)
+    written = timestamp.encode()
+    start = (_TIMESTAMP_AT + len(written) + len(_THEN_RULE)
+             if line.startswith(written, _TIMESTAMP_AT) and line.startswith(_OPENING)
+             and line.startswith(_THEN_RULE, _TIMESTAMP_AT + len(written))
+             and b'"' not in written and b"\\" not in written else -1)
+    try:
+        rule_id, groups, group_string = known_rule(line, rule, start)
+    except AlertError:
+        return None  # the general reader says why
     agent = decoded.agent
     data = decoded.data
     alert = Alert(
-        decoded.id, decoded.timestamp, rule[0], rule[1], rule[2], rule[3], rule[4],
+        decoded.id, timestamp, rule_id, rule.level, rule.description, groups, group_string,
         None if agent is None else agent.id, None if agent is None else agent.name,
         None if data is None else data.srcip, None if data is None else data.dstuser,
         decoded.location, line, None, None)
@@ -242,34 +253,6 @@ def _less_counter(raw: bytes) -> tuple[bytes, bytes]:
     start = raw.find(_FIREDTIMES)
     value = _COUNTER(raw, start + len(_FIREDTIMES)) if start >= 0 else None
     return (raw, b"") if value is None else (raw[:value.start()], raw[value.end():])
-
-
-def _rule(raw: bytes) -> _RuleFields | None:
-    """The line's rule as the Alert holds it, known by its bytes less its counter; a rule not
-    seen before is checked (keys known, none repeated) and its groups built by the general
-    reader's own functions (`rule_groups`), so the group string is the one it gives."""
-    key = _less_counter(raw)
-    try:
-        return _rules_seen[key]
-    except KeyError:
-        pass
-    try:
-        rule = _decode_rule(raw)
-    except msgspec.DecodeError:
-        return None
-    if len(_encode(rule)) != len(raw):  # a repeated key (or not written compact)
-        return None
-    as_line = b'{"rule":' + raw + b"}"  # what `rule_groups` reads the arrays' order from
-    try:
-        groups, group_string = groups_of(as_line, rule, -1)
-    except AlertError:
-        return None  # the general reader says why
-    found = (rule.id if type(rule.id) is str else str(rule.id), rule.level, rule.description,
-             groups, group_string)
-    if len(_rules_seen) >= CACHE_LIMIT:
-        _rules_seen.clear()
-    _rules_seen[key] = found
-    return found
 
 
 def _reading(decoded: _ArLine) -> ArReading | None:

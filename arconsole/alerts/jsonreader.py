@@ -67,7 +67,7 @@ from arconsole.safetext import literal
 
 __all__ = [
     "DECISION_KEYS", "MAX_LINE", "crafted_keys", "decode_alert_line", "groups_of",
-    "read_alerts_json",
+    "known_rule", "read_alerts_json",
 ]
 
 MAX_LINE = 65536  # OS_MAXSTR
@@ -258,6 +258,23 @@ def _written_at(
     """The line writes `before` + its firedtimes + `after` from `start`."""
     return line.startswith(before, start) and line.startswith(after, start + len(before) + (
         0 if firedtimes is UNSET else len(firedtimes)))  # type: ignore[arg-type]
+
+
+def known_rule(line: bytes, rule: QuickRule, start: int) -> tuple[str, tuple[str, ...], str]:
+    """(rule id as a string, groups, group string) of `rule`, decoded from `line`, whose top
+    level `rule` value starts at `start` (-1: not known where): a rule remembered by
+    `_remember_rule` is known by its bytes there, another is built (and remembered when
+    written as msgspec writes it: `groups_of`). `decode_alert_line` does the same inline."""
+    rule_id = rule.id
+    seen = _rules_seen.get(rule_id) if start >= 0 else None
+    if seen is not None:
+        end = start + seen[5]
+        firedtimes = rule.firedtimes
+        after = end + (0 if firedtimes is UNSET else len(firedtimes))  # type: ignore[arg-type]
+        if line[start:end] == seen[0] and line[after:after + seen[6]] == seen[1]:
+            return seen[4], seen[2], seen[3]
+    groups, group_string = groups_of(line, rule, start)
+    return rule_id if type(rule_id) is str else str(rule_id), groups, group_string
 
 
 def groups_of(line: bytes, rule: QuickRule, start: int) -> tuple[tuple[str, ...], str]:
