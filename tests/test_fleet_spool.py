@@ -17,6 +17,7 @@ import pytest
 
 from arconsole.commands.blocks_fleet import stored_fleet
 from arconsole.engine.agent_spool import encode_entry, read_entries, spool_path
+from arconsole.engine.fleet_index import _memo_entries
 from arconsole.engine.fleet_store import FleetStore
 from arconsole.engine.store import StateStore
 from tests.engine_support import alert_line
@@ -231,6 +232,9 @@ async def test_the_index_from_memory_equals_the_index_read_back_from_the_spool(
         conn = engine.store._conn
         start = conn.execute("SELECT upto FROM fleet_spool_index").fetchone()[0]
         assert delivery.store._memo  # what the next catch-up will index from memory
+        spool = delivery.store.spool()
+        assert spool is not None  # the very entries the spool holds, every field
+        assert _memo_entries(delivery.store._memo) == spool.entries(start)[0]
         assert delivery.store.catch_up() == 6
         tables = ("SELECT * FROM fleet_deliveries ORDER BY id",
                   "SELECT * FROM fleet_agent_blocks ORDER BY agent, program, key")

@@ -21,7 +21,16 @@ import zlib
 from collections.abc import Iterable
 from typing import Self
 
-from arconsole.engine.agent_spool import FIXED, NO_KEY, PRE, Entry, EntryWriter, Spool, spool_path
+from arconsole.engine.agent_spool import (
+    FIXED,
+    NO_KEY,
+    PRE,
+    STATES,
+    Entry,
+    EntryWriter,
+    Spool,
+    spool_path,
+)
 from arconsole.engine.fleet_records import AgentBlock, NewRecord, message_of
 from arconsole.engine.fleet_rowlog import RowImage, decode_rows, rows_log_path
 from arconsole.engine.fleet_schema import INSERT_DELIVERY, SAVE_BLOCK, SAVE_ROW, create_tables
@@ -31,6 +40,34 @@ from arconsole.engine.store import StateStore
 MEMO_LIMIT = 65536
 # The rows log is indexed and started afresh once its unindexed part is this large.
 ROWS_LOG_LIMIT = 16 << 20
+
+
+# A batch `append` wrote: (first id, records, chunk offsets, index of each record's head
+# among the chunks, the offset after the batch).
+_Batch = tuple[int, list[NewRecord], list[int], list[int], int]
+
+
+def _memo_entries(memo: list[_Batch]) -> list[Entry]:
+    """The entries of batches this store appended, as the spool holds them (`read_entries`
+    gives the same), from the records still in memory."""
+    entries: list[Entry] = []
+    for first, records, offsets, heads, batch_end in memo:
+        last = len(records) - 1
+        for n, (response, program, agent, key, datagram, state, reason, queued_at, deadline,
+                block) in enumerate(records):
+            size = len(datagram) if datagram is not None else 0
+            end = offsets[heads[n + 1]] if n < last else batch_end
+            at = offsets[heads[n] + 1] if size else end  # (no datagram: where it would be)
+            if block is not None:
+                flags, timeout, started, expires = (block.flags, block.timeout,
+                                                    block.started_at, block.expires_at)
+            else:
+                flags, timeout, started, expires = "", -1, 0.0, 0.0
+            entries.append(Entry(
+                first + n, response, program, agent, key,
+                STATES[state == "failed"], reason, queued_at, deadline, flags, timeout,
+                started, expires, at, size, end))
+    return entries
 
 
 class FleetIndex:
@@ -48,9 +85,8 @@ class FleetIndex:
         self._next_id = 1
         self._closed = False
         self._heads = EntryWriter()
-        # Batches appended since the last catch-up, while they follow on from its offset:
-        # (first id, records, chunk offsets, index of each record's head among the chunks).
-        self._memo: list[tuple[int, list[NewRecord], list[int], list[int]]] = []
+        # Batches appended since the last catch-up, while they follow on from its offset.
+        self._memo: list[_Batch] = []
         self._memo_start = self._memo_end = -1
         # Where `append`'s entries start in the spool (None when they went to SQLite).
         self.last_offsets: list[int] | None = None
@@ -118,39 +154,16 @@ class FleetIndex:
         if memo and start == self._memo_start and end == self._memo_end:
             # What this store appended since the last catch-up, still in memory: the same
             # fields the entries hold, without reading them back.
-            count = self._index_memo(memo)
-            stop = end
+            entries, stop = _memo_entries(memo), end
         else:
             entries, stop = spool.entries(start, upto=end)
             if stop < end:  # not a whole entry (a crash mid-write): nothing refers to it
                 spool.truncate(stop)
-            count = len(entries)
-            with self._store.transaction():
-                self._index(entries)
-                self._conn.execute("UPDATE fleet_spool_index SET upto = ?", (stop,))
-        self._memo_start = self._memo_end = stop
-        return count
-
-    def _index_memo(self, memo: list[tuple[int, list[NewRecord], list[int], list[int]]]
-                    ) -> int:
-        rows: list[tuple[object, ...]] = []
-        blocks: list[tuple[object, ...]] = []
-        for first, records, offsets, heads in memo:
-            for n, (response, program, agent, key, datagram, state, reason, queued_at,
-                    deadline, block) in enumerate(records):
-                size = len(datagram) if datagram is not None else 0
-                rows.append((first + n, response, program, agent, key, None,
-                             offsets[heads[n] + 1] if size else None, size or None, state,
-                             reason, queued_at, deadline, queued_at))
-                if block is not None and key:
-                    blocks.append((agent, program, key, response, b"", block.flags,
-                                   block.timeout, block.started_at, block.expires_at))
         with self._store.transaction():
-            self._conn.executemany(INSERT_DELIVERY, rows)
-            if blocks:
-                self._conn.executemany(SAVE_BLOCK, blocks)
-            self._conn.execute("UPDATE fleet_spool_index SET upto = ?", (self._memo_end,))
-        return len(rows)
+            self._index(entries)
+            self._conn.execute("UPDATE fleet_spool_index SET upto = ?", (stop,))
+        self._memo_start = self._memo_end = stop
+        return len(entries)
 
     def _index(self, entries: list[Entry]) -> None:
         self._conn.executemany(INSERT_DELIVERY, [
@@ -224,8 +237,8 @@ class FleetIndex:
         self._next_id = record_id
         self.last_offsets = [offsets[index] for index in heads]
         if offsets[0] == self._memo_end and self._memo_count() + len(records) <= MEMO_LIMIT:
-            self._memo.append((first, records, offsets, heads))
             self._memo_end = offsets[-1] + len(chunks[-1])
+            self._memo.append((first, records, offsets, heads, self._memo_end))
         else:  # not right after the memo (another writer?) or too many: read them back
             self._memo = []
             self._memo_end = -1
