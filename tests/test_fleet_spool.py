@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from arconsole.commands.blocks_fleet import stored_fleet
-from arconsole.engine.agent_spool import encode_entry, read_entries, spool_path
+from arconsole.engine.agent_spool import EntryWriter, read_entries, spool_path
 from arconsole.engine.fleet_index import _memo_entries
-from arconsole.engine.fleet_store import FleetStore
+from arconsole.engine.fleet_store import AgentBlock, FleetStore
 from arconsole.engine.store import StateStore
 from tests.engine_support import alert_line
 from tests.fleet_support import (
@@ -94,10 +94,11 @@ async def test_a_torn_tail_is_cut_and_later_records_follow_whole_entries(tmp_pat
     home = fleet_home(tmp_path)
     first, state_path = await burst(home, 1, 3)
     spool = spool_path(state_path)
-    head = encode_entry(99, "firewall-drop", "firewall-drop", "001", "198.51.100.99", 0, "",
-                        1.0, 2.0, "", -1, 0.0, 0.0, 100)
+    (head, datagram), _ = EntryWriter().entries(
+        [("firewall-drop", "firewall-drop", "001", "198.51.100.99", b"x" * 100, "queued", "",
+          1.0, 2.0, None)], 99)
     with spool.open("ab") as file:
-        file.write(head + b"x" * 40)  # a kill mid-write: the entry's datagram cut short
+        file.write(head + datagram[:40])  # a kill mid-write: the entry's datagram cut short
     later, state_path = await burst(home, 4, 2)
     assert len(later) == 2
     reopened = StateStore.open(state_path)  # writable: indexes what the run left
@@ -111,9 +112,13 @@ async def test_a_torn_tail_is_cut_and_later_records_follow_whole_entries(tmp_pat
 
 
 def test_a_damaged_entry_stops_the_reading() -> None:
-    heads = [encode_entry(n, "r", "firewall-drop", "001", f"k{n}", 0, "", 1.0, 2.0, "NRN",
-                          600, 1.0, 601.0, 3) for n in (1, 2)]
-    data = heads[0] + b"abc" + heads[1] + b"def"
+    block = AgentBlock("001", "firewall-drop", "k", "r", b"", "NRN", 600, 1.0, 601.0)
+    chunks, heads_at = EntryWriter().entries(
+        [("r", "firewall-drop", "001", f"k{n}", datagram, "queued", "", 1.0, 2.0, block)
+         for n, datagram in ((1, b"abc"), (2, b"def"))], 1)
+    assert heads_at == [0, 2]
+    heads = [chunks[0], chunks[2]]
+    data = b"".join(chunks)
     entries, stop = read_entries(data, 40)
     assert [(e.id, e.key, e.flags, e.block_timeout) for e in entries] == [
         (1, "k1", "NRN", 600), (2, "k2", "NRN", 600)]

@@ -17,14 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import zlib
 from collections.abc import Iterable
 from typing import Self
 
 from arconsole.engine.agent_spool import (
-    FIXED,
-    NO_KEY,
-    PRE,
     STATES,
     Entry,
     EntryWriter,
@@ -84,7 +80,7 @@ class FleetIndex:
         self._rows_log: Spool | None = None
         self._next_id = 1
         self._closed = False
-        self._heads = EntryWriter()
+        self._writer = EntryWriter()
         # Batches appended since the last catch-up, while they follow on from its offset.
         self._memo: list[_Batch] = []
         self._memo_start = self._memo_end = -1
@@ -204,37 +200,9 @@ class FleetIndex:
             self._insert_rows(records, first)
             self._next_id = first + len(records)
             return first
-        chunks: list[bytes] = []
-        heads: list[int] = []
-        record_id = first
-        # `EntryWriter.head`, inlined: this loop runs once per agent response of a burst.
-        writer = self._heads
-        memo = writer.memo
-        pack_fixed, pack_pre, crc32 = FIXED.pack, PRE.pack, zlib.crc32
-        for (response, program, agent, key, datagram, state, reason, queued_at, deadline,
-             block) in records:
-            size = len(datagram) if datagram is not None else 0
-            if block is not None:
-                flags, timeout, started, expires = (block.flags, block.timeout,
-                                                    block.started_at, block.expires_at)
-            else:
-                flags, timeout, started, expires = "", -1, 0.0, 0.0
-            common = memo.get((response, program, agent, flags))
-            if common is None:
-                common = writer.common(response, program, agent, flags)
-            n = reason.encode() if reason else b""
-            k = key.encode() if key is not None else b""
-            body = pack_fixed(
-                record_id, queued_at, deadline, started, expires, 0.0, timeout,
-                state == "failed", common[1], common[2], common[3], common[4], len(n),
-                NO_KEY if key is None else len(k), size) + common[0] + n + k
-            heads.append(len(chunks))
-            chunks.append(pack_pre(PRE.size + len(body) + size, crc32(body)) + body)
-            if size:
-                chunks.append(datagram)  # type: ignore[arg-type]
-            record_id += 1
+        chunks, heads = self._writer.entries(records, first)
         offsets = spool.append(chunks, sync=self._durable)
-        self._next_id = record_id
+        self._next_id = first + len(records)
         self.last_offsets = [offsets[index] for index in heads]
         if offsets[0] == self._memo_end and self._memo_count() + len(records) <= MEMO_LIMIT:
             self._memo_end = offsets[-1] + len(chunks[-1])
