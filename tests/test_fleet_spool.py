@@ -364,3 +364,30 @@ def test_a_turn_of_more_buffers_than_one_gathered_write_takes_lands_whole_in_ord
         assert spool.end() == offsets[-1] + len(buffers[-1])
     finally:
         spool.close()
+
+
+def test_the_rows_log_holds_a_turn_per_entry_and_reads_older_single_row_entries() -> None:
+    """A turn's rows are one entry (one encode, one CRC); entries of one row each, as an
+    older arconsole wrote them, are read as well; a row's image is its fields in the state
+    file's column order."""
+    import zlib
+
+    import msgspec
+
+    from arconsole.engine.fleet_records import FleetRow, fleet_row, row_images
+    from arconsole.engine.fleet_rowlog import decode_rows, encode_rows
+    from arconsole.engine.fleet_schema import ROW_COLUMNS
+
+    assert FleetRow.__struct_fields__ == tuple(ROW_COLUMNS.split(", "))
+    rows = [FleetRow("001", "firewall-drop", f"198.51.100.{n}", "web", n % 2 == 0, 1.0, 2.0,
+                     None if n % 2 == 0 else 3.0, n, 600, 660, "firewall-drop", "5710",
+                     "sshd", "2026-05-03T05:23:56.662+0000", "651") for n in range(3)]
+    images = row_images(rows)
+    turn = encode_rows(images)
+    old = b"".join(len(p).to_bytes(4, "little") + zlib.crc32(p).to_bytes(4, "little") + p
+                   for p in (msgspec.json.encode(image) for image in images))
+    read, used = decode_rows(turn + old)
+    assert used == len(turn) + len(old)
+    assert [fleet_row(image) for image in read] == rows + rows
+    read, used = decode_rows(turn[:-1] + old)  # a torn turn: nothing after it is trusted
+    assert (read, used) == ([], 0)
