@@ -81,43 +81,47 @@ _COUNTER = re.compile(rb'"[0-9]{1,12}"|[0-9]{1,12}(?=[,}])').match
 _encode = msgspec.json.Encoder().encode
 
 
+# Members are declared in the order analysisd writes them (msgspec looks a key up from the
+# member after the last one found, so a line in that order is decoded without searching).
+
+
 class _TriggerIn(_Strict):
-    # Raw: a rule seen before is known by its bytes (less its counter), `_reading`.
-    rule: _Raw = UNSET
     timestamp: str = ""
+    # Raw: a rule seen before is known by its bytes (less its counter), `trigger_of`.
+    rule: _Raw = UNSET
     agent: _Raw = UNSET
     manager: _Raw = UNSET
-    cluster: _Raw = UNSET
     id: _Raw = UNSET
-    full_log: _Raw = UNSET
+    cluster: _Raw = UNSET
     previous_output: _Raw = UNSET
+    full_log: _Raw = UNSET
     predecoder: _Raw = UNSET
     decoder: _Raw = UNSET
     data: _Raw = UNSET
+    GeoLocation: _Raw = UNSET  # Wazuh's spelling
     location: _Raw = UNSET
     input: _Raw = UNSET
-    GeoLocation: _Raw = UNSET  # Wazuh's spelling
 
 
 class _Parameters(_Strict):
+    extra_args: _Raw = UNSET
     alert: _TriggerIn | None = None
     program: str = ""
-    extra_args: _Raw = UNSET
 
 
 class _Origin(_Strict):
-    module: str = ""
     name: _Raw = UNSET
+    module: str = ""
 
 
 class _ArData(_Strict):
-    parameters: _Parameters | None = None
-    command: str | None = None
     srcip: str | None = None
     dstuser: str | None = None
-    origin: _Origin | None = None
-    version: _Raw = UNSET
     user: _Raw = UNSET  # the decoder's `dstuser` child names it so
+    version: _Raw = UNSET
+    origin: _Origin | None = None
+    command: str | None = None
+    parameters: _Parameters | None = None
 
 
 class _ArAgent(_Strict):
@@ -127,21 +131,21 @@ class _ArAgent(_Strict):
     labels: _Raw = UNSET
 
 
-class _ArLine(_Strict):
-    rule: QuickRule  # a rule seen before is known by its bytes (`jsonreader.known_rule`)
-    data: _ArData | None = None
+class _ArLine(_Strict, kw_only=True):
     timestamp: str = ""
-    id: str = ""
+    rule: QuickRule  # a rule seen before is known by its bytes (`jsonreader.known_rule`)
     agent: _ArAgent | None = None
-    location: str | None = None
     manager: _Raw = UNSET
+    id: str = ""
     cluster: _Raw = UNSET
-    full_log: _Raw = UNSET
     previous_output: _Raw = UNSET
+    full_log: _Raw = UNSET
     predecoder: _Raw = UNSET
     decoder: _Raw = UNSET
-    input: _Raw = UNSET
+    data: _ArData | None = None
     GeoLocation: _Raw = UNSET
+    location: str | None = None
+    input: _Raw = UNSET
 
 
 class ArReading(msgspec.Struct, frozen=True, gc=False):
@@ -215,7 +219,7 @@ def read_ar_fields(line: bytes) -> ArReading | None:
 
 def read_ar_line(line: bytes) -> tuple[Alert, ArReading] | None:
     """The Alert (equal to `decode_alert_line`'s) and the fleet's reading, or None."""
-    if line.endswith(b"\n"):
+    if line and line[-1] == 10:  # b"\n"
         line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
     decoded = _decoded(line)
     if decoded is None:
@@ -226,12 +230,12 @@ def read_ar_line(line: bytes) -> tuple[Alert, ArReading] | None:
     rule = decoded.rule
     timestamp = decoded.timestamp
     # Where the line's rule starts, when the line begins as analysisd writes it: the
-    # timestamp (written plain) then `"rule":`. (The length test refused repeated keys.)
-    written = timestamp.encode()
-    start = (_TIMESTAMP_AT + len(written) + len(_THEN_RULE)
-             if line.startswith(written, _TIMESTAMP_AT) and line.startswith(_OPENING)
-             and line.startswith(_THEN_RULE, _TIMESTAMP_AT + len(written))
-             and b'"' not in written and b"\\" not in written else -1)
+    # timestamp (written plain: as decoded) then `"rule":`. (The length test refused
+    # repeated keys, so these are the line's only timestamp and rule.)
+    after = _TIMESTAMP_AT + len(timestamp)
+    start = (after + len(_THEN_RULE)
+             if line.startswith(_THEN_RULE, after) and line.startswith(_OPENING)
+             and line[_TIMESTAMP_AT:after] == timestamp.encode() else -1)
     try:
         rule_id, groups, group_string = known_rule(line, rule, start)
     except AlertError:
@@ -259,20 +263,24 @@ def _reading(decoded: _ArLine) -> ArReading | None:
     """None when the trigger's rule cannot be vouched for (a member unknown here, in another
     case, or repeated)."""
     data = decoded.data
-    parameters = data.parameters if data is not None else None
-    if data is None or parameters is None:
+    if data is None or (parameters := data.parameters) is None:
         return ArReading(None, "", "", "", None)
     trigger = parameters.alert
+    if trigger is None:
+        return ArReading(data.command, parameters.program,
+                         data.origin.module if data.origin else "", "", None)
     found = None
-    written = trigger.rule if trigger is not None else UNSET
-    if isinstance(written, msgspec.Raw) and (raw := bytes(written)) != b"null":
+    written = trigger.rule
+    if written is not UNSET and (raw := bytes(written)) != b"null":  # type: ignore[arg-type]
         try:
-            found = trigger_of(raw)
-        except Unvouched:
-            return None
-    return ArReading(
-        data.command, parameters.program, data.origin.module if data.origin else "",
-        trigger.timestamp if trigger is not None else "", found)
+            found = _triggers[_less_counter(raw)]  # `trigger_of`, when it is known
+        except KeyError:
+            try:
+                found = trigger_of(raw)
+            except Unvouched:
+                return None
+    return ArReading(data.command, parameters.program,
+                     data.origin.module if data.origin else "", trigger.timestamp, found)
 
 
 class Unvouched(Exception):

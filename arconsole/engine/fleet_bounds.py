@@ -129,7 +129,8 @@ class FleetBounds:
               now: float) -> list[Ident] | None:
         """May a row for (agent, program, key) become active at `now`? The rows to drop
         first (oldest overdue), or None when it is refused (counted, told once)."""
-        if not key_fits(program, key):
+        # (An IPv4 address fits every program's shape: most keys are one.)
+        if _IPV4(key) is None and not key_fits(program, key):
             self.refused_bad_key += 1
             if "bad key" not in self._told:
                 self._told.add("bad key")

@@ -229,7 +229,8 @@ def read_ar_entry(alert: Alert, received_at: float) -> ArLogEntry | None:
         reading = reading_of(alert) or read_ar_fields(alert.raw)
         if reading is not None:
             command = reading.command
-            program = program_name(reading.program)
+            path = reading.program
+            program = path[path.rfind("/") + 1:]  # `program_name`, inlined (once per line)
             key = alert.srcip or alert.dstuser
             if (command != "add" and command != "delete") or not program or not key:
                 return None
@@ -328,16 +329,6 @@ class FleetTable:
     def store(self) -> FleetStore | None:
         return self._store
 
-    def _save(self, ident: tuple[str, str, str], row: FleetRow) -> None:
-        if self._store is None:
-            return
-        if not self._write_behind:
-            self._store.save_row(row)
-            return
-        if not self._dirty:
-            asyncio.get_running_loop().call_soon(self.flush)
-        self._dirty[ident] = row
-
     def flush(self) -> None:
         """Save the rows changed since the last flush, in one transaction; then delete the
         pruned ones (after, so a pruned row's last image saved here does not bring it back;
@@ -380,11 +371,16 @@ class FleetTable:
 
     def apply(self, entry: ArLogEntry, binder: Binder | None) -> FleetRow | None:
         """Update the table with one AR log entry; the row it changed (None for the
-        reverse helper's own line, which confirms a delivery but is no block)."""
-        if entry.program == REVERSE_SCRIPT:
+        reverse helper's own line, which confirms a delivery but is no block). (Runs once per
+        AR alert of a burst: a binding already known is read here, not through `_bind`.)"""
+        program = entry.program
+        if program == REVERSE_SCRIPT:
             return None
-        ident = (entry.agent, entry.program, entry.key)
-        row = self.rows.get(ident)
+        agent = entry.agent
+        key = entry.key
+        ident = (agent, program, key)
+        rows = self.rows
+        row = rows.get(ident)
         at = entry.at
         if entry.command == "add":
             if row is not None and row.active:  # a repeat: execd reset its timer
@@ -393,15 +389,15 @@ class FleetTable:
                 row.agent_name = entry.agent_name or row.agent_name
                 row.last_rule = entry.rule_id
             else:
-                victims = self.bounds.admit(entry.agent, entry.program, entry.key, self.rows, at)
+                bounds = self.bounds
+                victims = bounds.admit(agent, program, key, rows, at)
                 if victims is None:
                     return None  # not the program's key shape, or over a cap (counted, told)
                 for victim in victims:
                     self._drop(victim)
                 if row is None:
-                    row = self.rows[ident] = FleetRow(
-                        entry.agent, entry.program, entry.key, entry.agent_name, True, at, at,
-                        None, 1, last_rule=entry.rule_id)
+                    row = rows[ident] = FleetRow(agent, program, key, entry.agent_name, True,
+                                                 at, at, None, 1, last_rule=entry.rule_id)
                 else:  # lifted, and added again
                     row.agent_name = entry.agent_name or row.agent_name
                     row.last_rule = entry.rule_id
@@ -410,13 +406,18 @@ class FleetTable:
                     row.adds = 1
                     row.lifted_at = None
                     self._lifted.pop(ident, None)
-                self.bounds.added(ident)
+                bounds.added(ident)
             trigger = entry.trigger
             if trigger is not None:
                 row.trigger_rule = trigger.rule_id
                 row.trigger_description = trigger.description
                 row.trigger_timestamp = entry.trigger_timestamp
-                self._bind(row, entry, binder)
+                bound = self._bound.get((trigger.rule_id, trigger.level, trigger.group_string,
+                                         program)) if binder == self._bound_by else None
+                if bound is None:
+                    self._bind(row, entry, binder)
+                else:
+                    row.timeout_min, row.timeout_max, row.responses = bound
         else:
             if row is None:
                 # A delete of a block never seen lifts nothing; a row for it would let spoofed
@@ -430,9 +431,17 @@ class FleetTable:
             row.lifted_at = at
             self._lifted.pop(ident, None)
             self._lifted[ident] = at
-        self._save(ident, row)
+        store = self._store
+        if store is not None:  # at once, or with the rest of the turn's rows (`flush`)
+            if not self._write_behind:
+                store.save_row(row)
+            else:
+                dirty = self._dirty
+                if not dirty:
+                    asyncio.get_running_loop().call_soon(self.flush)
+                dirty[ident] = row
         if not row.active:
-            self._prune(entry.at)
+            self._prune(at)
         return row
 
     def _drop(self, ident: Ident) -> None:
