@@ -292,3 +292,24 @@ def test_the_lines_rule_is_remembered_where_the_quick_reading_remembers_rules() 
     assert read is not None and read[0] == decode_alert_line(line)
     assert read[0].group_string != warm[0].group_string
     assert jsonreader._rules_seen["651"][2] == warm[0].groups  # not remembered from there
+
+
+def test_a_rule_after_an_odd_timestamp_is_never_taken_for_a_remembered_one() -> None:
+    """The line's rule is compared with a remembered one where a plain timestamp puts it; a
+    timestamp written longer (UTF-8, an escape) moves it: the rule there, with other groups,
+    is read as the general reader reads it, never as the remembered rule."""
+    warm = read_ar_line(REAL_651)
+    assert warm is not None
+    document = real()
+    document["rule"]["groups"] = ["active_response", "ossec"]
+    read_some = 0
+    for timestamp in ("2026-12-03T15:06:07.12\u00e9+0000", '2026-12-03T15:06:07.1"+0000',
+                      "2026-12-03T15:06:07.1\\+0000", "2026-12-03T15:06:07.12\u2028+0000"):
+        document["timestamp"] = timestamp
+        line = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+        read = read_ar_line(line)
+        if read is not None:  # (an escape msgspec writes otherwise is refused instead)
+            read_some += 1
+            assert read[0] == decode_alert_line(line), timestamp
+            assert read[0].group_string != warm[0].group_string
+    assert read_some >= 3

@@ -230,12 +230,14 @@ def read_ar_line(line: bytes) -> tuple[Alert, ArReading] | None:
     rule = decoded.rule
     timestamp = decoded.timestamp
     # Where the line's rule starts, when the line begins as analysisd writes it: the
-    # timestamp (written plain: as decoded) then `"rule":`. (The length test refused
-    # repeated keys, so these are the line's only timestamp and rule.)
+    # timestamp then `"rule":`. (The length test refused repeated keys: these are the line's
+    # only timestamp and rule.) The written timestamp is at least as long in bytes as the
+    # decoded one in characters (escapes, UTF-8), so `","rule":` found that far from its
+    # start is the string's end: a quote inside it would be escaped, and one escaped there
+    # would leave `,"` + `rule` after the string, not JSON. So it is written plain.
     after = _TIMESTAMP_AT + len(timestamp)
     start = (after + len(_THEN_RULE)
-             if line.startswith(_THEN_RULE, after) and line.startswith(_OPENING)
-             and line[_TIMESTAMP_AT:after] == timestamp.encode() else -1)
+             if line.startswith(_THEN_RULE, after) and line.startswith(_OPENING) else -1)
     try:
         rule_id, groups, group_string = known_rule(line, rule, start)
     except AlertError:
@@ -272,8 +274,12 @@ def _reading(decoded: _ArLine) -> ArReading | None:
     found = None
     written = trigger.rule
     if written is not UNSET and (raw := bytes(written)) != b"null":  # type: ignore[arg-type]
+        # `trigger_of` when the rule is known (`_less_counter` inlined: once per line)
+        at = raw.find(_FIREDTIMES)
+        value = _COUNTER(raw, at + len(_FIREDTIMES)) if at >= 0 else None
         try:
-            found = _triggers[_less_counter(raw)]  # `trigger_of`, when it is known
+            found = _triggers[(raw, b"") if value is None
+                              else (raw[:value.start()], raw[value.end():])]
         except KeyError:
             try:
                 found = trigger_of(raw)
