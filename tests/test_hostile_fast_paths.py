@@ -274,7 +274,7 @@ def test_a_scoped_ipv6_text_is_no_address_key(key: str) -> None:
     test (inet_pton) takes none. Such a key makes no row, and is counted."""
     assert not key_fits("firewall-drop", key)
     bounds = FleetBounds(evictable_at=evictable_at)
-    assert bounds.admit("001", "firewall-drop", key, {}, 0.0) is None
+    assert bounds.admit(("001", "firewall-drop", key), {}, 0.0) is None
     assert bounds.refused_bad_key == 1
     assert key_fits("firewall-drop", key.partition("%")[0])  # the address itself is one
 

@@ -184,3 +184,5 @@ def test_key_shapes() -> None:
     # every shape (and anything else is asked).
     for program in ("firewall-drop", "netsh.exe", "disable-account", "custom-script"):
         assert key_fits(program, "255.250.0.9") and key_fits(program, "0.0.0.0")
+    for odd in ("1.2.3.4\0", "256.1.1.1", "1.2.3.04", "\u0663.1.1.1", "1.2.3.4.5", "0x1.2.3.4"):
+        assert not key_fits("firewall-drop", odd), odd

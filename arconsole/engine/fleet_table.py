@@ -389,8 +389,7 @@ class FleetTable:
                 row.agent_name = entry.agent_name or row.agent_name
                 row.last_rule = entry.rule_id
             else:
-                bounds = self.bounds
-                victims = bounds.admit(agent, program, key, rows, at)
+                victims = self.bounds.admit(ident, rows, at)  # (counts it active)
                 if victims is None:
                     return None  # not the program's key shape, or over a cap (counted, told)
                 for victim in victims:
@@ -406,7 +405,6 @@ class FleetTable:
                     row.adds = 1
                     row.lifted_at = None
                     self._lifted.pop(ident, None)
-                bounds.added(ident)
             trigger = entry.trigger
             if trigger is not None:
                 row.trigger_rule = trigger.rule_id
