@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Self
 
 from arconsole.engine.agent_spool import (
     STATES,
-    Entry,
     EntryWriter,
     Spool,
     spool_path,
@@ -43,10 +42,16 @@ ROWS_LOG_LIMIT = 16 << 20
 _Batch = tuple[int, list[NewRecord], list[int], list[int], int]
 
 
-def _memo_entries(memo: list[_Batch]) -> list[Entry]:
+# An entry's fields in `Entry`'s order: an Entry is one, and the memo makes plain ones
+# (quicker to make; `_index` unpacks either alike).
+EntryFields = tuple[int, str, str, str, str | None, str, str, float, float, str, int, float,
+                    float, int, int, int]
+
+
+def _memo_entries(memo: list[_Batch]) -> list[EntryFields]:
     """The entries of batches this store appended, as the spool holds them (`read_entries`
-    gives the same), from the records still in memory."""
-    entries: list[Entry] = []
+    gives equal ones), from the records still in memory."""
+    entries: list[EntryFields] = []
     for first, records, offsets, heads, batch_end in memo:
         last = len(records) - 1
         for n, (response, program, agent, key, datagram, state, reason, queued_at, deadline,
@@ -59,10 +64,9 @@ def _memo_entries(memo: list[_Batch]) -> list[Entry]:
                                                     block.started_at, block.expires_at)
             else:
                 flags, timeout, started, expires = "", -1, 0.0, 0.0
-            entries.append(Entry(
-                first + n, response, program, agent, key,
-                STATES[state == "failed"], reason, queued_at, deadline, flags, timeout,
-                started, expires, at, size, end))
+            entries.append((first + n, response, program, agent, key,
+                            STATES[state == "failed"], reason, queued_at, deadline, flags,
+                            timeout, started, expires, at, size, end))
     return entries
 
 
@@ -147,6 +151,7 @@ class FleetIndex:
             self._memo_start = self._memo_end = end
             return 0
         memo, self._memo = self._memo, []
+        entries: Sequence[EntryFields]
         if memo and start == self._memo_start and end == self._memo_end:
             # What this store appended since the last catch-up, still in memory: the same
             # fields the entries hold, without reading them back.
@@ -161,14 +166,19 @@ class FleetIndex:
         self._memo_start = self._memo_end = stop
         return len(entries)
 
-    def _index(self, entries: list[Entry]) -> None:
-        self._conn.executemany(INSERT_DELIVERY, [
-            (e.id, e.response, e.program, e.agent, e.key, None,
-             e.datagram_offset if e.datagram_length else None, e.datagram_length or None,
-             e.state, e.reason, e.queued_at, e.deadline, e.queued_at) for e in entries])
-        blocks = [(e.agent, e.program, e.key, e.response, b"", e.flags, e.block_timeout,
-                   e.block_started, e.block_expires)
-                  for e in entries if e.block_timeout >= 0 and e.key]
+    def _index(self, entries: Sequence[EntryFields]) -> None:
+        deliveries: list[tuple[object, ...]] = []
+        blocks: list[tuple[object, ...]] = []
+        for (record_id, response, program, agent, key, state, reason, queued_at, deadline,
+             flags, block_timeout, block_started, block_expires, offset, length,
+             _) in entries:  # (unpacked: quicker than a name per field)
+            deliveries.append((record_id, response, program, agent, key, None,
+                               offset if length else None, length or None, state, reason,
+                               queued_at, deadline, queued_at))
+            if block_timeout >= 0 and key:
+                blocks.append((agent, program, key, response, b"", flags, block_timeout,
+                               block_started, block_expires))
+        self._conn.executemany(INSERT_DELIVERY, deliveries)
         if blocks:
             self._conn.executemany(SAVE_BLOCK, blocks)
 
