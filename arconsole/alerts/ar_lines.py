@@ -319,6 +319,14 @@ def trigger_of(raw: bytes) -> Alert | None:
     return found
 
 
+def lone_trigger(raw: bytes) -> Alert | None:
+    """The trigger's rule read on its own and not kept: one `trigger_of` could not vouch
+    for, whose keys a caller checked exactly itself (`crafted_keys`). msgspec's errors
+    propagate (an odd shape: the caller reads the trigger otherwise)."""
+    rule = _decode_trigger_rule(raw)
+    return rule_alert(rule, compliance_order(rule, _decode_members(raw)))
+
+
 def compliance_order(rule: TriggerRule, members: Iterable[str]) -> tuple[str, ...]:
     """The trigger rule's compliance arrays in the order its own members (`members`, as
     written) give them: part of its group string."""

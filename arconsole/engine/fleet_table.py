@@ -22,12 +22,10 @@ from typing import Any
 import msgspec
 
 from arconsole.alerts.ar_lines import (
-    TriggerRule,
     Unvouched,
-    compliance_order,
+    lone_trigger,
     read_ar_fields,
     reading_of,
-    rule_alert,
     trigger_of,
 )
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
@@ -111,8 +109,6 @@ class _ArLine(msgspec.Struct):
 
 _decode_ar = msgspec.json.Decoder(_ArLine).decode
 _decode_trigger = msgspec.json.Decoder(_Trigger).decode
-_decode_trigger_rule = msgspec.json.Decoder(TriggerRule).decode
-_decode_members = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _TRIGGERS_LIMIT = 4096  # bindings remembered (`FleetTable._bound`) before starting over
 AR_RULE_IDS = frozenset(str(number) for number in AR_RULES)
 # The keys a fleet row is read from, beside a decision's (`crafted.DECISION_KEYS`): checked
@@ -178,11 +174,8 @@ def _shared_trigger(raw: bytes) -> tuple[Alert | None, str]:
         except Unvouched:
             pass
         try:
-            # The keys the binding reads were checked exactly (`checked_entry`): read on its
-            # own, not kept.
-            rule = _decode_trigger_rule(written)
-            order = compliance_order(rule, _decode_members(written))
-            return rule_alert(rule, order), trigger.timestamp
+            # The keys the binding reads were checked exactly (`checked_entry`).
+            return lone_trigger(written), trigger.timestamp
         except (msgspec.ValidationError, msgspec.DecodeError):
             pass
     whole = _whole_trigger(raw)  # an odd shape: read it whole, as before
