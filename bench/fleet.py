@@ -22,7 +22,8 @@ The two sides are unlike in two ways, both printed: the baseline decodes a 0.6 K
 decode alone of each is printed beside it), and an update also appends its row to the rows log
 while a decision writes nothing. The sides take turns of 1,000 lines (the neighbours on a shared
 machine slow all alike). What the intake's decoder adds to a line that is not an AR one is
-measured too: the baseline itself uses the general decoder, unchanged.
+measured too: the baseline itself uses the general decoder, unchanged. `bench/fleet_floor.py`
+splits an update into what it cannot do without, to show where the floor of this design lies.
 
 Both the delivery records and the fleet rows are written to files beside the state file on
 the way (the spool, the rows log) and indexed into SQLite later, in batches (when listed, at
