@@ -111,7 +111,7 @@ async def measure(home: Path, rounds: int, chunk: int) -> dict[str, list[float]]
             row = FleetRow(alert.agent_id, "firewall-drop", alert.srcip)
             rows[(alert.agent_id, "firewall-drop", alert.srcip)] = row
             changed.append(row)
-        log.append([encode_rows([astuple(row) for row in changed])])  # type: ignore[misc]
+        log.append([encode_rows([astuple(row) for row in changed])])
 
     def fused(chunk_lines: list[bytes]) -> None:
         dirty: dict[tuple[str, str, str], FleetRow] = {}
@@ -150,7 +150,7 @@ async def measure(home: Path, rounds: int, chunk: int) -> dict[str, list[float]]
                     known = bound[binding] = (600, 600, ",".join(names))
                 row.timeout_min, row.timeout_max, row.responses = known
             dirty[ident] = row
-        log.append([encode_rows([astuple(row) for row in dirty.values()])])  # type: ignore[misc]
+        log.append([encode_rows([astuple(row) for row in dirty.values()])])
 
     def update(chunk_lines: list[bytes]) -> None:
         for line in chunk_lines:

@@ -273,7 +273,7 @@ def _reading(decoded: _ArLine) -> ArReading | None:
                          data.origin.module if data.origin else "", "", None)
     found = None
     written = trigger.rule
-    if written is not UNSET and (raw := bytes(written)) != b"null":  # type: ignore[arg-type]
+    if written is not UNSET and (raw := bytes(written)) != b"null":
         # `trigger_of` when the rule is known (`_less_counter` inlined: once per line)
         at = raw.find(_FIREDTIMES)
         value = _COUNTER(raw, at + len(_FIREDTIMES)) if at >= 0 else None

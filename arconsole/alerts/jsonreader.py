@@ -270,7 +270,7 @@ def known_rule(line: bytes, rule: QuickRule, start: int) -> tuple[str, tuple[str
     if seen is not None:
         end = start + seen[5]
         firedtimes = rule.firedtimes
-        after = end + (0 if firedtimes is UNSET else len(firedtimes))  # type: ignore[arg-type]
+        after = end + (0 if firedtimes is UNSET else len(firedtimes))
         if line[start:end] == seen[0] and line[after:after + seen[6]] == seen[1]:
             return seen[4], seen[2], seen[3]
     groups, group_string = groups_of(line, rule, start)

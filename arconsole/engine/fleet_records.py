@@ -109,4 +109,4 @@ def row_images(rows: Iterable[FleetRow]) -> list[RowImage]:
     """The rows as images in `fleet_rows`' column order (the rows log's and the table's):
     `FleetRow` declares its fields in that order (a test holds them equal)."""
     astuple = msgspec.structs.astuple
-    return [astuple(row) for row in rows]  # type: ignore[misc]
+    return [astuple(row) for row in rows]
