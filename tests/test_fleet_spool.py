@@ -393,3 +393,38 @@ def test_the_rows_log_holds_a_turn_per_entry_and_reads_older_single_row_entries(
     assert [fleet_row(image) for image in read] == rows + rows
     read, used = decode_rows(turn[:-1] + old)  # a torn turn: nothing after it is trusted
     assert (read, used) == ([], 0)
+
+
+def test_the_rows_log_is_folded_into_the_state_file_past_its_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past `ROWS_LOG_LIMIT` unindexed bytes the log is indexed into `fleet_rows` and started
+    afresh (the size read from the log itself, the index's own offset never drifting from
+    its start); below it, rows wait in the log."""
+    from arconsole.engine import fleet_store
+    from arconsole.engine.fleet_records import FleetRow
+    from arconsole.engine.fleet_rowlog import rows_log_path
+
+    monkeypatch.setattr(fleet_store, "ROWS_LOG_LIMIT", 2000)
+    state_path = tmp_path / "state.db"
+    store = StateStore.open(state_path)
+    log = rows_log_path(state_path)
+    try:
+        fleet = FleetStore(store)
+        header = log.stat().st_size
+
+        def in_state_file() -> int:
+            return int(store._conn.execute("SELECT count(*) FROM fleet_rows").fetchone()[0])
+
+        folds = 0
+        for n in range(40):
+            fleet.save_rows([FleetRow("001", "firewall-drop", f"198.51.100.{n}", "web")])
+            if log.stat().st_size == header:
+                folds += 1
+                assert in_state_file() == n + 1
+            else:
+                assert log.stat().st_size - header <= 2000 + 200
+        assert folds >= 2
+        assert len(fleet.load_rows()) == 40  # (listing folds the rest in)
+        fleet.close()
+    finally:
+        store.close()
