@@ -313,3 +313,26 @@ def test_one_shared_trigger_cache_keeps_only_rules_vouched_for() -> None:
         assert [getattr(entry.trigger, f) for f in fields] == \
             [getattr(whole, f) for f in fields], odd
         assert len(ar_lines._triggers) == 1, odd  # and not kept
+
+
+def test_a_new_config_binds_the_next_add_afresh(tmp_path: Path) -> None:
+    """The table remembers a trigger's binding per binder: another config (a reload: a new
+    decider) binds the next add under its own responses, and no config binds nothing."""
+    line = SAMPLE.read_text().splitlines()[0].encode()
+    entry = read_ar_log_alert(decode_alert_line(line), 0.0)
+    assert entry is not None
+    table = FleetTable()
+    first = decider_for(tmp_path / "a", [response("firewall-drop", rules_id="5710",
+                                                   timeout=600)])
+    row = table.apply(entry, first.bound_responses)
+    assert row is not None and (row.timeout_min, row.timeout_max) == (600, 600)
+    again = table.apply(entry, first.bound_responses)  # the remembered binding
+    assert again is row and (row.timeout_min, row.responses) == (600, "firewall-drop600")
+    reloaded = decider_for(tmp_path / "b", [response("firewall-drop", rules_id="5710",
+                                                      timeout=60)])
+    table.apply(entry, reloaded.bound_responses)
+    assert (row.timeout_min, row.timeout_max) == (60, 60)
+    table.apply(entry, None)
+    assert (row.timeout_min, row.timeout_max, row.responses) == (None, None, "")
+    table.apply(entry, reloaded.bound_responses)
+    assert (row.timeout_min, row.timeout_max) == (60, 60)

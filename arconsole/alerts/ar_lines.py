@@ -17,9 +17,8 @@ memory (`jsonreader.known_rule`, which compares the line's bytes where its rule 
 trigger's rule, every scalar a string there, through `trigger_of`'s, once it passed the same
 two tests on its own (the fleet's checked reading shares it). Whatever this reading cannot
 vouch for is left to the general reader and the fleet's checked reading: these shapes decide
-speed, never
-outcome (tests hold the `Alert` equal to `decode_alert_line`'s, and the entry to the checked
-reading's).
+speed, never outcome (tests hold the `Alert` equal to `decode_alert_line`'s, and the entry to
+the checked reading's).
 
 `decode_json_line` is the intake's decoder of alerts.json lines: a line whose rule is written
 where and as analysisd writes an AR log rule (`{"timestamp":"…","rule":{"level":3,
@@ -274,17 +273,10 @@ def _reading(decoded: _ArLine) -> ArReading | None:
     found = None
     written = trigger.rule
     if written is not UNSET and (raw := bytes(written)) != b"null":
-        # `trigger_of` when the rule is known (`_less_counter` inlined: once per line)
-        at = raw.find(_FIREDTIMES)
-        value = _COUNTER(raw, at + len(_FIREDTIMES)) if at >= 0 else None
         try:
-            found = _triggers[(raw, b"") if value is None
-                              else (raw[:value.start()], raw[value.end():])]
-        except KeyError:
-            try:
-                found = trigger_of(raw)
-            except Unvouched:
-                return None
+            found = trigger_of(raw)
+        except Unvouched:
+            return None
     return ArReading(data.command, parameters.program,
                      data.origin.module if data.origin else "", trigger.timestamp, found)
 

@@ -222,8 +222,7 @@ def read_ar_entry(alert: Alert, received_at: float) -> ArLogEntry | None:
         reading = reading_of(alert) or read_ar_fields(alert.raw)
         if reading is not None:
             command = reading.command
-            path = reading.program
-            program = path[path.rfind("/") + 1:]  # `program_name`, inlined (once per line)
+            program = program_name(reading.program)
             key = alert.srcip or alert.dstuser
             if (command != "add" and command != "delete") or not program or not key:
                 return None
@@ -364,8 +363,7 @@ class FleetTable:
 
     def apply(self, entry: ArLogEntry, binder: Binder | None) -> FleetRow | None:
         """Update the table with one AR log entry; the row it changed (None for the
-        reverse helper's own line, which confirms a delivery but is no block). (Runs once per
-        AR alert of a burst: a binding already known is read here, not through `_bind`.)"""
+        reverse helper's own line, which confirms a delivery but is no block)."""
         program = entry.program
         if program == REVERSE_SCRIPT:
             return None
@@ -403,12 +401,10 @@ class FleetTable:
                 row.trigger_rule = trigger.rule_id
                 row.trigger_description = trigger.description
                 row.trigger_timestamp = entry.trigger_timestamp
-                bound = self._bound.get((trigger.rule_id, trigger.level, trigger.group_string,
-                                         program)) if binder == self._bound_by else None
-                if bound is None:
-                    self._bind(row, entry, binder)
-                else:
-                    row.timeout_min, row.timeout_max, row.responses = bound
+                binding = (trigger.rule_id, trigger.level, trigger.group_string, program)
+                bound = self._bound.get(binding) if binder == self._bound_by else None
+                row.timeout_min, row.timeout_max, row.responses = (
+                    bound if bound is not None else self._binding(binding, trigger, binder))
         else:
             if row is None:
                 # A delete of a block never seen lifts nothing; a row for it would let spoofed
@@ -449,29 +445,26 @@ class FleetTable:
         elif not self._dirty:
             asyncio.get_running_loop().call_soon(self.flush)
 
-    def _bind(self, row: FleetRow, entry: ArLogEntry, binder: Binder | None) -> None:
-        trigger = entry.trigger
-        if binder is None or trigger is None:
-            row.timeout_min = row.timeout_max = None
-            row.responses = ""
-            return
+    def _binding(self, key: tuple[str, int, str, str], trigger: Alert, binder: Binder | None
+                 ) -> tuple[int | None, int | None, str]:
+        """(timeout_min, timeout_max, responses) of the responses running `key[3]` that
+        `binder` binds to the trigger, remembered under `key` (what the binding reads of an
+        alert, `Decider._binding`, and the program) until the binder changes."""
+        if binder is None:
+            return None, None, ""
         if binder != self._bound_by or len(self._bound) >= _TRIGGERS_LIMIT:
             self._bound_by = binder
             self._bound.clear()
-        # What the binding reads of an alert (`Decider._binding`), and the program.
-        key = (trigger.rule_id, trigger.level, trigger.group_string, entry.program)
-        bound = self._bound.get(key)
-        if bound is None:
-            timeouts: list[int] = []
-            names: list[str] = []
-            for response in binder(trigger):
-                if response.executable == entry.program:
-                    timeouts.append(response.timeout or 0)
-                    names.append(response.name)
-            bound = (min(timeouts) if timeouts else None, max(timeouts) if timeouts else None,
-                     ",".join(names))
-            self._bound[key] = bound
-        row.timeout_min, row.timeout_max, row.responses = bound
+        timeouts: list[int] = []
+        names: list[str] = []
+        for response in binder(trigger):
+            if response.executable == key[3]:
+                timeouts.append(response.timeout or 0)
+                names.append(response.name)
+        bound = (min(timeouts) if timeouts else None, max(timeouts) if timeouts else None,
+                 ",".join(names))
+        self._bound[key] = bound
+        return bound
 
     def get(self, agent: str, program: str, key: str) -> FleetRow | None:
         return self.rows.get((agent, program, key))
