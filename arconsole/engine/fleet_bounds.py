@@ -172,12 +172,7 @@ class FleetBounds:
         if self._told:
             self._episode_over(f"agent {literal(agent)}")
             self._episode_over("all agents")
-        if mine is None:  # `added`, inlined (once per new row of a burst)
-            self.by_agent[agent] = {ident: None}
-            self.active += 1
-        elif ident not in mine:
-            mine[ident] = None
-            self.active += 1
+        self.added(ident)
         return victims
 
     def _room(self, scope: str | None, idents: Callable[[], Iterator[Ident]],
