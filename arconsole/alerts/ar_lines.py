@@ -28,7 +28,6 @@ is kept for the fleet stage, found by the identity of the `Alert`'s `raw` (`read
 from __future__ import annotations
 
 import re
-import threading
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -36,6 +35,7 @@ from msgspec import UNSET, UnsetType
 from arconsole.alerts.jsonreader import MAX_LINE, decode_alert_line, groups_of
 from arconsole.alerts.model import Alert, AlertError
 from arconsole.alerts.quick_shapes import QuickRule
+from arconsole.alerts.round_trip import lost_members
 from arconsole.alerts.rule_groups import CACHE_LIMIT
 
 _Raw = msgspec.Raw | UnsetType  # written by analysisd, read by nobody here
@@ -152,8 +152,6 @@ class ArReading(msgspec.Struct, frozen=True, gc=False):
 
 
 _decode = msgspec.json.Decoder(_ArLine).decode
-_encode_into = msgspec.json.Encoder().encode_into
-_per_thread = threading.local()  # a reused buffer for re-encoding, one per thread
 # The line's rule as written less its counter -> (rule id as a string, level, description,
 # groups, group string)
 _RuleFields = tuple[str, int, str, tuple[str, ...], str]
@@ -196,12 +194,7 @@ def _decoded(line: bytes) -> _ArLine | None:
         decoded = _decode(line)
     except msgspec.DecodeError:  # ValidationError included: an unknown key, another shape
         return None
-    try:
-        buffer = _per_thread.buffer
-    except AttributeError:
-        buffer = _per_thread.buffer = bytearray()
-    _encode_into(decoded, buffer)
-    if len(buffer) != len(line):  # a repeated key was dropped (or the line is not compact)
+    if lost_members(decoded, line):  # a repeated key was dropped (or the line is not compact)
         return None
     return decoded
 
@@ -256,7 +249,7 @@ def _rule(raw: bytes) -> _RuleFields | None:
         rule = _decode_rule(raw)
     except msgspec.DecodeError:
         return None
-    if len(_encode(rule)) != len(raw):  # a repeated key (or not written compact)
+    if lost_members(rule, raw):  # a repeated key (or not written compact)
         return None
     as_line = b'{"rule":' + raw + b"}"  # what `rule_groups` reads the arrays' order from
     try:
@@ -309,7 +302,7 @@ def _vouched_members(raw: bytes) -> dict[str, msgspec.Raw] | None:
         members = _decode_members(raw)
     except msgspec.DecodeError:
         return None
-    if not members.keys() <= _TRIGGER_RULE_MEMBERS or len(_encode(members)) != len(raw):
+    if not members.keys() <= _TRIGGER_RULE_MEMBERS or lost_members(members, raw):
         return None
     return members
 

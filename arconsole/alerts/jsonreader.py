@@ -19,11 +19,12 @@ for the line or handing it to the next:
    object on a decision path (the line, `rule`, `agent`, `data`, `data.win`, its `eventdata`,
    `syscheck`) declares the keys Wazuh and its ruleset usually write there, each decision key
    only as Wazuh spells it, and forbids the others: a key in another case, or holding a NUL,
-   fails the decode. Then the decoded value is encoded again: that gives back the line's exact
-   length unless a member was dropped somewhere, i.e. a key was repeated (an escaped spelling
-   decodes to the same name and is dropped as well: msgspec writes the shortest form of each
-   string, integers have one form, raw values are written as they were, so nothing is ever
-   written longer than it was and a dropped member cannot be made up for elsewhere).
+   fails the decode. Then the decoded value is encoded again (`round_trip`): that gives back
+   the line's exact length unless a member was dropped somewhere, i.e. a key was repeated (an
+   escaped spelling decodes to the same name and is dropped as well: msgspec writes the
+   shortest form of each string, integers have one form, raw values are written as they were,
+   so nothing is ever written longer than it was and a dropped member cannot be made up for
+   elsewhere).
    Everything out of the ordinary (a key Wazuh doesn't usually write, a number where Wazuh
    writes a string, whitespace, escapes in keys) goes on to
 2. checked: a line holding `\\u0000` goes straight to 3. Else the same length test on a decode
@@ -47,7 +48,6 @@ alerts.log (OSSEC's and Wazuh's text format) has no keys to repeat: `logreader` 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -57,6 +57,7 @@ from msgspec import UNSET, UnsetType
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.model import Alert, AlertError
 from arconsole.alerts.quick_shapes import QuickLine, QuickRule
+from arconsole.alerts.round_trip import lost_members, reencoded
 from arconsole.alerts.rule_groups import (
     CACHE_LIMIT,
     GROUPS_BY_ARRAYS,
@@ -147,8 +148,6 @@ def _number_as_written(text: str) -> msgspec.Raw:
 _decode_fast = msgspec.json.Decoder(QuickLine).decode
 _decode_strict = msgspec.json.Decoder(_StrictLine, float_hook=_number_as_written).decode
 _decode_lenient = msgspec.json.Decoder(_Line).decode
-_encode_into = msgspec.json.Encoder().encode_into
-_per_thread = threading.local()  # a reused buffer for re-encoding, one per thread
 
 # rule id -> (the rule as written up to its firedtimes, the rule after them, groups, group
 # string, rule id as a string, the lengths of the first two): see `_remember_rule`.
@@ -179,11 +178,7 @@ def decode_alert_line(line: bytes) -> Alert:
         decoded = _decode_fast(line)
     except msgspec.DecodeError:  # not plain, or not JSON: the next reading says which
         return _checked_alert(line)
-    try:
-        encoded = _per_thread.buffer
-    except AttributeError:
-        encoded = _per_thread.buffer = bytearray()
-    _encode_into(decoded, encoded)
+    encoded = reencoded(decoded)
     rule = decoded.rule
     rule_id = rule.id
     timestamp = decoded.timestamp
@@ -322,13 +317,8 @@ def _decode_checked(line: bytes) -> _Line:
         raise AlertError(f"not JSON: {_plain(error)}") from None
     data = decoded.data
     syscheck = decoded.syscheck
-    try:
-        buffer = _per_thread.buffer
-    except AttributeError:
-        buffer = _per_thread.buffer = bytearray()
-    _encode_into(decoded, buffer)
     if (
-        len(buffer) != len(line)  # a repeated key was dropped somewhere
+        lost_members(decoded, line)  # a repeated key was dropped somewhere
         or (data and not _data_clear(data))
         or (syscheck and _recased(syscheck, _SYSCHECK_NAMES))
     ):
