@@ -24,7 +24,10 @@ for the line or handing it to the next:
    escaped spelling decodes to the same name and is dropped as well: msgspec writes the
    shortest form of each string, integers have one form, raw values are written as they were,
    so nothing is ever written longer than it was and a dropped member cannot be made up for
-   elsewhere).
+   elsewhere). The rule is kept raw in that decode (a dozen members fewer to build and to
+   write again): a rule written as one seen before but for the digits of its `firedtimes` is
+   that rule; any other is decoded on its own (`QuickRule`) and held to the same two tests
+   (`_new_rule`).
    Everything out of the ordinary (a key Wazuh doesn't usually write, a number where Wazuh
    writes a string, whitespace, escapes in keys) goes on to
 2. checked: a line holding `\\u0000` goes straight to 3. Else the same length test on a decode
@@ -34,8 +37,9 @@ for the line or handing it to the next:
 
 A line Wazuh wrote is its own re-encoding byte for byte (the structs declare members in the
 order Wazuh writes them), which the quick reading checks with one comparison: then its rule,
-when written as a rule seen before but for `firedtimes`, is that rule, and its groups and group
-string are the ones remembered (`_remember_rule` says why comparing bytes is enough). The
+when written as a rule seen before but for the digits of `firedtimes`, is that rule, and its
+fields, groups and group string are the ones remembered (`_remember_rule` says why comparing
+bytes is enough). The
 quick structs decode nothing of a member they only count (it stays a raw view of the line;
 absent ones stay `UNSET`) and are not tracked by the garbage collector; bench/decide.py
 measures the result against `orjson.loads` and msgspec's typed decode.
@@ -149,12 +153,20 @@ _decode_fast = msgspec.json.Decoder(QuickLine).decode
 _decode_strict = msgspec.json.Decoder(_StrictLine, float_hook=_number_as_written).decode
 _decode_lenient = msgspec.json.Decoder(_Line).decode
 
-# rule id -> (the rule as written up to its firedtimes, the rule after them, groups, group
-# string, rule id as a string, the lengths of the first two): see `_remember_rule`.
-_rules_seen: dict[str | int, tuple[bytes, bytes, tuple[str, ...], str, str, int, int]] = {}
+# Rules seen before, by the first `_KEY_SIZE` bytes of the rule as written (its level and the
+# start of its description) -> the rules written so, each as `_RuleSeen` (`_remember_rule`).
+# (rule id as a string, level, description, groups, group string): what the Alert holds
+_RuleFields = tuple[str, int, str, tuple[str, ...], str]
+# (written before the firedtimes' value, after it, their lengths, whether the rule has one, its
+# fields): a plain tuple, as it is read on every line (an index is read sooner than a name)
+_RuleSeen = tuple[bytes, bytes, int, int, bool, _RuleFields]
+_rules_seen: dict[bytes, tuple[_RuleSeen, ...]] = {}
+_KEY_SIZE = 48
+_SAME_KEY_LIMIT = 8  # rules kept under one key (a level and a description's start)
 _RULE_AFTER_TIMESTAMP = len(b'{"timestamp":"","rule":')  # + the timestamp's length
 _RULE_FIRST = len(b'{"rule":')
 _MARK = msgspec.Raw(b"\0")  # never in JSON text: stands for the firedtimes
+_decode_rule = msgspec.json.Decoder(QuickRule).decode
 _encode = msgspec.json.Encoder().encode
 # Keys on a decision path inside the open objects, folded (see DECISION_KEYS).
 _DATA_NAMES = frozenset(("srcip", "dstuser", "win"))
@@ -179,35 +191,35 @@ def decode_alert_line(line: bytes) -> Alert:
     except msgspec.DecodeError:  # not plain, or not JSON: the next reading says which
         return _checked_alert(line)
     encoded = reencoded(decoded)
-    rule = decoded.rule
-    rule_id = rule.id
+    written = decoded.rule  # the rule as written: a rule seen before is known by its bytes
     timestamp = decoded.timestamp
+    rule: _RuleFields | None = None
     if encoded == line:
         # A line written as Wazuh writes it, its own re-encoding byte for byte. Its rule
-        # starts after the timestamp; one written as a rule seen before but for its
-        # `firedtimes` is that rule (`_remember_rule`, `_written_at`, inlined here).
+        # starts after the timestamp; one written as a rule seen before but for the digits of
+        # its `firedtimes` is that rule (`_remember_rule` says why).
         start = len(timestamp) + _RULE_AFTER_TIMESTAMP if timestamp else _RULE_FIRST
-        seen = _rules_seen.get(rule_id)
-        if seen is not None:
-            end = start + seen[5]
-            firedtimes = rule.firedtimes
-            after = end + (0 if firedtimes is UNSET else len(firedtimes))  # type: ignore[arg-type]
-            # (slices compare sooner than `startswith(text, start)` parses its arguments)
-            if line[start:end] == seen[0] and line[after:after + seen[6]] == seen[1]:
-                groups = seen[2]
-                group_string = seen[3]
-                rule_id = seen[4]
-            else:
-                groups, group_string = groups_of(line, rule, start)
-                rule_id = rule_id if type(rule_id) is str else str(rule_id)
-        else:
-            groups, group_string = groups_of(line, rule, start)
-            rule_id = rule_id if type(rule_id) is str else str(rule_id)
+        end = start + len(written)
+        key_end = start + _KEY_SIZE
+        same_key = _rules_seen.get(line[start:key_end if key_end < end else end])
+        if same_key is not None:
+            for seen in same_key:
+                split = start + seen[2]
+                tail = end - seen[3]
+                # (slices compare sooner than `startswith(text, start)` parses its arguments)
+                if line[start:split] == seen[0] and line[tail:end] == seen[1] and (
+                        line[split:tail].isdigit() if seen[4] else split == end):
+                    rule = seen[5]
+                    break
+        if rule is None:
+            rule = _new_rule(written, line, start)
     elif len(encoded) != size:  # a repeated key was dropped somewhere (or not plain)
         return _checked_alert(line)
     else:  # as long, but laid out otherwise (another order of members)
-        groups, group_string = groups_of(line, rule, -1)
-        rule_id = rule_id if type(rule_id) is str else str(rule_id)
+        rule = _new_rule(written, line, -1)
+    if rule is None:  # a rule the quick reading cannot vouch for
+        return _checked_alert(line)
+    rule_id, level, description, groups, group_string = rule
     srcip = dstuser = filename = None
     data = decoded.data
     if data is not None:
@@ -232,8 +244,8 @@ def decode_alert_line(line: bytes) -> Alert:
         decoded.id,
         timestamp,
         rule_id,
-        rule.level,
-        rule.description,
+        level,
+        description,
         groups,
         group_string,
         None if agent is None else agent.id,
@@ -255,6 +267,28 @@ def _written_at(
         0 if firedtimes is UNSET else len(firedtimes)))  # type: ignore[arg-type]
 
 
+def _new_rule(written: msgspec.Raw, line: bytes, start: int) -> _RuleFields | None:
+    """A rule not known by its bytes: decoded on its own and vouched for as the quick reading
+    vouches for a line (keys known and as Wazuh spells them, none repeated), then (rule id as
+    a string, level, description, groups, group string); None when it cannot be vouched for.
+    Remembered when the line is its own re-encoding and the rule starts at `start` (else -1)."""
+    text = bytes(written)
+    try:
+        rule = _decode_rule(text)
+    except msgspec.DecodeError:  # another key, another type, not an object: a slower reading
+        return None
+    if lost_members(rule, text):  # a repeated key was dropped (or the rule is not compact)
+        return None
+    groups, group_string = groups_of(line, rule, start)
+    return _fields(rule, groups, group_string)
+
+
+def _fields(rule: QuickRule, groups: tuple[str, ...], group_string: str) -> _RuleFields:
+    rule_id = rule.id
+    return (rule_id if type(rule_id) is str else str(rule_id), rule.level, rule.description,
+            groups, group_string)
+
+
 def groups_of(line: bytes, rule: QuickRule, start: int) -> tuple[tuple[str, ...], str]:
     """The groups and group string of a rule not known yet, remembered when the line is its
     own re-encoding and its rule starts at `start` (else -1)."""
@@ -271,33 +305,39 @@ def groups_of(line: bytes, rule: QuickRule, start: int) -> tuple[tuple[str, ...]
 def _remember_rule(
     rule: QuickRule, line: bytes, start: int, groups: tuple[str, ...], group_string: str
 ) -> None:
-    """Remember a rule as its line writes it, around its `firedtimes` (the one member that
-    changes from alert to alert), to know it again by comparing bytes.
+    """Remember a rule as its line writes it, around the value of its `firedtimes` (the one
+    member that changes from alert to alert), to know it again by comparing bytes.
 
-    The line is its own re-encoding, so the rule is written from `start` exactly as msgspec
-    encodes it: `before` + firedtimes + `after`, a whole JSON object (`after` ends with its
-    `}`). A later line, also its own re-encoding, whose rule starts with `before` and goes on
-    with `after` once past its own firedtimes holds the same rule: a JSON value ends where its
-    text says, so member by member the rules are the same, their arrays in the same order.
-    `start` is where a rule begins after a plain timestamp (ASCII, nothing escaped); after any
-    other timestamp it points earlier, into the timestamp's string or the `","rule":` after
-    it, where the `{"level":` that `before` starts with cannot occur (a quote inside a string
-    is escaped, and the string's own closing quote is followed by a comma).
+    The rule was vouched for (`_new_rule`: no repeated key, every key known) and is written
+    from `start` exactly as msgspec encodes it: `before` + firedtimes + `after`, a whole JSON
+    object (`before` ends with `"firedtimes":`, `after` is empty or starts with `,` or `}` and
+    ends with the rule's `}`). A later rule, in a line also its own re-encoding, written as
+    `before` + digits + `after` (the quick reading knows where it ends: its raw length) is the
+    same text but for the number of its firedtimes: a number is one JSON token, so member by
+    member the rules are the same, their arrays in the same order. `start` is where a rule
+    begins after a plain timestamp (ASCII, nothing escaped); after any other timestamp it
+    points earlier, into the timestamp's string or the `","rule":` after it, where the
+    `{"level":` that `before` starts with cannot occur (a quote inside a string is escaped,
+    and the string's own closing quote is followed by a comma). A rule is only remembered
+    when its firedtimes is written as digits (else it could never be known again).
     """
     firedtimes = rule.firedtimes
     if firedtimes is UNSET:
         before, after = _encode(rule), b""
-    else:
+    elif bytes(firedtimes).isdigit():
         marked = _encode(msgspec.structs.replace(rule, firedtimes=_MARK))
         before, _, after = marked.partition(bytes(_MARK))
-    if not _written_at(line, start, before, after, firedtimes):
+    else:
+        return
+    if len(before) < _KEY_SIZE or not _written_at(line, start, before, after, firedtimes):
         return  # (not where the rule was expected: never taken for a seen one)
-    rule_id = rule.id
+    seen: _RuleSeen = (before, after, len(before), len(after), firedtimes is not UNSET,
+                       _fields(rule, groups, group_string))
+    key = before[:_KEY_SIZE]
+    same_key = _rules_seen.get(key, ())
     if len(_rules_seen) >= CACHE_LIMIT:
         _rules_seen.clear()
-    _rules_seen[rule_id] = (
-        before, after, groups, group_string, rule_id if type(rule_id) is str else str(rule_id),
-        len(before), len(after))
+    _rules_seen[key] = (*same_key[-(_SAME_KEY_LIMIT - 1):], seen)
 
 
 def _checked_alert(line: bytes) -> Alert:

@@ -25,7 +25,8 @@ _Raw = msgspec.Raw | UnsetType  # a member Wazuh writes that decisions don't rea
 class QuickRule(
     msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False, kw_only=True
 ):
-    """`rule`, its members in the order Wazuh writes them (the arrays last)."""
+    """`rule`, its members in the order Wazuh writes them (the arrays last): decoded from the
+    rule's own text, for a rule not known yet by its bytes."""
 
     level: int
     description: str = ""
@@ -157,10 +158,12 @@ class QuickLine(
     msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False, kw_only=True
 ):
     """The line, its members in the order Wazuh writes them: re-encoded, a line Wazuh wrote
-    comes out byte for byte."""
+    comes out byte for byte. Its rule is kept as written (one raw view, not a dozen members):
+    a rule seen before is known by its bytes, another is decoded on its own as a `QuickRule`
+    and vouched for the same way (`jsonreader._new_rule`)."""
 
     timestamp: str = ""
-    rule: QuickRule
+    rule: msgspec.Raw
     agent: _QuickAgent | None = None
     manager: _Raw = UNSET
     id: str = ""
