@@ -283,3 +283,30 @@ def test_a_rule_not_written_compact_is_read_as_before() -> None:
     repeated = spaced.replace('"mail":false', '"mail":false, "level":15')
     with pytest.raises(AlertError, match=r"^crafted: "):
         decode_alert_line(sshd(repeated))
+
+
+def test_a_rule_in_any_member_order_is_known_again_by_its_bytes() -> None:
+    """Wazuh writes a rule's compliance arrays in its ruleset's order, not always the quick
+    structs' one: such a rule is known again too, with its own order's group string."""
+    arrays = ',"gdpr":["IV_35.7.d"],"pci_dss":["10.2.4"]'
+    first = decode_alert_line(sshd(rule("5793", fired=1, arrays=arrays)))
+    assert first.group_string == "syslog,sshd,authentication_failed,gdpr_IV_35.7.d,pci_dss_10.2.4,"
+    again = decode_alert_line(sshd(rule("5793", fired=2, arrays=arrays)))
+    assert again.group_string is first.group_string
+
+
+def test_a_firedtimes_inside_mitre_lends_nothing() -> None:
+    """A rule whose first `"firedtimes":` is inside its `mitre`: the number that may change is
+    that one, and every rule known so reads as a fresh reading of it does."""
+    def text(inner: int, fired: int) -> str:
+        return rule("5792", fired=fired).replace(
+            '"mitre":{"id"', f'"mitre":{{"firedtimes":{inner},"id"')
+
+    lines = [sshd(text(inner, fired)) for inner, fired in ((7, 7), (9, 7), (7, 8), (3, 3))]
+    fresh = []
+    for line in lines:
+        jsonreader._rules_seen.clear()
+        fresh.append(decode_alert_line(line))
+    jsonreader._rules_seen.clear()
+    assert [decode_alert_line(line) for line in lines] == fresh  # each after the ones before
+    assert {(alert.rule_id, alert.group_string) for alert in fresh} == {("5792", _SEEN_GROUPS)}

@@ -253,7 +253,7 @@ def _rule(raw: bytes) -> _RuleFields | None:
         return None
     as_line = b'{"rule":' + raw + b"}"  # what `rule_groups` reads the arrays' order from
     try:
-        groups, group_string = groups_of(as_line, rule, -1)
+        groups, group_string = groups_of(as_line, rule)
     except AlertError:
         return None  # the general reader says why
     found = (rule.id if type(rule.id) is str else str(rule.id), rule.level, rule.description,

@@ -56,7 +56,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UNSET
 
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.model import Alert, AlertError
@@ -165,7 +165,7 @@ _KEY_SIZE = 48
 _SAME_KEY_LIMIT = 8  # rules kept under one key (a level and a description's start)
 _RULE_AFTER_TIMESTAMP = len(b'{"timestamp":"","rule":')  # + the timestamp's length
 _RULE_FIRST = len(b'{"rule":')
-_MARK = msgspec.Raw(b"\0")  # never in JSON text: stands for the firedtimes
+_FIREDTIMES = b'"firedtimes":'
 _decode_rule = msgspec.json.Decoder(QuickRule).decode
 _encode = msgspec.json.Encoder().encode
 # Keys on a decision path inside the open objects, folded (see DECISION_KEYS).
@@ -212,11 +212,11 @@ def decode_alert_line(line: bytes) -> Alert:
                     rule = seen[5]
                     break
         if rule is None:
-            rule = _new_rule(written, line, start)
+            rule = _new_rule(written, line)
     elif len(encoded) != size:  # a repeated key was dropped somewhere (or not plain)
         return _checked_alert(line)
     else:  # as long, but laid out otherwise (another order of members)
-        rule = _new_rule(written, line, -1)
+        rule = _new_rule(written, line)
     if rule is None:  # a rule the quick reading cannot vouch for
         return _checked_alert(line)
     rule_id, level, description, groups, group_string = rule
@@ -259,19 +259,10 @@ def decode_alert_line(line: bytes) -> Alert:
     )
 
 
-def _written_at(
-    line: bytes, start: int, before: bytes, after: bytes, firedtimes: msgspec.Raw | UnsetType
-) -> bool:
-    """The line writes `before` + its firedtimes + `after` from `start`."""
-    return line.startswith(before, start) and line.startswith(after, start + len(before) + (
-        0 if firedtimes is UNSET else len(firedtimes)))  # type: ignore[arg-type]
-
-
-def _new_rule(written: msgspec.Raw, line: bytes, start: int) -> _RuleFields | None:
+def _new_rule(written: msgspec.Raw, line: bytes) -> _RuleFields | None:
     """A rule not known by its bytes: decoded on its own and vouched for as the quick reading
-    vouches for a line (keys known and as Wazuh spells them, none repeated), then (rule id as
-    a string, level, description, groups, group string); None when it cannot be vouched for.
-    Remembered when the line is its own re-encoding and the rule starts at `start` (else -1)."""
+    vouches for a line (keys known and as Wazuh spells them, none repeated), then its fields,
+    remembered; None when it cannot be vouched for (a slower reading decides)."""
     text = bytes(written)
     try:
         rule = _decode_rule(text)
@@ -279,60 +270,59 @@ def _new_rule(written: msgspec.Raw, line: bytes, start: int) -> _RuleFields | No
         return None
     if lost_members(rule, text):  # a repeated key was dropped (or the rule is not compact)
         return None
-    groups, group_string = groups_of(line, rule, start)
-    return _fields(rule, groups, group_string)
-
-
-def _fields(rule: QuickRule, groups: tuple[str, ...], group_string: str) -> _RuleFields:
+    groups, group_string = groups_of(line, rule)
     rule_id = rule.id
-    return (rule_id if type(rule_id) is str else str(rule_id), rule.level, rule.description,
-            groups, group_string)
+    fields = (rule_id if type(rule_id) is str else str(rule_id), rule.level, rule.description,
+              groups, group_string)
+    _remember_rule(rule, text, fields)
+    return fields
 
 
-def groups_of(line: bytes, rule: QuickRule, start: int) -> tuple[tuple[str, ...], str]:
-    """The groups and group string of a rule not known yet, remembered when the line is its
-    own re-encoding and its rule starts at `start` (else -1)."""
+def groups_of(line: bytes, rule: QuickRule) -> tuple[tuple[str, ...], str]:
+    """The groups and group string of a rule not known yet (the line tells the arrays' order)."""
     key = arrays_key(line, rule)
     try:
-        groups, group_string = GROUPS_BY_ARRAYS[key]
+        return GROUPS_BY_ARRAYS[key]
     except KeyError:
-        groups, group_string = rebuild_groups(rule, line, key)
-    if start >= 0:
-        _remember_rule(rule, line, start, groups, group_string)
-    return groups, group_string
+        return rebuild_groups(rule, line, key)
 
 
-def _remember_rule(
-    rule: QuickRule, line: bytes, start: int, groups: tuple[str, ...], group_string: str
-) -> None:
-    """Remember a rule as its line writes it, around the value of its `firedtimes` (the one
-    member that changes from alert to alert), to know it again by comparing bytes.
+def _remember_rule(rule: QuickRule, text: bytes, fields: _RuleFields) -> None:
+    """Remember a rule vouched for (`_new_rule`) as written, around the value of its
+    `firedtimes` (the one member that changes from alert to alert), to know it again by its
+    bytes.
 
-    The rule was vouched for (`_new_rule`: no repeated key, every key known) and is written
-    from `start` exactly as msgspec encodes it: `before` + firedtimes + `after`, a whole JSON
-    object (`before` ends with `"firedtimes":`, `after` is empty or starts with `,` or `}` and
-    ends with the rule's `}`). A later rule, in a line also its own re-encoding, written as
-    `before` + digits + `after` (the quick reading knows where it ends: its raw length) is the
-    same text but for the number of its firedtimes: a number is one JSON token, so member by
-    member the rules are the same, their arrays in the same order. `start` is where a rule
-    begins after a plain timestamp (ASCII, nothing escaped); after any other timestamp it
-    points earlier, into the timestamp's string or the `","rule":` after it, where the
-    `{"level":` that `before` starts with cannot occur (a quote inside a string is escaped,
-    and the string's own closing quote is followed by a comma). A rule is only remembered
-    when its firedtimes is written as digits (else it could never be known again).
+    `text` is the rule as the line writes it, compact, no key repeated or unknown, its arrays
+    all strings: `before` + the digits of a firedtimes + `after`, where `before` ends with
+    `"firedtimes":` (a key: a quote inside a string is escaped, and a string's closing quote
+    is followed by `,`, `:`, `]` or `}`, never by a name) and `after` starts with `,` or `}`.
+    A later rule, in a line its own re-encoding (so the quick reading knows where the rule
+    starts, and by its raw length where it ends), written as `before` + digits + `after` is
+    the same text with one number in place of another, the value of a `firedtimes` key:
+    member by member the same keys, none repeated, and the same values for all that decisions
+    read (no decision member's value can hold an object). A rule written without a firedtimes
+    is known by its whole text. Only a rule whose first `_KEY_SIZE` bytes come before the
+    counter is remembered (it is looked up by them).
+
+    Where the rule is looked for: after a plain timestamp (ASCII, nothing escaped) exactly
+    where it starts; after any other one earlier, into the timestamp's string or the
+    `","rule":` after it, where the `{"` that `before` starts with cannot occur (a quote inside
+    a string is escaped), so no rule is known there.
     """
     firedtimes = rule.firedtimes
     if firedtimes is UNSET:
-        before, after = _encode(rule), b""
-    elif bytes(firedtimes).isdigit():
-        marked = _encode(msgspec.structs.replace(rule, firedtimes=_MARK))
-        before, _, after = marked.partition(bytes(_MARK))
+        before, after = text, b""
     else:
+        split = text.find(_FIREDTIMES) + len(_FIREDTIMES)
+        value = bytes(firedtimes)
+        after = text[split + len(value):]
+        if (split < len(_FIREDTIMES) or not value.isdigit()
+                or not text.startswith(value, split) or after[:1] not in (b",", b"}")):
+            return  # a counter written otherwise, or another `firedtimes` first (in `mitre`)
+        before = text[:split]
+    if len(before) < _KEY_SIZE:
         return
-    if len(before) < _KEY_SIZE or not _written_at(line, start, before, after, firedtimes):
-        return  # (not where the rule was expected: never taken for a seen one)
-    seen: _RuleSeen = (before, after, len(before), len(after), firedtimes is not UNSET,
-                       _fields(rule, groups, group_string))
+    seen: _RuleSeen = (before, after, len(before), len(after), firedtimes is not UNSET, fields)
     key = before[:_KEY_SIZE]
     same_key = _rules_seen.get(key, ())
     if len(_rules_seen) >= CACHE_LIMIT:
