@@ -158,7 +158,7 @@ _decode_lenient = msgspec.json.Decoder(_Line).decode
 # (rule id as a string, level, description, groups, group string): what the Alert holds
 _RuleFields = tuple[str, int, str, tuple[str, ...], str]
 # (written before the firedtimes' value, after it, their lengths, whether the rule has one, its
-# fields): a plain tuple, as it is read on every line (an index is read sooner than a name)
+# fields): a plain tuple, unpacked on every line (sooner than names or indexes are read)
 _RuleSeen = tuple[bytes, bytes, int, int, bool, _RuleFields]
 _rules_seen: dict[bytes, tuple[_RuleSeen, ...]] = {}
 _KEY_SIZE = 48
@@ -203,13 +203,13 @@ def decode_alert_line(line: bytes) -> Alert:
         key_end = start + _KEY_SIZE
         same_key = _rules_seen.get(line[start:key_end if key_end < end else end])
         if same_key is not None:
-            for seen in same_key:
-                split = start + seen[2]
-                tail = end - seen[3]
+            for before, after, before_size, after_size, counted, fields in same_key:
+                split = start + before_size
+                tail = end - after_size
                 # (slices compare sooner than `startswith(text, start)` parses its arguments)
-                if line[start:split] == seen[0] and line[tail:end] == seen[1] and (
-                        line[split:tail].isdigit() if seen[4] else split == end):
-                    rule = seen[5]
+                if line[start:split] == before and line[tail:end] == after and (
+                        line[split:tail].isdigit() if counted else split == end):
+                    rule = fields
                     break
         if rule is None:
             rule = _new_rule(written, line)
