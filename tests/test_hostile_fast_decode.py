@@ -310,3 +310,17 @@ def test_a_firedtimes_inside_mitre_lends_nothing() -> None:
     jsonreader._rules_seen.clear()
     assert [decode_alert_line(line) for line in lines] == fresh  # each after the ones before
     assert {(alert.rule_id, alert.group_string) for alert in fresh} == {("5792", _SEEN_GROUPS)}
+
+
+def test_a_rule_read_again_from_lines_laid_out_otherwise_is_kept_once() -> None:
+    """Lines whose members Wazuh's order doesn't hold (so their rule is decoded each time)
+    never crowd the other rules known by the same first bytes out."""
+    jsonreader._rules_seen.clear()
+    text = rule("5791", fired=1)
+    decode_alert_line(sshd(rule("5791", fired=1, groups='"other"')))
+    moved = ('{"agent":{"id":"001","name":"a"},"timestamp":"' + STAMP + '","rule":' + text
+             + ',"location":"x"}').encode()
+    for _ in range(jsonreader._SAME_KEY_LIMIT + 1):
+        assert decode_alert_line(moved).group_string == _SEEN_GROUPS
+    same_key = jsonreader._rules_seen[text.encode()[:jsonreader._KEY_SIZE]]
+    assert len(same_key) == 2

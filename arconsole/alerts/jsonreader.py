@@ -325,6 +325,8 @@ def _remember_rule(rule: QuickRule, text: bytes, fields: _RuleFields) -> None:
     seen: _RuleSeen = (before, after, len(before), len(after), firedtimes is not UNSET, fields)
     key = before[:_KEY_SIZE]
     same_key = _rules_seen.get(key, ())
+    if any(known[:2] == (before, after) for known in same_key):
+        return  # (known already: read again from a line not laid out as Wazuh does)
     if len(_rules_seen) >= CACHE_LIMIT:
         _rules_seen.clear()
     _rules_seen[key] = (*same_key[-(_SAME_KEY_LIMIT - 1):], seen)
