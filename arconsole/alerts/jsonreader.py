@@ -39,10 +39,9 @@ A line Wazuh wrote is its own re-encoding byte for byte (the structs declare mem
 order Wazuh writes them), which the quick reading checks with one comparison: then its rule,
 when written as a rule seen before but for the digits of `firedtimes`, is that rule, and its
 fields, groups and group string are the ones remembered (`_remember_rule` says why comparing
-bytes is enough). The
-quick structs decode nothing of a member they only count (it stays a raw view of the line;
-absent ones stay `UNSET`) and are not tracked by the garbage collector; bench/decide.py
-measures the result against `orjson.loads` and msgspec's typed decode.
+bytes is enough). The quick structs decode nothing of a member they only count (it stays a raw
+view of the line; absent ones stay `UNSET`) and are not tracked by the garbage collector;
+bench/decide.py measures the result against `orjson.loads` and msgspec's typed decode.
 
 The compliance arrays are decoded lazily (`rule_groups`): their raw bytes, in the line's order,
 are the key of a cache of rebuilt group strings (`rules_group` sees the order).
@@ -153,13 +152,13 @@ _decode_fast = msgspec.json.Decoder(QuickLine).decode
 _decode_strict = msgspec.json.Decoder(_StrictLine, float_hook=_number_as_written).decode
 _decode_lenient = msgspec.json.Decoder(_Line).decode
 
-# Rules seen before, by the first `_KEY_SIZE` bytes of the rule as written (its level and the
-# start of its description) -> the rules written so, each as `_RuleSeen` (`_remember_rule`).
 # (rule id as a string, level, description, groups, group string): what the Alert holds
 _RuleFields = tuple[str, int, str, tuple[str, ...], str]
 # (written before the firedtimes' value, after it, their lengths, whether the rule has one, its
 # fields): a plain tuple, unpacked on every line (sooner than names or indexes are read)
 _RuleSeen = tuple[bytes, bytes, int, int, bool, _RuleFields]
+# Rules seen before, by the first `_KEY_SIZE` bytes of the rule as written (its level and the
+# start of its description) -> the rules written so (`_remember_rule`).
 _rules_seen: dict[bytes, tuple[_RuleSeen, ...]] = {}
 _KEY_SIZE = 48
 _SAME_KEY_LIMIT = 8  # rules kept under one key (a level and a description's start)
@@ -200,8 +199,8 @@ def decode_alert_line(line: bytes) -> Alert:
         # its `firedtimes` is that rule (`_remember_rule` says why).
         start = len(timestamp) + _RULE_AFTER_TIMESTAMP if timestamp else _RULE_FIRST
         end = start + len(written)
-        key_end = start + _KEY_SIZE
-        same_key = _rules_seen.get(line[start:key_end if key_end < end else end])
+        # (a rule shorter than a key reads on into the line: no rule known fits it)
+        same_key = _rules_seen.get(line[start:start + _KEY_SIZE])
         if same_key is not None:
             for before, after, before_size, after_size, counted, fields in same_key:
                 split = start + before_size
