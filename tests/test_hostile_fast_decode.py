@@ -19,10 +19,10 @@ import json
 
 import pytest
 
-from arconsole.alerts import jsonreader
+from arconsole.alerts import jsonreader, rule_groups
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.jsonreader import decode_alert_line
-from arconsole.alerts.model import AlertError
+from arconsole.alerts.model import Alert, AlertError
 from arconsole.alerts.quick_shapes import QuickLine, QuickRule
 
 STAMP = "2026-01-01T00:00:00.123+0000"
@@ -324,3 +324,65 @@ def test_a_rule_read_again_from_lines_laid_out_otherwise_is_kept_once() -> None:
         assert decode_alert_line(moved).group_string == _SEEN_GROUPS
     same_key = jsonreader._rules_seen[text.encode()[:jsonreader._KEY_SIZE]]
     assert len(same_key) == 2
+
+
+# ------------------------------------------------------------------ against the exact path
+
+_EDITS = [
+    # (what, the text replaced, what replaces it) in the rule of `sshd()`
+    ("counter", '"firedtimes":7', '"firedtimes":8'),
+    ("counter as text", '"firedtimes":7', '"firedtimes":"7"'),
+    ("counter and a level", '"firedtimes":7', '"firedtimes":7,"level":15'),
+    ("counter and groups", '"firedtimes":7', '"firedtimes":7,"groups":["web"]'),
+    ("level before counter", '"level":5', '"level":5,"firedtimes":1'),
+    ("spaced counter", '"firedtimes":7', '"firedtimes": 7'),
+    ("level", '"level":5', '"level":12'),
+    ("level as text", '"level":5', '"level":"5"'),
+    ("id as number", '"id":"5710"', '"id":5710'),
+    ("escaped key", '"groups":', '"gr\\u006fups":'),
+    ("recased key", '"groups":', '"Groups":'),
+    ("nul key", '"groups":', '"groups\\u0000":'),
+    ("escaped value", '"sshd"', '"ss\\u0068d"'),
+    ("array order", '"pci_dss":["10.2.4"],"gdpr":["IV_35.7.d"]',
+     '"gdpr":["IV_35.7.d"],"pci_dss":["10.2.4"]'),
+    ("second array", '"gdpr":["IV_35.7.d"]', '"gdpr":["IV_35.7.d"],"gdpr":["II_5.1.f"]'),
+    ("mitre counter", '"mitre":{', '"mitre":{"firedtimes":7,'),
+    ("no counter", '"firedtimes":7,', ""),
+    ("unknown member", '"mail":false', '"mail":false,"x":1'),
+    ("description", "Attempt to login", "Attempt to log in"),
+]
+
+
+def _exact(line: bytes) -> Alert | str:
+    """The exact path's reading: the checked readings, never the quick one."""
+    try:
+        return jsonreader._checked_alert(line)
+    except AlertError as error:
+        return str(error)
+
+
+def _quick(line: bytes) -> Alert | str:
+    try:
+        return decode_alert_line(line)
+    except AlertError as error:
+        return str(error)
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_every_edit_of_a_rule_reads_as_the_exact_path_does(warm: bool) -> None:
+    """Each edit alone, then two at once, on cold caches or after the genuine rule (and each
+    edit before it) warmed them: the quick reading gives the exact path's Alert or refusal."""
+    genuine = sshd()
+    edited = [(what, rule().replace(old, new, 1)) for what, old, new in _EDITS]
+    edited += [(f"{what}, {then}", text.replace(old, new, 1))
+               for what, text in edited[:len(_EDITS)] for then, old, new in _EDITS
+               if then != what and old in text and text.replace(old, new, 1) != rule()]
+    assert len(edited) > 300
+    for what, text in edited:
+        line = sshd(text)
+        if not warm:
+            jsonreader._rules_seen.clear()
+            rule_groups.GROUPS_BY_ARRAYS.clear()
+        else:
+            decode_alert_line(genuine)
+        assert _quick(line) == _exact(line), what
