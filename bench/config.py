@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lxml import etree
+from peak_memory import in_fresh_interpreter
 
 from arconsole.config.loader import load_config_text
 
@@ -37,40 +38,28 @@ SAMPLE = REPO / "sample-conf" / "etc" / "ossec.conf"
 
 MEASURE = """
 import sys
-from arconsole.config.loader import load_config, load_config_text
+from arconsole.config.loader import load_config
+from bench.peak_memory import loader_warmed, peak_rss
 
-def peak():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-
-load_config_text("<ossec_config><global/></ossec_config>", "warm-up")
-before = peak()
+before = loader_warmed()
 load_config(sys.argv[1])
-print(peak() - before)
+print(peak_rss() - before)
 """
 
 
 WHITE_LIST_MEASURE = """
 import sys, time
-from arconsole.config.loader import load_config, load_config_text
+from arconsole.config.loader import load_config
 from arconsole.engine.whitelist import WhiteList
+from bench.peak_memory import loader_warmed, peak_rss
 
-def peak():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-
-load_config_text("<ossec_config><global/></ossec_config>", "warm-up")
-before = peak()
+before = loader_warmed()
 config = load_config(sys.argv[1])
-loaded = peak() - before
+loaded = peak_rss() - before
 started = time.perf_counter()
 white_list = WhiteList(config.white_list, config.flavour)
 built = time.perf_counter() - started
-print(loaded, peak() - before, built)
+print(loaded, peak_rss() - before, built)
 """
 
 
@@ -150,9 +139,7 @@ def loading(rounds: int, sizes: list[int]) -> None:
             load, tree = best(rounds, load_it, tree_it)
             path = Path(folder) / "ossec.conf"
             path.write_text(text)
-            peak = int(subprocess.run(
-                [sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True,
-                check=True, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout)
+            (peak,) = map(int, in_fresh_interpreter(MEASURE, path))
             mib = len(text) / 2**20
             print(f"(b) {mib:6.2f} MiB: load {load:.3f} s ({mib / load:.2f} MiB/s), "
                   f"lxml tree {tree:.3f} s, ratio {load / tree:.1f}x; "
@@ -164,9 +151,7 @@ def white_list_heavy(count: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "ossec.conf"
         path.write_text(text)
-        loaded, with_lookups, built = subprocess.run(
-            [sys.executable, "-c", WHITE_LIST_MEASURE, str(path)], capture_output=True,
-            text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout.split()
+        loaded, with_lookups, built = in_fresh_interpreter(WHITE_LIST_MEASURE, path)
     print(f"(c) {len(text) / 2**20:6.2f} MiB, {count} single-address white-list entries: "
           f"peak memory {int(loaded) / len(text):.1f}x the file size loaded, "
           f"{int(with_lookups) / len(text):.1f}x with the engine's lookups "

@@ -1,7 +1,9 @@
-"""A real engine (recording scripts, SQLite state, a manual clock) under a headless console."""
+"""A real engine (recording scripts, SQLite state, a manual clock) under a headless console;
+for several nodes, engines serving their control sockets and a console on their MultiLink."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,13 +23,15 @@ from textual.pilot import Pilot
 
 from arconsole.console.app import ConsoleApp
 from arconsole.engine.clock import ManualClock
+from arconsole.engine.control import ControlServer, serve_control
 from arconsole.engine.engine import Engine
 from arconsole.engine.link import LocalLink
+from arconsole.engine.multilink import MultiLink
 
 T0 = 1_700_000_000.0
 
-__all__ = ["T0", "Console", "alert_line", "console", "deletes", "make_console_home",
-           "screen_text", "settle", "wait_for"]
+__all__ = ["T0", "Console", "alert_line", "console", "console_on", "deletes",
+           "make_console_home", "screen_text", "serving", "settle", "wait_for"]
 
 
 def make_console_home(tmp: Path) -> Path:
@@ -81,8 +85,6 @@ class Console:
 
 async def wait_for(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 10.0,
                    what: str = "condition") -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -122,6 +124,44 @@ async def console(tmp_path: Path, *, size: tuple[int, int] = (120, 36), read_onl
     finally:
         await link.close()
         await engine.stop()
+
+
+@asynccontextmanager
+async def console_on(
+    multi: MultiLink, *, size: tuple[int, int] = (120, 36), clock: Callable[[], float] = time.time,
+) -> AsyncIterator[tuple[ConsoleApp, Pilot[int]]]:
+    """A headless console attached to several nodes' engines (ready: its first lines shown),
+    driven by the pilot; the link is closed after."""
+    app = ConsoleApp(multi, clock=clock, live=False, theme="arconsole-dark", theme_dirs=[],
+                     operator="tester")
+    try:
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await wait_for(pilot, app.main.ready.is_set, what="the console to attach")
+            yield app, pilot
+            app.exit()
+    finally:
+        await multi.close()
+
+
+@asynccontextmanager
+async def serving(engines: list[Engine]) -> AsyncIterator[list[Engine]]:
+    """`engines` started (no following), each serving its control socket (several nodes for
+    a `MultiLink`); the sockets and the engines stopped after."""
+    started: list[Engine] = []
+    controls: list[ControlServer] = []
+    try:
+        for engine in engines:
+            await engine.start(follow=False)
+            started.append(engine)
+            control = await serve_control(engine)
+            if control is not None:
+                controls.append(control)
+        yield engines
+    finally:
+        for control in controls:
+            await control.stop()
+        for engine in started:
+            await engine.stop()
 
 
 def deletes(home: Path) -> list[str]:

@@ -4,7 +4,6 @@ it a bounded cost in memory, measured in a fresh interpreter."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from test_config_support import REPO
 
 from arconsole.config import loader
 from arconsole.config.loader import SIZE_LIMIT, ConfigReadError, ConfigTooLarge, load_config
+from bench.peak_memory import in_fresh_interpreter
 
 
 def check(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -116,18 +116,10 @@ def realistic_config(size: int) -> str:
 
 MEASURE = """
 import sys
-from arconsole.config.loader import load_config, load_config_text
+from arconsole.config.loader import load_config
+from bench.peak_memory import loader_warmed, peak_rss
 
-def peak_rss():
-    # VmHWM belongs to this process's memory map: unlike ru_maxrss it does not inherit the
-    # (much bigger) pytest process that forked this one.
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-
-load_config_text("<ossec_config><global/></ossec_config>", "warm-up")  # imports, caches
-before = peak_rss()
+before = loader_warmed()
 config = load_config(sys.argv[1])
 print(peak_rss() - before, len(config.responses))
 """
@@ -136,10 +128,7 @@ print(peak_rss() - before, len(config.responses))
 def peak_of_loading(path: Path) -> float:
     """Peak resident memory of `load_config(path)` in a fresh interpreter, as a multiple of
     the file size (everything counts: Python objects, libxml2, fragmentation)."""
-    result = subprocess.run([sys.executable, "-c", MEASURE, str(path)], capture_output=True,
-                            text=True, timeout=300, cwd=REPO, check=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    peak, responses = map(int, result.stdout.split())
+    peak, responses = map(int, in_fresh_interpreter(MEASURE, path))
     # The whole file was read: the shapes here hold a response every 1,026 bytes or less.
     assert responses * 1100 > path.stat().st_size
     ratio = peak / path.stat().st_size
@@ -173,17 +162,11 @@ def test_memory_of_a_file_of_nothing_but_responses_stays_bounded(tmp_path: Path)
 
 WHITE_LIST_MEASURE = """
 import sys
-from arconsole.config.loader import load_config, load_config_text
+from arconsole.config.loader import load_config
 from arconsole.engine.whitelist import WhiteList
+from bench.peak_memory import loader_warmed, peak_rss
 
-def peak_rss():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-
-load_config_text("<ossec_config><global/></ossec_config>", "warm-up")
-before = peak_rss()
+before = loader_warmed()
 config = load_config(sys.argv[1])
 loaded = peak_rss() - before
 white_list = WhiteList(config.white_list, config.flavour)  # what the engine builds from it
@@ -202,10 +185,7 @@ def test_memory_of_a_white_list_of_single_addresses_stays_bounded(tmp_path: Path
     path.write_text("<ossec_config>\n" + "".join(
         f"  <global>\n    <white_list>10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
         "</white_list>\n  </global>\n" for i in range(count)) + "</ossec_config>\n")
-    result = subprocess.run([sys.executable, "-c", WHITE_LIST_MEASURE, str(path)],
-                            capture_output=True, text=True, timeout=300, cwd=REPO, check=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    loaded, with_lookups, entries = map(int, result.stdout.split())
+    loaded, with_lookups, entries = map(int, in_fresh_interpreter(WHITE_LIST_MEASURE, path))
     assert entries == count
     size = path.stat().st_size
     print(f"{size / 2**20:.1f} MiB: peak {loaded / size:.1f}x loaded, "

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from console_support import T0, alert_line, make_console_home
+from console_support import T0, alert_line, make_console_home, serving
 from engine_support import new_engine
 
 from arconsole.engine.clock import ManualClock
-from arconsole.engine.control import serve_control
+from arconsole.engine.engine import Engine
 from arconsole.engine.link import SocketLink
 from arconsole.engine.multilink import MultiLink
 
@@ -22,17 +22,16 @@ def brute(n: int, srcip: str) -> bytes:
     return alert_line(f"{int(T0)}.{n}", rule_id="5712", level=10, srcip=srcip)
 
 
+def two_engines(tmp_path: Path) -> list[Engine]:
+    """Engines on two homes (a and b) that will serve their control sockets."""
+    return [new_engine(make_console_home(tmp_path / name), ManualClock(T0), control_socket=True)
+            for name in ("a", "b")]
+
+
 async def test_two_engines_merge_with_node_and_actions_go_to_their_own_node(
         tmp_path: Path) -> None:
-    engines, controls = [], []
-    for name in ("a", "b"):
-        home = make_console_home(tmp_path / name)
-        engine = new_engine(home, ManualClock(T0), control_socket=True)
-        await engine.start(follow=False)
-        engines.append(engine)
-        controls.append(await serve_control(engine))
-    first, second = engines
-    try:
+    async with serving(two_engines(tmp_path)) as engines:
+        first, second = engines
         await first.handle_line(brute(1, "203.0.113.1"))
         await second.handle_line(brute(2, "203.0.113.2"))
         await second.handle_line(brute(3, "203.0.113.1"))  # the same key on both nodes
@@ -77,11 +76,6 @@ async def test_two_engines_merge_with_node_and_actions_go_to_their_own_node(
             await stream.aclose()
         finally:
             await multi.close()
-    finally:
-        for control in controls:
-            await control.stop()
-        for engine in engines:
-            await engine.stop()
 
 
 def test_status_answer_names_the_node(tmp_path: Path) -> None:
@@ -101,20 +95,12 @@ def test_status_answer_names_the_node(tmp_path: Path) -> None:
 
 async def test_console_attached_to_two_nodes_shows_node_column_counts_and_routes_r(
         tmp_path: Path) -> None:
-    from console_support import screen_text, wait_for
+    from console_support import console_on, screen_text, wait_for
 
-    from arconsole.console.app import ConsoleApp
     from arconsole.console.screens.dialogs import ConfirmScreen
 
-    engines, controls = [], []
-    for name in ("a", "b"):
-        home = make_console_home(tmp_path / name)
-        engine = new_engine(home, ManualClock(T0), control_socket=True)
-        await engine.start(follow=False)
-        engines.append(engine)
-        controls.append(await serve_control(engine))
-    first, second = engines
-    try:
+    async with serving(two_engines(tmp_path)) as engines:
+        first, second = engines
         await first.handle_line(brute(1, "203.0.113.1"))
         await second.handle_line(brute(2, "203.0.113.2"))
         await second.handle_line(brute(3, "203.0.113.3"))
@@ -122,10 +108,7 @@ async def test_console_attached_to_two_nodes_shows_node_column_counts_and_routes
             await engine.drain()
         multi = MultiLink([await SocketLink.connect(e.options.socket_path) for e in engines])
         name_a, name_b = multi.links
-        app = ConsoleApp(multi, clock=lambda: T0, live=False, theme="arconsole-dark",
-                         theme_dirs=[], operator="tester")
-        async with app.run_test(size=(80, 24), notifications=True) as pilot:
-            await wait_for(pilot, app.main.ready.is_set, what="the console to attach")
+        async with console_on(multi, size=(80, 24), clock=lambda: T0) as (app, pilot):
             await pilot.pause()
             text = screen_text(app)
             assert f"{name_a} 1 · {name_b} 2" in text.splitlines()[0]  # per-node counts
@@ -145,13 +128,6 @@ async def test_console_attached_to_two_nodes_shows_node_column_counts_and_routes
             assert len(first.blocks) == 1
             await wait_for(pilot, lambda: f"{name_b} 1" in app.main.nodes,
                            what="the header's count to follow")
-            app.exit()
-        await multi.close()
-    finally:
-        for control in controls:
-            await control.stop()
-        for engine in engines:
-            await engine.stop()
 
 
 def test_attach_to_a_socket_nobody_serves_is_one_line_and_exit_1(tmp_path: Path) -> None:

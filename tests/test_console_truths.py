@@ -461,6 +461,9 @@ async def test_fleet_rows_are_read_at_most_once_a_second_and_the_last_change_sho
                     assert len(c.shown_keys()) == 1  # within the second: not read yet
                 await wait_for(c.pilot, lambda: len(c.shown_keys()) == 2, timeout=5,
                                what="the second row, a second later")
+                # the read put off to its timer refreshes the titles and counts itself
+                assert main.blocks == 2
+                assert str(main.panes["blocks-pane"].border_title) == "3 Blocks (2)"
             finally:
                 main.live = False
     finally:

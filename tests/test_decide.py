@@ -433,6 +433,19 @@ def test_C13_defined_agent_000_is_dropped_at_load() -> None:
     assert "1306" in reasons(why(decider, alert()))
 
 
+@pytest.mark.parametrize("flavour", [Flavour.WAZUH, Flavour.OSSEC])
+def test_C13_defined_agent_000_says_the_same_reason_dropped_or_kept(flavour: Flavour) -> None:
+    """Wazuh's loader drops the block (its skip reason is the reason); an OSSEC config keeps
+    it, and the decision finds the same reason itself."""
+    loaded = config(block(location="defined-agent", agent_id="000", level=3), flavour=flavour)
+    assert loaded.responses[0].kept is (flavour is Flavour.OSSEC)
+    decider = Decider(loaded)
+    assert fired(decider, alert()) == []
+    assert reasons(why(decider, alert())) == (
+        "never fires: defined-agent with agent id '000' = 0: Wazuh drops the block "
+        "(warning 1306)")
+
+
 def test_C12_defined_agent_without_agent_id() -> None:
     decider = Decider(config(block(location="defined-agent", level=3)))
     assert fired(decider, alert()) == []

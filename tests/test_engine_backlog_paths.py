@@ -177,6 +177,35 @@ async def test_a_key_being_reversed_has_its_trigger_awaited_not_imagined(tmp_pat
         await engine.stop()
 
 
+async def test_an_awaited_dry_run_waits_for_its_key_and_aborts_past_the_time_limit(
+        tmp_path: Path) -> None:
+    """The path `imagine_now` leaves to a coroutine: the dry run waits while its key is being
+    reversed, then imagines the block; a key still busy after the time limit aborts it."""
+    home = make_home(tmp_path, [command("firewall-drop")],
+                     [response("firewall-drop", level=5, timeout=600)])
+    engine = await started(home, mode=Mode.DRY_RUN, time_limit=0.3)
+    try:
+        fired = engine.config.responses[0] if engine.config else None
+        assert fired is not None
+        key = "firewall-drop-203.0.113.7"
+        async with engine.book.holding(key):
+            run = asyncio.create_task(
+                engine.dispatcher.run(fired, decode_alert_line(alert_line("1.1"))))
+            for _ in range(10):
+                await asyncio.sleep(0)
+            assert not run.done() and key not in engine.book.blocks  # waiting for the key
+        outcome = await run
+        assert outcome.text.endswith("(dry-run): continue") and not outcome.ran
+        assert outcome.block is engine.book.blocks[key]
+        assert outcome.block.state is BlockState.ACTIVE and outcome.block.alert_id == "1.1"
+        async with engine.book.holding(key):  # held past the time limit
+            late = await engine.dispatcher.run(fired, decode_alert_line(alert_line("1.2")))
+        assert late.text.endswith("(dry-run): abort")
+        assert late.block is engine.book.blocks[key] and late.block.alert_id == "1.1"
+    finally:
+        await engine.stop()
+
+
 async def test_a_refresh_that_moves_the_expiry_later_still_reverses_then(
     tmp_path: Path,
 ) -> None:

@@ -334,3 +334,17 @@ async def test_a_dry_run_backlog_remembers_every_trigger_and_applies_none_twice(
     assert not [e for e in again if isinstance(e, BlockChanged)
                 and e.change in ("added", "refreshed")]
     assert len([e for e in again if isinstance(e, AlertHandled)]) == alerts
+
+
+def test_a_store_fault_says_its_cause_before_the_path() -> None:
+    """The banner wraps a long state path: the cause ("disk full") comes first so that it is
+    on the fault's first line whatever the path (a long pytest path once pushed it apart)."""
+    from arconsole.engine.group_commit import failure_text
+    from arconsole.engine.store_errors import StoreWriteError
+
+    path = Path("/var/lib/" + "deep/" * 30 + "state.db")
+    text = failure_text(StoreWriteError(path, "disk full", "database or disk is full"))
+    assert text.startswith("state file write failed (disk full): database or disk is full")
+    assert text.endswith(str(path)) and text.count("disk full") == 1
+    other = failure_text(RuntimeError("boom"))
+    assert other == "state file write failed: RuntimeError: boom"

@@ -180,12 +180,14 @@ def test_fleet_rows_go_through_their_log_and_survive_a_torn_tail(tmp_path: Path)
     assert log.stat().st_size == 40  # indexed, and started afresh
 
 
+@pytest.mark.parametrize("burst", [12, 13])
 async def test_a_burst_beyond_the_memory_limit_is_read_back_from_the_spool(
-    tmp_path: Path,
+    tmp_path: Path, burst: int,
 ) -> None:
     """More responses in one turn than the sender holds in memory: the rest are read back
     from the spool, failed entries (agent 004, older than 4.2) skipped, every datagram sent
-    once and in order."""
+    once and in order. Beyond the 3 in memory the spool holds 5 queued entries (12), or 6:
+    its last read-back ends exactly at the spool's end (13)."""
     from arconsole.alerts.jsonreader import decode_alert_line
 
     home = fleet_home(tmp_path)
@@ -196,7 +198,7 @@ async def test_a_burst_beyond_the_memory_limit_is_read_back_from_the_spool(
         assert delivery is not None and engine.config is not None
         delivery._memory_limit = 3
         response = engine.config.responses[0]
-        agents = ["001" if n % 3 else "004" for n in range(1, 13)]
+        agents = ["001" if n % 3 else "004" for n in range(1, burst + 1)]
         for n, agent in enumerate(agents, 1):
             alert = decode_alert_line(alert_line(f"9.{n}", rule_id="5710", level=5,
                                                  agent_id=agent, srcip=f"198.51.100.{n}"))

@@ -80,6 +80,12 @@ def read_response(block: ConfigNode, index: int, commands: Mapping[str, Command]
     return _manager_block(read, commands, context)
 
 
+def agent_zero_dropped(agent_id: str) -> str:
+    """Why a `defined-agent` block whose `agent_id` reads as 0 is dropped (the load's skip
+    reason, and explain's)."""
+    return f"defined-agent with agent id '{agent_id}' = 0: Wazuh drops the block (warning 1306)"
+
+
 def _drop(read: ResponseRead, reason: str) -> ResponseRead:
     response = replace(read.response, kept=False, skip_reason=reason)
     return ResponseRead(response, read.block, read.options)
@@ -183,8 +189,7 @@ def _check_agent(read: ResponseRead, flags: LocationFlag,
             findings.warning("1306", node,
                              "Invalid agent ID. Use location=server to run AR on the manager.",
                              f"'{quoted(agent_id)}' reads as agent 0: Wazuh drops this block")
-            return _drop(read, f"defined-agent with agent id '{agent_id}' = 0: Wazuh drops the "
-                         "block (warning 1306)"), False
+            return _drop(read, agent_zero_dropped(agent_id)), False
         findings.warning("AR-AGENT-ID", node,
                          f"<agent_id> '{quoted(agent_id)}' reads as agent 0 (the manager)",
                          "use location server for the manager")

@@ -394,13 +394,14 @@ class WazuhQueueDelivery:
         store = self._store
         if self._ready or store is None:
             return
-        while self._spilled_at is not None and not self._ready:
+        if self._spilled_at is not None:
             # this run's overflow: read back from the spool (failed entries are skipped)
             entries, after = store.spooled(self._spilled_at, self._memory_limit)
             self._ready.extend(entries)
-            end = store.spool_end()
-            self._spilled_at = (after if after != self._spilled_at and end is not None
-                                and after < end else None)
+            # Fewer than asked for: the read reached the spool's end (it looked at the file's
+            # size itself), or an entry it cannot read, which a second read would not pass.
+            full = len(entries) == self._memory_limit and after != self._spilled_at
+            self._spilled_at = after if full else None
         if self._ready:
             return
         if self._spilled_from is None:

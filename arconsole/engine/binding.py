@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from arconsole.config.model import ActiveResponse, Config, Flavour, LocationFlag
+from arconsole.config.responses import agent_zero_dropped
 from arconsole.engine.decision import ResponseDecision
 from arconsole.osregex import OSRegex, compile_osregex
 from arconsole.safetext import literal
@@ -130,19 +131,18 @@ def never_reasons(
 
     A block the loader dropped carries its reason (`skip_reason`); the others are found here.
     """
+    agent_zero = bool(response.location_flags & LocationFlag.SPECIFIC_AGENT) \
+        and response.agent_number == 0
     if not response.kept or response.disabled:
         if response.skip_reason:
             return (f"never fires: {response.skip_reason}",)
         if response.disabled:
             return ("never fires: disabled (<disabled>yes</disabled>): Wazuh drops the block "
                     "at load",)
-        if response.location_flags & LocationFlag.SPECIFIC_AGENT and response.agent_number == 0:
-            return (f"never fires: defined-agent with agent id '{response.agent_id or ''}' = 0: "
-                    "Wazuh drops the block (warning 1306)",)
-        return ("never fires: the block was dropped at load",)
-    if response.location_flags & LocationFlag.SPECIFIC_AGENT and response.agent_number == 0:
-        return (f"never fires: defined-agent with agent id '{response.agent_id or ''}' = 0: "
-                "Wazuh drops the block (warning 1306)",)
+        if not agent_zero:
+            return ("never fires: the block was dropped at load",)
+    if agent_zero:  # dropped or (an OSSEC config) kept
+        return (f"never fires: {agent_zero_dropped(response.agent_id or '')}",)
     if not command_known or response.executable is None:
         return (f"never fires: unknown command '{response.command or ''}' (error 1303: Wazuh "
                 "refuses to start)",)

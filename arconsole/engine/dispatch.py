@@ -45,7 +45,7 @@ class Outcome:
     ran: bool  # a script was started (False for dry runs and refusals)
 
 
-_KEYS_KEPT = 4096  # block keys remembered by imagine_now (forgotten all at once past that)
+_KEYS_KEPT = 4096  # dry-run block keys remembered (forgotten all at once past that)
 
 
 class Dispatcher:
@@ -80,6 +80,17 @@ class Dispatcher:
         executable = response.executable
         assert executable is not None
         srcip = strip_mapped(alert.srcip) if alert.srcip else None
+        key, busy = self._dry_key(response, executable, srcip, alert)
+        if busy:
+            return False
+        self._imagine_json(response, alert, srcip, key, manual=False)
+        return True
+
+    def _dry_key(
+        self, response: ActiveResponse, executable: str, srcip: str | None, alert: Alert
+    ) -> tuple[str, bool]:
+        """A dry run's block key, keyed as the stock scripts key (srcip, else the user), and
+        whether its trigger must wait: a stateful response whose key is being reversed."""
         key_value = srcip or alert.dstuser
         key = self._keys.get((executable, key_value))
         if key is None:  # a backlog repeats its offenders: their keys are made once
@@ -87,10 +98,7 @@ class Dispatcher:
                 self._keys.clear()
             key = block_key(executable, [key_value] if key_value else [])
             self._keys[executable, key_value] = key
-        if response.timeout != 0 and key_value and self._book.key_busy(key):
-            return False
-        self._imagine_json(response, alert, srcip, key, manual=False)
-        return True
+        return key, bool(response.timeout != 0 and key_value and self._book.key_busy(key))
 
     def _passed_over(self, response: ActiveResponse, alert: Alert) -> bool:
         """A response dispatch does not run: no program, applied before a crash, or a block
@@ -123,10 +131,8 @@ class Dispatcher:
         assert executable is not None
         srcip = strip_mapped(alert.srcip) if alert.srcip else None
         if context.dry_run:
-            key_value = srcip or alert.dstuser
-            key = block_key(executable, [key_value] if key_value else [])
-            free = not (response.timeout != 0 and key_value and self._book.key_busy(key)) \
-                or await self._book.wait_key_free(key)
+            key, busy = self._dry_key(response, executable, srcip, alert)
+            free = not busy or await self._book.wait_key_free(key)
             block, reply = self._imagine_json(response, alert, srcip, key, manual=manual,
                                               key_free=free)
             if reply is None:

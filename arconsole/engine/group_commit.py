@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from arconsole.engine.model import Block
 from arconsole.engine.store import StateStore
+from arconsole.engine.store_errors import StoreWriteError
 
 
 class GroupCommit:
@@ -141,7 +142,7 @@ class GroupCommit:
             else:
                 transaction.__exit__(None, None, None)
         except Exception as error:
-            self._on_error(f"state file write failed: {type(error).__name__}: {error}")
+            self._on_error(failure_text(error))
             if not committed.done():
                 committed.set_exception(error)
                 committed.exception()  # retrieved here: waiters get it, nobody else must
@@ -167,3 +168,11 @@ class _Writing:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def failure_text(error: BaseException) -> str:
+    """One line for the store fault, its cause first: a banner wraps a long path, and "disk
+    full" must not be what the wrap pushes out of sight."""
+    if isinstance(error, StoreWriteError):
+        return f"state file write failed ({error.reason}): {error.detail}; file {error.path}"
+    return f"state file write failed: {type(error).__name__}: {error}"

@@ -36,4 +36,5 @@ class StoreWriteError(StateError):
     def __init__(self, path: Path, reason: str, detail: str) -> None:
         self.path = path
         self.reason = reason
+        self.detail = detail
         super().__init__(f"state file {path}: write failed ({reason}): {detail}")

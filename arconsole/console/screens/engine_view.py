@@ -80,21 +80,30 @@ def show_batch(screen: MainScreen, batch: BridgeBatch) -> None:
 
 def fleet_changed(screen: MainScreen) -> None:
     """Deliveries or fleet rows changed: read the fleet rows again, at most once a second in
-    a live console (`pacing.FLEET_REFRESH`; the last change is always shown)."""
+    a live console (`pacing.FLEET_REFRESH`; the last change is always shown). Read now, the
+    rows leave the titles and header counts to the batch (it refreshes them once, last)."""
     wait = screen.fleet_reads.ask(time.monotonic()) if screen.live else 0.0
     if wait == 0.0:
-        _read_fleet(screen)
+        _read_fleet_rows(screen)
     elif wait is not None:
         screen.set_timer(wait, partial(_read_fleet, screen))
 
 
 def _read_fleet(screen: MainScreen) -> None:
+    """The fleet rows read later (the throttle's timer), with the titles and counts."""
+    if _read_fleet_rows(screen):
+        screen.update_titles()
+        screen.refresh_counts()
+
+
+def _read_fleet_rows(screen: MainScreen) -> bool:
+    """The blocks pane's fleet rows read again from the link; False when there is nothing
+    to read them from (no link, or the screen is going)."""
     screen.fleet_reads.ran(time.monotonic())
     if screen.link is None or not screen.ui_alive():
-        return
+        return False
     screen.blocks_view.set_fleet([b for b in screen.link.blocks() if b.on_agent])
-    screen.update_titles()
-    screen.refresh_counts()
+    return True
 
 
 def log_line(screen: MainScreen, event: Event) -> str:
