@@ -6,8 +6,9 @@ the decode and sends the line to the slower readings, which give the same result
 decide speed, never outcome. A member decisions don't read is kept as a raw view of the line
 (`_Raw`, left `UNSET` when absent): it is only there to be counted when the decoded value is
 encoded again (see `jsonreader`). Members are declared in the order Wazuh writes them, so that
-a line Wazuh wrote is its own re-encoding byte for byte (what lets `jsonreader` know a rule seen
-before by comparing bytes) and msgspec finds each key where it looks first. None of these
+a line Wazuh wrote is its own re-encoding byte for byte (what tells `jsonreader` where the rule
+starts, to know a rule seen before by its bytes) and msgspec finds each key where it looks
+first. None of these
 structs is tracked by the garbage collector (they hold no cycle).
 """
 
