@@ -10,15 +10,14 @@ The same guarantees as the quick reading (`jsonreader`): every object on a path 
 line, `agent`, `data`, `data.origin`, `data.parameters`, the trigger alert) declares the keys
 analysisd writes and forbids the others, so a key in another case, or one holding a NUL, fails
 the decode; the decoded value is encoded again and must give back the line's exact length, so a
-repeated key (dropped by the decode) fails it too. Both rules are known by their bytes less the
-value of their `firedtimes` (the one member that changes from one alert of a rule to the next):
-the line's rule, decoded as the quick reading decodes it, through the quick reading's own
-memory (`jsonreader.known_rule`, which compares the line's bytes where its rule starts); the
-trigger's rule, every scalar a string there, through `trigger_of`'s, once it passed the same
-two tests on its own (the fleet's checked reading shares it). Whatever this reading cannot
-vouch for is left to the general reader and the fleet's checked reading: these shapes decide
-speed, never outcome (tests hold the `Alert` equal to `decode_alert_line`'s, and the entry to
-the checked reading's).
+repeated key (dropped by the decode) fails it too. Both rules are kept raw and known by their
+text less the value of their `firedtimes` (the one member that changes from one alert of a
+rule to the next): the line's rule through the quick reading's own memory of rules
+(`jsonreader.rule_fields`); the trigger's rule, every scalar a string there, through
+`trigger_of`'s, once it passed the same two tests on its own (the fleet's checked reading
+shares it). Whatever this reading cannot vouch for is left to the general reader and the
+fleet's checked reading: these shapes decide speed, never outcome (tests hold the `Alert`
+equal to `decode_alert_line`'s, and the entry to the checked reading's).
 
 `decode_json_line` is the intake's decoder of alerts.json lines: a line whose rule is written
 where and as analysisd writes an AR log rule (`{"timestamp":"…","rule":{"level":3,
@@ -30,15 +29,14 @@ is kept for the fleet stage, found by the identity of the `Alert`'s `raw` (`read
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterable
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from arconsole.alerts.jsonreader import MAX_LINE, decode_alert_line, known_rule
+from arconsole.alerts.jsonreader import MAX_LINE, decode_alert_line, rule_fields
 from arconsole.alerts.model import Alert, AlertError
-from arconsole.alerts.quick_shapes import QuickRule
+from arconsole.alerts.round_trip import lost_members
 
 _Raw = msgspec.Raw | UnsetType  # written by analysisd, read by nobody here
 COMPLIANCE_NAMES = ("pci_dss", "cis", "gdpr", "gpg13", "hipaa", "nist_800_53", "tsc")
@@ -132,7 +130,7 @@ class _ArAgent(_Strict):
 
 class _ArLine(_Strict, kw_only=True):
     timestamp: str = ""
-    rule: QuickRule  # a rule seen before is known by its bytes (`jsonreader.known_rule`)
+    rule: msgspec.Raw  # a rule seen before is known by its text (`jsonreader.rule_fields`)
     agent: _ArAgent | None = None
     manager: _Raw = UNSET
     id: str = ""
@@ -158,12 +156,7 @@ class ArReading(msgspec.Struct, frozen=True, gc=False):
 
 
 _decode = msgspec.json.Decoder(_ArLine).decode
-_encode_into = msgspec.json.Encoder().encode_into
-_per_thread = threading.local()  # a reused buffer for re-encoding, one per thread
 # analysisd writes `{"timestamp":"2026-05-03T05:23:58.577+0000","rule":{"level":3,...`
-_OPENING = b'{"timestamp":"'
-_TIMESTAMP_AT = len(_OPENING)
-_THEN_RULE = b'","rule":'
 _RULE_AT = len(b'{"timestamp":"2026-05-03T05:23:58.577+0000",')
 _AR_RULE = b'"rule":{"level":3,"description":"'
 _AR_DESCRIPTIONS = (b"Host Blocked by ", b"Host Unblocked by ", b"Active response: ")
@@ -199,12 +192,7 @@ def _decoded(line: bytes) -> _ArLine | None:
         decoded = _decode(line)
     except msgspec.DecodeError:  # ValidationError included: an unknown key, another shape
         return None
-    try:
-        buffer = _per_thread.buffer
-    except AttributeError:
-        buffer = _per_thread.buffer = bytearray()
-    _encode_into(decoded, buffer)
-    if len(buffer) != len(line):  # a repeated key was dropped (or the line is not compact)
+    if lost_members(decoded, line):  # a repeated key was dropped (or the line is not compact)
         return None
     return decoded
 
@@ -226,25 +214,16 @@ def read_ar_line(line: bytes) -> tuple[Alert, ArReading] | None:
     reading = _reading(decoded)
     if reading is None:
         return None
-    rule = decoded.rule
-    timestamp = decoded.timestamp
-    # Where the line's rule starts, when the line begins as analysisd writes it: the
-    # timestamp then `"rule":`. (The length test refused repeated keys: these are the line's
-    # only timestamp and rule.) The written timestamp is at least as long in bytes as the
-    # decoded one in characters (escapes, UTF-8), so `","rule":` found that far from its
-    # start is the string's end: a quote inside it would be escaped, and one escaped there
-    # would leave `,"` + `rule` after the string, not JSON. So it is written plain.
-    after = _TIMESTAMP_AT + len(timestamp)
-    start = (after + len(_THEN_RULE)
-             if line.startswith(_THEN_RULE, after) and line.startswith(_OPENING) else -1)
     try:
-        rule_id, groups, group_string = known_rule(line, rule, start)
+        rule = rule_fields(decoded.rule, line)
     except AlertError:
         return None  # the general reader says why
+    if rule is None:
+        return None
     agent = decoded.agent
     data = decoded.data
     alert = Alert(
-        decoded.id, timestamp, rule_id, rule.level, rule.description, groups, group_string,
+        decoded.id, decoded.timestamp, rule[0], rule[1], rule[2], rule[3], rule[4],
         None if agent is None else agent.id, None if agent is None else agent.name,
         None if data is None else data.srcip, None if data is None else data.dstuser,
         decoded.location, line, None, None)
@@ -333,7 +312,7 @@ def _vouched_members(raw: bytes) -> dict[str, msgspec.Raw] | None:
         members = _decode_members(raw)
     except msgspec.DecodeError:
         return None
-    if not members.keys() <= _TRIGGER_RULE_MEMBERS or len(_encode(members)) != len(raw):
+    if not members.keys() <= _TRIGGER_RULE_MEMBERS or lost_members(members, raw):
         return None
     return members
 
