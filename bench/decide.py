@@ -14,12 +14,16 @@ For each set it measures, in the same run:
   (c) a msgspec typed decode of the same fields arconsole reads, nothing else (arrays kept
       raw as arconsole keeps them): the ceiling of decoding with msgspec;
   (l) the same typed decode with the group arrays decoded as lists of strings;
+  (j) when `jiter` is installed (it is not a dependency): `jiter.from_json` with
+      `catch_duplicate_keys=True`, the parser that refuses repeated keys itself (no alert
+      built: the cost of a checked parse alone);
   (b) arconsole: `decode_alert_line` + `Decider.fired` on every line (the engine's hot path,
       the repeated-key check included).
 
-and where (b) goes: the quick typed decode alone, its repeated-key check (re-encoding and
-comparing), the rest of `decode_alert_line`, `Decider.fired`; and the ceiling those stages
-leave (b/a and b/c if nothing but the decode, its check and deciding cost anything).
+and where (b) goes: the quick typed decode alone (the rule kept raw), its repeated-key check
+(re-encoding and comparing), the rest of `decode_alert_line` (the rule known by its bytes, the
+Alert), `Decider.fired`; and the ceiling those stages leave (b/a and b/c if nothing but the
+decode, its check and deciding cost anything).
 
 It prints the rates and the ratios b/a, b/c and b/l (higher is better). The sides alternate
 in chunks of 2,000 lines for `--rounds` passes and each keeps its fastest chunk, in thread CPU
@@ -479,13 +483,22 @@ def best_rates(
     The works alternate chunk by chunk (a few milliseconds each) over `rounds` passes, and
     each keeps its fastest chunk, timed in thread CPU time: on a machine other jobs keep busy
     (2 cores shared by several), long rounds almost never run undisturbed and wall time
-    counts the waits, while the best short chunk of each side is measured alike."""
+    counts the waits, while the best short chunk of each side is measured alike.
+
+    The side that reads a chunk first finds its lines out of the CPU's caches and the others
+    find them in: the order turns by one side each chunk, so each side is first as often as
+    the others (four identical `orjson.loads` sides in a fixed order: the first 2-4 % slower
+    than the last; turned: alike within 1 %)."""
     best = [float("inf")] * len(works)
     count = len(works[0][1])
     starts = range(0, max(count - chunk, 0) + 1, chunk)
+    turn = 0
     for _ in range(rounds):
         for start in starts:
-            for index, (work, items) in enumerate(works):
+            turn += 1
+            for offset in range(len(works)):
+                index = (turn + offset) % len(works)
+                work, items = works[index]
                 part = items[start:start + chunk]
                 began = time.thread_time()
                 work(part)
@@ -557,6 +570,22 @@ class _ListsLine(_CeilingLine):
     rule: _ListsRule
 
 
+def _jiter_checked() -> Callable[[list[bytes]], int] | None:
+    """(j): jiter's parse refusing repeated keys, when jiter is installed."""
+    try:
+        import jiter
+    except ImportError:
+        return None
+    parse = jiter.from_json
+
+    def work(lines: list[bytes]) -> int:
+        for line in lines:
+            parse(line, catch_duplicate_keys=True, cache_mode="keys")
+        return len(lines)
+
+    return work
+
+
 def measure(title: str, lines: list[bytes], config: Config, rounds: int) -> None:
     """Print the rates of one set of lines, each side measured in the same run."""
     decider = Decider(config)
@@ -614,7 +643,11 @@ def measure(title: str, lines: list[bytes], config: Config, rounds: int) -> None
         (baseline, lines), (arconsole, lines), (typed, lines), (typed_lists, lines),
         (decode_only, lines), (decide_only, alerts), (quick_only, lines),
         (quick_and_check, lines)]
-    rate_a, rate_b, rate_c, rate_l, rate_d, rate_e, rate_q, rate_k = best_rates(works, rounds)
+    jiter_checked = _jiter_checked()
+    if jiter_checked is not None:
+        works.append((jiter_checked, lines))
+    rates = best_rates(works, rounds)
+    rate_a, rate_b, rate_c, rate_l, rate_d, rate_e, rate_q, rate_k = rates[:8]
     size = sum(len(line) + 1 for line in lines)
     print(f"== {title}: {len(lines)} lines, {size / len(lines):.0f} bytes/line average, "
           f"{len(config.responses)} responses, {fired_total / len(lines):.2f} fired per alert")
@@ -624,6 +657,9 @@ def measure(title: str, lines: list[bytes], config: Config, rounds: int) -> None
     print(f"(l) msgspec typed decode, arrays as lists: {rate_l:12,.0f} lines/s")
     print(f"(b) arconsole decode+decide              : {rate_b:12,.0f} lines/s"
           "  (repeated-key check included)")
+    if jiter_checked is not None:
+        print(f"(j) jiter, repeated keys refused        : {rates[8]:12,.0f} lines/s"
+              f"  (j/a {rates[8] / rate_a:.2f}: parsing alone)")
     print(f"ratio b/a: {rate_b / rate_a:.2f}   b/c: {rate_b / rate_c:.2f}   "
           f"b/l: {rate_b / rate_l:.2f}")
     print("where (b) goes, in microseconds per line:")

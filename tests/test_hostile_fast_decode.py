@@ -19,11 +19,11 @@ import json
 
 import pytest
 
-from arconsole.alerts import jsonreader
+from arconsole.alerts import jsonreader, rule_groups
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.jsonreader import decode_alert_line
-from arconsole.alerts.model import AlertError
-from arconsole.alerts.quick_shapes import QuickLine
+from arconsole.alerts.model import Alert, AlertError
+from arconsole.alerts.quick_shapes import QuickLine, QuickRule
 
 STAMP = "2026-01-01T00:00:00.123+0000"
 
@@ -153,6 +153,9 @@ def test_the_quick_structs_accept_no_other_spelling_of_a_decision_key() -> None:
                         check(sub, below, f"{path}{field}.")
 
     check(QuickLine, DECISION_KEYS, "")
+    rule_keys = DECISION_KEYS["rule"]
+    assert isinstance(rule_keys, dict)
+    check(QuickRule, rule_keys, "rule.")  # the line's rule is decoded on its own
 
 
 # ------------------------------------------------------------------ a rule seen before
@@ -219,3 +222,167 @@ def test_rules_are_remembered_by_bytes_not_by_their_decoded_values() -> None:
     assert as_text.rule_id == as_number.rule_id == "5797"
     assert as_text.group_string == as_number.group_string
     assert json.loads(as_number.raw)["rule"]["id"] == 5797
+
+
+# The firedtimes of a seen rule is the one place a rule known by its bytes may differ: only
+# digits pass there; anything else is read as a rule not seen yet (and refused when crafted).
+_SEEN_GROUPS = "syslog,sshd,authentication_failed,pci_dss_10.2.4,gdpr_IV_35.7.d,"
+
+
+@pytest.mark.parametrize(("fired", "groups"), [
+    ('7,"groups":["web","attack"]', None),  # a second `groups` where the counter goes
+    ('7,"level":15', None),  # a second `level`
+    ('7,"Groups":["web"]', None),  # another case: cJSON's `groups`
+    ('7,"x":1', _SEEN_GROUPS),  # a member the quick structs don't know: the checked reading
+    ('"7"', _SEEN_GROUPS), ("-7", _SEEN_GROUPS), ("7.5", _SEEN_GROUPS), ("7e2", _SEEN_GROUPS),
+    ("null", _SEEN_GROUPS), ('{"n":7}', _SEEN_GROUPS),
+], ids=["groups", "level", "case", "unknown", "string", "negative", "float", "exponent", "null",
+        "object"])
+def test_only_digits_stand_for_the_firedtimes_of_a_seen_rule(
+        fired: str, groups: str | None) -> None:
+    seen = decode_alert_line(sshd(rule("5796", fired=1)))
+    assert seen.group_string == _SEEN_GROUPS
+    assert decode_alert_line(sshd(rule("5796", fired=2))).group_string is seen.group_string
+    line = sshd(rule("5796").replace('"firedtimes":7', f'"firedtimes":{fired}'))
+    assert jsonreader._encode(jsonreader._decode_fast(line)) == line  # Wazuh's layout
+    if groups is None:
+        assert crafted_keys(line) is not None
+        with pytest.raises(AlertError, match=r"^crafted: "):
+            decode_alert_line(line)
+    else:
+        alert = decode_alert_line(line)
+        assert (alert.rule_id, alert.level, alert.group_string) == ("5796", 5, groups)
+
+
+def test_a_rule_that_starts_as_a_seen_one_gets_its_own_fields() -> None:
+    """Rules known by their first bytes (a level and a description's start) are told apart by
+    the rest: shorter, longer, other arrays; more of them than one key keeps stay right."""
+    decode_alert_line(sshd(rule("5795", fired=1)))
+    short = '{"level":5,"description":"sshd: Attempt to login","id":"5795","firedtimes":1}'
+    assert decode_alert_line(sshd(short)).group_string == ""
+    longer = rule("5795", fired=3).replace('"mail":false', '"mail":false,"cve":"x"')
+    assert decode_alert_line(sshd(longer)).group_string == _SEEN_GROUPS
+    variants = [rule("5795", fired=n, groups=f'"g{n}"', arrays="")
+                for n in range(jsonreader._SAME_KEY_LIMIT + 3)]
+    for _ in range(2):
+        for n, text in enumerate(variants):
+            assert decode_alert_line(sshd(text)).group_string == f"g{n},"
+    # the most recent ones are still known by their bytes
+    last = variants[-1].replace('"firedtimes":10', '"firedtimes":11')
+    assert decode_alert_line(sshd(last)).group_string is decode_alert_line(
+        sshd(variants[-1])).group_string
+
+
+def test_a_rule_not_written_compact_is_read_as_before() -> None:
+    """The line around it is Wazuh's layout, the rule is not (spaces): it is vouched for by
+    the slower readings, and a repeated key in it is still refused."""
+    spaced = rule("5794", fired=1).replace('"level":5', '"level": 5')
+    line = sshd(spaced)
+    assert jsonreader._encode(jsonreader._decode_fast(line)) == line  # the rule kept raw
+    assert decode_alert_line(line).group_string == _SEEN_GROUPS
+    repeated = spaced.replace('"mail":false', '"mail":false, "level":15')
+    with pytest.raises(AlertError, match=r"^crafted: "):
+        decode_alert_line(sshd(repeated))
+
+
+def test_a_rule_in_any_member_order_is_known_again_by_its_bytes() -> None:
+    """Wazuh writes a rule's compliance arrays in its ruleset's order, not always the quick
+    structs' one: such a rule is known again too, with its own order's group string."""
+    arrays = ',"gdpr":["IV_35.7.d"],"pci_dss":["10.2.4"]'
+    first = decode_alert_line(sshd(rule("5793", fired=1, arrays=arrays)))
+    assert first.group_string == "syslog,sshd,authentication_failed,gdpr_IV_35.7.d,pci_dss_10.2.4,"
+    again = decode_alert_line(sshd(rule("5793", fired=2, arrays=arrays)))
+    assert again.group_string is first.group_string
+
+
+def test_a_firedtimes_inside_mitre_lends_nothing() -> None:
+    """A rule whose first `"firedtimes":` is inside its `mitre`: the number that may change is
+    that one, and every rule known so reads as a fresh reading of it does."""
+    def text(inner: int, fired: int) -> str:
+        return rule("5792", fired=fired).replace(
+            '"mitre":{"id"', f'"mitre":{{"firedtimes":{inner},"id"')
+
+    lines = [sshd(text(inner, fired)) for inner, fired in ((7, 7), (9, 7), (7, 8), (3, 3))]
+    fresh = []
+    for line in lines:
+        jsonreader._rules_seen.clear()
+        fresh.append(decode_alert_line(line))
+    jsonreader._rules_seen.clear()
+    assert [decode_alert_line(line) for line in lines] == fresh  # each after the ones before
+    assert {(alert.rule_id, alert.group_string) for alert in fresh} == {("5792", _SEEN_GROUPS)}
+
+
+def test_a_rule_read_again_from_lines_laid_out_otherwise_is_kept_once() -> None:
+    """Lines whose members Wazuh's order doesn't hold (so their rule is decoded each time)
+    never crowd the other rules known by the same first bytes out."""
+    jsonreader._rules_seen.clear()
+    text = rule("5791", fired=1)
+    decode_alert_line(sshd(rule("5791", fired=1, groups='"other"')))
+    moved = ('{"agent":{"id":"001","name":"a"},"timestamp":"' + STAMP + '","rule":' + text
+             + ',"location":"x"}').encode()
+    for _ in range(jsonreader._SAME_KEY_LIMIT + 1):
+        assert decode_alert_line(moved).group_string == _SEEN_GROUPS
+    same_key = jsonreader._rules_seen[text.encode()[:jsonreader._KEY_SIZE]]
+    assert len(same_key) == 2
+
+
+# ------------------------------------------------------------------ against the exact path
+
+_EDITS = [
+    # (what, the text replaced, what replaces it) in the rule of `sshd()`
+    ("counter", '"firedtimes":7', '"firedtimes":8'),
+    ("counter as text", '"firedtimes":7', '"firedtimes":"7"'),
+    ("counter and a level", '"firedtimes":7', '"firedtimes":7,"level":15'),
+    ("counter and groups", '"firedtimes":7', '"firedtimes":7,"groups":["web"]'),
+    ("level before counter", '"level":5', '"level":5,"firedtimes":1'),
+    ("spaced counter", '"firedtimes":7', '"firedtimes": 7'),
+    ("level", '"level":5', '"level":12'),
+    ("level as text", '"level":5', '"level":"5"'),
+    ("id as number", '"id":"5710"', '"id":5710'),
+    ("escaped key", '"groups":', '"gr\\u006fups":'),
+    ("recased key", '"groups":', '"Groups":'),
+    ("nul key", '"groups":', '"groups\\u0000":'),
+    ("escaped value", '"sshd"', '"ss\\u0068d"'),
+    ("array order", '"pci_dss":["10.2.4"],"gdpr":["IV_35.7.d"]',
+     '"gdpr":["IV_35.7.d"],"pci_dss":["10.2.4"]'),
+    ("second array", '"gdpr":["IV_35.7.d"]', '"gdpr":["IV_35.7.d"],"gdpr":["II_5.1.f"]'),
+    ("mitre counter", '"mitre":{', '"mitre":{"firedtimes":7,'),
+    ("no counter", '"firedtimes":7,', ""),
+    ("unknown member", '"mail":false', '"mail":false,"x":1'),
+    ("description", "Attempt to login", "Attempt to log in"),
+]
+
+
+def _exact(line: bytes) -> Alert | str:
+    """The exact path's reading: the checked readings, never the quick one."""
+    try:
+        return jsonreader._checked_alert(line)
+    except AlertError as error:
+        return str(error)
+
+
+def _quick(line: bytes) -> Alert | str:
+    try:
+        return decode_alert_line(line)
+    except AlertError as error:
+        return str(error)
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_every_edit_of_a_rule_reads_as_the_exact_path_does(warm: bool) -> None:
+    """Each edit alone, then two at once, on cold caches or after the genuine rule (and each
+    edit before it) warmed them: the quick reading gives the exact path's Alert or refusal."""
+    genuine = sshd()
+    edited = [(what, rule().replace(old, new, 1)) for what, old, new in _EDITS]
+    edited += [(f"{what}, {then}", text.replace(old, new, 1))
+               for what, text in edited[:len(_EDITS)] for then, old, new in _EDITS
+               if then != what and old in text and text.replace(old, new, 1) != rule()]
+    assert len(edited) > 300
+    for what, text in edited:
+        line = sshd(text)
+        if not warm:
+            jsonreader._rules_seen.clear()
+            rule_groups.GROUPS_BY_ARRAYS.clear()
+        else:
+            decode_alert_line(genuine)
+        assert _quick(line) == _exact(line), what

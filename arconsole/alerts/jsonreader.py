@@ -19,11 +19,15 @@ for the line or handing it to the next:
    object on a decision path (the line, `rule`, `agent`, `data`, `data.win`, its `eventdata`,
    `syscheck`) declares the keys Wazuh and its ruleset usually write there, each decision key
    only as Wazuh spells it, and forbids the others: a key in another case, or holding a NUL,
-   fails the decode. Then the decoded value is encoded again: that gives back the line's exact
-   length unless a member was dropped somewhere, i.e. a key was repeated (an escaped spelling
-   decodes to the same name and is dropped as well: msgspec writes the shortest form of each
-   string, integers have one form, raw values are written as they were, so nothing is ever
-   written longer than it was and a dropped member cannot be made up for elsewhere).
+   fails the decode. Then the decoded value is encoded again (`round_trip`): that gives back
+   the line's exact length unless a member was dropped somewhere, i.e. a key was repeated (an
+   escaped spelling decodes to the same name and is dropped as well: msgspec writes the
+   shortest form of each string, integers have one form, raw values are written as they were,
+   so nothing is ever written longer than it was and a dropped member cannot be made up for
+   elsewhere). The rule is kept raw in that decode (a dozen members fewer to build and to
+   write again): a rule written as one seen before but for the digits of its `firedtimes` is
+   that rule; any other is decoded on its own (`QuickRule`) and held to the same two tests
+   (`_new_rule`).
    Everything out of the ordinary (a key Wazuh doesn't usually write, a number where Wazuh
    writes a string, whitespace, escapes in keys) goes on to
 2. checked: a line holding `\\u0000` goes straight to 3. Else the same length test on a decode
@@ -33,11 +37,11 @@ for the line or handing it to the next:
 
 A line Wazuh wrote is its own re-encoding byte for byte (the structs declare members in the
 order Wazuh writes them), which the quick reading checks with one comparison: then its rule,
-when written as a rule seen before but for `firedtimes`, is that rule, and its groups and group
-string are the ones remembered (`_remember_rule` says why comparing bytes is enough). The
-quick structs decode nothing of a member they only count (it stays a raw view of the line;
-absent ones stay `UNSET`) and are not tracked by the garbage collector; bench/decide.py
-measures the result against `orjson.loads` and msgspec's typed decode.
+when written as a rule seen before but for the digits of `firedtimes`, is that rule, and its
+fields, groups and group string are the ones remembered (`_remember_rule` says why comparing
+bytes is enough). The quick structs decode nothing of a member they only count (it stays a raw
+view of the line; absent ones stay `UNSET`) and are not tracked by the garbage collector;
+bench/decide.py measures the result against `orjson.loads` and msgspec's typed decode.
 
 The compliance arrays are decoded lazily (`rule_groups`): their raw bytes, in the line's order,
 are the key of a cache of rebuilt group strings (`rules_group` sees the order).
@@ -47,16 +51,16 @@ alerts.log (OSSEC's and Wazuh's text format) has no keys to repeat: `logreader` 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UNSET
 
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.model import TOO_DEEP, Alert, AlertError
 from arconsole.alerts.quick_shapes import QuickLine, QuickRule
+from arconsole.alerts.round_trip import lost_members, reencoded
 from arconsole.alerts.rule_groups import (
     CACHE_LIMIT,
     GROUPS_BY_ARRAYS,
@@ -67,7 +71,7 @@ from arconsole.safetext import literal
 
 __all__ = [
     "DECISION_KEYS", "MAX_LINE", "crafted_keys", "decode_alert_line", "groups_of",
-    "read_alerts_json",
+    "read_alerts_json", "rule_fields",
 ]
 
 MAX_LINE = 65536  # OS_MAXSTR
@@ -147,15 +151,21 @@ def _number_as_written(text: str) -> msgspec.Raw:
 _decode_fast = msgspec.json.Decoder(QuickLine).decode
 _decode_strict = msgspec.json.Decoder(_StrictLine, float_hook=_number_as_written).decode
 _decode_lenient = msgspec.json.Decoder(_Line).decode
-_encode_into = msgspec.json.Encoder().encode_into
-_per_thread = threading.local()  # a reused buffer for re-encoding, one per thread
 
-# rule id -> (the rule as written up to its firedtimes, the rule after them, groups, group
-# string, rule id as a string, the lengths of the first two): see `_remember_rule`.
-_rules_seen: dict[str | int, tuple[bytes, bytes, tuple[str, ...], str, str, int, int]] = {}
+# (rule id as a string, level, description, groups, group string): what the Alert holds
+_RuleFields = tuple[str, int, str, tuple[str, ...], str]
+# (written before the firedtimes' value, after it, their lengths, whether the rule has one, its
+# fields): a plain tuple, unpacked on every line (sooner than names or indexes are read)
+_RuleSeen = tuple[bytes, bytes, int, int, bool, _RuleFields]
+# Rules seen before, by the first `_KEY_SIZE` bytes of the rule as written (its level and the
+# start of its description) -> the rules written so (`_remember_rule`).
+_rules_seen: dict[bytes, tuple[_RuleSeen, ...]] = {}
+_KEY_SIZE = 48
+_SAME_KEY_LIMIT = 8  # rules kept under one key (a level and a description's start)
 _RULE_AFTER_TIMESTAMP = len(b'{"timestamp":"","rule":')  # + the timestamp's length
 _RULE_FIRST = len(b'{"rule":')
-_MARK = msgspec.Raw(b"\0")  # never in JSON text: stands for the firedtimes
+_FIREDTIMES = b'"firedtimes":'
+_decode_rule = msgspec.json.Decoder(QuickRule).decode
 _encode = msgspec.json.Encoder().encode
 # Keys on a decision path inside the open objects, folded (see DECISION_KEYS).
 _DATA_NAMES = frozenset(("srcip", "dstuser", "win"))
@@ -179,40 +189,36 @@ def decode_alert_line(line: bytes) -> Alert:
         decoded = _decode_fast(line)
     except msgspec.DecodeError:  # not plain, or not JSON: the next reading says which
         return _checked_alert(line)
-    try:
-        encoded = _per_thread.buffer
-    except AttributeError:
-        encoded = _per_thread.buffer = bytearray()
-    _encode_into(decoded, encoded)
-    rule = decoded.rule
-    rule_id = rule.id
+    encoded = reencoded(decoded)
+    written = decoded.rule  # the rule as written: a rule seen before is known by its bytes
     timestamp = decoded.timestamp
+    rule: _RuleFields | None = None
     if encoded == line:
         # A line written as Wazuh writes it, its own re-encoding byte for byte. Its rule
-        # starts after the timestamp; one written as a rule seen before but for its
-        # `firedtimes` is that rule (`_remember_rule`, `_written_at`, inlined here).
+        # starts after the timestamp; one written as a rule seen before but for the digits of
+        # its `firedtimes` is that rule (`_remember_rule` says why).
         start = len(timestamp) + _RULE_AFTER_TIMESTAMP if timestamp else _RULE_FIRST
-        seen = _rules_seen.get(rule_id)
-        if seen is not None:
-            end = start + seen[5]
-            firedtimes = rule.firedtimes
-            after = end + (0 if firedtimes is UNSET else len(firedtimes))  # type: ignore[arg-type]
-            # (slices compare sooner than `startswith(text, start)` parses its arguments)
-            if line[start:end] == seen[0] and line[after:after + seen[6]] == seen[1]:
-                groups = seen[2]
-                group_string = seen[3]
-                rule_id = seen[4]
-            else:
-                groups, group_string = groups_of(line, rule, start)
-                rule_id = rule_id if type(rule_id) is str else str(rule_id)
-        else:
-            groups, group_string = groups_of(line, rule, start)
-            rule_id = rule_id if type(rule_id) is str else str(rule_id)
+        end = start + len(written)
+        # (a rule shorter than a key reads on into the line: no rule known fits it)
+        same_key = _rules_seen.get(line[start:start + _KEY_SIZE])
+        if same_key is not None:
+            for before, after, before_size, after_size, counted, fields in same_key:
+                split = start + before_size
+                tail = end - after_size
+                # (slices compare sooner than `startswith(text, start)` parses its arguments)
+                if line[start:split] == before and line[tail:end] == after and (
+                        line[split:tail].isdigit() if counted else split == end):
+                    rule = fields
+                    break
+        if rule is None:
+            rule = _new_rule(written, line)
     elif len(encoded) != size:  # a repeated key was dropped somewhere (or not plain)
         return _checked_alert(line)
     else:  # as long, but laid out otherwise (another order of members)
-        groups, group_string = groups_of(line, rule, -1)
-        rule_id = rule_id if type(rule_id) is str else str(rule_id)
+        rule = _new_rule(written, line)
+    if rule is None:  # a rule the quick reading cannot vouch for
+        return _checked_alert(line)
+    rule_id, level, description, groups, group_string = rule
     srcip = dstuser = filename = None
     data = decoded.data
     if data is not None:
@@ -237,8 +243,8 @@ def decode_alert_line(line: bytes) -> Alert:
         decoded.id,
         timestamp,
         rule_id,
-        rule.level,
-        rule.description,
+        level,
+        description,
         groups,
         group_string,
         None if agent is None else agent.id,
@@ -252,57 +258,96 @@ def decode_alert_line(line: bytes) -> Alert:
     )
 
 
-def _written_at(
-    line: bytes, start: int, before: bytes, after: bytes, firedtimes: msgspec.Raw | UnsetType
-) -> bool:
-    """The line writes `before` + its firedtimes + `after` from `start`."""
-    return line.startswith(before, start) and line.startswith(after, start + len(before) + (
-        0 if firedtimes is UNSET else len(firedtimes)))  # type: ignore[arg-type]
+def _new_rule(written: msgspec.Raw, line: bytes) -> _RuleFields | None:
+    """A rule not known by its bytes: decoded on its own and vouched for as the quick reading
+    vouches for a line (keys known and as Wazuh spells them, none repeated), then its fields,
+    remembered; None when it cannot be vouched for (a slower reading decides)."""
+    text = bytes(written)
+    try:
+        rule = _decode_rule(text)
+    except msgspec.DecodeError:  # another key, another type, not an object: a slower reading
+        return None
+    if lost_members(rule, text):  # a repeated key was dropped (or the rule is not compact)
+        return None
+    groups, group_string = groups_of(line, rule)
+    rule_id = rule.id
+    fields = (rule_id if type(rule_id) is str else str(rule_id), rule.level, rule.description,
+              groups, group_string)
+    _remember_rule(rule, text, fields)
+    return fields
 
 
-def groups_of(line: bytes, rule: QuickRule, start: int) -> tuple[tuple[str, ...], str]:
-    """The groups and group string of a rule not known yet, remembered when the line is its
-    own re-encoding and its rule starts at `start` (else -1)."""
+def rule_fields(written: msgspec.Raw, line: bytes) -> _RuleFields | None:
+    """(rule id as a string, level, description, groups, group string) of a line's rule
+    kept raw (`written`, the line's top-level `rule` value as written): a rule remembered
+    (`_remember_rule`) is known by its text, any other is decoded and vouched for on its own
+    (`_new_rule`); None when it cannot be vouched for. For a reader whose lines are not laid
+    out as `decode_alert_line`'s (`ar_lines`): that one looks rules up the same way, inline,
+    in the line itself. `AlertError` from the arrays (`groups_of`)."""
+    text = bytes(written)
+    same_key = _rules_seen.get(text[:_KEY_SIZE])
+    if same_key is not None:
+        end = len(text)
+        for before, after, before_size, after_size, counted, fields in same_key:
+            tail = end - after_size
+            if text[:before_size] == before and text[tail:] == after and (
+                    text[before_size:tail].isdigit() if counted else before_size == end):
+                return fields
+    return _new_rule(written, line)
+
+
+def groups_of(line: bytes, rule: QuickRule) -> tuple[tuple[str, ...], str]:
+    """The groups and group string of a rule not known yet (the line tells the arrays' order)."""
     key = arrays_key(line, rule)
     try:
-        groups, group_string = GROUPS_BY_ARRAYS[key]
+        return GROUPS_BY_ARRAYS[key]
     except KeyError:
-        groups, group_string = rebuild_groups(rule, line, key)
-    if start >= 0:
-        _remember_rule(rule, line, start, groups, group_string)
-    return groups, group_string
+        return rebuild_groups(rule, line, key)
 
 
-def _remember_rule(
-    rule: QuickRule, line: bytes, start: int, groups: tuple[str, ...], group_string: str
-) -> None:
-    """Remember a rule as its line writes it, around its `firedtimes` (the one member that
-    changes from alert to alert), to know it again by comparing bytes.
+def _remember_rule(rule: QuickRule, text: bytes, fields: _RuleFields) -> None:
+    """Remember a rule vouched for (`_new_rule`) as written, around the value of its
+    `firedtimes` (the one member that changes from alert to alert), to know it again by its
+    bytes.
 
-    The line is its own re-encoding, so the rule is written from `start` exactly as msgspec
-    encodes it: `before` + firedtimes + `after`, a whole JSON object (`after` ends with its
-    `}`). A later line, also its own re-encoding, whose rule starts with `before` and goes on
-    with `after` once past its own firedtimes holds the same rule: a JSON value ends where its
-    text says, so member by member the rules are the same, their arrays in the same order.
-    `start` is where a rule begins after a plain timestamp (ASCII, nothing escaped); after any
-    other timestamp it points earlier, into the timestamp's string or the `","rule":` after
-    it, where the `{"level":` that `before` starts with cannot occur (a quote inside a string
-    is escaped, and the string's own closing quote is followed by a comma).
+    `text` is the rule as the line writes it, compact, no key repeated or unknown, its arrays
+    all strings: `before` + the digits of a firedtimes + `after`, where `before` ends with
+    `"firedtimes":` (a key: a quote inside a string is escaped, and a string's closing quote
+    is followed by `,`, `:`, `]` or `}`, never by a name) and `after` starts with `,` or `}`.
+    A later rule, in a line its own re-encoding (so the quick reading knows where the rule
+    starts, and by its raw length where it ends), written as `before` + digits + `after` is
+    the same text with one number in place of another, the value of a `firedtimes` key:
+    member by member the same keys, none repeated, and the same values for all that decisions
+    read (no decision member's value can hold an object). A rule written without a firedtimes
+    is known by its whole text. Only a rule whose first `_KEY_SIZE` bytes come before the
+    counter is remembered (it is looked up by them).
+
+    Where the rule is looked for: after a plain timestamp (ASCII, nothing escaped) exactly
+    where it starts; after any other one earlier, into the timestamp's string or the
+    `","rule":` after it, where the `{"` that `before` starts with cannot occur (a quote inside
+    a string is escaped), so no rule is known there.
     """
     firedtimes = rule.firedtimes
     if firedtimes is UNSET:
-        before, after = _encode(rule), b""
+        before, after = text, b""
     else:
-        marked = _encode(msgspec.structs.replace(rule, firedtimes=_MARK))
-        before, _, after = marked.partition(bytes(_MARK))
-    if not _written_at(line, start, before, after, firedtimes):
-        return  # (not where the rule was expected: never taken for a seen one)
-    rule_id = rule.id
+        split = text.find(_FIREDTIMES) + len(_FIREDTIMES)
+        value = bytes(firedtimes)
+        after = text[split + len(value):]
+        if (split < len(_FIREDTIMES) or not value.isdigit()
+                or not text.startswith(value, split) or after[:1] not in (b",", b"}")):
+            return  # a counter written otherwise, or another `firedtimes` first (in `mitre`)
+        before = text[:split]
+    if len(before) < _KEY_SIZE:
+        return
+    seen: _RuleSeen = (before, after, len(before), len(after), firedtimes is not UNSET, fields)
+    key = before[:_KEY_SIZE]
+    same_key = _rules_seen.get(key, ())
+    if any(known[:2] == (before, after) for known in same_key):
+        return  # (known already: read again from a line not laid out as Wazuh does)
     if len(_rules_seen) >= CACHE_LIMIT:
         _rules_seen.clear()
-    _rules_seen[rule_id] = (
-        before, after, groups, group_string, rule_id if type(rule_id) is str else str(rule_id),
-        len(before), len(after))
+    _rules_seen[key] = (*same_key[-(_SAME_KEY_LIMIT - 1):], seen)
 
 
 def _checked_alert(line: bytes) -> Alert:
@@ -322,13 +367,8 @@ def _decode_checked(line: bytes) -> _Line:
         raise AlertError(f"not JSON: {_plain(error)}") from None
     data = decoded.data
     syscheck = decoded.syscheck
-    try:
-        buffer = _per_thread.buffer
-    except AttributeError:
-        buffer = _per_thread.buffer = bytearray()
-    _encode_into(decoded, buffer)
     if (
-        len(buffer) != len(line)  # a repeated key was dropped somewhere
+        lost_members(decoded, line)  # a repeated key was dropped somewhere
         or (data and not _data_clear(data))
         or (syscheck and _recased(syscheck, _SYSCHECK_NAMES))
     ):

@@ -6,8 +6,9 @@ the decode and sends the line to the slower readings, which give the same result
 decide speed, never outcome. A member decisions don't read is kept as a raw view of the line
 (`_Raw`, left `UNSET` when absent): it is only there to be counted when the decoded value is
 encoded again (see `jsonreader`). Members are declared in the order Wazuh writes them, so that
-a line Wazuh wrote is its own re-encoding byte for byte (what lets `jsonreader` know a rule seen
-before by comparing bytes) and msgspec finds each key where it looks first. None of these
+a line Wazuh wrote is its own re-encoding byte for byte (what tells `jsonreader` where the rule
+starts, to know a rule seen before by its bytes) and msgspec finds each key where it looks
+first. None of these
 structs is tracked by the garbage collector (they hold no cycle).
 """
 
@@ -25,7 +26,8 @@ _Raw = msgspec.Raw | UnsetType  # a member Wazuh writes that decisions don't rea
 class QuickRule(
     msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False, kw_only=True
 ):
-    """`rule`, its members in the order Wazuh writes them (the arrays last)."""
+    """`rule`, its members in the order Wazuh writes them (the arrays last): decoded from the
+    rule's own text, for a rule not known yet by its bytes."""
 
     level: int
     description: str = ""
@@ -157,10 +159,12 @@ class QuickLine(
     msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False, kw_only=True
 ):
     """The line, its members in the order Wazuh writes them: re-encoded, a line Wazuh wrote
-    comes out byte for byte."""
+    comes out byte for byte. Its rule is kept as written (one raw view, not a dozen members):
+    a rule seen before is known by its bytes, another is decoded on its own as a `QuickRule`
+    and vouched for the same way (`jsonreader._new_rule`)."""
 
     timestamp: str = ""
-    rule: QuickRule
+    rule: msgspec.Raw
     agent: _QuickAgent | None = None
     manager: _Raw = UNSET
     id: str = ""
