@@ -3,6 +3,7 @@
 Plain script (not a test): prints rates and ratios against baselines measured in the same run.
 
     python bench/fleet.py [--responses 10000] [--updates 20000] [--rounds 3]
+                          [--engine-alerts 20000] [--engine-rounds 5]
 
 Part 1: N alerts, each firing one `local` response for an agent, through a real engine with
 `--agent-transport wazuh-queue` to a real Unix datagram socket drained by another process
@@ -28,6 +29,11 @@ machine slow all alike). What the intake's decoder adds to a line that is not an
 measured too: the baseline itself uses the general decoder, unchanged. `bench/fleet_floor.py`
 splits an update into what it cannot do without, to show where the floor of this design lies.
 
+Part 3, beside part 2's (bare) ratio and not in its place: the same comparison through the whole
+engine, as `arconsole run --from-start` reads them (`bench/fleet_engine.py`): a dry-run engine
+with run's event log reading a file of AR log alerts (651 adds, 652 deletes) against one of
+realistic alerts whose responses fire (bench/backlog.py's), taking turns; median and range.
+
 Both the delivery records and the fleet rows are written to files beside the state file on
 the way (the spool, the rows log) and indexed into SQLite later, in batches (when listed, at
 start, past a size): that deferred cost per record is measured and printed too, with the
@@ -41,6 +47,7 @@ import asyncio
 import gc
 import json
 import multiprocessing
+import os
 import socket
 import sys
 import tempfile
@@ -56,7 +63,7 @@ from arconsole.alerts.jsonreader import decode_alert_line
 from arconsole.engine.clock import ManualClock
 from arconsole.engine.engine import Engine
 from arconsole.engine.fleet_store import FleetStore
-from arconsole.engine.options import EngineOptions
+from arconsole.engine.options import EngineOptions, Mode
 
 CONF = """<ossec_config>
   <cluster><node_name>node01</node_name></cluster>
@@ -446,6 +453,10 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3,
                         help="delivery: best of this many rounds, stage and raw sends alike")
+    parser.add_argument("--engine-alerts", type=int, default=20_000,
+                        help="through the engine: lines in each file")
+    parser.add_argument("--engine-rounds", type=int, default=5,
+                        help="through the engine: rounds, the two files taking turns")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -508,6 +519,12 @@ def main() -> None:
         print(f"  deferred: indexing the rows log into SQLite {fleet.deferred * 1e6:.1f} us/row "
               f"(distinct rows only; at start, past 16 MiB, when listed); paid inline the CPU "
               f"ratio would be {all_in / decisions.cpu:.2f}")
+    from bench.fleet_engine import compare, report  # imports this module: not at the top
+
+    with tempfile.TemporaryDirectory(prefix="arconsole-fleet-engine-") as folder:
+        engine = compare(Path(folder), args.engine_alerts, args.engine_rounds)
+    print("\n".join(report(engine, Mode.DRY_RUN)))
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores, shared)")
 
 
 if __name__ == "__main__":
