@@ -138,7 +138,7 @@ async def replay(home: Path, alerts: Path, count: int, state: Path, mode: Mode,
 class Comparison(NamedTuple):
     ar: list[Run]
     alerts: list[Run]
-    count: int
+    lines: int  # in each file
     adds: int
     deletes: int
 
@@ -189,7 +189,7 @@ def spread(values: list[float]) -> str:
 
 
 def report(result: Comparison, mode: Mode) -> list[str]:
-    count = result.count
+    count = result.lines
 
     def rates(runs: list[Run]) -> str:
         wall = sorted(count / r.wall for r in runs)
