@@ -23,7 +23,8 @@ engine (`--mode`) reads from the start:
 each until every line is handled and all work done (start included, as bench/backlog.py),
 alerts/s and CPU per alert, the two files taking turns in each round (after a round to warm up,
 dropped), a fresh state file each run; the ratio (a)/(b) per round, median and range. Both
-runs subscribe `arconsole run`'s event log (to /dev/null) as run does. `--profile` prints
+runs subscribe `arconsole run`'s event log (to /dev/null) as run does; (a) is also run with no
+subscriber, to show what the event per fleet row and its log line cost. `--profile` prints
 cProfile's top functions for one run of each instead.
 """
 
@@ -103,10 +104,10 @@ class _Counting:
 
 
 async def replay(home: Path, alerts: Path, count: int, state: Path, mode: Mode,
-                 agents: Path | None) -> Run:
+                 agents: Path | None, logged: bool = True) -> Run:
     """A dry-run (or observing) engine reading `alerts` from the start (`agents`: its
-    `--agents`), with `arconsole run`'s event log subscribed, until all `count` lines are
-    handled and its work is done."""
+    `--agents`), with `arconsole run`'s event log subscribed (unless not `logged`), until all
+    `count` lines are handled and its work is done."""
     options = EngineOptions(
         config_path=home / "etc" / "ossec.conf", home=home, alerts_path=alerts,
         state_path=state, mode=mode, from_start=True, watch_config=False,
@@ -115,13 +116,20 @@ async def replay(home: Path, alerts: Path, count: int, state: Path, mode: Mode,
     engine = Engine(options)
     logger = EventLogger(_Counting())  # type: ignore[arg-type]
     subscription = engine.bus.subscribe(idle_alerts=False)  # as `arconsole run` does
+    if not logged:
+        subscription.close()  # no event is built at all
     printer = asyncio.create_task(logger.follow(subscription))
     began, cpu = time.perf_counter(), time.process_time()
     await engine.start()
     gc.freeze()  # as `arconsole run` does once started
     stats = engine.stats
+    seen, still = 0, time.monotonic()
     while stats.alerts + stats.input_errors < count:
         await asyncio.sleep(0.01)
+        if stats.alerts + stats.input_errors > seen:
+            seen, still = stats.alerts + stats.input_errors, time.monotonic()
+        elif time.monotonic() - still > 60:
+            raise RuntimeError(f"{alerts.name}: stuck at {seen} of {count} lines")
     await engine.drain()
     await asyncio.sleep(0)  # the turn's write-behind (fleet rows) runs
     wall, cpu = time.perf_counter() - began, time.process_time() - cpu
@@ -138,6 +146,7 @@ async def replay(home: Path, alerts: Path, count: int, state: Path, mode: Mode,
 class Comparison(NamedTuple):
     ar: list[Run]
     alerts: list[Run]
+    ar_unlogged: list[Run]  # (a) with no event log subscribed
     lines: int  # in each file
     adds: int
     deletes: int
@@ -167,20 +176,24 @@ def compare(folder: Path, count: int, rounds: int, seed: int = 7,
     inventory = home / "agents.json"
     ar_runs: list[Run] = []
     alert_runs: list[Run] = []
+    unlogged: list[Run] = []
     # Round 0 warms up (the first run of each imports what the engine loads lazily): dropped.
     for round_ in range(rounds + 1):
-        order = [(ar_path, inventory, ar_runs), (alerts_path, None, alert_runs)]
+        order = [(ar_path, inventory, ar_runs), (alerts_path, None, alert_runs),
+                 (ar_path, inventory, unlogged)]
         for path, agents, runs in order if round_ % 2 == 0 else order[::-1]:
-            state = home / "var" / "arconsole" / f"state-{path.stem}-{round_}.db"
-            run = asyncio.run(replay(home, path, count, state, mode, agents))
+            # A state file of its own: a stored read position would skip the whole file.
+            state = home / "var" / "arconsole" / f"state-{round_}-{id(runs)}.db"
+            run = asyncio.run(replay(home, path, count, state, mode, agents,
+                                     logged=runs is not unlogged))
             if round_:
                 runs.append(run)
             gc.collect()
-    for run in ar_runs:
+    for run in ar_runs + unlogged:
         assert run.updates == count, f"{run.updates} fleet updates of {count} AR lines"
     for run in alert_runs:
         assert run.fired > 0 and run.updates == 0
-    return Comparison(ar_runs, alert_runs, count, adds, deletes)
+    return Comparison(ar_runs, alert_runs, unlogged, count, adds, deletes)
 
 
 def spread(values: list[float]) -> str:
@@ -198,6 +211,8 @@ def report(result: Comparison, mode: Mode) -> list[str]:
                 f"{cpu[len(cpu) // 2]:.1f} us CPU/alert ({cpu[0]:.1f}-{cpu[-1]:.1f})")
 
     fired = result.alerts[0].fired
+    logged = sorted(r.cpu for r in result.ar)[len(result.ar) // 2]
+    unlogged = sorted(r.cpu for r in result.ar_unlogged)[len(result.ar_unlogged) // 2]
     return [
         f"through the engine, as `arconsole run --from-start` reads them ({mode} engine, "
         f"{count:,} lines a file, {len(result.ar)} rounds taking turns, median (range)):",
@@ -207,6 +222,8 @@ def report(result: Comparison, mode: Mode) -> list[str]:
         f"  ratio (a)/(b) through the engine: {spread(result.ratios(cpu=True))} per CPU "
         f"second, {spread(result.ratios(cpu=False))} wall (not the target's ratio: that "
         "is bench/fleet.py's bare one)",
+        "  (a) with no event log subscribed (no event built per row): " + rates(result.ar_unlogged)
+        + f"; run's log costs the AR path {(logged - unlogged) / count * 1e6:.1f} us/alert",
     ]
 
 
