@@ -14,6 +14,7 @@ from arconsole.engine.events import (
     ConfigLoaded,
     ConfigRejected,
     Event,
+    FleetChanged,
     InputError,
     Notice,
     OperatorAction,
@@ -68,6 +69,15 @@ def _block_changed(event: BlockChanged) -> tuple[str, str]:
                                       if event.change == "failed" else ""))
 
 
+def _fleet_changed(event: FleetChanged) -> tuple[str, str]:
+    # One line per row an agent's AR log changed, as `_block_changed` for the server's.
+    row = event.row
+    end = "" if event.change == "lifted" else f", expected end {row.get('expected_end')}"
+    return "info", (f"fleet row {event.change}: {_safe(str(row.get('row_key')))} (agent "
+                    f"{_safe(str(row.get('agent_name')))}, rule {_safe(str(row.get('last_rule')))}"
+                    f"{end})")
+
+
 def _undelivered(event: Undelivered) -> tuple[str, str]:
     return "warning", (f"{event.response} for agent {event.target} (alert {event.alert_id}) "
                        "not delivered: no agent transport configured")
@@ -112,6 +122,7 @@ _DESCRIBERS: dict[type[Event], Callable[[Any], tuple[str, str]]] = {
     InputError: _input_error,
     ScriptRan: _script_ran,
     BlockChanged: _block_changed,
+    FleetChanged: _fleet_changed,
     Undelivered: _undelivered,
     ConfigLoaded: _config_loaded,
     ConfigRejected: _config_rejected,

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
+import math
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -527,7 +530,7 @@ def describe_end(row: FleetRow) -> str:
     end = expected_end(row)
     if end is None:
         return "unknown" if row.timeout_max is None else "never (stateless)"
-    low, high = (dt.datetime.fromtimestamp(t).strftime("%H:%M:%S") for t in end)
+    low, high = clock_time(end[0]), clock_time(end[1])
     return low if row.timeout_min == row.timeout_max else f"{low}..{high}"
 
 
@@ -537,5 +540,18 @@ def consequence(row: FleetRow) -> str:
     if end is None:
         return "the agent keeps its own timer (its end is unknown); a repeat before then is " \
                "not re-blocked"
-    until = dt.datetime.fromtimestamp(end[1]).strftime("%H:%M:%S")
+    until = clock_time(end[1])
     return f"the agent keeps its own timer until {until}; a repeat before then is not re-blocked"
+
+
+def clock_time(at: float) -> str:
+    """`HH:MM:SS` of the local time `at` falls in, as `blocks list` and the console show
+    times. Each row's event carries its end (`describe_end`), and a local-time conversion
+    costs more than the rest of the event: the ends of a burst of rows fall within a few
+    seconds, so each second is converted once."""
+    return _clock_second(math.floor(at))
+
+
+@functools.lru_cache(maxsize=1024)
+def _clock_second(second: int) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(second))
