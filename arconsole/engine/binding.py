@@ -119,7 +119,9 @@ def bind_one(
             reasons.append(f"{ids_text} lists rule {rule_id}")
         else:
             read = ",".join(str(i) for i in response.rules_ids) or "no id"
-            reasons.append(f"rule {literal(rule_id)} is not in {ids_text} (read as {read})")
+            # How Wazuh reads the list, when that is not what it says.
+            read_as = "" if read == response.rules_id else f" (read as {read})"
+            reasons.append(f"rule {literal(rule_id)} is not in {ids_text}{read_as}")
     verdict = "bound" if hit else "not bound"
     return hit, (f"{verdict}: " + "; ".join(reasons),)
 
