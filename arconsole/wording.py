@@ -1,7 +1,7 @@
 """Counted nouns for operator messages: `1 block`, `2 blocks`, `1 entry`, `0 entries`.
 
 A neutral helper (no arconsole imports), so that every layer says a count the same way and
-none prints `1 block(s)` or `1 blocks`.
+none prints a hedged plural or `1 blocks`.
 """
 
 from __future__ import annotations

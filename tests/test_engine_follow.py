@@ -483,7 +483,7 @@ def test_skip_backlog_older_than_acts_only_on_recent_alerts(tmp_path: Path, name
     assert set(found) == recent and all(r == ["continue"] for r in found.values())
     log = engine.text()
     assert "is older than 3600s: not acted on" in log
-    assert "6 alert(s) older than 3600s were not acted on" in log
+    assert "6 alerts older than 3600s were not acted on" in log
     assert "skipped" not in log
     assert ("multi-line records" in log) == (name != "alerts.json")
 

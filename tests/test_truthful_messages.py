@@ -6,12 +6,15 @@ the property that was missing.
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from arconsole.engine.options import Mode
+from arconsole.wording import counted
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -65,3 +68,50 @@ def test_explain_text_counts_agree_and_a_block_without_command_is_named_so(
     assert "  -  #2 firewall-drop0 (line 1): not bound: rule 5712 is not in " \
         "<rules_id>5710</rules_id>\n" in out
     assert "\n1 alert, 1 unreadable; fired: nothing\n" in out
+
+
+def test_counted_agrees_with_its_number() -> None:
+    assert [counted(n, "block") for n in (0, 1, 2)] == ["0 blocks", "1 block", "2 blocks"]
+    assert counted(1, "entry", "entries") == "1 entry"
+    assert counted(3, "entry", "entries") == "3 entries"
+
+
+PLURAL_HEDGE = re.compile(r"[a-z]\(s\)")
+
+
+def test_no_message_hedges_a_plural_with_s_in_brackets() -> None:
+    """'1 block(s) restored', '3 error(s)': every count says its noun in the right number
+    (`counted`). frozen.py's TypeErrors are for developers, not operators."""
+    found = []
+    for path in sorted((REPO / "arconsole").rglob("*.py")):
+        if path.name == "frozen.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and PLURAL_HEDGE.search(node.value):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.value!r}")
+    assert found == []
+
+
+ERRORS_CONF = """<ossec_config>
+<command><name>x</name><executable>x</executable><expect>srcip</expect></command>
+""" + "".join(f"<active-response><command>y{n}</command><location>local</location>"
+              "<level>3</level></active-response>\n" for n in range(7)) + "</ossec_config>\n"
+
+
+def test_explain_names_the_flavour_s_daemon_and_says_how_many_errors_it_left_out(
+    tmp_path: Path,
+) -> None:
+    """An OSSEC config with errors: 'Wazuh would refuse to start with it' was said for OSSEC
+    too, and only the first five errors were listed, with no word of the others."""
+    conf = tmp_path / "ossec.conf"
+    conf.write_text(ERRORS_CONF)
+    done = subprocess.run([sys.executable, "-m", "arconsole", "explain", "--format", "jsonl",
+                           "--flavour", "ossec", str(conf)], input="", capture_output=True,
+                          text=True, timeout=60, check=False, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0] == (f"arconsole explain: {conf} has 7 errors; OSSEC would refuse to start "
+                        "with it. The decisions below use the blocks that could be read.")
+    assert len(lines) == 1 + 5 + 1
+    assert lines[-1] == f"  ... and 2 more: arconsole check {conf}"

@@ -15,6 +15,7 @@ from arconsole.commands.engine_args import (
     options_from_args,
 )
 from arconsole.commands.errors import CommandError, report
+from arconsole.wording import counted
 
 
 def register(subparsers: Any) -> None:
@@ -68,7 +69,7 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     logger.line(
         f"engine started: mode {options.mode}, config {options.config_path} "
         f"(generation {engine.generation}), alerts {options.alerts_path}, "
-        f"state {options.state_path}, {len(engine.blocks)} block(s) restored"
+        f"state {options.state_path}, {counted(len(engine.blocks), 'block')} restored"
     )
     # The start-up heap (modules, config, restored blocks) lives as long as the process: out of
     # the collector's sight, a full collection no longer stalls the loop for 30-70 ms scanning it.
@@ -81,7 +82,8 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     printer.cancel()
     logger.line(
         f"stopped after {time.time() - engine.stats.started_at:.0f}s: "
-        f"{engine.stats.alerts} alerts, {engine.stats.fired} responses, "
-        f"{engine.stats.input_errors} unreadable lines, {len(engine.blocks)} block(s) kept"
+        f"{counted(engine.stats.alerts, 'alert')}, {counted(engine.stats.fired, 'response')}, "
+        f"{counted(engine.stats.input_errors, 'unreadable line')}, "
+        f"{counted(len(engine.blocks), 'block')} kept"
     )
     return 0

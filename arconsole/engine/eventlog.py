@@ -22,6 +22,7 @@ from arconsole.engine.events import (
     Undelivered,
 )
 from arconsole.safetext import literal
+from arconsole.wording import counted
 
 
 def describe(event: Event) -> tuple[str, str]:
@@ -78,7 +79,7 @@ def _config_loaded(event: ConfigLoaded) -> tuple[str, str]:
 
 
 def _config_rejected(event: ConfigRejected) -> tuple[str, str]:
-    return "error", (f"config reload rejected ({event.errors} error(s)); keeping the last "
+    return "error", (f"config reload rejected ({counted(event.errors, 'error')}); keeping the last "
                      f"good config: {event.first_error}")
 
 
