@@ -115,3 +115,16 @@ def test_explain_names_the_flavour_s_daemon_and_says_how_many_errors_it_left_out
                         "with it. The decisions below use the blocks that could be read.")
     assert len(lines) == 1 + 5 + 1
     assert lines[-1] == f"  ... and 2 more: arconsole check {conf}"
+
+
+def test_the_config_outline_counts_diagnostics_in_the_right_number() -> None:
+    """'Diagnostics (1 errors, 1 warnings)'."""
+    from arconsole.config.loader import load_config_text
+    from arconsole.console.config_outline import build_outline
+
+    config = load_config_text(
+        "<ossec_config><active-response><command>nope</command><location>local</location>"
+        "<level>3</level><agent_id>001</agent_id></active-response></ossec_config>",
+        "ossec.conf")
+    titles = [item.title for item in build_outline(config).children]
+    assert "Diagnostics (1 error, 1 warning)" in titles, titles
