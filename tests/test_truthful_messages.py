@@ -9,8 +9,10 @@ from __future__ import annotations
 import ast
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from arconsole.engine.options import Mode
@@ -128,3 +130,51 @@ def test_the_config_outline_counts_diagnostics_in_the_right_number() -> None:
         "ossec.conf")
     titles = [item.title for item in build_outline(config).children]
     assert "Diagnostics (1 error, 1 warning)" in titles, titles
+
+
+def test_run_start_line_counts_only_the_blocks_it_restored(tmp_path: Path) -> None:
+    """On a fresh state file with --from-start, the backlog's blocks were counted as
+    'restored' when the start line was written after the backlog was read."""
+    from tests.engine_support import alert_line, command, make_home, recorder, response
+
+    home = make_home(tmp_path, [command("rec")], [response("rec", level=5, timeout=600)],
+                     {"rec": recorder()})
+    alerts = home / "logs" / "alerts" / "alerts.json"
+    alerts.write_bytes(b"".join(alert_line(f"1.{n}", srcip=f"203.0.113.{n}") + b"\n"
+                                for n in range(1, 4)))
+    log = home / "engine.log"
+    with log.open("ab") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
+             "--from-start", "--mode", "dry-run"], stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 30
+        while log.read_text().count("block added:") < 3 \
+                or "engine started" not in log.read_text():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    text = log.read_text()
+    started = [line for line in text.splitlines() if "engine started" in line]
+    assert len(started) == 1 and started[0].endswith(", 0 blocks restored"), text
+    assert text.count("block added:") == 3
+    assert "3 blocks kept" in text
+    # The next start brings the three back from the state file, and says so.
+    with log.open("ab") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
+             "--mode", "dry-run"], stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 30
+        while log.read_text().count("engine started") < 2:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    started = [line for line in log.read_text().splitlines() if "engine started" in line]
+    assert started[1].endswith(", 3 blocks restored"), started

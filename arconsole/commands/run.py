@@ -66,10 +66,13 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
         logger.flush(subscription)
         printer.cancel()
         return report(error.message, error.status)
+    # Only the blocks the state file brought back: a backlog read at start (--from-start)
+    # may already have added others by now.
+    restored = sum(1 for block in engine.blocks.values() if block.restored)
     logger.line(
         f"engine started: mode {options.mode}, config {options.config_path} "
         f"(generation {engine.generation}), alerts {options.alerts_path}, "
-        f"state {options.state_path}, {counted(len(engine.blocks), 'block')} restored"
+        f"state {options.state_path}, {counted(restored, 'block')} restored"
     )
     # The start-up heap (modules, config, restored blocks) lives as long as the process: out of
     # the collector's sight, a full collection no longer stalls the loop for 30-70 ms scanning it.
