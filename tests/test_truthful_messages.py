@@ -178,3 +178,27 @@ def test_run_start_line_counts_only_the_blocks_it_restored(tmp_path: Path) -> No
         process.wait(timeout=30)
     started = [line for line in log.read_text().splitlines() if "engine started" in line]
     assert started[1].endswith(", 3 blocks restored"), started
+
+
+def test_the_run_log_says_a_dry_run_ran_nothing_and_who_all_is() -> None:
+    """'add (dry-run) ... continue: ok' said a script that never ran was ok (and 'continue'
+    alone did not say it is the engine's answer); 'for agent all' read as an agent named
+    all."""
+    from arconsole.engine.eventlog import describe
+    from arconsole.engine.events import ScriptRan, Undelivered
+
+    def ran(action: str, *, ok: bool = True, error: str | None = None) -> str:
+        return describe(ScriptRan(1.0, action, "active-response/bin/firewall-drop",
+                                  "firewall-drop-203.0.113.9", "continue", None, False, ok,
+                                  error, "", 0.0))[1]
+
+    assert ran("add (dry-run)") == ("add (dry-run) active-response/bin/firewall-drop key "
+                                    "firewall-drop-203.0.113.9, answered continue: nothing run")
+    assert ran("add") == ("add active-response/bin/firewall-drop key "
+                          "firewall-drop-203.0.113.9, answered continue: ok")
+    assert ran("add (dry-run)", ok=False, error="refused").endswith(": refused")
+    assert describe(Undelivered(1.0, "disable-account3600", "all", "1.1"))[1] == (
+        "disable-account3600 for all agents (alert 1.1) not delivered: no agent transport "
+        "configured")
+    assert describe(Undelivered(1.0, "firewall-drop600", "001", "1.1"))[1].startswith(
+        "firewall-drop600 for agent 001 (alert 1.1)")

@@ -53,9 +53,12 @@ def _input_error(event: InputError) -> tuple[str, str]:
 
 
 def _script_ran(event: ScriptRan) -> tuple[str, str]:
-    status = "ok" if event.ok else (event.error or (
-        "timed out" if event.timed_out else f"exit {event.returncode}"))
-    reply = f" {event.reply}" if event.reply else ""
+    if event.ok:  # a dry run's imagined run ran nothing: "ok" would say it worked
+        status = "nothing run" if event.action.endswith("(dry-run)") else "ok"
+    else:
+        status = event.error or ("timed out" if event.timed_out else f"exit {event.returncode}")
+    # The engine's answer to the script's check_keys ("continue" or "abort").
+    reply = f", answered {event.reply}" if event.reply else ""
     key = f" key {_safe(event.key)}" if event.key else ""
     return ("info" if event.ok else "error"), (
         f"{event.action} {event.program}{key}{reply}: {status}")
@@ -70,7 +73,9 @@ def _block_changed(event: BlockChanged) -> tuple[str, str]:
 
 
 def _undelivered(event: Undelivered) -> tuple[str, str]:
-    return "warning", (f"{event.response} for agent {event.target} (alert {event.alert_id}) "
+    # "all" stands for every active agent when no --agents list names them.
+    target = "all agents" if event.target == "all" else f"agent {event.target}"
+    return "warning", (f"{event.response} for {target} (alert {event.alert_id}) "
                        "not delivered: no agent transport configured")
 
 
