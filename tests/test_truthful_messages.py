@@ -202,3 +202,58 @@ def test_the_run_log_says_a_dry_run_ran_nothing_and_who_all_is() -> None:
         "configured")
     assert describe(Undelivered(1.0, "firewall-drop600", "001", "1.1"))[1].startswith(
         "firewall-drop600 for agent 001 (alert 1.1)")
+
+
+def dry_run_home(tmp_path: Path) -> Path:
+    """A home whose state file holds three blocks a dry run imagined (rec-203.0.113.1..3)."""
+    from tests.engine_support import alert_line, command, make_home, recorder, response
+
+    home = make_home(tmp_path, [command("rec")], [response("rec", level=5, timeout=600)],
+                     {"rec": recorder()})
+    alerts = home / "logs" / "alerts" / "alerts.json"
+    alerts.write_bytes(b"".join(alert_line(f"1.{n}", srcip=f"203.0.113.{n}") + b"\n"
+                                for n in range(1, 4)))
+    log = home / "dry.log"
+    with log.open("ab") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
+             "--from-start", "--mode", "dry-run"], stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 30
+        while log.read_text().count("block added:") < 3:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, log.read_text()
+    return home
+
+
+def test_offline_actions_on_a_dry_run_s_blocks_find_them_and_lose_none(
+    tmp_path: Path,
+) -> None:
+    """With no engine running, `blocks extend KEY` on a block `blocks list` showed as
+    'active (dry-run)' said 'no such block' (the private enforcing engine had dropped every
+    dry-run block from the state file); forgetting one said 'whatever it holds stays in
+    force' of a block that never held anything."""
+    from tests.engine_support import records
+
+    home = dry_run_home(tmp_path)
+    where = ["--home", str(home)]
+
+    def keys() -> list[str]:
+        listing = json.loads(run_cli("blocks", "list", *where, "--format", "json").stdout)
+        return sorted(str(block["key"]) for block in listing)
+
+    assert keys() == ["rec-203.0.113.1", "rec-203.0.113.2", "rec-203.0.113.3"]
+    extended = run_cli("blocks", "extend", "rec-203.0.113.1", "60", *where)
+    assert extended.returncode == 0, extended.stdout + extended.stderr
+    assert "extended by 60s" in extended.stdout
+    forgot = run_cli("blocks", "forget", "rec-203.0.113.2", *where)
+    assert forgot.stdout == ("forget rec-203.0.113.2: done: forgotten (active, a dry run's "
+                             "block: nothing was ever in force)\n")
+    again = run_cli("blocks", "forget", "rec-203.0.113.2", *where)
+    assert again.returncode == 1 and "no such block" in again.stdout
+    assert keys() == ["rec-203.0.113.1", "rec-203.0.113.3"]  # the others are still there
+    assert records(home) == []  # no script ever ran
