@@ -13,7 +13,10 @@ best of each is kept (the machine is shared); the engine's heap is frozen once s
 `arconsole run` does, and so is the bench's own input before each round.
 Part 2: fleet-table updates per second from AR log alerts (rule 651), decoded by the intake's
 decoder (`ar_lines.decode_json_line`) and applied to the table, against the engine's decision
-throughput (`decode_alert_line` + `Decider.fired`) on 5710 alerts (target: ratio >= 0.8).
+throughput (`decode_alert_line` + `Decider.fired`) on 5710 alerts (target: ratio >= 0.8),
+laid out as analysisd 4.14.7 writes them (`trigger`, member for member as `start-lab` wrote
+one; until this session the bench decided 5710 lines laid out otherwise, `former_trigger`,
+none of which the quick reading takes in one piece: about 2.7 times as slow, printed beside).
 The AR lines are laid out as analysisd 4.14.7 writes them (a real 651 from the lab: rule first,
 `full_log` holding the whole message, 2.4 KB here; the trigger's `firedtimes` counting up) and,
 printed beside, as `alerts-ar-sample.json` shows one (key order as the indexer showed it, the
@@ -22,7 +25,8 @@ The two sides are unlike in two ways, both printed: the baseline decodes a 0.6 K
 decode alone of each is printed beside it), and an update also appends its row to the rows log
 while a decision writes nothing. The sides take turns of 1,000 lines (the neighbours on a shared
 machine slow all alike). What the intake's decoder adds to a line that is not an AR one is
-measured too: the baseline itself uses the general decoder, unchanged.
+measured too: the baseline itself uses the general decoder, unchanged. `bench/fleet_floor.py`
+splits an update into what it cannot do without, to show where the floor of this design lies.
 
 Both the delivery records and the fleet rows are written to files beside the state file on
 the way (the spool, the rows log) and indexed into SQLite later, in batches (when listed, at
@@ -65,21 +69,51 @@ CONF = """<ossec_config>
 
 
 def trigger(n: int, agent: str) -> dict[str, object]:
+    """A 5710 as analysisd 4.14.7 writes it (member for member as `start-lab` wrote one:
+    the rule's compliance arrays in the ruleset's order, `predecoder`, `data` in the order
+    the sshd decoder extracts: srcip, srcport, srcuser)."""
+    address = f"192.0.{n // 250 % 250}.{n % 250}"
     return {
         "timestamp": "2026-05-03T05:23:56.662+0000",
         "rule": {"level": 5, "description": "sshd: Attempt to login using a non-existent user",
-                 "id": "5710", "firedtimes": 4, "mail": False,
+                 "id": "5710", "firedtimes": n % 1000 + 1, "mail": False,
                  "groups": ["syslog", "sshd", "authentication_failed", "invalid_login"],
-                 "pci_dss": ["10.2.4", "10.2.5", "10.6.1"], "gdpr": ["IV_35.7.d", "IV_32.2"]},
-        "agent": {"id": agent, "name": f"agent-{agent}", "ip": "172.18.250.105"},
+                 "gdpr": ["IV_35.7.d", "IV_32.2"], "gpg13": ["7.1"], "hipaa": ["164.312.b"],
+                 "nist_800_53": ["AU.14", "AC.7", "AU.6"],
+                 "pci_dss": ["10.2.4", "10.2.5", "10.6.1"],
+                 "tsc": ["CC6.1", "CC6.8", "CC7.2", "CC7.3"]},
+        "agent": {"id": agent, "name": f"agent-{agent}"},
         "manager": {"name": "wazuh"}, "id": f"1777785836.{n}",
-        "full_log": f"May 03 05:23:56 host sshd[6854]: Invalid user ke from 192.0.{n // 250 % 250}"
-                    f".{n % 250} port 10013",
+        "full_log": f"May 03 05:23:56 host sshd[6854]: Invalid user ke from {address} "
+                    "port 10013 ssh2",
+        "predecoder": {"program_name": "sshd", "timestamp": "May 03 05:23:56",
+                       "hostname": "host"},
         "decoder": {"parent": "sshd", "name": "sshd"},
-        "data": {"srcuser": "ke", "srcip": f"192.0.{n // 250 % 250}.{n % 250}",
-                 "srcport": "10013"},
-        "location": "journald",
+        "data": {"srcip": address, "srcport": "10013", "srcuser": "ke"},
+        "location": "/var/log/auth.log",
     }
+
+
+def former_trigger(n: int, agent: str) -> dict[str, object]:
+    """The 5710 this bench decided before (until this session): `data` written srcuser
+    first, an agent `ip`, two compliance arrays, no `predecoder`. No line of it is its own
+    re-encoding for the quick reading, so each takes its slower road: printed beside, to
+    compare with the ratios measured against it."""
+    alert = trigger(n, agent)
+    rule = alert["rule"]
+    assert isinstance(rule, dict)
+    rule["firedtimes"] = 4
+    for name in ("gpg13", "hipaa", "nist_800_53", "tsc", "gdpr"):
+        del rule[name]
+    rule["gdpr"] = ["IV_35.7.d", "IV_32.2"]
+    del alert["predecoder"]
+    address = f"192.0.{n // 250 % 250}.{n % 250}"
+    alert["agent"] = {"id": agent, "name": f"agent-{agent}", "ip": "172.18.250.105"}
+    alert["full_log"] = (f"May 03 05:23:56 host sshd[6854]: Invalid user ke from {address} "
+                         "port 10013")
+    alert["data"] = {"srcuser": "ke", "srcip": address, "srcport": "10013"}
+    alert["location"] = "journald"
+    return alert
 
 
 def stringified(value: object) -> object:
@@ -305,6 +339,7 @@ class FleetRun(NamedTuple):
     updates: Side  # AR lines as analysisd writes them
     updates_sample: Side  # AR lines as alerts-ar-sample.json shows one
     decisions_routed: Side  # the baseline's lines through the intake's decoder
+    decisions_former: Side  # the 5710 lines this bench decided before (`former_trigger`)
     router: tuple[float, float]  # decode alone of the baseline's lines: general, intake's
     deferred: float  # CPU seconds per row to index the rows log into SQLite
     persisting: float  # CPU seconds per update in the rows log append (in `updates`)
@@ -341,6 +376,8 @@ def fleet_vs_decisions(home: Path, count: int) -> FleetRun:
         observe = fleet.observe
         trigger_lines = [json.dumps(trigger(n, "001"), separators=(",", ":")).encode()
                          for n in range(count)]
+        former_lines = [json.dumps(former_trigger(n, "001"), separators=(",", ":")).encode()
+                        for n in range(count)]
 
         def decide(lines: list[bytes]) -> Callable[[], None]:
             def work() -> None:
@@ -371,7 +408,7 @@ def fleet_vs_decisions(home: Path, count: int) -> FleetRun:
         assert store is not None
         wazuh_lines = [ar_alert_wazuh(n) for n in range(count)]
         sample_lines = [ar_alert(n) for n in range(count, 2 * count)]
-        sides = {name: Clocks() for name in ("decide", "wazuh", "routed", "sample")}
+        sides = {name: Clocks() for name in ("decide", "wazuh", "routed", "sample", "former")}
         for first in range(0, count, CHUNK):
             turn = slice(first, first + CHUNK)
             triggers = trigger_lines[turn]
@@ -383,6 +420,7 @@ def fleet_vs_decisions(home: Path, count: int) -> FleetRun:
             sides["wazuh"].run(len(triggers), update(wazuh_lines[turn], persisting))
             sides[other].run(len(triggers), work[other])
             sides["sample"].run(len(triggers), update(sample_lines[turn]))
+            sides["former"].run(len(triggers), decide(former_lines[turn]))
         cpu = time.process_time()
         indexed = store.catch_up_rows()  # the deferred part: rows log -> SQLite
         deferred = (time.process_time() - cpu) / max(indexed, 1)
@@ -391,7 +429,8 @@ def fleet_vs_decisions(home: Path, count: int) -> FleetRun:
         assert len(store.load_rows()) == 2 * count
         await engine.stop()
         return FleetRun(sides["decide"].side(), sides["wazuh"].side(), sides["sample"].side(),
-                        sides["routed"].side(), router_cost(trigger_lines[:2000]), deferred,
+                        sides["routed"].side(), sides["former"].side(),
+                        router_cost(trigger_lines[:2000]), deferred,
                         persisting[0] / count,
                         per_line(decode_json_line, wazuh_lines),
                         per_line(decode_alert_line, sample_lines),
@@ -455,6 +494,10 @@ def main() -> None:
         print(f"  decode alone: AR line {fleet.decode_ar * 1e6:.1f} us ({fleet.size_ar} B), "
               f"sample-shaped AR line {fleet.decode_sample * 1e6:.1f} us ({fleet.size_sample} B), "
               f"trigger line {fleet.decode_trigger * 1e6:.1f} us ({fleet.size_trigger} B)")
+        former = fleet.decisions_former
+        print(f"  decisions on the 5710 lines this bench used before (`former_trigger`: no "
+              f"line its own re-encoding for the quick reading): {former.cpu:,.0f}/s per CPU "
+              f"second; the updates' CPU ratio against them {updates.cpu / former.cpu:.2f}")
         routed = fleet.decisions_routed
         general, intake = fleet.router
         extra = (intake / general - 1) * 100

@@ -273,3 +273,49 @@ def test_a_trigger_rule_seen_before_is_known_by_its_bytes_less_its_counter() -> 
     counted = read_ar_line(line_of(document))
     assert counted is not None and counted[0] == decode_alert_line(line_of(document))
     assert counted[0].group_string is warm[0].group_string
+
+
+def test_the_lines_rule_is_remembered_where_the_quick_reading_remembers_rules() -> None:
+    """One memory of rules known by their text (`jsonreader`'s): the AR reading remembers the
+    line's rule there, and knows it again from there; a rule with other groups is never taken
+    for it."""
+    from arconsole.alerts import jsonreader
+
+    def remembered() -> list[tuple[str, tuple[str, ...]]]:
+        return [(seen[5][0], seen[5][3]) for same_key in jsonreader._rules_seen.values()
+                for seen in same_key]
+
+    jsonreader._rules_seen.clear()
+    warm = read_ar_line(REAL_651)
+    assert warm is not None and remembered() == [("651", warm[0].groups)]
+    document = real()
+    document["rule"]["firedtimes"] = 77
+    again = read_ar_line(line_of(document))
+    assert again is not None and again[0].group_string is warm[0].group_string  # known
+    document["rule"]["groups"] = ["active_response", "ossec"]
+    moved = {"rule": document.pop("rule"), **document}
+    line = line_of(moved)
+    read = read_ar_line(line)
+    assert read is not None and read[0] == decode_alert_line(line)
+    assert read[0].group_string != warm[0].group_string
+
+
+def test_a_rule_after_an_odd_timestamp_is_never_taken_for_a_remembered_one() -> None:
+    """A line whose timestamp is written otherwise (UTF-8, escapes) and whose rule, with other
+    groups, follows a remembered one's counter: read as the general reader reads it, never
+    as the remembered rule."""
+    warm = read_ar_line(REAL_651)
+    assert warm is not None
+    document = real()
+    document["rule"]["groups"] = ["active_response", "ossec"]
+    read_some = 0
+    for timestamp in ("2026-12-03T15:06:07.12\u00e9+0000", '2026-12-03T15:06:07.1"+0000',
+                      "2026-12-03T15:06:07.1\\+0000", "2026-12-03T15:06:07.12\u2028+0000"):
+        document["timestamp"] = timestamp
+        line = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+        read = read_ar_line(line)
+        if read is not None:  # (an escape msgspec writes otherwise is refused instead)
+            read_some += 1
+            assert read[0] == decode_alert_line(line), timestamp
+            assert read[0].group_string != warm[0].group_string
+    assert read_some >= 3

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from arconsole.commands.blocks_fleet import stored_fleet
-from arconsole.engine.agent_spool import encode_entry, read_entries, spool_path
-from arconsole.engine.fleet_store import FleetStore
+from arconsole.engine.agent_spool import EntryWriter, read_entries, spool_path
+from arconsole.engine.fleet_index import _memo_entries
+from arconsole.engine.fleet_store import AgentBlock, FleetStore
 from arconsole.engine.store import StateStore
 from tests.engine_support import alert_line
 from tests.fleet_support import (
@@ -93,10 +94,11 @@ async def test_a_torn_tail_is_cut_and_later_records_follow_whole_entries(tmp_pat
     home = fleet_home(tmp_path)
     first, state_path = await burst(home, 1, 3)
     spool = spool_path(state_path)
-    head = encode_entry(99, "firewall-drop", "firewall-drop", "001", "198.51.100.99", 0, "",
-                        1.0, 2.0, "", -1, 0.0, 0.0, 100)
+    (head, datagram), _ = EntryWriter().entries(
+        [("firewall-drop", "firewall-drop", "001", "198.51.100.99", b"x" * 100, "queued", "",
+          1.0, 2.0, None)], 99)
     with spool.open("ab") as file:
-        file.write(head + b"x" * 40)  # a kill mid-write: the entry's datagram cut short
+        file.write(head + datagram[:40])  # a kill mid-write: the entry's datagram cut short
     later, state_path = await burst(home, 4, 2)
     assert len(later) == 2
     reopened = StateStore.open(state_path)  # writable: indexes what the run left
@@ -110,9 +112,13 @@ async def test_a_torn_tail_is_cut_and_later_records_follow_whole_entries(tmp_pat
 
 
 def test_a_damaged_entry_stops_the_reading() -> None:
-    heads = [encode_entry(n, "r", "firewall-drop", "001", f"k{n}", 0, "", 1.0, 2.0, "NRN",
-                          600, 1.0, 601.0, 3) for n in (1, 2)]
-    data = heads[0] + b"abc" + heads[1] + b"def"
+    block = AgentBlock("001", "firewall-drop", "k", "r", b"", "NRN", 600, 1.0, 601.0)
+    chunks, heads_at = EntryWriter().entries(
+        [("r", "firewall-drop", "001", f"k{n}", datagram, "queued", "", 1.0, 2.0, block)
+         for n, datagram in ((1, b"abc"), (2, b"def"))], 1)
+    assert heads_at == [0, 2]
+    heads = [chunks[0], chunks[2]]
+    data = b"".join(chunks)
     entries, stop = read_entries(data, 40)
     assert [(e.id, e.key, e.flags, e.block_timeout) for e in entries] == [
         (1, "k1", "NRN", 600), (2, "k2", "NRN", 600)]
@@ -233,6 +239,9 @@ async def test_the_index_from_memory_equals_the_index_read_back_from_the_spool(
         conn = engine.store._conn
         start = conn.execute("SELECT upto FROM fleet_spool_index").fetchone()[0]
         assert delivery.store._memo  # what the next catch-up will index from memory
+        spool = delivery.store.spool()
+        assert spool is not None  # the very entries the spool holds, every field
+        assert _memo_entries(delivery.store._memo) == spool.entries(start)[0]
         assert delivery.store.catch_up() == 6
         tables = ("SELECT * FROM fleet_deliveries ORDER BY id",
                   "SELECT * FROM fleet_agent_blocks ORDER BY agent, program, key")
@@ -357,3 +366,65 @@ def test_a_turn_of_more_buffers_than_one_gathered_write_takes_lands_whole_in_ord
         assert spool.end() == offsets[-1] + len(buffers[-1])
     finally:
         spool.close()
+
+
+def test_the_rows_log_holds_a_turn_per_entry_and_reads_older_single_row_entries() -> None:
+    """A turn's rows are one entry (one encode, one CRC); entries of one row each, as an
+    older arconsole wrote them, are read as well; a row's image is its fields in the state
+    file's column order."""
+    import zlib
+
+    import msgspec
+
+    from arconsole.engine.fleet_records import FleetRow, fleet_row, row_images
+    from arconsole.engine.fleet_rowlog import decode_rows, encode_rows
+    from arconsole.engine.fleet_schema import ROW_COLUMNS
+
+    assert FleetRow.__struct_fields__ == tuple(ROW_COLUMNS.split(", "))
+    rows = [FleetRow("001", "firewall-drop", f"198.51.100.{n}", "web", n % 2 == 0, 1.0, 2.0,
+                     None if n % 2 == 0 else 3.0, n, 600, 660, "firewall-drop", "5710",
+                     "sshd", "2026-05-03T05:23:56.662+0000", "651") for n in range(3)]
+    images = row_images(rows)
+    turn = encode_rows(images)
+    old = b"".join(len(p).to_bytes(4, "little") + zlib.crc32(p).to_bytes(4, "little") + p
+                   for p in (msgspec.json.encode(image) for image in images))
+    read, used = decode_rows(turn + old)
+    assert used == len(turn) + len(old)
+    assert [fleet_row(image) for image in read] == rows + rows
+    read, used = decode_rows(turn[:-1] + old)  # a torn turn: nothing after it is trusted
+    assert (read, used) == ([], 0)
+
+
+def test_the_rows_log_is_folded_into_the_state_file_past_its_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past `ROWS_LOG_LIMIT` unindexed bytes the log is indexed into `fleet_rows` and started
+    afresh (the size read from the log itself, the index's own offset never drifting from
+    its start); below it, rows wait in the log."""
+    from arconsole.engine import fleet_store
+    from arconsole.engine.fleet_records import FleetRow
+    from arconsole.engine.fleet_rowlog import rows_log_path
+
+    monkeypatch.setattr(fleet_store, "ROWS_LOG_LIMIT", 2000)
+    state_path = tmp_path / "state.db"
+    store = StateStore.open(state_path)
+    log = rows_log_path(state_path)
+    try:
+        fleet = FleetStore(store)
+        header = log.stat().st_size
+
+        def in_state_file() -> int:
+            return int(store._conn.execute("SELECT count(*) FROM fleet_rows").fetchone()[0])
+
+        folds = 0
+        for n in range(40):
+            fleet.save_rows([FleetRow("001", "firewall-drop", f"198.51.100.{n}", "web")])
+            if log.stat().st_size == header:
+                folds += 1
+                assert in_state_file() == n + 1
+            else:
+                assert log.stat().st_size - header <= 2000 + 200
+        assert folds >= 2
+        assert len(fleet.load_rows()) == 40  # (listing folds the rest in)
+        fleet.close()
+    finally:
+        store.close()

@@ -277,3 +277,62 @@ def test_the_lean_trigger_reading_binds_as_the_whole_alert_would() -> None:
     odd["data"]["parameters"]["alert"]["rule"]["groups"] = [1, 2]
     assert trigger_alert(json.dumps(odd["data"]["parameters"]["alert"]).encode()) == \
         _whole_trigger(json.dumps(odd["data"]["parameters"]["alert"]).encode())
+
+
+def test_one_shared_trigger_cache_keeps_only_rules_vouched_for() -> None:
+    """The fast reading (`ar_lines`) and the fleet's checked reading share one cache of
+    trigger-rule Alerts (`trigger_of`); a rule enters it only vouched for (members known, none
+    repeated, written compact). The checked reading still reads one it cannot vouch for
+    (spaces, a member unknown to it), on its own, binding exactly as the whole alert would."""
+    from arconsole.alerts import ar_lines
+    from arconsole.engine.fleet_table import _whole_trigger, checked_entry
+
+    ar_lines._triggers.clear()
+    document = sample()
+    compact = json.dumps(document, separators=(",", ":")).encode()
+    fast = read_ar_log_alert(decode_alert_line(compact), 0.0)
+    checked = checked_entry(decode_alert_line(compact), 0.0)
+    assert fast is not None and checked is not None and fast.trigger is not None
+    assert checked.trigger is fast.trigger  # one Alert, from one cache
+    assert len(ar_lines._triggers) == 1
+    fields = ("rule_id", "level", "description", "groups", "group_string")
+    whole = _whole_trigger(json.dumps(document["data"]["parameters"]["alert"]).encode())
+    assert whole is not None
+    for odd in ("spaced", "unknown member"):
+        other = copy.deepcopy(document)
+        trigger = other["data"]["parameters"]["alert"]
+        if odd == "spaced":
+            trigger["rule"]["firedtimes"] = "7"
+            line = json.dumps(other).encode()
+        else:
+            trigger["rule"] = {"vendor_note": "x", **trigger["rule"]}
+            line = json.dumps(other, separators=(",", ":")).encode()
+        entry = read_ar_log_alert(decode_alert_line(line), 0.0)
+        assert entry is not None and entry.trigger is not None, odd
+        assert entry.trigger is not fast.trigger, odd  # read on its own
+        assert [getattr(entry.trigger, f) for f in fields] == \
+            [getattr(whole, f) for f in fields], odd
+        assert len(ar_lines._triggers) == 1, odd  # and not kept
+
+
+def test_a_new_config_binds_the_next_add_afresh(tmp_path: Path) -> None:
+    """The table remembers a trigger's binding per binder: another config (a reload: a new
+    decider) binds the next add under its own responses, and no config binds nothing."""
+    line = SAMPLE.read_text().splitlines()[0].encode()
+    entry = read_ar_log_alert(decode_alert_line(line), 0.0)
+    assert entry is not None
+    table = FleetTable()
+    first = decider_for(tmp_path / "a", [response("firewall-drop", rules_id="5710",
+                                                   timeout=600)])
+    row = table.apply(entry, first.bound_responses)
+    assert row is not None and (row.timeout_min, row.timeout_max) == (600, 600)
+    again = table.apply(entry, first.bound_responses)  # the remembered binding
+    assert again is row and (row.timeout_min, row.responses) == (600, "firewall-drop600")
+    reloaded = decider_for(tmp_path / "b", [response("firewall-drop", rules_id="5710",
+                                                      timeout=60)])
+    table.apply(entry, reloaded.bound_responses)
+    assert (row.timeout_min, row.timeout_max) == (60, 60)
+    table.apply(entry, None)
+    assert (row.timeout_min, row.timeout_max, row.responses) == (None, None, "")
+    table.apply(entry, reloaded.bound_responses)
+    assert (row.timeout_min, row.timeout_max) == (60, 60)

@@ -24,7 +24,6 @@ from arconsole.alerts import ar_lines, jsonreader, rule_groups
 from arconsole.alerts.ar_lines import decode_json_line, read_ar_line, reading_of
 from arconsole.alerts.jsonreader import decode_alert_line
 from arconsole.alerts.model import Alert, AlertError
-from arconsole.engine import fleet_table
 from arconsole.engine.events import AlertHandled, InputError
 from arconsole.engine.fleet_bounds import FleetBounds, key_fits
 from arconsole.engine.fleet_table import ArLogEntry, checked_entry, evictable_at, read_ar_entry
@@ -206,8 +205,7 @@ ATTACKS: list[tuple[str, bytes, str]] = [
 
 def _clear_caches() -> None:
     ar_lines._triggers.clear()
-    ar_lines._rules_seen.clear()
-    fleet_table._triggers.clear()
+    jsonreader._rules_seen.clear()
 
 
 Outcome = tuple[str, Alert | None, ArLogEntry | None, str]
@@ -276,7 +274,7 @@ def test_a_scoped_ipv6_text_is_no_address_key(key: str) -> None:
     test (inet_pton) takes none. Such a key makes no row, and is counted."""
     assert not key_fits("firewall-drop", key)
     bounds = FleetBounds(evictable_at=evictable_at)
-    assert bounds.admit("001", "firewall-drop", key, {}, 0.0) is None
+    assert bounds.admit(("001", "firewall-drop", key), {}, 0.0) is None
     assert bounds.refused_bad_key == 1
     assert key_fits("firewall-drop", key.partition("%")[0])  # the address itself is one
 

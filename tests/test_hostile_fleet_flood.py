@@ -180,3 +180,9 @@ def test_key_shapes() -> None:
         "disable-account", "-rf")
     assert key_fits("custom-script", "203.0.113.9") and key_fits("custom-script", "bob")
     assert not key_fits("custom-script", "a b") and not key_fits("custom-script", "\x1b[2J")
+    # `FleetBounds.admit` takes an IPv4 address without asking the program's shape: one fits
+    # every shape (and anything else is asked).
+    for program in ("firewall-drop", "netsh.exe", "disable-account", "custom-script"):
+        assert key_fits(program, "255.250.0.9") and key_fits(program, "0.0.0.0")
+    for odd in ("1.2.3.4\0", "256.1.1.1", "1.2.3.04", "\u0663.1.1.1", "1.2.3.4.5", "0x1.2.3.4"):
+        assert not key_fits("firewall-drop", odd), odd

@@ -10,13 +10,14 @@ The same guarantees as the quick reading (`jsonreader`): every object on a path 
 line, `agent`, `data`, `data.origin`, `data.parameters`, the trigger alert) declares the keys
 analysisd writes and forbids the others, so a key in another case, or one holding a NUL, fails
 the decode; the decoded value is encoded again and must give back the line's exact length, so a
-repeated key (dropped by the decode) fails it too. The two rules (the line's and the trigger's)
-are kept as written: a rule is known by its bytes less the value of its `firedtimes` (the one
-member that changes from one alert of a rule to the next), and a rule not seen before passes the
-same two tests on its own before its fields are kept. Whatever this reading cannot vouch for is
-left to the general reader and the fleet's checked reading: these shapes decide speed, never
-outcome (tests hold the `Alert` equal to `decode_alert_line`'s, and the entry to the checked
-reading's).
+repeated key (dropped by the decode) fails it too. Both rules are kept raw and known by their
+text less the value of their `firedtimes` (the one member that changes from one alert of a
+rule to the next): the line's rule through the quick reading's own memory of rules
+(`jsonreader.rule_fields`); the trigger's rule, every scalar a string there, through
+`trigger_of`'s, once it passed the same two tests on its own (the fleet's checked reading
+shares it). Whatever this reading cannot vouch for is left to the general reader and the
+fleet's checked reading: these shapes decide speed, never outcome (tests hold the `Alert`
+equal to `decode_alert_line`'s, and the entry to the checked reading's).
 
 `decode_json_line` is the intake's decoder of alerts.json lines: a line whose rule is written
 where and as analysisd writes an AR log rule (`{"timestamp":"…","rule":{"level":3,
@@ -28,15 +29,14 @@ is kept for the fleet stage, found by the identity of the `Alert`'s `raw` (`read
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from arconsole.alerts.jsonreader import MAX_LINE, decode_alert_line, groups_of
+from arconsole.alerts.jsonreader import MAX_LINE, decode_alert_line, rule_fields
 from arconsole.alerts.model import Alert, AlertError
-from arconsole.alerts.quick_shapes import QuickRule
 from arconsole.alerts.round_trip import lost_members
-from arconsole.alerts.rule_groups import CACHE_LIMIT
 
 _Raw = msgspec.Raw | UnsetType  # written by analysisd, read by nobody here
 COMPLIANCE_NAMES = ("pci_dss", "cis", "gdpr", "gpg13", "hipaa", "nist_800_53", "tsc")
@@ -78,43 +78,47 @@ _COUNTER = re.compile(rb'"[0-9]{1,12}"|[0-9]{1,12}(?=[,}])').match
 _encode = msgspec.json.Encoder().encode
 
 
+# Members are declared in the order analysisd writes them (msgspec looks a key up from the
+# member after the last one found, so a line in that order is decoded without searching).
+
+
 class _TriggerIn(_Strict):
-    # Raw: a rule seen before is known by its bytes (less its counter), `_reading`.
-    rule: _Raw = UNSET
     timestamp: str = ""
+    # Raw: a rule seen before is known by its bytes (less its counter), `trigger_of`.
+    rule: _Raw = UNSET
     agent: _Raw = UNSET
     manager: _Raw = UNSET
-    cluster: _Raw = UNSET
     id: _Raw = UNSET
-    full_log: _Raw = UNSET
+    cluster: _Raw = UNSET
     previous_output: _Raw = UNSET
+    full_log: _Raw = UNSET
     predecoder: _Raw = UNSET
     decoder: _Raw = UNSET
     data: _Raw = UNSET
+    GeoLocation: _Raw = UNSET  # Wazuh's spelling
     location: _Raw = UNSET
     input: _Raw = UNSET
-    GeoLocation: _Raw = UNSET  # Wazuh's spelling
 
 
 class _Parameters(_Strict):
+    extra_args: _Raw = UNSET
     alert: _TriggerIn | None = None
     program: str = ""
-    extra_args: _Raw = UNSET
 
 
 class _Origin(_Strict):
-    module: str = ""
     name: _Raw = UNSET
+    module: str = ""
 
 
 class _ArData(_Strict):
-    parameters: _Parameters | None = None
-    command: str | None = None
     srcip: str | None = None
     dstuser: str | None = None
-    origin: _Origin | None = None
-    version: _Raw = UNSET
     user: _Raw = UNSET  # the decoder's `dstuser` child names it so
+    version: _Raw = UNSET
+    origin: _Origin | None = None
+    command: str | None = None
+    parameters: _Parameters | None = None
 
 
 class _ArAgent(_Strict):
@@ -124,21 +128,21 @@ class _ArAgent(_Strict):
     labels: _Raw = UNSET
 
 
-class _ArLine(_Strict):
-    rule: msgspec.Raw  # a rule seen before is known by its bytes (less its counter), `_rule`
-    data: _ArData | None = None
+class _ArLine(_Strict, kw_only=True):
     timestamp: str = ""
-    id: str = ""
+    rule: msgspec.Raw  # a rule seen before is known by its text (`jsonreader.rule_fields`)
     agent: _ArAgent | None = None
-    location: str | None = None
     manager: _Raw = UNSET
+    id: str = ""
     cluster: _Raw = UNSET
-    full_log: _Raw = UNSET
     previous_output: _Raw = UNSET
+    full_log: _Raw = UNSET
     predecoder: _Raw = UNSET
     decoder: _Raw = UNSET
-    input: _Raw = UNSET
+    data: _ArData | None = None
     GeoLocation: _Raw = UNSET
+    location: str | None = None
+    input: _Raw = UNSET
 
 
 class ArReading(msgspec.Struct, frozen=True, gc=False):
@@ -152,12 +156,6 @@ class ArReading(msgspec.Struct, frozen=True, gc=False):
 
 
 _decode = msgspec.json.Decoder(_ArLine).decode
-# The line's rule as written less its counter -> (rule id as a string, level, description,
-# groups, group string)
-_RuleFields = tuple[str, int, str, tuple[str, ...], str]
-_rules_seen: dict[tuple[bytes, bytes], _RuleFields] = {}
-_decode_rule = msgspec.json.Decoder(QuickRule).decode
-
 # analysisd writes `{"timestamp":"2026-05-03T05:23:58.577+0000","rule":{"level":3,...`
 _RULE_AT = len(b'{"timestamp":"2026-05-03T05:23:58.577+0000",')
 _AR_RULE = b'"rule":{"level":3,"description":"'
@@ -208,14 +206,19 @@ def read_ar_fields(line: bytes) -> ArReading | None:
 
 def read_ar_line(line: bytes) -> tuple[Alert, ArReading] | None:
     """The Alert (equal to `decode_alert_line`'s) and the fleet's reading, or None."""
-    if line.endswith(b"\n"):
+    if line and line[-1] == 10:  # b"\n"
         line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
     decoded = _decoded(line)
     if decoded is None:
         return None
     reading = _reading(decoded)
-    rule = _rule(bytes(decoded.rule))
-    if rule is None or reading is None:
+    if reading is None:
+        return None
+    try:
+        rule = rule_fields(decoded.rule, line)
+    except AlertError:
+        return None  # the general reader says why
+    if rule is None:
         return None
     agent = decoded.agent
     data = decoded.data
@@ -236,63 +239,70 @@ def _less_counter(raw: bytes) -> tuple[bytes, bytes]:
     return (raw, b"") if value is None else (raw[:value.start()], raw[value.end():])
 
 
-def _rule(raw: bytes) -> _RuleFields | None:
-    """The line's rule as the Alert holds it, known by its bytes less its counter; a rule not
-    seen before is checked (keys known, none repeated) and its groups built by the general
-    reader's own functions (`rule_groups`), so the group string is the one it gives."""
-    key = _less_counter(raw)
-    try:
-        return _rules_seen[key]
-    except KeyError:
-        pass
-    try:
-        rule = _decode_rule(raw)
-    except msgspec.DecodeError:
-        return None
-    if lost_members(rule, raw):  # a repeated key (or not written compact)
-        return None
-    as_line = b'{"rule":' + raw + b"}"  # what `rule_groups` reads the arrays' order from
-    try:
-        groups, group_string = groups_of(as_line, rule)
-    except AlertError:
-        return None  # the general reader says why
-    found = (rule.id if type(rule.id) is str else str(rule.id), rule.level, rule.description,
-             groups, group_string)
-    if len(_rules_seen) >= CACHE_LIMIT:
-        _rules_seen.clear()
-    _rules_seen[key] = found
-    return found
-
-
 def _reading(decoded: _ArLine) -> ArReading | None:
     """None when the trigger's rule cannot be vouched for (a member unknown here, in another
     case, or repeated)."""
     data = decoded.data
-    parameters = data.parameters if data is not None else None
-    if data is None or parameters is None:
+    if data is None or (parameters := data.parameters) is None:
         return ArReading(None, "", "", "", None)
     trigger = parameters.alert
+    if trigger is None:
+        return ArReading(data.command, parameters.program,
+                         data.origin.module if data.origin else "", "", None)
     found = None
-    written = trigger.rule if trigger is not None else UNSET
-    if isinstance(written, msgspec.Raw) and (raw := bytes(written)) != b"null":
-        key = _less_counter(raw)
+    written = trigger.rule
+    if written is not UNSET and (raw := bytes(written)) != b"null":
         try:
-            found = _triggers[key]
-        except KeyError:
-            members = _vouched_members(raw)
-            if members is None:
-                return None
-            try:
-                found = rule_alert(_decode_trigger_rule(raw),
-                                   tuple(name for name in members if name in _COMPLIANCE_MEMBERS))
-            except msgspec.ValidationError:
-                return None
-            if len(_triggers) >= _TRIGGERS_LIMIT:
-                _triggers.clear()
-            _triggers[key] = found
-    return ArReading(
-        data.command, parameters.program, data.origin.module if data.origin else "",
-        trigger.timestamp if trigger is not None else "", found)
+            found = trigger_of(raw)
+        except Unvouched:
+            return None
+    return ArReading(data.command, parameters.program,
+                     data.origin.module if data.origin else "", trigger.timestamp, found)
+
+
+class Unvouched(Exception):
+    """The trigger's rule is written in a way `trigger_of` cannot vouch for."""
+
+
+def trigger_of(raw: bytes) -> Alert | None:
+    """The trigger's rule (`data.parameters.alert.rule` as written) as an Alert, shared by
+    every trigger of that rule: known by its bytes less its counter. A rule not seen before
+    is kept only once vouched for (every member known here, none repeated, none in another
+    case, written compact: `_vouched_members`); else `Unvouched`, and the caller reads it
+    another way (this reading: not at all; the fleet's checked reading: on its own, after
+    `crafted_keys`). None when the rule makes no Alert (`rule_alert`)."""
+    key = _less_counter(raw)
+    try:
+        return _triggers[key]
+    except KeyError:
+        pass
+    members = _vouched_members(raw)
+    if members is None:
+        raise Unvouched
+    try:
+        rule = _decode_trigger_rule(raw)
+    except msgspec.ValidationError:
+        raise Unvouched from None
+    found = rule_alert(rule, compliance_order(rule, members))
+    if len(_triggers) >= _TRIGGERS_LIMIT:
+        _triggers.clear()
+    _triggers[key] = found
+    return found
+
+
+def lone_trigger(raw: bytes) -> Alert | None:
+    """The trigger's rule read on its own and not kept: one `trigger_of` could not vouch
+    for, whose keys a caller checked exactly itself (`crafted_keys`). msgspec's errors
+    propagate (an odd shape: the caller reads the trigger otherwise)."""
+    rule = _decode_trigger_rule(raw)
+    return rule_alert(rule, compliance_order(rule, _decode_members(raw)))
+
+
+def compliance_order(rule: TriggerRule, members: Iterable[str]) -> tuple[str, ...]:
+    """The trigger rule's compliance arrays in the order its own members (`members`, as
+    written) give them: part of its group string."""
+    return tuple(name for name in members
+                 if name in _COMPLIANCE_MEMBERS and getattr(rule, name) is not None)
 
 
 def _vouched_members(raw: bytes) -> dict[str, msgspec.Raw] | None:

@@ -71,7 +71,7 @@ from arconsole.safetext import literal
 
 __all__ = [
     "DECISION_KEYS", "MAX_LINE", "crafted_keys", "decode_alert_line", "groups_of",
-    "read_alerts_json",
+    "read_alerts_json", "rule_fields",
 ]
 
 MAX_LINE = 65536  # OS_MAXSTR
@@ -275,6 +275,25 @@ def _new_rule(written: msgspec.Raw, line: bytes) -> _RuleFields | None:
               groups, group_string)
     _remember_rule(rule, text, fields)
     return fields
+
+
+def rule_fields(written: msgspec.Raw, line: bytes) -> _RuleFields | None:
+    """(rule id as a string, level, description, groups, group string) of a line's rule
+    kept raw (`written`, the line's top-level `rule` value as written): a rule remembered
+    (`_remember_rule`) is known by its text, any other is decoded and vouched for on its own
+    (`_new_rule`); None when it cannot be vouched for. For a reader whose lines are not laid
+    out as `decode_alert_line`'s (`ar_lines`): that one looks rules up the same way, inline,
+    in the line itself. `AlertError` from the arrays (`groups_of`)."""
+    text = bytes(written)
+    same_key = _rules_seen.get(text[:_KEY_SIZE])
+    if same_key is not None:
+        end = len(text)
+        for before, after, before_size, after_size, counted, fields in same_key:
+            tail = end - after_size
+            if text[:before_size] == before and text[tail:] == after and (
+                    text[before_size:tail].isdigit() if counted else before_size == end):
+                return fields
+    return _new_rule(written, line)
 
 
 def groups_of(line: bytes, rule: QuickRule) -> tuple[tuple[str, ...], str]:

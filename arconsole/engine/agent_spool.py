@@ -15,7 +15,7 @@ The file (`<state>.fleet-spool`, 0600, no symlinks) starts with the state file's
 spool left by another state file (deleted and recreated) is started afresh, since nothing in
 the new state file refers to it.
 
-Records (`encode_entry` / `read_entries`): since the spool is written first anyway, each
+Records (`EntryWriter.entries` / `read_entries`): since the spool is written first anyway, each
 datagram is preceded by its delivery record (id, response, program, agent, key, state, times,
 and the agent block it opens), so the spool entry IS the durable `queued` record; the state
 file indexes entries lazily, in batches (`FleetStore.catch_up`), when something reads or
@@ -30,10 +30,12 @@ import os
 import stat
 import struct
 import zlib
+from collections.abc import Iterable
 from itertools import accumulate
 from pathlib import Path
 from typing import NamedTuple
 
+from arconsole.engine.fleet_records import NewRecord
 from arconsole.engine.linked_files import refuse_if_linked
 
 MAGIC = b"ARCSPOL1"
@@ -46,8 +48,6 @@ _PRE = struct.Struct("<II")
 _FIXED = struct.Struct("<qdddddiBIIIIIII")
 _HEAD = _PRE.size + _FIXED.size
 _NO_KEY = 0xFFFFFFFF
-# For a writer encoding heads in its own loop (`FleetIndex.append`): the same layout.
-PRE, FIXED, NO_KEY = _PRE, _FIXED, _NO_KEY
 STATES = ("queued", "failed")
 _READ_CHUNK = 1 << 22
 
@@ -73,42 +73,51 @@ class Entry(NamedTuple):
     end: int  # the offset after the entry
 
 
-def encode_entry(record_id: int, response: str, program: str, agent: str, key: str | None,
-                 state: int, reason: str, queued_at: float, deadline: float, flags: str,
-                 block_timeout: int, block_started: float, block_expires: float,
-                 datagram_length: int) -> bytes:
-    """An entry's head (fixed fields and strings); its datagram follows it in the file.
-    `state` indexes `STATES`."""
-    return EntryWriter().head(record_id, response, program, agent, key, state, reason,
-                              queued_at, deadline, flags, block_timeout, block_started,
-                              block_expires, datagram_length)
-
-
 class EntryWriter:
-    """Builds entry heads; what repeats between records (response, program, agent, flags:
-    the strings' first part) is encoded once."""
+    """Encodes records as spool entries (`entries`); what repeats between records (response,
+    program, agent, flags: the strings' first part) is encoded once."""
 
     def __init__(self) -> None:
         self._common: dict[tuple[str, str, str, str], tuple[bytes, int, int, int, int]] = {}
 
-    def head(self, record_id: int, response: str, program: str, agent: str, key: str | None,
-             state: int, reason: str, queued_at: float, deadline: float, flags: str,
-             block_timeout: int, block_started: float, block_expires: float,
-             datagram_length: int) -> bytes:
-        common = self._common.get((response, program, agent, flags))
-        if common is None:
-            common = self.common(response, program, agent, flags)
-        n = reason.encode() if reason else b""
-        k = key.encode() if key is not None else b""
-        # The CRC of fixed fields then strings: one pass over the two together.
-        body = _FIXED.pack(
-            record_id, queued_at, deadline, block_started, block_expires, 0.0, block_timeout,
-            state, common[1], common[2], common[3], common[4], len(n),
-            _NO_KEY if key is None else len(k), datagram_length) + common[0] + n + k
-        return _PRE.pack(_PRE.size + len(body) + datagram_length, zlib.crc32(body)) + body
+    def entries(self, records: Iterable[NewRecord], first_id: int
+                ) -> tuple[list[bytes], list[int]]:
+        """The chunks to append for `records`, ids from `first_id` on: each entry's head
+        (fixed fields and strings), then its datagram when it has one; and the index of each
+        record's head among the chunks. (Runs once per agent response of a burst: the head's
+        parts are packed in this loop, not in a call per record.)"""
+        chunks: list[bytes] = []
+        heads: list[int] = []
+        memo = self._common
+        pack_fixed, pack_pre, crc32 = _FIXED.pack, _PRE.pack, zlib.crc32
+        record_id = first_id
+        for (response, program, agent, key, datagram, state, reason, queued_at, deadline,
+             block) in records:
+            size = len(datagram) if datagram is not None else 0
+            if block is not None:
+                flags, timeout, started, expires = (block.flags, block.timeout,
+                                                    block.started_at, block.expires_at)
+            else:
+                flags, timeout, started, expires = "", -1, 0.0, 0.0
+            common = memo.get((response, program, agent, flags))
+            if common is None:
+                common = self._remember(response, program, agent, flags)
+            n = reason.encode() if reason else b""
+            k = key.encode() if key is not None else b""
+            # The CRC covers the fixed fields then the strings: one pass over the two.
+            body = pack_fixed(
+                record_id, queued_at, deadline, started, expires, 0.0, timeout,
+                state == "failed", common[1], common[2], common[3], common[4], len(n),
+                _NO_KEY if key is None else len(k), size) + common[0] + n + k
+            heads.append(len(chunks))
+            chunks.append(pack_pre(_PRE.size + len(body) + size, crc32(body)) + body)
+            if size:
+                chunks.append(datagram)  # type: ignore[arg-type]
+            record_id += 1
+        return chunks, heads
 
-    def common(self, response: str, program: str, agent: str, flags: str
-               ) -> tuple[bytes, int, int, int, int]:
+    def _remember(self, response: str, program: str, agent: str, flags: str
+                  ) -> tuple[bytes, int, int, int, int]:
         """The strings' first part and their lengths, encoded once (bounded memo)."""
         r, p, a, f = response.encode(), program.encode(), agent.encode(), flags.encode()
         common = (r + p + a + f, len(r), len(p), len(a), len(f))
@@ -116,11 +125,6 @@ class EntryWriter:
             self._common.clear()
         self._common[(response, program, agent, flags)] = common
         return common
-
-    @property
-    def memo(self) -> dict[tuple[str, str, str, str], tuple[bytes, int, int, int, int]]:
-        """`common`'s memo, for a caller encoding many heads in its own loop."""
-        return self._common
 
 
 def read_entries(data: bytes, base: int, limit: int = -1) -> tuple[list[Entry], int]:

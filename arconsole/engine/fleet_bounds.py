@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from collections.abc import Callable, Iterator, Mapping
+from socket import AF_INET
 
 from arconsole.engine.fleet_store import FleetRow
 from arconsole.safetext import literal
@@ -37,8 +39,7 @@ STALE_AFTER = 24 * 3600.0  # a row with no known end may be replaced after this 
 _ADDRESS_PROGRAMS = frozenset({"firewall-drop", "firewalld-drop", "host-deny", "route-null",
                                "ipfw", "pf", "npf", "netsh", "nftables"})
 _USER_PROGRAMS = frozenset({"disable-account"})
-_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
-                   r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])").fullmatch
+_pton = socket.inet_pton
 # Wazuh's own test of a user name (analysisd), without a leading `-`.
 _USER = re.compile(r"[a-zA-Z._0-9@?][a-zA-Z._0-9@?-]{0,255}").fullmatch
 # What the agent's arconsole-reverse takes (`agent_messages.reverse_refusal`).
@@ -49,8 +50,18 @@ _ARTICLE = {"address": "an address", "user name": "a user name",
             "address or user name": "an address or a user name"}
 
 
+def _is_ipv4(key: str) -> bool:
+    """A dotted quad as the scripts' own test (inet_pton) takes it: four decimal numbers up
+    to 255, no leading zero."""
+    try:
+        _pton(AF_INET, key)
+    except (OSError, ValueError):  # ValueError: a NUL in the text
+        return False
+    return True
+
+
 def is_address(key: str) -> bool:
-    if _IPV4(key) is not None:
+    if _is_ipv4(key):
         return True
     if ":" not in key or len(key) > 45 or "%" in key:
         # `%`: Python takes any text after it as an IPv6 scope (`::1%$(id)`, `::1%\n`);
@@ -125,11 +136,14 @@ class FleetBounds:
             del self.by_agent[ident[0]]
             self._quiet_until.pop(ident[0], None)
 
-    def admit(self, agent: str, program: str, key: str, rows: Mapping[Ident, FleetRow],
-              now: float) -> list[Ident] | None:
-        """May a row for (agent, program, key) become active at `now`? The rows to drop
-        first (oldest overdue), or None when it is refused (counted, told once)."""
-        if not key_fits(program, key):
+    def admit(self, ident: Ident, rows: Mapping[Ident, FleetRow], now: float
+              ) -> list[Ident] | None:
+        """May the row `ident` (agent, program, key) become active at `now`? If so it counts
+        as active from now (`added`), and the rows to drop first (oldest overdue) are
+        returned, the caller drops them (`ended`); None when it is refused (counted, told
+        once)."""
+        agent, program, key = ident
+        if not _is_ipv4(key) and not key_fits(program, key):  # (an IPv4 fits every shape)
             self.refused_bad_key += 1
             if "bad key" not in self._told:
                 self._told.add("bad key")
@@ -158,6 +172,7 @@ class FleetBounds:
         if self._told:
             self._episode_over(f"agent {literal(agent)}")
             self._episode_over("all agents")
+        self.added(ident)
         return victims
 
     def _room(self, scope: str | None, idents: Callable[[], Iterator[Ident]],

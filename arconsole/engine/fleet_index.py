@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Self
 
-from arconsole.engine.agent_spool import FIXED, NO_KEY, PRE, Entry, EntryWriter, Spool, spool_path
+from arconsole.engine.agent_spool import (
+    STATES,
+    EntryWriter,
+    Spool,
+    spool_path,
+)
 from arconsole.engine.fleet_records import AgentBlock, NewRecord, message_of
 from arconsole.engine.fleet_rowlog import RowImage, decode_rows, rows_log_path
 from arconsole.engine.fleet_schema import INSERT_DELIVERY, SAVE_BLOCK, SAVE_ROW, create_tables
@@ -31,6 +35,39 @@ from arconsole.engine.store import StateStore
 MEMO_LIMIT = 65536
 # The rows log is indexed and started afresh once its unindexed part is this large.
 ROWS_LOG_LIMIT = 16 << 20
+
+
+# A batch `append` wrote: (first id, records, chunk offsets, index of each record's head
+# among the chunks, the offset after the batch).
+_Batch = tuple[int, list[NewRecord], list[int], list[int], int]
+
+
+# An entry's fields in `Entry`'s order: an Entry is one, and the memo makes plain ones
+# (quicker to make; `_index` unpacks either alike).
+EntryFields = tuple[int, str, str, str, str | None, str, str, float, float, str, int, float,
+                    float, int, int, int]
+
+
+def _memo_entries(memo: list[_Batch]) -> list[EntryFields]:
+    """The entries of batches this store appended, as the spool holds them (`read_entries`
+    gives equal ones), from the records still in memory."""
+    entries: list[EntryFields] = []
+    for first, records, offsets, heads, batch_end in memo:
+        last = len(records) - 1
+        for n, (response, program, agent, key, datagram, state, reason, queued_at, deadline,
+                block) in enumerate(records):
+            size = len(datagram) if datagram is not None else 0
+            end = offsets[heads[n + 1]] if n < last else batch_end
+            at = offsets[heads[n] + 1] if size else end  # (no datagram: where it would be)
+            if block is not None:
+                flags, timeout, started, expires = (block.flags, block.timeout,
+                                                    block.started_at, block.expires_at)
+            else:
+                flags, timeout, started, expires = "", -1, 0.0, 0.0
+            entries.append((first + n, response, program, agent, key,
+                            STATES[state == "failed"], reason, queued_at, deadline, flags,
+                            timeout, started, expires, at, size, end))
+    return entries
 
 
 class FleetIndex:
@@ -47,10 +84,9 @@ class FleetIndex:
         self._rows_log: Spool | None = None
         self._next_id = 1
         self._closed = False
-        self._heads = EntryWriter()
-        # Batches appended since the last catch-up, while they follow on from its offset:
-        # (first id, records, chunk offsets, index of each record's head among the chunks).
-        self._memo: list[tuple[int, list[NewRecord], list[int], list[int]]] = []
+        self._writer = EntryWriter()
+        # Batches appended since the last catch-up, while they follow on from its offset.
+        self._memo: list[_Batch] = []
         self._memo_start = self._memo_end = -1
         # Where `append`'s entries start in the spool (None when they went to SQLite).
         self.last_offsets: list[int] | None = None
@@ -115,51 +151,34 @@ class FleetIndex:
             self._memo_start = self._memo_end = end
             return 0
         memo, self._memo = self._memo, []
+        entries: Sequence[EntryFields]
         if memo and start == self._memo_start and end == self._memo_end:
             # What this store appended since the last catch-up, still in memory: the same
             # fields the entries hold, without reading them back.
-            count = self._index_memo(memo)
-            stop = end
+            entries, stop = _memo_entries(memo), end
         else:
             entries, stop = spool.entries(start, upto=end)
             if stop < end:  # not a whole entry (a crash mid-write): nothing refers to it
                 spool.truncate(stop)
-            count = len(entries)
-            with self._store.transaction():
-                self._index(entries)
-                self._conn.execute("UPDATE fleet_spool_index SET upto = ?", (stop,))
-        self._memo_start = self._memo_end = stop
-        return count
-
-    def _index_memo(self, memo: list[tuple[int, list[NewRecord], list[int], list[int]]]
-                    ) -> int:
-        rows: list[tuple[object, ...]] = []
-        blocks: list[tuple[object, ...]] = []
-        for first, records, offsets, heads in memo:
-            for n, (response, program, agent, key, datagram, state, reason, queued_at,
-                    deadline, block) in enumerate(records):
-                size = len(datagram) if datagram is not None else 0
-                rows.append((first + n, response, program, agent, key, None,
-                             offsets[heads[n] + 1] if size else None, size or None, state,
-                             reason, queued_at, deadline, queued_at))
-                if block is not None and key:
-                    blocks.append((agent, program, key, response, b"", block.flags,
-                                   block.timeout, block.started_at, block.expires_at))
         with self._store.transaction():
-            self._conn.executemany(INSERT_DELIVERY, rows)
-            if blocks:
-                self._conn.executemany(SAVE_BLOCK, blocks)
-            self._conn.execute("UPDATE fleet_spool_index SET upto = ?", (self._memo_end,))
-        return len(rows)
+            self._index(entries)
+            self._conn.execute("UPDATE fleet_spool_index SET upto = ?", (stop,))
+        self._memo_start = self._memo_end = stop
+        return len(entries)
 
-    def _index(self, entries: list[Entry]) -> None:
-        self._conn.executemany(INSERT_DELIVERY, [
-            (e.id, e.response, e.program, e.agent, e.key, None,
-             e.datagram_offset if e.datagram_length else None, e.datagram_length or None,
-             e.state, e.reason, e.queued_at, e.deadline, e.queued_at) for e in entries])
-        blocks = [(e.agent, e.program, e.key, e.response, b"", e.flags, e.block_timeout,
-                   e.block_started, e.block_expires)
-                  for e in entries if e.block_timeout >= 0 and e.key]
+    def _index(self, entries: Sequence[EntryFields]) -> None:
+        deliveries: list[tuple[object, ...]] = []
+        blocks: list[tuple[object, ...]] = []
+        for (record_id, response, program, agent, key, state, reason, queued_at, deadline,
+             flags, block_timeout, block_started, block_expires, offset, length,
+             _) in entries:  # (unpacked: quicker than a name per field)
+            deliveries.append((record_id, response, program, agent, key, None,
+                               offset if length else None, length or None, state, reason,
+                               queued_at, deadline, queued_at))
+            if block_timeout >= 0 and key:
+                blocks.append((agent, program, key, response, b"", flags, block_timeout,
+                               block_started, block_expires))
+        self._conn.executemany(INSERT_DELIVERY, deliveries)
         if blocks:
             self._conn.executemany(SAVE_BLOCK, blocks)
 
@@ -191,41 +210,13 @@ class FleetIndex:
             self._insert_rows(records, first)
             self._next_id = first + len(records)
             return first
-        chunks: list[bytes] = []
-        heads: list[int] = []
-        record_id = first
-        # `EntryWriter.head`, inlined: this loop runs once per agent response of a burst.
-        writer = self._heads
-        memo = writer.memo
-        pack_fixed, pack_pre, crc32 = FIXED.pack, PRE.pack, zlib.crc32
-        for (response, program, agent, key, datagram, state, reason, queued_at, deadline,
-             block) in records:
-            size = len(datagram) if datagram is not None else 0
-            if block is not None:
-                flags, timeout, started, expires = (block.flags, block.timeout,
-                                                    block.started_at, block.expires_at)
-            else:
-                flags, timeout, started, expires = "", -1, 0.0, 0.0
-            common = memo.get((response, program, agent, flags))
-            if common is None:
-                common = writer.common(response, program, agent, flags)
-            n = reason.encode() if reason else b""
-            k = key.encode() if key is not None else b""
-            body = pack_fixed(
-                record_id, queued_at, deadline, started, expires, 0.0, timeout,
-                state == "failed", common[1], common[2], common[3], common[4], len(n),
-                NO_KEY if key is None else len(k), size) + common[0] + n + k
-            heads.append(len(chunks))
-            chunks.append(pack_pre(PRE.size + len(body) + size, crc32(body)) + body)
-            if size:
-                chunks.append(datagram)  # type: ignore[arg-type]
-            record_id += 1
+        chunks, heads = self._writer.entries(records, first)
         offsets = spool.append(chunks, sync=self._durable)
-        self._next_id = record_id
+        self._next_id = first + len(records)
         self.last_offsets = [offsets[index] for index in heads]
         if offsets[0] == self._memo_end and self._memo_count() + len(records) <= MEMO_LIMIT:
-            self._memo.append((first, records, offsets, heads))
             self._memo_end = offsets[-1] + len(chunks[-1])
+            self._memo.append((first, records, offsets, heads, self._memo_end))
         else:  # not right after the memo (another writer?) or too many: read them back
             self._memo = []
             self._memo_end = -1

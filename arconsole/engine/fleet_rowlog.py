@@ -10,7 +10,10 @@ anywhere between the append, the index commit and the log's reset loses nothing 
 duplicates nothing. A torn or zero-filled tail (an entry's CRC) ends the reading.
 
 The file has the spool's header (`agent_spool.Spool`: magic, the state file's `db_id`);
-entries are `<length, crc32>` then the row as a JSON array in `fleet_store`'s column order.
+entries are `<length, crc32>` then the rows changed in one turn, as a JSON array of rows, each
+a JSON array in `fleet_store`'s column order (one image per entry before: still read). A torn
+entry is the last turn's, lost whole: the rows it held are the ones its AR alerts changed,
+which a restart `--from-start` reads again.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ RowImage = tuple[str, str, str, str, bool, float | None, float | None, float | N
                  int | None, int | None, str, str, str, str, str]
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(RowImage).decode
+_decode_batch = msgspec.json.Decoder(list[RowImage]).decode
 
 
 def rows_log_path(state_path: Path) -> Path:
@@ -36,18 +40,14 @@ def rows_log_path(state_path: Path) -> Path:
 
 
 def encode_rows(images: list[RowImage]) -> bytes:
-    """The log entries of `images`, one after the other (one write)."""
-    parts: list[bytes] = []
-    add, pack, crc32, encode = parts.append, _PRE.pack, zlib.crc32, _encode  # a hot loop
-    for image in images:
-        payload = encode(image)
-        add(pack(len(payload), crc32(payload)))
-        add(payload)
-    return b"".join(parts)
+    """One log entry holding `images` (a JSON array of them: one encode, one CRC)."""
+    payload = _encode(images)
+    return _PRE.pack(len(payload), zlib.crc32(payload)) + payload
 
 
 def decode_rows(data: bytes) -> tuple[list[RowImage], int]:
-    """The row images in `data`, and how many bytes of it were whole entries."""
+    """The row images in `data`, and how many bytes of it were whole entries. An entry holds
+    an array of images, or (written by an older arconsole) one image."""
     images: list[RowImage] = []
     at = 0
     size = len(data)
@@ -60,7 +60,10 @@ def decode_rows(data: bytes) -> tuple[list[RowImage], int]:
         if zlib.crc32(payload) != crc:
             break
         try:
-            images.append(_decode(payload))
+            if payload.startswith(b"[["):
+                images.extend(_decode_batch(payload))
+            else:
+                images.append(_decode(payload))
         except (msgspec.ValidationError, msgspec.DecodeError):
             break
         at = start + length

@@ -337,8 +337,11 @@ class FleetStore(FleetIndex):
             with self._store.transaction():
                 self._conn.executemany(SAVE_ROW, images)
             return
-        log.append([encode_rows(images)], sync=self._durable)
-        if log.end() - self._rows_index() > ROWS_LOG_LIMIT:
+        entry = encode_rows(images)
+        at = log.append([entry], sync=self._durable)[0]
+        # The log holds only what is not indexed yet (each catch-up indexes it whole and
+        # starts it afresh), so its size past the header is that part: no query per turn.
+        if at + len(entry) - log.start > ROWS_LOG_LIMIT:
             self.catch_up_rows()
 
     def forget_rows(self, idents: Iterable[tuple[str, str, str]]) -> None:

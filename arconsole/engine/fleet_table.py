@@ -21,7 +21,13 @@ from typing import Any
 
 import msgspec
 
-from arconsole.alerts.ar_lines import TriggerRule, read_ar_fields, reading_of, rule_alert
+from arconsole.alerts.ar_lines import (
+    Unvouched,
+    lone_trigger,
+    read_ar_fields,
+    reading_of,
+    trigger_of,
+)
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
 from arconsole.alerts.jsonreader import decode_alert_line
 from arconsole.alerts.model import Alert, AlertError
@@ -103,14 +109,7 @@ class _ArLine(msgspec.Struct):
 
 _decode_ar = msgspec.json.Decoder(_ArLine).decode
 _decode_trigger = msgspec.json.Decoder(_Trigger).decode
-_decode_trigger_rule = msgspec.json.Decoder(TriggerRule).decode
-_decode_members = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
-_COMPLIANCE = ("pci_dss", "cis", "gdpr", "gpg13", "hipaa", "nist_800_53", "tsc")
-_COMPLIANCE_NAMES = frozenset(_COMPLIANCE)
-# Triggers by their rule (id, level, description, groups): a burst of AR alerts has few
-# distinct ones, and each becomes an Alert only once. Bounded: cleared when full.
-_TRIGGERS_LIMIT = 4096
-_triggers: dict[tuple[Any, ...], Alert | None] = {}
+_TRIGGERS_LIMIT = 4096  # bindings remembered (`FleetTable._bound`) before starting over
 AR_RULE_IDS = frozenset(str(number) for number in AR_RULES)
 # The keys a fleet row is read from, beside a decision's (`crafted.DECISION_KEYS`): checked
 # exactly (repeats, other cases, NULs) when the typed reading cannot vouch for a line.
@@ -158,42 +157,29 @@ def trigger_alert(raw: bytes) -> Alert | None:
 
 
 def _shared_trigger(raw: bytes) -> tuple[Alert | None, str]:
-    """(the trigger's rule as the Alert shared by its rule, the trigger's timestamp)."""
+    """(the trigger's rule as an Alert, the trigger's timestamp): the Alert `ar_lines`
+    shares between the triggers of one rule (`trigger_of`), or, for a rule written in a way
+    it cannot vouch for (spaces, a member unknown there), one made for this trigger alone;
+    an odd shape (a number where the groups belong) is read whole."""
     try:
         trigger = _decode_trigger(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        trigger = None
+    if trigger is not None:
         written = bytes(trigger.rule)
         if written == b"null":
             return None, trigger.timestamp
-        rule = _decode_trigger_rule(written)
-        members = _decode_members(written)
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        whole = _whole_trigger(raw)  # an odd shape: read it whole, as before
-        return whole, whole.timestamp if whole is not None else ""
-    return _trigger_of(rule, _order(rule, members)), trigger.timestamp
-
-
-def _order(rule: TriggerRule, members: dict[str, msgspec.Raw]) -> tuple[str, ...]:
-    """The trigger rule's compliance arrays in the order the rule itself writes them (its own
-    members, never a key of that name elsewhere in the trigger: a member written before the
-    rule, `"agent":{"tsc":1}`, must not reorder its group string; repeats were refused)."""
-    return tuple(name for name in members
-                 if name in _COMPLIANCE_NAMES and getattr(rule, name) is not None)
-
-
-def _trigger_of(rule: TriggerRule, order: tuple[str, ...]) -> Alert | None:
-    """The trigger's rule as an Alert, shared by every trigger of that rule whose compliance
-    arrays come in that order (its timestamp is the entry's `trigger_timestamp`)."""
-    key = (rule.id, rule.level, rule.description, rule.groups, rule.pci_dss, rule.cis,
-           rule.gdpr, rule.gpg13, rule.hipaa, rule.nist_800_53, rule.tsc, order)
-    try:
-        return _triggers[key]
-    except KeyError:
-        pass
-    found = rule_alert(rule, order)
-    if len(_triggers) >= _TRIGGERS_LIMIT:
-        _triggers.clear()
-    _triggers[key] = found
-    return found
+        try:
+            return trigger_of(written), trigger.timestamp
+        except Unvouched:
+            pass
+        try:
+            # The keys the binding reads were checked exactly (`checked_entry`).
+            return lone_trigger(written), trigger.timestamp
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            pass
+    whole = _whole_trigger(raw)  # an odd shape: read it whole, as before
+    return whole, whole.timestamp if whole is not None else ""
 
 
 def _whole_trigger(raw: bytes) -> Alert | None:
@@ -335,16 +321,6 @@ class FleetTable:
     def store(self) -> FleetStore | None:
         return self._store
 
-    def _save(self, ident: tuple[str, str, str], row: FleetRow) -> None:
-        if self._store is None:
-            return
-        if not self._write_behind:
-            self._store.save_row(row)
-            return
-        if not self._dirty:
-            asyncio.get_running_loop().call_soon(self.flush)
-        self._dirty[ident] = row
-
     def flush(self) -> None:
         """Save the rows changed since the last flush, in one transaction; then delete the
         pruned ones (after, so a pruned row's last image saved here does not bring it back;
@@ -388,10 +364,14 @@ class FleetTable:
     def apply(self, entry: ArLogEntry, binder: Binder | None) -> FleetRow | None:
         """Update the table with one AR log entry; the row it changed (None for the
         reverse helper's own line, which confirms a delivery but is no block)."""
-        if entry.program == REVERSE_SCRIPT:
+        program = entry.program
+        if program == REVERSE_SCRIPT:
             return None
-        ident = (entry.agent, entry.program, entry.key)
-        row = self.rows.get(ident)
+        agent = entry.agent
+        key = entry.key
+        ident = (agent, program, key)
+        rows = self.rows
+        row = rows.get(ident)
         at = entry.at
         if entry.command == "add":
             if row is not None and row.active:  # a repeat: execd reset its timer
@@ -400,15 +380,14 @@ class FleetTable:
                 row.agent_name = entry.agent_name or row.agent_name
                 row.last_rule = entry.rule_id
             else:
-                victims = self.bounds.admit(entry.agent, entry.program, entry.key, self.rows, at)
+                victims = self.bounds.admit(ident, rows, at)  # (counts it active)
                 if victims is None:
                     return None  # not the program's key shape, or over a cap (counted, told)
                 for victim in victims:
                     self._drop(victim)
                 if row is None:
-                    row = self.rows[ident] = FleetRow(
-                        entry.agent, entry.program, entry.key, entry.agent_name, True, at, at,
-                        None, 1, last_rule=entry.rule_id)
+                    row = rows[ident] = FleetRow(agent, program, key, entry.agent_name, True,
+                                                 at, at, None, 1, last_rule=entry.rule_id)
                 else:  # lifted, and added again
                     row.agent_name = entry.agent_name or row.agent_name
                     row.last_rule = entry.rule_id
@@ -417,13 +396,15 @@ class FleetTable:
                     row.adds = 1
                     row.lifted_at = None
                     self._lifted.pop(ident, None)
-                self.bounds.added(ident)
             trigger = entry.trigger
             if trigger is not None:
                 row.trigger_rule = trigger.rule_id
                 row.trigger_description = trigger.description
                 row.trigger_timestamp = entry.trigger_timestamp
-                self._bind(row, entry, binder)
+                binding = (trigger.rule_id, trigger.level, trigger.group_string, program)
+                bound = self._bound.get(binding) if binder == self._bound_by else None
+                row.timeout_min, row.timeout_max, row.responses = (
+                    bound if bound is not None else self._binding(binding, trigger, binder))
         else:
             if row is None:
                 # A delete of a block never seen lifts nothing; a row for it would let spoofed
@@ -437,9 +418,17 @@ class FleetTable:
             row.lifted_at = at
             self._lifted.pop(ident, None)
             self._lifted[ident] = at
-        self._save(ident, row)
+        store = self._store
+        if store is not None:  # at once, or with the rest of the turn's rows (`flush`)
+            if not self._write_behind:
+                store.save_row(row)
+            else:
+                dirty = self._dirty
+                if not dirty:
+                    asyncio.get_running_loop().call_soon(self.flush)
+                dirty[ident] = row
         if not row.active:
-            self._prune(entry.at)
+            self._prune(at)
         return row
 
     def _drop(self, ident: Ident) -> None:
@@ -456,29 +445,26 @@ class FleetTable:
         elif not self._dirty:
             asyncio.get_running_loop().call_soon(self.flush)
 
-    def _bind(self, row: FleetRow, entry: ArLogEntry, binder: Binder | None) -> None:
-        trigger = entry.trigger
-        if binder is None or trigger is None:
-            row.timeout_min = row.timeout_max = None
-            row.responses = ""
-            return
+    def _binding(self, key: tuple[str, int, str, str], trigger: Alert, binder: Binder | None
+                 ) -> tuple[int | None, int | None, str]:
+        """(timeout_min, timeout_max, responses) of the responses running `key[3]` that
+        `binder` binds to the trigger, remembered under `key` (what the binding reads of an
+        alert, `Decider._binding`, and the program) until the binder changes."""
+        if binder is None:
+            return None, None, ""
         if binder != self._bound_by or len(self._bound) >= _TRIGGERS_LIMIT:
             self._bound_by = binder
             self._bound.clear()
-        # What the binding reads of an alert (`Decider._binding`), and the program.
-        key = (trigger.rule_id, trigger.level, trigger.group_string, entry.program)
-        bound = self._bound.get(key)
-        if bound is None:
-            timeouts: list[int] = []
-            names: list[str] = []
-            for response in binder(trigger):
-                if response.executable == entry.program:
-                    timeouts.append(response.timeout or 0)
-                    names.append(response.name)
-            bound = (min(timeouts) if timeouts else None, max(timeouts) if timeouts else None,
-                     ",".join(names))
-            self._bound[key] = bound
-        row.timeout_min, row.timeout_max, row.responses = bound
+        timeouts: list[int] = []
+        names: list[str] = []
+        for response in binder(trigger):
+            if response.executable == key[3]:
+                timeouts.append(response.timeout or 0)
+                names.append(response.name)
+        bound = (min(timeouts) if timeouts else None, max(timeouts) if timeouts else None,
+                 ",".join(names))
+        self._bound[key] = bound
+        return bound
 
     def get(self, agent: str, program: str, key: str) -> FleetRow | None:
         return self.rows.get((agent, program, key))
