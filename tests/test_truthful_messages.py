@@ -257,3 +257,50 @@ def test_offline_actions_on_a_dry_run_s_blocks_find_them_and_lose_none(
     assert again.returncode == 1 and "no such block" in again.stdout
     assert keys() == ["rec-203.0.113.1", "rec-203.0.113.3"]  # the others are still there
     assert records(home) == []  # no script ever ran
+
+
+LOG_LINE = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d arconsole (info|warning|error): ")
+
+
+def test_the_followers_own_words_are_run_log_lines(tmp_path: Path) -> None:
+    """The alerts follower speaks through Python logging: its warnings ('cannot read ...;
+    trying again') reached stderr bare, with no time or level, and its infos (a rotation, a
+    truncation) were dropped. Now each is a line of the run log."""
+    from tests.engine_support import alert_line, command, make_home, recorder, response
+
+    home = make_home(tmp_path, [command("rec")], [response("rec", level=5, timeout=600)],
+                     {"rec": recorder()})
+    alerts = home / "logs" / "alerts" / "alerts.json"
+    alerts.write_bytes(b"")
+    log = home / "engine.log"
+    with log.open("ab") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
+             "--mode", "dry-run"], stdout=subprocess.DEVNULL, stderr=err)
+    socket = home / "var" / "arconsole" / "state.db.sock"
+
+    def wait(what: str) -> None:
+        deadline = time.monotonic() + 30
+        while what not in log.read_text():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+
+    try:
+        deadline = time.monotonic() + 30
+        while not socket.exists():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        alerts.write_bytes(alert_line("1.1", srcip="203.0.113.1") + b"\n")
+        wait("block added: rec-203.0.113.1")
+        alerts.rename(alerts.with_name("alerts.json.1"))
+        alerts.write_bytes(alert_line("1.2", srcip="203.0.113.2") + b"\n")
+        wait("block added: rec-203.0.113.2")
+        wait("was rotated")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    lines = log.read_text().splitlines()
+    assert [line for line in lines if not LOG_LINE.match(line)] == []
+    assert any(line.endswith(f"arconsole info: {alerts} was rotated: reading the new file from "
+                             "its start") for line in lines), lines

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
 import signal
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from arconsole.commands.engine_args import (
     add_engine_options,
@@ -16,6 +18,11 @@ from arconsole.commands.engine_args import (
 )
 from arconsole.commands.errors import CommandError, report
 from arconsole.wording import counted
+
+if TYPE_CHECKING:
+    from arconsole.commands.engine_host import HostedEngine
+    from arconsole.engine.engine import Engine
+    from arconsole.engine.eventlog import EventLogger
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +50,25 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(options, quiet=args.quiet, verbose=args.verbose))
 
 
+def _log_words_as_lines(lines: EventLogger) -> Callable[[], None]:
+    """Python logging of arconsole's modules (the alerts follower, the file watcher) goes
+    through the run log's own format; returns what takes it out again."""
+    from arconsole.engine.eventlog import LineHandler
+
+    words = logging.getLogger("arconsole")
+    handler = LineHandler(lines)
+    before = words.level, words.propagate
+    words.addHandler(handler)
+    words.setLevel(logging.INFO)
+    words.propagate = False
+
+    def undo() -> None:
+        words.removeHandler(handler)
+        words.setLevel(before[0])
+        words.propagate = before[1]
+    return undo
+
+
 async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     from arconsole.commands.engine_host import HostedEngine
     from arconsole.engine.engine import Engine
@@ -51,6 +77,15 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     engine = Engine(options)
     host = HostedEngine(engine)
     logger = EventLogger(sys.stderr, quiet=quiet, verbose=verbose)
+    undo_logging = _log_words_as_lines(logger)
+    try:
+        return await _run_logged(engine, host, logger, options, verbose=verbose)
+    finally:
+        undo_logging()
+
+
+async def _run_logged(engine: Engine, host: HostedEngine, logger: EventLogger, options: Any,
+                      *, verbose: bool) -> int:
     # Alerts that fire nothing are logged only with --verbose: not even built otherwise.
     subscription = engine.bus.subscribe(idle_alerts=verbose)
     printer = asyncio.create_task(logger.follow(subscription))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -188,3 +189,27 @@ class EventLogger:
         if lines:
             self.stream.write("".join(lines))
             self.stream.flush()
+
+
+class LineHandler(logging.Handler):
+    """The follower's and the file watcher's own words (Python logging: a rotation, a file
+    that cannot be read) as lines of the same log: without it Python printed the warnings
+    bare, with no time or level, and dropped the rest."""
+
+    def __init__(self, lines: EventLogger) -> None:
+        super().__init__(logging.INFO)
+        self._lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:
+            level = "error"
+        elif record.levelno >= logging.WARNING:
+            level = "warning"
+        else:
+            level = "info"
+        if self._lines.quiet and level == "info":
+            return
+        try:
+            self._lines.line(literal(record.getMessage()), level)
+        except Exception:  # a log line must never stop the engine
+            self.handleError(record)
