@@ -304,3 +304,20 @@ def test_the_followers_own_words_are_run_log_lines(tmp_path: Path) -> None:
     assert [line for line in lines if not LOG_LINE.match(line)] == []
     assert any(line.endswith(f"arconsole info: {alerts} was rotated: reading the new file from "
                              "its start") for line in lines), lines
+
+
+def test_the_readme_lists_every_blocks_action() -> None:
+    """README's command list left out `blocks forget` and `blocks reconcile`."""
+    import argparse
+
+    from arconsole.cli import build_parser
+
+    readme = (REPO / "README.md").read_text()
+    parser = build_parser()
+    blocks = next(action for action in parser._actions
+                  if isinstance(action, argparse._SubParsersAction)).choices["blocks"]
+    actions = next(action for action in blocks._actions
+                   if isinstance(action, argparse._SubParsersAction)).choices
+    assert len(actions) >= 6
+    for name in actions:
+        assert f"    arconsole blocks {name} " in readme, name
