@@ -321,3 +321,15 @@ def test_the_readme_lists_every_blocks_action() -> None:
     assert len(actions) >= 6
     for name in actions:
         assert f"    arconsole blocks {name} " in readme, name
+
+
+def test_an_undelivered_agent_response_names_the_transport_that_would_deliver_it() -> None:
+    """'arconsole runs responses on the manager only' was false since run delivers to agents
+    with --agent-transport wazuh-queue."""
+    from arconsole.engine.outcome import NO_TRANSPORT
+
+    assert "manager only" not in NO_TRANSPORT
+    assert NO_TRANSPORT == ("no agent transport configured (arconsole run --agent-transport "
+                            "wazuh-queue delivers to agents)")
+    help_text = " ".join(run_cli("run", "--help").stdout.split())
+    assert "--agent-transport none|wazuh-queue[=PATH]" in help_text

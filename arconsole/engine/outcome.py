@@ -32,7 +32,9 @@ ADDRESS_SCRIPTS = frozenset({
     "ipfw", "npf", "pf",
 })
 USER_SCRIPTS = frozenset({"disable-account"})
-NO_TRANSPORT = "no agent transport configured (arconsole runs responses on the manager only)"
+# Without a transport arconsole runs responses on the manager only; `run` has one for agents.
+NO_TRANSPORT = ("no agent transport configured (arconsole run --agent-transport wazuh-queue "
+                "delivers to agents)")
 
 
 @dataclass(frozen=True, slots=True)
