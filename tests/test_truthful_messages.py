@@ -333,3 +333,36 @@ def test_an_undelivered_agent_response_names_the_transport_that_would_deliver_it
                             "wazuh-queue delivers to agents)")
     help_text = " ".join(run_cli("run", "--help").stdout.split())
     assert "--agent-transport none|wazuh-queue[=PATH]" in help_text
+
+
+async def test_the_console_does_not_call_an_agent_s_response_undelivered_when_it_is_sent(
+    tmp_path: Path,
+) -> None:
+    """The console's alert detail said 'not delivered to agent 001: no agent transport
+    configured' even when its engine ran with --agent-transport wazuh-queue."""
+    from arconsole.console.explain import explain_alert
+    from arconsole.engine.link import LocalLink
+    from arconsole.engine.requests import status_of
+    from tests.engine_support import alert_line, started
+    from tests.fleet_support import fleet_engine, fleet_home
+
+    home = fleet_home(tmp_path)
+    raw = alert_line("1.1", rule_id="5710", agent_id="001").decode()
+    engine = await fleet_engine(home)
+    try:
+        assert status_of(engine)["agent_transport"] is True
+        assert LocalLink(engine).status.agent_transport is True
+        text = explain_alert(engine.context.config, raw,
+                             transport=LocalLink(engine).status.agent_transport).plain
+    finally:
+        await engine.stop()
+    assert "no agent transport" not in text
+    assert "at 001: sent to agent 001 through the manager's queue" in text
+    plain = await started(home)
+    try:
+        assert status_of(plain)["agent_transport"] is False
+        text = explain_alert(plain.context.config, raw,
+                             transport=LocalLink(plain).status.agent_transport).plain
+    finally:
+        await plain.stop()
+    assert "at 001: not delivered to agent 001: no agent transport configured" in text
