@@ -366,3 +366,16 @@ async def test_the_console_does_not_call_an_agent_s_response_undelivered_when_it
     finally:
         await plain.stop()
     assert "at 001: not delivered to agent 001: no agent transport configured" in text
+
+
+def test_a_bad_agents_file_is_named_and_said_once(tmp_path: Path) -> None:
+    """'arconsole explain: not JSON: JSON is malformed: invalid character (byte 0)' named no
+    file and said JSON twice (a reload said 'AgentsFileError: not JSON: ...')."""
+    agents = tmp_path / "agents.json"
+    agents.write_text("hello\n")
+    done = subprocess.run([sys.executable, "-m", "arconsole", "explain",
+                           str(REPO / "sample-conf" / "etc" / "ossec.conf"), "--agents",
+                           str(agents)], input="", capture_output=True, text=True, timeout=60,
+                          check=False, cwd=REPO)
+    assert done.returncode == 2
+    assert done.stderr == f"arconsole explain: {agents}: not JSON: invalid character (byte 0)\n"

@@ -351,6 +351,7 @@ class Engine:
         from arconsole.config.diff import diff_configs
         from arconsole.config.loader import ConfigReadError, read_config_bytes
         from arconsole.config.watch import content_digest
+        from arconsole.engine.agents import AgentsFileError
 
         try:
             digest = content_digest(read_config_bytes(self.options.config_path))
@@ -371,7 +372,9 @@ class Engine:
             return False  # not started yet: start() loads the config itself
         try:
             decider = self._decider_for(config)
-        except Exception as error:  # an agents file gone bad, or a bug: keep the old config
+        except AgentsFileError as error:  # an agents file gone bad: keep the old config
+            return self._reject(f"--agents: {error}", 1, config.path)
+        except Exception as error:  # a bug: keep the old config
             return self._reject(f"{type(error).__name__}: {error}", 1, config.path)
         self._rejected_digest = None
         self._install_config(config, decider, summary=diff_configs(old, config).summary())
