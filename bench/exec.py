@@ -26,7 +26,11 @@ shared machine a burst of load elsewhere then hits both sides of a ratio alike.
 run: the engine's cost of starting, feeding, watching and reaping a script; "of which the
 loop thread" is the thread CPU time of the thread running the event loop (the rest is the
 spawner threads'). On a machine whose cores are busy with other work every figure grows
-(cold caches, shared cores): the load average over the rounds is printed with them. The process
+(cold caches, shared cores): the load average over the rounds is printed with them. The last
+line divides the raw loop's CPU per x16 run by the executor's, the scripts' own CPU included
+on both sides: on an idle machine x16 is CPU-bound and executor/raw tends to that quotient,
+while on a busy one the raw loop's single thread is starved first (its children wait for a
+CPU behind the scripts in flight while it waits in posix_spawn). The process
 carries `--ballast-mb` of live Python objects, about an engine's heap, so that a spawn that
 copied the parent would show it.
 
@@ -148,17 +152,22 @@ async def executor_concurrent(
     await executor.aclose()
 
 
-def timed(runs: int, job: Callable[[], None]) -> tuple[float, float, float]:
+def timed(runs: int, job: Callable[[], None]) -> tuple[float, float, float, float]:
     """Runs per second, this process's own CPU microseconds per run (all its threads,
-    children excluded: the part of the cost that is the executor's), and the part of that
-    spent on the calling thread, the event loop's (thread CPU time)."""
+    children excluded: the part of the cost that is the executor's), the part of that
+    spent on the calling thread, the event loop's (thread CPU time), and the scripts' own
+    CPU microseconds per run (the reaped children's, from os.times)."""
     cpu = time.process_time()
     own = time.thread_time()
+    before = os.times()
     started = time.perf_counter()
     job()
     elapsed = time.perf_counter() - started
+    after = os.times()
+    children = (after.children_user + after.children_system
+                - before.children_user - before.children_system)
     return (runs / elapsed, (time.process_time() - cpu) * 1e6 / runs,
-            (time.thread_time() - own) * 1e6 / runs)
+            (time.thread_time() - own) * 1e6 / runs, children * 1e6 / runs)
 
 
 def machinery(home: Path, runs: int, concurrency: int) -> None:
@@ -242,13 +251,15 @@ def main() -> None:
         rates: dict[str, list[float]] = {label: [] for label in variants}
         cpus: dict[str, list[float]] = {label: [] for label in variants}
         loop_cpus: dict[str, list[float]] = {label: [] for label in variants}
+        totals: dict[str, list[float]] = {label: [] for label in variants}  # with scripts'
         loads: list[float] = []
         for _ in range(rounds):
             for label, job in variants.items():
-                rate, cpu_per_run, loop_cpu = timed(runs, job)
+                rate, cpu_per_run, loop_cpu, scripts_cpu = timed(runs, job)
                 rates[label].append(rate)
                 cpus[label].append(cpu_per_run)
                 loop_cpus[label].append(loop_cpu)
+                totals[label].append(cpu_per_run + scripts_cpu)
             loads.append(os.getloadavg()[0])
     print(f"{runs} runs of a stateless #!/bin/sh response, {os.cpu_count()} CPUs, "
           f"load average {spread(loads, '.1f')} over the rounds, "
@@ -267,6 +278,18 @@ def main() -> None:
         print(f"{pair:>6}: executor CPU per run {statistics.median(cpu):.0f} us "
               f"(target <= 400; Popen: {statistics.median(popen_cpu):.0f}), "
               f"executor/raw {spread(ratio, '.2f')} (target >= 0.8; Popen: {spread(popen, '.2f')})")
+    # With the cores to itself, x16 is CPU-bound: both sides then run at 2 cores over their
+    # whole CPU per run (the scripts' included), and executor/raw tends to this quotient
+    # (measured with raw x16 near its idle rate, 1,858/s: executor/raw 0.82-0.87 against a
+    # quotient of 0.79-0.82, three executor variants). On a loaded machine the raw loop's
+    # one thread is starved first and the rate ratio says little; the quotient, CPU against
+    # CPU, moves less with load (it still grows with cold caches).
+    bound = [base / ex for ex, base in zip(totals[f"executor {wide}"], totals[f"raw {wide}"],
+                                           strict=True)]
+    print(f"{wide:>6}: CPU per run with the scripts' own: raw "
+          f"{statistics.median(totals[f'raw {wide}']):.0f} us, executor "
+          f"{statistics.median(totals[f'executor {wide}']):.0f} us; raw/executor "
+          f"{spread(bound, '.2f')} (what executor/raw tends to on an idle machine)")
 
 
 def spread(values: list[float], form: str) -> str:

@@ -154,6 +154,26 @@ def test_file_tail_follows_rotation_and_truncation(tmp_path: Path) -> None:
     assert tail.poll() == ["after"]
 
 
+def test_file_tail_holds_no_endless_line(tmp_path: Path) -> None:
+    """A file growing without a newline is not held in memory past MAX_PARTIAL: that line is
+    not shown (up to its newline, whenever it comes), the bytes are counted as skipped, and
+    the lines after it are shown."""
+    from arconsole.console.file_tail import MAX_PARTIAL
+
+    path = tmp_path / "active-responses.log"
+    path.write_text("before\n")
+    tail = FileTail(path)
+    assert tail.poll() == ["before"]
+    for _ in range(5):
+        with open(path, "a") as handle:
+            handle.write("x" * (MAX_PARTIAL // 2 + 1))
+        assert tail.poll() == []
+    assert len(tail._partial) <= MAX_PARTIAL and tail.skipped > MAX_PARTIAL
+    with open(path, "a") as handle:
+        handle.write("end of the long one\nafter\n")
+    assert tail.poll() == ["after"]
+
+
 def test_file_tail_starts_near_the_end_of_a_big_file(tmp_path: Path) -> None:
     path = tmp_path / "big.log"
     path.write_text("".join(f"line {n}\n" for n in range(10_000)))

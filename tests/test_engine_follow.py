@@ -66,7 +66,7 @@ def on_hup(signum, frame):
 signal.signal(signal.SIGHUP, on_hup)
 def open_log():
     return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-def alert(n):
+def alert(n, offset):
     now = time.time()
     ip = "198.18.%d.%d" % (n // 256, n % 256)
     if form == "json":
@@ -81,7 +81,7 @@ def alert(n):
             "Rule: 5712 (level 10) -> 'sshd: brute force'\n"
             "Src IP: %s\n"
             "Nov 23 10:00:00 manager sshd[1]: Failed password for root from %s\n\n"
-            % (now, n, stamp, ip, ip))
+            % (now, offset, stamp, ip, ip))  # analysisd's id: the record's own offset
 fd = open_log()
 print("ready", flush=True)
 start = time.monotonic()
@@ -93,7 +93,7 @@ for i in range(count):
         reopen = False
         os.close(fd)
         fd = open_log()
-    os.write(fd, alert(first + i).encode())
+    os.write(fd, alert(first + i, os.lseek(fd, 0, os.SEEK_END)).encode())
     if (i + 1) % 10 == 0:
         print(i + 1, flush=True)
 os.close(fd)
@@ -460,7 +460,8 @@ def old_and_new_alerts(home: Path, name: str) -> tuple[Path, set[int]]:
             data += (
                 b"** Alert %d.%d: - syslog,sshd,\n%s manager->/var/log/secure\n"
                 b"Rule: 5712 (level 10) -> 'sshd: brute force'\nSrc IP: %s\nlog\n\n"
-                % (when, n, time.strftime("%Y %b %d %H:%M:%S").encode(), srcip(n).encode())
+                % (when, len(data), time.strftime("%Y %b %d %H:%M:%S").encode(),
+                   srcip(n).encode())
             )
     path.write_bytes(data)
     return path, recent

@@ -58,7 +58,7 @@ import msgspec
 from msgspec import UNSET
 
 from arconsole.alerts.crafted import DECISION_KEYS, crafted_keys
-from arconsole.alerts.model import Alert, AlertError
+from arconsole.alerts.model import TOO_DEEP, Alert, AlertError
 from arconsole.alerts.quick_shapes import QuickLine, QuickRule
 from arconsole.alerts.round_trip import lost_members, reencoded
 from arconsole.alerts.rule_groups import (
@@ -520,3 +520,5 @@ def read_alerts_json(lines: Iterable[bytes]) -> Iterator[tuple[int, Alert | Aler
             yield number, decode_alert_line(line)
         except AlertError as error:
             yield number, error
+        except RecursionError:
+            yield number, AlertError(TOO_DEEP)

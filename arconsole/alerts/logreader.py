@@ -18,6 +18,14 @@ UTC (the date line is local time with no zone). `raw` is a JSON object in alerts
 
 Only the header lines are trusted for fields: a `Src IP:` line further down (inside a log
 line or a FIM diff) is never read.
+
+A whole record can be forged, though: OS_Log prints a record's dynamic fields after its
+full_log as `key: value` lines, values as decoded, and a JSON log's string or a Windows
+event's message holds real newlines; whoever controls one writes lines that begin with
+`** Alert `, which a reader takes for a record of its own (any rule, level, agent, address).
+What they cannot write is where that line lands: analysisd writes `ftell(alerts.log)` as the
+offset part of each alert id (`__crt_ftell`), so a record followed in its file must start at
+the byte its id names (`decode_alert_record`'s `start`), or it is refused as crafted.
 """
 
 from __future__ import annotations
@@ -29,13 +37,16 @@ from datetime import UTC, datetime
 
 from arconsole.alerts.groups import split_group_string
 from arconsole.alerts.model import Alert, AlertError
+from arconsole.safetext import literal
 
 RECORD_START = "** Alert "
 MAX_RECORD = 65536 * 4  # a record is bounded like a line is: larger ones are refused
 
-_HEADER = re.compile(r"\*\* Alert (\d+)\.(\d+):( mail )? *- (.*)")
+# OS_Log writes the id's parts with %ld, the rule's id and level with %d: longer digit runs
+# are no record's (and Python's int() refuses more than 4300 digits).
+_HEADER = re.compile(r"\*\* Alert (\d{1,19})\.(\d{1,19}):( mail )? *- (.*)")
 _DATE = re.compile(r"(\d{4}) ([A-Z][a-z]{2}) ([ 0-9]\d) (\d\d:\d\d:\d\d) (.*)")
-_RULE = re.compile(r"Rule: (\d+) \(level (\d+)\) -> '(.*)'")
+_RULE = re.compile(r"Rule: (\d{1,10}) \(level (\d{1,10})\) -> '(.*)'")
 _AGENT_LOCATION = re.compile(r"\(([^)]*)\) (\S+)->(.*)")
 _FIM_PATH = re.compile(
     r"(?:Integrity checksum changed for: '(.*)'|File '(.*)' (?:added|modified|deleted))"
@@ -90,11 +101,23 @@ def read_alerts_log(lines: Iterable[str]) -> Iterator[tuple[int, Alert | AlertEr
             yield number, error
 
 
-def decode_alert_record(data: bytes) -> Alert:
-    """One record as the record follower yields it (lines joined with newlines)."""
+def decode_alert_record(data: bytes, start: int | None = None) -> Alert:
+    """One record as the record follower yields it (lines joined with newlines).
+
+    `start` is the byte of its file the record starts at, when known: the id must name it.
+    """
     if len(data) > MAX_RECORD:
         raise AlertError(f"record longer than {MAX_RECORD} bytes")
-    return parse_record(data.decode("utf-8", "replace").split("\n"))
+    alert = parse_record(data.decode("utf-8", "replace").split("\n"))
+    if start is not None:
+        named = int(alert.alert_id.rpartition(".")[2])
+        if named != start:
+            raise AlertError(
+                f"crafted: the record's id names byte {named} of the file, and it starts at "
+                f"byte {start}: analysisd writes each record's own offset, so these lines "
+                "were written inside another record (a forged '** Alert' header)"
+            )
+    return alert
 
 
 def parse_record(lines: Sequence[str]) -> Alert:
@@ -124,7 +147,11 @@ def parse_record(lines: Sequence[str]) -> Alert:
     groups, compliance = split_group_string(group_string)
     agent_name, agent_ip, agent_id, location = _split_location(date.group(5))
     alert_id = f"{int(epoch)}.{int(offset)}"
-    timestamp = datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    try:
+        when = datetime.fromtimestamp(int(epoch), UTC)
+    except (OverflowError, OSError, ValueError):
+        raise AlertError(f"alert id {literal(epoch)}: no date has that epoch") from None
+    timestamp = when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
     filename = None
     if "syscheck" in groups and full_log is not None:
         fim = _FIM_PATH.match(full_log)

@@ -43,3 +43,9 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
 
 class AlertError(ValueError):
     """A line or record that cannot be read as an alert. The reader counts it and goes on."""
+
+
+# The JSON decoders (msgspec's, json's) stop at Python's recursion limit, about a thousand
+# levels, with RecursionError rather than a decode error; a 64 KiB line can nest 32 000. The
+# callers that decode an attacker's line catch it and say this, as for any bad line.
+TOO_DEEP = "not JSON: nested too deeply to read (past the JSON decoder's depth limit)"

@@ -18,7 +18,7 @@ def explain_alert(config: Config | None, raw: str, *, observe: bool = False,
     response says what Wazuh will run and where, not what arconsole would run. `transport`:
     the engine delivers to agents, so an agent's response is not called undelivered."""
     from arconsole.alerts.jsonreader import decode_alert_line
-    from arconsole.alerts.model import AlertError
+    from arconsole.alerts.model import TOO_DEEP, AlertError
     from arconsole.engine.decide import Decider
     from arconsole.engine.outcome import deliveries, key_refusal
 
@@ -28,6 +28,8 @@ def explain_alert(config: Config | None, raw: str, *, observe: bool = False,
         alert = decode_alert_line(raw.encode("utf-8", "replace"))
     except AlertError as error:
         return literal(f"this alert cannot be decided: {error}")
+    except RecursionError:
+        return literal(f"this alert cannot be decided: {TOO_DEEP}")
     decision = Decider(config).decide(alert)
     if not decision.responses:
         return Text("the config has no <active-response> block: nothing can fire")

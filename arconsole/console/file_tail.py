@@ -15,6 +15,7 @@ from pathlib import Path
 MAX_READ = 1 << 20  # per poll: a runaway writer cannot stall the console
 INITIAL_TAIL = 64 * 1024  # on first open, show only the end of a big file
 HEAD = 64
+MAX_PARTIAL = 64 * 1024  # an unfinished line held over (OS_MAXSTR): longer, it is dropped
 
 
 class FileTail:
@@ -90,4 +91,10 @@ class FileTail:
         if self._cut_line and lines:
             lines.pop(0)  # started in the middle of a line: not worth showing half of it
             self._cut_line = False
+        if len(self._partial) > MAX_PARTIAL:
+            # A file growing without a newline must not grow the console with it: the line
+            # is not shown, up to and including its newline.
+            self.skipped += len(self._partial)
+            self._partial = b""
+            self._cut_line = True
         return [line.decode("utf-8", "replace").rstrip("\r") for line in lines]

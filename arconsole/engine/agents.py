@@ -27,7 +27,8 @@ import msgspec
 
 MANAGER_ID = "000"
 UNKNOWN_STATUS = "unknown"  # client.keys says nothing about connections
-_VERSION = re.compile(r"(?:wazuh\s+)?v?(\d+)\.(\d+)", re.IGNORECASE)
+# Agents report their own version (Wazuh's API gives it as is): no digit run int() refuses.
+_VERSION = re.compile(r"(?:wazuh\s+)?v?(\d{1,9})\.(\d{1,9})", re.IGNORECASE)
 
 
 class AgentsFileError(ValueError):
@@ -72,9 +73,10 @@ def parse_version(text: str) -> tuple[int, int] | None:
 
 
 def normalise_agent_id(value: str | int) -> str:
-    """`1`, `"1"` and `"001"` are the same agent: `"001"`. Other text is kept as written."""
+    """`1`, `"1"` and `"001"` are the same agent: `"001"`. Other text is kept as written, and
+    so are digits no agent id has (an alert's are the attacker's: int() refuses 4300)."""
     text = str(value).strip()
-    return f"{int(text):03d}" if text.isascii() and text.isdigit() else text
+    return f"{int(text):03d}" if text.isascii() and text.isdigit() and len(text) <= 18 else text
 
 
 class AgentDirectory:

@@ -97,6 +97,9 @@ class Child:
         self.aborted = False  # the executor is closing: stop the run
         self.expired = False  # the armed deadline passed
         self.orphaned = False  # the run went away before its spawn came back
+        # Whether a successful start resolves the waiter: a run with nothing to do at the
+        # start itself is woken at its next change instead (one task wake-up fewer per run).
+        self.wake_on_start = True
         self.killed = False
         self.reaped = False
         self.deadline = 0.0
@@ -146,7 +149,8 @@ class Child:
         elif self._close_after_write:
             self._close_stdin()
         self.arm(self.loop.time() + self._time_limit)
-        self._notify()
+        if self.wake_on_start:
+            self._notify()
 
     # ---------------------------------------------------------------- waiting
 

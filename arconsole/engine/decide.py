@@ -44,6 +44,7 @@ from arconsole.engine.decision import (
     ResponseDecision,
     crafted_ip,
     crafted_user,
+    host_name,
     target_words,
 )
 from arconsole.engine.whitelist import WhiteList
@@ -127,7 +128,7 @@ class Decider:
             refused = self._ip_refused.get(srcip)
             if refused is None:
                 refused = self._remember(self._ip_refused, srcip, crafted_ip(srcip) or (
-                    self._has_white_list and self.whitelist.match(srcip) is not None))
+                    self._has_white_list and self.whitelist.match_address(srcip) is not None))
             if refused:
                 return ()
         return routed
@@ -177,9 +178,9 @@ class Decider:
             return True
         if plan.expects_srcip:
             srcip = alert.srcip
-            if srcip is None or crafted_ip(srcip):
+            if srcip is None or crafted_ip(srcip) or host_name(srcip):
                 return True
-            if self.whitelist and self.whitelist.match(srcip) is not None:
+            if self.whitelist and self.whitelist.match_address(srcip) is not None:
                 return True
         return plan.expects_filename and alert.filename is None
 

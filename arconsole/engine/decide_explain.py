@@ -22,8 +22,11 @@ from arconsole.engine.decision import (
     ResponseDecision,
     crafted_ip,
     crafted_user,
+    host_name,
+    host_pattern,
+    lenient_ipv4,
 )
-from arconsole.engine.whitelist import WhiteList
+from arconsole.engine.whitelist import WhiteList, respelled_ipv6
 from arconsole.safetext import literal
 
 
@@ -69,6 +72,13 @@ def _checks(context: ExplainContext, plan: Plan, alert: Alert, reasons: list[str
         if crafted_ip(alert.srcip):
             reasons.append(crafted_reason("srcip", alert.srcip, wazuh))
             blocked = True
+        elif not wazuh and host_name(alert.srcip):
+            reasons.append(
+                f"skipped: srcip '{literal(alert.srcip)}' is a host name: OSSEC's script "
+                "would hand it to the firewall, which would resolve it then (whoever answers "
+                "for the name would choose what is blocked, white-listed hosts included): "
+                "arconsole rejects it (stricter than OSSEC)")
+            blocked = True
     elif plan.expects_srcip and not wazuh:
         reasons.append(f"skipped: command '{command}' expects srcip and the alert has none "
                        "(ossec <expect>)")
@@ -99,6 +109,9 @@ def _white_list(
     entry = context.whitelist.match(srcip)
     address = literal(strip_mapped(srcip))
     mapped = " (after removing '::ffff:')" if strip_mapped(srcip) != srcip else ""
+    if entry is None and (entry := context.whitelist.match_address(srcip)) is not None:
+        mapped = (f" (the firewall reads it as {literal(respelled_ipv6(srcip) or '')}, and so "
+                  "does arconsole: stricter than Wazuh, whose white list reads the text)")
     if entry is None:
         reasons.append(f"srcip {address}{mapped} is not white-listed")
         return False
@@ -185,6 +198,16 @@ def _local_by_name(
 
 
 def crafted_reason(field_name: str, value: str, wazuh: bool) -> str:
+    read_as = lenient_ipv4(value) if field_name == "srcip" and IP_OK(value) else None
+    if read_as is not None and not value.startswith("-"):
+        return (f"skipped: srcip '{literal(value)}' is not written as an IPv4 address, and "
+                f"Wazuh's scripts and the firewall read it as {read_as}: arconsole rejects it "
+                "as crafted (stricter than Wazuh, whose white list would see no address)")
+    if field_name == "srcip" and IP_OK(value) and not value.startswith("-") and \
+            host_pattern(value):
+        return (f"skipped: srcip '{literal(value)}' is a host pattern, not an address (a "
+                "leading or trailing dot, or two in a row: hosts.deny would deny a whole "
+                "network or domain): arconsole rejects it as crafted (stricter than Wazuh)")
     if value.startswith("-") and (
         (USER_OK if field_name == "dstuser" else IP_OK)(value) is not None
     ):

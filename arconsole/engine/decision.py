@@ -1,15 +1,19 @@
 """What deciding yields (`ResponseDecision`, `AlertDecision`), where a response runs
 (`SERVER`, `ALL_AGENTS`), and the input checks of spec 6.1 that every reading shares.
 
-arconsole is stricter than Wazuh in one place (scenarios Part E, D1/D2): a srcip or dstuser that
-starts with `-` is rejected as crafted too (Wazuh's regexes let `-rf` through).
+arconsole is stricter than Wazuh in two places: a srcip or dstuser that starts with `-` is
+rejected as crafted too (scenarios Part E, D1/D2: Wazuh's regexes let `-rf` through), and so is
+a srcip written in one of C's lenient IPv4 forms (`lenient_ipv4`) or as a host pattern
+(`host_pattern`); in OSSEC, a response that expects srcip never gets a host name (`host_name`).
 """
 
 from __future__ import annotations
 
 import re
+import socket
 from dataclasses import dataclass
 
+from arconsole.addresses import strip_mapped
 from arconsole.alerts.model import Alert
 from arconsole.config.model import ActiveResponse
 
@@ -78,7 +82,56 @@ def crafted_user(dstuser: str) -> bool:
 
 
 def crafted_ip(srcip: str) -> bool:
-    return IP_OK(srcip) is None or srcip.startswith("-")
+    return (IP_OK(srcip) is None or srcip.startswith("-") or lenient_ipv4(srcip) is not None
+            or host_pattern(srcip))
+
+
+def host_pattern(srcip: str) -> bool:
+    """`srcip` is a hosts_access(5) pattern rather than an address or a host name: it starts
+    or ends with a dot, or holds two in a row (`10.` is every 10.x.x.x host, `.example.com`
+    a whole domain). OSSEC's host-deny.sh writes it to /etc/hosts.deny as it is, where it
+    would deny what the white list (which saw no address) was meant to keep."""
+    text = strip_mapped(srcip)
+    return text.startswith(".") or text.endswith(".") or ".." in text
+
+
+def lenient_ipv4(srcip: str) -> str | None:
+    """The address C's lenient readers take `srcip` for, when it is not written as one (four
+    decimal octets); else None.
+
+    The white list reads IPv4 strictly (`inet_pton`), as analysisd does, but Wazuh's scripts
+    accept what `getaddrinfo(AI_NUMERICHOST)` does, every `inet_aton` form, and the firewall
+    blocks its own reading of the text: `0xa.0.0.1`, `167772161`, `10.0.0.01` are 10.0.0.1
+    (`10.1` is 10.0.0.1 to getaddrinfo, 10.1.0.0 to iptables). Such a srcip would be checked
+    as no address and blocked as a white-listed one: it is crafted.
+    """
+    text = strip_mapped(srcip)  # as the white list reads it
+    if not text[:1].isdigit() or ":" in text:
+        return None  # inet_aton's forms all start with a digit; IPv6 is not one of them
+    try:
+        packed = socket.inet_aton(text)
+    except (OSError, ValueError):
+        return None  # no IPv4 address to anyone: a host name, or nonsense
+    try:
+        socket.inet_pton(socket.AF_INET, text)
+    except OSError:
+        return socket.inet_ntoa(packed)
+    return None
+
+
+def host_name(srcip: str) -> bool:
+    """`srcip` names a host rather than an address. OSSEC's legacy scripts hand it to the
+    firewall (`iptables -s`, `route add`), which resolves it then: whoever answers for the
+    name chooses what is blocked, white-listed hosts included (Wazuh's scripts and
+    arconsole's refuse anything but a numeric address)."""
+    text = strip_mapped(srcip)
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, text)
+        except OSError:
+            continue
+        return False
+    return True
 
 
 def target_words(targets: tuple[str, ...]) -> str:

@@ -305,6 +305,11 @@ class Executor:
             child.abort()
         timed_out = False
         line: bytes | None = None
+        # Without a hand-over to record, nothing happens at the start itself: the run looks
+        # again at its first line, its exit, an abort or its time limit (a failed spawn
+        # still wakes it). One task wake-up and future fewer per run (bench/exec.py
+        # --machinery, serial: loop turns 5.3 -> 3.1; x16: CPU per run 277 -> 255 us).
+        child.wake_on_start = on_handed_over is not None
         try:
             while not child.started:
                 await child.changed()

@@ -4,17 +4,24 @@ The intake hands every alert here before deciding it; an agent's AR log alert (f
 updates the fleet table, confirms the deliveries it answers, and is then decided like any
 other alert (it fires a response only where one binds it explicitly, as in Wazuh).
 
+Wazuh's `ar_log_json`/`ar_log` decoders know an AR log line by its text alone, and a syslog
+line is decoded after its header: anyone who can log a line of their own on an agent
+(`logger`) raises rules 650-658 with the content they like. Only an alert read from an agent's
+active-responses.log (`location`, in any install folder) is one: any other is refused as
+crafted (`from_ar_log`), so it adds no row, lifts none and confirms no delivery.
+
 `double_delivery_warning` (given at start with a transport) is re-exported from the config
 layer, where `arconsole check` gives the same warning.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 import msgspec
 
-from arconsole.alerts.model import Alert
+from arconsole.alerts.model import TOO_DEEP, Alert, AlertError
 from arconsole.config.double_delivery import (
     double_delivery_warning as double_delivery_warning,
 )
@@ -43,6 +50,18 @@ from arconsole.engine.fleet_table import (
     row_state,
 )
 from arconsole.engine.model import ActionResult
+from arconsole.safetext import literal
+
+AR_LOG_NAME = "active-responses.log"  # where execd's scripts log, on every agent
+_FOLDER = re.compile(r"[/\\]")  # a Windows agent's location uses backslashes
+
+
+def from_ar_log(location: str | None) -> bool:
+    """The alert was read from an agent's active-responses.log (any folder, any system)."""
+    if not location:
+        return False
+    parts = _FOLDER.split(location)
+    return parts[-1] == AR_LOG_NAME and ".." not in parts
 
 
 class FleetStage:
@@ -81,7 +100,15 @@ class FleetStage:
             return
         if alert.rule_id not in AR_RULE_IDS or AR_GROUP not in alert.groups:
             return
-        entry = read_ar_entry(alert, received_at)
+        if not from_ar_log(alert.location):
+            raise AlertError(
+                f"crafted: an active-response log alert (rule {literal(alert.rule_id)}) read "
+                f"from {literal(alert.location or '')!r}, not an agent's {AR_LOG_NAME}: a "
+                "line logged as an AR log line elsewhere, not applied to the fleet")
+        try:
+            entry = read_ar_entry(alert, received_at)
+        except RecursionError:  # the fleet's decoders start deeper than the intake's
+            raise AlertError(TOO_DEEP) from None
         if entry is None:
             return
         if entry.command == "add" and self.delivery is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from arconsole.alerts.detect import AlertFormat, detect_format
 from arconsole.alerts.follower import AlertFollower, Line, Skipped
-from arconsole.alerts.model import Alert, AlertError
+from arconsole.alerts.model import TOO_DEEP, Alert, AlertError
 from arconsole.alerts.position import ReadPosition
 from arconsole.alerts.record_follower import AlertsLogFollower, Record
 from arconsole.alerts.rotation import first_line_hash
@@ -31,6 +31,7 @@ from arconsole.engine.dispatch import Dispatcher
 from arconsole.engine.events import AlertHandled, BacklogProgress, InputError
 from arconsole.engine.options import Mode
 from arconsole.engine.store import StoreWriteError
+from arconsole.safetext import literal
 
 
 @dataclass(slots=True)
@@ -158,7 +159,7 @@ class Intake:
                                                    error=f"{item.reason}: {item.detail}"))
                     self._mark_line(item.position, [])
                 elif isinstance(item, Record):
-                    await self.handle_record(item.data, item.position)
+                    await self.handle_record(item.data, item.position, item.start.offset)
                 else:
                     await self.handle_line(item.data, item.position)
                 self._handled_position = item.position
@@ -180,11 +181,17 @@ class Intake:
 
     # ------------------------------------------------------------------ one alert
 
-    async def handle_record(self, data: bytes, position: ReadPosition | None = None) -> None:
-        """Decide one alerts.log record (its lines joined by newlines), as `handle_line`."""
+    async def handle_record(
+        self, data: bytes, position: ReadPosition | None = None, start: int | None = None
+    ) -> None:
+        """Decide one alerts.log record (its lines joined by newlines), as `handle_line`;
+        `start`, the byte of the file it starts at, is checked against its id."""
         from arconsole.alerts.logreader import decode_alert_record
 
-        await self._handle(data, position, decode_alert_record, "record skipped: ")
+        def decode(record: bytes) -> Alert:
+            return decode_alert_record(record, start)
+
+        await self._handle(data, position, decode, "record skipped: ")
 
     async def handle_line(self, data: bytes, position: ReadPosition | None = None) -> None:
         """Decide one alerts.json line and dispatch what fires. Never raises on bad input."""
@@ -205,18 +212,21 @@ class Intake:
         decode: Callable[[bytes], Alert], error_prefix: str,
     ) -> list[Awaitable[None]] | None:
         """Decode and decide one item; None when it is done with (its line is marked)."""
-        context = self._context
         self._line_number += 1
         line_number = self._line_number
         try:
             alert = decode(data)
-        except AlertError as error:
-            context.stats.input_errors += 1
-            context.bus.publish(InputError(at=context.clock.now(), line=line_number,
-                                           error=f"{error_prefix}{error}"))
-            self._mark_line(position, [])
+        except Exception as error:  # a line that breaks a reader is a bad line, too
+            self._refuse(position, line_number, f"{error_prefix}{_unreadable(error)}")
             return None
         return self._decide(alert, position, line_number)
+
+    def _refuse(self, position: ReadPosition | None, line_number: int, reason: str) -> None:
+        """A bad line: counted, told, and marked handled."""
+        context = self._context
+        context.stats.input_errors += 1
+        context.bus.publish(InputError(at=context.clock.now(), line=line_number, error=reason))
+        self._mark_line(position, [])
 
     async def handle_alert(
         self, alert: Alert, position: ReadPosition | None = None, line_number: int = 0
@@ -237,18 +247,19 @@ class Intake:
         if self.observe is not None:
             try:
                 self.observe(alert, received_at)
-            except AlertError as error:  # a fleet key is ambiguous: a bad line, as any other
-                context.stats.input_errors += 1
-                context.bus.publish(InputError(at=received_at, line=line_number,
-                                               error=str(error)))
-                self._mark_line(position, [])
+            except Exception as error:  # a fleet key is ambiguous (AlertError): a bad line
+                self._refuse(position, line_number, _unreadable(error))
                 return None
         context.stats.alerts += 1
         if context.options.skip_backlog_older_than is not None and self._too_old(
                 alert, received_at):
             self._mark_line(position, [])
             return None
-        decisions = decider.fired(alert)
+        try:
+            decisions = decider.fired(alert)
+        except Exception as error:  # nothing started yet: the alert is a bad line
+            self._refuse(position, line_number, _unreadable(error))
+            return None
         if not decisions:
             if context.bus.wants_idle_alerts:
                 self._publish_handled(alert, line_number, received_at, ())
@@ -270,7 +281,7 @@ class Intake:
                     dispatched += 1
                     steps.append(response)
                 else:
-                    delivering = self.delivery.deliver(response, target, alert, received_at)
+                    delivering = self._deliver(response, target, alert, received_at)
                     if delivering is not None:
                         steps.append(delivering)
         context.stats.fired += dispatched
@@ -281,6 +292,22 @@ class Intake:
             self._mark_line(position, work)
             return None
         return work
+
+    def _deliver(
+        self, response: ActiveResponse, target: str, alert: Alert, received_at: float
+    ) -> Awaitable[None] | None:
+        """One agent's delivery; what breaks it (an agent's entry in the inventory, which
+        the agent itself partly writes) costs that delivery, never the other targets or
+        the follower."""
+        try:
+            return self.delivery.deliver(response, target, alert, received_at)
+        except Exception as error:
+            context = self._context
+            context.stats.undelivered += 1
+            context.notice("error", f"{response.name} for agent {literal(target)} (alert "
+                           f"{literal(alert.alert_id)}) not delivered: {type(error).__name__}: "
+                           f"{literal(str(error)[:200])}")
+            return None
 
     def _dispatch(
         self, steps: list[ActiveResponse | Awaitable[None]], alert: Alert
@@ -440,6 +467,17 @@ def _alert_time(alert: Alert) -> float | None:
     if dot and epoch.isdigit() and len(epoch) <= 12:
         return float(epoch)
     return None
+
+
+def _unreadable(error: Exception) -> str:
+    """Why a line was refused. Anything but AlertError is a stage's bug or a limit it did not
+    expect (int() refuses 4300 digits, the decoders stop at ~1000 levels): let through, it
+    would take the follower down and, started again at this very line, down again for good."""
+    if isinstance(error, AlertError):
+        return str(error)
+    if isinstance(error, RecursionError):
+        return TOO_DEEP
+    return f"it broke the engine's reading of it ({type(error).__name__}: {error})"
 
 
 def _read_head(path: Path, size: int) -> bytes:

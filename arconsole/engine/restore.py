@@ -110,6 +110,6 @@ async def lift_white_listed(context: EngineContext, book: BlockBook, reason: str
         b.key for b in book.blocks.values()
         if b.state is BlockState.ACTIVE and b.srcip and not b.manual
         and (b.dry_run or not context.dry_run)
-        and white_list.match(b.srcip) is not None
+        and white_list.match_address(b.srcip) is not None
     ]
     await asyncio.gather(*(book.reverse(key, reason) for key in keys))

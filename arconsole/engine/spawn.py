@@ -12,9 +12,9 @@ ignores SIGPIPE; the ignore would be inherited through exec).
 
 Without glibc >= 2.34 (addclosefrom_np) the same threads use `subprocess.Popen` instead.
 
-Requests are queued; two spawner threads take them one at a time (see _THREADS), so a spawn
+Requests are queued; four spawner threads take them one at a time (see _THREADS), so a spawn
 the kernel holds up (a child not scheduled for 100 ms on a loaded machine) holds up nothing
-while the other thread is free, and ring an eventfd as each result is ready (rings that come
+while another thread is free, and ring an eventfd as each result is ready (rings that come
 while the loop is busy are one wake-up). Right after a spawn, still on its thread, the child's
 pidfd is opened.
 
@@ -38,6 +38,7 @@ import collections
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import queue
 import signal
@@ -98,16 +99,28 @@ _RING_EVERY = 4
 # kernel's rcu_sync is still in its writer state), so the spawner thread makes it itself: a
 # burst costs no hand-over to the mover. Wrong guesses only cost one slow move on a spawner.
 _WARM_MOVES = 0.004
-# Two threads: a spawn that the kernel holds up (a child not scheduled for 100-200 ms on a
+# Four threads: a spawn that the kernel holds up (a child not scheduled for 100-200 ms on a
 # loaded machine, a fork waiting on another process's cgroup move) does not hold up the next.
-_THREADS = 2
+# Most of a spawn's time is the new child waiting for a CPU behind the scripts already
+# running (glibc's posix_spawn returns once it has exec'd), not CPU: at 16 scripts in flight
+# on 2 cores, with two threads a run waited longer in the spawn queue (p50 6.5 ms) than all
+# the rest of its life; four overlap four such waits (bench/exec.py x16 on a loaded
+# machine: +18 % runs/s over two, CPU per run unchanged; six added little more).
+_THREADS = 4
+
+
+@functools.cache
+def _libc_name() -> str | None:
+    """The C library's file name (find_library runs ldconfig in a subprocess: once per
+    process, not twice per Executor)."""
+    return ctypes.util.find_library("c")
 
 
 class _GlibcSpawn:
     """posix_spawn with chdir, closefrom and setsid through glibc (>= 2.34)."""
 
     def __init__(self, cwd: str, env: Mapping[str, str]) -> None:
-        name = ctypes.util.find_library("c") or "libc.so.6"
+        name = _libc_name() or "libc.so.6"
         # PyDLL keeps the GIL for the quick set-up calls: releasing and re-taking it per call
         # would cost more than the calls and could wait on a busy event loop each time.
         fast = ctypes.PyDLL(name, use_errno=True)
@@ -137,7 +150,7 @@ class _GlibcSpawn:
 
     @staticmethod
     def available() -> bool:
-        name = ctypes.util.find_library("c")
+        name = _libc_name()
         if name is None:
             return False
         try:

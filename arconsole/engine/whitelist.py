@@ -90,6 +90,15 @@ class OSMatch:
         return False
 
 
+def respelled_ipv6(srcip: str) -> str | None:
+    """The IPv6 address `srcip` spells, as inet_ntop writes it, when written otherwise."""
+    try:
+        canonical = socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, srcip))
+    except (OSError, ValueError):
+        return None
+    return None if canonical == srcip else canonical
+
+
 class WhiteList:
     """The white list of one config, for one flavour. `match` is cached per srcip."""
 
@@ -134,6 +143,24 @@ class WhiteList:
             cache.clear()
         cache[srcip] = result
         return result
+
+    def match_address(self, srcip: str) -> WhiteListEntry | None:
+        """`match`, and for an IPv6 text written otherwise than inet_ntop writes it, `match`
+        of that canonical spelling too (stricter than Wazuh, whose white list reads the text).
+
+        An IPv6 entry is a text pattern, and the firewall reads any spelling of an address:
+        `2001:db8:0::10` is no match for the entry `2001:db8::10`, and ip6tables blocks
+        2001:db8::10 for it. An IPv4-mapped address keeps Wazuh's reading (`::FFFF:10.0.0.5`
+        is not 10.0.0.5: `get_ip()`'s strncmp is case-sensitive, and ip6tables' rule for it
+        stops no IPv4 packet).
+        """
+        entry = self.match(srcip)
+        if entry is not None or ":" not in srcip:
+            return entry
+        canonical = respelled_ipv6(srcip)
+        if canonical is None or (canonical.startswith("::ffff:") and "." in canonical):
+            return None
+        return self.match(canonical)
 
     def _match_patterns(self, ip: str) -> WhiteListEntry | None:
         for entry, matcher, negate in self._patterns:

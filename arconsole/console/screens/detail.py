@@ -24,7 +24,7 @@ def json_text(raw: str | dict[str, Any]) -> Text:
     try:
         data = json.loads(raw) if isinstance(raw, str) else raw
         pretty = json.dumps(data, indent=2, ensure_ascii=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # deeper than json goes: shown as it is
         pretty = raw if isinstance(raw, str) else repr(raw)
     text = Text(no_wrap=False, end="")
     for number, line in enumerate(pretty.splitlines()):
