@@ -234,6 +234,8 @@ def _print(args: argparse.Namespace, answer: dict[str, Any]) -> int:
 
     for result in answer["results"]:
         detail = str(result["detail"])
+        if detail == "no such block":  # a typo, or another state file's key
+            detail += " ('arconsole blocks list' with the same --home or --state shows the keys)"
         if not result["ok"]:
             mark = "FAILED: "
         elif detail.startswith("dry-run:"):
