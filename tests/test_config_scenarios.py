@@ -122,6 +122,22 @@ def test_c13_in_ossec_mode_the_block_is_kept_and_the_warning_says_it_runs_nowher
                             "agent's number, e.g. 003")
 
 
+@pytest.mark.parametrize(("flavour", "how"), [
+    (Flavour.WAZUH, "Wazuh takes the leading number"),
+    (Flavour.OSSEC, "arconsole takes the leading number; OSSEC's remoted looks the text up as "
+                    "written: older versions find no such agent (1320), later ones send to "
+                    "each id of a comma-separated list"),
+])
+def test_an_agent_id_list_says_who_reads_it_how(flavour: Flavour, how: str) -> None:
+    """Wazuh atoi()s <agent_id>; OSSEC passes the text to remoted. The OSSEC warning said
+    'Wazuh takes the leading number'."""
+    config = load(ar("<command>firewall-drop</command>", "<location>defined-agent</location>",
+                     "<agent_id>001,002</agent_id>", "<level>5</level>"), flavour=flavour)
+    warning = only(config, "AR-AGENT-ID")
+    assert warning.message == ("<agent_id>001,002</agent_id> is read as agent 001 only: "
+                               + how)
+
+
 def test_c14_location_is_case_insensitive() -> None:
     config = load(ar("<command>firewall-drop</command>", "<location>LOCAL</location>",
                      "<level>5</level>"))

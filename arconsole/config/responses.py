@@ -209,9 +209,15 @@ def _check_agent(read: ResponseRead, flags: LocationFlag,
                          "use <location>server</location> to run it on the manager, or the "
                          "agent's number, e.g. 003")
     elif number.rest.strip():
+        if context.flavour is Flavour.WAZUH:
+            how = "Wazuh takes the leading number"
+        else:  # remoted looks the text up as written (ossec-hids src/remoted/ar-forward.c)
+            how = ("arconsole takes the leading number; OSSEC's remoted looks the text up as "
+                   "written: older versions find no such agent (1320), later ones send to "
+                   "each id of a comma-separated list")
         findings.warning("AR-AGENT-ID", node,
                          f"<agent_id>{quoted(agent_id)}</agent_id> is read as agent "
-                         f"{number.value:03d} only: Wazuh takes the leading number",
+                         f"{number.value:03d} only: {how}",
                          "one agent per block; write one <active-response> per agent")
     return None, False
 
