@@ -161,7 +161,9 @@ def test_run_start_line_counts_only_the_blocks_it_restored(tmp_path: Path) -> No
     started = [line for line in text.splitlines() if "engine started" in line]
     assert len(started) == 1 and started[0].endswith(", 0 blocks restored"), text
     assert text.count("block added:") == 3
-    assert "3 blocks kept" in text
+    # The stop line: nothing ran in a dry run, and it says so.
+    assert "3 alerts, 3 responses imagined (dry run: none ran), 0 unreadable lines, " \
+        "3 blocks kept" in text
     # The next start brings the three back from the state file, and says so.
     with log.open("ab") as err:
         process = subprocess.Popen(

@@ -120,7 +120,8 @@ async def _run_logged(engine: Engine, host: HostedEngine, logger: EventLogger, o
     printer.cancel()
     logger.line(
         f"stopped after {time.time() - engine.stats.started_at:.0f}s: "
-        f"{counted(engine.stats.alerts, 'alert')}, {counted(engine.stats.fired, 'response')}, "
+        f"{counted(engine.stats.alerts, 'alert')}, {counted(engine.stats.fired, 'response')}"
+        f"{' imagined (dry run: none ran)' if options.mode == 'dry-run' else ''}, "
         f"{counted(engine.stats.input_errors, 'unreadable line')}, "
         f"{counted(len(engine.blocks), 'block')} kept"
     )
