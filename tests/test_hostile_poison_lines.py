@@ -149,3 +149,24 @@ def test_an_agent_reporting_a_poisoned_version_stalls_nothing(tmp_path: Path) ->
     text = log.read_text()
     assert blocked(home) == ["198.51.100.2"], text[-3000:]
     assert "starting again" not in text and "Traceback" not in text, text[-3000:]
+
+
+@pytest.mark.parametrize("level", [DIGITS, "²", "٣"],
+                         ids=["5000-digits", "superscript", "arabic-indic"])
+def test_a_poisoned_trigger_level_reads_alike_in_analysisd_layout(level: str) -> None:
+    """In the layout analysisd writes (the fast AR reading's), a trigger level that is digits
+    to `str.isdigit` but not to `int()` (5000 digits, a superscript, an Arabic-Indic digit)
+    must not raise where the intake's exact reading decides the line: the line's layout
+    decides speed, never outcome. The trigger then binds nothing (no rule of that level)."""
+    from arconsole.alerts.ar_lines import read_ar_line
+    from arconsole.alerts.jsonreader import decode_alert_line
+    from bench.fleet import ar_alert_wazuh
+
+    line = ar_alert_wazuh(1)
+    assert line.count(b'"level":"5"') == 1  # the stringified trigger's level
+    poisoned = line.replace(b'"level":"5"', b'"level":' + json.dumps(level).encode())
+    read = read_ar_line(poisoned)
+    assert read is not None
+    alert, reading = read
+    assert alert == decode_alert_line(poisoned)
+    assert reading.program.endswith("/firewall-drop") and reading.trigger is None

@@ -321,8 +321,9 @@ def rule_alert(rule: TriggerRule, order: tuple[str, ...]) -> Alert | None:
     """An Alert of the trigger's rule alone, decoded by the alerts reader (so its group string
     is exactly the one a decision would see); `order`: its compliance arrays, as written."""
     level = rule.level
-    if isinstance(level, str) and level.strip().isdigit():
-        level = int(level)
+    if isinstance(level, str) and (digits := level.strip()).isascii() and digits.isdigit() \
+            and len(digits) <= 9:  # a level as the manager's JSON decoder leaves it: text
+        level = int(digits)  # (no more digits than a level holds: int() refuses 4300)
     fields = b",".join(
         b'"' + name.encode() + b'":' + _encode(getattr(rule, name))
         for name in ("groups", *order) if getattr(rule, name) is not None

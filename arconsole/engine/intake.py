@@ -247,6 +247,8 @@ class Intake:
         if self.observe is not None:
             try:
                 self.observe(alert, received_at)
+            except StoreWriteError as error:  # the store fault, not the line's: still decided
+                context.health.failed(error)
             except Exception as error:  # a fleet key is ambiguous (AlertError): a bad line
                 self._refuse(position, line_number, _unreadable(error))
                 return None
@@ -477,7 +479,7 @@ def _unreadable(error: Exception) -> str:
         return str(error)
     if isinstance(error, RecursionError):
         return TOO_DEEP
-    return f"it broke the engine's reading of it ({type(error).__name__}: {error})"
+    return f"the engine could not handle it ({type(error).__name__}: {error})"
 
 
 def _read_head(path: Path, size: int) -> bytes:
