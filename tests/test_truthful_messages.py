@@ -383,3 +383,16 @@ def test_a_bad_agents_file_is_named_and_said_once(tmp_path: Path) -> None:
                           check=False, cwd=REPO)
     assert done.returncode == 2
     assert done.stderr == f"arconsole explain: {agents}: not JSON: invalid character (byte 0)\n"
+
+
+def test_an_alert_line_that_is_not_json_says_json_once() -> None:
+    """A bad alerts.json line read 'not JSON: JSON is malformed: invalid character (byte 4)'."""
+    from arconsole.alerts.jsonreader import decode_alert_line
+    from arconsole.alerts.model import AlertError
+
+    try:
+        decode_alert_line(b"not json")
+    except AlertError as error:
+        assert str(error) == "not JSON: invalid character (byte 4)"
+    else:
+        raise AssertionError("decoded")

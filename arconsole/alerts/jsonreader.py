@@ -510,8 +510,9 @@ def _checked_slowly(line: bytes) -> _Line:
 
 
 def _plain(error: Exception) -> str:
-    """msgspec's message, shortened for a report line."""
-    return str(error).replace("`", "'")
+    """msgspec's message for a report line ("not JSON: JSON is malformed: ..." says the
+    same thing twice)."""
+    return str(error).replace("`", "'").removeprefix("JSON is malformed: ")
 
 
 def read_alerts_json(lines: Iterable[bytes]) -> Iterator[tuple[int, Alert | AlertError]]:
