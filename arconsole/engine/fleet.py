@@ -42,6 +42,7 @@ from arconsole.engine.fleet_table import (
     AR_GROUP,
     AR_RULE_IDS,
     AmbiguousRowKey,
+    ArLogEntry,
     FleetTable,
     consequence,
     describe_end,
@@ -50,6 +51,7 @@ from arconsole.engine.fleet_table import (
     row_state,
 )
 from arconsole.engine.model import ActionResult
+from arconsole.engine.store import StoreWriteError
 from arconsole.safetext import literal
 
 AR_LOG_NAME = "active-responses.log"  # where execd's scripts log, on every agent
@@ -111,8 +113,19 @@ class FleetStage:
             raise AlertError(TOO_DEEP) from None
         if entry is None:
             return
+        refused: StoreWriteError | None = None
         if entry.command == "add" and self.delivery is not None:
-            self.delivery.confirm(entry.agent, entry.program, entry.key)
+            try:
+                self.delivery.confirm(entry.agent, entry.program, entry.key)
+            except StoreWriteError as error:  # the row is still the agent's word: applied
+                refused = error
+        self._apply(entry, received_at)
+        if refused is not None:
+            raise refused  # the store fault, told by the intake; the alert is still decided
+
+    def _apply(self, entry: ArLogEntry, received_at: float) -> None:
+        """The AR log line's row in the fleet table, told to the console (the rows are
+        written behind, to the rows log: the state file's lock does not hold them up)."""
         decider = self._decider()
         told = self._context.bus.has_subscribers
         was_active = False
