@@ -142,9 +142,10 @@ def test_readme_commands_show_home_for_blocks() -> None:
     commands = readme.split("## Commands", 1)[1].split("## Layout", 1)[0]
     blocks_lines = [line for line in commands.splitlines()
                     if line.strip().startswith("arconsole blocks")]
-    assert len(blocks_lines) == 4
-    for line in blocks_lines[:3]:
-        assert "--home DIR" in line, line
+    assert len(blocks_lines) == 6  # list, reverse, forget, extend, add, reconcile
+    for line in blocks_lines:
+        if not line.strip().startswith("arconsole blocks add"):
+            assert "--home DIR" in line, line
     assert "--home DIR" in commands.split("arconsole blocks add", 1)[1].split("\n    arconsole")[0]
     # The two set-up commands stay exactly as they were.
     assert "    python3 -m pip install -e . && arconsole demo\n" in readme

@@ -102,6 +102,42 @@ def test_c13_defined_agent_with_agent_zero_is_warning_1306_and_dropped(agent_id:
     assert not config.responses[0].kept and config.active_responses == ()
 
 
+@pytest.mark.parametrize("agent_id", ["000", "abc"])
+def test_c13_in_ossec_mode_the_block_is_kept_and_the_warning_says_it_runs_nowhere(
+    agent_id: str
+) -> None:
+    """O37 has no 1306: analysisd keeps the block and sends each firing to remoted for the id
+    as written; no client.keys entry has it, so remoted logs (1320) and runs nothing. The
+    warning says that (not 'agent 0, the manager', where nothing runs either)."""
+    block = ar("<command>firewall-drop</command>", "<location>defined-agent</location>",
+               f"<agent_id>{agent_id}</agent_id>", "<level>5</level>")
+    config = load(block, flavour=Flavour.OSSEC)
+    assert config.ok and config.responses[-1].kept
+    warning = only(config, "AR-AGENT-ID")
+    assert warning.severity is Severity.WARNING
+    assert warning.message == (f"<agent_id> '{agent_id}' names no agent: OSSEC's remoted logs "
+                               f"\"Agent '{agent_id}' not found.\" (1320) and runs this block "
+                               "nowhere")
+    assert warning.hint == ("use <location>server</location> to run it on the manager, or the "
+                            "agent's number, e.g. 003")
+
+
+@pytest.mark.parametrize(("flavour", "how"), [
+    (Flavour.WAZUH, "Wazuh takes the leading number"),
+    (Flavour.OSSEC, "arconsole takes the leading number; OSSEC's remoted looks the text up as "
+                    "written: older versions find no such agent (1320), later ones send to "
+                    "each id of a comma-separated list"),
+])
+def test_an_agent_id_list_says_who_reads_it_how(flavour: Flavour, how: str) -> None:
+    """Wazuh atoi()s <agent_id>; OSSEC passes the text to remoted. The OSSEC warning said
+    'Wazuh takes the leading number'."""
+    config = load(ar("<command>firewall-drop</command>", "<location>defined-agent</location>",
+                     "<agent_id>001,002</agent_id>", "<level>5</level>"), flavour=flavour)
+    warning = only(config, "AR-AGENT-ID")
+    assert warning.message == ("<agent_id>001,002</agent_id> is read as agent 001 only: "
+                               + how)
+
+
 def test_c14_location_is_case_insensitive() -> None:
     config = load(ar("<command>firewall-drop</command>", "<location>LOCAL</location>",
                      "<level>5</level>"))

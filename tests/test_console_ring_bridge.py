@@ -172,6 +172,12 @@ def test_file_tail_holds_no_endless_line(tmp_path: Path) -> None:
     with open(path, "a") as handle:
         handle.write("end of the long one\nafter\n")
     assert tail.poll() == ["after"]
+    with open(path, "a") as handle:
+        handle.write("y" * (MAX_PARTIAL + 1))
+    assert tail.poll() == []
+    os.rename(path, tmp_path / "active-responses.log.1")  # rotated while a line was dropped
+    path.write_text("first of the new file\n")
+    assert tail.poll() == ["first of the new file"]
 
 
 def test_file_tail_starts_near_the_end_of_a_big_file(tmp_path: Path) -> None:

@@ -128,7 +128,7 @@ def test_a_delete_running_when_the_engine_is_killed_is_not_run_again(tmp_path: P
             harness.engine.kill()
             harness.engine.wait()
     assert lines() == ["add continue", "delete", "delete done"]
-    assert started and started[0].endswith("0 block(s) restored"), started
+    assert started and started[0].endswith("0 blocks restored"), started
 
 
 # The engine, killed by itself at one exact point of a trigger's handshake: a real kill -9 of

@@ -433,17 +433,33 @@ def test_C13_defined_agent_000_is_dropped_at_load() -> None:
     assert "1306" in reasons(why(decider, alert()))
 
 
-@pytest.mark.parametrize("flavour", [Flavour.WAZUH, Flavour.OSSEC])
-def test_C13_defined_agent_000_says_the_same_reason_dropped_or_kept(flavour: Flavour) -> None:
-    """Wazuh's loader drops the block (its skip reason is the reason); an OSSEC config keeps
-    it, and the decision finds the same reason itself."""
+@pytest.mark.parametrize(("flavour", "reason"), [
+    (Flavour.WAZUH, "never fires: defined-agent with agent id '000' = 0: Wazuh drops the block "
+                    "(warning 1306)"),
+    (Flavour.OSSEC, "never fires: defined-agent with agent id '000': no agent has that id, so "
+                    "OSSEC's remoted runs it nowhere (error 1320: Agent '000' not found.)"),
+])
+def test_C13_defined_agent_000_never_fires_for_the_flavour_s_own_reason(
+    flavour: Flavour, reason: str
+) -> None:
+    """Wazuh's loader drops the block (1306). OSSEC keeps it: analysisd sends each firing to
+    remoted for agent '000', which client.keys never holds (remoted logs 1320 and runs
+    nothing); arconsole fires it nowhere either, and says why without blaming Wazuh."""
     loaded = config(block(location="defined-agent", agent_id="000", level=3), flavour=flavour)
     assert loaded.responses[0].kept is (flavour is Flavour.OSSEC)
     decider = Decider(loaded)
     assert fired(decider, alert()) == []
-    assert reasons(why(decider, alert())) == (
-        "never fires: defined-agent with agent id '000' = 0: Wazuh drops the block "
-        "(warning 1306)")
+    assert reasons(why(decider, alert())) == reason
+
+
+@pytest.mark.parametrize("flavour", [Flavour.WAZUH, Flavour.OSSEC])
+def test_never_fire_reasons_name_the_config_s_daemon(flavour: Flavour) -> None:
+    """A disabled block: the reason names the daemon the config is for (both drop it at
+    load)."""
+    daemon = "Wazuh" if flavour is Flavour.WAZUH else "OSSEC"
+    decider = Decider(config(block(level=3), block(level=3, disabled="yes"), flavour=flavour))
+    assert reasons(why(decider, alert(), 2)) == (
+        f"never fires: disabled (<disabled>yes</disabled>): {daemon} drops the block at load")
 
 
 def test_C12_defined_agent_without_agent_id() -> None:

@@ -140,7 +140,7 @@ async def test_blocks_come_back_from_the_snapshot_and_the_start_says_so(tmp_path
     try:
         assert len(engine.blocks) == 3
         kept = [event for event in engine.store.list_events() if event.kind == "error"]
-        assert any("came back empty; restored 3 block(s) from the snapshot" in e.message
+        assert any("came back empty; restored 3 blocks from the snapshot" in e.message
                    for e in kept), kept
         clock.advance(61)  # and they are reversed at their time
         await wait_for(lambda: not engine.blocks)

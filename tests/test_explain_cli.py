@@ -348,7 +348,7 @@ def test_text_report_for_people(home: Path) -> None:
     assert "+  #1 firewall-drop600" in out and "-> 001 [stateful 600 s]" in out
     assert "-> manager [stateless]" in out
     assert "white-listed by <white_list>127.0.0.1</white_list>" in out
-    assert "3 alert(s), 0 unreadable; fired: firewall-drop600 x1, host-deny0 x1" in out
+    assert "\n3 alerts, 0 unreadable; fired: firewall-drop600 x1, host-deny0 x1" in out
     assert "no_ar" in out  # the note about what alerts.json cannot show
     # Attacker text reaches the terminal escaped (Part E D8).
     assert "\x1b" not in out and "\u202e" not in out

@@ -57,7 +57,7 @@ async def test_agents_file_is_re_read_when_it_changes(tmp_path: Path) -> None:
         temporary.write_text(json.dumps(changed))
         temporary.replace(agents_file)
         notice = await next_notice(events, "agents re-read from")
-        assert "6 agent(s), 3 active" in notice.message  # 001, 004 (too old to reach), 005
+        assert "6 agents, 3 active" in notice.message  # 001, 004 (too old to reach), 005
         everyone = alert_line("8.1", rule_id="5712", level=10, agent_id="001",
                               srcip="203.0.113.11")
         await engine.handle_line(everyone)

@@ -18,7 +18,7 @@ import pytest
 from arconsole.commands.blocks_fleet import stored_fleet
 from arconsole.engine.agent_spool import EntryWriter, read_entries, spool_path
 from arconsole.engine.fleet_index import _memo_entries
-from arconsole.engine.fleet_store import AgentBlock, FleetStore
+from arconsole.engine.fleet_store import AgentBlock, FleetRow, FleetStore
 from arconsole.engine.store import StateStore
 from tests.engine_support import alert_line
 from tests.fleet_support import (
@@ -426,5 +426,25 @@ def test_the_rows_log_is_folded_into_the_state_file_past_its_limit(
         assert folds >= 2
         assert len(fleet.load_rows()) == 40  # (listing folds the rest in)
         fleet.close()
+    finally:
+        store.close()
+
+
+def test_an_empty_turn_of_rows_costs_no_later_row(tmp_path: Path) -> None:
+    """Saving no rows writes nothing: an empty entry in the rows log would read as the end of
+    its readable part, and the rows after it would be lost at the next reading."""
+    state_path = tmp_path / "state.db"
+    store = StateStore.open(state_path)
+    try:
+        fleet = FleetStore(store)
+        fleet.save_rows([])
+        fleet.save_rows([FleetRow("001", "firewall-drop", "198.51.100.1", "web")])
+        fleet.close()
+    finally:
+        store.close()
+    store = StateStore.open(state_path)
+    try:
+        with FleetStore(store) as reader:
+            assert [row.key for row in reader.load_rows()] == ["198.51.100.1"]
     finally:
         store.close()

@@ -159,22 +159,24 @@ async def test_text_outside_records_and_long_lines_are_reported(tmp_path: Path) 
     assert isinstance(second, Record) and second.start == first.position
 
 
-async def test_a_record_that_never_ends_is_skipped_whole_not_held(tmp_path: Path) -> None:
+async def test_a_record_that_never_ends_is_cut_not_held(tmp_path: Path) -> None:
     """A header followed by more than MAX_RECORD bytes of lines (a file that is not an
-    alerts.log, or a writer gone wrong) is not held in memory: the record is skipped whole,
-    its remaining lines go unread up to the next header, and the next record is read."""
-    from arconsole.alerts.record_follower import MAX_RECORD
+    alerts.log, or a writer gone wrong) is not held in memory: as the file reader does, the
+    body past MAX_RECORD is dropped and the record (its fields are in its first lines) is
+    yielded whole at the next header, its end position past every line it dropped."""
+    from arconsole.alerts.logreader import MAX_RECORD, decode_alert_record
 
     path = tmp_path / "alerts.log"
     filler = b"".join(b"field %07d: " % n + b"x" * 1000 + b"\n"
-                      for n in range(MAX_RECORD // 1000 + 50))
+                      for n in range(3 * MAX_RECORD // 1000))
     path.write_bytes(record(1)[:-1] + filler + b"\n" + record(2) + record(3))
     reader = Records(AlertsLogFollower(path, position=None, from_start=True, quiet=0.2))
     await reader.wait_for(3)
     await reader.close()
-    long_record, second, third = reader.items
-    assert isinstance(long_record, Skipped) and long_record.reason is SkipReason.LONG_RECORD
-    assert "record at byte 0 over" in long_record.detail
-    assert isinstance(second, Record) and second.data == record(2).rstrip(b"\n")
+    first, second, third = reader.items
+    assert isinstance(first, Record) and isinstance(second, Record)
+    assert first.data.startswith(record(1)[:-1]) and len(first.data) <= MAX_RECORD
+    assert first.data.count(b"\n") < filler.count(b"\n") // 2  # the body was cut
+    assert first.position == second.start  # every dropped line is behind its end
+    assert decode_alert_record(first.data).rule_id == "5710"
     assert isinstance(third, Record) and third.data == record(3).rstrip(b"\n")
-    assert long_record.position.offset < second.start.offset

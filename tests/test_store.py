@@ -453,7 +453,7 @@ def test_truncated_state_file_is_moved_aside(state_path: Path) -> None:
         backup = assert_recovered(store, state_path, blocks=300)  # from the snapshot
         (notice,) = store.notices
         assert notice.level == "error"
-        assert "came back corrupt; restored 300 block(s) from the snapshot" in notice.message
+        assert "came back corrupt; restored 300 blocks from the snapshot" in notice.message
     assert backup.stat().st_size == size // 2
 
 

@@ -75,7 +75,7 @@ def test_a_zero_length_state_file_gets_its_blocks_back_from_the_snapshot(tmp_pat
         assert store.restored_from_snapshot == 5
         (notice,) = store.notices
         assert notice.level == "error"
-        assert "came back empty; restored 5 block(s) from the snapshot" in notice.message
+        assert "came back empty; restored 5 blocks from the snapshot" in notice.message
     with StateStore.open(path) as store:  # restored for good: no second restore, no notice
         assert len(keys(store)) == 5 and store.notices == []
 
@@ -101,7 +101,7 @@ def test_a_wal_lost_after_kill_9_is_made_good_from_the_snapshot(
         assert keys(store) == {f"early-{i}" for i in range(3)} | {f"late-{i}" for i in range(40)}
         (notice,) = store.notices
         assert "lost changes" in notice.message or "came back" in notice.message
-        assert "restored 43 block(s) from the snapshot" in notice.message
+        assert "restored 43 blocks from the snapshot" in notice.message
 
 
 REVERSER = """
@@ -176,8 +176,8 @@ def test_damaged_snapshot_lines_are_counted_as_possibly_still_in_force(tmp_path:
     with StateStore.open(path) as store:
         assert len(keys(store)) == 3
         (notice,) = store.notices
-        assert "restored 3 block(s)" in notice.message
-        assert "3 block(s) in the snapshot were unreadable and may still be in force" in (
+        assert "restored 3 blocks" in notice.message
+        assert "3 blocks in the snapshot were unreadable and may still be in force" in (
             notice.message
         )
 
@@ -400,7 +400,7 @@ def test_blocks_reconcile_adds_what_the_snapshot_knows_and_the_state_file_lost(
     assert dry.returncode == 0, dry.stderr
     assert "belongs to another state file" in dry.stdout
     assert "lost-1" in dry.stdout and "lost-2" in dry.stdout
-    assert "would add 2 block(s)" in dry.stdout
+    assert "would add 2 blocks" in dry.stdout
     with StateStore.open(path, lock=False) as reader:
         assert keys(reader) == {"kept"}
 

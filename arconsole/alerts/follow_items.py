@@ -25,7 +25,6 @@ class SkipReason(StrEnum):
     ROTATED_AWAY = "rotated-away"  # at start, the stored file could not be found again
     PARTIAL_LINE = "partial-line"  # a rotated file ended without a final newline
     NOT_A_RECORD = "not-a-record"  # alerts.log: text outside any `** Alert` record
-    LONG_RECORD = "long-record"  # alerts.log: a record over MAX_RECORD bytes, skipped whole
 
 
 @dataclass(frozen=True, slots=True)

@@ -196,7 +196,8 @@ def decode_alert_line(line: bytes) -> Alert:
     if encoded == line:
         # A line written as Wazuh writes it, its own re-encoding byte for byte. Its rule
         # starts after the timestamp; one written as a rule seen before but for the digits of
-        # its `firedtimes` is that rule (`_remember_rule` says why).
+        # its `firedtimes` is that rule (`_remember_rule` says why). `rule_fields` looks
+        # rules up the same way: the two must change together.
         start = len(timestamp) + _RULE_AFTER_TIMESTAMP if timestamp else _RULE_FIRST
         end = start + len(written)
         # (a rule shorter than a key reads on into the line: no rule known fits it)
@@ -283,7 +284,8 @@ def rule_fields(written: msgspec.Raw, line: bytes) -> _RuleFields | None:
     (`_remember_rule`) is known by its text, any other is decoded and vouched for on its own
     (`_new_rule`); None when it cannot be vouched for. For a reader whose lines are not laid
     out as `decode_alert_line`'s (`ar_lines`): that one looks rules up the same way, inline,
-    in the line itself. `AlertError` from the arrays (`groups_of`)."""
+    in the line itself (inlined there for speed: the two lookups must change together).
+    `AlertError` from the arrays (`groups_of`)."""
     text = bytes(written)
     same_key = _rules_seen.get(text[:_KEY_SIZE])
     if same_key is not None:
@@ -324,8 +326,9 @@ def _remember_rule(rule: QuickRule, text: bytes, fields: _RuleFields) -> None:
 
     Where the rule is looked for: after a plain timestamp (ASCII, nothing escaped) exactly
     where it starts; after any other one earlier, into the timestamp's string or the
-    `","rule":` after it, where the `{"` that `before` starts with cannot occur (a quote inside
-    a string is escaped), so no rule is known there.
+    `","rule":` after it. The text found there can start with `{"` (a timestamp ending in `{`
+    gives `{","rule":`), but never with the `{","` no rule vouched for starts with, so no rule
+    is known there.
     """
     firedtimes = rule.firedtimes
     if firedtimes is UNSET:

@@ -23,9 +23,13 @@ A whole record can be forged, though: OS_Log prints a record's dynamic fields af
 full_log as `key: value` lines, values as decoded, and a JSON log's string or a Windows
 event's message holds real newlines; whoever controls one writes lines that begin with
 `** Alert `, which a reader takes for a record of its own (any rule, level, agent, address).
-What they cannot write is where that line lands: analysisd writes `ftell(alerts.log)` as the
+What they do not choose is where that line lands: analysisd writes `ftell(alerts.log)` as the
 offset part of each alert id (`__crt_ftell`), so a record followed in its file must start at
-the byte its id names (`decode_alert_record`'s `start`), or it is refused as crafted.
+the byte its id names (`decode_alert_record`'s `start`), or it is refused as crafted. That
+makes a forgery a guess, not impossible: alert ids reach agents (in every AR message), so on a
+quiet manager the next offsets can be estimated and several forged headers tried at once;
+follow alerts.json (newlines escaped) where that matters. A known false refusal: after an
+external copytruncate of alerts.log, the first record analysisd writes may carry a stale offset.
 """
 
 from __future__ import annotations

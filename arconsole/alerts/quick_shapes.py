@@ -8,8 +8,7 @@ decide speed, never outcome. A member decisions don't read is kept as a raw view
 encoded again (see `jsonreader`). Members are declared in the order Wazuh writes them, so that
 a line Wazuh wrote is its own re-encoding byte for byte (what tells `jsonreader` where the rule
 starts, to know a rule seen before by its bytes) and msgspec finds each key where it looks
-first. None of these
-structs is tracked by the garbage collector (they hold no cycle).
+first. None of these structs is tracked by the garbage collector (they hold no cycle).
 """
 
 from __future__ import annotations

@@ -22,13 +22,10 @@ from arconsole.alerts.follower import (
     Skipped,
     SkipReason,
 )
+from arconsole.alerts.logreader import MAX_RECORD
 from arconsole.alerts.position import ReadPosition
 
 RECORD_START = b"** Alert "
-# A record is a header, full_log and the dynamic fields, each line at most OS_MAXSTR (64 KiB):
-# far below this. Without a bound, a file that never writes another header (not an alerts.log,
-# or a writer gone wrong) would be held in memory line after line.
-MAX_RECORD = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +108,7 @@ class _Assembler:
         self._start: ReadPosition | None = None
         self._end: ReadPosition | None = None
         self._held: list[Skipped] = []  # dropped inside the pending record
-        self._size = 0  # bytes of the pending record
-        self._dropping = False  # inside a record found too long: its lines go unread
+        self._size = 0  # bytes of the pending record, newlines included
 
     @property
     def pending(self) -> bool:
@@ -129,34 +125,21 @@ class _Assembler:
             elif item.data.startswith(RECORD_START):
                 if self._lines:
                     ready.extend(self.complete())
-                self._dropping = False
                 self._lines.append(item.data)
                 self._size = len(item.data)
                 self._start, self._end = _line_start(item), item.position
             elif self._lines:
-                self._lines.append(item.data)
                 self._end = item.position
-                self._size += len(item.data) + 1
-                if self._size > MAX_RECORD:
-                    ready.extend(self._drop_long())
-            elif self._dropping:
-                continue
+                if self._size + 1 + len(item.data) <= MAX_RECORD:
+                    self._lines.append(item.data)
+                    self._size += 1 + len(item.data)
+                # else dropped, as the file reader drops a body past MAX_RECORD: the fields
+                # are all in the first lines, and a file that never writes another header
+                # must not be held in memory line after line
             elif item.data.strip():
                 detail = "text outside any '** Alert' record"
                 ready.append(Skipped(SkipReason.NOT_A_RECORD, detail, item.position))
         return ready
-
-    def _drop_long(self) -> list[Skipped]:
-        """The pending record is over MAX_RECORD: skipped whole, with what it held back, and
-        the rest of its lines up to the next header go unread."""
-        assert self._start is not None and self._end is not None
-        detail = (f"record at byte {self._start.offset} over {MAX_RECORD} bytes, "
-                  "skipped up to the next '** Alert'")
-        out = [Skipped(SkipReason.LONG_RECORD, detail, self._end)]
-        out.extend(replace(skipped, position=self._end) for skipped in self._held)
-        self._lines, self._held, self._start, self._end = [], [], None, None
-        self._size, self._dropping = 0, True
-        return out
 
     def complete(self) -> list[Record | Skipped]:
         """The pending record, then what was dropped inside it, at the record's end."""

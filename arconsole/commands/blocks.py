@@ -21,7 +21,7 @@ from arconsole.commands.operator_args import (
     name_argument,
 )
 from arconsole.durations import format_remaining
-from arconsole.engine.options import DEFAULT_HOME, socket_path_for
+from arconsole.engine.options import DEFAULT_HOME, Mode, socket_path_for
 
 
 def register(subparsers: Any) -> None:
@@ -165,9 +165,12 @@ async def _offline(
         finally:
             store.close()
         return {"ok": True, "blocks": [b.to_json() for b in blocks], "fleet": fleet}
+    mode = _offline_mode(payload, state)
+    if isinstance(mode, dict):
+        return mode
     options = EngineOptions(
         config_path=config, home=home, alerts_path=home / "logs" / "alerts" / "alerts.json",
-        state_path=state, watch_config=False, control_socket=False,
+        state_path=state, watch_config=False, control_socket=False, mode=mode,
     )
     engine = Engine(options)
     try:
@@ -182,6 +185,34 @@ async def _offline(
         return await handle_request(engine, payload, current_operator())
     finally:
         await engine.stop(reverse=False)
+
+
+def _offline_mode(payload: dict[str, Any], state: Path) -> Mode | dict[str, Any]:
+    """The mode of the private engine. An enforcing engine drops a dry run's blocks when it
+    opens the state file: an action naming only a dry run's blocks (or no block there is)
+    runs as the dry-run engine would, so those blocks are found and none is lost; one naming
+    a dry run's block and a real one is refused, acting on nothing."""
+    from arconsole.engine.store import StateStore
+
+    named = payload.get("keys") or ([payload["key"]] if "key" in payload else [])
+    if payload["op"] not in ("reverse", "forget", "extend") or not named:
+        return Mode.ENFORCE
+    store = StateStore.open(state, lock=False)
+    try:
+        dry_run = {block.key: block.dry_run for block in store.load_blocks()}
+    finally:
+        store.close()
+    imagined = [key for key in named if dry_run.get(key)]
+    real = [key for key in named if dry_run.get(key) is False]
+    if not real:
+        return Mode.DRY_RUN if any(dry_run.values()) else Mode.ENFORCE
+    if not imagined:
+        return Mode.ENFORCE
+    return {"ok": False, "results": [
+        {"ok": False, "action": payload["op"], "target": key,
+         "detail": "not done: " + ("a dry run's block" if key in imagined else "a real block")
+         + "; name a dry run's blocks and real ones in separate commands"}
+        for key in named]}
 
 
 def _print(args: argparse.Namespace, answer: dict[str, Any]) -> int:
@@ -203,6 +234,8 @@ def _print(args: argparse.Namespace, answer: dict[str, Any]) -> int:
 
     for result in answer["results"]:
         detail = str(result["detail"])
+        if detail == "no such block":  # a typo, or another state file's key
+            detail += " ('arconsole blocks list' with the same --home or --state shows the keys)"
         if not result["ok"]:
             mark = "FAILED: "
         elif detail.startswith("dry-run:"):

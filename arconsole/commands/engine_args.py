@@ -63,7 +63,9 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                         help="state file (default HOME/var/arconsole/state.db)")
     parser.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.ENFORCE.value,
                         help="enforce: run the responses (default); dry-run: decide, record "
-                        "and show what would run, but run nothing")
+                        "and show what would run, but run nothing; observe: Wazuh's own execd "
+                        "runs the responses: show what it will run and follow the agents' "
+                        "blocks; only operator actions act")
     parser.add_argument("--flavour", choices=[f.value for f in Flavour], default="wazuh",
                         help="decide as Wazuh 4.x (default) or as OSSEC 3.x")
     parser.add_argument("--role", choices=[r.value for r in Role], default=None,

@@ -170,17 +170,27 @@ def _open_alerts(name: str) -> IO[bytes]:
     return open(name, "rb")  # closed by run()
 
 
+_ERRORS_SHOWN = 5  # the rest are check's to list
+
+
 def _warn_config_errors(config: Config) -> None:
     errors = config.errors
     if not errors:
         return
+    from arconsole.config.model import Flavour
     from arconsole.safetext import literal
+    from arconsole.wording import counted
 
+    daemon = "Wazuh" if config.flavour is Flavour.WAZUH else "OSSEC"
     print(
-        f"arconsole explain: {literal(str(config.path))} has {len(errors)} error(s); Wazuh "
-        "would refuse to start with it. The decisions below use the blocks that could be read.",
+        f"arconsole explain: {literal(str(config.path))} has {counted(len(errors), 'error')}; "
+        f"{daemon} would refuse to start with it. The decisions below use the blocks that could "
+        "be read.",
         file=sys.stderr,
     )
-    for error in errors[:5]:
+    for error in errors[:_ERRORS_SHOWN]:
         print(literal(f"  {config.path}:{error.line}:{error.column}: {error.message} "
                       f"[{error.code}]"), file=sys.stderr)
+    if len(errors) > _ERRORS_SHOWN:
+        print(literal(f"  ... and {len(errors) - _ERRORS_SHOWN} more: arconsole check "
+                      f"{config.path}"), file=sys.stderr)

@@ -18,6 +18,7 @@ from arconsole.engine.outcome import (
     summary,
 )
 from arconsole.safetext import literal
+from arconsole.wording import counted
 
 _OUTCOME_WORDS = ((WOULD_RUN, "would run"), (NOT_DELIVERED, "not delivered"),
                   (SCRIPT_REFUSES, "refused by the script"))
@@ -73,9 +74,9 @@ class TextReport:
         self._fired: Counter[str] = Counter()
         self._outcomes: Counter[str] = Counter()
         self._write(
-            f"{literal(config.path)}: {len(config.responses)} <active-response> block(s), "
-            f"flavour {config.flavour}, {len(config.white_list)} white-list entr"
-            f"{'y' if len(config.white_list) == 1 else 'ies'}\n"
+            f"{literal(config.path)}: {counted(len(config.responses), '<active-response> block')}"
+            f", flavour {config.flavour}, "
+            f"{counted(len(config.white_list), 'white-list entry', 'white-list entries')}\n"
         )
 
     def decision(self, line: int, decision: AlertDecision) -> None:
@@ -106,7 +107,9 @@ class TextReport:
 
     def _response_lines(self, decision: ResponseDecision, alert: Alert) -> list[str]:
         response = decision.response
-        label = f"#{response.index} {response.name} (line {response.line})"
+        # A block without <command> has no response name (Wazuh's would read "0").
+        name = response.name if response.command else "(no <command>)"
+        label = f"#{response.index} {literal(name)} (line {response.line})"
         if not decision.fires:
             return [f"  -  {label}: {decision.reasons[-1] if decision.reasons else 'no'}"]
         kind = f"stateful {response.timeout} s" if response.stateful else "stateless"
@@ -125,7 +128,9 @@ class TextReport:
 
     def finish(self, notes: Sequence[str]) -> None:
         fired = ", ".join(f"{name} x{count}" for name, count in sorted(self._fired.items()))
-        summary = (f"\n{self._alerts} alert(s), {self._errors} unreadable; "
+        # The unreadable lines are not alerts: "1 alert(s), 1 unreadable" was one line.
+        read = counted(self._alerts - self._errors, "alert")
+        summary = (f"\n{read}, {self._errors} unreadable; "
                    f"fired: {fired or 'nothing'}{_outcome_words(self._outcomes)}\n")
         self._write(summary + "".join(f"note: {note}\n" for note in notes))
 

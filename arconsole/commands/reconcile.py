@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from arconsole.wording import counted
+
 
 def register(actions: Any, common: Any) -> None:
     parser = actions.add_parser(
@@ -60,8 +62,8 @@ def run(args: argparse.Namespace, state: Path) -> int:
         return 0
     print(format_blocks(blocks))
     verb = "would add" if args.dry_run else "added"
-    print(literal(f"{verb} {len(found)} block(s) to {state}; the engine reverses each when "
-                  "its time comes (at once if overdue)"))
+    print(literal(f"{verb} {counted(len(found), 'block')} to {state}; the engine reverses "
+                  "each when its time comes (at once if overdue)"))
     return 0
 
 

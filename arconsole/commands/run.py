@@ -5,16 +5,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
 import signal
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from arconsole.commands.engine_args import (
     add_engine_options,
     options_from_args,
 )
 from arconsole.commands.errors import CommandError, report
+from arconsole.wording import counted
+
+if TYPE_CHECKING:
+    from arconsole.commands.engine_host import HostedEngine
+    from arconsole.engine.engine import Engine
+    from arconsole.engine.eventlog import EventLogger
 
 
 def register(subparsers: Any) -> None:
@@ -42,6 +50,25 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(options, quiet=args.quiet, verbose=args.verbose))
 
 
+def _log_words_as_lines(lines: EventLogger) -> Callable[[], None]:
+    """Python logging of arconsole's modules (the alerts follower, the file watcher) goes
+    through the run log's own format; returns what takes it out again."""
+    from arconsole.engine.eventlog import LineHandler
+
+    words = logging.getLogger("arconsole")
+    handler = LineHandler(lines)
+    before = words.level, words.propagate
+    words.addHandler(handler)
+    words.setLevel(logging.INFO)
+    words.propagate = False
+
+    def undo() -> None:
+        words.removeHandler(handler)
+        words.setLevel(before[0])
+        words.propagate = before[1]
+    return undo
+
+
 async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     from arconsole.commands.engine_host import HostedEngine
     from arconsole.engine.engine import Engine
@@ -50,6 +77,15 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     engine = Engine(options)
     host = HostedEngine(engine)
     logger = EventLogger(sys.stderr, quiet=quiet, verbose=verbose)
+    undo_logging = _log_words_as_lines(logger)
+    try:
+        return await _run_logged(engine, host, logger, options, verbose=verbose)
+    finally:
+        undo_logging()
+
+
+async def _run_logged(engine: Engine, host: HostedEngine, logger: EventLogger, options: Any,
+                      *, verbose: bool) -> int:
     # Alerts that fire nothing are logged only with --verbose: not even built otherwise.
     subscription = engine.bus.subscribe(idle_alerts=verbose)
     printer = asyncio.create_task(logger.follow(subscription))
@@ -65,10 +101,13 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
         logger.flush(subscription)
         printer.cancel()
         return report(error.message, error.status)
+    # Only the blocks the state file brought back: a backlog read at start (--from-start)
+    # may already have added others by now.
+    restored = sum(1 for block in engine.blocks.values() if block.restored)
     logger.line(
         f"engine started: mode {options.mode}, config {options.config_path} "
         f"(generation {engine.generation}), alerts {options.alerts_path}, "
-        f"state {options.state_path}, {len(engine.blocks)} block(s) restored"
+        f"state {options.state_path}, {counted(restored, 'block')} restored"
     )
     # The start-up heap (modules, config, restored blocks) lives as long as the process: out of
     # the collector's sight, a full collection no longer stalls the loop for 30-70 ms scanning it.
@@ -81,7 +120,9 @@ async def _run(options: Any, *, quiet: bool, verbose: bool) -> int:
     printer.cancel()
     logger.line(
         f"stopped after {time.time() - engine.stats.started_at:.0f}s: "
-        f"{engine.stats.alerts} alerts, {engine.stats.fired} responses, "
-        f"{engine.stats.input_errors} unreadable lines, {len(engine.blocks)} block(s) kept"
+        f"{counted(engine.stats.alerts, 'alert')}, {counted(engine.stats.fired, 'response')}"
+        f"{' imagined (dry run: none ran)' if options.mode == 'dry-run' else ''}, "
+        f"{counted(engine.stats.input_errors, 'unreadable line')}, "
+        f"{counted(len(engine.blocks), 'block')} kept"
     )
     return 0

@@ -76,14 +76,26 @@ def read_response(block: ConfigNode, index: int, commands: Mapping[str, Command]
     if context.role is Role.AGENT:
         return _agent_block(read, findings)
     if disabled:
-        return _drop(read, "disabled (<disabled>yes</disabled>): Wazuh drops the block at load")
+        return _drop(read, disabled_dropped(context.flavour))
     return _manager_block(read, commands, context)
 
 
-def agent_zero_dropped(agent_id: str) -> str:
-    """Why a `defined-agent` block whose `agent_id` reads as 0 is dropped (the load's skip
-    reason, and explain's)."""
-    return f"defined-agent with agent id '{agent_id}' = 0: Wazuh drops the block (warning 1306)"
+def disabled_dropped(flavour: Flavour) -> str:
+    """Why a `<disabled>yes</disabled>` block never fires: both daemons drop it at load."""
+    daemon = "Wazuh" if flavour is Flavour.WAZUH else "OSSEC"
+    return f"disabled (<disabled>yes</disabled>): {daemon} drops the block at load"
+
+
+def agent_zero_dropped(agent_id: str, flavour: Flavour) -> str:
+    """Why a `defined-agent` block whose `agent_id` reads as 0 never fires (the load's skip
+    reason, and explain's). Wazuh drops it at load (1306); OSSEC keeps it and sends each
+    firing to remoted with the id as written, which no client.keys entry holds: remoted logs
+    (1320) "Agent '...' not found." and nothing runs (O37 `src/remoted/ar-forward.c`)."""
+    if flavour is Flavour.WAZUH:
+        return (f"defined-agent with agent id '{agent_id}' = 0: Wazuh drops the block "
+                "(warning 1306)")
+    return (f"defined-agent with agent id '{agent_id}': no agent has that id, so OSSEC's "
+            f"remoted runs it nowhere (error 1320: Agent '{agent_id}' not found.)")
 
 
 def _drop(read: ResponseRead, reason: str) -> ResponseRead:
@@ -189,14 +201,23 @@ def _check_agent(read: ResponseRead, flags: LocationFlag,
             findings.warning("1306", node,
                              "Invalid agent ID. Use location=server to run AR on the manager.",
                              f"'{quoted(agent_id)}' reads as agent 0: Wazuh drops this block")
-            return _drop(read, agent_zero_dropped(agent_id)), False
+            return _drop(read, agent_zero_dropped(agent_id, Flavour.WAZUH)), False
         findings.warning("AR-AGENT-ID", node,
-                         f"<agent_id> '{quoted(agent_id)}' reads as agent 0 (the manager)",
-                         "use location server for the manager")
+                         f"<agent_id> '{quoted(agent_id)}' names no agent: OSSEC's remoted "
+                         f"logs \"Agent '{quoted(agent_id)}' not found.\" (1320) and runs "
+                         "this block nowhere",
+                         "use <location>server</location> to run it on the manager, or the "
+                         "agent's number, e.g. 003")
     elif number.rest.strip():
+        if context.flavour is Flavour.WAZUH:
+            how = "Wazuh takes the leading number"
+        else:  # remoted looks the text up as written (ossec-hids src/remoted/ar-forward.c)
+            how = ("arconsole takes the leading number; OSSEC's remoted looks the text up as "
+                   "written: older versions find no such agent (1320), later ones send to "
+                   "each id of a comma-separated list")
         findings.warning("AR-AGENT-ID", node,
                          f"<agent_id>{quoted(agent_id)}</agent_id> is read as agent "
-                         f"{number.value:03d} only: Wazuh takes the leading number",
+                         f"{number.value:03d} only: {how}",
                          "one agent per block; write one <active-response> per agent")
     return None, False
 

@@ -35,6 +35,7 @@ from arconsole.console.themes import (
     user_theme_dir,
 )
 from arconsole.engine.link import EngineLink
+from arconsole.wording import counted
 
 
 class ConsoleApp(App[int]):
@@ -118,7 +119,7 @@ class ConsoleApp(App[int]):
             parts.append(self.theme_notice)
         if parts:
             count = len(self.theme_failures)
-            title = f"{count} theme file(s) could not be loaded" if count else "Theme"
+            title = f"{counted(count, 'theme file')} could not be loaded" if count else "Theme"
             self.notify("\n".join(parts), title=title, severity="warning", timeout=10,
                         markup=False)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from arconsole.config.diagnostics import Diagnostic, Severity
 from arconsole.config.model import ActiveResponse, Command, Config, ConfigNode
+from arconsole.wording import counted
 
 
 @dataclass(slots=True)
@@ -244,7 +245,8 @@ def build_outline(config: Config, *, generation: int | None = None) -> OutlineIt
                     expand=True),
         OutlineItem("commands", f"Commands ({len(commands)})", children=commands, expand=True),
         OutlineItem("white_list", f"White list ({len(white_list)})", children=white_list),
-        OutlineItem("diagnostics", f"Diagnostics ({errors} errors, {warnings} warnings)",
+        OutlineItem("diagnostics", f"Diagnostics ({counted(errors, 'error')}, "
+                    f"{counted(warnings, 'warning')})",
                     children=diagnostics, expand=bool(errors)),
         OutlineItem("tree", "ossec.conf", children=tree),
     ]

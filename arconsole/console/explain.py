@@ -12,9 +12,11 @@ from arconsole.config.model import Config
 from arconsole.console.text import literal
 
 
-def explain_alert(config: Config | None, raw: str, *, observe: bool = False) -> Text:
+def explain_alert(config: Config | None, raw: str, *, observe: bool = False,
+                  transport: bool = False) -> Text:
     """`observe`: Wazuh's own execd runs the responses (`--mode observe`), so each firing
-    response says what Wazuh will run and where, not what arconsole would run."""
+    response says what Wazuh will run and where, not what arconsole would run. `transport`:
+    the engine delivers to agents, so an agent's response is not called undelivered."""
     from arconsole.alerts.jsonreader import decode_alert_line
     from arconsole.alerts.model import TOO_DEEP, AlertError
     from arconsole.engine.decide import Decider
@@ -56,7 +58,7 @@ def explain_alert(config: Config | None, raw: str, *, observe: bool = False) -> 
                 text.append_text(literal(wazuh_will_run(executable, target, refusal),
                                          limit=400))
         # What would follow: run here, not delivered (why), or the script refusing the alert.
-        for delivery in () if observe else deliveries(response, alert):
+        for delivery in () if observe else deliveries(response, alert, transport=transport):
             text.append(f"\n  at {delivery.target}: ", style="bold")
             text.append_text(literal(delivery.detail, limit=400))
         reasons = data["reasons"]

@@ -62,6 +62,7 @@ class FileTail:
             first_open = self._inode is None
             self._inode = stat.st_ino
             self._partial = b""
+            self._cut_line = False  # a line dropped in the old file does not go on here
             self._offset = 0
             self._head = b""
             if first_open and stat.st_size > self._initial_tail:

@@ -72,7 +72,8 @@ def load_theme_file(path: Path) -> Theme:
         raise ThemeError(f"{path}: not valid TOML: {error}") from error
     unknown = sorted(set(data) - _THEME_FIELDS)
     if unknown:
-        raise ThemeError(f"{path}: unknown field(s): {', '.join(unknown)}")
+        fields = "unknown field" if len(unknown) == 1 else "unknown fields"
+        raise ThemeError(f"{path}: {fields}: {', '.join(unknown)}")
     for required in ("name", "primary"):
         if not isinstance(data.get(required), str) or not data[required]:
             raise ThemeError(f"{path}: missing {required!r}")

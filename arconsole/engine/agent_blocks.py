@@ -21,6 +21,7 @@ from arconsole.engine.agent_messages import REVERSE_SCRIPT, reverse_json
 from arconsole.engine.context import EngineContext
 from arconsole.engine.fleet_store import AgentBlock, FleetStore, message_of
 from arconsole.engine.offenders import escalate
+from arconsole.wording import counted
 
 AGENT_STARTED_RULES = frozenset({"501", "503"})
 TICK = 0.5  # how often due blocks are looked for
@@ -202,7 +203,8 @@ class AgentBlocks:
         for key, (response, message) in reversals.items():
             self._send(response, REVERSE_SCRIPT, agent, key, message, "NNS", None)
         if count or reversals:
-            self._context.notice("info", f"agent {agent} started: {count} active block(s) "
-                                 f"and {len(reversals)} unconfirmed reversal(s) sent again")
+            self._context.notice("info", f"agent {agent} started: "
+                                 f"{counted(count, 'active block')} and "
+                                 f"{counted(len(reversals), 'unconfirmed reversal')} sent again")
         return count + len(reversals)
 

@@ -53,6 +53,7 @@ from arconsole.engine.context import EngineContext
 from arconsole.engine.events import DeliveryChanged
 from arconsole.engine.fleet_store import AgentBlock, FleetStore, NewRecord
 from arconsole.safetext import literal
+from arconsole.wording import counted
 
 STATELESS_DEADLINE = 600.0  # seconds a stateless response keeps being worth sending
 CONFIRM_WAIT = 120.0  # no AR log line from the agent by then: unconfirmed
@@ -154,7 +155,8 @@ class WazuhQueueDelivery:
         interrupted = store.settle_interrupted(now, uncertain)
         if interrupted:
             self._context.notice(
-                "warning", f"{len(interrupted)} agent response(s) were being sent when the "
+                "warning", f"{counted(len(interrupted), 'agent response')} "
+                f"{'was' if len(interrupted) == 1 else 'were'} being sent when the "
                 "engine stopped: not sent again (never twice); the agents' log lines will "
                 "confirm them, or they are reported unconfirmed")
         try:

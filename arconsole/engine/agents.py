@@ -108,7 +108,9 @@ class AgentDirectory:
         try:
             document: Any = msgspec.json.decode(data)
         except msgspec.DecodeError as error:
-            raise AgentsFileError(f"not JSON: {error}") from None
+            # msgspec's own words often start "JSON is malformed:": said once.
+            detail = str(error).removeprefix("JSON is malformed: ")
+            raise AgentsFileError(f"not JSON: {detail}") from None
         if isinstance(document, dict):
             # Wazuh's API answer to GET /agents.
             items = document.get("data")
@@ -151,7 +153,10 @@ def load_agents(path: Path) -> AgentDirectory:
         data = Path(path).read_bytes()
     except OSError as error:
         raise AgentsFileError(f"cannot read {path}: {error.strerror or error}") from None
-    return AgentDirectory.from_json(data, str(path))
+    try:
+        return AgentDirectory.from_json(data, str(path))
+    except AgentsFileError as error:
+        raise AgentsFileError(f"{path}: {error}") from None  # which file is wrong
 
 
 def load_client_keys(home: Path) -> AgentDirectory:

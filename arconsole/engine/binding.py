@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from arconsole.config.model import ActiveResponse, Config, Flavour, LocationFlag
-from arconsole.config.responses import agent_zero_dropped
+from arconsole.config.responses import agent_zero_dropped, disabled_dropped
 from arconsole.engine.decision import ResponseDecision
 from arconsole.osregex import OSRegex, compile_osregex
 from arconsole.safetext import literal
@@ -73,7 +73,7 @@ def make_plan(config: Config, response: ActiveResponse) -> Plan:
         remote_agent=bool(flags & LocationFlag.REMOTE_AGENT),
         all_agents=bool(flags & LocationFlag.ALL_AGENTS),
         specific_agent=bool(flags & LocationFlag.SPECIFIC_AGENT),
-        never=never_reasons(response, command is not None, regex),
+        never=never_reasons(response, command is not None, regex, config.flavour),
         regex=regex,
         ids=frozenset(response.rules_ids),
         expects_srcip=expects(expect, "srcip"),
@@ -121,13 +121,16 @@ def bind_one(
             reasons.append(f"{ids_text} lists rule {rule_id}")
         else:
             read = ",".join(str(i) for i in response.rules_ids) or "no id"
-            reasons.append(f"rule {literal(rule_id)} is not in {ids_text} (read as {read})")
+            # How Wazuh reads the list, when that is not what it says.
+            read_as = "" if read == response.rules_id else f" (read as {read})"
+            reasons.append(f"rule {literal(rule_id)} is not in {ids_text}{read_as}")
     verdict = "bound" if hit else "not bound"
     return hit, (f"{verdict}: " + "; ".join(reasons),)
 
 
 def never_reasons(
-    response: ActiveResponse, command_known: bool, regex: OSRegex | None
+    response: ActiveResponse, command_known: bool, regex: OSRegex | None,
+    flavour: Flavour,
 ) -> tuple[str, ...]:
     """Config-level facts that keep a response from ever firing; empty when it can fire.
 
@@ -139,12 +142,11 @@ def never_reasons(
         if response.skip_reason:
             return (f"never fires: {response.skip_reason}",)
         if response.disabled:
-            return ("never fires: disabled (<disabled>yes</disabled>): Wazuh drops the block "
-                    "at load",)
+            return (f"never fires: {disabled_dropped(flavour)}",)
         if not agent_zero:
             return ("never fires: the block was dropped at load",)
-    if agent_zero:  # dropped or (an OSSEC config) kept
-        return (f"never fires: {agent_zero_dropped(response.agent_id or '')}",)
+    if agent_zero:  # dropped (Wazuh) or kept (OSSEC: it goes to no agent)
+        return (f"never fires: {agent_zero_dropped(response.agent_id or '', flavour)}",)
     if not command_known or response.executable is None:
         return (f"never fires: unknown command '{response.command or ''}' (error 1303: Wazuh "
                 "refuses to start)",)

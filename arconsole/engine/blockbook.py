@@ -296,6 +296,9 @@ class BlockBook:
         self._delete_attempts.pop(key, None)
         self._drop(key)
         self.publish("forgotten", block)
+        if block.dry_run:  # imagined: it never held anything
+            return ActionResult(True, "forget", key, f"forgotten ({block.state}, a dry run's "
+                                "block: nothing was ever in force)", block)
         return ActionResult(True, "forget", key, f"forgotten ({block.state}); its delete was "
                             "not run: whatever it holds stays in force", block)
 

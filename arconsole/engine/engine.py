@@ -43,6 +43,7 @@ from arconsole.engine.restore import lift_white_listed, restore_blocks
 from arconsole.engine.script_report import ScriptReporter
 from arconsole.engine.store import StateError, StateStore, StoreWriteError
 from arconsole.engine.timers import TimerTable
+from arconsole.wording import counted
 
 __all__ = ["ActionResult", "Engine", "EngineError", "EngineStats", "ReadOnlyError"]
 
@@ -160,7 +161,7 @@ class Engine:
             first = config.errors[0]
             raise EngineError(
                 f"{config.path}:{first.line}:{first.column}: error: {first.message} "
-                f"[{first.code}] ({len(config.errors)} error(s); run 'arconsole check')"
+                f"[{first.code}] ({counted(len(config.errors), 'error')}; run 'arconsole check')"
             )
         try:
             decider = self._decider_for(config)
@@ -261,8 +262,10 @@ class Engine:
             keys = [b.key for b in self.blocks.values() if b.state is BlockState.ACTIVE]
             await asyncio.gather(*(self.book.reverse(k, "shutdown") for k in keys))
         if self.stats.too_old:
-            context.notice("info", f"{self.stats.too_old} alert(s) older than "
-                           f"{self.options.skip_backlog_older_than:g}s were not acted on")
+            too_old = self.stats.too_old
+            context.notice("info", f"{counted(too_old, 'alert')} older than "
+                           f"{self.options.skip_backlog_older_than:g}s "
+                           f"{'was' if too_old == 1 else 'were'} not acted on")
         if context.store_or_none is not None:
             self.intake.commit_position(force=True)
             context.writes.flush()
@@ -348,6 +351,7 @@ class Engine:
         from arconsole.config.diff import diff_configs
         from arconsole.config.loader import ConfigReadError, read_config_bytes
         from arconsole.config.watch import content_digest
+        from arconsole.engine.agents import AgentsFileError
 
         try:
             digest = content_digest(read_config_bytes(self.options.config_path))
@@ -368,7 +372,9 @@ class Engine:
             return False  # not started yet: start() loads the config itself
         try:
             decider = self._decider_for(config)
-        except Exception as error:  # an agents file gone bad, or a bug: keep the old config
+        except AgentsFileError as error:  # an agents file gone bad: keep the old config
+            return self._reject(f"--agents: {error}", 1, config.path)
+        except Exception as error:  # a bug: keep the old config
             return self._reject(f"{type(error).__name__}: {error}", 1, config.path)
         self._rejected_digest = None
         self._install_config(config, decider, summary=diff_configs(old, config).summary())

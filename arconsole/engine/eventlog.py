@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -22,6 +23,7 @@ from arconsole.engine.events import (
     Undelivered,
 )
 from arconsole.safetext import literal
+from arconsole.wording import counted
 
 
 def describe(event: Event) -> tuple[str, str]:
@@ -52,9 +54,12 @@ def _input_error(event: InputError) -> tuple[str, str]:
 
 
 def _script_ran(event: ScriptRan) -> tuple[str, str]:
-    status = "ok" if event.ok else (event.error or (
-        "timed out" if event.timed_out else f"exit {event.returncode}"))
-    reply = f" {event.reply}" if event.reply else ""
+    if event.ok:  # a dry run's imagined run ran nothing: "ok" would say it worked
+        status = "nothing run" if event.action.endswith("(dry-run)") else "ok"
+    else:
+        status = event.error or ("timed out" if event.timed_out else f"exit {event.returncode}")
+    # The engine's answer to the script's check_keys ("continue" or "abort").
+    reply = f", answered {event.reply}" if event.reply else ""
     key = f" key {_safe(event.key)}" if event.key else ""
     return ("info" if event.ok else "error"), (
         f"{event.action} {event.program}{key}{reply}: {status}")
@@ -69,7 +74,9 @@ def _block_changed(event: BlockChanged) -> tuple[str, str]:
 
 
 def _undelivered(event: Undelivered) -> tuple[str, str]:
-    return "warning", (f"{event.response} for agent {event.target} (alert {event.alert_id}) "
+    # "all" stands for every active agent when no --agents list names them.
+    target = "all agents" if event.target == "all" else f"agent {event.target}"
+    return "warning", (f"{event.response} for {target} (alert {event.alert_id}) "
                        "not delivered: no agent transport configured")
 
 
@@ -78,7 +85,7 @@ def _config_loaded(event: ConfigLoaded) -> tuple[str, str]:
 
 
 def _config_rejected(event: ConfigRejected) -> tuple[str, str]:
-    return "error", (f"config reload rejected ({event.errors} error(s)); keeping the last "
+    return "error", (f"config reload rejected ({counted(event.errors, 'error')}); keeping the last "
                      f"good config: {event.first_error}")
 
 
@@ -182,3 +189,27 @@ class EventLogger:
         if lines:
             self.stream.write("".join(lines))
             self.stream.flush()
+
+
+class LineHandler(logging.Handler):
+    """The follower's and the file watcher's own words (Python logging: a rotation, a file
+    that cannot be read) as lines of the same log: without it Python printed the warnings
+    bare, with no time or level, and dropped the rest."""
+
+    def __init__(self, lines: EventLogger) -> None:
+        super().__init__(logging.INFO)
+        self._lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:
+            level = "error"
+        elif record.levelno >= logging.WARNING:
+            level = "warning"
+        else:
+            level = "info"
+        if self._lines.quiet and level == "info":
+            return
+        try:
+            self._lines.line(literal(record.getMessage()), level)
+        except Exception:  # a log line must never stop the engine
+            self.handleError(record)

@@ -332,6 +332,8 @@ class FleetStore(FleetIndex):
         the state file when there is no log."""
         self._check_open()
         images = row_images(rows)
+        if not images:  # an empty entry would read as the end of the log's readable part
+            return
         log = self._rows_log
         if log is None:
             with self._store.transaction():

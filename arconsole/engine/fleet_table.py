@@ -50,7 +50,6 @@ EXECD_TICK = 1.0  # execd checks its timers once a second (spec 7.4)
 LIFTED_KEEP = 10_000  # lifted rows kept at most (the newest)
 LIFTED_RETENTION = 24 * 3600.0  # lifted rows older than this are dropped
 AGE_CHECK_EVERY = 600.0  # how often (alert time) old lifted rows are looked for
-_PROGRAM_PREFIX = "active-response/bin/"
 
 
 class ArLogEntry(msgspec.Struct, frozen=True, gc=False):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from arconsole.engine.agents import AgentDirectory
 from arconsole.engine.context import EngineContext
+from arconsole.wording import counted
 
 
 class AgentInventory:
@@ -88,8 +89,9 @@ class AgentInventory:
 
     def _took(self, agents: AgentDirectory, path: Path) -> AgentDirectory:
         self.current = agents
-        self._context.notice("info", f"agents re-read from {path}: {len(agents.agents)} "
-                             f"agent(s), {len(agents.active_ids)} active")
+        self._context.notice("info", f"agents re-read from {path}: "
+                             f"{counted(len(agents.agents), 'agent')}, "
+                             f"{len(agents.active_ids)} active")
         return agents
 
     def _kept(self, error: Exception, path: Path) -> None:

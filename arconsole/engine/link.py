@@ -172,6 +172,8 @@ class LinkStatus:
     store_fault_since: float | None = None
     # What the state store found wrong at open (world-writable directory...), as said.
     store_warnings: tuple[str, ...] = ()
+    # The engine delivers agents' responses (--agent-transport wazuh-queue).
+    agent_transport: bool = False
 
 
 class EngineLink(Protocol):
@@ -220,6 +222,7 @@ class LocalLink:
             home=str(engine.options.home), store_fault=engine.store_fault,
             store_fault_since=engine.store_fault_since,
             store_warnings=tuple(engine.store_warnings),
+            agent_transport=engine.options.agent_queue is not None,
         )
 
     def blocks(self) -> list[BlockInfo]:
@@ -307,6 +310,7 @@ class SocketLink:
             home=str(hello.get("home", "")), store_fault=self._store_fault,
             store_fault_since=self._store_fault_since,
             store_warnings=tuple(str(w) for w in hello.get("store_warnings") or ()),
+            agent_transport=hello.get("agent_transport") is True,
         )
 
     def blocks(self) -> list[BlockInfo]:

@@ -54,6 +54,8 @@ class MultiLink:
                                    if s.store_fault_since is not None), default=None),
             store_warnings=tuple(f"{node}: {warning}" for node, s in pairs
                                  for warning in s.store_warnings),
+            # Said delivered only when every node delivers.
+            agent_transport=all(s.agent_transport for s in states),
         )
 
     @staticmethod

@@ -24,6 +24,7 @@ WOULD_RUN = "would-run"
 NOT_DELIVERED = "not-delivered"
 SCRIPT_REFUSES = "script-refuses"
 SKIPPED = "skipped"  # the response does not fire
+WOULD_DELIVER = "would-deliver"  # (the console, with a transport) sent through the queue
 MIXED = "mixed"  # a response with several targets and different outcomes
 
 # Wazuh's shipped scripts by the key they act on (spec 8.3, "Keys per shipped script").
@@ -32,7 +33,9 @@ ADDRESS_SCRIPTS = frozenset({
     "ipfw", "npf", "pf",
 })
 USER_SCRIPTS = frozenset({"disable-account"})
-NO_TRANSPORT = "no agent transport configured (arconsole runs responses on the manager only)"
+# Without a transport arconsole runs responses on the manager only; `run` has one for agents.
+NO_TRANSPORT = ("no agent transport configured (arconsole run --agent-transport wazuh-queue "
+                "delivers to agents)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +50,10 @@ class Delivery:
         return {"target": self.target, "outcome": self.outcome, "detail": self.detail}
 
 
-def deliveries(decision: ResponseDecision, alert: Alert) -> tuple[Delivery, ...]:
-    """What would happen at every target of `decision`; empty when it does not fire."""
+def deliveries(decision: ResponseDecision, alert: Alert, *,
+               transport: bool = False) -> tuple[Delivery, ...]:
+    """What would happen at every target of `decision`; empty when it does not fire.
+    `transport`: the engine delivers to agents (--agent-transport wazuh-queue)."""
     if not decision.fires:
         return ()
     response = decision.response
@@ -64,6 +69,13 @@ def deliveries(decision: ResponseDecision, alert: Alert) -> tuple[Delivery, ...]
                                       f"{literal(executable)} on the manager"))
         else:
             where = "every active agent" if target == "all" else f"agent {literal(target)}"
+            if transport:
+                detail = (f"sent to {where} through the manager's queue (wazuh-remoted "
+                          "forwards it; the blocks pane's DELIVERY column follows it)")
+                if refusal is not None:
+                    detail += f"; there, {refusal.removeprefix('fires, but ')}"
+                found.append(Delivery(target, WOULD_DELIVER, detail))
+                continue
             detail = f"not delivered to {where}: {NO_TRANSPORT}"
             if refusal is not None:
                 detail += f"; even there, {refusal.removeprefix('fires, but ')}"

@@ -35,6 +35,7 @@ def status_of(engine: Engine) -> dict[str, Any]:
         "store_fault_since": engine.store_fault_since,  # when that fault began, or None
         "store_warnings": engine.store_warnings,  # found at open: world-writable dir...
         "fleet": engine.fleet.counts(),  # the fleet table's rows, caps, refusals, drops
+        "agent_transport": engine.options.agent_queue is not None,  # delivers to agents
     }
 
 

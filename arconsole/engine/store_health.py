@@ -16,6 +16,7 @@ from collections.abc import Callable
 from arconsole.engine.bus import EventBus
 from arconsole.engine.clock import Clock
 from arconsole.engine.events import Notice, StoreHealthChanged
+from arconsole.wording import counted
 
 FIRST_RETRY_S = 0.5
 LONGEST_RETRY_S = 30.0
@@ -79,8 +80,10 @@ class StoreHealth:
             self._bus.publish(StoreHealthChanged(at=self._clock.now(), fault=None, since=None))
             self._tell(
                 "info",
-                f"state file writable again after {down:.0f}s: blocks re-saved; {failures} "
-                f"write(s) had failed and {refused} stateful response(s) were not started",
+                f"state file writable again after {down:.0f}s: blocks re-saved; "
+                f"{counted(failures, 'write')} had failed and "
+                f"{counted(refused, 'stateful response')} "
+                f"{'was' if refused == 1 else 'were'} not started",
             )
 
     async def aclose(self) -> None:

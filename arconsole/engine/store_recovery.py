@@ -16,6 +16,7 @@ from arconsole.engine.snapshot import SnapshotUnreadable, read_snapshot, write_s
 from arconsole.engine.store_base import StoreBase
 from arconsole.engine.store_errors import StateError, StateReadOnly, StoreWriteError
 from arconsole.engine.store_schema import count_salvageable, salvage_blocks
+from arconsole.wording import counted
 
 
 class StoreSnapshots(StoreBase):
@@ -93,8 +94,8 @@ class StoreSnapshots(StoreBase):
                 self._notice(
                     "warning",
                     f"blocks snapshot {self.snapshot_path} belongs to another state file "
-                    f"({snapshot.declared} block(s)); kept the state file's {stored} and moved "
-                    f"the snapshot to {kept}; 'arconsole blocks reconcile' can add the "
+                    f"({counted(snapshot.declared, 'block')}); kept the state file's {stored} "
+                    f"and moved the snapshot to {kept}; 'arconsole blocks reconcile' can add the "
                     "blocks it holds that are missing",
                 )
             return
@@ -105,11 +106,12 @@ class StoreSnapshots(StoreBase):
             self._blocks_changed = True
         self.restored_from_snapshot = len(snapshot.blocks)
         written = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(snapshot.written_at))
-        message = (f"{why}; restored {len(snapshot.blocks)} block(s) from the snapshot "
+        message = (f"{why}; restored {counted(len(snapshot.blocks), 'block')} from the snapshot "
                    f"{self.snapshot_path} written {written}")
         if snapshot.damaged:
-            message += (f"; {snapshot.damaged} block(s) in the snapshot were unreadable and may "
-                        "still be in force (the firewall still holds them)")
+            were = "was" if snapshot.damaged == 1 else "were"
+            message += (f"; {counted(snapshot.damaged, 'block')} in the snapshot {were} unreadable "
+                        "and may still be in force (the firewall still holds them)")
         self._notice("error", message)
         with contextlib.suppress(StoreWriteError):
             self.write_snapshot()  # now the snapshot matches this database again
@@ -130,8 +132,8 @@ class StoreSnapshots(StoreBase):
         if self.recovered_from is None:
             return
         known = count_salvageable(self.recovered_from)
-        how_many = f"{known} block(s) were" if known is not None else "an unknown number of " \
-            "blocks were"
+        how_many = (f"{counted(known, 'block')} {'was' if known == 1 else 'were'}"
+                    if known is not None else "an unknown number of blocks were")
         message = (f"state file {self.path} was corrupt and no snapshot restores it: {how_many} "
                    f"known and may still be in force (the firewall still holds them); "
                    "run 'arconsole blocks reconcile' to rebuild what can be found")

@@ -79,7 +79,8 @@ class DetailScreen(ModalScreen[None]):
                     markup=False)
 
 
-def alert_detail(row: AlertRow, config: Config | None, *, observe: bool) -> DetailScreen:
+def alert_detail(row: AlertRow, config: Config | None, *, observe: bool,
+                 transport: bool = False) -> DetailScreen:
     """An alert: why each response fired or not (explain), then its JSON."""
     from arconsole.console.explain import explain_alert
 
@@ -87,7 +88,7 @@ def alert_detail(row: AlertRow, config: Config | None, *, observe: bool) -> Deta
              f"srcip {row.srcip or '-'}")
     return DetailScreen(title, [
         ("Why each response fired or not (explain)",
-         explain_alert(config, row.raw, observe=observe)),
+         explain_alert(config, row.raw, observe=observe, transport=transport)),
         ("Alert JSON", json_text(row.raw)),
     ], copy_text=row.raw)
 

@@ -22,6 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from arconsole.console.text import literal
+from arconsole.wording import counted
 
 Facts = list[tuple[str, str]]
 
@@ -276,13 +277,14 @@ class BulkReverseScreen(Dialog[bool]):
         facts.extend(("", key) for key in keys[:8])
         if count > 8:
             facts.append(("", f"... and {count - 8} more"))
-        super().__init__(f"Reverse {count} blocks", facts,
+        super().__init__(f"Reverse {counted(count, 'block')}", facts,
                          note="Each block's stored delete runs now; Escape cancels.")
         self.keys = keys
         self.filter_text = filter_text
 
     def fields(self) -> ComposeResult:
-        yield Input(placeholder=f"type {len(self.keys)} to reverse them all", id="bulk-confirm")
+        them = "it" if len(self.keys) == 1 else "them all"
+        yield Input(placeholder=f"type {len(self.keys)} to reverse {them}", id="bulk-confirm")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

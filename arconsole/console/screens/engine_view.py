@@ -32,6 +32,7 @@ from arconsole.engine.events import (
     Undelivered,
 )
 from arconsole.engine.link import BlockInfo, LinkStatus
+from arconsole.wording import counted
 
 if TYPE_CHECKING:
     from arconsole.console.screens.main import MainScreen
@@ -192,7 +193,7 @@ def show_config_banner(screen: MainScreen, event: ConfigRejected | None) -> None
         return
     text = Text("✖ Config reload rejected: ")
     text.append_text(literal(event.first_error, limit=300, wrap=True))
-    text.append(f"\n{event.errors} error(s). The engine keeps generation "
+    text.append(f"\n{counted(event.errors, 'error')}. The engine keeps generation "
                 f"{screen.generation}, the last good config; the file is reloaded when "
                 "saved (ctrl+r retries).")
     banner.update(text)

@@ -443,7 +443,10 @@ class MainScreen(Screen[None]):
         self.app.push_screen(self.alert_detail(event.row))
 
     def alert_detail(self, row: AlertRow) -> DetailScreen:
-        return alert_detail(row, self.config, observe=self.mode == "observe")
+        link = self.link
+        transport = link is not None and link.status.agent_transport
+        return alert_detail(row, self.config, observe=self.mode == "observe",
+                            transport=transport)
 
     @on(BlocksView.Opened)
     def _open_block(self, event: BlocksView.Opened) -> None:

@@ -25,6 +25,7 @@ from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
 from arconsole.console.text import literal
+from arconsole.wording import counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +198,8 @@ class HeaderStrip(Widget):
             else:
                 tail.append("no expiry due", self._style("dim"))
             if state.not_shown:
-                tail.append(f"  {state.not_shown} alerts not shown", self._style("warning"))
+                tail.append(f"  {counted(state.not_shown, 'alert')} not shown",
+                            self._style("warning"))
             self._set("#h-tail", tail_key, tail)
 
     def show_rates(self, alerts: Sequence[float], blocks: Sequence[float]) -> None:
