@@ -15,6 +15,7 @@ following a real file, a real response script).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -27,6 +28,8 @@ import pytest
 from arconsole.alerts.logreader import decode_alert_record
 from arconsole.alerts.model import AlertError
 from tests.engine_support import command, make_home, recorder, records, response
+
+REPO = Path(__file__).resolve().parents[1]  # subprocesses import this tree
 
 
 def record(offset: int, srcip: str, *, fields: str = "",
@@ -62,7 +65,8 @@ def follow(home: Path, path: Path, last_srcip: str) -> str:
         engine = subprocess.Popen(
             [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
              "--alerts", str(path), "--from-start", "--time-limit", "5"],
-            stdout=subprocess.DEVNULL, stderr=err)
+            stdout=subprocess.DEVNULL, stderr=err,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         wait_until(lambda: last_srcip in blocked(home) or "starting again" in log.read_text(),
                    f"{last_srcip} blocked")

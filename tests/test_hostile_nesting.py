@@ -66,7 +66,8 @@ def test_the_engine_skips_a_deep_line_and_decides_the_next(tmp_path: Path) -> No
     with log.open("ab") as err:
         engine = subprocess.Popen(
             [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
-             "--from-start", "--time-limit", "5"], stdout=subprocess.DEVNULL, stderr=err)
+             "--from-start", "--time-limit", "5"], stdout=subprocess.DEVNULL, stderr=err,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         wait_until(lambda: "198.51.100.2" in blocked(home) or "starting again" in
                    log.read_text(), "the line after the deep ones")

@@ -27,6 +27,8 @@ from tests.fleet_support import API_AGENTS
 
 DIGITS = "9" * 5000  # past int()'s 4300
 
+REPO = Path(__file__).resolve().parents[1]  # subprocesses import this tree
+
 
 def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
@@ -85,7 +87,8 @@ def test_the_engine_skips_the_line_and_decides_the_next(tmp_path: Path, name: st
             [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
              "--from-start", "--agents", str(agents), "--agent-transport",
              f"wazuh-queue={home / 'queue' / 'alerts' / 'ar'}", "--time-limit", "5"],
-            stdout=subprocess.DEVNULL, stderr=err)
+            stdout=subprocess.DEVNULL, stderr=err,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         wait_until(lambda: "198.51.100.2" in blocked(home) or "starting again" in
                    log.read_text(), "the line after the poisoned one")
@@ -113,7 +116,7 @@ def test_explain_decides_each_line_without_a_traceback(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "arconsole", "explain", "--format", "jsonl", str(conf),
          str(alerts)], capture_output=True, text=True, timeout=60,
-        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])))
+        env={**os.environ, "PYTHONPATH": str(REPO)})
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
     assert done.returncode in (0, 1) and len(done.stdout.splitlines()) == len(POISON)
 
@@ -136,7 +139,8 @@ def test_an_agent_reporting_a_poisoned_version_stalls_nothing(tmp_path: Path) ->
             [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
              "--from-start", "--agents", str(agents), "--agent-transport",
              f"wazuh-queue={home / 'queue' / 'alerts' / 'ar'}", "--time-limit", "5"],
-            stdout=subprocess.DEVNULL, stderr=err)
+            stdout=subprocess.DEVNULL, stderr=err,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         wait_until(lambda: "198.51.100.2" in blocked(home) or "starting again" in
                    log.read_text(), "the manager's own alert after the agent's")

@@ -52,6 +52,7 @@ from arconsole.engine.agents import AgentDirectory
 from arconsole.engine.context import EngineContext
 from arconsole.engine.events import DeliveryChanged
 from arconsole.engine.fleet_store import AgentBlock, FleetStore, NewRecord
+from arconsole.safetext import literal
 from arconsole.wording import counted
 
 STATELESS_DEADLINE = 600.0  # seconds a stateless response keeps being worth sending
@@ -202,31 +203,48 @@ class WazuhQueueDelivery:
         admit = self.blocks.admit
         fates = plan.fates
         for agent_id in agents:
-            block: AgentBlock | None = None
-            agent_deadline = deadline
-            fate = fates.get(agent_id)
-            if fate is None:
-                fate = self._fate(plan, agent_id, inventory)
-            if type(fate) is bytes and not unfit:
-                datagram = b"".join((fate, message, b"\0"))
-                if len(datagram) <= MAX_DATAGRAM:
-                    admitted = admit(agent_id, plan.executable, key, plan.name, plan.timeout,
-                                     message, plan.flags)
-                    if admitted is None:
-                        continue  # a repeat: arconsole's timer was refreshed, nothing is sent
-                    if type(admitted) is AgentBlock:
-                        block = admitted
-                        if block.timeout > 0:  # a repeated offender's block lasts longer
-                            agent_deadline = received_at + block.timeout
-                    pending.append((plan.name, plan.executable, agent_id, key, datagram,
-                                    "queued", "", received_at, agent_deadline, block))
-                    continue
-            pending.append((plan.name, plan.executable, agent_id, key, None, "failed",
-                            _why_not(fate, raw, len(message)), received_at, agent_deadline,
-                            None))
+            # What breaks one agent (its inventory entry, which the agent partly writes)
+            # costs that agent's delivery only: recorded failed with the reason, and the
+            # agents after it, and those before (persisted below), go on.
+            try:
+                block: AgentBlock | None = None
+                agent_deadline = deadline
+                fate = fates.get(agent_id)
+                if fate is None:
+                    fate = self._fate(plan, agent_id, inventory)
+                if type(fate) is bytes and not unfit:
+                    datagram = b"".join((fate, message, b"\0"))
+                    if len(datagram) <= MAX_DATAGRAM:
+                        admitted = admit(agent_id, plan.executable, key, plan.name, plan.timeout,
+                                         message, plan.flags)
+                        if admitted is None:
+                            continue  # a repeat: arconsole's timer was refreshed, no send
+                        if type(admitted) is AgentBlock:
+                            block = admitted
+                            if block.timeout > 0:  # a repeated offender's block lasts longer
+                                agent_deadline = received_at + block.timeout
+                        pending.append((plan.name, plan.executable, agent_id, key, datagram,
+                                        "queued", "", received_at, agent_deadline, block))
+                        continue
+                pending.append((plan.name, plan.executable, agent_id, key, None, "failed",
+                                _why_not(fate, raw, len(message)), received_at, agent_deadline,
+                                None))
+            except Exception as error:
+                self._unexpected(plan, agent_id, key, error, alert, received_at, deadline)
         if self._persisted is not None:  # this turn's write is already due
             return self._persisted
         return self._persist_soon() if pending or self.blocks.dirty else None
+
+    def _unexpected(self, plan: _Plan, agent_id: str, key: str | None, error: Exception,
+                    alert: Alert, received_at: float, deadline: float) -> None:
+        """One agent's delivery broke: a failed record saying why, counted and told."""
+        reason = f"not delivered: {type(error).__name__}: {str(error)[:200]}"
+        self._pending.append((plan.name, plan.executable, agent_id, key, None, "failed",
+                              reason, received_at, deadline, None))
+        context = self._context
+        context.stats.undelivered += 1
+        context.notice("error", f"{plan.name} for agent {literal(agent_id)} (alert "
+                       f"{literal(alert.alert_id)}) {literal(reason)}")
 
     def _plan(self, response: ActiveResponse, inventory: AgentDirectory | None) -> _Plan:
         """What does not change between alerts of `response` under the current config and

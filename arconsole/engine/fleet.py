@@ -2,13 +2,16 @@
 
 The intake hands every alert here before deciding it; an agent's AR log alert (fleet.md F2)
 updates the fleet table, confirms the deliveries it answers, and is then decided like any
-other alert (it fires a response only where one binds it explicitly, as in Wazuh).
+other alert (it fires a response only where one binds it explicitly, as in Wazuh). Only an
+AR log alert whose fleet keys cannot be read (ambiguous, nested too deep) is a bad line.
 
 Wazuh's `ar_log_json`/`ar_log` decoders know an AR log line by its text alone, and a syslog
 line is decoded after its header: anyone who can log a line of their own on an agent
 (`logger`) raises rules 650-658 with the content they like. Only an alert read from an agent's
-active-responses.log (`location`, in any install folder) is one: any other is refused as
-crafted (`from_ar_log`), so it adds no row, lifts none and confirms no delivery.
+active-responses.log (`location`, in any install folder) is one: any other is kept out of the
+fleet (`from_ar_log`): it adds no row, lifts none and confirms no delivery, is counted
+(`status` fleet.refused_not_ar_log) and told at most every ten minutes, and is still decided
+like any other alert, as Wazuh decides it.
 
 `double_delivery_warning` (given at start with a transport) is re-exported from the config
 layer, where `arconsole check` gives the same warning.
@@ -42,6 +45,7 @@ from arconsole.engine.fleet_table import (
     AR_GROUP,
     AR_RULE_IDS,
     AmbiguousRowKey,
+    ArLogEntry,
     FleetTable,
     consequence,
     describe_end,
@@ -50,18 +54,25 @@ from arconsole.engine.fleet_table import (
     row_state,
 )
 from arconsole.engine.model import ActionResult
+from arconsole.engine.store import StoreWriteError
 from arconsole.safetext import literal
 
 AR_LOG_NAME = "active-responses.log"  # where execd's scripts log, on every agent
-_FOLDER = re.compile(r"[/\\]")  # a Windows agent's location uses backslashes
+_WINDOWS_DRIVE = re.compile(r"[A-Za-z]:")
+FORGED_TELL_EVERY = 600.0  # a stream of forged AR lines is one warning per ten minutes
 
 
 def from_ar_log(location: str | None) -> bool:
-    """The alert was read from an agent's active-responses.log (any folder, any system)."""
+    """The alert was read from an agent's active-responses.log (any folder, any system).
+
+    The file's name decides (a folder path is the install's, whatever it is). A Windows
+    agent's location (`active-response\\active-responses.log`, or with a drive) names it on
+    a file system where case does not matter; elsewhere the name is exact."""
     if not location:
         return False
-    parts = _FOLDER.split(location)
-    return parts[-1] == AR_LOG_NAME and ".." not in parts
+    if "\\" in location or _WINDOWS_DRIVE.match(location):
+        return re.split(r"[/\\]", location)[-1].lower() == AR_LOG_NAME
+    return location.rpartition("/")[2] == AR_LOG_NAME
 
 
 class FleetStage:
@@ -74,6 +85,8 @@ class FleetStage:
         self.delivery = delivery
         self.table = FleetTable(tell=self._tell)
         self.updates = 0
+        self.refused_not_ar_log = 0  # AR log alerts read from elsewhere: kept out of the fleet
+        self._forged_told_at = -float("inf")
 
     def attach(self, store: FleetStore, *, per_agent: int = PER_AGENT_ACTIVE,
                total: int = TOTAL_ACTIVE) -> None:
@@ -86,14 +99,15 @@ class FleetStage:
 
     def counts(self) -> dict[str, int]:
         """The table's size and what bounds it, for `status` (`fleet`)."""
-        return {"rows": len(self.table.rows), **self.table.bounds.counts()}
+        return {"rows": len(self.table.rows), **self.table.bounds.counts(),
+                "refused_not_ar_log": self.refused_not_ar_log}
 
     def flush(self) -> None:
         self.table.flush()
 
     def observe(self, alert: Alert, received_at: float) -> None:
-        """An alert before it is decided; `AlertError` for an AR line whose fleet keys are
-        crafted (the intake counts and skips it as a bad line)."""
+        """An alert before it is decided; `AlertError` for an AR line whose fleet keys cannot
+        be read (the intake counts and skips it as a bad line)."""
         if alert.rule_id in AGENT_STARTED_RULES and self.delivery is not None:
             if alert.agent_id and not alert.from_manager:
                 self.delivery.blocks.agent_started(alert.agent_id)
@@ -101,18 +115,27 @@ class FleetStage:
         if alert.rule_id not in AR_RULE_IDS or AR_GROUP not in alert.groups:
             return
         if not from_ar_log(alert.location):
-            raise AlertError(
-                f"crafted: an active-response log alert (rule {literal(alert.rule_id)}) read "
-                f"from {literal(alert.location or '')!r}, not an agent's {AR_LOG_NAME}: a "
-                "line logged as an AR log line elsewhere, not applied to the fleet")
+            self._refuse_forged(alert)
+            return
         try:
             entry = read_ar_entry(alert, received_at)
         except RecursionError:  # the fleet's decoders start deeper than the intake's
             raise AlertError(TOO_DEEP) from None
         if entry is None:
             return
+        refused: StoreWriteError | None = None
         if entry.command == "add" and self.delivery is not None:
-            self.delivery.confirm(entry.agent, entry.program, entry.key)
+            try:
+                self.delivery.confirm(entry.agent, entry.program, entry.key)
+            except StoreWriteError as error:  # the row is still the agent's word: applied
+                refused = error
+        self._apply(entry, received_at)
+        if refused is not None:
+            raise refused  # the store fault, told by the intake; the alert is still decided
+
+    def _apply(self, entry: ArLogEntry, received_at: float) -> None:
+        """The AR log line's row in the fleet table, told to the console (the rows are
+        written behind, to the rows log: the state file's lock does not hold them up)."""
         decider = self._decider()
         told = self._context.bus.has_subscribers
         was_active = False
@@ -128,6 +151,22 @@ class FleetStage:
             self._context.bus.publish(FleetChanged(
                 at=received_at, change=change, row=row_json(row, self._context.clock.now())))
 
+
+    def _refuse_forged(self, alert: Alert) -> None:
+        """An AR log alert read from another log: counted, told at most every ten minutes,
+        not applied (the intake still decides it)."""
+        self.refused_not_ar_log += 1
+        now = self._context.clock.now()
+        if now < self._forged_told_at + FORGED_TELL_EVERY:
+            return
+        self._forged_told_at = now
+        self._tell(
+            f"fleet table: an active-response log alert (rule {literal(alert.rule_id)}, agent "
+            f"{literal(alert.agent_id or '')}) read from {literal(alert.location or '')}, not "
+            f"an agent's {AR_LOG_NAME}: a line logged as an AR log line elsewhere, not applied "
+            "to the fleet (decided like any other alert); "
+            f"{self.refused_not_ar_log:,} refused so far (status: fleet.refused_not_ar_log), "
+            "told at most every ten minutes")
 
     def reverse_on_agent(self, key: str, operator: str) -> ActionResult | None:
         """`blocks reverse AGENT:program-key`: arconsole's own agent block is reversed now

@@ -298,9 +298,10 @@ class Intake:
     def _deliver(
         self, response: ActiveResponse, target: str, alert: Alert, received_at: float
     ) -> Awaitable[None] | None:
-        """One agent's delivery; what breaks it (an agent's entry in the inventory, which
-        the agent itself partly writes) costs that delivery, never the other targets or
-        the follower."""
+        """The delivery to `target` (an agent, or every agent for `all`). What breaks one
+        agent's delivery is recorded failed by the delivery stage, per agent (the others go
+        on); what breaks the whole of it (a bug) costs this delivery, never the other
+        targets or the follower."""
         try:
             return self.delivery.deliver(response, target, alert, received_at)
         except Exception as error:

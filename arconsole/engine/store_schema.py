@@ -114,6 +114,9 @@ WRITE_FAILURE_CODES = {
     sqlite3.SQLITE_IOERR: "I/O error",
     sqlite3.SQLITE_READONLY: "file system read-only",
     sqlite3.SQLITE_CANTOPEN: "cannot open a journal file",
+    # Another connection kept its write lock past the busy timeout (say `sqlite3` by hand):
+    # the write cannot be made now, like a full disk, and is retried the same way.
+    sqlite3.SQLITE_BUSY: "locked by another connection",
 }
 
 
