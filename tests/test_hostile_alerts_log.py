@@ -14,22 +14,15 @@ following a real file, a real response script).
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from arconsole.alerts.logreader import decode_alert_record
 from arconsole.alerts.model import AlertError
-from tests.engine_support import command, make_home, recorder, records, response
-
-REPO = Path(__file__).resolve().parents[1]  # subprocesses import this tree
+from tests.engine_support import command, make_home, recorder, response
+from tests.hostile_support import blocked, run_until_blocked
 
 
 def record(offset: int, srcip: str, *, fields: str = "",
@@ -45,38 +38,10 @@ def record(offset: int, srcip: str, *, fields: str = "",
             f"{fields}\n").encode()
 
 
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached in {timeout}s: {what}")
-        time.sleep(0.02)
-
-
-def blocked(home: Path) -> list[str]:
-    return [json.loads(run["stdin"])["parameters"]["alert"]["data"]["srcip"]
-            for run in records(home)]
-
-
 def follow(home: Path, path: Path, last_srcip: str) -> str:
     """`arconsole run` on `path` from its start until `last_srcip` is blocked; its log."""
-    log = home / "engine.log"
-    with log.open("ab") as err:
-        engine = subprocess.Popen(
-            [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
-             "--alerts", str(path), "--from-start", "--time-limit", "5"],
-            stdout=subprocess.DEVNULL, stderr=err,
-            env={**os.environ, "PYTHONPATH": str(REPO)})
-    try:
-        wait_until(lambda: last_srcip in blocked(home) or "starting again" in log.read_text(),
-                   f"{last_srcip} blocked")
-        engine.send_signal(signal.SIGTERM)
-        assert engine.wait(timeout=30) == 0, log.read_text()
-    finally:
-        if engine.poll() is None:
-            engine.kill()
-            engine.wait(timeout=10)
-    return log.read_text()
+    return run_until_blocked(home, last_srcip, "--alerts", str(path), "--from-start",
+                             what=f"{last_srcip} blocked")
 
 
 def recording_home(tmp_path: Path) -> tuple[Path, Path]:

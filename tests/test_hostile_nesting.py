@@ -13,11 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,9 +23,8 @@ from arconsole.config.loader import load_config_text
 from arconsole.console.explain import explain_alert
 from arconsole.console.screens.detail import DetailScreen
 from tests.console_support import console, screen_text, settle
-from tests.engine_support import alert_line, command, make_home, recorder, records, response
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.engine_support import alert_line, command, make_home, recorder, response
+from tests.hostile_support import REPO, blocked, run_until_blocked
 
 
 def deep(where: str, depth: int = 5000) -> bytes:
@@ -43,41 +39,14 @@ def deep(where: str, depth: int = 5000) -> bytes:
     return line.encode()
 
 
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached in {timeout}s: {what}")
-        time.sleep(0.02)
-
-
-def blocked(home: Path) -> list[str]:
-    return [json.loads(run["stdin"])["parameters"]["alert"]["data"]["srcip"]
-            for run in records(home)]
-
-
 def test_the_engine_skips_a_deep_line_and_decides_the_next(tmp_path: Path) -> None:
     home = make_home(tmp_path, [command("rec", timeout_allowed=False)],
                      [response("rec", level=5)], {"rec": recorder()})
     path = home / "logs" / "alerts" / "alerts.json"
     path.write_bytes(deep("data") + b"\n" + deep("full_log") + b"\n"
                      + alert_line("1.2", srcip="198.51.100.2") + b"\n")
-    log = home / "engine.log"
-    with log.open("ab") as err:
-        engine = subprocess.Popen(
-            [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
-             "--from-start", "--time-limit", "5"], stdout=subprocess.DEVNULL, stderr=err,
-            env={**os.environ, "PYTHONPATH": str(REPO)})
-    try:
-        wait_until(lambda: "198.51.100.2" in blocked(home) or "starting again" in
-                   log.read_text(), "the line after the deep ones")
-        engine.send_signal(signal.SIGTERM)
-        assert engine.wait(timeout=30) == 0, log.read_text()
-    finally:
-        if engine.poll() is None:
-            engine.kill()
-            engine.wait(timeout=10)
-    text = log.read_text()
+    text = run_until_blocked(home, "198.51.100.2", "--from-start",
+                             what="the line after the deep ones")
     assert blocked(home) == ["198.51.100.2"], text
     assert text.count("nested too deeply") == 2 and "starting again" not in text, text
     assert "Traceback" not in text

@@ -12,35 +12,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.engine_support import alert_line, command, make_home, recorder, records, response
+from tests.engine_support import alert_line, command, make_home, recorder, response
 from tests.fleet_support import API_AGENTS
+from tests.hostile_support import REPO, blocked, run_until_blocked
 
 DIGITS = "9" * 5000  # past int()'s 4300
-
-REPO = Path(__file__).resolve().parents[1]  # subprocesses import this tree
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached in {timeout}s: {what}")
-        time.sleep(0.02)
-
-
-def blocked(home: Path) -> list[str]:
-    return [json.loads(run["stdin"])["parameters"]["alert"]["data"]["srcip"]
-            for run in records(home)]
 
 
 def edited(change: Callable[[dict[str, Any]], None]) -> bytes:
@@ -81,24 +65,9 @@ def test_the_engine_skips_the_line_and_decides_the_next(tmp_path: Path, name: st
     path.write_bytes(POISON[name] + b"\n" + alert_line("1.2", srcip="198.51.100.2") + b"\n")
     agents = home / "agents.json"  # the agent directory a local response is routed with
     agents.write_text(json.dumps(API_AGENTS))
-    log = home / "engine.log"
-    with log.open("ab") as err:
-        engine = subprocess.Popen(
-            [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
-             "--from-start", "--agents", str(agents), "--agent-transport",
-             f"wazuh-queue={home / 'queue' / 'alerts' / 'ar'}", "--time-limit", "5"],
-            stdout=subprocess.DEVNULL, stderr=err,
-            env={**os.environ, "PYTHONPATH": str(REPO)})
-    try:
-        wait_until(lambda: "198.51.100.2" in blocked(home) or "starting again" in
-                   log.read_text(), "the line after the poisoned one")
-        engine.send_signal(signal.SIGTERM)
-        assert engine.wait(timeout=30) == 0, log.read_text()
-    finally:
-        if engine.poll() is None:
-            engine.kill()
-            engine.wait(timeout=10)
-    text = log.read_text()
+    text = run_until_blocked(
+        home, "198.51.100.2", "--from-start", "--agents", str(agents), "--agent-transport",
+        f"wazuh-queue={home / 'queue' / 'alerts' / 'ar'}", what="the line after the poisoned one")
     # Decided (a nonsense id is only that) or refused as a bad line, and never again.
     assert "198.51.100.2" in blocked(home), text[-3000:]
     assert "starting again" not in text and "Traceback" not in text, text[-3000:]
@@ -133,24 +102,10 @@ def test_an_agent_reporting_a_poisoned_version_stalls_nothing(tmp_path: Path) ->
     path = home / "logs" / "alerts" / "alerts.json"
     path.write_bytes(alert_line("1.1", agent_id="001", srcip="203.0.113.9") + b"\n"
                      + alert_line("1.2", agent_id="000", srcip="198.51.100.2") + b"\n")
-    log = home / "engine.log"
-    with log.open("ab") as err:
-        engine = subprocess.Popen(
-            [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
-             "--from-start", "--agents", str(agents), "--agent-transport",
-             f"wazuh-queue={home / 'queue' / 'alerts' / 'ar'}", "--time-limit", "5"],
-            stdout=subprocess.DEVNULL, stderr=err,
-            env={**os.environ, "PYTHONPATH": str(REPO)})
-    try:
-        wait_until(lambda: "198.51.100.2" in blocked(home) or "starting again" in
-                   log.read_text(), "the manager's own alert after the agent's")
-        engine.send_signal(signal.SIGTERM)
-        assert engine.wait(timeout=30) == 0, log.read_text()
-    finally:
-        if engine.poll() is None:
-            engine.kill()
-            engine.wait(timeout=10)
-    text = log.read_text()
+    text = run_until_blocked(
+        home, "198.51.100.2", "--from-start", "--agents", str(agents), "--agent-transport",
+        f"wazuh-queue={home / 'queue' / 'alerts' / 'ar'}",
+        what="the manager's own alert after the agent's")
     assert blocked(home) == ["198.51.100.2"], text[-3000:]
     assert "starting again" not in text and "Traceback" not in text, text[-3000:]
 
