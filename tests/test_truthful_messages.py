@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from arconsole.engine.options import Mode
@@ -132,31 +133,29 @@ def test_the_config_outline_counts_diagnostics_in_the_right_number() -> None:
     assert "Diagnostics (1 error, 1 warning)" in titles, titles
 
 
-def test_run_start_line_counts_only_the_blocks_it_restored(tmp_path: Path) -> None:
-    """On a fresh state file with --from-start, the backlog's blocks were counted as
-    'restored' when the start line was written after the backlog was read."""
-    from tests.engine_support import alert_line, command, make_home, recorder, response
-
-    home = make_home(tmp_path, [command("rec")], [response("rec", level=5, timeout=600)],
-                     {"rec": recorder()})
-    alerts = home / "logs" / "alerts" / "alerts.json"
-    alerts.write_bytes(b"".join(alert_line(f"1.{n}", srcip=f"203.0.113.{n}") + b"\n"
-                                for n in range(1, 4)))
-    log = home / "engine.log"
+def run_dry_until(home: Path, log: Path, *options: str, until: Callable[[str], bool]) -> None:
+    """`arconsole run --mode dry-run` on the home's config until its log (appended to `log`)
+    satisfies `until`, then stopped with SIGTERM (exit 0)."""
     with log.open("ab") as err:
         process = subprocess.Popen(
             [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
-             "--from-start", "--mode", "dry-run"], stdout=subprocess.DEVNULL, stderr=err)
+             "--mode", "dry-run", *options], stdout=subprocess.DEVNULL, stderr=err)
     try:
         deadline = time.monotonic() + 30
-        while log.read_text().count("block added:") < 3 \
-                or "engine started" not in log.read_text():
+        while not until(log.read_text()):
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        assert process.wait(timeout=30) == 0, log.read_text()
+
+
+def test_run_start_line_counts_only_the_blocks_it_restored(tmp_path: Path) -> None:
+    """On a fresh state file with --from-start, the backlog's blocks were counted as
+    'restored' when the start line was written after the backlog was read."""
+    home = dry_run_home(tmp_path)
+    log = home / "dry.log"
     text = log.read_text()
     started = [line for line in text.splitlines() if "engine started" in line]
     assert len(started) == 1 and started[0].endswith(", 0 blocks restored"), text
@@ -165,19 +164,7 @@ def test_run_start_line_counts_only_the_blocks_it_restored(tmp_path: Path) -> No
     assert "3 alerts, 3 responses imagined (dry run: none ran), 0 unreadable lines, " \
         "3 blocks kept" in text
     # The next start brings the three back from the state file, and says so.
-    with log.open("ab") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
-             "--mode", "dry-run"], stdout=subprocess.DEVNULL, stderr=err)
-    try:
-        deadline = time.monotonic() + 30
-        while log.read_text().count("engine started") < 2:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+    run_dry_until(home, log, until=lambda text: text.count("engine started") >= 2)
     started = [line for line in log.read_text().splitlines() if "engine started" in line]
     assert started[1].endswith(", 3 blocks restored"), started
 
@@ -207,7 +194,8 @@ def test_the_run_log_says_a_dry_run_ran_nothing_and_who_all_is() -> None:
 
 
 def dry_run_home(tmp_path: Path) -> Path:
-    """A home whose state file holds three blocks a dry run imagined (rec-203.0.113.1..3)."""
+    """A home whose state file holds three blocks a dry run imagined (rec-203.0.113.1..3),
+    from a first start on a fresh state file with --from-start (its log: `dry.log`)."""
     from tests.engine_support import alert_line, command, make_home, recorder, response
 
     home = make_home(tmp_path, [command("rec")], [response("rec", level=5, timeout=600)],
@@ -215,20 +203,8 @@ def dry_run_home(tmp_path: Path) -> Path:
     alerts = home / "logs" / "alerts" / "alerts.json"
     alerts.write_bytes(b"".join(alert_line(f"1.{n}", srcip=f"203.0.113.{n}") + b"\n"
                                 for n in range(1, 4)))
-    log = home / "dry.log"
-    with log.open("ab") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "arconsole", "run", str(home / "etc" / "ossec.conf"),
-             "--from-start", "--mode", "dry-run"], stdout=subprocess.DEVNULL, stderr=err)
-    try:
-        deadline = time.monotonic() + 30
-        while log.read_text().count("block added:") < 3:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0, log.read_text()
+    run_dry_until(home, home / "dry.log", "--from-start", until=lambda text: (
+        text.count("block added:") >= 3 and "engine started" in text))
     return home
 
 
