@@ -615,11 +615,11 @@ def test_to_json_is_the_explain_object() -> None:
 def test_the_hot_path_routes_each_agent_also_after_its_table_starts_over(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """What fires is kept per rule by agent slot; when the slots start over (bounded), every
-    rule's table starts over with them and no agent gets another agent's targets."""
+    """What fires is kept by (rule, agent); when that table starts over (bounded), no agent
+    gets another agent's targets."""
     import arconsole.engine.decide as decide
 
-    monkeypatch.setattr(decide, "_AGENTS_LIMIT", 2)
+    monkeypatch.setattr(decide, "_ROUTED_BY_AGENT_LIMIT", 2)
     decider = Decider(config(block(level=5), block("restart-wazuh", "server", level=10)))
     for _ in range(2):
         for agent_id in ("001", "002", "003", "000", "004"):

@@ -57,8 +57,6 @@ class Binding:
 
     bound: tuple[Plan, ...]
     verdicts: tuple[tuple[bool, tuple[str, ...]], ...]  # per plan, file order
-    # Wazuh: the firing decisions of `bound` routed for each agent, by the agent's slot.
-    routes: list[tuple[ResponseDecision, ...] | None] = field(default_factory=list)
 
 
 def make_plan(config: Config, response: ActiveResponse) -> Plan:

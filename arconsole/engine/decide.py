@@ -2,9 +2,9 @@
 
 Wazuh binds responses to rules once, when rules load (5.1); arconsole binds them once per
 distinct (rule id, level, group string) and caches the result. In Wazuh, routing depends only
-on the alert's agent, so each binding also keeps what fires by agent (a slot per agent, shared
-by every binding): the per-alert work is two small lookups, then (only when something fires)
-the alert-wide checks, each remembered per value. The checks, in Wazuh's order:
+on the alert's agent, so what fires is also kept by (rule id, level, group string, agent): the
+per-alert work is one lookup, then (only when something fires) the alert-wide checks, each
+remembered per value. The checks, in Wazuh's order:
 
 1. input sanity (6.1): a crafted `dstuser` or `srcip` skips the response (wazuh: every
    response of the alert; ossec: the responses whose command expects that field);
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 _BINDINGS_LIMIT = 65536  # distinct (rule, level, groups) remembered before starting over
-_AGENTS_LIMIT = 65536  # agents given a slot before starting over
+_ROUTED_BY_AGENT_LIMIT = 65536  # (rule, agent) firing sets remembered before starting over
 _ROUTED_LIMIT = 4096  # firing decisions remembered per response (one per target agent)
 _VERDICTS_LIMIT = 65536  # srcip and dstuser verdicts remembered before starting over
 # Keys of the cached decisions whose targets do not depend on the alert (never an agent id).
@@ -80,8 +80,8 @@ class Decider:
         self._plans = tuple(make_plan(config, response) for response in config.responses)
         self._live = tuple(plan for plan in self._plans if not plan.never)
         self._bindings: dict[tuple[str, int, str], Binding] = {}
-        # Wazuh: agent id (or (None, agent name)) -> its slot in every binding's `routes`.
-        self._agent_slots: dict[object, int] = {}
+        # Wazuh: (rule id, level, group string, agent id or (None, agent name)) -> what fires.
+        self._routed: dict[tuple[str, int, str, object], tuple[ResponseDecision, ...]] = {}
         # Wazuh's alert-wide refusals by value: crafted or white-listed srcip, crafted user.
         self._ip_refused: dict[str, bool] = {}
         self._user_refused: dict[str, bool] = {}
@@ -102,16 +102,12 @@ class Decider:
         if not self._wazuh:
             return self._ossec_fired(alert)
         # Wazuh: what fires, before the alert-wide checks, depends only on the rule and the
-        # agent: the rule's binding (a few dozen, found by objects the decoder shares) holds
-        # it by the agent's slot (a few hundred agents, one small table for every rule).
-        binding = self._bindings.get((alert.rule_id, alert.level, alert.group_string))
-        if binding is None:
-            binding = self._binding(alert)
+        # agent: one lookup by both (a few dozen rules, a few hundred agents).
         agent_id = alert.agent_id
-        slot = self._agent_slots.get(agent_id if agent_id is not None else (None, alert.agent_name))
-        routes = binding.routes
-        if slot is None or slot >= len(routes) or (routed := routes[slot]) is None:
-            routed = self._route_all(alert, binding)
+        routed = self._routed.get((alert.rule_id, alert.level, alert.group_string,
+                                   agent_id if agent_id is not None else (None, alert.agent_name)))
+        if routed is None:
+            routed = self._route_all(alert, self._binding(alert))
         if not routed:
             return routed  # nothing to check: most alerts of a quiet rule end here
         # The input checks and the white list hold for every response of the alert. Their
@@ -141,18 +137,10 @@ class Decider:
             if (decision := self._route_decision(plan, alert)) is not None
         )
         agent_id = alert.agent_id
-        agent: object = agent_id if agent_id is not None else (None, alert.agent_name)
-        slot = self._agent_slots.get(agent)
-        if slot is None:
-            if len(self._agent_slots) >= _AGENTS_LIMIT:  # start over, every rule's too
-                self._agent_slots.clear()
-                for known in self._bindings.values():
-                    known.routes.clear()
-            slot = self._agent_slots[agent] = len(self._agent_slots)
-        routes = binding.routes
-        if slot >= len(routes):
-            routes.extend([None] * (slot + 1 - len(routes)))
-        routes[slot] = routed
+        if len(self._routed) >= _ROUTED_BY_AGENT_LIMIT:
+            self._routed.clear()
+        self._routed[(alert.rule_id, alert.level, alert.group_string,
+                      agent_id if agent_id is not None else (None, alert.agent_name))] = routed
         return routed
 
     def _ossec_fired(self, alert: Alert) -> tuple[ResponseDecision, ...]:
