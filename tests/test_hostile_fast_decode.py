@@ -273,6 +273,24 @@ def test_a_rule_that_starts_as_a_seen_one_gets_its_own_fields() -> None:
         sshd(variants[-1])).group_string
 
 
+def test_a_line_with_its_newline_is_read_as_without() -> None:
+    """A newline (`\n` or `\r\n`) after a line Wazuh wrote changes nothing: the same Alert,
+    the line passed on without it, and a repeated key in it still refused."""
+    first = decode_alert_line(sshd(rule("5789", fired=1)))
+    for fired, end in ((2, b"\n"), (3, b"\r\n"), (4, b"")):
+        line = sshd(rule("5789", fired=fired))
+        alert = decode_alert_line(line + end)
+        assert alert.raw == line
+        assert alert.group_string is first.group_string
+        assert alert == decode_alert_line(line)
+    for end in (b"\n", b"\r\n"):
+        for repeated in (rule("5789", fired=5).replace('"mail":false', '"mail":false,"level":15'),
+                         None):
+            line = sshd(repeated).replace(b'"location"', b'"location":"x","location"')
+            with pytest.raises(AlertError, match=r"^crafted: "):
+                decode_alert_line(line + end)
+
+
 def test_a_rule_not_written_compact_is_read_as_before() -> None:
     """The line around it is Wazuh's layout, the rule is not (spaces): it is vouched for by
     the slower readings, and a repeated key in it is still refused."""

@@ -180,15 +180,18 @@ _NUL = b"\\u0000"  # how JSON text writes a NUL (a raw one is invalid JSON)
 
 def decode_alert_line(line: bytes) -> Alert:
     """One alerts.json line (with or without its newline) as an Alert; AlertError if unusable."""
-    if line and line[-1] == 10:  # b"\n" (an index is read sooner than `endswith` is called)
-        line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+    # The followers pass lines without their newline: one is only looked for where a line
+    # differs from its re-encoding (which never ends with one) or seems too long.
     size = len(line)
     if size > MAX_LINE:
-        raise AlertError(f"line longer than 64 KiB (more than {MAX_LINE} bytes)")
+        line = _unterminated(line)
+        size = len(line)
+        if size > MAX_LINE:
+            raise AlertError(f"line longer than 64 KiB (more than {MAX_LINE} bytes)")
     try:
-        decoded = _decode_fast(line)
+        decoded = _decode_fast(line)  # (a newline after the object is whitespace to it)
     except msgspec.DecodeError:  # not plain, or not JSON: the next reading says which
-        return _checked_alert(line)
+        return _checked_alert(_unterminated(line))
     try:  # `reencoded(decoded)`, inlined (a call less per line)
         encoded: bytearray = per_thread.buffer
     except AttributeError:
@@ -198,7 +201,12 @@ def decode_alert_line(line: bytes) -> Alert:
     written = decoded.rule  # the rule as written: a rule seen before is known by its bytes
     timestamp = decoded.timestamp
     rule: _RuleFields | None = None
-    if encoded == line:
+    plain = encoded == line
+    if not plain and line and line[-1] == 10:  # b"\n"
+        line = _unterminated(line)
+        size = len(line)
+        plain = encoded == line
+    if plain:
         # A line written as Wazuh writes it, its own re-encoding byte for byte. Its rule
         # starts after the timestamp; one written as a rule seen before but for the digits of
         # its `firedtimes` is that rule (`_remember_rule` says why). `rule_fields` looks
@@ -262,6 +270,13 @@ def decode_alert_line(line: bytes) -> Alert:
         None,
         filename,
     )
+
+
+def _unterminated(line: bytes) -> bytes:
+    """`line` without its newline (`\n` or `\r\n`), if it has one."""
+    if line and line[-1] == 10:  # b"\n" (an index is read sooner than `endswith` is called)
+        return line[:-2] if line.endswith(b"\r\n") else line[:-1]
+    return line
 
 
 def _new_rule(written: msgspec.Raw, line: bytes) -> _RuleFields | None:
