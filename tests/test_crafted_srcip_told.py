@@ -97,13 +97,18 @@ async def test_ossec_counts_a_host_name_once_per_alert(tmp_path: Path) -> None:
     from tests.test_engine_argv import started as ossec_started
 
     home = ossec_home(tmp_path)  # two host-deny responses bind rule 100 at level 10
-    engine = await ossec_started(home, ManualClock(T0))
+    clock = ManualClock(T0)
+    engine = await ossec_started(home, clock)
     try:
         await engine.handle_line(alert_line("1.1", rule_id="100", srcip="evil.example.net"))
         await engine.drain()
         assert status_of(engine)["refused_crafted_srcip"] == 1
         [message] = told(engine)
         assert "'evil.example.net'" in message and "host name" in message, message
+        clock.advance(CRAFTED_TELL_EVERY)
+        await engine.handle_line(alert_line("1.2", rule_id="100", srcip="1.2.3.4;id"))
+        [latest] = [m for m in told(engine) if "2 refused so far" in m]
+        assert "ossec-analysisd refuses it too" in latest and "Wazuh" not in latest, latest
     finally:
         await engine.stop()
 

@@ -16,6 +16,7 @@ Only alerts that had a response to skip are counted (Wazuh warns just before it 
 from __future__ import annotations
 
 from arconsole.alerts.model import Alert
+from arconsole.config.model import Flavour
 from arconsole.engine.context import EngineContext
 from arconsole.engine.decision import IP_OK, host_pattern, lenient_ipv4
 from arconsole.safetext import literal
@@ -43,9 +44,11 @@ class CraftedSrcipTell:
             return
         self._told_at = now
         srcip = alert.srcip or ""
+        config = self._context.config
+        ossec = config is not None and config.flavour is Flavour.OSSEC
         self._context.notice(
             "warning",
-            f"srcip '{shown(srcip)}' refused as crafted ({why_crafted(srcip)}): the "
+            f"srcip '{shown(srcip)}' refused as crafted ({why_crafted(srcip, ossec)}): the "
             f"responses of alert {literal(alert.alert_id[:64])} (rule "
             f"{literal(alert.rule_id[:16])}) were skipped; {self.refused:,} refused so far "
             "(status: refused_crafted_srcip), told at most every ten minutes")
@@ -58,9 +61,11 @@ def shown(srcip: str) -> str:
     return f"{literal(srcip[:_SHOWN_CHARS])}... ({len(srcip):,} characters)"
 
 
-def why_crafted(srcip: str) -> str:
+def why_crafted(srcip: str, ossec: bool = False) -> str:
     """In a few words, which refusal `srcip` met (decision.crafted_ip, or ossec's host name)."""
     if IP_OK(srcip) is None:
+        if ossec:  # ossec-hids analysisd.c: the same check, merror(CRAFTED_IP, ...)
+            return "characters no address has: ossec-analysisd refuses it too, with a warning"
         return ("characters no address has: Wazuh's analysisd warns 1271 'Invalid IP "
                 "Address ... Possible logging attack.' for it too")
     if srcip.startswith("-"):
