@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from arconsole.engine.store import StateStore
+from arconsole.safetext import literal
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample-conf"
@@ -459,3 +460,32 @@ def test_a_demo_home_with_a_file_for_its_state_folder_says_not_a_directory(
     assert result.stderr.splitlines()[-1] == \
         f"arconsole: cannot use {home}/var/arconsole: Not a directory"
     assert "File exists" not in result.stderr
+
+
+@pytest.mark.parametrize("missing", ["var/osec", "no/such/var/ossec", "n\n\x1b[2Jo"])
+def test_an_agent_home_that_does_not_exist_is_refused_not_made(tmp_path: Path,
+                                                               missing: str) -> None:
+    """`--agent HOME` writes into an installed agent's home: a typo made a new home (and
+    every folder on the way) with the helper in it, and said nothing was wrong."""
+    home = tmp_path / missing
+    result = arconsole(["install-scripts", "--agent", str(home)])
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line == (f"arconsole install-scripts: no agent home at {literal(str(home))}: it "
+                    "does not exist (--agent writes into an installed agent's home, such as "
+                    "/var/ossec; nothing was made)"), line
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_the_manager_form_still_makes_its_home(tmp_path: Path) -> None:
+    """Without --agent, HOME is arconsole's own (a fresh one is fine): it is made."""
+    home = tmp_path / "fresh" / "home"
+    result = arconsole(["install-scripts", str(home)])
+    assert result.returncode == 0, result.stderr
+    assert (home / "active-response" / "bin" / "firewall-drop").is_file()
+    agent = tmp_path / "agent"
+    agent.mkdir()  # an existing agent home: written as before
+    result = arconsole(["install-scripts", "--agent", str(agent)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{agent}/active-response/bin/arconsole-reverse\n"

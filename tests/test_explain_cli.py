@@ -506,3 +506,36 @@ async def test_explain_says_what_the_engine_does(tmp_path: Path) -> None:
     assert [(e.alert_id, e.target) for e in undelivered] == [("1.1", "010")]
     assert any(isinstance(e, ScriptRan) for e in events)
     assert [json.loads(r["stdin"])["parameters"]["alert"]["id"] for r in records(home)] == ["1.2"]
+
+
+ALERTS_LOG_RECORD = "\n".join([
+    "** Alert 1700000000.5: - syslog,sshd,", "2023 Nov 14 22:13:20 (web-01) any->/var/log/x",
+    "Rule: 5710 (level 10) -> 'x'", "Src IP: 203.0.113.9", "log", ""])
+
+
+@pytest.mark.parametrize(("flavour", "alerts"), [
+    ("wazuh", "alerts.json"), ("wazuh", "alerts.log"),
+    ("ossec", "alerts.json"), ("ossec", "alerts.log")])
+def test_closing_note_names_the_daemon_and_the_alerts_file_read(
+        tmp_path: Path, flavour: str, alerts: str) -> None:
+    """The note spoke of Wazuh and alerts.json for an OSSEC config and an alerts.log input.
+    OSSEC's analysisd writes an alert only at <alerts><log_alert_level> and above, runs the
+    rule's responses either way, and binds none to a no_ar rule (ossec-hids
+    src/analysisd/analysisd.c, rules.c Rule_AddAR)."""
+    (tmp_path / "ossec.conf").write_text(config_text([block(level=6)], flavour=flavour))
+    text = alert_line(level=10) + "\n" if alerts == "alerts.json" else ALERTS_LOG_RECORD
+    (tmp_path / "input").write_text(text)  # the format is read from the content
+    done = run_explain(tmp_path / "ossec.conf", tmp_path / "input", "--format", "text",
+                       "--flavour", flavour)
+    assert done.returncode == 0, done.stderr
+    assert "1 alert, 0 unreadable" in done.stdout, done.stdout
+    note = done.stdout[done.stdout.index("note: "):]
+    assert note.startswith(f"note: arconsole sees only what reaches {alerts}. "), note
+    assert "log_alert_level" in note and "no_ar" in note
+    if flavour == "ossec":
+        assert "Wazuh" not in note and "ossec-analysisd runs" in note, note
+        assert "runs in OSSEC" in note
+    else:
+        assert "OSSEC" not in note and "as Wazuh documents them" in note, note
+    other = "alerts.log" if alerts == "alerts.json" else "alerts.json"
+    assert f"reaches {other}" not in note

@@ -22,14 +22,35 @@ if TYPE_CHECKING:
     from arconsole.config.model import Config
     from arconsole.engine.decide import Decider
 
-NOTES = (
-    "arconsole sees only what reaches alerts.json. Wazuh runs a rule's responses when the rule "
-    "matches, whether or not the alert is written: as Wazuh documents them, "
-    "<alerts><log_alert_level> is the lowest level of alert written to alerts.json, so a "
-    "response bound to a lower-level rule runs in Wazuh but is never seen here; and a rule "
-    "with <options>no_ar</options> never triggers an active response in Wazuh, yet its alerts "
-    "look like any other here.",
-)
+
+def closing_notes(flavour: str, alerts_file: str) -> tuple[str, ...]:
+    """The text report's closing note, true for the config's flavour ("wazuh" or "ossec")
+    and the alerts file read ("alerts.json" or "alerts.log").
+
+    Wazuh documents <log_alert_level> as the lowest level stored to alerts.log and/or
+    alerts.json. OSSEC's analysisd (ossec-hids src/analysisd/analysisd.c, rules.c) writes an
+    alert to alerts.log, and alerts.json with <jsonout_output>, only when the rule's level
+    reaches it (DO_LOGALERT), runs the rule's responses either way, and binds none to a
+    no_ar rule (Rule_AddAR)."""
+    if flavour == "ossec":
+        daemon, product = "ossec-analysisd", "OSSEC"
+        source = ("in OSSEC's source, <alerts><log_alert_level> is the lowest level of alert "
+                  "written to alerts.log (and to alerts.json, with <jsonout_output>)")
+    else:
+        daemon, product = "Wazuh", "Wazuh"
+        written = "alerts.json" if alerts_file == "alerts.json" else "alerts.log and alerts.json"
+        source = ("as Wazuh documents them, <alerts><log_alert_level> is the lowest level of "
+                  f"alert written to {written}")
+    return (
+        f"arconsole sees only what reaches {alerts_file}. {daemon} runs a rule's responses "
+        f"when the rule matches, whether or not the alert is written: {source}, so a response "
+        f"bound to a lower-level rule runs in {product} but is never seen here; and a rule "
+        f"with <options>no_ar</options> never triggers an active response in {product}, yet "
+        "its alerts look like any other here.",
+    )
+
+
+NOTES = closing_notes("wazuh", "alerts.json")  # Wazuh's, reading alerts.json
 
 
 def register(subparsers: Any) -> None:
@@ -95,8 +116,10 @@ def run(args: argparse.Namespace) -> int:
     )
     decider = Decider(config, agents)
     try:
-        unreadable = explain_stream(stream, decider, report)
-        report.finish(NOTES)
+        unreadable, alerts_file = explain_stream(stream, decider, report)
+        flavour = config.flavour.value
+        report.finish(closing_notes(flavour, alerts_file or (
+            "alerts.log" if flavour == "ossec" else "alerts.json")))
     except BrokenPipeError:
         # The reader went away (`explain ... | head`): stop quietly, as other tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -110,8 +133,9 @@ def run(args: argparse.Namespace) -> int:
 
 def explain_stream(
     stream: IO[bytes], decider: Decider, report: JsonlReport | TextReport
-) -> int:
-    """Decide every alert of `stream` into `report`; returns how many could not be read."""
+) -> tuple[int, str | None]:
+    """Decide every alert of `stream` into `report`; returns how many could not be read, and
+    the kind of file read ("alerts.json" or "alerts.log"; None for an empty stream)."""
     from arconsole.alerts.detect import AlertFormat, detect_format
     from arconsole.alerts.jsonreader import MAX_LINE, read_alerts_json
     from arconsole.alerts.logreader import read_alerts_log
@@ -124,11 +148,13 @@ def explain_stream(
         if line.strip():
             break
     if not leading:
-        return 0
+        return 0, None
     chained = _chain(leading, lines)
     if detect_format(leading[-1]) is AlertFormat.LOG:
+        alerts_file = "alerts.log"
         results = read_alerts_log(line.decode("utf-8", "replace") for line in chained)
     else:
+        alerts_file = "alerts.json"
         results = read_alerts_json(chained)
     unreadable = 0
     for number, result in results:
@@ -137,7 +163,7 @@ def explain_stream(
             report.error(number, str(result))
         else:
             report.decision(number, decider.decide(result))
-    return unreadable
+    return unreadable, alerts_file
 
 
 def _bounded_lines(stream: IO[bytes], limit: int) -> Iterator[bytes]:

@@ -1,8 +1,14 @@
-"""`arconsole install-scripts HOME`: put the stock response scripts into a Wazuh-like home."""
+"""`arconsole install-scripts HOME`: put the stock response scripts into a Wazuh-like home.
+
+arconsole's own HOME may be new: it is made. `--agent HOME` is an installed agent's home,
+which its installer made: a HOME that does not exist is a typo, refused (status 1, as for any
+home the command cannot use) with nothing made.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,7 +28,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("home", type=Path, metavar="HOME", help="the home, e.g. /var/ossec")
     parser.add_argument("--force", action="store_true", help="replace scripts that exist")
     parser.add_argument("--agent", action="store_true",
-                        help="HOME is a Wazuh agent's: write only arconsole-reverse (POSIX sh)")
+                        help="HOME is an installed Wazuh agent's (it must exist): write only "
+                        "arconsole-reverse (POSIX sh)")
     parser.set_defaults(handler=run)
 
 
@@ -31,6 +38,11 @@ def run(args: argparse.Namespace) -> int:
     from arconsole.safetext import literal
 
     home: Path = args.home
+    if args.agent and _missing(home):
+        print(f"arconsole install-scripts: no agent home at {literal(str(home))}: it does not "
+              "exist (--agent writes into an installed agent's home, such as /var/ossec; "
+              "nothing was made)", file=sys.stderr)
+        return 1
     try:
         if args.agent:
             from arconsole.scripts.agent_reverse import SCRIPT_NAME, install_agent_scripts
@@ -54,3 +66,15 @@ def run(args: argparse.Namespace) -> int:
         if bin_dir / name not in written:
             print(f"kept {bin_dir / name} (it exists; --force replaces it)", file=sys.stderr)
     return 0
+
+
+def _missing(home: Path) -> bool:
+    """HOME (or a folder on the way to it) does not exist. Any other trouble (a file in the
+    way, no permission) is left to the install, which says what it is."""
+    try:
+        os.stat(home)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False

@@ -24,6 +24,8 @@ every `<active-response>` of the config, in file order, for `arconsole explain`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from arconsole.alerts.model import Alert
 from arconsole.config.model import ActiveResponse, Config, Flavour
 from arconsole.engine.agents import MANAGER_ID, AgentDirectory
@@ -60,13 +62,17 @@ _ROUTED_LIMIT = 4096  # firing decisions remembered per response (one per target
 _VERDICTS_LIMIT = 65536  # srcip and dstuser verdicts remembered before starting over
 # Keys of the cached decisions whose targets do not depend on the alert (never an agent id).
 _MANAGER, _ALL, _DEFINED = object(), object(), object()
+_IP_CRAFTED = 2  # a srcip verdict: refused as crafted (1: white-listed, 0: neither)
 
 
 class Decider:
     """Decisions for one loaded config (and, for `location=all`, one agent directory)."""
 
-    def __init__(self, config: Config, agents: AgentDirectory | None = None) -> None:
+    def __init__(self, config: Config, agents: AgentDirectory | None = None, *,
+                 crafted_srcip: Callable[[Alert], None] | None = None) -> None:
         self.config = config
+        # Told of each alert whose responses a crafted srcip stopped (crafted_tell).
+        self._crafted_srcip = crafted_srcip
         self.agents = agents
         self.flavour = config.flavour
         self.whitelist = WhiteList(config.white_list, config.flavour)
@@ -83,13 +89,13 @@ class Decider:
         # Wazuh: (rule id, level, group string, agent id or (None, agent name)) -> what fires.
         self._routed: dict[tuple[str, int, str, object], tuple[ResponseDecision, ...]] = {}
         # Wazuh's alert-wide refusals by value: crafted or white-listed srcip, crafted user.
-        self._ip_refused: dict[str, bool] = {}
-        self._user_refused: dict[str, bool] = {}
+        self._ip_refused: dict[str, int] = {}  # 0, 1 or _IP_CRAFTED
+        self._user_refused: dict[str, int] = {}
         self._explaining = ExplainContext(
             self.flavour, self.whitelist, agents, self._execd_off_reason)
 
     @staticmethod
-    def _remember(verdicts: dict[str, bool], value: str, refused: bool) -> bool:
+    def _remember(verdicts: dict[str, int], value: str, refused: int) -> int:
         if len(verdicts) >= _VERDICTS_LIMIT:
             verdicts.clear()
         verdicts[value] = refused
@@ -123,9 +129,12 @@ class Decider:
         if srcip is not None:
             refused = self._ip_refused.get(srcip)
             if refused is None:
-                refused = self._remember(self._ip_refused, srcip, crafted_ip(srcip) or (
-                    self._has_white_list and self.whitelist.match_address(srcip) is not None))
+                verdict = _IP_CRAFTED if crafted_ip(srcip) else int(
+                    self._has_white_list and self.whitelist.match_address(srcip) is not None)
+                refused = self._remember(self._ip_refused, srcip, verdict)
             if refused:
+                if refused == _IP_CRAFTED and self._crafted_srcip is not None:
+                    self._crafted_srcip(alert)
                 return ()
         return routed
 
@@ -166,7 +175,11 @@ class Decider:
             return True
         if plan.expects_srcip:
             srcip = alert.srcip
-            if srcip is None or crafted_ip(srcip) or host_name(srcip):
+            if srcip is None:
+                return True
+            if crafted_ip(srcip) or host_name(srcip):
+                if self._crafted_srcip is not None:
+                    self._crafted_srcip(alert)
                 return True
             if self.whitelist and self.whitelist.match_address(srcip) is not None:
                 return True

@@ -1,0 +1,78 @@
+"""Alerts whose srcip is refused as crafted: counted, and told at most every ten minutes.
+
+Wazuh's analysisd warns for each such alert (1271, "Invalid IP Address '%s'. Possible logging
+attack.", spec 6.1) and skips its responses. arconsole refuses more forms than Wazuh's check
+(`decision.crafted_ip`: lenient IPv4 spellings, hosts_access patterns, a leading `-`; in ossec
+also host names, `decision.host_name`), and the text is the attacker's: an alert stream full of
+them must not flood the log. So each refusal is counted (`status` refused_crafted_srcip), the
+first is told as a warning at once, and then at most one every ten minutes with the running
+count (the same interval as the fleet's forged AR log lines: six lines an hour at most, and an
+operator who reads the log at any time finds the latest sample and the total).
+The srcip is shown with `literal()` and cut to a bounded length.
+
+Only alerts that had a response to skip are counted (Wazuh warns just before it would run one).
+"""
+
+from __future__ import annotations
+
+from arconsole.alerts.model import Alert
+from arconsole.config.model import Flavour
+from arconsole.engine.context import EngineContext
+from arconsole.engine.decision import IP_OK, host_pattern, lenient_ipv4
+from arconsole.safetext import literal
+
+CRAFTED_TELL_EVERY = 600.0  # seconds between two warnings (the count is kept in between)
+_SHOWN_CHARS = 120  # of the attacker's srcip, in the warning
+
+
+class CraftedSrcipTell:
+    """The engine's count of crafted-srcip refusals and its rate-limited warning."""
+
+    def __init__(self, context: EngineContext) -> None:
+        self._context = context
+        self.refused = 0  # alerts whose responses were skipped for a crafted srcip
+        self._told_at = -float("inf")
+        self._last: Alert | None = None  # ossec checks per response: one count per alert
+
+    def __call__(self, alert: Alert) -> None:
+        if alert is self._last:
+            return
+        self._last = alert
+        self.refused += 1
+        now = self._context.clock.now()
+        if now < self._told_at + CRAFTED_TELL_EVERY:
+            return
+        self._told_at = now
+        srcip = alert.srcip or ""
+        config = self._context.config
+        ossec = config is not None and config.flavour is Flavour.OSSEC
+        self._context.notice(
+            "warning",
+            f"srcip '{shown(srcip)}' refused as crafted ({why_crafted(srcip, ossec)}): the "
+            f"responses of alert {literal(alert.alert_id[:64])} (rule "
+            f"{literal(alert.rule_id[:16])}) were skipped; {self.refused:,} refused so far "
+            "(status: refused_crafted_srcip), told at most every ten minutes")
+
+
+def shown(srcip: str) -> str:
+    """The attacker's srcip, safe to print and of bounded length."""
+    if len(srcip) <= _SHOWN_CHARS:
+        return literal(srcip)
+    return f"{literal(srcip[:_SHOWN_CHARS])}... ({len(srcip):,} characters)"
+
+
+def why_crafted(srcip: str, ossec: bool = False) -> str:
+    """In a few words, which refusal `srcip` met (decision.crafted_ip, or ossec's host name)."""
+    if IP_OK(srcip) is None:
+        if ossec:  # ossec-hids analysisd.c: the same check, merror(CRAFTED_IP, ...)
+            return "characters no address has: ossec-analysisd refuses it too, with a warning"
+        return ("characters no address has: Wazuh's analysisd warns 1271 'Invalid IP "
+                "Address ... Possible logging attack.' for it too")
+    if srcip.startswith("-"):
+        return "starts with '-', which a script's tool can read as an option"
+    read_as = lenient_ipv4(srcip)
+    if read_as is not None:
+        return f"not written as an IPv4 address; the scripts and the firewall read {read_as}"
+    if host_pattern(srcip):
+        return "a hosts_access pattern (a network or a domain), not an address"
+    return "a host name, which the firewall would resolve when it blocks"
