@@ -180,3 +180,26 @@ async def test_a_record_that_never_ends_is_cut_not_held(tmp_path: Path) -> None:
     assert first.position == second.start  # every dropped line is behind its end
     assert decode_alert_record(first.data).rule_id == "5710"
     assert isinstance(third, Record) and third.data == record(3).rstrip(b"\n")
+
+
+async def test_both_readers_cut_a_long_record_alike(tmp_path: Path) -> None:
+    """A line that does not fit cuts the record there: a short line after it is not joined to
+    what came before (the follower once kept it, leaving a gap in the middle), and the follower
+    and the file reader (`arconsole explain`) keep the very same lines."""
+    from arconsole.alerts.logreader import MAX_RECORD, iter_records
+
+    path = tmp_path / "alerts.log"
+    first = b"".join(b"A%d: " % n + b"a" * 60_000 + b"\n" for n in range(4))  # lines < 64 KiB
+    too_long = b"B: " + b"b" * 60_000 + b"\n"  # does not fit after `first`
+    assert len(record(1)) + len(first) < MAX_RECORD < len(record(1)) + len(first + too_long)
+    short = b"C: would fit\n"
+    path.write_bytes(record(1)[:-1] + first + too_long + short + b"\n" + record(2) + record(3))
+    reader = Records(AlertsLogFollower(path, position=None, from_start=True, quiet=0.2))
+    await reader.wait_for(3)
+    await reader.close()
+    followed = reader.records[0].data
+    assert followed.endswith(first.rstrip(b"\n")) and b"C: would fit" not in followed
+    read = list(iter_records(path.read_text().splitlines(keepends=True)))
+    assert "\n".join(read[0][1]).encode() == followed
+    assert [record.data for record in reader.records[1:]] == [
+        "\n".join(lines).encode() for _, lines in read[1:]]

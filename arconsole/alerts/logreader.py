@@ -46,6 +46,12 @@ from arconsole.safetext import literal
 RECORD_START = "** Alert "
 MAX_RECORD = 65536 * 4  # a record is bounded like a line is: larger ones are refused
 
+
+def fits(size: int, line: int) -> bool:
+    """Whether a line of `line` bytes may follow a record of `size` (newlines counted): both
+    readers cut a record at the first line that does not fit, and drop the rest of it."""
+    return size + 1 + line <= MAX_RECORD
+
 # OS_Log writes the id's parts with %ld, the rule's id and level with %d: longer digit runs
 # are no record's (and Python's int() refuses more than 4300 digits).
 _HEADER = re.compile(r"\*\* Alert (\d{1,19})\.(\d{1,19}):( mail )? *- (.*)")
@@ -71,21 +77,25 @@ def iter_records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
     """(first line number, lines) for each record; lines outside a record are skipped.
 
     A record runs from a `** Alert ` line to the next one; trailing blank lines are dropped,
-    and so is whatever follows its first MAX_RECORD characters.
+    and so is the body from the first line that does not fit in MAX_RECORD (`fits`).
     """
     start = 0
     record: list[str] = []
     size = 0
+    cut = False
     for number, line in enumerate(lines, 1):
         line = line.rstrip("\r\n")
         if line.startswith(RECORD_START):
             if record:
                 yield start, _trim(record)
-            start, record, size = number, [line], len(line)
-        elif record and size <= MAX_RECORD:
+            start, record, size, cut = number, [line], len(line), False
+        elif record and not cut:
             # Past MAX_RECORD the body is dropped: the fields are all in the first lines.
-            record.append(line)
-            size += len(line)
+            # (Characters here, bytes in the follower: the same for the ASCII OS_Log writes.)
+            cut = not fits(size, len(line))
+            if not cut:
+                record.append(line)
+                size += 1 + len(line)
     if record:
         yield start, _trim(record)
 

@@ -22,7 +22,7 @@ from arconsole.alerts.follower import (
     Skipped,
     SkipReason,
 )
-from arconsole.alerts.logreader import MAX_RECORD
+from arconsole.alerts.logreader import fits
 from arconsole.alerts.position import ReadPosition
 
 RECORD_START = b"** Alert "
@@ -109,6 +109,7 @@ class _Assembler:
         self._end: ReadPosition | None = None
         self._held: list[Skipped] = []  # dropped inside the pending record
         self._size = 0  # bytes of the pending record, newlines included
+        self._cut = False  # a line of the pending record did not fit: the rest goes too
 
     @property
     def pending(self) -> bool:
@@ -126,16 +127,17 @@ class _Assembler:
                 if self._lines:
                     ready.extend(self.complete())
                 self._lines.append(item.data)
-                self._size = len(item.data)
+                self._size, self._cut = len(item.data), False
                 self._start, self._end = _line_start(item), item.position
             elif self._lines:
                 self._end = item.position
-                if self._size + 1 + len(item.data) <= MAX_RECORD:
+                self._cut = self._cut or not fits(self._size, len(item.data))
+                if not self._cut:
                     self._lines.append(item.data)
                     self._size += 1 + len(item.data)
-                # else dropped, as the file reader drops a body past MAX_RECORD: the fields
-                # are all in the first lines, and a file that never writes another header
-                # must not be held in memory line after line
+                # else dropped, with every line after it, as the file reader cuts a body past
+                # MAX_RECORD: the fields are all in the first lines, and a file that never
+                # writes another header must not be held in memory line after line
             elif item.data.strip():
                 detail = "text outside any '** Alert' record"
                 ready.append(Skipped(SkipReason.NOT_A_RECORD, detail, item.position))

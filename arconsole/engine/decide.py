@@ -24,6 +24,7 @@ every `<active-response>` of the config, in file order, for `arconsole explain`
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 from arconsole.alerts.model import Alert
@@ -57,7 +58,9 @@ __all__ = [
 ]
 
 _BINDINGS_LIMIT = 65536  # distinct (rule, level, groups) remembered before starting over
-_ROUTED_BY_AGENT_LIMIT = 65536  # (rule, agent) firing sets remembered before starting over
+# (rule id, level, group string, agent) firing sets remembered; past it the older half goes
+# (a fleet of thousands of agents times the rules that fire keeps its working set)
+_ROUTED_BY_AGENT_LIMIT = 1 << 18
 _ROUTED_LIMIT = 4096  # firing decisions remembered per response (one per target agent)
 _VERDICTS_LIMIT = 65536  # srcip and dstuser verdicts remembered before starting over
 # Keys of the cached decisions whose targets do not depend on the alert (never an agent id).
@@ -146,9 +149,11 @@ class Decider:
             if (decision := self._route_decision(plan, alert)) is not None
         )
         agent_id = alert.agent_id
-        if len(self._routed) >= _ROUTED_BY_AGENT_LIMIT:
-            self._routed.clear()
-        self._routed[(alert.rule_id, alert.level, alert.group_string,
+        routes = self._routed
+        if len(routes) >= _ROUTED_BY_AGENT_LIMIT:
+            for key in list(itertools.islice(routes, _ROUTED_BY_AGENT_LIMIT // 2)):
+                del routes[key]  # the oldest half (a dict keeps insertion order)
+        routes[(alert.rule_id, alert.level, alert.group_string,
                       agent_id if agent_id is not None else (None, alert.agent_name))] = routed
         return routed
 
