@@ -105,6 +105,8 @@ async def test_ossec_counts_a_host_name_once_per_alert(tmp_path: Path) -> None:
         assert status_of(engine)["refused_crafted_srcip"] == 1
         [message] = told(engine)
         assert "'evil.example.net'" in message and "host name" in message, message
+        # OSSEC skips only the responses whose command expects a srcip: the words say so.
+        assert "its responses that expect a srcip of alert 1.1" in message, message
         clock.advance(CRAFTED_TELL_EVERY)
         await engine.handle_line(alert_line("1.2", rule_id="100", srcip="1.2.3.4;id"))
         [latest] = [m for m in told(engine) if "2 refused so far" in m]

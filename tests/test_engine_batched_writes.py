@@ -348,3 +348,24 @@ def test_a_store_fault_says_its_cause_before_the_path() -> None:
     assert text.endswith(str(path)) and text.count("disk full") == 1
     other = failure_text(RuntimeError("boom"))
     assert other == "state file write failed: RuntimeError: boom"
+
+
+def test_a_statement_run_straight_on_the_connection_fails_as_a_store_fault(
+        tmp_path: Path) -> None:
+    """The fleet store runs some writes straight on the connection inside a transaction: one
+    the database refuses (here a real SQLITE_FULL: the file may not grow past its page limit)
+    is the same StoreWriteError as a write through `_write`, not a raw sqlite3 error that the
+    intake would take for a bad alert line."""
+    from arconsole.engine.store_errors import StoreWriteError
+
+    store = StateStore.open(tmp_path / "state.db")
+    try:
+        store._conn.execute("CREATE TABLE filler (data BLOB)")
+        pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+        store._conn.execute(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(StoreWriteError) as caught, store.transaction():
+            store._conn.execute("INSERT INTO filler VALUES (zeroblob(1000000))")
+        assert caught.value.reason == "disk full"
+        assert not store._conn.in_transaction  # rolled back whole
+    finally:
+        store.close()

@@ -337,7 +337,8 @@ async def test_the_console_does_not_call_an_agent_s_response_undelivered_when_it
     finally:
         await engine.stop()
     assert "no agent transport" not in text
-    assert "at 001: sent to agent 001 through the manager's queue" in text
+    assert "at 001: goes to agent 001 through the manager's queue" in text
+    assert "whether it left, was confirmed or failed" in text  # not claimed sent
     plain = await started(home)
     try:
         assert status_of(plain)["agent_transport"] is False

@@ -317,12 +317,15 @@ def _vouched_members(raw: bytes) -> dict[str, msgspec.Raw] | None:
     return members
 
 
+_C_SPACE = " \t\n\r\f\v"  # what C's isspace() strips (str.strip() also strips Unicode's)
+
+
 def rule_alert(rule: TriggerRule, order: tuple[str, ...]) -> Alert | None:
     """An Alert of the trigger's rule alone, decoded by the alerts reader (so its group string
     is exactly the one a decision would see); `order`: its compliance arrays, as written."""
     level = rule.level
-    if isinstance(level, str) and (digits := level.strip()).isascii() and digits.isdigit() \
-            and len(digits) <= 9:  # a level as the manager's JSON decoder leaves it: text
+    if isinstance(level, str) and (digits := level.strip(_C_SPACE)).isascii() \
+            and digits.isdigit() and len(digits) <= 9:  # as the manager's decoder leaves it
         level = int(digits)  # (no more digits than a level holds: int() refuses 4300)
     fields = b",".join(
         b'"' + name.encode() + b'":' + _encode(getattr(rule, name))

@@ -241,10 +241,10 @@ class WazuhQueueDelivery:
         reason = f"not delivered: {type(error).__name__}: {str(error)[:200]}"
         self._pending.append((plan.name, plan.executable, agent_id, key, None, "failed",
                               reason, received_at, deadline, None))
-        context = self._context
-        context.stats.undelivered += 1
-        context.notice("error", f"{plan.name} for agent {literal(agent_id)} (alert "
-                       f"{literal(alert.alert_id)}) {literal(reason)}")
+        # Counted as failed (and its DeliveryChanged told) when the record is persisted, as
+        # every failed record; the notice says why this one broke.
+        self._context.notice("error", f"{plan.name} for agent {literal(agent_id)} (alert "
+                             f"{literal(alert.alert_id[:64])}) {literal(reason)}")
 
     def _plan(self, response: ActiveResponse, inventory: AgentDirectory | None) -> _Plan:
         """What does not change between alerts of `response` under the current config and

@@ -32,12 +32,15 @@ class CraftedSrcipTell:
         self._context = context
         self.refused = 0  # alerts whose responses were skipped for a crafted srcip
         self._told_at = -float("inf")
-        self._last: Alert | None = None  # ossec checks per response: one count per alert
+        # ossec checks per response: one count per alert (its id and line, not the Alert:
+        # kept alive for good, it would hold the attacker's whole line)
+        self._last: tuple[int, str] | None = None
 
     def __call__(self, alert: Alert) -> None:
-        if alert is self._last:
+        last = (id(alert), alert.alert_id)
+        if last == self._last:
             return
-        self._last = alert
+        self._last = last
         self.refused += 1
         now = self._context.clock.now()
         if now < self._told_at + CRAFTED_TELL_EVERY:
@@ -48,8 +51,9 @@ class CraftedSrcipTell:
         ossec = config is not None and config.flavour is Flavour.OSSEC
         self._context.notice(
             "warning",
-            f"srcip '{shown(srcip)}' refused as crafted ({why_crafted(srcip, ossec)}): the "
-            f"responses of alert {literal(alert.alert_id[:64])} (rule "
+            f"srcip '{shown(srcip)}' refused as crafted ({why_crafted(srcip, ossec)}): "
+            f"{'its responses that expect a srcip' if ossec else 'the responses'} of alert "
+            f"{literal(alert.alert_id[:64])} (rule "
             f"{literal(alert.rule_id[:16])}) were skipped; {self.refused:,} refused so far "
             "(status: refused_crafted_srcip), told at most every ten minutes")
 

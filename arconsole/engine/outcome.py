@@ -70,8 +70,9 @@ def deliveries(decision: ResponseDecision, alert: Alert, *,
         else:
             where = "every active agent" if target == "all" else f"agent {literal(target)}"
             if transport:
-                detail = (f"sent to {where} through the manager's queue (wazuh-remoted "
-                          "forwards it; the blocks pane's DELIVERY column follows it)")
+                detail = (f"goes to {where} through the manager's queue (wazuh-remoted "
+                          "forwards it; whether it left, was confirmed or failed: the blocks "
+                          "pane's DELIVERY column)")
                 if refusal is not None:
                     detail += f"; there, {refusal.removeprefix('fires, but ')}"
                 found.append(Delivery(target, WOULD_DELIVER, detail))

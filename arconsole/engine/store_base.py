@@ -115,10 +115,15 @@ class StoreBase:
                 if self._blocks_changed:
                     self._write("UPDATE meta SET seq = ?", (self._seq + 1,))
                 self._write("COMMIT")
-            except BaseException:
+            except BaseException as error:
                 if conn.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
+                # A statement run straight on the connection (not through _write) that the
+                # disk or a lock refused is the same store fault as one through _write.
+                if isinstance(error, sqlite3.Error) and (
+                        failure := self._write_failure(error)) is not None:
+                    raise failure from error
                 raise
             finally:
                 self._depth = 0
