@@ -35,6 +35,7 @@ printf '%s\\n' "$line" >> "$(pwd)/program-calls.log"
 @pytest.fixture
 def execd(tmp_path: Path) -> Iterator[Path]:
     home = tmp_path / "agent"
+    home.mkdir()  # an installed agent's home exists: install-scripts --agent refuses a missing one
     repo = Path(__file__).resolve().parents[1]
     result = subprocess.run(
         [sys.executable, "-m", "arconsole", "install-scripts", "--agent", str(home)],
