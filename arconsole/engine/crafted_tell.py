@@ -32,8 +32,8 @@ class CraftedSrcipTell:
         self._context = context
         self.refused = 0  # alerts whose responses were skipped for a crafted srcip
         self._told_at = -float("inf")
-        # ossec checks per response: one count per alert (its id and line, not the Alert:
-        # kept alive for good, it would hold the attacker's whole line)
+        # ossec checks per response: one count per alert, known by its identity and alert id
+        # (not the Alert itself: kept alive for good, it would hold the attacker's whole line)
         self._last: tuple[int, str] | None = None
 
     def __call__(self, alert: Alert) -> None:

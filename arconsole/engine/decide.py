@@ -154,7 +154,7 @@ class Decider:
             for key in list(itertools.islice(routes, _ROUTED_BY_AGENT_LIMIT // 2)):
                 del routes[key]  # the oldest half (a dict keeps insertion order)
         routes[(alert.rule_id, alert.level, alert.group_string,
-                      agent_id if agent_id is not None else (None, alert.agent_name))] = routed
+                agent_id if agent_id is not None else (None, alert.agent_name))] = routed
         return routed
 
     def _ossec_fired(self, alert: Alert) -> tuple[ResponseDecision, ...]:
