@@ -1,14 +1,17 @@
-"""Alerts whose srcip is refused as crafted: counted, and told at most every ten minutes.
+"""Alerts whose srcip or dstuser is refused as crafted: counted, and told at most every ten minutes.
 
-Wazuh's analysisd warns for each such alert (1271, "Invalid IP Address '%s'. Possible logging
-attack.", spec 6.1) and skips its responses. arconsole refuses more forms than Wazuh's check
-(`decision.crafted_ip`: lenient IPv4 spellings, hosts_access patterns, a leading `-`; in ossec
-also host names, `decision.host_name`), and the text is the attacker's: an alert stream full of
-them must not flood the log. So each refusal is counted (`status` refused_crafted_srcip), the
-first is told as a warning at once, and then at most one every ten minutes with the running
-count (the same interval as the fleet's forged AR log lines: six lines an hour at most, and an
-operator who reads the log at any time finds the latest sample and the total).
-The srcip is shown with `literal()` and cut to a bounded length.
+Wazuh's analysisd warns for each such alert and skips its responses (spec 6.1: 1271 "Invalid
+IP Address '%s'. Possible logging attack." for a srcip, 1272 "Invalid username '%s'. Possible
+logging attack." for a dstuser; OSSEC's analysisd the same, for the responses whose command
+expects that field). arconsole refuses more forms than those checks (`decision.crafted_ip`:
+lenient IPv4 spellings, hosts_access patterns, a leading `-`; in ossec also host names,
+`decision.host_name`; `decision.crafted_user`: a leading `-`), and the text is the attacker's:
+an alert stream full of them must not flood the log. So each refusal is counted (`status`
+refused_crafted_srcip, refused_crafted_dstuser), the first of each field is told as a warning
+at once, and then at most one every ten minutes with the running count (the same interval as
+the fleet's forged AR log lines: six lines an hour per field at most, and an operator who reads
+the log at any time finds the latest sample and the total).
+The value is shown with `literal()` and cut to a bounded length.
 
 Only alerts that had a response to skip are counted (Wazuh warns just before it would run one).
 """
@@ -18,23 +21,32 @@ from __future__ import annotations
 from arconsole.alerts.model import Alert
 from arconsole.config.model import Flavour
 from arconsole.engine.context import EngineContext
-from arconsole.engine.decision import IP_OK, host_pattern, lenient_ipv4
+from arconsole.engine.decision import IP_OK, USER_OK, host_pattern, lenient_ipv4
 from arconsole.safetext import literal
 
 CRAFTED_TELL_EVERY = 600.0  # seconds between two warnings (the count is kept in between)
-_SHOWN_CHARS = 120  # of the attacker's srcip, in the warning
+_SHOWN_CHARS = 120  # of the attacker's value, in the warning
 
 
-class CraftedSrcipTell:
-    """The engine's count of crafted-srcip refusals and its rate-limited warning."""
+class CraftedTell:
+    """The engine's count of one field's crafted refusals and its rate-limited warning."""
+
+    field = ""  # the alert's field, as the warning and the status name it
+    expects = ""  # what an ossec command expects for this field (`<expect>`)
 
     def __init__(self, context: EngineContext) -> None:
         self._context = context
-        self.refused = 0  # alerts whose responses were skipped for a crafted srcip
+        self.refused = 0  # alerts whose responses were skipped for this field
         self._told_at = -float("inf")
         # ossec checks per response: one count per alert, known by its identity and alert id
         # (not the Alert itself: kept alive for good, it would hold the attacker's whole line)
         self._last: tuple[int, str] | None = None
+
+    def value(self, alert: Alert) -> str:
+        raise NotImplementedError
+
+    def why(self, value: str, ossec: bool) -> str:
+        raise NotImplementedError
 
     def __call__(self, alert: Alert) -> None:
         last = (id(alert), alert.alert_id)
@@ -46,23 +58,49 @@ class CraftedSrcipTell:
         if now < self._told_at + CRAFTED_TELL_EVERY:
             return
         self._told_at = now
-        srcip = alert.srcip or ""
+        value = self.value(alert)
         config = self._context.config
         ossec = config is not None and config.flavour is Flavour.OSSEC
         self._context.notice(
             "warning",
-            f"srcip '{shown(srcip)}' refused as crafted ({why_crafted(srcip, ossec)}): "
-            f"{'its responses that expect a srcip' if ossec else 'the responses'} of alert "
-            f"{literal(alert.alert_id[:64])} (rule "
+            f"{self.field} '{shown(value)}' refused as crafted ({self.why(value, ossec)}): "
+            f"{f'its responses that expect {self.expects}' if ossec else 'the responses'} of "
+            f"alert {literal(alert.alert_id[:64])} (rule "
             f"{literal(alert.rule_id[:16])}) were skipped; {self.refused:,} refused so far "
-            "(status: refused_crafted_srcip), told at most every ten minutes")
+            f"(status: refused_crafted_{self.field}), told at most every ten minutes")
 
 
-def shown(srcip: str) -> str:
-    """The attacker's srcip, safe to print and of bounded length."""
-    if len(srcip) <= _SHOWN_CHARS:
-        return literal(srcip)
-    return f"{literal(srcip[:_SHOWN_CHARS])}... ({len(srcip):,} characters)"
+class CraftedSrcipTell(CraftedTell):
+    """Alerts whose responses a crafted srcip stopped (Wazuh's 1271)."""
+
+    field = "srcip"
+    expects = "a srcip"
+
+    def value(self, alert: Alert) -> str:
+        return alert.srcip or ""
+
+    def why(self, value: str, ossec: bool) -> str:
+        return why_crafted(value, ossec)
+
+
+class CraftedDstuserTell(CraftedTell):
+    """Alerts whose responses a crafted dstuser stopped (Wazuh's 1272)."""
+
+    field = "dstuser"
+    expects = "a user"
+
+    def value(self, alert: Alert) -> str:
+        return alert.dstuser or ""
+
+    def why(self, value: str, ossec: bool) -> str:
+        return why_crafted_user(value, ossec)
+
+
+def shown(value: str) -> str:
+    """The attacker's text, safe to print and of bounded length."""
+    if len(value) <= _SHOWN_CHARS:
+        return literal(value)
+    return f"{literal(value[:_SHOWN_CHARS])}... ({len(value):,} characters)"
 
 
 def why_crafted(srcip: str, ossec: bool = False) -> str:
@@ -80,3 +118,13 @@ def why_crafted(srcip: str, ossec: bool = False) -> str:
     if host_pattern(srcip):
         return "a hosts_access pattern (a network or a domain), not an address"
     return "a host name, which the firewall would resolve when it blocks"
+
+
+def why_crafted_user(dstuser: str, ossec: bool = False) -> str:
+    """In a few words, which refusal `dstuser` met (decision.crafted_user)."""
+    if USER_OK(dstuser) is None:
+        if ossec:  # ossec-hids analysisd.c: the same check, merror(CRAFTED_USER, ...)
+            return "characters no user name has: ossec-analysisd refuses it too, with a warning"
+        return ("characters no user name has: Wazuh's analysisd warns 1272 'Invalid "
+                "username ... Possible logging attack.' for it too")
+    return "starts with '-', which a script's tool can read as an option"

@@ -72,10 +72,12 @@ class Decider:
     """Decisions for one loaded config (and, for `location=all`, one agent directory)."""
 
     def __init__(self, config: Config, agents: AgentDirectory | None = None, *,
-                 crafted_srcip: Callable[[Alert], None] | None = None) -> None:
+                 crafted_srcip: Callable[[Alert], None] | None = None,
+                 crafted_dstuser: Callable[[Alert], None] | None = None) -> None:
         self.config = config
-        # Told of each alert whose responses a crafted srcip stopped (crafted_tell).
+        # Told of each alert whose responses a crafted srcip or dstuser stopped (crafted_tell).
         self._crafted_srcip = crafted_srcip
+        self._crafted_dstuser = crafted_dstuser
         self.agents = agents
         self.flavour = config.flavour
         self.whitelist = WhiteList(config.white_list, config.flavour)
@@ -121,13 +123,17 @@ class Decider:
             return routed  # nothing to check: most alerts of a quiet rule end here
         # The input checks and the white list hold for every response of the alert. Their
         # verdicts are remembered per value: a few addresses and users make most alerts.
+        # Wazuh checks both fields (and warns for each) before it skips the responses.
         dstuser = alert.dstuser
+        user_crafted = False
         if dstuser is not None:
             refused = self._user_refused.get(dstuser)
             if refused is None:
                 refused = self._remember(self._user_refused, dstuser, crafted_user(dstuser))
             if refused:
-                return ()
+                if self._crafted_dstuser is not None:
+                    self._crafted_dstuser(alert)
+                user_crafted = True
         srcip = alert.srcip
         if srcip is not None:
             refused = self._ip_refused.get(srcip)
@@ -139,7 +145,7 @@ class Decider:
                 if refused == _IP_CRAFTED and self._crafted_srcip is not None:
                     self._crafted_srcip(alert)
                 return ()
-        return routed
+        return () if user_crafted else routed
 
     def _route_all(self, alert: Alert, binding: Binding) -> tuple[ResponseDecision, ...]:
         """The firing decisions of the responses bound to the alert's rule, routed for its
@@ -176,8 +182,16 @@ class Decider:
         return tuple(plan.response for plan in self._binding(alert).bound)
 
     def _ossec_blocked(self, plan: Plan, alert: Alert) -> bool:
-        if plan.expects_user and (alert.dstuser is None or crafted_user(alert.dstuser)):
-            return True
+        # OSSEC checks the user, then the srcip (warning for each), then the filename.
+        blocked = False
+        if plan.expects_user:
+            dstuser = alert.dstuser
+            if dstuser is None:
+                blocked = True
+            elif crafted_user(dstuser):
+                if self._crafted_dstuser is not None:
+                    self._crafted_dstuser(alert)
+                blocked = True
         if plan.expects_srcip:
             srcip = alert.srcip
             if srcip is None:
@@ -186,9 +200,11 @@ class Decider:
                 if self._crafted_srcip is not None:
                     self._crafted_srcip(alert)
                 return True
+            if blocked:
+                return True
             if self.whitelist and self.whitelist.match_address(srcip) is not None:
                 return True
-        return plan.expects_filename and alert.filename is None
+        return blocked or (plan.expects_filename and alert.filename is None)
 
     def _route_decision(self, plan: Plan, alert: Alert) -> ResponseDecision | None:
         """Spec 3.3 without the words: the same order as `_targets`, cached per target."""

@@ -25,7 +25,7 @@ from arconsole.engine.blockbook import BlockBook
 from arconsole.engine.bus import EventBus
 from arconsole.engine.clock import Clock, SystemClock
 from arconsole.engine.context import EngineContext, EngineStats
-from arconsole.engine.crafted_tell import CraftedSrcipTell
+from arconsole.engine.crafted_tell import CraftedDstuserTell, CraftedSrcipTell
 from arconsole.engine.decide import Decider
 from arconsole.engine.delivery import AgentDelivery, NoTransport
 from arconsole.engine.dispatch import Dispatcher
@@ -75,6 +75,7 @@ class Engine:
         self.fleet = FleetStage(self.context, lambda: self.intake.decider, self.agent_delivery)
         self.intake.observe = self.fleet.observe
         self.crafted_srcip = CraftedSrcipTell(self.context)  # counted, told now and then
+        self.crafted_dstuser = CraftedDstuserTell(self.context)
         self.operations = Operations(self.context, self.book, self.dispatcher)
         self.drift = DriftChecker(self.context, self.book, reporter)
         self.operations.agent_reverse = self.fleet.reverse_on_agent
@@ -309,7 +310,8 @@ class Engine:
     def _decider_for(self, config: Config) -> Decider:
         """Everything a config needs before it can be swapped in (AgentsFileError if the
         agents file went bad)."""
-        return Decider(config, self.inventory.load(), crafted_srcip=self.crafted_srcip)
+        return Decider(config, self.inventory.load(), crafted_srcip=self.crafted_srcip,
+                       crafted_dstuser=self.crafted_dstuser)
 
     @property
     def agents_watch_ready(self) -> asyncio.Event:
@@ -326,7 +328,8 @@ class Engine:
     def _agents_changed(self, agents: AgentDirectory) -> None:
         config = self.config
         if config is not None:  # no await: an alert sees the old inventory or the new whole
-            self.intake.decider = Decider(config, agents, crafted_srcip=self.crafted_srcip)
+            self.intake.decider = Decider(config, agents, crafted_srcip=self.crafted_srcip,
+                                          crafted_dstuser=self.crafted_dstuser)
 
     def _install_config(self, config: Config, decider: Decider, *, summary: str) -> None:
         # No await from here to the publish: alerts see the old config or the new one whole.

@@ -33,6 +33,7 @@ def status_of(engine: Engine) -> dict[str, Any]:
         "input_errors": engine.stats.input_errors,  # lines refused (not JSON, crafted keys...)
         # alerts whose responses were skipped for a crafted srcip (crafted_tell)
         "refused_crafted_srcip": engine.crafted_srcip.refused,
+        "refused_crafted_dstuser": engine.crafted_dstuser.refused,  # the same for a dstuser
         "store_fault": engine.store_fault,  # None, or why the state file cannot be written
         "store_fault_since": engine.store_fault_since,  # when that fault began, or None
         "store_warnings": engine.store_warnings,  # found at open: world-writable dir...
