@@ -198,25 +198,38 @@ def _local_by_name(
 
 
 def crafted_reason(field_name: str, value: str, wazuh: bool) -> str:
+    """Why `value` is refused, true for the flavour followed: Wazuh's analysisd checks both
+    fields for every response of the alert; OSSEC's (ossec-hids analysisd.c) only for a
+    response whose command expects that field, with the same messages (1271, 1272)."""
+    who = "Wazuh" if wazuh else "OSSEC"
     read_as = lenient_ipv4(value) if field_name == "srcip" and IP_OK(value) else None
     if read_as is not None and not value.startswith("-"):
+        tools = ("Wazuh's scripts and the firewall read it" if wazuh
+                 else "the firewall OSSEC's scripts call (iptables) reads it")
+        whose = "whose white list would see no address" if wazuh else \
+            "whose input check lets it through"
         return (f"skipped: srcip '{literal(value)}' is not written as an IPv4 address, and "
-                f"Wazuh's scripts and the firewall read it as {read_as}: arconsole rejects it "
-                "as crafted (stricter than Wazuh, whose white list would see no address)")
+                f"{tools} as {read_as}: arconsole rejects it as crafted (stricter than {who}, "
+                f"{whose})")
     if field_name == "srcip" and IP_OK(value) and not value.startswith("-") and \
             host_pattern(value):
         return (f"skipped: srcip '{literal(value)}' is a host pattern, not an address (a "
                 "leading or trailing dot, or two in a row: hosts.deny would deny a whole "
-                "network or domain): arconsole rejects it as crafted (stricter than Wazuh)")
+                f"network or domain): arconsole rejects it as crafted (stricter than {who})")
     if value.startswith("-") and (
         (USER_OK if field_name == "dstuser" else IP_OK)(value) is not None
     ):
         return (f"skipped: {field_name} '{literal(value)}' starts with '-': arconsole rejects it "
-                "as crafted (stricter than Wazuh, whose check lets a leading '-' through, "
+                f"as crafted (stricter than {who}, whose check lets a leading '-' through, "
                 "where it can be read as an option by the scripts' tools)")
     if field_name == "dstuser":
         warning = f"Invalid username '{literal(value)}'. Possible logging attack. (1272)"
     else:
         warning = f"Invalid IP Address '{literal(value)}'. Possible logging attack. (1271)"
-    scope = "every response of the alert" if wazuh else "this response"
-    return f"skipped: {field_name} looks crafted; Wazuh warns \"{warning}\" and skips {scope}"
+    if wazuh:
+        return (f"skipped: {field_name} looks crafted; Wazuh warns \"{warning}\" and skips "
+                "every response of the alert")
+    expects = "a user" if field_name == "dstuser" else "srcip"
+    return (f"skipped: {field_name} looks crafted; ossec-analysisd warns \"{warning}\" and "
+            f"skips this response (its command expects {expects}; OSSEC checks it only for "
+            "such responses)")
