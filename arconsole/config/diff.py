@@ -19,14 +19,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from arconsole.config.model import ActiveResponse, Config, LocationFlag
+from arconsole.config.model import ActiveResponse, Config, Flavour, LocationFlag
+from arconsole.config.responses import defined_target
 
 _FIELDS = ("command", "location", "agent", "level", "rules_group", "rules_id", "timeout",
            "executable", "extra_args")
 
 
-def _content(response: ActiveResponse) -> tuple[object, ...]:
-    agent = (response.agent_number
+def _content(response: ActiveResponse, flavour: Flavour) -> tuple[object, ...]:
+    agent = (defined_target(response, flavour)  # ossec: `1` and `001` are two agents
              if response.location_flags & LocationFlag.SPECIFIC_AGENT else None)
     return (response.command, response.location_flags, agent, response.level,
             response.rules_group, response.rules_ids, response.timeout, response.executable,
@@ -75,10 +76,10 @@ class ConfigDiff:
 def diff_configs(old: Config, new: Config) -> ConfigDiff:
     by_content: dict[tuple[object, ...], list[ActiveResponse]] = {}
     for response in old.active_responses:
-        by_content.setdefault(_content(response), []).append(response)
+        by_content.setdefault(_content(response, old.flavour), []).append(response)
     new_left: list[ActiveResponse] = []
     for response in new.active_responses:
-        twins = by_content.get(_content(response))
+        twins = by_content.get(_content(response, new.flavour))
         if twins:
             twins.pop(0)
         else:
@@ -95,13 +96,17 @@ def diff_configs(old: Config, new: Config) -> ConfigDiff:
             added.append(response)
         else:
             old_left.remove(partner)
-            changed.append(ResponseChange(partner, response, _differences(partner, response)))
+            changed.append(ResponseChange(partner, response,
+                                          _differences(partner, response, old, new)))
     return ConfigDiff(tuple(added), tuple(old_left), tuple(changed), _settings(old, new))
 
 
-def _differences(old: ActiveResponse, new: ActiveResponse) -> tuple[str, ...]:
-    return tuple(name for name, before, after in zip(_FIELDS, _content(old), _content(new),
-                                                     strict=True) if before != after)
+def _differences(old: ActiveResponse, new: ActiveResponse, old_config: Config,
+                 new_config: Config) -> tuple[str, ...]:
+    before = _content(old, old_config.flavour)
+    after = _content(new, new_config.flavour)
+    return tuple(name for name, was, now in zip(_FIELDS, before, after, strict=True)
+                 if was != now)
 
 
 def _settings(old: Config, new: Config) -> tuple[str, ...]:

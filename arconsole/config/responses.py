@@ -98,6 +98,18 @@ def agent_zero_dropped(agent_id: str, flavour: Flavour) -> str:
             f"remoted runs it nowhere (error 1320: Agent '{agent_id}' not found.)")
 
 
+def defined_target(response: ActiveResponse, flavour: Flavour) -> str:
+    """The agent a `defined-agent` response goes to. Wazuh atoi()s `<agent_id>` (`32` and `032`
+    are agent 032). OSSEC's analysisd passes the text to remoted, which looks it up in
+    client.keys as written (ossec-hids `OS_IsAllowedID`, a hash of the id strings): `32` is not
+    the agent registered as `032` (manage_agents writes ids `%03d`), so a number is kept as
+    written. Other text (a list, trailing words) keeps the leading number (`AR-AGENT-ID`)."""
+    text = (response.agent_id or "").strip()
+    if flavour is Flavour.OSSEC and text.isascii() and text.isdigit():
+        return text
+    return response.agent_target
+
+
 def _drop(read: ResponseRead, reason: str) -> ResponseRead:
     response = replace(read.response, kept=False, skip_reason=reason)
     return ResponseRead(response, read.block, read.options)
@@ -208,6 +220,15 @@ def _check_agent(read: ResponseRead, flags: LocationFlag,
                          "this block nowhere",
                          "use <location>server</location> to run it on the manager, or the "
                          "agent's number, e.g. 003")
+    elif context.flavour is Flavour.OSSEC and defined_target(response, Flavour.OSSEC) != \
+            response.agent_target:
+        written = quoted(agent_id.strip())
+        findings.warning("AR-AGENT-ID", node,
+                         f"<agent_id>{written}</agent_id> reaches only an agent registered "
+                         f"as '{written}': OSSEC's remoted looks the id up as written (agent "
+                         f"{number.value:03d}, as manage_agents registers it, gets nothing: "
+                         f"remoted logs \"Agent '{written}' not found.\" (1320))",
+                         f"write the id as client.keys has it, e.g. {number.value:03d}")
     elif number.rest.strip():
         if context.flavour is Flavour.WAZUH:
             how = "Wazuh takes the leading number"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from arconsole.config.model import ActiveResponse, Config, Flavour, LocationFlag
-from arconsole.config.responses import agent_zero_dropped, disabled_dropped
+from arconsole.config.responses import agent_zero_dropped, defined_target, disabled_dropped
 from arconsole.engine.decision import ResponseDecision
 from arconsole.osregex import OSRegex, compile_osregex
 from arconsole.safetext import literal
@@ -46,6 +46,7 @@ class Plan:
     remote_agent: bool
     all_agents: bool
     specific_agent: bool
+    defined_target: str  # where defined-agent goes, as the flavour reads <agent_id>
     # Firing decisions by target agent id (or the Decider's _MANAGER, _ALL, _DEFINED),
     # reused from alert to alert: they are immutable.
     decisions: dict[object, ResponseDecision] = field(default_factory=dict)
@@ -71,6 +72,7 @@ def make_plan(config: Config, response: ActiveResponse) -> Plan:
         remote_agent=bool(flags & LocationFlag.REMOTE_AGENT),
         all_agents=bool(flags & LocationFlag.ALL_AGENTS),
         specific_agent=bool(flags & LocationFlag.SPECIFIC_AGENT),
+        defined_target=defined_target(response, config.flavour),
         never=never_reasons(response, command is not None, regex, config.flavour),
         regex=regex,
         ids=frozenset(response.rules_ids),

@@ -219,7 +219,7 @@ class Decider:
             active = self._all_targets
             return self._decision(plan, _ALL, active) if active else None
         if plan.specific_agent:
-            return self._decision(plan, _DEFINED, (plan.response.agent_target,))
+            return self._decision(plan, _DEFINED, (plan.defined_target,))
         if agent_id is None:
             if self.agents is None:
                 return None

@@ -161,9 +161,14 @@ def _targets(
     if flags & LocationFlag.ALL_AGENTS:
         return _all_agents(context, location)
     if flags & LocationFlag.SPECIFIC_AGENT:
-        target = response.agent_target
-        reason = (f"{location}: runs on agent {target} "
+        target = plan.defined_target
+        reason = (f"{location}: runs on agent {literal(target)} "
                   f"(<agent_id>{literal(response.agent_id or '')}</agent_id>)")
+        if target != response.agent_target:  # ossec: the id as written (defined_target)
+            reason += (f": OSSEC's remoted looks the id up as written, so only an agent "
+                       f"registered as '{literal(target)}' gets it, not one registered as "
+                       f"'{response.agent_target}' (remoted logs \"Agent '{literal(target)}' "
+                       "not found.\" (1320) when none is)")
         return (target,), reason, None
     if agent_id is not None:
         reason = f"{location}: runs on agent {literal(agent_id)}, where the event came from"
