@@ -3,6 +3,12 @@ API gives an agent's reported version as is): a poisoned entry first in the inve
 most that agent's delivery, recorded `failed` with the reason like any other undeliverable one;
 the agents after it are sent to, and every record of the alert (those before it too) is in the
 state file. Real engine, real state file, real Unix datagram socket for Wazuh's queue.
+
+The exact outcome is asserted, at the inventory (which entries are kept, as what) and at the
+delivery (who is sent to, who is refused, with which message): each test fails when the
+inventory's bounds go (an unbounded version pattern made `int()` raise on 5,000 digits, and
+agent 001 lost its delivery; checked by reverting it), when an agent older than 4.2 is sent the
+JSON message, or when the refusal's reason carries the whole 5,000-digit id.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from arconsole.engine.agents import load_agents
 from arconsole.engine.clock import ManualClock
 from tests.engine_support import T0, alert_line
 from tests.fleet_support import (
@@ -31,9 +38,29 @@ def poisoned_inventory(home: Path) -> None:
         {"id": "001", "name": "web-01", "status": "active", "version": f"Wazuh v{DIGITS}.1"},
         {"id": LONG_ID, "name": "long", "status": "active", "version": "Wazuh v4.14.7"},
         {"id": "002", "name": "db-01", "status": "active", "version": "Wazuh v4.14.7"},
+        {"id": "3", "name": "old-01", "status": "active", "version": "Wazuh v4.1.5"},
         {"id": "005", "name": "app-01", "status": "active", "version": "Wazuh v4.14.7"},
     ]
     (home / "agents.json").write_text(json.dumps(agents))
+
+
+LONG_REFUSED = f"bad header 'NNS' for agent '{LONG_ID[:16]}'... (5,000 characters)"
+OLD_REFUSED = ("agent 003 runs Wazuh v4.1.5, older than 4.2: it does not read the JSON "
+               "message, so it cannot be delivered")
+
+
+def test_the_inventory_keeps_every_entry_as_what_it_is(tmp_path: Path) -> None:
+    home = fleet_home(tmp_path)
+    poisoned_inventory(home)
+    inventory = load_agents(home / "agents.json")
+    assert [(a.id, a.name, a.version_known, a.speaks_json) for a in inventory.agents] == [
+        ("001", "web-01", False, True),  # a version past any bound: unknown, taken as >= 4.2
+        (LONG_ID, "long", True, True),  # no agent id: kept as text, refused at delivery
+        ("002", "db-01", True, True),
+        ("003", "old-01", True, False),  # "3" is agent 003
+        ("005", "app-01", True, True),
+    ]
+    assert inventory.active_ids == ("001", LONG_ID, "002", "003", "005")
 
 
 async def test_all_reaches_every_agent_after_a_poisoned_entry(tmp_path: Path) -> None:
@@ -54,13 +81,15 @@ async def test_all_reaches_every_agent_after_a_poisoned_entry(tmp_path: Path) ->
         assert received(queue) == [
             expected("NNS", agent, "firewall-drop", line)
             for line in (first, second) for agent in ("001", "002", "005")]
-        records = [(r.agent[:8], r.key, r.state) for r in stored_deliveries(engine.store)]
+        records = [(r.agent[:8], r.key, r.state, r.reason)
+                   for r in stored_deliveries(engine.store)]
         assert sorted(records) == sorted(
-            [(agent, key, "sent") for key in ("203.0.113.11", "203.0.113.12")
+            [(agent, key, "sent", "") for key in ("203.0.113.11", "203.0.113.12")
              for agent in ("001", "002", "005")]
-            + [(LONG_ID[:8], key, "failed") for key in ("203.0.113.11", "203.0.113.12")])
-        failed = stored_deliveries(engine.store, "failed")
-        assert all("bad header" in record.reason for record in failed)
+            + [(LONG_ID[:8], key, "failed", LONG_REFUSED)
+               for key in ("203.0.113.11", "203.0.113.12")]
+            + [("003", key, "failed", OLD_REFUSED)
+               for key in ("203.0.113.11", "203.0.113.12")])
         assert engine.stats.input_errors == 0
     finally:
         await engine.stop()
@@ -88,8 +117,10 @@ async def test_the_delivery_stages_own_fan_out_for_all_survives_it_too(tmp_path:
         await settle(engine)
         assert received(queue) == [expected("NNS", agent, "firewall-drop", line)
                                    for agent in ("001", "002", "005")]
-        assert sorted((r.agent[:8], r.state) for r in stored_deliveries(engine.store)) == [
-            ("001", "sent"), ("002", "sent"), ("005", "sent"), (LONG_ID[:8], "failed")]
+        assert sorted((r.agent[:8], r.state, r.reason)
+                      for r in stored_deliveries(engine.store)) == [
+            ("001", "sent", ""), ("002", "sent", ""), ("003", "failed", OLD_REFUSED),
+            ("005", "sent", ""), (LONG_ID[:8], "failed", LONG_REFUSED)]
     finally:
         await engine.stop()
         queue.close()

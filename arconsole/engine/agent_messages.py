@@ -74,7 +74,10 @@ def agent_header(flags: str, agent_id: str) -> bytes:
     """Format C's header: `(local_source) [] <flags> <agent id> `."""
     # Wazuh numbers agents %03d: "001"... "999", then "1000", "1001"... (ASCII digits only).
     if len(flags) != 3 or not is_agent_id(agent_id):
-        raise AgentMessageError(f"bad header {flags!r} for agent {agent_id!r}")
+        # the id may be an alert's (agent.id of a `local` response): cut, as it is stored
+        shown = repr(agent_id[:16]) + (f"... ({len(agent_id):,} characters)"
+                                       if len(agent_id) > 16 else "")
+        raise AgentMessageError(f"bad header {flags!r} for agent {shown}")
     return f"(local_source) [] {flags} {agent_id} ".encode()
 
 
