@@ -307,9 +307,9 @@ class Intake:
         except Exception as error:
             context = self._context
             context.stats.undelivered += 1
-            context.notice("error", f"{response.name} for agent {literal(target)} (alert "
-                           f"{literal(alert.alert_id)}) not delivered: {type(error).__name__}: "
-                           f"{literal(str(error)[:200])}")
+            context.notice("error", f"{response.name} for agent {literal(target[:64])} (alert "
+                           f"{literal(alert.alert_id[:64])}) not delivered: "
+                           f"{type(error).__name__}: {literal(str(error)[:200])}")
             return None
 
     def _dispatch(
