@@ -8,6 +8,7 @@ Configs go through the real loader; alerts through the real alerts.json reader.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -225,15 +226,30 @@ def test_M21_two_matching_blocks_both_fire_in_file_order() -> None:
         "firewall-drop600", "firewall-drop600", "host-deny0"]
 
 
-def test_M22_below_log_alert_level_never_reaches_alerts_json() -> None:
+def test_M22_below_log_alert_level_never_reaches_alerts_json(tmp_path: Path) -> None:
     # A level-2 rule bound by rules_id fires in Wazuh although stock log_alert_level (3) keeps
     # it out of alerts.json. arconsole decides only lines it reads: given such a line it fires,
-    # but in a real stream the line never exists, and `explain` says so in its notes.
-    from arconsole.commands.explain import NOTES
+    # but in a real stream the line never exists, and `explain` says so in its closing note.
+    from tests.test_explain_crafted import run_explain
 
     decider = Decider(config(block(rules_id="5402")))
     assert fired(decider, alert(rule_id="5402", level=2)) == [(1, ("001",))]
-    assert any("log_alert_level" in note for note in NOTES)
+    (tmp_path / "ossec.conf").write_text(
+        "<ossec_config><command><name>firewall-drop</name><executable>firewall-drop"
+        "</executable><timeout_allowed>yes</timeout_allowed></command><active-response>"
+        "<command>firewall-drop</command><location>local</location><rules_id>5402"
+        "</rules_id><timeout>600</timeout></active-response></ossec_config>")
+    (tmp_path / "alerts.json").write_text(json.dumps({
+        "timestamp": "2026-11-23T10:00:00.000+0000", "id": "1.1", "location": "x",
+        "rule": {"level": 2, "id": "5402", "description": "x", "groups": ["syslog"]},
+        "agent": {"id": "001", "name": "web-01"}, "data": {"srcip": "203.0.113.7"}}) + "\n")
+    done = run_explain(tmp_path / "ossec.conf", tmp_path / "alerts.json", "--format", "text")
+    assert done.returncode == 0, done.stderr
+    note = done.stdout[done.stdout.index("note: "):]
+    assert "<alerts><log_alert_level> is the lowest level of alert written to " \
+        "alerts.json" in note, note
+    assert "a response bound to a lower-level rule runs in Wazuh but is never seen here" \
+        in note, note
 
 
 # ---------------------------------------------------------------- B.3 alert-time checks

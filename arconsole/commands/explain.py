@@ -50,9 +50,6 @@ def closing_notes(flavour: str, alerts_file: str) -> tuple[str, ...]:
     )
 
 
-NOTES = closing_notes("wazuh", "alerts.json")  # Wazuh's, reading alerts.json
-
-
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "explain",
