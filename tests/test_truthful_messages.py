@@ -373,3 +373,25 @@ def test_an_alert_line_that_is_not_json_says_json_once() -> None:
         assert str(error) == "not JSON: invalid character (byte 4)"
     else:
         raise AssertionError("decoded")
+
+
+def test_a_bad_agents_entry_reads_as_alerts_lines_do(tmp_path: Path) -> None:
+    """msgspec's errors reached the agents file's message raw (`int | str` in backquotes)
+    while the alerts reader said them in quotes: one helper (`wording.json_error`) now."""
+    agents = tmp_path / "agents.json"
+    agents.write_text('[{"id": [1]}]\n')
+    done = subprocess.run([sys.executable, "-m", "arconsole", "explain",
+                           str(REPO / "sample-conf" / "etc" / "ossec.conf"), "--agents",
+                           str(agents)], input="", capture_output=True, text=True, timeout=60,
+                          check=False, cwd=REPO)
+    assert done.returncode == 2
+    assert done.stderr == (f"arconsole explain: {agents}: not a JSON array of agents: "
+                           "Expected 'int | str', got 'array' - at '$[0].id'\n")
+
+
+def test_msgspecs_words_are_reworded_in_one_place() -> None:
+    """The prefix msgspec puts before a malformed document is cut by `wording.json_error`
+    only: the readers of alerts lines and of agents files used to do it each their own way."""
+    sources = [path for path in (REPO / "arconsole").rglob("*.py")
+               if "JSON is malformed" in path.read_text()]
+    assert sources == [REPO / "arconsole" / "wording.py"]

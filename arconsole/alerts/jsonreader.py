@@ -68,6 +68,7 @@ from arconsole.alerts.rule_groups import (
     rebuild_groups,
 )
 from arconsole.safetext import literal
+from arconsole.wording import json_error
 
 __all__ = [
     "DECISION_KEYS", "MAX_LINE", "crafted_keys", "decode_alert_line", "groups_of",
@@ -387,7 +388,7 @@ def _decode_checked(line: bytes) -> _Line:
     except msgspec.ValidationError:
         return _checked_slowly(line)  # a key Wazuh doesn't write, or a real error
     except msgspec.DecodeError as error:
-        raise AlertError(f"not JSON: {_plain(error)}") from None
+        raise AlertError(f"not JSON: {json_error(error)}") from None
     data = decoded.data
     syscheck = decoded.syscheck
     if (
@@ -524,15 +525,9 @@ def _checked_slowly(line: bytes) -> _Line:
     try:
         return _decode_lenient(line)
     except msgspec.ValidationError as error:
-        raise AlertError(f"not an alert: {_plain(error)}") from None
+        raise AlertError(f"not an alert: {json_error(error)}") from None
     except msgspec.DecodeError as error:
-        raise AlertError(f"not JSON: {_plain(error)}") from None
-
-
-def _plain(error: Exception) -> str:
-    """msgspec's message for a report line ("not JSON: JSON is malformed: ..." says the
-    same thing twice)."""
-    return str(error).replace("`", "'").removeprefix("JSON is malformed: ")
+        raise AlertError(f"not JSON: {json_error(error)}") from None
 
 
 def read_alerts_json(lines: Iterable[bytes]) -> Iterator[tuple[int, Alert | AlertError]]:

@@ -25,6 +25,8 @@ from typing import Any
 
 import msgspec
 
+from arconsole.wording import json_error
+
 MANAGER_ID = "000"
 UNKNOWN_STATUS = "unknown"  # client.keys says nothing about connections
 # Agents report their own version (Wazuh's API gives it as is): no digit run int() refuses.
@@ -108,9 +110,7 @@ class AgentDirectory:
         try:
             document: Any = msgspec.json.decode(data)
         except msgspec.DecodeError as error:
-            # msgspec's own words often start "JSON is malformed:": said once.
-            detail = str(error).removeprefix("JSON is malformed: ")
-            raise AgentsFileError(f"not JSON: {detail}") from None
+            raise AgentsFileError(f"not JSON: {json_error(error)}") from None
         if isinstance(document, dict):
             # Wazuh's API answer to GET /agents.
             items = document.get("data")
@@ -124,7 +124,7 @@ class AgentDirectory:
         try:
             entries = msgspec.convert(document, type=list[_AgentEntry])
         except msgspec.ValidationError as error:
-            raise AgentsFileError(f"not a JSON array of agents: {error}") from None
+            raise AgentsFileError(f"not a JSON array of agents: {json_error(error)}") from None
         agents = [
             Agent(normalise_agent_id(entry.id), entry.name, entry.status, entry.ip,
                   entry.version)
